@@ -1,0 +1,18 @@
+use leptos::prelude::*;
+
+/// What a new user sees before connecting anything.
+#[component]
+pub fn EmptyState() -> impl IntoView {
+    view! {
+        <section class="empty-state" aria-labelledby="empty-title">
+            <h2 id="empty-title">"No Jira sites connected yet"</h2>
+            <p>
+                "Click " <strong>"Start OAuth Flow"</strong>
+                " to connect a Jira Cloud site. You will be asked to approve access on \
+                Atlassian's consent page, then brought back here, where the connection's \
+                token is kept alive and counted down."
+            </p>
+            <a class="button primary" href="/oauth/start" rel="external">"Start OAuth Flow"</a>
+        </section>
+    }
+}

@@ -1,0 +1,80 @@
+//! The dashboard's user interface and server functions. This crate compiles
+//! twice: with `ssr` for the server (it then calls into the `engine` crate) and
+//! with `hydrate` for the browser (WebAssembly; nothing server-only is linked).
+//!
+//! Layout:
+//! - [`shell`] and [`App`] (this file): the HTML document and the router.
+//! - [`model`]: the JSON views that cross the wire (camelCase, never a token).
+//! - [`status`], [`countdown`]: pure logic (status from timestamps, countdown
+//!   text), shared by the server render and the browser.
+//! - [`flash`]: the fixed sentences shown after the OAuth callback.
+//! - [`clock`]: the page's one shared one-second clock (browser only ticks).
+//! - [`api`]: `#[server]` functions under `/api/...`.
+//! - [`pages`]: one module per route; [`components`]: the pieces they share.
+
+pub mod api;
+pub mod clock;
+pub mod components;
+pub mod countdown;
+pub mod flash;
+pub mod model;
+pub mod pages;
+pub mod status;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document the server renders around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes and the context every page shares. (`/` is a plain
+/// server redirect to `/dashboard`, see the server's routes.)
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    clock::provide_clock();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/jira-dashboard.css"/>
+        <Title text="Jira Integrations"/>
+        <Router>
+            <Routes fallback=|| view! { <pages::NotFound/> }>
+                <Route path=path!("/dashboard") view=pages::Dashboard ssr=SsrMode::Async/>
+                <Route path=path!("/integrations/:id") view=pages::IntegrationDetail ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Marks the document `data-hydrated="true"` once the WebAssembly has taken
+/// over, so browser tests know event handlers are attached.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
+}

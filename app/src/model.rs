@@ -1,0 +1,142 @@
+//! The JSON views that cross the wire. Field names are camelCase; no view ever
+//! carries a token.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an integration stands, derived from its timestamps by [`crate::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Expiring,
+    Expired,
+    NeedsReauth,
+}
+
+impl Status {
+    /// The label a person reads on the badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Expiring => "expiring",
+            Status::Expired => "expired",
+            Status::NeedsReauth => "needs re-auth",
+        }
+    }
+
+    /// The machine name, as in the JSON (`needs_reauth`), for CSS classes and test hooks.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Expiring => "expiring",
+            Status::Expired => "expired",
+            Status::NeedsReauth => "needs_reauth",
+        }
+    }
+}
+
+/// A Jira Cloud site an integration reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteView {
+    pub cloud_id: String,
+    pub name: String,
+    pub url: String,
+}
+
+/// One integration as the dashboard shows it. Timestamps are RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    pub id: i64,
+    pub status: Status,
+    pub is_active: bool,
+    pub has_refresh_token: bool,
+    pub expires_at: String,
+    /// Lifetime of the current access token in seconds (for the progress bar).
+    pub access_token_lifetime_secs: i64,
+    pub refresh_failures: i64,
+    pub last_refresh_at: Option<String>,
+    pub last_error: Option<String>,
+    pub account_id: String,
+    pub account_name: String,
+    pub account_email: Option<String>,
+    pub sites: Vec<SiteView>,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub refresh_token_idle_expires_at: Option<String>,
+    pub consent_expires_at: Option<String>,
+}
+
+/// Which authorization server the dashboard talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The built-in emulator under `/sandbox`.
+    Sandbox,
+    /// Atlassian's real endpoints (or any configured server).
+    Atlassian,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Sandbox => "Sandbox",
+            Mode::Atlassian => "Atlassian",
+        }
+    }
+}
+
+/// Facts about the running server the header shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub mode: Mode,
+    /// Seconds before expiry at which a token counts as "expiring".
+    pub refresh_margin_secs: i64,
+    /// The server's clock when it answered: the first render (server and
+    /// hydration alike) counts down from it, so the two never mismatch.
+    pub server_now: i64,
+}
+
+/// The answer of `refresh_integration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshOutcomeView {
+    pub ok: bool,
+    pub requires_reauth: bool,
+    pub message: String,
+    pub integration: IntegrationView,
+}
+
+/// The answer of `test_connection`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionTestView {
+    pub ok: bool,
+    /// The Jira display name, when the call succeeded.
+    pub display_name: Option<String>,
+    pub message: String,
+}
+
+/// One entry of an integration's event log (never a token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub outcome: String,
+    pub http_status: Option<i64>,
+    pub error_code: Option<String>,
+    pub message: String,
+}
+
+/// `/integrations/{id}`: the integration and its event log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationDetailView {
+    pub integration: IntegrationView,
+    pub events: Vec<EventView>,
+    pub info: AppInfo,
+}

@@ -1,0 +1,138 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{integration_detail, test_connection};
+use crate::clock::use_clock;
+use crate::components::{error_text, integration_card::short_time, integration_card::unix};
+use crate::countdown::countdown_text;
+use crate::model::IntegrationDetailView;
+
+/// `/integrations/{id}`: sites, scopes, token deadlines and the event log.
+#[component]
+pub fn IntegrationDetail() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
+    let detail = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => integration_detail(id).await,
+            None => Err(ServerFnError::new(
+                "The integration id in the address must be a number.",
+            )),
+        }
+    });
+    view! {
+        <header class="app-header">
+            <div class="brand">
+                <a class="back" href="/dashboard">"← Dashboard"</a>
+            </div>
+        </header>
+        <main class="content detail" id="main">
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(d) => view! { <Detail detail=d/> }.into_any(),
+                        Err(e) => view! {
+                            <h1>"Integration not found"</h1>
+                            <p class="error" role="alert">{error_text(e)}</p>
+                            <p><a href="/dashboard">"Back to the dashboard"</a></p>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn Detail(detail: IntegrationDetailView) -> impl IntoView {
+    let clock = use_clock();
+    let i = detail.integration;
+    let id = i.id;
+    let server_now = detail.info.server_now;
+    let expires_at = unix(&i.expires_at);
+    let countdown = move || countdown_text(expires_at - clock.now().unwrap_or(server_now));
+    let title = i
+        .sites
+        .first()
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| format!("Integration {id}"));
+    let test_result = RwSignal::new(None::<(bool, String)>);
+    let testing = RwSignal::new(false);
+    let on_test = move |_| {
+        testing.set(true);
+        leptos::task::spawn_local(async move {
+            let result = match test_connection(id).await {
+                Ok(r) => (r.ok, r.message),
+                Err(e) => (false, error_text(e)),
+            };
+            test_result.set(Some(result));
+            testing.set(false);
+        });
+    };
+    let deadline = |t: Option<String>| {
+        t.as_deref()
+            .map(short_time)
+            .unwrap_or_else(|| "— (no refresh token)".into())
+    };
+    view! {
+        <h1>{title}</h1>
+        <p class="account">{i.account_name.clone()} " · " {i.account_email.clone().unwrap_or_default()}</p>
+        <section aria-labelledby="tokens-title" class="panel">
+            <h2 id="tokens-title">"Tokens"</h2>
+            <dl class="facts stacked">
+                <div><dt>"Status"</dt><dd><span class=format!("badge status {}", i.status.as_str())>{i.status.label()}</span></dd></div>
+                <div><dt>"Access token expires"</dt><dd>{short_time(&i.expires_at)} " (" <span data-testid="countdown">{countdown}</span> ")"</dd></div>
+                <div><dt>"Refresh token idle deadline (90 days)"</dt><dd data-testid="idle-deadline">{deadline(i.refresh_token_idle_expires_at.clone())}</dd></div>
+                <div><dt>"Refresh token absolute deadline (365 days)"</dt><dd data-testid="absolute-deadline">{deadline(i.consent_expires_at.clone())}</dd></div>
+                <div><dt>"Refresh failures"</dt><dd>{i.refresh_failures}</dd></div>
+                <div><dt>"Connected"</dt><dd>{short_time(&i.created_at)}</dd></div>
+            </dl>
+            <div class="actions">
+                <button class="button" disabled=move || testing.get() on:click=on_test>"Test connection"</button>
+                <a class="button" href=format!("/oauth/start?integration={id}") rel="external">"Re-authenticate"</a>
+            </div>
+            <p
+                class=move || match test_result.get() { Some((true, _)) => "notice ok", Some((false, _)) => "notice problem", None => "notice" }
+                role="status"
+                aria-live="polite"
+                data-testid="notice"
+            >
+                {move || test_result.get().map(|(_, text)| text).unwrap_or_default()}
+            </p>
+        </section>
+        <section aria-labelledby="sites-title" class="panel">
+            <h2 id="sites-title">"Sites"</h2>
+            <ul class="plain">
+                {i.sites.iter().map(|s| view! {
+                    <li><strong>{s.name.clone()}</strong> " " <a href=s.url.clone() rel="external noopener">{s.url.clone()}</a>
+                        " " <code class="muted">{s.cloud_id.clone()}</code></li>
+                }).collect_view()}
+            </ul>
+            <h2>"Granted scopes"</h2>
+            <ul class="scopes">
+                {i.scopes.iter().map(|s| view! { <li><code>{s.clone()}</code></li> }).collect_view()}
+            </ul>
+        </section>
+        <section aria-labelledby="events-title" class="panel">
+            <h2 id="events-title">"Event log"</h2>
+            <div class="table-wrap">
+                <table class="events">
+                    <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"Outcome"</th><th scope="col">"HTTP"</th><th scope="col">"Code"</th><th scope="col">"Details"</th></tr></thead>
+                    <tbody>
+                        {detail.events.into_iter().map(|e| view! {
+                            <tr>
+                                <td>{short_time(&e.at)}</td>
+                                <td>{e.kind}</td>
+                                <td>{e.outcome}</td>
+                                <td>{e.http_status.map(|s| s.to_string()).unwrap_or_default()}</td>
+                                <td>{e.error_code.unwrap_or_default()}</td>
+                                <td>{e.message}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

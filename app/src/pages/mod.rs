@@ -1,0 +1,9 @@
+//! One module per route.
+
+mod dashboard;
+mod integration_detail;
+mod not_found;
+
+pub use dashboard::Dashboard;
+pub use integration_detail::IntegrationDetail;
+pub use not_found::NotFound;

@@ -1,0 +1,67 @@
+import { defineConfig, devices } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// scripts/test picks a free port and passes it in; a bare `npx playwright test`
+// falls back to a random high port.
+const port = Number(process.env.E2E_PORT ?? 20000 + Math.floor(Math.random() * 20000));
+const baseURL = `http://localhost:${port}`;
+// A throw-away database for this run.
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jira-dashboard-e2e-'));
+const root = path.resolve(__dirname, '..');
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    {
+      name: 'chromium',
+      use: {
+        ...devices['Desktop Chrome'],
+        launchOptions: {
+          // Debian's Chromium: Playwright never downloads a browser here.
+          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    // The release server that `cargo leptos build --release` produced.
+    command: './target/release/server',
+    cwd: root,
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      LEPTOS_ENV: 'PROD',
+      DATABASE_URL: `sqlite://${path.join(dataDir, 'e2e.db')}`,
+      JIRA_REDIRECT_URI: `${baseURL}/oauth/callback`,
+      RUST_LOG: 'warn',
+    },
+  },
+});

@@ -1,0 +1,109 @@
+//! "Test connection": one real Jira call (`/rest/api/3/myself`) with the stored
+//! access token, on the integration's first site.
+
+use crate::db::NewEvent;
+use crate::provider_error::ProviderError;
+use crate::Engine;
+
+/// Why a connection test could not succeed; the text is for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionTestError {
+    #[error("Integration {0} does not exist or was disconnected.")]
+    NotFound(i64),
+    #[error("Integration {0} reaches no Jira site.")]
+    NoSite(i64),
+    #[error("Integration {0} has no access token; re-authenticate it.")]
+    NoToken(i64),
+    #[error("The access token could not be decrypted (was TOKEN_ENCRYPTION_KEY changed?).")]
+    Vault,
+    #[error("Jira refused the access token (expired or revoked): refresh the token, or re-authenticate.")]
+    Unauthorized,
+    #[error("Jira answered an error: {0}")]
+    Provider(ProviderError),
+    #[error("The database could not be read; the server logged the cause.")]
+    Storage,
+}
+
+/// The Jira user the token acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionTestResult {
+    pub display_name: String,
+    pub account_id: String,
+    pub site_name: String,
+}
+
+impl Engine {
+    /// Calls Jira's `myself` with integration `id`'s stored access token.
+    pub async fn test_connection(
+        &self,
+        id: i64,
+    ) -> Result<ConnectionTestResult, ConnectionTestError> {
+        let storage = |e: crate::DatabaseError| {
+            tracing::error!(integration = id, error = %e, "connection test could not read the database");
+            ConnectionTestError::Storage
+        };
+        let integration = self
+            .db
+            .find_integration(id)
+            .await
+            .map_err(storage)?
+            .filter(|i| i.disconnected_at.is_none())
+            .ok_or(ConnectionTestError::NotFound(id))?;
+        let site = integration
+            .sites
+            .first()
+            .ok_or(ConnectionTestError::NoSite(id))?;
+        let blob = self
+            .db
+            .encrypted_tokens(id)
+            .await
+            .map_err(storage)?
+            .and_then(|(access, _)| access)
+            .ok_or(ConnectionTestError::NoToken(id))?;
+        let token = self
+            .vault
+            .decrypt(id, &blob)
+            .map_err(|_| ConnectionTestError::Vault)?;
+        let result = self.atlassian.myself(&site.cloud_id, &token).await;
+        let now = self.clock.now();
+        let (outcome, status, code, message) = match &result {
+            Ok(me) => (
+                "ok",
+                Some(200),
+                None,
+                format!("Jira answered as {}", me.display_name),
+            ),
+            Err(e) => (
+                "failed",
+                e.status(),
+                e.code().map(str::to_owned),
+                format!("Jira call failed: {e}"),
+            ),
+        };
+        let _ = self
+            .db
+            .record_event(
+                &NewEvent {
+                    integration_id: Some(id),
+                    kind: "test_connection",
+                    outcome,
+                    http_status: status,
+                    error_code: code.as_deref(),
+                    message: &message,
+                },
+                now,
+            )
+            .await;
+        match result {
+            Ok(me) => Ok(ConnectionTestResult {
+                display_name: me.display_name,
+                account_id: me.account_id,
+                site_name: site.name.clone(),
+            }),
+            Err(ProviderError::Rejected { status: 401, .. }) => {
+                Err(ConnectionTestError::Unauthorized)
+            }
+            Err(e) => Err(ConnectionTestError::Provider(e)),
+        }
+    }
+}

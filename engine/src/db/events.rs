@@ -1,0 +1,74 @@
+//! Queries on `token_events`: the per-integration event log. Never a token.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+use super::{Database, DatabaseError};
+
+/// One entry of an integration's event log.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TokenEvent {
+    pub id: i64,
+    pub integration_id: Option<i64>,
+    pub at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub http_status: Option<i64>,
+    pub error_code: Option<String>,
+    pub message: String,
+}
+
+/// A new event, before it has an id.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub integration_id: Option<i64>,
+    pub kind: &'a str,
+    pub outcome: &'a str,
+    pub http_status: Option<u16>,
+    pub error_code: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// Appends `event` at `now`, inside whatever transaction `executor` belongs to.
+pub async fn insert_event<'e>(
+    executor: impl SqliteExecutor<'e>,
+    event: &NewEvent<'_>,
+    now: i64,
+) -> Result<(), DatabaseError> {
+    sqlx::query(
+        "INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.integration_id)
+    .bind(now)
+    .bind(event.kind)
+    .bind(event.outcome)
+    .bind(event.http_status)
+    .bind(event.error_code)
+    .bind(event.message)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+impl Database {
+    /// Appends an event.
+    pub async fn record_event(&self, event: &NewEvent<'_>, now: i64) -> Result<(), DatabaseError> {
+        insert_event(self.pool(), event, now).await
+    }
+
+    /// An integration's events, newest first.
+    pub async fn events_of(
+        &self,
+        integration_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TokenEvent>, DatabaseError> {
+        Ok(sqlx::query_as(
+            "SELECT id, integration_id, at, kind, outcome, http_status, error_code, message
+             FROM token_events WHERE integration_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+        )
+        .bind(integration_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

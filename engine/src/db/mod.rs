@@ -1,0 +1,120 @@
+//! The SQLite database: opening (creating the file and its folder when missing),
+//! WAL mode, migrations from `migrations/`, and the queries, one file per table.
+
+mod events;
+mod integrations;
+mod oauth_states;
+mod refresh_queries;
+
+pub use events::{NewEvent, TokenEvent};
+pub use integrations::{NewConnection, SaveError, Saved};
+pub use oauth_states::StoredState;
+pub use refresh_queries::{RefreshRow, Rotation};
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// Why the database could not be opened or queried.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("DATABASE_URL is not a valid SQLite URL ({0})")]
+    BadUrl(String),
+    #[error("DATABASE_URL: cannot create the folder {path}: {source}")]
+    CreateFolder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("DATABASE_URL: cannot open the database: {0}")]
+    Open(sqlx::Error),
+    #[error("DATABASE_URL: cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// A handle on the dashboard's database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: SqlitePool,
+}
+
+impl Database {
+    /// Opens (creating when missing) and migrates the database at `url`,
+    /// e.g. `sqlite://data/dashboard.db`.
+    pub async fn open(url: &str) -> Result<Self, DatabaseError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| DatabaseError::BadUrl(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        if let Some(folder) = options
+            .get_filename()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            create_folder(folder)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(DatabaseError::Open)?;
+        sqlx::migrate!("../migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for queries that live beside their table's module.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn is_healthy(&self) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok()
+    }
+}
+
+fn create_folder(folder: &Path) -> Result<(), DatabaseError> {
+    std::fs::create_dir_all(folder).map_err(|source| DatabaseError::CreateFolder {
+        path: folder.display().to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn open_creates_the_folder_and_file_and_migrates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nested/deeper/dashboard.db");
+        let db = Database::open(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("open");
+        assert!(path.exists());
+        assert!(db.is_healthy().await);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .expect("pragma");
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn open_fails_with_a_sentence_naming_the_variable_when_the_folder_is_a_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, b"x").expect("write");
+        let err = Database::open(&format!("sqlite://{}/db.sqlite", file.display()))
+            .await
+            .expect_err("must fail");
+        assert!(err.to_string().starts_with("DATABASE_URL"), "{err}");
+    }
+}

@@ -1,0 +1,199 @@
+//! The refresh engine's and the scheduler's queries on `integrations`.
+
+use sqlx::FromRow;
+
+use super::events::{insert_event, NewEvent};
+use super::{Database, DatabaseError};
+
+/// What a refresh needs of a row.
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshRow {
+    pub id: i64,
+    pub refresh_token: Option<Vec<u8>>,
+    pub transient_failures: i64,
+}
+
+/// The new tokens of a successful refresh, encrypted.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub access_token: Vec<u8>,
+    /// `None` keeps the stored refresh token (a provider that did not rotate).
+    pub refresh_token: Option<Vec<u8>>,
+    pub expires_in: i64,
+}
+
+impl Database {
+    /// The row to refresh, if the integration exists and is connected.
+    pub async fn refresh_row(&self, id: i64) -> Result<Option<RefreshRow>, DatabaseError> {
+        Ok(sqlx::query_as(
+            "SELECT id, refresh_token, transient_failures FROM integrations
+             WHERE id = ? AND disconnected_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Stores a rotation in one transaction, only if the row still holds the
+    /// refresh token that was sent (`sent`): compare-and-swap, so no rotation
+    /// is lost or replayed. False when the row had changed.
+    pub async fn store_rotation(
+        &self,
+        id: i64,
+        sent: &[u8],
+        rotation: &Rotation,
+        event: &NewEvent<'_>,
+        now: i64,
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE integrations SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
+                expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
+                last_error = NULL, transient_failures = 0, retry_after = NULL,
+                refresh_token_issued_at = CASE WHEN ? IS NULL THEN refresh_token_issued_at ELSE ? END,
+                updated_at = ?
+             WHERE id = ? AND refresh_token = ? AND disconnected_at IS NULL",
+        )
+        .bind(&rotation.access_token)
+        .bind(&rotation.refresh_token)
+        .bind(now + rotation.expires_in)
+        .bind(rotation.expires_in)
+        .bind(now)
+        .bind(&rotation.refresh_token)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(sent)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_event(&mut *tx, event, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The seed's contract for a refresh that cannot succeed: `is_active = 0`,
+    /// `refresh_failures + 1`, `last_refresh_at = now`, the reason, an event.
+    pub async fn deactivate(
+        &self,
+        id: i64,
+        reason: &str,
+        event: &NewEvent<'_>,
+        now: i64,
+    ) -> Result<(), DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE integrations SET is_active = 0, refresh_failures = refresh_failures + 1,
+                last_refresh_at = ?, last_error = ?, retry_after = NULL, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut *tx, event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A failure that leaves the integration active (configuration or
+    /// transient): records it, and when `retry_after` is set, when to retry.
+    pub async fn record_refresh_failure(
+        &self,
+        id: i64,
+        reason: &str,
+        retry_after: Option<i64>,
+        event: &NewEvent<'_>,
+        now: i64,
+    ) -> Result<(), DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE integrations SET last_error = ?, last_refresh_at = ?,
+                transient_failures = transient_failures + CASE WHEN ? IS NULL THEN 0 ELSE 1 END,
+                retry_after = ?, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(retry_after)
+        .bind(retry_after)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut *tx, event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Active integrations with a refresh token that need one now: expiring
+    /// within the margin (`expires_at <= expiring_before`) or with a refresh
+    /// token issued before `idle_before`, and not waiting out a backoff. Two
+    /// indexed lookups, not a scan.
+    pub async fn due_for_refresh(
+        &self,
+        expiring_before: i64,
+        idle_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>, DatabaseError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM (
+                SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
+                    WHERE is_active = 1 AND expires_at <= ?1
+                UNION
+                SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
+                    WHERE is_active = 1 AND refresh_token_issued_at <= ?2
+             )
+             WHERE refresh_token IS NOT NULL AND disconnected_at IS NULL
+               AND (retry_after IS NULL OR retry_after <= ?3)
+             ORDER BY expires_at LIMIT ?4",
+        )
+        .bind(expiring_before)
+        .bind(idle_before)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Active integrations whose access token expired and that have no refresh
+    /// token: nothing but the user can revive them.
+    pub async fn expired_without_refresh(&self, now: i64) -> Result<Vec<i64>, DatabaseError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM integrations
+             WHERE is_active = 1 AND expires_at <= ? AND refresh_token IS NULL AND disconnected_at IS NULL",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Marks an expired integration without a refresh token inactive, once.
+    pub async fn flag_needs_reauth(
+        &self,
+        id: i64,
+        event: &NewEvent<'_>,
+        now: i64,
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE integrations SET is_active = 0, last_error = ?, updated_at = ?
+             WHERE id = ? AND is_active = 1",
+        )
+        .bind(event.message)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            insert_event(&mut *tx, event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

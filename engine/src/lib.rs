@@ -1,0 +1,38 @@
+//! Server-only logic of the Jira integration dashboard. Nothing here is compiled
+//! into the browser bundle: only the `app` crate's `ssr` feature and the `server`
+//! binary depend on this crate.
+//!
+//! Layout:
+//! - [`Engine`] (`engine_handle.rs`): the services in one cheap-to-clone value.
+//! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
+//! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
+//! - [`integration`]: the stored integration and its sites, as the engine sees them.
+//! - [`secret`]: [`Secret`], a token that cannot be printed or serialized.
+//! - [`vault`]: AES-256-GCM encryption of tokens at rest.
+//! - [`oauth`]: the OAuth client (the `oauth2` crate) and the Atlassian API calls.
+//! - [`provider_error`]: what a provider failure means for the product.
+//! - [`connect`]: the connect / re-authenticate flow (state, callback, storage).
+//! - [`connection_test`]: "Test connection", one real Jira call.
+//! - [`refresh`]: the one refresh function (single-flight, compare-and-swap, classification).
+//! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
+
+pub mod clock;
+pub mod connect;
+pub mod connection_test;
+pub mod db;
+mod engine_handle;
+pub mod integration;
+pub mod oauth;
+pub mod provider_error;
+pub mod refresh;
+pub mod scheduler;
+pub mod secret;
+pub mod vault;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use db::{Database, DatabaseError};
+pub use engine_handle::Engine;
+pub use integration::{Integration, Site};
+pub use provider_error::ProviderError;
+pub use secret::Secret;
+pub use vault::TokenVault;

@@ -1,0 +1,114 @@
+//! The background scheduler: each tick refreshes every active integration with
+//! a refresh token that is within the margin of expiry (or whose refresh token
+//! has idled 30 days, so Atlassian's 90-day inactivity expiry never strikes),
+//! and flags expired integrations that have no way to refresh. Refreshes run
+//! with bounded concurrency, each with its own timeout, so one slow site never
+//! stalls the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::db::NewEvent;
+use crate::refresh::RefreshOutcome;
+use crate::Engine;
+
+/// Refresh a refresh token that has not been used for this long.
+pub const IDLE_REFRESH_SECS: i64 = 30 * 86_400;
+/// Refreshes running at once.
+pub const CONCURRENCY: usize = 8;
+/// Integrations handled per tick at most (the rest wait for the next tick).
+pub const BATCH: i64 = 500;
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub refreshed: Vec<RefreshOutcome>,
+    pub flagged: Vec<i64>,
+}
+
+/// Runs one tick at the engine's current time.
+pub async fn tick(engine: &Engine) -> TickReport {
+    let now = engine.clock.now();
+    let mut report = TickReport::default();
+
+    match engine.db.expired_without_refresh(now).await {
+        Ok(ids) => {
+            for id in ids {
+                let event = NewEvent {
+                    integration_id: Some(id),
+                    kind: "expired",
+                    outcome: "needs_reauth",
+                    http_status: None,
+                    error_code: None,
+                    message: "The access token expired and there is no refresh token (offline_access was not \
+                              granted): re-authenticate to reconnect.",
+                };
+                match engine.db.flag_needs_reauth(id, &event, now).await {
+                    Ok(true) => report.flagged.push(id),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(integration = id, error = %e, "could not flag the integration")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not list expired integrations"),
+    }
+
+    let due = match engine
+        .db
+        .due_for_refresh(
+            now + engine.refresh_margin_secs,
+            now - IDLE_REFRESH_SECS,
+            now,
+            BATCH,
+        )
+        .await
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, "could not list integrations due for refresh");
+            return report;
+        }
+    };
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for id in due {
+        let engine = engine.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            engine.refresh(id).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(outcome) => {
+                tracing::info!(
+                    integration = outcome.integration_id,
+                    ok = outcome.ok(),
+                    "scheduled refresh"
+                );
+                report.refreshed.push(outcome);
+            }
+            Err(e) => tracing::error!(error = %e, "a scheduled refresh stopped unexpectedly"),
+        }
+    }
+    report.refreshed.sort_by_key(|o| o.integration_id);
+    report
+}
+
+/// Runs [`tick`] every `interval` until the process ends.
+pub fn spawn(engine: Engine, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(interval);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            tick(&engine).await;
+        }
+    })
+}

@@ -1,0 +1,41 @@
+//! The sandbox's clock: an injected time source (the wall clock, or a test's
+//! hand-moved clock) plus an offset that `/control/clock/advance` moves forward.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// Where the sandbox reads the time (UNIX seconds).
+pub type TimeSource = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock as a [`TimeSource`].
+pub fn system_time() -> TimeSource {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default()
+    })
+}
+
+/// A time source plus an adjustable offset.
+pub struct SandboxClock {
+    source: TimeSource,
+    offset: AtomicI64,
+}
+
+impl SandboxClock {
+    pub fn new(source: TimeSource) -> Self {
+        Self {
+            source,
+            offset: AtomicI64::new(0),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.source)() + self.offset.load(Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.offset.fetch_add(secs, Ordering::SeqCst);
+    }
+}

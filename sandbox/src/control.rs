@@ -1,0 +1,121 @@
+//! `/control/...`: knobs for tests and demos. The dashboard mounts the sandbox
+//! (and so these) only in sandbox mode.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::rules::{Fault, FaultKind};
+use crate::Sandbox;
+
+pub fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/control/grants/{account_id}/revoke", post(revoke))
+        .route("/control/faults", post(faults))
+        .route("/control/stats", get(stats))
+        .route("/control/clock/advance", post(advance_clock))
+        .route("/control/settings", post(settings))
+}
+
+/// Revokes every token family of the account, as "Connected apps" would.
+async fn revoke(State(sandbox): State<Sandbox>, Path(account_id): Path<String>) -> Response {
+    let revoked = sandbox.revoke_grant(&account_id);
+    Json(json!({"revokedFamilies": revoked})).into_response()
+}
+
+/// `{"kind": "server_error" | "malformed" | {"delay": {"ms": 1500}}, "count": N}`.
+#[derive(Deserialize)]
+struct FaultBody {
+    kind: FaultKind,
+    count: u32,
+}
+
+async fn faults(
+    State(sandbox): State<Sandbox>,
+    body: Result<Json<FaultBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(FaultBody { kind, count })) => {
+            sandbox.store().set_fault(Fault { kind, remaining: count });
+            Json(json!({"pending": count})).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("expected {{\"kind\": \"server_error\" | \"malformed\" | {{\"delay\": {{\"ms\": N}}}}, \"count\": N}}: {e}")})),
+        )
+            .into_response(),
+    }
+}
+
+/// Token requests per grant, and those that named no known grant.
+async fn stats(State(sandbox): State<Sandbox>) -> Response {
+    let (grants, unattributed) = sandbox.store().stats();
+    Json(json!({"grants": grants, "unattributedTokenRequests": unattributed})).into_response()
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    secs: i64,
+}
+
+/// Moves the sandbox's clock forward (never backward).
+async fn advance_clock(
+    State(sandbox): State<Sandbox>,
+    body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(Advance { secs })) if secs >= 0 => {
+            sandbox.advance_clock(secs);
+            Json(json!({"now": sandbox.now()})).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "expected {\"secs\": N} with N >= 0"})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsPatch {
+    withhold_refresh_tokens: Option<bool>,
+    access_token_lifetime_secs: Option<i64>,
+}
+
+/// Changes switches at run time: withholding refresh tokens, the access token lifetime.
+async fn settings(
+    State(sandbox): State<Sandbox>,
+    body: Result<Json<SettingsPatch>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(patch)) = body else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "expected {\"withholdRefreshTokens\": bool, \"accessTokenLifetimeSecs\": N}"})),
+        )
+            .into_response();
+    };
+    if patch.access_token_lifetime_secs.is_some_and(|s| s <= 0) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "accessTokenLifetimeSecs must be positive"})),
+        )
+            .into_response();
+    }
+    let mut store = sandbox.store();
+    if let Some(w) = patch.withhold_refresh_tokens {
+        store.settings.withhold_refresh_tokens = w;
+    }
+    if let Some(s) = patch.access_token_lifetime_secs {
+        store.settings.access_token_lifetime_secs = s;
+    }
+    Json(json!({
+        "withholdRefreshTokens": store.settings.withhold_refresh_tokens,
+        "accessTokenLifetimeSecs": store.settings.access_token_lifetime_secs,
+    }))
+    .into_response()
+}

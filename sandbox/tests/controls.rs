@@ -1,0 +1,146 @@
+//! `/control/...`: revoke, faults, counters, clock, settings.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use sandbox::Settings;
+use serde_json::{json, Value};
+
+async fn control(sb: &TestSandbox, path: &str, body: Value) -> (StatusCode, Value) {
+    let res = sb
+        .http
+        .post(format!("{}/control/{path}", sb.base))
+        .json(&body)
+        .send()
+        .await
+        .expect("control");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn revoking_a_grant_kills_its_refresh_and_access_tokens() {
+    let sb = TestSandbox::start().await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    let (status, body) = control(&sb, &format!("grants/{ADA}/revoke"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["revokedFamilies"], 1);
+    let (status, body) = sb.refresh(&s(&tokens, "refresh_token")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "unauthorized_client");
+    assert_eq!(
+        sb.get_with_token("/me", &s(&tokens, "access_token"))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn injected_500s_fail_the_next_requests_without_touching_tokens() {
+    let sb = TestSandbox::start().await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    let (status, _) = control(&sb, "faults", json!({"kind": "server_error", "count": 2})).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt = s(&tokens, "refresh_token");
+    assert_eq!(sb.refresh(&rt).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(sb.refresh(&rt).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        sb.refresh(&rt).await.0,
+        StatusCode::OK,
+        "the token was not rotated by the failures"
+    );
+}
+
+#[tokio::test]
+async fn an_injected_malformed_body_still_rotates_so_a_retry_inside_the_leeway_works() {
+    let sb = TestSandbox::start().await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    control(&sb, "faults", json!({"kind": "malformed", "count": 1})).await;
+    let rt = s(&tokens, "refresh_token");
+    let (status, body) = sb.refresh(&rt).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.is_string(), "not JSON: {body}");
+    let (status, body) = sb.refresh(&rt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(s(&body, "refresh_token").starts_with("sbx_rt_"));
+}
+
+#[tokio::test]
+async fn an_injected_delay_slows_the_answer() {
+    let sb = TestSandbox::start().await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    control(
+        &sb,
+        "faults",
+        json!({"kind": {"delay": {"ms": 300}}, "count": 1}),
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(
+        sb.refresh(&s(&tokens, "refresh_token")).await.0,
+        StatusCode::OK
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn stats_count_token_requests_per_grant() {
+    let sb = TestSandbox::start().await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    sb.refresh(&s(&tokens, "refresh_token")).await;
+    sb.refresh("sbx_rt_unknown").await;
+    let res = sb
+        .http
+        .get(format!("{}/control/stats", sb.base))
+        .send()
+        .await
+        .expect("stats");
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["grants"][0]["accountId"], ADA);
+    assert_eq!(body["grants"][0]["tokenRequests"], 2);
+    assert_eq!(body["unattributedTokenRequests"], 1);
+    assert_eq!(sb.sandbox.token_requests_for(ADA), 2);
+}
+
+#[tokio::test]
+async fn the_clock_control_moves_the_sandbox_clock() {
+    let sb = TestSandbox::start().await;
+    let token = s(&sb.connect(ALL_SCOPES).await, "access_token");
+    let (status, _) = control(&sb, "clock/advance", json!({"secs": 3_600})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        sb.get_with_token("/me", &token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        control(&sb, "clock/advance", json!({"secs": -5})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn withholding_refresh_tokens_reproduces_an_app_without_offline_access() {
+    let sb = TestSandbox::start_with(Settings {
+        withhold_refresh_tokens: true,
+        ..Settings::default()
+    })
+    .await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    assert!(tokens.get("refresh_token").is_none());
+    assert!(!s(&tokens, "scope").contains("offline_access"));
+    // And it can be switched at run time.
+    let (status, _) = control(
+        &sb,
+        "settings",
+        json!({"withholdRefreshTokens": false, "accessTokenLifetimeSecs": 60}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let tokens = sb.connect(ALL_SCOPES).await;
+    assert!(tokens.get("refresh_token").is_some());
+    assert_eq!(tokens["expires_in"], 60);
+}

@@ -1,0 +1,294 @@
+//! [`Application`]: the bound listener and the router, built from a [`Config`].
+//! Tests build one on port 0 with their own database file.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::{shell, App};
+use axum::Router;
+use engine::oauth::{AtlassianClient, ProviderSettings};
+use engine::vault::VaultError;
+use engine::{Clock, Database, DatabaseError, Engine, Secret, SystemClock, TokenVault};
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
+use crate::routes;
+
+/// Why the server could not start: one sentence naming the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Database(#[from] DatabaseError),
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    #[error("cannot create the HTTP client: {0}")]
+    HttpClient(String),
+    #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything the axum handlers share.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub engine: Engine,
+}
+
+/// A server ready to serve: its listener is bound, its database migrated.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    engine: Engine,
+    sandbox: Option<sandbox::Sandbox>,
+}
+
+impl Application {
+    /// Opens the database, binds the address and assembles the router.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with a chosen clock (tests move time by hand).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let addr = config.leptos_site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Self::build_on(config, listener, clock).await
+    }
+
+    /// Builds on a listener the caller bound (tests bind port 0 first, so the
+    /// redirect URI can name the real port).
+    pub async fn build_on(
+        config: Config,
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let addr = config.leptos_site_addr;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let db = Database::open(&config.database_url).await?;
+        let vault = token_vault(&config, &db)?;
+        let atlassian = AtlassianClient::new(provider_settings(&config, bound))
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let engine = Engine::new(
+            db,
+            clock,
+            vault,
+            atlassian,
+            config.sandbox_mode(),
+            i64::from(config.refresh_margin_secs),
+        );
+        let state = AppState {
+            leptos_options: leptos_options(bound),
+            engine: engine.clone(),
+        };
+        let mut router = router(state);
+        let sandbox = config
+            .sandbox_mode()
+            .then(|| sandbox_for(&config, engine.clock.clone()));
+        if let Some(sandbox) = &sandbox {
+            // The emulator lives in this process, under /sandbox, on the same clock.
+            router = router.nest_service("/sandbox", sandbox.router());
+        }
+        Ok(Self {
+            listener,
+            router,
+            engine,
+            sandbox,
+        })
+    }
+
+    /// The built-in sandbox, in sandbox mode (tests read its counters).
+    pub fn sandbox(&self) -> Option<&sandbox::Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// The port actually bound (useful when the configuration asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// `host:port` actually bound, for the start-up log line.
+    pub fn local_addr_text(&self) -> String {
+        self.listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The engine the routes use (tests read the database through it).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves until the process is stopped (Ctrl-C or SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+/// Site options: cargo-leptos passes them as `LEPTOS_*` variables; a server run
+/// by hand (or by tests) falls back to the workspace's values.
+fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let env = match var("LEPTOS_ENV", "PROD").to_ascii_uppercase().as_str() {
+        "DEV" | "DEVELOPMENT" => Env::DEV,
+        _ => Env::PROD,
+    };
+    LeptosOptions::builder()
+        .output_name(var("LEPTOS_OUTPUT_NAME", "jira-dashboard"))
+        .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(addr)
+        .reload_port(
+            var("LEPTOS_RELOAD_PORT", "3001")
+                .parse::<u32>()
+                .unwrap_or(3001),
+        )
+        .env(env)
+        .build()
+}
+
+/// The token key: `TOKEN_ENCRYPTION_KEY`, or in sandbox mode a key file kept
+/// beside the database (created, mode 0600, when missing).
+fn token_vault(config: &Config, db: &Database) -> Result<TokenVault, StartupError> {
+    match (&config.token_encryption_key, config.sandbox_mode()) {
+        (Some(key), _) => Ok(TokenVault::from_base64(key)?),
+        (None, true) => {
+            let options = db.pool().connect_options();
+            let folder = options
+                .get_filename()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| std::path::PathBuf::from("data"));
+            Ok(TokenVault::load_or_create(
+                &folder.join("token-encryption.key"),
+            )?)
+        }
+        (None, false) => Err(VaultError::MissingKey.into()),
+    }
+}
+
+/// Where the OAuth client talks to: the configured URLs, else Atlassian's, or
+/// in sandbox mode this very process under `/sandbox`.
+fn provider_settings(config: &Config, bound: SocketAddr) -> ProviderSettings {
+    let scopes = config
+        .jira_scopes
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let (client_id, client_secret, auth, token, api) = if config.sandbox_mode() {
+        // The browser reaches the consent page on the redirect URI's host; the
+        // server reaches the token endpoint on the address it is bound to.
+        let mut browser = config.jira_redirect_uri.clone();
+        browser.set_path("/sandbox/authorize");
+        browser.set_query(None);
+        let ip = if bound.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            bound.ip()
+        };
+        let local = format!("http://{}/sandbox", SocketAddr::new(ip, bound.port()));
+        (
+            SANDBOX_CLIENT_ID.to_owned(),
+            SANDBOX_CLIENT_SECRET.to_owned(),
+            browser,
+            parse_known(&format!("{local}/oauth/token")),
+            parse_known(&local),
+        )
+    } else {
+        (
+            config.jira_client_id.clone().unwrap_or_default(),
+            config.jira_client_secret.clone().unwrap_or_default(),
+            parse_known("https://auth.atlassian.com/authorize"),
+            parse_known("https://auth.atlassian.com/oauth/token"),
+            parse_known("https://api.atlassian.com"),
+        )
+    };
+    ProviderSettings {
+        client_id,
+        client_secret: Secret::new(client_secret),
+        redirect_uri: config.jira_redirect_uri.clone(),
+        scopes,
+        auth_url: config.jira_auth_url.clone().unwrap_or(auth),
+        token_url: config.jira_token_url.clone().unwrap_or(token),
+        api_url: config.jira_api_url.clone().unwrap_or(api),
+    }
+}
+
+/// A URL built from known-good parts.
+fn parse_known(text: &str) -> url::Url {
+    url::Url::parse(text)
+        .unwrap_or_else(|_| unreachable!("built from a valid socket address: {text}"))
+}
+
+/// The built-in sandbox: one registered client whose callback is ours.
+fn sandbox_for(config: &Config, clock: Arc<dyn Clock>) -> sandbox::Sandbox {
+    let client = sandbox::Client {
+        id: SANDBOX_CLIENT_ID.to_owned(),
+        secret: SANDBOX_CLIENT_SECRET.to_owned(),
+        redirect_uris: vec![config.jira_redirect_uri.to_string()],
+    };
+    let settings = sandbox::Settings {
+        access_token_lifetime_secs: config.sandbox_access_token_secs,
+        withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
+        ..sandbox::Settings::default()
+    };
+    sandbox::Sandbox::new(vec![client], settings, Arc::new(move || clock.now()))
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let engine = state.engine.clone();
+    let context = move || provide_context(engine.clone());
+    Router::new()
+        .merge(routes::plain_routes())
+        .leptos_routes_with_context(&state, routes, context, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(
+            crate::bad_input::bad_arguments_are_400,
+        ))
+        .layer(axum::middleware::from_fn(
+            crate::cross_site::reject_cross_site,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,182 @@
+//! Configuration: each setting is a flag and an environment variable (a `.env`
+//! file is read first when present). Values are parsed into their real types
+//! here, so a bad one stops start-up with a line naming the variable.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use url::Url;
+
+/// The dashboard's configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "server", about = "Jira OAuth integration dashboard")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub leptos_site_addr: SocketAddr,
+
+    /// SQLite database; the file and its folder are created when missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/dashboard.db"
+    )]
+    pub database_url: String,
+
+    /// OAuth client id from the Atlassian developer console; unset = sandbox mode.
+    #[arg(long, env = "JIRA_CLIENT_ID")]
+    pub jira_client_id: Option<String>,
+
+    /// OAuth client secret; required with JIRA_CLIENT_ID.
+    #[arg(long, env = "JIRA_CLIENT_SECRET", hide_env_values = true)]
+    pub jira_client_secret: Option<String>,
+
+    /// The callback registered with the provider.
+    #[arg(
+        long,
+        env = "JIRA_REDIRECT_URI",
+        default_value = "http://localhost:3000/oauth/callback"
+    )]
+    pub jira_redirect_uri: Url,
+
+    /// Space-separated scopes to request.
+    #[arg(
+        long,
+        env = "JIRA_SCOPES",
+        default_value = "read:jira-work read:jira-user read:me offline_access"
+    )]
+    pub jira_scopes: String,
+
+    /// Consent page URL (default: Atlassian's, or the sandbox's in sandbox mode).
+    #[arg(long, env = "JIRA_AUTH_URL")]
+    pub jira_auth_url: Option<Url>,
+
+    /// Token endpoint URL (default: Atlassian's, or the sandbox's in sandbox mode).
+    #[arg(long, env = "JIRA_TOKEN_URL")]
+    pub jira_token_url: Option<Url>,
+
+    /// Base of accessible-resources, /me and /ex/jira/... (default: Atlassian's API).
+    #[arg(long, env = "JIRA_API_URL")]
+    pub jira_api_url: Option<Url>,
+
+    /// Base64 of 32 bytes: the key that encrypts tokens at rest.
+    #[arg(long, env = "TOKEN_ENCRYPTION_KEY", hide_env_values = true)]
+    pub token_encryption_key: Option<String>,
+
+    /// Refresh access tokens this many seconds before they expire.
+    #[arg(long, env = "REFRESH_MARGIN_SECS", default_value_t = 300)]
+    pub refresh_margin_secs: u32,
+
+    /// How often the background scheduler looks for work, in seconds.
+    #[arg(long, env = "SCHEDULER_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub scheduler_interval_secs: u32,
+
+    /// Sandbox mode only: lifetime of the access tokens the sandbox issues
+    /// (Atlassian's is 3600; 60 makes a demo's countdown visible).
+    #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
+    pub sandbox_access_token_secs: i64,
+
+    /// Sandbox mode only: issue no refresh tokens, like an app registered
+    /// without offline access.
+    #[arg(long, env = "SANDBOX_WITHHOLD_REFRESH_TOKENS", default_value_t = false)]
+    pub sandbox_withhold_refresh_tokens: bool,
+}
+
+/// The client the built-in sandbox registers in sandbox mode.
+pub const SANDBOX_CLIENT_ID: &str = "sandbox-client-id";
+/// Its secret (the sandbox checks it like Atlassian does).
+pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
+
+/// A configuration that cannot run, in one sentence naming the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("JIRA_CLIENT_SECRET must be set when JIRA_CLIENT_ID is set")]
+    MissingSecret,
+    #[error("JIRA_SCOPES must name at least one scope")]
+    NoScopes,
+}
+
+impl Config {
+    /// Reads `.env` (if present), then flags and the environment.
+    ///
+    /// `Ok(None)` means clap printed help or the version and the process should exit 0.
+    pub fn from_env_and_args() -> Result<Option<Self>, ConfigError> {
+        // A missing .env is normal; a malformed one is reported like any bad value.
+        if let Err(e) = dotenvy::dotenv() {
+            if !e.not_found() {
+                return Err(ConfigError::Invalid(format!(".env could not be read: {e}")));
+            }
+        }
+        Self::from_args(std::env::args_os())
+    }
+
+    /// Parses `args` (and the environment) and checks the combination.
+    pub fn from_args<I, T>(args: I) -> Result<Option<Self>, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        match Self::try_parse_from(args) {
+            Ok(config) => config.validated().map(Some),
+            Err(e) if !e.use_stderr() => {
+                // --help / --version
+                let _ = e.print();
+                Ok(None)
+            }
+            Err(e) => {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or("invalid configuration");
+                Err(ConfigError::Invalid(
+                    first.trim_start_matches("error: ").to_owned(),
+                ))
+            }
+        }
+    }
+
+    fn validated(self) -> Result<Self, ConfigError> {
+        if self.jira_client_id.is_some() && self.jira_client_secret.is_none() {
+            return Err(ConfigError::MissingSecret);
+        }
+        if self.jira_scopes.split_whitespace().next().is_none() {
+            return Err(ConfigError::NoScopes);
+        }
+        Ok(self)
+    }
+
+    /// Sandbox mode: no client id configured, the built-in emulator stands in.
+    pub fn sandbox_mode(&self) -> bool {
+        self.jira_client_id.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sandbox_mode_on_port_3000() {
+        let config = Config::from_args(["server"])
+            .expect("valid")
+            .expect("not help");
+        assert!(config.sandbox_mode());
+        assert_eq!(config.leptos_site_addr.port(), 3000);
+        assert_eq!(config.refresh_margin_secs, 300);
+    }
+
+    #[test]
+    fn a_bad_url_names_its_variable_in_one_line() {
+        let err =
+            Config::from_args(["server", "--jira-token-url", "not a url"]).expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("JIRA_TOKEN_URL"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_client_id_without_secret_is_refused() {
+        let err = Config::from_args(["server", "--jira-client-id", "abc"]).expect_err("must fail");
+        assert!(err.to_string().contains("JIRA_CLIENT_SECRET"));
+    }
+}

@@ -1,0 +1,22 @@
+//! The dashboard's server: reads the configuration, opens the database, wires
+//! the Leptos app and the plain HTTP routes into one axum router, and serves it.
+//!
+//! Layout:
+//! - [`config`]: every setting, a flag and an environment variable (clap), validated.
+//! - [`application`]: [`Application::build`] binds (port 0 in tests) and assembles the router.
+//! - [`routes`]: the plain HTTP routes (`/`, `/healthz`).
+//! - [`oauth_routes`]: `/oauth/start` and `/oauth/callback`.
+//! - [`cross_site`]: the middleware that refuses cross-site state changes.
+//! - [`bad_input`]: the middleware that answers unreadable server-function arguments with 400.
+//!
+//! `main.rs` stays thin: parse, build, serve; any start-up error is one line.
+
+pub mod application;
+pub mod bad_input;
+pub mod config;
+pub mod cross_site;
+pub mod oauth_routes;
+pub mod routes;
+
+pub use application::{Application, StartupError};
+pub use config::Config;

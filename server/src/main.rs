@@ -1,0 +1,39 @@
+//! Starts the dashboard: configuration, then [`server::Application`]. Any
+//! start-up failure is one line on stderr and a non-zero exit.
+
+use std::process::ExitCode;
+
+use server::{Application, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env_and_args() {
+        Ok(Some(config)) => config,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .init();
+    let interval = std::time::Duration::from_secs(u64::from(config.scheduler_interval_secs));
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!("listening on http://{}", app.local_addr_text());
+    engine::scheduler::spawn(app.engine().clone(), interval);
+    if let Err(e) = app.run_until_stopped().await {
+        eprintln!("error: the server stopped: {e}");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,210 @@
+//! Test harness: the real server on port 0 with its own SQLite file, the
+//! built-in sandbox mounted at /sandbox, and a clock the test moves by hand.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use engine::ManualClock;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use server::{Application, Config};
+use url::Url;
+
+pub const ADA: &str = "557058:ada-lovelace";
+pub const GRACE: &str = "557058:grace-hopper";
+pub const ACME: &str = "11111111-aaaa-4aaa-8aaa-111111111111";
+pub const GLOBEX: &str = "22222222-bbbb-4bbb-8bbb-222222222222";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub engine: engine::Engine,
+    pub sandbox: sandbox::Sandbox,
+    /// Every response body and header this harness saw (to check for leaks).
+    pub seen: std::sync::Mutex<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// What one pass through the connect flow produced.
+#[derive(Debug)]
+pub struct Flow {
+    /// The callback's answer.
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Spawns with extra command-line settings (`--flag value` pairs).
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let db = format!("sqlite://{}", dir.path().join("test.db").display());
+        let redirect = format!("http://{addr}/oauth/callback");
+        let site_addr = addr.to_string();
+        let mut args = vec![
+            "server",
+            "--leptos-site-addr",
+            site_addr.as_str(),
+            "--database-url",
+            db.as_str(),
+            "--jira-redirect-uri",
+            redirect.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let config = Config::from_args(args).expect("config").expect("not help");
+        let clock = ManualClock::new(1_800_000_000);
+        let app = Application::build_on(config, listener, Arc::new(clock.clone()))
+            .await
+            .expect("build");
+        let engine = app.engine().clone();
+        let sandbox = app.sandbox().expect("sandbox mode").clone();
+        tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base: format!("http://{addr}"),
+            http,
+            clock,
+            engine,
+            sandbox,
+            seen: Default::default(),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn record(
+        &self,
+        res: reqwest::Response,
+    ) -> (StatusCode, Option<String>, Vec<String>, String) {
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let cookies: Vec<String> = res
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect();
+        let headers = format!("{:?}", res.headers());
+        let body = res.text().await.expect("body");
+        let mut seen = self.seen.lock().expect("lock");
+        seen.push(headers);
+        seen.push(body.clone());
+        (status, location, cookies, body)
+    }
+
+    /// `GET /oauth/start[?integration=N]`: the authorize URL and the binding cookie.
+    pub async fn start(&self, integration: Option<i64>) -> (Url, String) {
+        let path = match integration {
+            Some(id) => format!("/oauth/start?integration={id}"),
+            None => "/oauth/start".to_owned(),
+        };
+        let res = self.http.get(self.url(&path)).send().await.expect("start");
+        let (status, location, cookies, _) = self.record(res).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with("jira_oauth_binding="))
+            .expect("binding cookie")
+            .clone();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        let pair = cookie.split(';').next().expect("pair").to_owned();
+        (Url::parse(&location.expect("location")).expect("url"), pair)
+    }
+
+    /// Answers the sandbox's consent page; the callback URL it redirects to.
+    pub async fn consent(
+        &self,
+        authorize: &Url,
+        decision: &str,
+        account: &str,
+        sites: &[&str],
+    ) -> Url {
+        let res = self
+            .http
+            .get(authorize.clone())
+            .send()
+            .await
+            .expect("consent page");
+        let (status, _, _, _) = self.record(res).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        form.push(("decision".into(), decision.into()));
+        form.push(("account".into(), account.into()));
+        for s in sites {
+            form.push(("site".into(), (*s).into()));
+        }
+        let res = self
+            .http
+            .post(self.url("/sandbox/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .expect("decision");
+        let (status, location, _, _) = self.record(res).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        Url::parse(&location.expect("location")).expect("callback url")
+    }
+
+    /// Calls the callback with (or without) the cookie.
+    pub async fn callback(&self, callback: &Url, cookie: Option<&str>) -> Flow {
+        let mut req = self.http.get(callback.clone());
+        if let Some(c) = cookie {
+            req = req.header(COOKIE, c);
+        }
+        let res = req.send().await.expect("callback");
+        let (status, location, _, body) = self.record(res).await;
+        Flow {
+            status,
+            location,
+            body,
+        }
+    }
+
+    /// The whole flow, accepted, for `account` on `sites`.
+    pub async fn connect(&self, account: &str, sites: &[&str], integration: Option<i64>) -> Flow {
+        let (authorize, cookie) = self.start(integration).await;
+        let callback = self.consent(&authorize, "accept", account, sites).await;
+        self.callback(&callback, Some(&cookie)).await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.engine.db.pool())
+            .await
+            .expect("count")
+    }
+
+    pub async fn list(&self) -> serde_json::Value {
+        let res = self
+            .http
+            .post(self.url("/api/list_integrations"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.expect("body");
+        self.seen.lock().expect("lock").push(text.clone());
+        serde_json::from_str(&text).expect("json")
+    }
+}

@@ -1,0 +1,424 @@
+//! The refresh engine against the sandbox over real HTTP: rotation,
+//! single-flight, compare-and-swap, failure classification, the scheduler.
+
+mod common;
+
+use common::*;
+use engine::refresh::RefreshResult;
+use reqwest::StatusCode;
+use sandbox::FaultKind;
+use serde_json::Value;
+
+async fn refresh_api(app: &TestApp, id: &str) -> (StatusCode, Value) {
+    let res = app
+        .http
+        .post(app.url("/api/refresh_integration"))
+        .form(&[("id", id)])
+        .send()
+        .await
+        .expect("post");
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    app.seen.lock().expect("lock").push(text.clone());
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn stored_refresh_token(app: &TestApp) -> String {
+    let (_, refresh) = app
+        .engine
+        .db
+        .encrypted_tokens(1)
+        .await
+        .expect("db")
+        .expect("row");
+    app.engine
+        .vault
+        .decrypt(1, &refresh.expect("refresh"))
+        .expect("decrypt")
+        .expose()
+        .to_owned()
+}
+
+async fn row(app: &TestApp) -> (i64, i64, Option<i64>) {
+    sqlx::query_as(
+        "SELECT is_active, refresh_failures, last_refresh_at FROM integrations WHERE id = 1",
+    )
+    .fetch_one(app.engine.db.pool())
+    .await
+    .expect("row")
+}
+
+#[tokio::test]
+async fn a_refresh_stores_the_rotated_refresh_token_and_the_new_expiry() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let before = stored_refresh_token(&app).await;
+    let expires_before = app.list().await[0]["expiresAt"].clone();
+    app.clock.advance(1_000);
+    let (status, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["ok"], true);
+    assert_eq!(outcome["requiresReauth"], false);
+    assert_eq!(outcome["integration"]["id"], 1);
+    assert_ne!(outcome["integration"]["expiresAt"], expires_before);
+    let after = stored_refresh_token(&app).await;
+    assert_ne!(after, before, "the NEW refresh token is stored");
+    // The next refresh uses the new one, and works.
+    assert_eq!(refresh_api(&app, "1").await.1["ok"], true);
+    assert_eq!(app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok' AND http_status = 200").await, 2);
+    for text in app.seen.lock().expect("lock").iter() {
+        assert!(
+            !text.contains("sbx_rt_") && !text.contains("sbx_at_"),
+            "a token leaked: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_refresh_token_the_seed_contract_applies() {
+    let app = TestApp::spawn_with(&["--sandbox-withhold-refresh-tokens"]).await;
+    app.connect(ADA, &[ACME], None).await;
+    app.clock.advance(60);
+    let (status, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(outcome["ok"], false);
+    assert_eq!(outcome["requiresReauth"], true);
+    assert!(outcome["message"]
+        .as_str()
+        .expect("message")
+        .contains("offline_access"));
+    assert_eq!(outcome["integration"]["isActive"], false);
+    assert_eq!(outcome["integration"]["status"], "needs_reauth");
+    assert_eq!(row(&app).await, (0, 1, Some(1_800_000_060)));
+    refresh_api(&app, "1").await;
+    assert_eq!(row(&app).await.1, 2, "refresh_failures + 1 each time");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'deactivate'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_refresh_token_deactivates_and_asks_for_reauth() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    app.sandbox.revoke_grant(ADA);
+    let (_, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(outcome["requiresReauth"], true);
+    assert!(outcome["message"]
+        .as_str()
+        .expect("message")
+        .contains("rejected the refresh token"));
+    assert_eq!(row(&app).await.0, 0);
+    assert_eq!(row(&app).await.1, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'deactivate' AND http_status = 403 AND error_code = 'unauthorized_client'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn rejected_client_credentials_are_a_configuration_error() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    assert!(app
+        .sandbox
+        .set_client_secret("sandbox-client-id", "regenerated"));
+    let (_, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(outcome["ok"], false);
+    assert_eq!(outcome["requiresReauth"], false);
+    assert!(outcome["message"]
+        .as_str()
+        .expect("message")
+        .contains("JIRA_CLIENT_SECRET"));
+    assert_eq!(row(&app).await.0, 1, "still active");
+    assert_eq!(
+        row(&app).await.1,
+        0,
+        "not a refresh failure of the integration"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM token_events WHERE http_status = 401 AND error_code = 'access_denied'").await, 1);
+}
+
+#[tokio::test]
+async fn a_5xx_keeps_the_tokens_and_schedules_a_retry() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let before = stored_refresh_token(&app).await;
+    app.sandbox.inject_fault(FaultKind::ServerError, 1);
+    let (_, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(
+        (outcome["ok"].clone(), outcome["requiresReauth"].clone()),
+        (false.into(), false.into())
+    );
+    assert!(outcome["message"]
+        .as_str()
+        .expect("message")
+        .contains("retried in 30 s"));
+    assert_eq!(row(&app).await.0, 1);
+    assert_eq!(stored_refresh_token(&app).await, before);
+    let retry_after: Option<i64> =
+        sqlx::query_scalar("SELECT retry_after FROM integrations WHERE id = 1")
+            .fetch_one(app.engine.db.pool())
+            .await
+            .expect("row");
+    assert_eq!(retry_after, Some(1_800_000_030));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND http_status = 500"
+        )
+        .await,
+        1
+    );
+    assert_eq!(refresh_api(&app, "1").await.1["ok"], true);
+}
+
+#[tokio::test]
+async fn a_lost_response_is_retried_with_the_same_token_inside_the_leeway() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let before = stored_refresh_token(&app).await;
+    // The sandbox rotates, then the answer arrives garbled: the new token is lost.
+    app.sandbox.inject_fault(FaultKind::Malformed, 1);
+    let outcome = app.engine.refresh(1).await;
+    assert_eq!(outcome.result, RefreshResult::Transient);
+    assert_eq!(
+        stored_refresh_token(&app).await,
+        before,
+        "nothing half-stored"
+    );
+    app.clock.advance(30);
+    let outcome = app.engine.refresh(1).await;
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Refreshed,
+        "{}",
+        outcome.message
+    );
+    assert_ne!(stored_refresh_token(&app).await, before);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.connect(ADA, &[ACME], None).await;
+    let before = app.sandbox.token_requests_for(ADA);
+    // Inside the margin, so the scheduler wants it too; a slow answer keeps
+    // the request in flight while everyone piles on.
+    app.clock.advance(3_600 - 100);
+    app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let app = app.clone();
+        tasks.spawn(async move {
+            match i % 3 {
+                0 => {
+                    let (status, outcome) = refresh_api(&app, "1").await;
+                    assert_eq!(status, StatusCode::OK);
+                    (
+                        outcome["ok"].as_bool().expect("ok"),
+                        outcome["message"].as_str().expect("m").to_owned(),
+                    )
+                }
+                1 => {
+                    let o = app.engine.refresh(1).await;
+                    (o.ok(), o.message)
+                }
+                _ => {
+                    let report = engine::scheduler::tick(&app.engine).await;
+                    let o = report
+                        .refreshed
+                        .into_iter()
+                        .next()
+                        .expect("the scheduler refreshed it");
+                    (o.ok(), o.message)
+                }
+            }
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        outcomes.push(done.expect("task"));
+    }
+    assert_eq!(outcomes.len(), 50);
+    assert!(
+        outcomes.iter().all(|o| *o == outcomes[0] && o.0),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        app.sandbox.token_requests_for(ADA),
+        before + 1,
+        "exactly one token request"
+    );
+    assert_eq!(
+        app.engine.refresh(1).await.result,
+        RefreshResult::Refreshed,
+        "the next refresh works"
+    );
+}
+
+#[tokio::test]
+async fn a_row_changed_during_the_request_is_not_overwritten() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.connect(ADA, &[ACME], None).await;
+    app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
+    let refreshing = {
+        let app = app.clone();
+        tokio::spawn(async move { app.engine.refresh(1).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The user re-authenticates while the refresh is in flight.
+    app.connect(ADA, &[ACME], Some(1)).await;
+    let after_reauth = stored_refresh_token(&app).await;
+    let outcome = refreshing.await.expect("task");
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Conflict,
+        "{}",
+        outcome.message
+    );
+    assert_eq!(
+        stored_refresh_token(&app).await,
+        after_reauth,
+        "the newer tokens stay"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let before = stored_refresh_token(&app).await;
+    sqlx::query(
+        "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .execute(app.engine.db.pool())
+    .await
+    .expect("trigger");
+    let (_, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(outcome["ok"], false);
+    assert!(outcome["message"]
+        .as_str()
+        .expect("message")
+        .contains("integration 1"));
+    assert_eq!(stored_refresh_token(&app).await, before);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'store_failed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_and_malformed_bodies_are_4xx() {
+    let app = TestApp::spawn().await;
+    let (status, body) = refresh_api(&app, "42").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = refresh_api(&app, "forty-two").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let res = app
+        .http
+        .post(app.url("/api/disconnect_integration"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_scheduler_refreshes_inside_the_margin_only() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    assert!(engine::scheduler::tick(&app.engine)
+        .await
+        .refreshed
+        .is_empty());
+    app.clock.advance(3_600 - 301);
+    assert!(engine::scheduler::tick(&app.engine)
+        .await
+        .refreshed
+        .is_empty());
+    app.clock.advance(2);
+    let report = engine::scheduler::tick(&app.engine).await;
+    assert_eq!(report.refreshed.len(), 1);
+    assert!(report.refreshed[0].ok());
+    assert!(
+        engine::scheduler::tick(&app.engine)
+            .await
+            .refreshed
+            .is_empty(),
+        "fresh again"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_refreshes_idle_refresh_tokens_before_90_days() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    sqlx::query("UPDATE integrations SET refresh_token_issued_at = ?, expires_at = ? WHERE id = 1")
+        .bind(1_800_000_000 - 31 * 86_400)
+        .bind(1_800_000_000 + 3_000)
+        .execute(app.engine.db.pool())
+        .await
+        .expect("age it");
+    let report = engine::scheduler::tick(&app.engine).await;
+    assert_eq!(
+        report.refreshed.len(),
+        1,
+        "idle for 31 days: refreshed although not expiring"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_backs_off_after_a_transient_failure() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    app.clock.advance(3_500);
+    app.sandbox.inject_fault(FaultKind::ServerError, 1);
+    let report = engine::scheduler::tick(&app.engine).await;
+    assert_eq!(report.refreshed[0].result, RefreshResult::Transient);
+    assert!(
+        engine::scheduler::tick(&app.engine)
+            .await
+            .refreshed
+            .is_empty(),
+        "waits out the backoff"
+    );
+    app.clock.advance(30);
+    let report = engine::scheduler::tick(&app.engine).await;
+    assert_eq!(report.refreshed[0].result, RefreshResult::Refreshed);
+}
+
+#[tokio::test]
+async fn the_scheduler_flags_expired_integrations_without_refresh_token_once() {
+    let app = TestApp::spawn_with(&["--sandbox-withhold-refresh-tokens"]).await;
+    app.connect(ADA, &[ACME], None).await;
+    assert!(engine::scheduler::tick(&app.engine)
+        .await
+        .flagged
+        .is_empty());
+    app.clock.advance(3_600);
+    assert_eq!(engine::scheduler::tick(&app.engine).await.flagged, vec![1]);
+    assert!(engine::scheduler::tick(&app.engine)
+        .await
+        .flagged
+        .is_empty());
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'expired'")
+            .await,
+        1
+    );
+    assert_eq!(app.list().await[0]["status"], "needs_reauth");
+}

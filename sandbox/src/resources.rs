@@ -18,25 +18,20 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-/// The grant behind the request's bearer token, or the 401 to answer.
-fn bearer(sandbox: &Sandbox, headers: &HeaderMap) -> Result<AccessGrant, Response> {
+/// The grant behind the request's bearer token, if it is live.
+fn bearer(sandbox: &Sandbox, headers: &HeaderMap) -> Option<AccessGrant> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(unauthorized)?;
+        .and_then(|v| v.strip_prefix("Bearer "))?;
     let now = sandbox.now();
-    sandbox
-        .store()
-        .access(token.trim(), now)
-        .ok_or_else(unauthorized)
+    sandbox.store().access(token.trim(), now)
 }
 
 /// `GET /oauth/token/accessible-resources`: every site the grant reaches.
 pub async fn accessible_resources(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    let grant = match bearer(&sandbox, &headers) {
-        Ok(g) => g,
-        Err(r) => return r,
+    let Some(grant) = bearer(&sandbox, &headers) else {
+        return unauthorized();
     };
     let scopes: Vec<&String> = grant
         .scopes
@@ -62,9 +57,8 @@ pub async fn accessible_resources(State(sandbox): State<Sandbox>, headers: Heade
 
 /// `GET /me`: the account behind the token (needs `read:me`).
 pub async fn me(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response {
-    let grant = match bearer(&sandbox, &headers) {
-        Ok(g) => g,
-        Err(r) => return r,
+    let Some(grant) = bearer(&sandbox, &headers) else {
+        return unauthorized();
     };
     if !grant.scopes.iter().any(|s| s == "read:me") {
         return (
@@ -96,9 +90,8 @@ pub async fn myself(
     Path(cloud_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let grant = match bearer(&sandbox, &headers) {
-        Ok(g) => g,
-        Err(r) => return r,
+    let Some(grant) = bearer(&sandbox, &headers) else {
+        return unauthorized();
     };
     if !grant.cloud_ids.contains(&cloud_id) {
         return (

@@ -140,3 +140,18 @@ pub struct IntegrationDetailView {
     pub events: Vec<EventView>,
     pub info: AppInfo,
 }
+
+/// Integrations shown per dashboard page.
+pub const PAGE_SIZE: i64 = 100;
+
+/// One page of the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardPageView {
+    pub items: Vec<IntegrationView>,
+    /// Integrations matching the filter, on every page.
+    pub total: i64,
+    /// 1-based.
+    pub page: i64,
+    pub page_size: i64,
+}

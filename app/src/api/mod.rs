@@ -7,7 +7,8 @@ mod server_side;
 use leptos::prelude::*;
 
 use crate::model::{
-    AppInfo, ConnectionTestView, IntegrationDetailView, IntegrationView, RefreshOutcomeView,
+    AppInfo, ConnectionTestView, DashboardPageView, IntegrationDetailView, IntegrationView,
+    RefreshOutcomeView,
 };
 
 /// Every connected integration, as views (never a token).
@@ -24,6 +25,54 @@ pub async fn list_integrations() -> Result<Vec<IntegrationView>, ServerFnError> 
         .into_iter()
         .map(|i| server_side::integration_view(i, now, engine.refresh_margin_secs))
         .collect())
+}
+
+/// One page of the dashboard (100 per page), filtered by status
+/// (`active` | `expiring` | `expired` | `needs_reauth`) and by a search over
+/// site names and URLs and account names and emails. `page` is 1-based.
+#[server(endpoint = "dashboard_page")]
+pub async fn dashboard_page(
+    page: Option<i64>,
+    status: Option<String>,
+    search: Option<String>,
+) -> Result<DashboardPageView, ServerFnError> {
+    use engine::db::{PageQuery, StatusFilter};
+    let engine = server_side::engine()?;
+    let status = match status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(text) => Some(StatusFilter::parse(text).ok_or_else(|| {
+            server_side::client_error(
+                http::StatusCode::BAD_REQUEST,
+                format!("Unknown status filter \"{text}\": use active, expiring, expired or needs_reauth."),
+            )
+        })?),
+    };
+    let page = page.unwrap_or(1).max(1);
+    let now = engine.clock.now();
+    let found = engine
+        .db
+        .dashboard_page(
+            &PageQuery {
+                page: page - 1,
+                page_size: crate::model::PAGE_SIZE,
+                status,
+                search,
+            },
+            now,
+            engine.refresh_margin_secs,
+        )
+        .await
+        .map_err(server_side::internal("list the integrations"))?;
+    Ok(DashboardPageView {
+        items: found
+            .items
+            .into_iter()
+            .map(|i| server_side::integration_view(i, now, engine.refresh_margin_secs))
+            .collect(),
+        total: found.total,
+        page,
+        page_size: crate::model::PAGE_SIZE,
+    })
 }
 
 /// The mode (sandbox or Atlassian), the refresh margin and the server's clock.

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::{disconnect_integration, refresh_integration, test_connection};
-use crate::model::IntegrationView;
+use crate::model::DashboardPageView;
 
 /// How an outcome message looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct Notice {
 /// The dashboard's shared state: the list, the open dialogs, the last outcome.
 #[derive(Clone, Copy)]
 pub struct DashboardCtx {
-    pub integrations: Resource<Result<Vec<IntegrationView>, ServerFnError>>,
+    pub integrations: Resource<Result<DashboardPageView, ServerFnError>>,
     /// The re-authentication dialog: (integration id, why).
     pub reauth: RwSignal<Option<(i64, String)>>,
     /// The disconnect confirmation: (integration id, site name).
@@ -32,7 +32,7 @@ pub struct DashboardCtx {
 }
 
 impl DashboardCtx {
-    pub fn new(integrations: Resource<Result<Vec<IntegrationView>, ServerFnError>>) -> Self {
+    pub fn new(integrations: Resource<Result<DashboardPageView, ServerFnError>>) -> Self {
         Self {
             integrations,
             reauth: RwSignal::new(None),

@@ -1,20 +1,36 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{fetch_app_info, list_integrations};
+use crate::api::{dashboard_page, fetch_app_info};
 use crate::components::{
-    DashboardCtx, DisconnectDialog, EmptyState, Header, IntegrationCard, ReauthDialog,
+    DashboardCtx, DisconnectDialog, EmptyState, Filters, Header, IntegrationCard, Pager,
+    ReauthDialog,
 };
 use crate::flash::flash_message;
 
-/// `/dashboard`: every integration with its live countdown.
+/// The dashboard's address parameters: `?page=2&status=expiring&q=acme`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardQuery {
+    pub page: i64,
+    pub status: Option<String>,
+    pub search: Option<String>,
+}
+
+/// `/dashboard`: every integration with its live countdown, 100 per page.
 #[component]
 pub fn Dashboard() -> impl IntoView {
+    let query = use_query_map();
+    let wanted = move || {
+        query.with(|q| DashboardQuery {
+            page: q.get_str("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+            status: q.get("status").filter(|s| !s.is_empty() && s != "all"),
+            search: q.get("q").filter(|s| !s.trim().is_empty()),
+        })
+    };
     let info = Resource::new(|| (), |_| fetch_app_info());
-    let integrations = Resource::new(|| (), |_| list_integrations());
+    let integrations = Resource::new(wanted, |w| dashboard_page(Some(w.page), w.status, w.search));
     let ctx = DashboardCtx::new(integrations);
     provide_context(ctx);
-    let query = use_query_map();
     let flash = move || {
         query.with(|q| {
             flash_message(q.get_str("flash"), q.get_str("reason")).map(|(tone, text)| {
@@ -27,25 +43,37 @@ pub fn Dashboard() -> impl IntoView {
         <Header info/>
         <main class="content" id="main">
             {flash}
+            <Filters current=Signal::derive(wanted)/>
             <Transition fallback=|| view! { <p class="loading">"Loading integrations…"</p> }>
                 {move || Suspend::new(async move {
                     let info = info.await;
-                    let integrations = integrations.await;
-                    match (info, integrations) {
-                        (Ok(_), Ok(list)) if list.is_empty() => view! { <EmptyState/> }.into_any(),
-                        (Ok(info), Ok(list)) => view! {
+                    let page = integrations.await;
+                    let filtered = {
+                        let w = wanted();
+                        w.status.is_some() || w.search.is_some()
+                    };
+                    match (info, page) {
+                        (Ok(_), Ok(page)) if page.total == 0 && !filtered => view! { <EmptyState/> }.into_any(),
+                        (Ok(_), Ok(page)) if page.items.is_empty() => view! {
+                            <p class="empty-filter">"No integration matches this filter."</p>
+                        }
+                        .into_any(),
+                        (Ok(info), Ok(page)) => view! {
                             <ul class="integrations" aria-label="Integrations">
-                                {list
+                                {page
+                                    .items
+                                    .clone()
                                     .into_iter()
                                     .map(|integration| view! {
                                         <IntegrationCard integration info=info.clone()/>
                                     })
                                     .collect_view()}
                             </ul>
+                            <Pager page=page.page page_size=page.page_size total=page.total current=wanted()/>
                         }
                         .into_any(),
                         (Err(e), _) | (_, Err(e)) => view! {
-                            <p class="error" role="alert">{e.to_string()}</p>
+                            <p class="error" role="alert">{crate::components::error_text(e)}</p>
                         }
                         .into_any(),
                     }

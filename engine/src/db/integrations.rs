@@ -11,8 +11,8 @@ use crate::secret::Secret;
 use crate::vault::{TokenVault, VaultError};
 
 #[derive(FromRow)]
-struct IntegrationRow {
-    id: i64,
+pub(super) struct IntegrationRow {
+    pub(super) id: i64,
     account_id: String,
     account_name: String,
     account_email: Option<String>,
@@ -31,14 +31,16 @@ struct IntegrationRow {
 }
 
 #[derive(FromRow)]
-struct SiteRow {
-    integration_id: i64,
-    cloud_id: String,
-    name: String,
-    url: String,
+pub(super) struct SiteRow {
+    pub(super) integration_id: i64,
+    pub(super) cloud_id: String,
+    pub(super) name: String,
+    pub(super) url: String,
 }
 
-const SELECT_INTEGRATION: &str = "SELECT id, account_id, account_name, account_email, scopes,
+/// The columns of an [`Integration`]; callers may alias the table as `i`.
+pub(super) const SELECT_INTEGRATION: &str =
+    "SELECT id, account_id, account_name, account_email, scopes,
         refresh_token IS NOT NULL AS has_refresh_token, expires_at, access_token_lifetime,
         is_active, refresh_failures, last_refresh_at, last_error, refresh_token_issued_at,
         consented_at, created_at, disconnected_at
@@ -80,7 +82,7 @@ impl Database {
     }
 }
 
-fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
+pub(super) fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
     Integration {
         id: r.id,
         account_id: r.account_id,

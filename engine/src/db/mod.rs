@@ -1,11 +1,13 @@
 //! The SQLite database: opening (creating the file and its folder when missing),
 //! WAL mode, migrations from `migrations/`, and the queries, one file per table.
 
+mod dashboard_page;
 mod events;
 mod integrations;
 mod oauth_states;
 mod refresh_queries;
 
+pub use dashboard_page::{Page, PageQuery, StatusFilter};
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{NewConnection, SaveError, Saved};
 pub use oauth_states::StoredState;

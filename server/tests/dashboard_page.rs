@@ -1,0 +1,145 @@
+//! The dashboard's paging, status filter and search, against a real SQLite file.
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const NOW: i64 = 1_800_000_000;
+
+/// Seeds `n` integrations: every 4th expiring, every 5th inactive, the rest active.
+async fn seed(app: &TestApp, n: i64) {
+    let mut tx = app.engine.db.pool().begin().await.expect("tx");
+    for i in 1..=n {
+        let expires_at = if i % 4 == 0 { NOW + 100 } else { NOW + 3_000 };
+        let active = i % 5 != 0;
+        sqlx::query(
+            "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
+                expires_at, access_token_lifetime, is_active, consented_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'read:me offline_access', x'00', ?, 3600, ?, ?, ?, ?)",
+        )
+        .bind(i)
+        .bind(format!("account-{i}"))
+        .bind(format!("Person {i}"))
+        .bind(format!("person{i}@example.com"))
+        .bind(expires_at)
+        .bind(active)
+        .bind(NOW)
+        .bind(NOW)
+        .bind(NOW)
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+        let site = if i % 2 == 0 { "acme" } else { "globex" };
+        sqlx::query("INSERT INTO integration_sites VALUES (?, ?, ?, ?)")
+            .bind(i)
+            .bind(format!("cloud-{i}"))
+            .bind(format!("{site}-{i}"))
+            .bind(format!("https://{site}-{i}.atlassian.net"))
+            .execute(&mut *tx)
+            .await
+            .expect("site");
+    }
+    tx.commit().await.expect("commit");
+}
+
+async fn page(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let res = app
+        .http
+        .post(app.url("/api/dashboard_page"))
+        .form(form)
+        .send()
+        .await
+        .expect("post");
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn pages_of_100_with_totals() {
+    let app = TestApp::spawn().await;
+    seed(&app, 250).await;
+    let (status, first) = page(&app, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["total"], 250);
+    assert_eq!(first["page"], 1);
+    assert_eq!(first["items"].as_array().expect("items").len(), 100);
+    assert_eq!(first["items"][0]["id"], 1);
+    let (_, third) = page(&app, &[("page", "3")]).await;
+    assert_eq!(third["items"].as_array().expect("items").len(), 50);
+    assert_eq!(third["items"][0]["id"], 201);
+    assert_eq!(third["items"][0]["sites"][0]["name"], "globex-201");
+}
+
+#[tokio::test]
+async fn the_status_filter_matches_the_badges() {
+    let app = TestApp::spawn().await;
+    seed(&app, 100).await;
+    let count = |v: &Value| v["total"].as_i64().expect("total");
+    let (_, inactive) = page(&app, &[("status", "needs_reauth")]).await;
+    assert_eq!(count(&inactive), 20);
+    assert!(inactive["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|i| i["status"] == "needs_reauth"));
+    let (_, expiring) = page(&app, &[("status", "expiring")]).await;
+    // Every 4th is expiring, minus those that are also every 5th (inactive): 25 - 5.
+    assert_eq!(count(&expiring), 20);
+    assert!(expiring["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|i| i["status"] == "expiring"));
+    let (_, active) = page(&app, &[("status", "active")]).await;
+    assert_eq!(count(&active), 60);
+    let (_, expired) = page(&app, &[("status", "expired")]).await;
+    assert_eq!(count(&expired), 0);
+    let (status, body) = page(&app, &[("status", "sleepy")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn search_matches_site_or_account_case_insensitively() {
+    let app = TestApp::spawn().await;
+    seed(&app, 100).await;
+    let (_, acme) = page(&app, &[("search", "ACME")]).await;
+    assert_eq!(acme["total"], 50);
+    let (_, person) = page(&app, &[("search", "person 42")]).await;
+    assert_eq!(person["total"], 1);
+    assert_eq!(person["items"][0]["accountName"], "Person 42");
+    let (_, email) = page(&app, &[("search", "person7@")]).await;
+    assert_eq!(email["total"], 1);
+    let (_, both) = page(&app, &[("search", "globex"), ("status", "needs_reauth")]).await;
+    assert_eq!(both["total"], 10);
+    let (_, wildcard) = page(&app, &[("search", "%")]).await;
+    assert_eq!(wildcard["total"], 0, "LIKE wildcards are literal");
+}
+
+async fn render(app: &TestApp, path: &str) -> String {
+    let res = app.http.get(app.url(path)).send().await.expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn the_rendered_dashboard_shows_one_page_and_the_pager() {
+    let app = TestApp::spawn().await;
+    seed(&app, 150).await;
+    let html = render(&app, "/dashboard").await;
+    assert_eq!(html.matches("data-integration-id=").count(), 100);
+    assert!(html.contains("Page 1 of 2"));
+    assert!(html.contains("href=\"/dashboard?page=2\""));
+    let html = render(&app, "/dashboard?page=2").await;
+    assert_eq!(html.matches("data-integration-id=").count(), 50);
+    let html = render(&app, "/dashboard?q=globex&status=").await;
+    assert_eq!(html.matches("data-integration-id=").count(), 75);
+    assert!(html.contains("Page 1 of 1"));
+    let html = render(&app, "/dashboard?q=nobody-at-all").await;
+    assert!(html.contains("No integration matches this filter."));
+}

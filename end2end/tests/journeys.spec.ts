@@ -19,7 +19,7 @@ test('connect, then watch the countdown tick', async ({ page }) => {
   await expect(page.getByTestId('flash')).toContainText(/Connected|Reconnected/);
   const card = page.locator('li.integration');
   await expect(card).toHaveCount(1);
-  await expect(card.getByRole('link', { name: 'acme' })).toBeVisible();
+  await expect(card.getByRole('link', { name: 'acme', exact: true })).toBeVisible();
   await expect(card).toContainText('Ada Lovelace');
   await expect(card.getByTestId('status')).toHaveText('active');
   const countdown = card.getByTestId('countdown');
@@ -137,7 +137,7 @@ test('the re-authentication modal works by keyboard alone', async ({ page, reque
 
 test('the integration page shows deadlines, the event log and a connection test', async ({ page }) => {
   await connect(page);
-  await page.locator('li.integration').getByRole('link', { name: 'acme' }).click();
+  await page.locator('li.integration').getByRole('link', { name: 'acme', exact: true }).click();
   await expect(page).toHaveURL(/\/integrations\/\d+$/);
   await waitForHydration(page);
   await expect(page.getByTestId('idle-deadline')).toHaveText(/\d{4}-\d\d-\d\d/);

@@ -11,7 +11,7 @@ pub use dashboard_page::{Page, PageQuery, StatusFilter};
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{NewConnection, SaveError, Saved};
 pub use oauth_states::StoredState;
-pub use refresh_queries::{RefreshRow, Rotation};
+pub use refresh_queries::{RefreshRow, Rotation, DUE_FOR_REFRESH_SQL};
 
 use std::path::Path;
 use std::str::FromStr;

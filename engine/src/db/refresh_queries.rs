@@ -22,6 +22,19 @@ pub struct Rotation {
     pub expires_in: i64,
 }
 
+/// The scheduler's "due soon" query (public so the benchmark can EXPLAIN it).
+/// Binds: expiring before, idle before, now, limit.
+pub const DUE_FOR_REFRESH_SQL: &str = "SELECT id FROM (
+        SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
+            WHERE is_active = 1 AND expires_at <= ?1
+        UNION
+        SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
+            WHERE is_active = 1 AND refresh_token_issued_at <= ?2
+     )
+     WHERE refresh_token IS NOT NULL AND disconnected_at IS NULL
+       AND (retry_after IS NULL OR retry_after <= ?3)
+     ORDER BY expires_at LIMIT ?4";
+
 impl Database {
     /// The row to refresh, if the integration exists and is connected.
     pub async fn refresh_row(&self, id: i64) -> Result<Option<RefreshRow>, DatabaseError> {
@@ -141,24 +154,13 @@ impl Database {
         now: i64,
         limit: i64,
     ) -> Result<Vec<i64>, DatabaseError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM (
-                SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
-                    WHERE is_active = 1 AND expires_at <= ?1
-                UNION
-                SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
-                    WHERE is_active = 1 AND refresh_token_issued_at <= ?2
-             )
-             WHERE refresh_token IS NOT NULL AND disconnected_at IS NULL
-               AND (retry_after IS NULL OR retry_after <= ?3)
-             ORDER BY expires_at LIMIT ?4",
-        )
-        .bind(expiring_before)
-        .bind(idle_before)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar(DUE_FOR_REFRESH_SQL)
+            .bind(expiring_before)
+            .bind(idle_before)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Active integrations whose access token expired and that have no refresh

@@ -1,0 +1,398 @@
+//! `scripts/bench`: seeds SQLite with generated integrations and prints each
+//! figure of the performance budget next to its budget. Medians over repeated
+//! runs; a ratio is measured in the same run as its reference.
+//!
+//! Measured here: refresh throughput and latency against the in-process sandbox
+//! (and the bare token request as the floor), the scheduler's "due soon" query
+//! at 100,000 integrations with its query plan, the server-side render of a
+//! dashboard page at 10,000 integrations, and the server's resident memory idle
+//! and with 100,000 integrations. scripts/bench adds the wasm size and the
+//! browser's per-tick cost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::db::NewConnection;
+use engine::{Engine, ManualClock, Secret, Site};
+use server::{Application, Config};
+
+const NOW: i64 = 1_800_000_000;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "within budget"
+    } else {
+        "OVER BUDGET"
+    }
+}
+
+struct Bench {
+    base: String,
+    engine: Engine,
+    sandbox: sandbox::Sandbox,
+    http: reqwest::Client,
+    dir: tempfile::TempDir,
+}
+
+async fn start() -> Bench {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let redirect = format!("http://{addr}/oauth/callback");
+    let site_addr = addr.to_string();
+    let config = Config::from_args([
+        "bench",
+        "--leptos-site-addr",
+        site_addr.as_str(),
+        "--database-url",
+        db.as_str(),
+        "--jira-redirect-uri",
+        redirect.as_str(),
+    ])
+    .expect("config")
+    .expect("not help");
+    let clock = ManualClock::new(NOW);
+    let app = Application::build_on(config, listener, Arc::new(clock))
+        .await
+        .expect("build");
+    let engine = app.engine().clone();
+    let sandbox = app.sandbox().expect("sandbox").clone();
+    tokio::spawn(app.run_until_stopped());
+    Bench {
+        base: format!("http://{addr}"),
+        engine,
+        sandbox,
+        http: reqwest::Client::new(),
+        dir,
+    }
+}
+
+/// A fresh token family at the sandbox (a real code exchange over HTTP).
+async fn sandbox_tokens(b: &Bench) -> engine::oauth::TokenSet {
+    let code = b.sandbox.store().issue_code(
+        sandbox::rules::CodeGrant {
+            client_id: "sandbox-client-id".into(),
+            redirect_uri: b.engine.atlassian.settings().redirect_uri.to_string(),
+            scopes: vec![
+                "read:jira-work".into(),
+                "read:me".into(),
+                "offline_access".into(),
+            ],
+            account_id: "557058:ada-lovelace".into(),
+            cloud_ids: vec!["11111111-aaaa-4aaa-8aaa-111111111111".into()],
+            code_challenge: None,
+        },
+        b.sandbox.now(),
+    );
+    b.engine
+        .atlassian
+        .exchange_code(
+            &code,
+            &Secret::new("unused-verifier-unused-verifier-unused-verifier"),
+        )
+        .await
+        .expect("exchange")
+}
+
+/// Connects `n` integrations (distinct accounts), each with its own family.
+async fn connect_many(b: &Bench, n: usize) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let tokens = sandbox_tokens(b).await;
+        let saved = b
+            .engine
+            .db
+            .save_connection(
+                &b.engine.vault,
+                &NewConnection {
+                    reauth_of: None,
+                    account_id: format!("bench-account-{i}"),
+                    account_name: format!("Bench {i}"),
+                    account_email: None,
+                    scopes: tokens.scopes.clone(),
+                    access_token: tokens.access_token,
+                    refresh_token: tokens.refresh_token,
+                    expires_in: tokens.expires_in,
+                    sites: vec![Site {
+                        cloud_id: format!("cloud-{i}"),
+                        name: format!("site-{i}"),
+                        url: format!("https://site-{i}.atlassian.net"),
+                    }],
+                },
+                NOW,
+            )
+            .await
+            .expect("save");
+        ids.push(saved.id());
+    }
+    ids
+}
+
+async fn bench_refresh(b: &Bench) {
+    println!("\n## 1. Refresh, end to end against the in-process sandbox");
+    // The floor: a bare token request from this process, one at a time.
+    let mut floor = Vec::new();
+    for _ in 0..200 {
+        let rt = sandbox_tokens(b)
+            .await
+            .refresh_token
+            .expect("refresh token");
+        let started = Instant::now();
+        b.engine.atlassian.refresh(&rt).await.expect("refresh");
+        floor.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let ids = connect_many(b, 1_200).await;
+    let mut one = Vec::new();
+    for id in &ids[..200] {
+        let started = Instant::now();
+        let outcome = b.engine.refresh(*id).await;
+        assert!(outcome.ok(), "{}", outcome.message);
+        one.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let (floor, one) = (median(floor), median(one));
+    let ratio = one / floor;
+    println!("bare token request (floor): median {floor:.3} ms");
+    println!("one refresh (engine):       median {one:.3} ms");
+    println!(
+        "ratio: {ratio:.2} (budget <= 1.5): {}",
+        verdict(ratio <= 1.5)
+    );
+
+    // Throughput: 1,000 refreshes, bounded concurrency (the scheduler's 8).
+    let rest = ids[200..].to_vec();
+    let mut rates = Vec::new();
+    for chunk in rest.chunks(rest.len() / 5) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(engine::scheduler::CONCURRENCY));
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in chunk.iter().copied() {
+            let engine = b.engine.clone();
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _p = permits.acquire_owned().await;
+                engine.refresh(id).await.ok()
+            });
+        }
+        let mut ok = 0;
+        while let Some(r) = tasks.join_next().await {
+            if r.unwrap_or(false) {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, chunk.len(), "every refresh succeeded");
+        rates.push(chunk.len() as f64 / started.elapsed().as_secs_f64());
+    }
+    let rate = median(rates);
+    println!(
+        "throughput: median {rate:.0} refreshes/s over 5 runs of {} (budget >= 500): {}",
+        rest.len() / 5,
+        verdict(rate >= 500.0)
+    );
+}
+
+/// Bulk-inserts `n` integrations with sites (fast: one transaction).
+async fn seed_rows(engine: &Engine, from: i64, n: i64) {
+    let mut tx = engine.db.pool().begin().await.expect("tx");
+    for i in from..from + n {
+        // A spread of expiries over the next hour; a few inactive.
+        let expires_at = NOW + (i * 7919) % 3_600;
+        sqlx::query(
+            "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
+                access_token, expires_at, access_token_lifetime, is_active, refresh_token_issued_at,
+                consented_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'read:jira-work read:me offline_access', x'00', x'00', ?, 3600, ?, ?, ?, ?, ?)",
+        )
+        .bind(i)
+        .bind(format!("seed-{i}"))
+        .bind(format!("Seeded Person {i}"))
+        .bind(format!("person{i}@example.com"))
+        .bind(expires_at)
+        .bind(i % 50 != 0)
+        .bind(NOW - (i % 20) * 86_400)
+        .bind(NOW)
+        .bind(NOW)
+        .bind(NOW)
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+        sqlx::query("INSERT INTO integration_sites VALUES (?, ?, ?, ?)")
+            .bind(i)
+            .bind(format!("cloud-{i}"))
+            .bind(format!("site-{i}"))
+            .bind(format!("https://site-{i}.atlassian.net"))
+            .execute(&mut *tx)
+            .await
+            .expect("site");
+    }
+    tx.commit().await.expect("commit");
+}
+
+async fn bench_dashboard(b: &Bench) {
+    println!("\n## 3. Dashboard render with 10,000 integrations (100 per page)");
+    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations")
+        .fetch_one(b.engine.db.pool())
+        .await
+        .expect("count");
+    seed_rows(&b.engine, 1_000_000, 10_000 - have).await;
+    for path in [
+        "/dashboard",
+        "/dashboard?page=50",
+        "/dashboard?status=expiring",
+        "/dashboard?q=site-99",
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let started = Instant::now();
+            let res = b
+                .http
+                .get(format!("{}{path}", b.base))
+                .send()
+                .await
+                .expect("get");
+            assert!(res.status().is_success());
+            let body = res.text().await.expect("body");
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            assert!(body.contains("Jira Integrations"));
+        }
+        let t = median(times);
+        println!(
+            "GET {path}: median {t:.2} ms (budget <= 20): {}",
+            verdict(t <= 20.0)
+        );
+    }
+}
+
+async fn bench_due_soon(b: &Bench) {
+    println!("\n## 2. Scheduler \"due soon\" query at 100,000 integrations");
+    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations")
+        .fetch_one(b.engine.db.pool())
+        .await
+        .expect("count");
+    seed_rows(&b.engine, 2_000_000, 100_000 - have).await;
+    sqlx::query("ANALYZE")
+        .execute(b.engine.db.pool())
+        .await
+        .expect("analyze");
+    let mut times = Vec::new();
+    let mut due = 0;
+    for _ in 0..50 {
+        let started = Instant::now();
+        due = b
+            .engine
+            .db
+            .due_for_refresh(NOW + 300, NOW - 30 * 86_400, NOW, engine::scheduler::BATCH)
+            .await
+            .expect("due")
+            .len();
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let t = median(times);
+    println!(
+        "due_for_refresh -> {due} rows: median {t:.3} ms (budget <= 5): {}",
+        verdict(t <= 5.0)
+    );
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+        "EXPLAIN QUERY PLAN {}",
+        engine::db::DUE_FOR_REFRESH_SQL
+    ))
+    .bind(NOW + 300)
+    .bind(NOW - 30 * 86_400)
+    .bind(NOW)
+    .bind(engine::scheduler::BATCH)
+    .fetch_all(b.engine.db.pool())
+    .await
+    .expect("plan");
+    println!("EXPLAIN QUERY PLAN:");
+    for (_, _, _, detail) in &plan {
+        println!("  {detail}");
+    }
+    let scans = plan
+        .iter()
+        .any(|(_, _, _, d)| d.starts_with("SCAN integrations"));
+    println!("uses an index, no table scan: {}", verdict(!scans));
+}
+
+/// Resident memory of the real server binary, idle on `db`.
+async fn server_rss_mb(db: &str) -> f64 {
+    let exe = std::env::current_exe()
+        .expect("exe")
+        .with_file_name("server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = std::process::Command::new(exe)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server binary (build it with --release)");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the first scheduler tick run, then sit idle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+async fn bench_memory(b: &Bench) {
+    println!("\n## 5. Server resident memory");
+    let empty = b.dir.path().join("empty.db");
+    let idle = server_rss_mb(&format!("sqlite://{}", empty.display())).await;
+    println!(
+        "idle, empty database: {idle:.1} MB (budget <= 40): {}",
+        verdict(idle <= 40.0)
+    );
+    let full = server_rss_mb(&format!(
+        "sqlite://{}",
+        b.dir.path().join("bench.db").display()
+    ))
+    .await;
+    println!(
+        "idle, 100,000 integrations: {full:.1} MB (budget <= 80): {}",
+        verdict(full <= 80.0)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    println!(
+        "# Jira dashboard benchmark ({} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    let b = start().await;
+    bench_refresh(&b).await;
+    bench_dashboard(&b).await;
+    bench_due_soon(&b).await;
+    bench_memory(&b).await;
+}

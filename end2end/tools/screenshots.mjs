@@ -1,0 +1,60 @@
+// Takes the README's screenshots from a running dashboard in sandbox mode:
+//   BASE_URL=http://localhost:3000 node end2end/tools/screenshots.mjs docs/
+// It connects two accounts through the sandbox's consent page, then captures
+// the dashboard (desktop and 375 px) and the re-authentication dialog.
+import { chromium } from '@playwright/test';
+
+const base = process.env.BASE_URL ?? 'http://localhost:3000';
+const out = process.argv[2] ?? 'docs';
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+
+async function hydrated(page) {
+  await page.waitForSelector('html[data-hydrated="true"]');
+}
+
+async function connect(page, account, sites) {
+  await page.goto(`${base}/dashboard`);
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
+  await page.getByLabel(account).check();
+  for (const site of ['acme', 'globex']) {
+    const box = page.locator('label.choice', { hasText: `${site}.atlassian.net` }).locator('input');
+    if (sites.includes(site)) await box.check();
+    else await box.uncheck();
+  }
+  await page.getByRole('button', { name: 'Accept' }).click();
+  await page.waitForURL(/flash=/);
+  await hydrated(page);
+}
+
+const settings = (body) => fetch(`${base}/sandbox/control/settings`, {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+});
+
+const desktop = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+await settings({ withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
+await connect(desktop, 'Ada Lovelace', ['acme', 'globex']);
+await settings({ withholdRefreshTokens: true });
+await connect(desktop, 'Grace Hopper', ['globex']);
+await settings({ withholdRefreshTokens: false });
+await desktop.goto(`${base}/dashboard`);
+await hydrated(desktop);
+await desktop.waitForTimeout(1500);
+await desktop.screenshot({ path: `${out}/dashboard.png` });
+
+const grace = desktop.locator('li.integration', { hasText: 'Grace Hopper' });
+await grace.getByRole('button', { name: 'Refresh token' }).click();
+await desktop.getByRole('dialog').waitFor();
+await desktop.screenshot({ path: `${out}/reauth-modal.png` });
+
+const phone = await browser.newPage({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
+await phone.goto(`${base}/dashboard`);
+await hydrated(phone);
+await phone.waitForTimeout(1500);
+await phone.screenshot({ path: `${out}/dashboard-375.png`, fullPage: true });
+
+await browser.close();
+console.log(`screenshots written to ${out}/`);

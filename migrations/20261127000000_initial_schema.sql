@@ -37,6 +37,9 @@ CREATE TABLE integrations (
     consented_at            INTEGER NOT NULL,
     -- Set when the user disconnects: tokens are wiped, events are kept.
     disconnected_at         INTEGER,
+    -- Lower-cased account name, email, site names and URLs, kept by the
+    -- triggers below: the dashboard's search is one LIKE on one table.
+    search_text             TEXT    NOT NULL DEFAULT '',
     created_at              INTEGER NOT NULL,
     updated_at              INTEGER NOT NULL
 );
@@ -54,6 +57,29 @@ CREATE TABLE integration_sites (
     url            TEXT    NOT NULL,
     PRIMARY KEY (integration_id, cloud_id)
 );
+
+-- Keep integrations.search_text in step with the account and its sites.
+CREATE TRIGGER search_text_after_insert AFTER INSERT ON integrations BEGIN
+    UPDATE integrations SET search_text = lower(NEW.account_name || ' ' || coalesce(NEW.account_email, ''))
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER search_text_after_account_update AFTER UPDATE OF account_name, account_email ON integrations BEGIN
+    UPDATE integrations SET search_text = lower(NEW.account_name || ' ' || coalesce(NEW.account_email, '') || ' ' ||
+        coalesce((SELECT group_concat(name || ' ' || url, ' ') FROM integration_sites WHERE integration_id = NEW.id), ''))
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER search_text_after_site_insert AFTER INSERT ON integration_sites BEGIN
+    UPDATE integrations SET search_text = search_text || ' ' || lower(NEW.name || ' ' || NEW.url)
+    WHERE id = NEW.integration_id;
+END;
+
+CREATE TRIGGER search_text_after_site_delete AFTER DELETE ON integration_sites BEGIN
+    UPDATE integrations SET search_text = lower(account_name || ' ' || coalesce(account_email, '') || ' ' ||
+        coalesce((SELECT group_concat(name || ' ' || url, ' ') FROM integration_sites WHERE integration_id = OLD.integration_id), ''))
+    WHERE id = OLD.integration_id;
+END;
 
 -- Single-use OAuth states, bound to one browser by a cookie, 10 minutes.
 CREATE TABLE oauth_states (

@@ -27,7 +27,7 @@ pub async fn list_integrations() -> Result<Vec<IntegrationView>, ServerFnError> 
         .collect())
 }
 
-/// One page of the dashboard (100 per page), filtered by status
+/// One page of the dashboard (`size`, default 100, at most 500), filtered by status
 /// (`active` | `expiring` | `expired` | `needs_reauth`) and by a search over
 /// site names and URLs and account names and emails. `page` is 1-based.
 #[server(endpoint = "dashboard_page")]
@@ -35,6 +35,7 @@ pub async fn dashboard_page(
     page: Option<i64>,
     status: Option<String>,
     search: Option<String>,
+    size: Option<i64>,
 ) -> Result<DashboardPageView, ServerFnError> {
     use engine::db::{PageQuery, StatusFilter};
     let engine = server_side::engine()?;
@@ -48,13 +49,16 @@ pub async fn dashboard_page(
         })?),
     };
     let page = page.unwrap_or(1).max(1);
+    let page_size = size
+        .unwrap_or(crate::model::PAGE_SIZE)
+        .clamp(1, crate::model::MAX_PAGE_SIZE);
     let now = engine.clock.now();
     let found = engine
         .db
         .dashboard_page(
             &PageQuery {
                 page: page - 1,
-                page_size: crate::model::PAGE_SIZE,
+                page_size,
                 status,
                 search,
             },
@@ -71,7 +75,7 @@ pub async fn dashboard_page(
             .collect(),
         total: found.total,
         page,
-        page_size: crate::model::PAGE_SIZE,
+        page_size,
     })
 }
 

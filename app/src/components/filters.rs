@@ -31,6 +31,7 @@ pub fn Filters(current: Signal<DashboardQuery>) -> impl IntoView {
                     value=move || current.with(|c| c.search.clone().unwrap_or_default())
                 />
             </label>
+            {move || current.with(|c| c.size).map(|size| view! { <input type="hidden" name="size" value=size/> })}
             <button class="button" type="submit">"Apply"</button>
         </form>
     }

@@ -35,17 +35,20 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
         margin_secs: info.refresh_margin_secs,
     };
     let server_now = info.server_now;
-    let now = move || clock.now().unwrap_or(server_now);
-    let status = move || status_at(inputs, now());
+    // The shared clock ticks every second; memos keep what changes rarely (the
+    // status, the bar's percentage) from touching the DOM on every tick.
+    let now = Memo::new(move |_| clock.now().unwrap_or(server_now));
+    let status = Memo::new(move |_| status_at(inputs, now.get()));
     let countdown = move || {
-        if status() == Status::NeedsReauth && now() < expires_at {
-            format!("inactive: {}", countdown_text(expires_at - now()))
+        let remaining = expires_at - now.get();
+        if status.get() == Status::NeedsReauth && remaining > 0 {
+            format!("inactive: {}", countdown_text(remaining))
         } else {
-            countdown_text(expires_at - now())
+            countdown_text(remaining)
         }
     };
     let lifetime = integration.access_token_lifetime_secs;
-    let percent = move || lifetime_left_percent(expires_at - now(), lifetime);
+    let percent = Memo::new(move |_| lifetime_left_percent(expires_at - now.get(), lifetime));
 
     let (site_name, site_url) = integration
         .sites
@@ -68,7 +71,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
     let site_for_dialog = site_name.clone();
 
     view! {
-        <li class="integration" data-integration-id=id data-status=move || status().as_str()>
+        <li class="integration" data-integration-id=id data-status=move || status.get().as_str()>
             <div class="integration-head">
                 <div class="integration-title">
                     <h2 class="site-name">
@@ -78,8 +81,8 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                     {(more_sites > 0).then(|| view! { <span class="more-sites">{format!(" +{more_sites} more")}</span> })}
                     <p class="account">{account}</p>
                 </div>
-                <span class=move || format!("badge status {}", status().as_str()) data-testid="status">
-                    {move || status().label()}
+                <span class=move || format!("badge status {}", status.get().as_str()) data-testid="status">
+                    {move || status.get().label()}
                 </span>
             </div>
             <p class="countdown" data-testid="countdown">{countdown}</p>
@@ -89,9 +92,9 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                 aria-label="Share of the access token's lifetime left"
                 aria-valuemin="0"
                 aria-valuemax="100"
-                aria-valuenow=move || percent().to_string()
+                aria-valuenow=move || percent.get().to_string()
             >
-                <div class="lifetime-fill" style=move || format!("width: {}%", percent())></div>
+                <div class="lifetime-fill" style=move || format!("width: {}%", percent.get())></div>
             </div>
             <dl class="facts">
                 <div><dt>"Failures"</dt><dd data-testid="failures">{integration.refresh_failures}</dd></div>
@@ -109,7 +112,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                 >
                     "Disconnect"
                 </button>
-                {move || (status() == Status::NeedsReauth).then(|| view! {
+                {move || (status.get() == Status::NeedsReauth).then(|| view! {
                     <a class="button primary" href=format!("/oauth/start?integration={id}") rel="external">
                         "Re-authenticate"
                     </a>

@@ -11,6 +11,9 @@ pub fn page_href(current: &DashboardQuery, page: i64) -> String {
     if let Some(q) = &current.search {
         params.push(format!("q={}", encode(q)));
     }
+    if let Some(size) = current.size {
+        params.push(format!("size={size}"));
+    }
     format!("/dashboard?{}", params.join("&"))
 }
 
@@ -52,6 +55,7 @@ mod tests {
             page: 1,
             status: Some("expiring".into()),
             search: Some("a&b c".into()),
+            size: None,
         };
         assert_eq!(
             page_href(&q, 3),

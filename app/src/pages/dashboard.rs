@@ -14,6 +14,8 @@ pub struct DashboardQuery {
     pub page: i64,
     pub status: Option<String>,
     pub search: Option<String>,
+    /// Integrations per page (`?size=`, default 100).
+    pub size: Option<i64>,
 }
 
 /// `/dashboard`: every integration with its live countdown, 100 per page.
@@ -25,10 +27,13 @@ pub fn Dashboard() -> impl IntoView {
             page: q.get_str("page").and_then(|p| p.parse().ok()).unwrap_or(1),
             status: q.get("status").filter(|s| !s.is_empty() && s != "all"),
             search: q.get("q").filter(|s| !s.trim().is_empty()),
+            size: q.get_str("size").and_then(|s| s.parse().ok()),
         })
     };
     let info = Resource::new(|| (), |_| fetch_app_info());
-    let integrations = Resource::new(wanted, |w| dashboard_page(Some(w.page), w.status, w.search));
+    let integrations = Resource::new(wanted, |w| {
+        dashboard_page(Some(w.page), w.status, w.search, w.size)
+    });
     let ctx = DashboardCtx::new(integrations);
     provide_context(ctx);
     let flash = move || {

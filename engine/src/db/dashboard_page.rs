@@ -98,18 +98,9 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, query: &PageQuery, now: i64, m
         .filter(|s| !s.is_empty())
     {
         let pattern = like_pattern(&text.to_lowercase());
-        qb.push(" AND (lower(i.account_name) LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR lower(i.account_email) LIKE ")
-            .push_bind(pattern.clone())
-            .push(
-                " ESCAPE '\\' OR EXISTS (SELECT 1 FROM integration_sites s WHERE s.integration_id = i.id \
-                 AND (lower(s.name) LIKE ",
-            )
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR lower(s.url) LIKE ")
+        qb.push(" AND i.search_text LIKE ")
             .push_bind(pattern)
-            .push(" ESCAPE '\\')))");
+            .push(" ESCAPE '\\'");
     }
 }
 

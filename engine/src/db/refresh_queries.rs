@@ -22,18 +22,23 @@ pub struct Rotation {
     pub expires_in: i64,
 }
 
-/// The scheduler's "due soon" query (public so the benchmark can EXPLAIN it).
-/// Binds: expiring before, idle before, now, limit.
-pub const DUE_FOR_REFRESH_SQL: &str = "SELECT id FROM (
-        SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
-            WHERE is_active = 1 AND expires_at <= ?1
-        UNION
-        SELECT id, expires_at, refresh_token, disconnected_at, retry_after FROM integrations
-            WHERE is_active = 1 AND refresh_token_issued_at <= ?2
-     )
-     WHERE refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= ?3)
-     ORDER BY expires_at LIMIT ?4";
+/// The scheduler's "due soon" query, first half: active integrations with a
+/// refresh token expiring before `?1`, soonest first. It walks the
+/// `(is_active, expires_at)` index in order and stops at the limit: no table
+/// scan, no sort. Binds: expiring before, now, limit.
+pub const DUE_FOR_REFRESH_SQL: &str = "SELECT id FROM integrations
+     WHERE is_active = 1 AND expires_at <= ?1
+       AND refresh_token IS NOT NULL AND disconnected_at IS NULL
+       AND (retry_after IS NULL OR retry_after <= ?2)
+     ORDER BY expires_at LIMIT ?3";
+
+/// Second half: refresh tokens idle since before `?1` (the 90-day inactivity
+/// expiry), on the `(is_active, refresh_token_issued_at)` index.
+pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
+     WHERE is_active = 1 AND refresh_token_issued_at <= ?1
+       AND refresh_token IS NOT NULL AND disconnected_at IS NULL
+       AND (retry_after IS NULL OR retry_after <= ?2)
+     ORDER BY refresh_token_issued_at LIMIT ?3";
 
 impl Database {
     /// The row to refresh, if the integration exists and is connected.
@@ -145,8 +150,8 @@ impl Database {
 
     /// Active integrations with a refresh token that need one now: expiring
     /// within the margin (`expires_at <= expiring_before`) or with a refresh
-    /// token issued before `idle_before`, and not waiting out a backoff. Two
-    /// indexed lookups, not a scan.
+    /// token issued before `idle_before`, and not waiting out a backoff; at most
+    /// `limit`, the soonest expiries first. Two ordered index walks, not a scan.
     pub async fn due_for_refresh(
         &self,
         expiring_before: i64,
@@ -154,13 +159,27 @@ impl Database {
         now: i64,
         limit: i64,
     ) -> Result<Vec<i64>, DatabaseError> {
-        Ok(sqlx::query_scalar(DUE_FOR_REFRESH_SQL)
+        let mut due: Vec<i64> = sqlx::query_scalar(DUE_FOR_REFRESH_SQL)
             .bind(expiring_before)
-            .bind(idle_before)
             .bind(now)
             .bind(limit)
             .fetch_all(self.pool())
-            .await?)
+            .await?;
+        let room = limit - i64::try_from(due.len()).unwrap_or(limit);
+        if room > 0 {
+            let idle: Vec<i64> = sqlx::query_scalar(IDLE_REFRESH_SQL)
+                .bind(idle_before)
+                .bind(now)
+                .bind(room)
+                .fetch_all(self.pool())
+                .await?;
+            for id in idle {
+                if !due.contains(&id) {
+                    due.push(id);
+                }
+            }
+        }
+        Ok(due)
     }
 
     /// Active integrations whose access token expired and that have no refresh

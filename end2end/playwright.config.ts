@@ -11,6 +11,29 @@ const baseURL = `http://localhost:${port}`;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jira-dashboard-e2e-'));
 const root = path.resolve(__dirname, '..');
 
+/** The release server, on `port`, with `env` added to its environment. */
+export function releaseServer(env: Record<string, string> = {}) {
+  return {
+    // The release server that `cargo leptos build --release` produced.
+    command: './target/release/server',
+    cwd: root,
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe' as const,
+    stderr: 'pipe' as const,
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      LEPTOS_ENV: 'PROD',
+      DATABASE_URL: `sqlite://${path.join(dataDir, 'e2e.db')}`,
+      JIRA_REDIRECT_URI: `${baseURL}/oauth/callback`,
+      RUST_LOG: 'warn',
+      ...env,
+    },
+  };
+}
+
 export default defineConfig({
   testDir: './tests',
   timeout: 30_000,
@@ -46,22 +69,5 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
-    // The release server that `cargo leptos build --release` produced.
-    command: './target/release/server',
-    cwd: root,
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: 'target/site',
-      LEPTOS_ENV: 'PROD',
-      DATABASE_URL: `sqlite://${path.join(dataDir, 'e2e.db')}`,
-      JIRA_REDIRECT_URI: `${baseURL}/oauth/callback`,
-      RUST_LOG: 'warn',
-    },
-  },
+  webServer: releaseServer(),
 });

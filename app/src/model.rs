@@ -143,8 +143,6 @@ pub struct IntegrationDetailView {
 
 /// Integrations shown per dashboard page.
 pub const PAGE_SIZE: i64 = 100;
-/// The largest page the dashboard serves (`?size=500`).
-pub const MAX_PAGE_SIZE: i64 = 500;
 
 /// One page of the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

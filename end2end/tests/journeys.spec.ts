@@ -171,3 +171,33 @@ test('readable at 375 px wide', async ({ browser }) => {
   await expect(page.locator('li.integration').getByRole('button', { name: 'Refresh token' })).toBeInViewport();
   await context.close();
 });
+
+test('a card below the fold catches up the moment it scrolls into view', async ({ browser }) => {
+  // Off-screen cards skip their per-second rewrite (content-visibility: auto);
+  // they must never show a stale countdown once visible.
+  const context = await browser.newContext({
+    baseURL: test.info().project.use.baseURL,
+    viewport: { width: 375, height: 320 },
+  });
+  const page = await context.newPage();
+  await connect(page, 'Ada Lovelace');
+  await connect(page, 'Grace Hopper');
+  const cards = page.locator('li.integration');
+  await expect(cards).toHaveCount(2);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const below = cards.last().getByTestId('countdown');
+  await expect(below).not.toBeInViewport();
+  const stale = secondsLeft(await below.textContent());
+  await page.waitForTimeout(2_500);
+  // Shown as soon as the browser renders it again: read within two frames of scrolling.
+  const shown = await page.evaluate(async () => {
+    const cards = document.querySelectorAll('li.integration');
+    const last = cards[cards.length - 1];
+    last.scrollIntoView();
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    return last.querySelector('[data-testid="countdown"]')?.textContent ?? null;
+  });
+  expect(secondsLeft(shown)).toBeLessThanOrEqual(stale - 2);
+  await expect(cards.last().getByTestId('status')).toHaveText('active');
+  await context.close();
+});

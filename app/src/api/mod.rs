@@ -51,7 +51,7 @@ pub async fn dashboard_page(
     let page = page.unwrap_or(1).max(1);
     let page_size = size
         .unwrap_or(crate::model::PAGE_SIZE)
-        .clamp(1, crate::model::MAX_PAGE_SIZE);
+        .clamp(1, engine::db::MAX_PAGE_SIZE);
     let now = engine.clock.now();
     let found = engine
         .db

@@ -2,7 +2,6 @@ use chrono::DateTime;
 use leptos::prelude::*;
 
 use super::{DashboardCtx, NoticeTone};
-use crate::clock::use_clock;
 use crate::countdown::{countdown_text, lifetime_left_percent};
 use crate::model::{AppInfo, IntegrationView, Status};
 use crate::status::{status_at, StatusInputs};
@@ -24,7 +23,6 @@ pub fn short_time(rfc3339: &str) -> String {
 /// One integration: site, account, status, live countdown, lifetime bar, actions.
 #[component]
 pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl IntoView {
-    let clock = use_clock();
     let ctx = expect_context::<DashboardCtx>();
     let id = integration.id;
     let expires_at = unix(&integration.expires_at);
@@ -35,20 +33,27 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
         margin_secs: info.refresh_margin_secs,
     };
     let server_now = info.server_now;
-    // The shared clock ticks every second; memos keep what changes rarely (the
-    // status, the bar's percentage) from touching the DOM on every tick.
-    let now = Memo::new(move |_| clock.now().unwrap_or(server_now));
-    let status = Memo::new(move |_| status_at(inputs, now.get()));
-    let countdown = move || {
-        let remaining = expires_at - now.get();
-        if status.get() == Status::NeedsReauth && remaining > 0 {
-            format!("inactive: {}", countdown_text(remaining))
-        } else {
-            countdown_text(remaining)
-        }
-    };
     let lifetime = integration.access_token_lifetime_secs;
-    let percent = Memo::new(move |_| lifetime_left_percent(expires_at - now.get(), lifetime));
+    // Rendered from the server's clock (the same on the server and during
+    // hydration); then every tick of the page clock rewrites the countdown and
+    // the bar in place, and sets `status` only when the status changes.
+    let first = CardTick::at(inputs, lifetime, server_now);
+    let status = RwSignal::new(first.status);
+    let (first_percent, first_fill) = (first.percent.to_string(), first.fill_style());
+    let card_ref = NodeRef::<leptos::html::Li>::new();
+    let countdown_ref = NodeRef::<leptos::html::P>::new();
+    let bar_ref = NodeRef::<leptos::html::Div>::new();
+    let fill_ref = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |registered: Option<()>| {
+        if registered.is_none() {
+            live::start(
+                inputs,
+                lifetime,
+                status,
+                (card_ref, countdown_ref, bar_ref, fill_ref),
+            );
+        }
+    });
 
     let (site_name, site_url) = integration
         .sites
@@ -71,7 +76,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
     let site_for_dialog = site_name.clone();
 
     view! {
-        <li class="integration" data-integration-id=id data-status=move || status.get().as_str()>
+        <li class="integration" node_ref=card_ref data-integration-id=id data-status=move || status.get().as_str()>
             <div class="integration-head">
                 <div class="integration-title">
                     <h2 class="site-name">
@@ -85,16 +90,17 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                     {move || status.get().label()}
                 </span>
             </div>
-            <p class="countdown" data-testid="countdown">{countdown}</p>
+            <p class="countdown" data-testid="countdown" node_ref=countdown_ref>{first.text}</p>
             <div
                 class="lifetime"
                 role="progressbar"
                 aria-label="Share of the access token's lifetime left"
                 aria-valuemin="0"
                 aria-valuemax="100"
-                aria-valuenow=move || percent.get().to_string()
+                aria-valuenow=first_percent
+                node_ref=bar_ref
             >
-                <div class="lifetime-fill" style=move || format!("width: {}%", percent.get())></div>
+                <div class="lifetime-fill" style=first_fill node_ref=fill_ref></div>
             </div>
             <dl class="facts">
                 <div><dt>"Failures"</dt><dd data-testid="failures">{integration.refresh_failures}</dd></div>
@@ -131,5 +137,219 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                 {move || notice().map(|n| n.text).unwrap_or_default()}
             </p>
         </li>
+    }
+}
+
+/// What a card shows for one instant: its status, countdown text and bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CardTick {
+    status: Status,
+    text: String,
+    percent: u8,
+}
+
+impl CardTick {
+    fn at(inputs: StatusInputs, lifetime: i64, now: i64) -> Self {
+        let status = status_at(inputs, now);
+        let remaining = inputs.expires_at - now;
+        let text = if status == Status::NeedsReauth && remaining > 0 {
+            format!("inactive: {}", countdown_text(remaining))
+        } else {
+            countdown_text(remaining)
+        };
+        Self {
+            status,
+            text,
+            percent: lifetime_left_percent(remaining, lifetime),
+        }
+    }
+
+    fn fill_style(&self) -> String {
+        format!("width: {}%", self.percent)
+    }
+}
+
+/// The browser side of a card's countdown: one callback on the page clock.
+///
+/// Cards carry `content-visibility: auto`, so the browser skips rendering the
+/// ones off screen and says so with `contentvisibilityautostatechange`. A
+/// skipped card keeps its status current (a signal, set only when it changes)
+/// but leaves its countdown text and bar alone until the browser is about to
+/// show it again; then it catches up before the first paint. A page of 500
+/// cards thus rewrites only the handful on screen each second.
+#[cfg(feature = "hydrate")]
+mod live {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    use leptos::html::{Div, Li, P};
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    use super::CardTick;
+    use crate::clock::on_tick;
+    use crate::model::Status;
+    use crate::status::StatusInputs;
+
+    const SKIP_EVENT: &str = "contentvisibilityautostatechange";
+
+    /// The DOM a tick writes and what it wrote last.
+    struct Painter {
+        inputs: StatusInputs,
+        lifetime: i64,
+        text: web_sys::Node,
+        bar: web_sys::Element,
+        fill: web_sys::Element,
+        shown: RefCell<Option<CardTick>>,
+        /// The browser is not rendering the card (it is off screen).
+        skipped: Cell<bool>,
+        /// The last tick's time, for catching up when the card is shown.
+        latest: Cell<Option<i64>>,
+    }
+
+    impl Painter {
+        fn paint(&self, now: i64) {
+            let next = CardTick::at(self.inputs, self.lifetime, now);
+            let mut shown = self.shown.borrow_mut();
+            let before = shown.as_ref();
+            if before.map(|b| &b.text) != Some(&next.text) {
+                self.text.set_node_value(Some(&next.text));
+            }
+            if before.map(|b| b.percent) != Some(next.percent) {
+                // Attribute writes cannot fail on these elements; nothing to report.
+                let _ = self
+                    .bar
+                    .set_attribute("aria-valuenow", &next.percent.to_string());
+                let _ = self.fill.set_attribute("style", &next.fill_style());
+            }
+            *shown = Some(next);
+        }
+    }
+
+    /// The skip listener, removed from the card when the card's tick ends.
+    struct SkipListener {
+        card: web_sys::EventTarget,
+        callback: Closure<dyn FnMut(web_sys::Event)>,
+    }
+
+    impl Drop for SkipListener {
+        fn drop(&mut self) {
+            // Removing a listener cannot fail; nothing to report.
+            let _ = self.card.remove_event_listener_with_callback(
+                SKIP_EVENT,
+                self.callback.as_ref().unchecked_ref(),
+            );
+        }
+    }
+
+    /// Whether the browser skips rendering `element` (content-visibility: auto
+    /// off screen). The first skip event can fire before hydration, so a card
+    /// asks once at start. A browser without `checkVisibility` says no.
+    fn is_skipped(element: &web_sys::Element) -> bool {
+        let Ok(check) = js_sys::Reflect::get(element, &JsValue::from_str("checkVisibility")) else {
+            return false;
+        };
+        let Some(check) = check.dyn_ref::<js_sys::Function>() else {
+            return false;
+        };
+        let options = js_sys::Object::new();
+        if js_sys::Reflect::set(
+            &options,
+            &JsValue::from_str("contentVisibilityAuto"),
+            &JsValue::TRUE,
+        )
+        .is_err()
+        {
+            return false;
+        }
+        check
+            .call1(element, &options)
+            .ok()
+            .and_then(|visible| visible.as_bool())
+            .is_some_and(|visible| !visible)
+    }
+
+    pub fn start(
+        inputs: StatusInputs,
+        lifetime: i64,
+        status: RwSignal<Status>,
+        refs: (NodeRef<Li>, NodeRef<P>, NodeRef<Div>, NodeRef<Div>),
+    ) {
+        let (card, countdown, bar, fill) = refs;
+        let (Some(card), Some(countdown), Some(bar), Some(fill)) = (
+            card.get_untracked(),
+            countdown.get_untracked(),
+            bar.get_untracked(),
+            fill.get_untracked(),
+        ) else {
+            return;
+        };
+        // Rewrite the countdown's text node in place: replacing the paragraph's
+        // content would build (and later collect) a new node on every tick.
+        let Some(text) = countdown.first_child() else {
+            return;
+        };
+        let painter = Rc::new(Painter {
+            inputs,
+            lifetime,
+            text,
+            bar: bar.into(),
+            fill: fill.into(),
+            shown: RefCell::new(None),
+            skipped: Cell::new(is_skipped(&countdown)),
+            latest: Cell::new(None),
+        });
+
+        let on_skip = {
+            let painter = Rc::clone(&painter);
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                let skipped = js_sys::Reflect::get(&event, &JsValue::from_str("skipped"))
+                    .ok()
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                painter.skipped.set(skipped);
+                if let (false, Some(now)) = (skipped, painter.latest.get()) {
+                    painter.paint(now);
+                }
+            })
+        };
+        let card: web_sys::EventTarget = card.into();
+        // Without the event (an older browser) every card simply keeps ticking.
+        let _ = card.add_event_listener_with_callback(SKIP_EVENT, on_skip.as_ref().unchecked_ref());
+        let listener = SkipListener {
+            card,
+            callback: on_skip,
+        };
+
+        on_tick(move |now| {
+            let _keep_listening = &listener;
+            painter.latest.set(Some(now));
+            let next = crate::status::status_at(painter.inputs, now);
+            if status.get_untracked() != next {
+                status.set(next);
+            }
+            if !painter.skipped.get() {
+                painter.paint(now);
+            }
+        });
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod live {
+    use leptos::html::{Div, Li, P};
+    use leptos::prelude::*;
+
+    use crate::model::Status;
+    use crate::status::StatusInputs;
+
+    /// Nothing ticks on the server.
+    pub fn start(
+        _inputs: StatusInputs,
+        _lifetime: i64,
+        _status: RwSignal<Status>,
+        _refs: (NodeRef<Li>, NodeRef<P>, NodeRef<Div>, NodeRef<Div>),
+    ) {
     }
 }

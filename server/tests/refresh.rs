@@ -317,6 +317,16 @@ async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
             .await,
         0
     );
+
+    // The failed transaction was ended: once the disk "recovers", the next
+    // refresh (inside the 10-minute leeway, with the same token) stores.
+    sqlx::query("DROP TRIGGER fail_rotation")
+        .execute(app.engine.db.pool())
+        .await
+        .expect("drop trigger");
+    let (_, outcome) = refresh_api(&app, "1").await;
+    assert_eq!(outcome["ok"], true, "{outcome}");
+    assert_ne!(stored_refresh_token(&app).await, before);
 }
 
 #[tokio::test]

@@ -1,13 +1,14 @@
 //! The dashboard's paged, filtered listing: one page of integrations (with
 //! their sites) and the total that matches, in two indexed queries.
 
-use std::collections::HashMap;
-
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::integrations::{into_integration, IntegrationRow, SiteRow, SELECT_INTEGRATION};
+use super::integrations::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
 use super::{Database, DatabaseError};
-use crate::integration::{Integration, Site};
+use crate::integration::Integration;
+
+/// The largest page the dashboard serves (`?size=500`).
+pub const MAX_PAGE_SIZE: i64 = 500;
 
 /// A status filter, evaluated at a given time with the refresh margin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +117,7 @@ impl Database {
         push_filter(&mut count, query, now, margin_secs);
         let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
 
-        let page_size = query.page_size.clamp(1, 500);
+        let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" i");
         push_filter(&mut select, query, now, margin_secs);
@@ -127,7 +128,7 @@ impl Database {
             .push_bind(query.page.max(0) * page_size);
         let rows: Vec<IntegrationRow> = select.build_query_as().fetch_all(self.pool()).await?;
 
-        let mut sites: HashMap<i64, Vec<Site>> = HashMap::new();
+        let mut sites: Vec<SiteRow> = Vec::new();
         if !rows.is_empty() {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "SELECT integration_id, cloud_id, name, url FROM integration_sites WHERE integration_id IN (",
@@ -137,22 +138,9 @@ impl Database {
                 ids.push_bind(r.id);
             }
             q.push(") ORDER BY name");
-            let site_rows: Vec<SiteRow> = q.build_query_as().fetch_all(self.pool()).await?;
-            for s in site_rows {
-                sites.entry(s.integration_id).or_default().push(Site {
-                    cloud_id: s.cloud_id,
-                    name: s.name,
-                    url: s.url,
-                });
-            }
+            sites = q.build_query_as().fetch_all(self.pool()).await?;
         }
-        let items = rows
-            .into_iter()
-            .map(|r| {
-                let s = sites.remove(&r.id).unwrap_or_default();
-                into_integration(r, s)
-            })
-            .collect();
+        let items = with_sites(rows, sites);
         Ok(Page { items, total })
     }
 }

@@ -61,28 +61,38 @@ impl Database {
         )
         .fetch_all(self.pool())
         .await?;
-        let mut by_integration: HashMap<i64, Vec<Site>> = HashMap::new();
-        for s in sites {
-            by_integration
-                .entry(s.integration_id)
-                .or_default()
-                .push(Site {
-                    cloud_id: s.cloud_id,
-                    name: s.name,
-                    url: s.url,
-                });
-        }
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let sites = by_integration.remove(&r.id).unwrap_or_default();
-                into_integration(r, sites)
-            })
-            .collect())
+        Ok(with_sites(rows, sites))
     }
 }
 
-pub(super) fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
+/// The sites of each integration, by integration id, in the rows' order.
+fn group_sites(rows: Vec<SiteRow>) -> HashMap<i64, Vec<Site>> {
+    let mut by_integration: HashMap<i64, Vec<Site>> = HashMap::new();
+    for s in rows {
+        by_integration
+            .entry(s.integration_id)
+            .or_default()
+            .push(Site {
+                cloud_id: s.cloud_id,
+                name: s.name,
+                url: s.url,
+            });
+    }
+    by_integration
+}
+
+/// Integrations from their rows and all their sites' rows.
+pub(super) fn with_sites(rows: Vec<IntegrationRow>, sites: Vec<SiteRow>) -> Vec<Integration> {
+    let mut sites = group_sites(sites);
+    rows.into_iter()
+        .map(|r| {
+            let own = sites.remove(&r.id).unwrap_or_default();
+            into_integration(r, own)
+        })
+        .collect()
+}
+
+fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
     Integration {
         id: r.id,
         account_id: r.account_id,
@@ -303,15 +313,7 @@ impl Database {
         .bind(id)
         .fetch_all(self.pool())
         .await?;
-        let sites = sites
-            .into_iter()
-            .map(|s| Site {
-                cloud_id: s.cloud_id,
-                name: s.name,
-                url: s.url,
-            })
-            .collect();
-        Ok(Some(into_integration(row, sites)))
+        Ok(with_sites(vec![row], sites).pop())
     }
 
     /// The encrypted tokens of an integration: (access, refresh), for the vault.

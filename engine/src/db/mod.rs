@@ -7,7 +7,7 @@ mod integrations;
 mod oauth_states;
 mod refresh_queries;
 
-pub use dashboard_page::{Page, PageQuery, StatusFilter};
+pub use dashboard_page::{Page, PageQuery, StatusFilter, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{NewConnection, SaveError, Saved};
 pub use oauth_states::StoredState;
@@ -65,6 +65,9 @@ impl Database {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A local file does not drop connections: skip the ping (a round
+            // trip to SQLite's worker thread) before every query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(DatabaseError::Open)?;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use engine::db::NewConnection;
 use engine::{Engine, ManualClock, Secret, Site};
-use server::{Application, Config};
+use server::LocalInstance;
 
 const NOW: i64 = 1_800_000_000;
 
@@ -37,42 +37,22 @@ struct Bench {
     engine: Engine,
     sandbox: sandbox::Sandbox,
     http: reqwest::Client,
-    dir: tempfile::TempDir,
+    /// A folder for the extra databases the benchmark makes.
+    scratch: tempfile::TempDir,
+    instance: LocalInstance,
 }
 
 async fn start() -> Bench {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let instance = LocalInstance::start(&[], Arc::new(ManualClock::new(NOW)))
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let redirect = format!("http://{addr}/oauth/callback");
-    let site_addr = addr.to_string();
-    let config = Config::from_args([
-        "bench",
-        "--leptos-site-addr",
-        site_addr.as_str(),
-        "--database-url",
-        db.as_str(),
-        "--jira-redirect-uri",
-        redirect.as_str(),
-    ])
-    .expect("config")
-    .expect("not help");
-    let clock = ManualClock::new(NOW);
-    let app = Application::build_on(config, listener, Arc::new(clock))
-        .await
-        .expect("build");
-    let engine = app.engine().clone();
-    let sandbox = app.sandbox().expect("sandbox").clone();
-    tokio::spawn(app.run_until_stopped());
+        .expect("start the dashboard");
     Bench {
-        base: format!("http://{addr}"),
-        engine,
-        sandbox,
+        base: instance.base.clone(),
+        engine: instance.engine.clone(),
+        sandbox: instance.sandbox.clone(),
         http: reqwest::Client::new(),
-        dir,
+        scratch: tempfile::tempdir().expect("temp dir"),
+        instance,
     }
 }
 
@@ -139,9 +119,16 @@ async fn connect_many(b: &Bench, n: usize) -> Vec<i64> {
 
 async fn bench_refresh(b: &Bench) {
     println!("\n## 1. Refresh, end to end against the in-process sandbox");
-    // The floor: a bare token request from this process, one at a time.
-    let mut floor = Vec::new();
-    for _ in 0..200 {
+    // Interleaved, one at a time, so that the floor and what is compared with
+    // it see the same machine: a bare token request from this process (the
+    // floor); one refresh through the engine; one durable (fsynced) commit of a
+    // row and an event on the same database (what a refresh cannot do without);
+    // and the engine's own two database steps alone (read the row; store a
+    // rotation: compare-and-swap, row and event, one commit).
+    let ids = connect_many(b, 1_200).await;
+    let (mut floor, mut one, mut commit) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut read, mut store) = (Vec::new(), Vec::new());
+    for id in ids[..200].iter().copied() {
         let rt = sandbox_tokens(b)
             .await
             .refresh_token
@@ -149,19 +136,12 @@ async fn bench_refresh(b: &Bench) {
         let started = Instant::now();
         b.engine.atlassian.refresh(&rt).await.expect("refresh");
         floor.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    let ids = connect_many(b, 1_200).await;
-    let mut one = Vec::new();
-    for id in &ids[..200] {
+
         let started = Instant::now();
-        let outcome = b.engine.refresh(*id).await;
+        let outcome = b.engine.refresh(id).await;
         assert!(outcome.ok(), "{}", outcome.message);
         one.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    // What a refresh cannot do without: one durable (fsynced) commit of a row
-    // and an event, on the same database, one at a time.
-    let mut commit = Vec::new();
-    for id in &ids[..200] {
+
         let started = Instant::now();
         sqlx::raw_sql(&format!(
             "BEGIN IMMEDIATE;
@@ -174,16 +154,12 @@ async fn bench_refresh(b: &Bench) {
         .await
         .expect("commit");
         commit.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    // The engine's own two database steps, alone: read the row; store a
-    // rotation (compare-and-swap, row and event, one durable commit).
-    let (mut read, mut store) = (Vec::new(), Vec::new());
-    for id in &ids[..200] {
+
         let started = Instant::now();
         let row = b
             .engine
             .db
-            .refresh_row(*id)
+            .refresh_row(id)
             .await
             .expect("read")
             .expect("row");
@@ -193,13 +169,13 @@ async fn bench_refresh(b: &Bench) {
             access_token: b
                 .engine
                 .vault
-                .encrypt(*id, &Secret::new("bench-access"))
+                .encrypt(id, &Secret::new("bench-access"))
                 .expect("encrypt"),
             refresh_token: Some(sent.clone()),
             expires_in: 3_600,
         };
         let event = engine::db::NewEvent {
-            integration_id: Some(*id),
+            integration_id: Some(id),
             kind: "refresh",
             outcome: "ok",
             http_status: Some(200),
@@ -210,7 +186,7 @@ async fn bench_refresh(b: &Bench) {
         assert!(b
             .engine
             .db
-            .store_rotation(*id, &sent, &rotation, &event, NOW)
+            .store_rotation(id, &sent, &rotation, &event, NOW)
             .await
             .expect("store"));
         store.push(started.elapsed().as_secs_f64() * 1e3);
@@ -443,17 +419,13 @@ async fn server_rss_mb(db: &str) -> f64 {
 
 async fn bench_memory(b: &Bench) {
     println!("\n## 5. Server resident memory");
-    let empty = b.dir.path().join("empty.db");
+    let empty = b.scratch.path().join("empty.db");
     let idle = server_rss_mb(&format!("sqlite://{}", empty.display())).await;
     println!(
         "idle, empty database: {idle:.1} MB (budget <= 40): {}",
         verdict(idle <= 40.0)
     );
-    let full = server_rss_mb(&format!(
-        "sqlite://{}",
-        b.dir.path().join("bench.db").display()
-    ))
-    .await;
+    let full = server_rss_mb(&format!("sqlite://{}", b.instance.database_file.display())).await;
     println!(
         "idle, 100,000 integrations: {full:.1} MB (budget <= 80): {}",
         verdict(full <= 80.0)

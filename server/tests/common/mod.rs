@@ -8,7 +8,7 @@ use std::sync::Arc;
 use engine::ManualClock;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use server::{Application, Config};
+use server::LocalInstance;
 use url::Url;
 
 pub const ADA: &str = "557058:ada-lovelace";
@@ -24,7 +24,8 @@ pub struct TestApp {
     pub sandbox: sandbox::Sandbox,
     /// Every response body and header this harness saw (to check for leaks).
     pub seen: std::sync::Mutex<Vec<String>>,
-    _dir: tempfile::TempDir,
+    /// Keeps the database folder alive.
+    _instance: LocalInstance,
 }
 
 /// What one pass through the connect flow produced.
@@ -43,44 +44,22 @@ impl TestApp {
 
     /// Spawns with extra command-line settings (`--flag value` pairs).
     pub async fn spawn_with(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let db = format!("sqlite://{}", dir.path().join("test.db").display());
-        let redirect = format!("http://{addr}/oauth/callback");
-        let site_addr = addr.to_string();
-        let mut args = vec![
-            "server",
-            "--leptos-site-addr",
-            site_addr.as_str(),
-            "--database-url",
-            db.as_str(),
-            "--jira-redirect-uri",
-            redirect.as_str(),
-        ];
-        args.extend_from_slice(extra);
-        let config = Config::from_args(args).expect("config").expect("not help");
         let clock = ManualClock::new(1_800_000_000);
-        let app = Application::build_on(config, listener, Arc::new(clock.clone()))
+        let instance = LocalInstance::start(extra, Arc::new(clock.clone()))
             .await
-            .expect("build");
-        let engine = app.engine().clone();
-        let sandbox = app.sandbox().expect("sandbox mode").clone();
-        tokio::spawn(app.run_until_stopped());
+            .expect("start the dashboard");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
         Self {
-            base: format!("http://{addr}"),
+            base: instance.base.clone(),
             http,
             clock,
-            engine,
-            sandbox,
+            engine: instance.engine.clone(),
+            sandbox: instance.sandbox.clone(),
             seen: Default::default(),
-            _dir: dir,
+            _instance: instance,
         }
     }
 

@@ -1,0 +1,63 @@
+//! A whole dashboard in sandbox mode on a free local port, with a throw-away
+//! SQLite file and the redirect URI on the real port: what the integration
+//! tests and the benchmark run against.
+
+use std::sync::Arc;
+
+use engine::{Clock, Engine};
+use tokio::net::TcpListener;
+
+use crate::{Application, Config};
+
+/// A running local dashboard; its database folder is removed when dropped.
+pub struct LocalInstance {
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    pub engine: Engine,
+    pub sandbox: sandbox::Sandbox,
+    /// The SQLite file it runs on.
+    pub database_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalInstance {
+    /// Binds port 0, builds the application with `clock` and the extra
+    /// command-line flags `extra` (e.g. `["--refresh-margin-secs", "0"]`), and
+    /// serves it on a task of its own.
+    pub async fn start(extra: &[&str], clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| format!("bind: {e}"))?;
+        let db = format!("sqlite://{}", dir.path().join("dashboard.db").display());
+        let redirect = format!("http://{addr}/oauth/callback");
+        let site_addr = addr.to_string();
+        let mut args = vec![
+            "server",
+            "--leptos-site-addr",
+            site_addr.as_str(),
+            "--database-url",
+            db.as_str(),
+            "--jira-redirect-uri",
+            redirect.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        let config = Config::from_args(args)
+            .map_err(|e| e.to_string())?
+            .ok_or("--help is not a configuration")?;
+        let app = Application::build_on(config, listener, clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        let engine = app.engine().clone();
+        let sandbox = app.sandbox().ok_or("not in sandbox mode")?.clone();
+        tokio::spawn(app.run_until_stopped());
+        Ok(Self {
+            base: format!("http://{addr}"),
+            database_file: dir.path().join("dashboard.db"),
+            engine,
+            sandbox,
+            _dir: dir,
+        })
+    }
+}

@@ -17,9 +17,6 @@ use url::Url;
 use crate::provider_error::{classify_token_error, ProviderError};
 use crate::secret::Secret;
 
-/// How long one call to the provider may take before it counts as transient.
-const TIMEOUT: Duration = Duration::from_secs(15);
-
 type ConfiguredClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -34,6 +31,8 @@ pub struct ProviderSettings {
     pub token_url: Url,
     /// Base of `/oauth/token/accessible-resources`, `/me` and `/ex/jira/...`.
     pub api_url: Url,
+    /// How long a request may take before it counts as a transient failure.
+    pub timeout: Duration,
 }
 
 /// A token endpoint's successful answer.
@@ -101,7 +100,7 @@ impl AtlassianClient {
         let http = reqwest::Client::builder()
             // Following redirects would let a provider bounce us anywhere.
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
+            .timeout(settings.timeout)
             .build()?;
         Ok(Self {
             oauth,

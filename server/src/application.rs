@@ -227,6 +227,7 @@ fn provider_settings(config: &Config, bound: SocketAddr) -> ProviderSettings {
         auth_url: config.jira_auth_url.clone().unwrap_or(auth),
         token_url: config.jira_token_url.clone().unwrap_or(token),
         api_url: config.jira_api_url.clone().unwrap_or(api),
+        timeout: std::time::Duration::from_secs(u64::from(config.provider_timeout_secs)),
     }
 }
 

@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "REFRESH_MARGIN_SECS", default_value_t = 300)]
     pub refresh_margin_secs: u32,
 
+    /// Give up on a request to Atlassian after this many seconds (a timeout is
+    /// a transient failure: the tokens are kept and the refresh retried).
+    #[arg(long, env = "PROVIDER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub provider_timeout_secs: u32,
+
     /// How often the background scheduler looks for work, in seconds.
     #[arg(long, env = "SCHEDULER_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub scheduler_interval_secs: u32,

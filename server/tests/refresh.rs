@@ -203,6 +203,40 @@ async fn a_lost_response_is_retried_with_the_same_token_inside_the_leeway() {
 }
 
 #[tokio::test]
+async fn a_timed_out_refresh_keeps_the_tokens_and_the_retry_succeeds() {
+    let app = TestApp::spawn_with(&["--provider-timeout-secs", "1"]).await;
+    app.connect(ADA, &[ACME], None).await;
+    let before = stored_refresh_token(&app).await;
+    // The sandbox answers after the client gave up (and rotates: a lost response).
+    app.sandbox.inject_fault(FaultKind::Delay { ms: 1_500 }, 1);
+    let outcome = app.engine.refresh(1).await;
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Transient,
+        "{}",
+        outcome.message
+    );
+    assert!(outcome.message.contains("timed out"), "{}", outcome.message);
+    assert_eq!(row(&app).await.0, 1, "still active");
+    assert_eq!(stored_refresh_token(&app).await, before, "tokens kept");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND message LIKE '%timed out%'")
+            .await,
+        1
+    );
+    // Inside the leeway the same refresh token still works.
+    app.clock.advance(30);
+    let outcome = app.engine.refresh(1).await;
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Refreshed,
+        "{}",
+        outcome.message
+    );
+    assert_ne!(stored_refresh_token(&app).await, before);
+}
+
+#[tokio::test]
 async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     app.connect(ADA, &[ACME], None).await;

@@ -1,6 +1,8 @@
 //! Queries on `token_events`: the per-integration event log. Never a token.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{FromRow, Sqlite, SqliteExecutor};
 
 use super::{Database, DatabaseError};
 
@@ -34,20 +36,34 @@ pub async fn insert_event<'e>(
     event: &NewEvent<'_>,
     now: i64,
 ) -> Result<(), DatabaseError> {
-    sqlx::query(
-        "INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    bind_event(
+        sqlx::query(
+            "INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ),
+        event,
+        now,
     )
-    .bind(event.integration_id)
-    .bind(now)
-    .bind(event.kind)
-    .bind(event.outcome)
-    .bind(event.http_status)
-    .bind(event.error_code)
-    .bind(event.message)
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Binds an event's seven columns, in `token_events` order (integration_id,
+/// at, kind, outcome, http_status, error_code, message), to the next seven `?`.
+pub(super) fn bind_event<'q>(
+    query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    event: &NewEvent<'q>,
+    now: i64,
+) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    query
+        .bind(event.integration_id)
+        .bind(now)
+        .bind(event.kind)
+        .bind(event.outcome)
+        .bind(event.http_status)
+        .bind(event.error_code)
+        .bind(event.message)
 }
 
 impl Database {

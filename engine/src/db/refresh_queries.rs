@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::events::{insert_event, NewEvent};
+use super::events::{bind_event, insert_event, NewEvent};
 use super::{Database, DatabaseError};
 
 /// What a refresh needs of a row.
@@ -68,7 +68,7 @@ impl Database {
         now: i64,
     ) -> Result<bool, DatabaseError> {
         let mut conn = self.pool().acquire().await?;
-        let stored = sqlx::query(
+        let update = sqlx::query(
             "BEGIN IMMEDIATE;
              UPDATE integrations SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
                 expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
@@ -89,19 +89,13 @@ impl Database {
         .bind(now)
         .bind(now)
         .bind(id)
-        .bind(sent)
-        .bind(event.integration_id)
-        .bind(now)
-        .bind(event.kind)
-        .bind(event.outcome)
-        .bind(event.http_status)
-        .bind(event.error_code)
-        .bind(event.message)
-        // `fetch_all` runs every statement through COMMIT. (The summed
-        // rows-affected of a multi-statement query is no witness: SQLite reports
-        // BEGIN and COMMIT with the previous statement's count.)
-        .fetch_all(&mut *conn)
-        .await;
+        .bind(sent);
+        let stored = bind_event(update, event, now)
+            // `fetch_all` runs every statement through COMMIT. (The summed
+            // rows-affected of a multi-statement query is no witness: SQLite reports
+            // BEGIN and COMMIT with the previous statement's count.)
+            .fetch_all(&mut *conn)
+            .await;
         match stored {
             // The event's id when the update matched; no row when it did not.
             Ok(event_ids) => Ok(!event_ids.is_empty()),

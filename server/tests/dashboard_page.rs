@@ -143,3 +143,51 @@ async fn the_rendered_dashboard_shows_one_page_and_the_pager() {
     let html = render(&app, "/dashboard?q=nobody-at-all").await;
     assert!(html.contains("No integration matches this filter."));
 }
+
+/// The status filter (SQL) and the badge (Rust, `app::status::status_at`) are
+/// written twice; on every boundary they must agree: each row lands in exactly
+/// one filter, and that filter is its badge.
+#[tokio::test]
+async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
+    let app = TestApp::spawn().await;
+    let margin = 300; // the default REFRESH_MARGIN_SECS
+    let offsets = [-1, 0, 1, margin - 1, margin, margin + 1];
+    let mut tx = app.engine.db.pool().begin().await.expect("tx");
+    let mut id = 0;
+    for offset in offsets {
+        for active in [true, false] {
+            for refresh_token in [Some(vec![0_u8]), None] {
+                id += 1;
+                sqlx::query(
+                    "INSERT INTO integrations (id, account_id, account_name, scopes, refresh_token,
+                        expires_at, access_token_lifetime, is_active, consented_at, created_at, updated_at)
+                     VALUES (?, ?, 'Edge', 'read:me', ?, ?, 3600, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(format!("edge-{id}"))
+                .bind(refresh_token)
+                .bind(NOW + offset)
+                .bind(active)
+                .bind(NOW)
+                .bind(NOW)
+                .bind(NOW)
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            }
+        }
+    }
+    tx.commit().await.expect("commit");
+
+    let mut seen = 0;
+    for filter in ["active", "expiring", "expired", "needs_reauth"] {
+        let (status, body) = page(&app, &[("status", filter), ("size", "500")]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let items = body["items"].as_array().expect("items");
+        for item in items {
+            assert_eq!(item["status"], filter, "{item}");
+        }
+        seen += items.len();
+    }
+    assert_eq!(seen, id as usize, "every row in exactly one filter");
+}

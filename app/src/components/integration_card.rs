@@ -47,6 +47,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
     Effect::new(move |registered: Option<()>| {
         if registered.is_none() {
             live::start(
+                id,
                 inputs,
                 lifetime,
                 status,
@@ -174,9 +175,11 @@ impl CardTick {
 /// Cards carry `content-visibility: auto`, so the browser skips rendering the
 /// ones off screen and says so with `contentvisibilityautostatechange`. A
 /// skipped card keeps its status current (a signal, set only when it changes)
-/// but leaves its countdown text and bar alone until the browser is about to
-/// show it again; then it catches up before the first paint. A page of 500
-/// cards thus rewrites only the handful on screen each second.
+/// and rewrites its countdown text and bar only once a minute (staggered by
+/// integration id, so a tick touches a sixtieth of them), which bounds what a
+/// screen reader can find stale off screen; when the browser is about to show
+/// it again it catches up before the first paint. A page of 500 cards thus
+/// rewrites the handful on screen and about 8 others each second.
 #[cfg(feature = "hydrate")]
 mod live {
     use std::cell::{Cell, RefCell};
@@ -193,6 +196,8 @@ mod live {
     use crate::status::StatusInputs;
 
     const SKIP_EVENT: &str = "contentvisibilityautostatechange";
+    /// How often a card off screen rewrites its countdown anyway.
+    const SKIPPED_REPAINT_SECS: i64 = 60;
 
     /// The DOM a tick writes and what it wrote last.
     struct Painter {
@@ -271,6 +276,7 @@ mod live {
     }
 
     pub fn start(
+        id: i64,
         inputs: StatusInputs,
         lifetime: i64,
         status: RwSignal<Status>,
@@ -329,7 +335,7 @@ mod live {
             if status.get_untracked() != next {
                 status.set(next);
             }
-            if !painter.skipped.get() {
+            if !painter.skipped.get() || (now + id).rem_euclid(SKIPPED_REPAINT_SECS) == 0 {
                 painter.paint(now);
             }
         });
@@ -346,6 +352,7 @@ mod live {
 
     /// Nothing ticks on the server.
     pub fn start(
+        _id: i64,
         _inputs: StatusInputs,
         _lifetime: i64,
         _status: RwSignal<Status>,

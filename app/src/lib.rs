@@ -7,15 +7,19 @@
 //! - [`model`]: the JSON views that cross the wire (camelCase, never a token).
 //! - [`status`], [`countdown`]: pure logic (status from timestamps, countdown
 //!   text), shared by the server render and the browser.
+//! - [`dashboard_query`]: the dashboard's address parameters, read by the page
+//!   and written back into links by its filter form and pager.
 //! - [`flash`]: the fixed sentences shown after the OAuth callback.
 //! - [`clock`]: the page's one shared one-second clock (browser only ticks).
 //! - [`api`]: `#[server]` functions under `/api/...`.
 //! - [`pages`]: one module per route; [`components`]: the pieces they share.
+//!   Pages use components, never the other way round.
 
 pub mod api;
 pub mod clock;
 pub mod components;
 pub mod countdown;
+pub mod dashboard_query;
 pub mod flash;
 pub mod model;
 pub mod pages;

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::pages::DashboardQuery;
+use crate::dashboard_query::DashboardQuery;
 
 /// Filter by status and search by site or account: a plain GET form, so it
 /// works without JavaScript too.

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::pages::DashboardQuery;
+use crate::dashboard_query::DashboardQuery;
 
 /// `/dashboard?...` for `page`, keeping the filters.
 pub fn page_href(current: &DashboardQuery, page: i64) -> String {

@@ -6,30 +6,14 @@ use crate::components::{
     DashboardCtx, DisconnectDialog, EmptyState, Filters, Header, IntegrationCard, Pager,
     ReauthDialog,
 };
+use crate::dashboard_query::DashboardQuery;
 use crate::flash::flash_message;
-
-/// The dashboard's address parameters: `?page=2&status=expiring&q=acme`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DashboardQuery {
-    pub page: i64,
-    pub status: Option<String>,
-    pub search: Option<String>,
-    /// Integrations per page (`?size=`, default 100).
-    pub size: Option<i64>,
-}
 
 /// `/dashboard`: every integration with its live countdown, 100 per page.
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let query = use_query_map();
-    let wanted = move || {
-        query.with(|q| DashboardQuery {
-            page: q.get_str("page").and_then(|p| p.parse().ok()).unwrap_or(1),
-            status: q.get("status").filter(|s| !s.is_empty() && s != "all"),
-            search: q.get("q").filter(|s| !s.trim().is_empty()),
-            size: q.get_str("size").and_then(|s| s.parse().ok()),
-        })
-    };
+    let wanted = move || query.with(DashboardQuery::from_params);
     let info = Resource::new(|| (), |_| fetch_app_info());
     let integrations = Resource::new(wanted, |w| {
         dashboard_page(Some(w.page), w.status, w.search, w.size)

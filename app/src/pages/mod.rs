@@ -4,6 +4,6 @@ mod dashboard;
 mod integration_detail;
 mod not_found;
 
-pub use dashboard::{Dashboard, DashboardQuery};
+pub use dashboard::Dashboard;
 pub use integration_detail::IntegrationDetail;
 pub use not_found::NotFound;

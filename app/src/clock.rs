@@ -49,6 +49,13 @@ pub fn on_tick(tick: impl Fn(i64) + 'static) {
     browser::on_tick(tick);
 }
 
+/// The time of the page clock's last tick, without subscribing to it: `None`
+/// before the browser starts ticking, and always on the server. (For tick
+/// callbacks that paint later, e.g. a card catching up as it comes on screen.)
+pub fn last_tick() -> Option<i64> {
+    browser::last_tick()
+}
+
 #[cfg(feature = "hydrate")]
 fn start_ticking(set_now: WriteSignal<Option<i64>>) {
     let now = browser::unix_now();
@@ -103,6 +110,10 @@ mod browser {
         });
     }
 
+    pub fn last_tick() -> Option<i64> {
+        LAST.with(Cell::get)
+    }
+
     pub fn tick_all(now: i64) {
         LAST.with(|l| l.set(Some(now)));
         // Copy the callbacks out first: one may register or clean up another.
@@ -116,4 +127,8 @@ mod browser {
 #[cfg(not(feature = "hydrate"))]
 mod browser {
     pub fn on_tick(_tick: impl Fn(i64) + 'static) {}
+
+    pub fn last_tick() -> Option<i64> {
+        None
+    }
 }

@@ -1,4 +1,21 @@
-//! Countdown text and the share of a token's lifetime left: pure functions.
+//! Countdown text, the share of a token's lifetime left, and the times the
+//! pages print: pure functions, shared by the server render and the browser.
+
+use chrono::DateTime;
+
+/// UNIX seconds of an RFC 3339 time (0 if unparseable).
+pub fn unix(rfc3339: &str) -> i64 {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|d| d.timestamp())
+        .unwrap_or_default()
+}
+
+/// `2026-11-27 14:03 UTC` for an RFC 3339 time (the text itself if unparseable).
+pub fn short_time(rfc3339: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| rfc3339.to_owned())
+}
 
 /// `expires in 1h 36m 12s` for a token expiring `remaining` seconds from now;
 /// `expired` at or past zero.
@@ -72,6 +89,19 @@ mod tests {
         assert_eq!(lifetime_left_percent(7_200, 3_600), 100);
         assert_eq!(lifetime_left_percent(-1, 3_600), 0);
         assert_eq!(lifetime_left_percent(10, 0), 0);
+    }
+
+    #[test]
+    fn rfc3339_times_read_as_unix_seconds() {
+        assert_eq!(unix("1970-01-01T00:01:40Z"), 100);
+        assert_eq!(unix("1970-01-01T01:01:40+01:00"), 100);
+        assert_eq!(unix("not a time"), 0);
+    }
+
+    #[test]
+    fn short_time_is_utc_to_the_minute() {
+        assert_eq!(short_time("2026-11-27T14:03:59Z"), "2026-11-27 14:03 UTC");
+        assert_eq!(short_time("soon"), "soon");
     }
 
     #[test]

@@ -5,15 +5,18 @@
 //! Layout:
 //! - [`shell`] and [`App`] (this file): the HTML document and the router.
 //! - [`model`]: the JSON views that cross the wire (camelCase, never a token).
-//! - [`status`], [`countdown`]: pure logic (status from timestamps, countdown
-//!   text), shared by the server render and the browser.
+//! - [`status`], [`countdown`]: pure logic (status from timestamps; countdown
+//!   text, lifetime share and the times the pages print), shared by the server
+//!   render and the browser.
 //! - [`dashboard_query`]: the dashboard's address parameters, read by the page
 //!   and written back into links by its filter form and pager.
 //! - [`flash`]: the fixed sentences shown after the OAuth callback.
 //! - [`clock`]: the page's one shared one-second clock (browser only ticks).
 //! - [`api`]: `#[server]` functions under `/api/...`.
 //! - [`pages`]: one module per route; [`components`]: the pieces they share.
-//!   Pages use components, never the other way round.
+//!   Pages use components, never the other way round. The dashboard's
+//!   integration card is a folder: the component, what a clock tick makes it
+//!   show (pure, unit-tested) and the browser-only painter that writes it.
 
 pub mod api;
 pub mod clock;

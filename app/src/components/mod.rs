@@ -6,7 +6,7 @@ mod disconnect_dialog;
 mod empty_state;
 mod filters;
 mod header;
-pub mod integration_card;
+mod integration_card;
 mod pager;
 mod reauth_dialog;
 

@@ -3,8 +3,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{integration_detail, test_connection};
 use crate::clock::use_clock;
-use crate::components::{error_text, integration_card::short_time, integration_card::unix};
-use crate::countdown::countdown_text;
+use crate::components::error_text;
+use crate::countdown::{countdown_text, short_time, unix};
 use crate::model::IntegrationDetailView;
 
 /// `/integrations/{id}`: sites, scopes, token deadlines and the event log.

@@ -1,0 +1,135 @@
+//! One integration's card on the dashboard. Split by concern:
+//! - this file: the component (what the card shows and its buttons);
+//! - [`tick`]: what a tick of the page clock makes it show (status,
+//!   countdown text, lifetime bar): pure, with the unit tests;
+//! - [`painter`]: the browser-only code that writes each tick into the DOM.
+
+mod painter;
+mod tick;
+
+use leptos::prelude::*;
+
+use super::{DashboardCtx, NoticeTone};
+use crate::countdown::{short_time, unix};
+use crate::model::{AppInfo, IntegrationView, Status};
+use crate::status::StatusInputs;
+use painter::CardNodes;
+use tick::CardTick;
+
+/// One integration: site, account, status, live countdown, lifetime bar, actions.
+#[component]
+pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl IntoView {
+    let ctx = expect_context::<DashboardCtx>();
+    let id = integration.id;
+    let expires_at = unix(&integration.expires_at);
+    let inputs = StatusInputs {
+        is_active: integration.is_active,
+        has_refresh_token: integration.has_refresh_token,
+        expires_at,
+        margin_secs: info.refresh_margin_secs,
+    };
+    let server_now = info.server_now;
+    let lifetime = integration.access_token_lifetime_secs;
+    // Rendered from the server's clock (the same on the server and during
+    // hydration); then every tick of the page clock rewrites the countdown and
+    // the bar in place, and sets `status` only when the status changes.
+    let first = CardTick::at(inputs, lifetime, server_now);
+    let status = RwSignal::new(first.status);
+    let first_percent = first.countdown.percent.to_string();
+    let first_fill = first.countdown.fill_style();
+    let nodes = CardNodes {
+        card: NodeRef::new(),
+        countdown: NodeRef::new(),
+        bar: NodeRef::new(),
+        fill: NodeRef::new(),
+    };
+    Effect::new(move |registered: Option<()>| {
+        if registered.is_none() {
+            painter::start(id, inputs, lifetime, status, nodes);
+        }
+    });
+
+    let (site_name, site_url) = integration
+        .sites
+        .first()
+        .map(|s| (s.name.clone(), s.url.clone()))
+        .unwrap_or_else(|| ("(no site)".to_owned(), String::new()));
+    let more_sites = integration.sites.len().saturating_sub(1);
+    let account = match &integration.account_email {
+        Some(email) => format!("{} <{}>", integration.account_name, email),
+        None => integration.account_name.clone(),
+    };
+    let last_refresh = integration
+        .last_refresh_at
+        .as_deref()
+        .map(short_time)
+        .unwrap_or_else(|| "never".to_owned());
+    let last_error = integration.last_error.clone();
+    let notice = move || ctx.notice.get().filter(|n| n.integration_id == id);
+    let busy = move || ctx.busy.get().is_some();
+    let site_for_dialog = site_name.clone();
+
+    view! {
+        <li class="integration" node_ref=nodes.card data-integration-id=id data-status=move || status.get().as_str()>
+            <div class="integration-head">
+                <div class="integration-title">
+                    <h2 class="site-name">
+                        <a href=format!("/integrations/{id}")>{site_name}</a>
+                    </h2>
+                    <a class="site-url" href=site_url.clone() rel="external noopener">{site_url.clone()}</a>
+                    {(more_sites > 0).then(|| view! { <span class="more-sites">{format!(" +{more_sites} more")}</span> })}
+                    <p class="account">{account}</p>
+                </div>
+                <span class=move || format!("badge status {}", status.get().as_str()) data-testid="status">
+                    {move || status.get().label()}
+                </span>
+            </div>
+            <p class="countdown" data-testid="countdown" node_ref=nodes.countdown>{first.countdown.text}</p>
+            <div
+                class="lifetime"
+                role="progressbar"
+                aria-label="Share of the access token's lifetime left"
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=first_percent
+                node_ref=nodes.bar
+            >
+                <div class="lifetime-fill" style=first_fill node_ref=nodes.fill></div>
+            </div>
+            <dl class="facts">
+                <div><dt>"Failures"</dt><dd data-testid="failures">{integration.refresh_failures}</dd></div>
+                <div><dt>"Last refresh"</dt><dd>{last_refresh}</dd></div>
+                <div><dt>"Refresh token"</dt><dd>{if integration.has_refresh_token { "yes" } else { "none" }}</dd></div>
+            </dl>
+            {last_error.map(|e| view! { <p class="last-error">{e}</p> })}
+            <div class="actions">
+                <button class="button" disabled=busy on:click=move |_| ctx.refresh(id)>"Refresh token"</button>
+                <button class="button" disabled=busy on:click=move |_| ctx.test(id)>"Test connection"</button>
+                <button
+                    class="button danger"
+                    disabled=busy
+                    on:click=move |_| ctx.confirm_disconnect.set(Some((id, site_for_dialog.clone())))
+                >
+                    "Disconnect"
+                </button>
+                {move || (status.get() == Status::NeedsReauth).then(|| view! {
+                    <a class="button primary" href=format!("/oauth/start?integration={id}") rel="external">
+                        "Re-authenticate"
+                    </a>
+                })}
+            </div>
+            <p
+                class=move || match notice().map(|n| n.tone) {
+                    Some(NoticeTone::Ok) => "notice ok",
+                    Some(NoticeTone::Problem) => "notice problem",
+                    None => "notice",
+                }
+                role="status"
+                aria-live="polite"
+                data-testid="notice"
+            >
+                {move || notice().map(|n| n.text).unwrap_or_default()}
+            </p>
+        </li>
+    }
+}

@@ -3,37 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where an integration stands, derived from its timestamps by [`crate::status`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Active,
-    Expiring,
-    Expired,
-    NeedsReauth,
-}
-
-impl Status {
-    /// The label a person reads on the badge.
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Expiring => "expiring",
-            Status::Expired => "expired",
-            Status::NeedsReauth => "needs re-auth",
-        }
-    }
-
-    /// The machine name, as in the JSON (`needs_reauth`), for CSS classes and test hooks.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Expiring => "expiring",
-            Status::Expired => "expired",
-            Status::NeedsReauth => "needs_reauth",
-        }
-    }
-}
+pub use domain::Status;
+use domain::{EventKind, EventOutcome};
 
 /// A Jira Cloud site an integration reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,8 +96,8 @@ pub struct ConnectionTestView {
 pub struct EventView {
     pub id: i64,
     pub at: String,
-    pub kind: String,
-    pub outcome: String,
+    pub kind: EventKind,
+    pub outcome: EventOutcome,
     pub http_status: Option<i64>,
     pub error_code: Option<String>,
     pub message: String,

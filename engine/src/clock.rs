@@ -4,10 +4,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use domain::UnixTime;
+
 /// Something that tells the current time in UNIX seconds.
 pub trait Clock: Send + Sync + 'static {
-    /// Seconds since the UNIX epoch.
-    fn now(&self) -> i64;
+    /// The current instant.
+    fn now(&self) -> UnixTime;
 }
 
 /// The wall clock.
@@ -15,8 +17,8 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        chrono::Utc::now().timestamp()
+    fn now(&self) -> UnixTime {
+        UnixTime(chrono::Utc::now().timestamp())
     }
 }
 
@@ -42,8 +44,8 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(Ordering::SeqCst))
     }
 }
 
@@ -55,10 +57,10 @@ mod tests {
     fn manual_clock_moves_only_when_told_and_clones_share_time() {
         let clock = ManualClock::new(1_000);
         let other = clock.clone();
-        assert_eq!(clock.now(), 1_000);
+        assert_eq!(clock.now(), UnixTime(1_000));
         clock.advance(60);
-        assert_eq!(other.now(), 1_060);
+        assert_eq!(other.now(), UnixTime(1_060));
         other.set(5);
-        assert_eq!(clock.now(), 5);
+        assert_eq!(clock.now(), UnixTime(5));
     }
 }

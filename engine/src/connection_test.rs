@@ -1,6 +1,8 @@
 //! "Test connection": one real Jira call (`/rest/api/3/myself`) with the stored
 //! access token, on the integration's first site.
 
+use domain::{EventKind, EventOutcome, IntegrationId};
+
 use crate::db::NewEvent;
 use crate::provider_error::ProviderError;
 use crate::Engine;
@@ -9,11 +11,11 @@ use crate::Engine;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionTestError {
     #[error("Integration {0} does not exist or was disconnected.")]
-    NotFound(i64),
+    NotFound(IntegrationId),
     #[error("Integration {0} reaches no Jira site.")]
-    NoSite(i64),
+    NoSite(IntegrationId),
     #[error("Integration {0} has no access token; re-authenticate it.")]
-    NoToken(i64),
+    NoToken(IntegrationId),
     #[error("The access token could not be decrypted (was TOKEN_ENCRYPTION_KEY changed?).")]
     Vault,
     #[error("Jira refused the access token (expired or revoked): refresh the token, or re-authenticate.")]
@@ -34,12 +36,13 @@ pub struct ConnectionTestResult {
 
 impl Engine {
     /// Calls Jira's `myself` with integration `id`'s stored access token.
+    #[tracing::instrument(skip(self))]
     pub async fn test_connection(
         &self,
-        id: i64,
+        id: IntegrationId,
     ) -> Result<ConnectionTestResult, ConnectionTestError> {
         let storage = |e: crate::DatabaseError| {
-            tracing::error!(integration = id, error = %e, "connection test could not read the database");
+            tracing::error!(error = %e, "connection test could not read the database");
             ConnectionTestError::Storage
         };
         let integration = self
@@ -65,35 +68,29 @@ impl Engine {
             .decrypt(id, &blob)
             .map_err(|_| ConnectionTestError::Vault)?;
         let result = self.atlassian.myself(&site.cloud_id, &token).await;
-        let now = self.clock.now();
         let (outcome, status, code, message) = match &result {
             Ok(me) => (
-                "ok",
+                EventOutcome::Ok,
                 Some(200),
                 None,
                 format!("Jira answered as {}", me.display_name),
             ),
             Err(e) => (
-                "failed",
+                EventOutcome::Failed,
                 e.status(),
                 e.code().map(str::to_owned),
                 format!("Jira call failed: {e}"),
             ),
         };
-        let _ = self
-            .db
-            .record_event(
-                &NewEvent {
-                    integration_id: Some(id),
-                    kind: "test_connection",
-                    outcome,
-                    http_status: status,
-                    error_code: code.as_deref(),
-                    message: &message,
-                },
-                now,
-            )
-            .await;
+        self.record_event(&NewEvent {
+            integration_id: Some(id),
+            kind: EventKind::TestConnection,
+            outcome,
+            http_status: status,
+            error_code: code.as_deref(),
+            message: &message,
+        })
+        .await;
         match result {
             Ok(me) => Ok(ConnectionTestResult {
                 display_name: me.display_name,

@@ -1,26 +1,58 @@
-//! [`Engine`]: everything a request handler or server function needs, in one
-//! cheap-to-clone value that the server puts in context.
+//! [`Engine`]: the one door into the dashboard's server-side logic. Its fields
+//! are private; each use case is one method (listing, reading, refreshing,
+//! disconnecting, testing, connecting; see the other modules of this crate for
+//! the methods that have files of their own), and each returns domain types.
+//! Server functions and HTTP handlers only translate between HTTP and these.
 
 use std::sync::Arc;
 
+use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
+
+use crate::db::{NewEvent, Page, PageQuery, TokenEvent, MAX_PAGE_SIZE};
 use crate::oauth::AtlassianClient;
 use crate::refresh::Flights;
 use crate::vault::TokenVault;
-use crate::{Clock, Database};
+use crate::{Clock, Database, DatabaseError, Integration};
+
+/// Events shown on an integration's page, newest first.
+pub const EVENT_LOG_LENGTH: i64 = 200;
 
 /// The dashboard's server-side services.
 #[derive(Clone)]
 pub struct Engine {
-    pub db: Database,
-    pub clock: Arc<dyn Clock>,
-    pub vault: TokenVault,
-    pub atlassian: AtlassianClient,
+    pub(crate) db: Database,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) vault: TokenVault,
+    pub(crate) atlassian: AtlassianClient,
+    settings: EngineSettings,
+    /// Refreshes in flight (single-flight per integration).
+    pub(crate) flights: Arc<Flights>,
+}
+
+/// How the engine was configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
     /// True when the built-in sandbox stands in for Atlassian.
     pub sandbox_mode: bool,
     /// Refresh this many seconds before an access token expires.
     pub refresh_margin_secs: i64,
-    /// Refreshes in flight (single-flight per integration).
-    pub(crate) flights: Arc<Flights>,
+}
+
+/// Why a use case could not be carried out. The text is for the user; the
+/// cause of a storage failure is logged where it happens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("Integration {0} does not exist or is already disconnected.")]
+    NotFound(IntegrationId),
+    #[error("Could not {0}; the server logged the cause.")]
+    Storage(&'static str),
+}
+
+/// An integration and its event log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationDetail {
+    pub integration: Integration,
+    pub events: Vec<TokenEvent>,
 }
 
 impl Engine {
@@ -29,26 +61,133 @@ impl Engine {
         clock: Arc<dyn Clock>,
         vault: TokenVault,
         atlassian: AtlassianClient,
-        sandbox_mode: bool,
-        refresh_margin_secs: i64,
+        settings: EngineSettings,
     ) -> Self {
         Self {
             db,
             clock,
             vault,
             atlassian,
-            sandbox_mode,
-            refresh_margin_secs,
+            settings,
             flights: Arc::default(),
         }
+    }
+
+    /// The engine's clock, now.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    pub fn settings(&self) -> EngineSettings {
+        self.settings
+    }
+
+    /// The callback URL registered with the provider.
+    pub fn redirect_uri(&self) -> &url::Url {
+        &self.atlassian.settings().redirect_uri
+    }
+
+    /// Whether the database answers.
+    pub async fn is_healthy(&self) -> bool {
+        self.db.is_healthy().await
+    }
+
+    /// Every connected integration, oldest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn integrations(&self) -> Result<Vec<Integration>, EngineError> {
+        self.db
+            .list_integrations()
+            .await
+            .map_err(storage("list the integrations"))
+    }
+
+    /// One page of the dashboard at the engine's clock; the page size is
+    /// clamped to 1..=[`MAX_PAGE_SIZE`] and the page number to 0 or more.
+    #[tracing::instrument(skip(self))]
+    pub async fn dashboard_page(&self, query: PageQuery) -> Result<Page, EngineError> {
+        let query = PageQuery {
+            page: query.page.max(0),
+            page_size: query.page_size.clamp(1, MAX_PAGE_SIZE),
+            ..query
+        };
+        self.db
+            .dashboard_page(&query, self.now(), self.settings.refresh_margin_secs)
+            .await
+            .map_err(storage("list the integrations"))
+    }
+
+    /// One connected integration.
+    #[tracing::instrument(skip(self))]
+    pub async fn integration(&self, id: IntegrationId) -> Result<Integration, EngineError> {
+        self.db
+            .find_integration(id)
+            .await
+            .map_err(storage("read the integration"))?
+            .filter(|i| i.disconnected_at.is_none())
+            .ok_or(EngineError::NotFound(id))
+    }
+
+    /// One connected integration and its event log.
+    #[tracing::instrument(skip(self))]
+    pub async fn integration_detail(
+        &self,
+        id: IntegrationId,
+    ) -> Result<IntegrationDetail, EngineError> {
+        let integration = self.integration(id).await?;
+        let events = self
+            .db
+            .events_of(id, EVENT_LOG_LENGTH)
+            .await
+            .map_err(storage("read the event log"))?;
+        Ok(IntegrationDetail {
+            integration,
+            events,
+        })
+    }
+
+    /// Disconnects `id`: its tokens are deleted, its events kept.
+    #[tracing::instrument(skip(self))]
+    pub async fn disconnect(&self, id: IntegrationId) -> Result<(), EngineError> {
+        let event = NewEvent {
+            integration_id: Some(id),
+            kind: EventKind::Disconnect,
+            outcome: EventOutcome::Ok,
+            http_status: None,
+            error_code: None,
+            message: "Disconnected by the user; tokens deleted",
+        };
+        match self.db.disconnect(id, &event, self.now()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(EngineError::NotFound(id)),
+            Err(e) => Err(storage("disconnect the integration")(e)),
+        }
+    }
+
+    /// Appends an event; a failure to write it is logged, never dropped silently.
+    pub(crate) async fn record_event(&self, event: &NewEvent<'_>) {
+        if let Err(e) = self.db.record_event(event, self.now()).await {
+            tracing::error!(
+                kind = %event.kind,
+                outcome = %event.outcome,
+                error = %e,
+                "could not record an event"
+            );
+        }
+    }
+}
+
+/// Logs a database error and names what could not be done.
+pub(crate) fn storage(what: &'static str) -> impl FnOnce(DatabaseError) -> EngineError {
+    move |e| {
+        tracing::error!(error = %e, "could not {what}");
+        EngineError::Storage(what)
     }
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("sandbox_mode", &self.sandbox_mode)
-            .field("refresh_margin_secs", &self.refresh_margin_secs)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }

@@ -2,8 +2,15 @@
 //! into the browser bundle: only the `app` crate's `ssr` feature and the `server`
 //! binary depend on this crate.
 //!
+//! Ids, instants, statuses and event kinds are the `domain` crate's types.
+//!
 //! Layout:
-//! - [`Engine`] (`engine_handle.rs`): the services in one cheap-to-clone value.
+//! - [`Engine`] (`engine_handle.rs`): the one door. Its fields are private; each
+//!   use case is a method returning domain types: `integrations`,
+//!   `dashboard_page`, `integration`, `integration_detail`, `disconnect`
+//!   (there), `refresh` / `refresh_integration` ([`refresh`]),
+//!   `test_connection` ([`connection_test`]), `start_connect` /
+//!   `finish_connect` ([`connect`]), and [`scheduler::tick`].
 //! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
 //! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
 //! - [`integration`]: the stored integration and its sites, as the engine sees them.
@@ -11,9 +18,11 @@
 //! - [`vault`]: AES-256-GCM encryption of tokens at rest.
 //! - [`oauth`]: the OAuth client (the `oauth2` crate) and the Atlassian API calls.
 //! - [`provider_error`]: what a provider failure means for the product.
-//! - [`connect`]: the connect / re-authenticate flow (state, callback, storage).
+//! - [`connect`]: the connect / re-authenticate flow (state, callback, storage);
+//!   `connect/placement.rs` holds its rules (which row a grant lands on, the event text).
 //! - [`connection_test`]: "Test connection", one real Jira call.
-//! - [`refresh`]: the one refresh function (single-flight, compare-and-swap, classification).
+//! - [`refresh`]: the one refresh function (single-flight, compare-and-swap);
+//!   `refresh/decision.rs` is its pure part (answer + row -> write, event, message).
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
 
 pub mod clock;
@@ -31,7 +40,7 @@ pub mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Database, DatabaseError};
-pub use engine_handle::Engine;
+pub use engine_handle::{Engine, EngineError, EngineSettings, IntegrationDetail};
 pub use integration::{Integration, Site};
 pub use provider_error::ProviderError;
 pub use secret::Secret;

@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use domain::{EventKind, EventOutcome, IntegrationId};
+
 use crate::db::NewEvent;
 use crate::refresh::RefreshOutcome;
 use crate::Engine;
@@ -26,10 +28,11 @@ pub const BATCH: i64 = 500;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
     pub refreshed: Vec<RefreshOutcome>,
-    pub flagged: Vec<i64>,
+    pub flagged: Vec<IntegrationId>,
 }
 
 /// Runs one tick at the engine's current time.
+#[tracing::instrument(skip(engine))]
 pub async fn tick(engine: &Engine) -> TickReport {
     let now = engine.clock.now();
     let mut report = TickReport::default();
@@ -39,8 +42,8 @@ pub async fn tick(engine: &Engine) -> TickReport {
             for id in ids {
                 let event = NewEvent {
                     integration_id: Some(id),
-                    kind: "expired",
-                    outcome: "needs_reauth",
+                    kind: EventKind::Expired,
+                    outcome: EventOutcome::NeedsReauth,
                     http_status: None,
                     error_code: None,
                     message: "The access token expired and there is no refresh token (offline_access was not \
@@ -50,7 +53,7 @@ pub async fn tick(engine: &Engine) -> TickReport {
                     Ok(true) => report.flagged.push(id),
                     Ok(false) => {}
                     Err(e) => {
-                        tracing::error!(integration = id, error = %e, "could not flag the integration")
+                        tracing::error!(integration = %id, error = %e, "could not flag the integration")
                     }
                 }
             }
@@ -61,7 +64,7 @@ pub async fn tick(engine: &Engine) -> TickReport {
     let due = match engine
         .db
         .due_for_refresh(
-            now + engine.refresh_margin_secs,
+            now + engine.settings().refresh_margin_secs,
             now - IDLE_REFRESH_SECS,
             now,
             BATCH,
@@ -88,7 +91,7 @@ pub async fn tick(engine: &Engine) -> TickReport {
         match done {
             Ok(outcome) => {
                 tracing::info!(
-                    integration = outcome.integration_id,
+                    integration = %outcome.integration_id,
                     ok = outcome.ok(),
                     "scheduled refresh"
                 );

@@ -10,6 +10,8 @@ use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
+use domain::IntegrationId;
+
 use crate::secret::Secret;
 
 const NONCE_LEN: usize = 12;
@@ -80,9 +82,13 @@ impl TokenVault {
     }
 
     /// `nonce || ciphertext` of `token`, bound to `integration_id`.
-    pub fn encrypt(&self, integration_id: i64, token: &Secret) -> Result<Vec<u8>, VaultError> {
+    pub fn encrypt(
+        &self,
+        integration_id: IntegrationId,
+        token: &Secret,
+    ) -> Result<Vec<u8>, VaultError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let aad = integration_id.to_be_bytes();
+        let aad = integration_id.get().to_be_bytes();
         let ciphertext = self
             .cipher
             .encrypt(
@@ -100,12 +106,16 @@ impl TokenVault {
     }
 
     /// The token stored as `blob` on integration `integration_id`.
-    pub fn decrypt(&self, integration_id: i64, blob: &[u8]) -> Result<Secret, VaultError> {
+    pub fn decrypt(
+        &self,
+        integration_id: IntegrationId,
+        blob: &[u8],
+    ) -> Result<Secret, VaultError> {
         if blob.len() < NONCE_LEN {
             return Err(VaultError::Decrypt);
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
-        let aad = integration_id.to_be_bytes();
+        let aad = integration_id.get().to_be_bytes();
         let plain = self
             .cipher
             .decrypt(
@@ -151,9 +161,9 @@ mod tests {
     fn round_trips_and_hides_the_token() {
         let v = vault();
         let token = Secret::new("sbx_at_abcdef");
-        let blob = v.encrypt(42, &token).expect("encrypt");
+        let blob = v.encrypt(IntegrationId(42), &token).expect("encrypt");
         assert!(!blob.windows(6).any(|w| w == b"abcdef"));
-        assert_eq!(v.decrypt(42, &blob).expect("decrypt"), token);
+        assert_eq!(v.decrypt(IntegrationId(42), &blob).expect("decrypt"), token);
     }
 
     #[test]
@@ -161,16 +171,21 @@ mod tests {
         let v = vault();
         let token = Secret::new("same");
         assert_ne!(
-            v.encrypt(1, &token).expect("a"),
-            v.encrypt(1, &token).expect("b")
+            v.encrypt(IntegrationId(1), &token).expect("a"),
+            v.encrypt(IntegrationId(1), &token).expect("b")
         );
     }
 
     #[test]
     fn a_ciphertext_moved_to_another_integration_does_not_decrypt() {
         let v = vault();
-        let blob = v.encrypt(1, &Secret::new("token")).expect("encrypt");
-        assert!(matches!(v.decrypt(2, &blob), Err(VaultError::Decrypt)));
+        let blob = v
+            .encrypt(IntegrationId(1), &Secret::new("token"))
+            .expect("encrypt");
+        assert!(matches!(
+            v.decrypt(IntegrationId(2), &blob),
+            Err(VaultError::Decrypt)
+        ));
     }
 
     #[test]
@@ -194,8 +209,16 @@ mod tests {
         let first = TokenVault::load_or_create(&path).expect("create");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let blob = first.encrypt(3, &Secret::new("t")).expect("encrypt");
+        let blob = first
+            .encrypt(IntegrationId(3), &Secret::new("t"))
+            .expect("encrypt");
         let second = TokenVault::load_or_create(&path).expect("reuse");
-        assert_eq!(second.decrypt(3, &blob).expect("decrypt").expose(), "t");
+        assert_eq!(
+            second
+                .decrypt(IntegrationId(3), &blob)
+                .expect("decrypt")
+                .expose(),
+            "t"
+        );
     }
 }

@@ -8,7 +8,9 @@ use app::{shell, App};
 use axum::Router;
 use engine::oauth::{AtlassianClient, ProviderSettings};
 use engine::vault::VaultError;
-use engine::{Clock, Database, DatabaseError, Engine, Secret, SystemClock, TokenVault};
+use engine::{
+    Clock, Database, DatabaseError, Engine, EngineSettings, Secret, SystemClock, TokenVault,
+};
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -46,6 +48,12 @@ pub struct Application {
     router: Router,
     engine: Engine,
     sandbox: Option<sandbox::Sandbox>,
+    /// What the engine was built from, kept for test harnesses and the
+    /// benchmark (which seed rows and time bare token requests). The routes
+    /// only ever reach them through the engine.
+    database: Database,
+    vault: TokenVault,
+    atlassian: AtlassianClient,
 }
 
 impl Application {
@@ -82,21 +90,21 @@ impl Application {
         let atlassian = AtlassianClient::new(provider_settings(&config, bound))
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let engine = Engine::new(
-            db,
-            clock,
-            vault,
-            atlassian,
-            config.sandbox_mode(),
-            i64::from(config.refresh_margin_secs),
+            db.clone(),
+            clock.clone(),
+            vault.clone(),
+            atlassian.clone(),
+            EngineSettings {
+                sandbox_mode: config.sandbox_mode(),
+                refresh_margin_secs: i64::from(config.refresh_margin_secs),
+            },
         );
         let state = AppState {
             leptos_options: leptos_options(bound),
             engine: engine.clone(),
         };
         let mut router = router(state);
-        let sandbox = config
-            .sandbox_mode()
-            .then(|| sandbox_for(&config, engine.clock.clone()));
+        let sandbox = config.sandbox_mode().then(|| sandbox_for(&config, clock));
         if let Some(sandbox) = &sandbox {
             // The emulator lives in this process, under /sandbox, on the same clock.
             router = router.nest_service("/sandbox", sandbox.router());
@@ -106,6 +114,9 @@ impl Application {
             router,
             engine,
             sandbox,
+            database: db,
+            vault,
+            atlassian,
         })
     }
 
@@ -127,9 +138,24 @@ impl Application {
             .unwrap_or_default()
     }
 
-    /// The engine the routes use (tests read the database through it).
+    /// The engine the routes use.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The database under the engine (test harnesses seed and inspect rows).
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The token vault (test harnesses check what is stored is ciphertext).
+    pub fn vault(&self) -> &TokenVault {
+        &self.vault
+    }
+
+    /// The OAuth client (the benchmark times a bare token request).
+    pub fn atlassian(&self) -> &AtlassianClient {
+        &self.atlassian
     }
 
     /// Serves until the process is stopped (Ctrl-C or SIGTERM).
@@ -249,7 +275,7 @@ fn sandbox_for(config: &Config, clock: Arc<dyn Clock>) -> sandbox::Sandbox {
         withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
         ..sandbox::Settings::default()
     };
-    sandbox::Sandbox::new(vec![client], settings, Arc::new(move || clock.now()))
+    sandbox::Sandbox::new(vec![client], settings, Arc::new(move || clock.now().secs()))
 }
 
 fn router(state: AppState) -> Router {

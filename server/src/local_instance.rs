@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use engine::{Clock, Engine};
+use engine::oauth::AtlassianClient;
+use engine::{Clock, Database, Engine, TokenVault};
 use tokio::net::TcpListener;
 
 use crate::{Application, Config};
@@ -15,6 +16,10 @@ pub struct LocalInstance {
     pub base: String,
     pub engine: Engine,
     pub sandbox: sandbox::Sandbox,
+    /// The engine's database, vault and OAuth client, for seeding and inspecting.
+    pub database: Database,
+    pub vault: TokenVault,
+    pub atlassian: AtlassianClient,
     /// The SQLite file it runs on.
     pub database_file: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -50,6 +55,9 @@ impl LocalInstance {
             .await
             .map_err(|e| e.to_string())?;
         let engine = app.engine().clone();
+        let database = app.database().clone();
+        let vault = app.vault().clone();
+        let atlassian = app.atlassian().clone();
         let sandbox = app.sandbox().ok_or("not in sandbox mode")?.clone();
         tokio::spawn(app.run_until_stopped());
         Ok(Self {
@@ -57,6 +65,9 @@ impl LocalInstance {
             database_file: dir.path().join("dashboard.db"),
             engine,
             sandbox,
+            database,
+            vault,
+            atlassian,
             _dir: dir,
         })
     }

@@ -6,8 +6,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
-use engine::connect::{CallbackParams, ConnectError, Connected, STATE_LIFETIME_SECS};
-use engine::db::NewEvent;
+use domain::{ConnectFailure, Flash, IntegrationId};
+use engine::connect::{CallbackParams, ConnectError, STATE_LIFETIME_SECS};
 use engine::Engine;
 use serde::Deserialize;
 
@@ -25,7 +25,7 @@ pub async fn start(
     headers: HeaderMap,
     Query(params): Query<StartParams>,
 ) -> Response {
-    let redirect_uri = &engine.atlassian.settings().redirect_uri;
+    let redirect_uri = engine.redirect_uri();
     // The binding cookie is set for this host; the callback arrives on the
     // redirect URI's host. Move the browser there first so the cookie survives.
     let expected_host = host_and_port(redirect_uri);
@@ -43,9 +43,9 @@ pub async fn start(
     }
     let reauth_of = match params.integration.as_deref() {
         None | Some("") => None,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(id) if id > 0 => Some(id),
-            _ => {
+        Some(raw) => match raw.parse::<IntegrationId>() {
+            Ok(id) => Some(id),
+            Err(_) => {
                 return error_page(
                     StatusCode::BAD_REQUEST,
                     "The integration to re-authenticate must be given by its number, e.g. /oauth/start?integration=3.",
@@ -70,9 +70,16 @@ pub async fn start(
             }
             response
         }
-        Err(e @ ConnectError::UnknownIntegration(_)) => {
-            error_page(StatusCode::NOT_FOUND, &e.to_string())
-        }
+        Err(ConnectError::Failed {
+            failure: ConnectFailure::UnknownIntegration,
+            ..
+        }) => error_page(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "Integration {} does not exist, so it cannot be re-authenticated.",
+                reauth_of.map(|id| id.to_string()).unwrap_or_default()
+            ),
+        ),
         Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -86,48 +93,16 @@ pub async fn callback(
     let cookie = binding_cookie(&headers);
     let result = engine.finish_connect(&params, cookie.as_deref()).await;
     let mut response = match result {
-        Ok(connected) => {
-            let (flash, id) = match connected {
-                Connected::New(id) => ("connected", id),
-                Connected::Reconnected(id) => ("reconnected", id),
-                Connected::Reauthenticated(id) => ("reauthenticated", id),
-            };
-            Redirect::to(&format!("/dashboard?flash={flash}&integration={id}")).into_response()
+        Ok(connected) => flash_redirect(connected.flash(), Some(connected.id())),
+        Err(ConnectError::State(problem)) => {
+            tracing::warn!(reason = %problem, "OAuth callback rejected");
+            error_page(StatusCode::BAD_REQUEST, &problem.to_string())
         }
-        Err(e) if e.is_state_problem() => {
-            tracing::warn!(reason = %e, "OAuth callback rejected");
-            error_page(StatusCode::BAD_REQUEST, &e.to_string())
-        }
-        Err(ConnectError::Declined) => Redirect::to("/dashboard?flash=declined").into_response(),
-        Err(e) => {
-            tracing::warn!(reason = %e, "OAuth callback failed");
-            let (status, code) = match &e {
-                ConnectError::Exchange(p)
-                | ConnectError::Resources(p)
-                | ConnectError::Account(p) => (p.status(), p.code().map(str::to_owned)),
-                _ => (None, None),
-            };
-            let message = e.to_string();
-            let _ = engine
-                .db
-                .record_event(
-                    &NewEvent {
-                        integration_id: None,
-                        kind: "connect",
-                        outcome: "failed",
-                        http_status: status,
-                        error_code: code.as_deref(),
-                        message: &message,
-                    },
-                    engine.clock.now(),
-                )
-                .await;
-            Redirect::to(&format!(
-                "/dashboard?flash=failed&reason={}",
-                failure_code(&e)
-            ))
-            .into_response()
-        }
+        // The engine logged the failure as an event.
+        Err(e) => flash_redirect(
+            e.flash().unwrap_or(Flash::Failed(ConnectFailure::Storage)),
+            None,
+        ),
     };
     // The state is spent either way: drop the binding cookie.
     let expired = Cookie::build((BINDING_COOKIE, ""))
@@ -140,19 +115,13 @@ pub async fn callback(
     response
 }
 
-/// The short code the dashboard turns back into a sentence (see `app::flash`).
-fn failure_code(e: &ConnectError) -> &'static str {
-    match e {
-        ConnectError::ProviderRefused(_) => "provider",
-        ConnectError::MissingCode => "no_code",
-        ConnectError::Exchange(_) => "exchange",
-        ConnectError::Resources(_) => "resources",
-        ConnectError::NoSites => "no_sites",
-        ConnectError::Account(_) => "account",
-        ConnectError::UnknownIntegration(_) => "unknown_integration",
-        ConnectError::AccountBelongsToAnother { .. } => "other_account",
-        _ => "storage",
+/// `303` to the dashboard with the flash (and the integration it is about).
+fn flash_redirect(flash: Flash, id: Option<IntegrationId>) -> Response {
+    let mut target = format!("/dashboard?{}", flash.query());
+    if let Some(id) = id {
+        target.push_str(&format!("&integration={id}"));
     }
+    Redirect::to(&target).into_response()
 }
 
 fn binding_cookie(headers: &HeaderMap) -> Option<String> {
@@ -176,10 +145,7 @@ fn host_and_port(url: &url::Url) -> Option<String> {
 
 /// A small self-contained page for errors that happen outside the app's UI.
 pub fn error_page(status: StatusCode, sentence: &str) -> Response {
-    let escaped = sentence
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escaped = html_escape::encode_text(sentence);
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

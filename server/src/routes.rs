@@ -20,7 +20,7 @@ pub fn plain_routes() -> Router<AppState> {
 
 /// `200 ok` when the database answers, `503` otherwise.
 async fn healthz(State(engine): State<Engine>) -> impl IntoResponse {
-    if engine.db.is_healthy().await {
+    if engine.is_healthy().await {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")

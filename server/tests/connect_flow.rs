@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use domain::IntegrationId;
 use engine::Secret;
 use reqwest::StatusCode;
 
@@ -60,15 +61,20 @@ async fn a_completed_flow_stores_one_integration_with_encrypted_tokens() {
     // At rest: ciphertext that is not the token, and decrypts to the token the
     // sandbox issued (the sandbox accepts it).
     let (access, refresh) = app
-        .engine
-        .db
-        .encrypted_tokens(1)
+        .database
+        .encrypted_tokens(IntegrationId(1))
         .await
         .expect("db")
         .expect("row");
     let (access, refresh) = (access.expect("access"), refresh.expect("refresh"));
-    let access_token = app.engine.vault.decrypt(1, &access).expect("decrypt");
-    let refresh_token = app.engine.vault.decrypt(1, &refresh).expect("decrypt");
+    let access_token = app
+        .vault
+        .decrypt(IntegrationId(1), &access)
+        .expect("decrypt");
+    let refresh_token = app
+        .vault
+        .decrypt(IntegrationId(1), &refresh)
+        .expect("decrypt");
     assert!(access_token.expose().starts_with("sbx_at_"));
     assert!(refresh_token.expose().starts_with("sbx_rt_"));
     for (blob, token) in [(&access, &access_token), (&refresh, &refresh_token)] {
@@ -79,7 +85,6 @@ async fn a_completed_flow_stores_one_integration_with_encrypted_tokens() {
         );
     }
     let me = app
-        .engine
         .atlassian
         .me(&access_token)
         .await
@@ -115,24 +120,21 @@ async fn the_stored_file_alone_reveals_no_token() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     let (access, _) = app
-        .engine
-        .db
-        .encrypted_tokens(1)
+        .database
+        .encrypted_tokens(IntegrationId(1))
         .await
         .expect("db")
         .expect("row");
     let token = app
-        .engine
         .vault
-        .decrypt(1, &access.expect("access"))
+        .decrypt(IntegrationId(1), &access.expect("access"))
         .expect("decrypt");
     sqlx::query("PRAGMA wal_checkpoint(FULL)")
-        .execute(app.engine.db.pool())
+        .execute(app.database.pool())
         .await
         .expect("checkpoint");
     let path = app
-        .engine
-        .db
+        .database
         .pool()
         .connect_options()
         .get_filename()
@@ -178,7 +180,7 @@ async fn re_authenticating_repairs_the_same_row_and_keeps_its_history() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     sqlx::query("UPDATE integrations SET is_active = 0, refresh_failures = 2 WHERE id = 1")
-        .execute(app.engine.db.pool())
+        .execute(app.database.pool())
         .await
         .expect("deactivate");
     let flow = app.connect(ADA, &[ACME], Some(1)).await;
@@ -461,7 +463,10 @@ async fn disconnect_wipes_the_tokens_and_logs_an_event() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.list().await, serde_json::json!([]));
     assert_eq!(
-        app.engine.db.encrypted_tokens(1).await.expect("db"),
+        app.database
+            .encrypted_tokens(IntegrationId(1))
+            .await
+            .expect("db"),
         Some((None, None))
     );
     assert_eq!(

@@ -10,7 +10,7 @@ const NOW: i64 = 1_800_000_000;
 
 /// Seeds `n` integrations: every 4th expiring, every 5th inactive, the rest active.
 async fn seed(app: &TestApp, n: i64) {
-    let mut tx = app.engine.db.pool().begin().await.expect("tx");
+    let mut tx = app.database.pool().begin().await.expect("tx");
     for i in 1..=n {
         let expires_at = if i % 4 == 0 { NOW + 100 } else { NOW + 3_000 };
         let active = i % 5 != 0;
@@ -152,7 +152,7 @@ async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
     let app = TestApp::spawn().await;
     let margin = 300; // the default REFRESH_MARGIN_SECS
     let offsets = [-1, 0, 1, margin - 1, margin, margin + 1];
-    let mut tx = app.engine.db.pool().begin().await.expect("tx");
+    let mut tx = app.database.pool().begin().await.expect("tx");
     let mut id = 0;
     for offset in offsets {
         for active in [true, false] {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use domain::IntegrationId;
 use engine::refresh::RefreshResult;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
@@ -28,15 +29,13 @@ async fn refresh_api(app: &TestApp, id: &str) -> (StatusCode, Value) {
 
 async fn stored_refresh_token(app: &TestApp) -> String {
     let (_, refresh) = app
-        .engine
-        .db
-        .encrypted_tokens(1)
+        .database
+        .encrypted_tokens(IntegrationId(1))
         .await
         .expect("db")
         .expect("row");
-    app.engine
-        .vault
-        .decrypt(1, &refresh.expect("refresh"))
+    app.vault
+        .decrypt(IntegrationId(1), &refresh.expect("refresh"))
         .expect("decrypt")
         .expose()
         .to_owned()
@@ -46,7 +45,7 @@ async fn row(app: &TestApp) -> (i64, i64, Option<i64>) {
     sqlx::query_as(
         "SELECT is_active, refresh_failures, last_refresh_at FROM integrations WHERE id = 1",
     )
-    .fetch_one(app.engine.db.pool())
+    .fetch_one(app.database.pool())
     .await
     .expect("row")
 }
@@ -163,7 +162,7 @@ async fn a_5xx_keeps_the_tokens_and_schedules_a_retry() {
     assert_eq!(stored_refresh_token(&app).await, before);
     let retry_after: Option<i64> =
         sqlx::query_scalar("SELECT retry_after FROM integrations WHERE id = 1")
-            .fetch_one(app.engine.db.pool())
+            .fetch_one(app.database.pool())
             .await
             .expect("row");
     assert_eq!(retry_after, Some(1_800_000_030));
@@ -184,7 +183,7 @@ async fn a_lost_response_is_retried_with_the_same_token_inside_the_leeway() {
     let before = stored_refresh_token(&app).await;
     // The sandbox rotates, then the answer arrives garbled: the new token is lost.
     app.sandbox.inject_fault(FaultKind::Malformed, 1);
-    let outcome = app.engine.refresh(1).await;
+    let outcome = app.engine.refresh(IntegrationId(1)).await;
     assert_eq!(outcome.result, RefreshResult::Transient);
     assert_eq!(
         stored_refresh_token(&app).await,
@@ -192,7 +191,7 @@ async fn a_lost_response_is_retried_with_the_same_token_inside_the_leeway() {
         "nothing half-stored"
     );
     app.clock.advance(30);
-    let outcome = app.engine.refresh(1).await;
+    let outcome = app.engine.refresh(IntegrationId(1)).await;
     assert_eq!(
         outcome.result,
         RefreshResult::Refreshed,
@@ -209,7 +208,7 @@ async fn a_timed_out_refresh_keeps_the_tokens_and_the_retry_succeeds() {
     let before = stored_refresh_token(&app).await;
     // The sandbox answers after the client gave up (and rotates: a lost response).
     app.sandbox.inject_fault(FaultKind::Delay { ms: 1_500 }, 1);
-    let outcome = app.engine.refresh(1).await;
+    let outcome = app.engine.refresh(IntegrationId(1)).await;
     assert_eq!(
         outcome.result,
         RefreshResult::Transient,
@@ -226,7 +225,7 @@ async fn a_timed_out_refresh_keeps_the_tokens_and_the_retry_succeeds() {
     );
     // Inside the leeway the same refresh token still works.
     app.clock.advance(30);
-    let outcome = app.engine.refresh(1).await;
+    let outcome = app.engine.refresh(IntegrationId(1)).await;
     assert_eq!(
         outcome.result,
         RefreshResult::Refreshed,
@@ -259,7 +258,7 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
                     )
                 }
                 1 => {
-                    let o = app.engine.refresh(1).await;
+                    let o = app.engine.refresh(IntegrationId(1)).await;
                     (o.ok(), o.message)
                 }
                 _ => {
@@ -289,7 +288,7 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
         "exactly one token request"
     );
     assert_eq!(
-        app.engine.refresh(1).await.result,
+        app.engine.refresh(IntegrationId(1)).await.result,
         RefreshResult::Refreshed,
         "the next refresh works"
     );
@@ -302,7 +301,7 @@ async fn a_row_changed_during_the_request_is_not_overwritten() {
     app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
     let refreshing = {
         let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(1).await })
+        tokio::spawn(async move { app.engine.refresh(IntegrationId(1)).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // The user re-authenticates while the refresh is in flight.
@@ -331,7 +330,7 @@ async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
         "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
          BEGIN SELECT RAISE(ABORT, 'disk full'); END",
     )
-    .execute(app.engine.db.pool())
+    .execute(app.database.pool())
     .await
     .expect("trigger");
     let (_, outcome) = refresh_api(&app, "1").await;
@@ -355,7 +354,7 @@ async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
     // The failed transaction was ended: once the disk "recovers", the next
     // refresh (inside the 10-minute leeway, with the same token) stores.
     sqlx::query("DROP TRIGGER fail_rotation")
-        .execute(app.engine.db.pool())
+        .execute(app.database.pool())
         .await
         .expect("drop trigger");
     let (_, outcome) = refresh_api(&app, "1").await;
@@ -414,7 +413,7 @@ async fn the_scheduler_refreshes_idle_refresh_tokens_before_90_days() {
     sqlx::query("UPDATE integrations SET refresh_token_issued_at = ?, expires_at = ? WHERE id = 1")
         .bind(1_800_000_000 - 31 * 86_400)
         .bind(1_800_000_000 + 3_000)
-        .execute(app.engine.db.pool())
+        .execute(app.database.pool())
         .await
         .expect("age it");
     let report = engine::scheduler::tick(&app.engine).await;
@@ -454,7 +453,10 @@ async fn the_scheduler_flags_expired_integrations_without_refresh_token_once() {
         .flagged
         .is_empty());
     app.clock.advance(3_600);
-    assert_eq!(engine::scheduler::tick(&app.engine).await.flagged, vec![1]);
+    assert_eq!(
+        engine::scheduler::tick(&app.engine).await.flagged,
+        vec![IntegrationId(1)]
+    );
     assert!(engine::scheduler::tick(&app.engine)
         .await
         .flagged

@@ -1,5 +1,6 @@
 //! `#[server]` functions. Each has a fixed endpoint under `/api/` (a contract
-//! other tests rely on); bodies are form-encoded, answers JSON.
+//! other tests rely on); bodies are form-encoded, answers JSON. Each only
+//! translates between HTTP and one of the engine's use cases.
 
 #[cfg(feature = "ssr")]
 mod server_side;
@@ -15,15 +16,13 @@ use crate::model::{
 #[server(endpoint = "list_integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationView>, ServerFnError> {
     let engine = server_side::engine()?;
-    let now = engine.clock.now();
     let integrations = engine
-        .db
-        .list_integrations()
+        .integrations()
         .await
-        .map_err(server_side::internal("list the integrations"))?;
+        .map_err(server_side::engine_error)?;
     Ok(integrations
         .into_iter()
-        .map(|i| server_side::integration_view(i, now, engine.refresh_margin_secs))
+        .map(|i| server_side::integration_view(&engine, i))
         .collect())
 }
 
@@ -37,47 +36,53 @@ pub async fn dashboard_page(
     search: Option<String>,
     size: Option<i64>,
 ) -> Result<DashboardPageView, ServerFnError> {
-    use engine::db::{PageQuery, StatusFilter};
+    use crate::model::Status;
     let engine = server_side::engine()?;
     let status = match status.as_deref() {
         None | Some("") | Some("all") => None,
-        Some(text) => Some(StatusFilter::parse(text).ok_or_else(|| {
+        Some(text) => Some(Status::parse(text).ok_or_else(|| {
             server_side::client_error(
                 http::StatusCode::BAD_REQUEST,
-                format!("Unknown status filter \"{text}\": use active, expiring, expired or needs_reauth."),
+                format!(
+                    "Unknown status filter \"{}\": use active, expiring, expired or needs_reauth.",
+                    text.chars().take(40).collect::<String>()
+                ),
             )
         })?),
     };
-    let page = page.unwrap_or(1).max(1);
-    let page_size = size
-        .unwrap_or(crate::model::PAGE_SIZE)
-        .clamp(1, engine::db::MAX_PAGE_SIZE);
-    let now = engine.clock.now();
+    if search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return Err(server_side::client_error(
+            http::StatusCode::BAD_REQUEST,
+            format!("The search is too long: at most {MAX_SEARCH_CHARS} characters."),
+        ));
+    }
+    let page = page.unwrap_or(1).clamp(1, i64::from(i32::MAX));
     let found = engine
-        .db
-        .dashboard_page(
-            &PageQuery {
-                page: page - 1,
-                page_size,
-                status,
-                search,
-            },
-            now,
-            engine.refresh_margin_secs,
-        )
+        .dashboard_page(engine::db::PageQuery {
+            page: page - 1,
+            page_size: size.unwrap_or(crate::model::PAGE_SIZE),
+            status,
+            search,
+        })
         .await
-        .map_err(server_side::internal("list the integrations"))?;
+        .map_err(server_side::engine_error)?;
     Ok(DashboardPageView {
+        page_size: found.page_size,
+        total: found.total,
+        page,
         items: found
             .items
             .into_iter()
-            .map(|i| server_side::integration_view(i, now, engine.refresh_margin_secs))
+            .map(|i| server_side::integration_view(&engine, i))
             .collect(),
-        total: found.total,
-        page,
-        page_size,
     })
 }
+
+/// The longest search the dashboard accepts (site names and emails are short).
+pub const MAX_SEARCH_CHARS: usize = 200;
 
 /// The mode (sandbox or Atlassian), the refresh margin and the server's clock.
 #[server(endpoint = "app_info")]
@@ -90,49 +95,25 @@ pub async fn fetch_app_info() -> Result<AppInfo, ServerFnError> {
 #[server(endpoint = "disconnect_integration")]
 pub async fn disconnect_integration(id: i64) -> Result<(), ServerFnError> {
     let engine = server_side::engine()?;
-    let now = engine.clock.now();
-    match engine.db.disconnect(id, now).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(server_side::client_error(
-            http::StatusCode::NOT_FOUND,
-            format!("Integration {id} does not exist or is already disconnected."),
-        )),
-        Err(e) => Err(server_side::internal("disconnect the integration")(e)),
-    }
+    engine
+        .disconnect(server_side::integration_id(id)?)
+        .await
+        .map_err(server_side::engine_error)
 }
 
 /// Refreshes integration `id` now (or joins the refresh already in flight).
 #[server(endpoint = "refresh_integration")]
 pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFnError> {
-    use engine::refresh::RefreshResult;
     let engine = server_side::engine()?;
-    let outcome = engine.refresh(id).await;
-    if outcome.result == RefreshResult::NotFound {
-        return Err(server_side::client_error(
-            http::StatusCode::NOT_FOUND,
-            outcome.message,
-        ));
-    }
-    let integration = engine
-        .db
-        .find_integration(id)
+    let refreshed = engine
+        .refresh_integration(server_side::integration_id(id)?)
         .await
-        .map_err(server_side::internal("read the integration"))?
-        .ok_or_else(|| {
-            server_side::client_error(
-                http::StatusCode::NOT_FOUND,
-                format!("Integration {id} does not exist."),
-            )
-        })?;
+        .map_err(server_side::engine_error)?;
     Ok(RefreshOutcomeView {
-        ok: outcome.ok(),
-        requires_reauth: outcome.requires_reauth(),
-        message: outcome.message,
-        integration: server_side::integration_view(
-            integration,
-            engine.clock.now(),
-            engine.refresh_margin_secs,
-        ),
+        ok: refreshed.outcome.ok(),
+        requires_reauth: refreshed.outcome.requires_reauth(),
+        message: refreshed.outcome.message,
+        integration: server_side::integration_view(&engine, refreshed.integration),
     })
 }
 
@@ -141,7 +122,10 @@ pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFn
 pub async fn test_connection(id: i64) -> Result<ConnectionTestView, ServerFnError> {
     use engine::connection_test::ConnectionTestError;
     let engine = server_side::engine()?;
-    match engine.test_connection(id).await {
+    match engine
+        .test_connection(server_side::integration_id(id)?)
+        .await
+    {
         Ok(me) => Ok(ConnectionTestView {
             ok: true,
             message: format!("Connected to {} as {}.", me.site_name, me.display_name),
@@ -163,30 +147,17 @@ pub async fn test_connection(id: i64) -> Result<ConnectionTestView, ServerFnErro
 #[server(endpoint = "integration_detail")]
 pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, ServerFnError> {
     let engine = server_side::engine()?;
-    let integration = engine
-        .db
-        .find_integration(id)
+    let detail = engine
+        .integration_detail(server_side::integration_id(id)?)
         .await
-        .map_err(server_side::internal("read the integration"))?
-        .filter(|i| i.disconnected_at.is_none())
-        .ok_or_else(|| {
-            server_side::client_error(
-                http::StatusCode::NOT_FOUND,
-                format!("Integration {id} does not exist or was disconnected."),
-            )
-        })?;
-    let events = engine
-        .db
-        .events_of(id, 200)
-        .await
-        .map_err(server_side::internal("read the event log"))?;
+        .map_err(server_side::engine_error)?;
     Ok(IntegrationDetailView {
-        integration: server_side::integration_view(
-            integration,
-            engine.clock.now(),
-            engine.refresh_margin_secs,
-        ),
-        events: events.into_iter().map(server_side::event_view).collect(),
+        integration: server_side::integration_view(&engine, detail.integration),
+        events: detail
+            .events
+            .into_iter()
+            .map(server_side::event_view)
+            .collect(),
         info: server_side::app_info(&engine),
     })
 }

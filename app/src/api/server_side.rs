@@ -1,20 +1,15 @@
 //! Server-side helpers of the server functions: reaching the engine through
-//! context, mapping stored integrations into views, and turning internal
-//! errors into a sentence (the cause goes to the log, never to the browser).
+//! context, mapping the engine's types into views, and turning engine errors
+//! into an HTTP status and a sentence (causes go to the log, never to the browser).
 
 use chrono::{DateTime, SecondsFormat};
 use leptos::prelude::*;
 
+use domain::{status_at, IntegrationId, StatusInputs, UnixTime};
 use engine::db::TokenEvent;
-use engine::{Engine, Integration};
+use engine::{Engine, EngineError, Integration};
 
 use crate::model::{AppInfo, EventView, IntegrationView, Mode, SiteView};
-use crate::status::{status_at, StatusInputs};
-
-/// Refresh tokens die after 90 days without use.
-const REFRESH_TOKEN_IDLE_SECS: i64 = 90 * 86_400;
-/// Refresh token families die 365 days after consent.
-const CONSENT_LIFETIME_SECS: i64 = 365 * 86_400;
 
 /// The engine the server put in context.
 pub fn engine() -> Result<Engine, ServerFnError> {
@@ -24,15 +19,17 @@ pub fn engine() -> Result<Engine, ServerFnError> {
     })
 }
 
-/// Logs `err` and answers the browser with a sentence about what failed.
-pub fn internal<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ServerFnError {
-    move |err| {
-        tracing::error!(error = %err, "could not {what}");
-        ServerFnError::new(format!("Could not {what}; the server logged the cause."))
-    }
+/// An engine error as the browser sees it: 404 for an unknown integration,
+/// 500 with a sentence for a storage failure (the engine logged the cause).
+pub fn engine_error(err: EngineError) -> ServerFnError {
+    let status = match err {
+        EngineError::NotFound(_) => http::StatusCode::NOT_FOUND,
+        EngineError::Storage(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    client_error(status, err.to_string())
 }
 
-/// A 4xx answer with a sentence for the user.
+/// An answer with a status and a sentence for the user.
 pub fn client_error(status: http::StatusCode, sentence: String) -> ServerFnError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(status);
@@ -40,37 +37,49 @@ pub fn client_error(status: http::StatusCode, sentence: String) -> ServerFnError
     ServerFnError::new(sentence)
 }
 
+/// A form's `id`, as an integration id (positive), or a 400.
+pub fn integration_id(id: i64) -> Result<IntegrationId, ServerFnError> {
+    id.to_string().parse().map_err(|e| {
+        client_error(
+            http::StatusCode::BAD_REQUEST,
+            format!("The integration id {id} is not valid: {e}."),
+        )
+    })
+}
+
 pub fn app_info(engine: &Engine) -> AppInfo {
+    let settings = engine.settings();
     AppInfo {
-        mode: if engine.sandbox_mode {
+        mode: if settings.sandbox_mode {
             Mode::Sandbox
         } else {
             Mode::Atlassian
         },
-        refresh_margin_secs: engine.refresh_margin_secs,
-        server_now: engine.clock.now(),
+        refresh_margin_secs: settings.refresh_margin_secs,
+        server_now: engine.now().secs(),
     }
 }
 
-/// RFC 3339 (UTC, seconds) for a UNIX time.
-pub fn rfc3339(secs: i64) -> String {
-    DateTime::from_timestamp(secs, 0)
+/// RFC 3339 (UTC, seconds) for an instant.
+pub fn rfc3339(at: UnixTime) -> String {
+    DateTime::from_timestamp(at.secs(), 0)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-pub fn integration_view(i: Integration, now: i64, margin_secs: i64) -> IntegrationView {
+/// The view of `i` at `engine`'s clock.
+pub fn integration_view(engine: &Engine, i: Integration) -> IntegrationView {
     let status = status_at(
         StatusInputs {
             is_active: i.is_active,
             has_refresh_token: i.has_refresh_token,
-            expires_at: i.expires_at,
-            margin_secs,
+            expires_at: i.expires_at.secs(),
+            margin_secs: engine.settings().refresh_margin_secs,
         },
-        now,
+        engine.now().secs(),
     );
     IntegrationView {
-        id: i.id,
+        id: i.id.get(),
         status,
         is_active: i.is_active,
         has_refresh_token: i.has_refresh_token,
@@ -78,6 +87,8 @@ pub fn integration_view(i: Integration, now: i64, margin_secs: i64) -> Integrati
         access_token_lifetime_secs: i.access_token_lifetime,
         refresh_failures: i.refresh_failures,
         last_refresh_at: i.last_refresh_at.map(rfc3339),
+        refresh_token_idle_expires_at: i.refresh_token_idle_expires_at().map(rfc3339),
+        consent_expires_at: i.consent_expires_at().map(rfc3339),
         last_error: i.last_error,
         account_id: i.account_id,
         account_name: i.account_name,
@@ -93,13 +104,6 @@ pub fn integration_view(i: Integration, now: i64, margin_secs: i64) -> Integrati
             .collect(),
         scopes: i.scopes,
         created_at: rfc3339(i.created_at),
-        refresh_token_idle_expires_at: i
-            .refresh_token_issued_at
-            .filter(|_| i.has_refresh_token)
-            .map(|t| rfc3339(t + REFRESH_TOKEN_IDLE_SECS)),
-        consent_expires_at: Some(i.consented_at)
-            .filter(|_| i.has_refresh_token)
-            .map(|t| rfc3339(t + CONSENT_LIFETIME_SECS)),
     }
 }
 

@@ -123,8 +123,8 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
                         {detail.events.into_iter().map(|e| view! {
                             <tr>
                                 <td>{short_time(&e.at)}</td>
-                                <td>{e.kind}</td>
-                                <td>{e.outcome}</td>
+                                <td>{e.kind.as_str()}</td>
+                                <td>{e.outcome.as_str()}</td>
                                 <td>{e.http_status.map(|s| s.to_string()).unwrap_or_default()}</td>
                                 <td>{e.error_code.unwrap_or_default()}</td>
                                 <td>{e.message}</td>

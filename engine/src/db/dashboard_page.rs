@@ -3,6 +3,8 @@
 
 use sqlx::{QueryBuilder, Sqlite};
 
+use domain::{Status, UnixTime};
+
 use super::integrations::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
 use super::{Database, DatabaseError};
 use crate::integration::Integration;
@@ -10,51 +12,28 @@ use crate::integration::Integration;
 /// The largest page the dashboard serves (`?size=500`).
 pub const MAX_PAGE_SIZE: i64 = 500;
 
-/// A status filter, evaluated at a given time with the refresh margin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusFilter {
-    Active,
-    Expiring,
-    Expired,
-    NeedsReauth,
-}
-
-impl StatusFilter {
-    /// `active` | `expiring` | `expired` | `needs_reauth`.
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "active" => Self::Active,
-            "expiring" => Self::Expiring,
-            "expired" => Self::Expired,
-            "needs_reauth" => Self::NeedsReauth,
-            _ => return None,
-        })
-    }
-
-    /// Appends this filter's condition (the same rules as the status badge).
-    fn push_condition(self, qb: &mut QueryBuilder<'_, Sqlite>, now: i64, soon: i64) {
-        match self {
-            Self::Active => {
-                qb.push(" AND i.is_active = 1 AND i.expires_at > ")
-                    .push_bind(soon);
-            }
-            Self::Expiring => {
-                qb.push(" AND i.is_active = 1 AND i.expires_at > ")
-                    .push_bind(now)
-                    .push(" AND i.expires_at <= ")
-                    .push_bind(soon);
-            }
-            Self::Expired => {
-                qb.push(
-                    " AND i.is_active = 1 AND i.refresh_token IS NOT NULL AND i.expires_at <= ",
-                )
+/// Appends the condition of a status filter: the same rules as
+/// [`domain::status_at`] (a test holds the two together at every boundary).
+fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime, soon: UnixTime) {
+    match status {
+        Status::Active => {
+            qb.push(" AND i.is_active = 1 AND i.expires_at > ")
+                .push_bind(soon);
+        }
+        Status::Expiring => {
+            qb.push(" AND i.is_active = 1 AND i.expires_at > ")
+                .push_bind(now)
+                .push(" AND i.expires_at <= ")
+                .push_bind(soon);
+        }
+        Status::Expired => {
+            qb.push(" AND i.is_active = 1 AND i.refresh_token IS NOT NULL AND i.expires_at <= ")
                 .push_bind(now);
-            }
-            Self::NeedsReauth => {
-                qb.push(" AND (i.is_active = 0 OR (i.refresh_token IS NULL AND i.expires_at <= ")
-                    .push_bind(now)
-                    .push("))");
-            }
+        }
+        Status::NeedsReauth => {
+            qb.push(" AND (i.is_active = 0 OR (i.refresh_token IS NULL AND i.expires_at <= ")
+                .push_bind(now)
+                .push("))");
         }
     }
 }
@@ -65,7 +44,7 @@ pub struct PageQuery {
     /// 0-based page number.
     pub page: i64,
     pub page_size: i64,
-    pub status: Option<StatusFilter>,
+    pub status: Option<Status>,
     /// Matches site name or URL, account name or email (case-insensitive).
     pub search: Option<String>,
 }
@@ -75,6 +54,8 @@ pub struct PageQuery {
 pub struct Page {
     pub items: Vec<Integration>,
     pub total: i64,
+    /// The page size used (clamped to 1..=[`MAX_PAGE_SIZE`]).
+    pub page_size: i64,
 }
 
 /// `%text%` for LIKE, with LIKE's wildcards escaped.
@@ -87,10 +68,15 @@ fn like_pattern(text: &str) -> String {
 }
 
 /// ` WHERE ...` for the query's filters.
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, query: &PageQuery, now: i64, margin_secs: i64) {
+fn push_filter(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    query: &PageQuery,
+    now: UnixTime,
+    margin_secs: i64,
+) {
     qb.push(" WHERE i.disconnected_at IS NULL");
     if let Some(status) = query.status {
-        status.push_condition(qb, now, now + margin_secs);
+        push_status(qb, status, now, now + margin_secs);
     }
     if let Some(text) = query
         .search
@@ -110,7 +96,7 @@ impl Database {
     pub async fn dashboard_page(
         &self,
         query: &PageQuery,
-        now: i64,
+        now: UnixTime,
         margin_secs: i64,
     ) -> Result<Page, DatabaseError> {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM integrations i");
@@ -125,7 +111,7 @@ impl Database {
             .push(" ORDER BY i.id LIMIT ")
             .push_bind(page_size)
             .push(" OFFSET ")
-            .push_bind(query.page.max(0) * page_size);
+            .push_bind(query.page.max(0).saturating_mul(page_size));
         let rows: Vec<IntegrationRow> = select.build_query_as().fetch_all(self.pool()).await?;
 
         let mut sites: Vec<SiteRow> = Vec::new();
@@ -141,7 +127,11 @@ impl Database {
             sites = q.build_query_as().fetch_all(self.pool()).await?;
         }
         let items = with_sites(rows, sites);
-        Ok(Page { items, total })
+        Ok(Page {
+            items,
+            total,
+            page_size,
+        })
     }
 }
 
@@ -152,14 +142,5 @@ mod tests {
     #[test]
     fn like_wildcards_are_escaped() {
         assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
-    }
-
-    #[test]
-    fn statuses_parse() {
-        assert_eq!(
-            StatusFilter::parse("needs_reauth"),
-            Some(StatusFilter::NeedsReauth)
-        );
-        assert_eq!(StatusFilter::parse("all"), None);
     }
 }

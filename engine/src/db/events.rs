@@ -4,16 +4,20 @@ use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{FromRow, Sqlite, SqliteExecutor};
 
+use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
+
 use super::{Database, DatabaseError};
 
 /// One entry of an integration's event log.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct TokenEvent {
     pub id: i64,
-    pub integration_id: Option<i64>,
-    pub at: i64,
-    pub kind: String,
-    pub outcome: String,
+    pub integration_id: Option<IntegrationId>,
+    pub at: UnixTime,
+    #[sqlx(try_from = "String")]
+    pub kind: EventKind,
+    #[sqlx(try_from = "String")]
+    pub outcome: EventOutcome,
     pub http_status: Option<i64>,
     pub error_code: Option<String>,
     pub message: String,
@@ -22,9 +26,9 @@ pub struct TokenEvent {
 /// A new event, before it has an id.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
-    pub integration_id: Option<i64>,
-    pub kind: &'a str,
-    pub outcome: &'a str,
+    pub integration_id: Option<IntegrationId>,
+    pub kind: EventKind,
+    pub outcome: EventOutcome,
     pub http_status: Option<u16>,
     pub error_code: Option<&'a str>,
     pub message: &'a str,
@@ -34,7 +38,7 @@ pub struct NewEvent<'a> {
 pub async fn insert_event<'e>(
     executor: impl SqliteExecutor<'e>,
     event: &NewEvent<'_>,
-    now: i64,
+    now: UnixTime,
 ) -> Result<(), DatabaseError> {
     bind_event(
         sqlx::query(
@@ -54,13 +58,13 @@ pub async fn insert_event<'e>(
 pub(super) fn bind_event<'q>(
     query: Query<'q, Sqlite, SqliteArguments<'q>>,
     event: &NewEvent<'q>,
-    now: i64,
+    now: UnixTime,
 ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
     query
         .bind(event.integration_id)
         .bind(now)
-        .bind(event.kind)
-        .bind(event.outcome)
+        .bind(event.kind.as_str())
+        .bind(event.outcome.as_str())
         .bind(event.http_status)
         .bind(event.error_code)
         .bind(event.message)
@@ -68,14 +72,18 @@ pub(super) fn bind_event<'q>(
 
 impl Database {
     /// Appends an event.
-    pub async fn record_event(&self, event: &NewEvent<'_>, now: i64) -> Result<(), DatabaseError> {
+    pub async fn record_event(
+        &self,
+        event: &NewEvent<'_>,
+        now: UnixTime,
+    ) -> Result<(), DatabaseError> {
         insert_event(self.pool(), event, now).await
     }
 
     /// An integration's events, newest first.
     pub async fn events_of(
         &self,
-        integration_id: i64,
+        integration_id: IntegrationId,
         limit: i64,
     ) -> Result<Vec<TokenEvent>, DatabaseError> {
         Ok(sqlx::query_as(

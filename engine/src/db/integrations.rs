@@ -4,35 +4,35 @@ use std::collections::HashMap;
 
 use sqlx::FromRow;
 
+use domain::{IntegrationId, UnixTime};
+
 use super::events::{insert_event, NewEvent};
 use super::{Database, DatabaseError};
 use crate::integration::{Integration, Site};
-use crate::secret::Secret;
-use crate::vault::{TokenVault, VaultError};
 
 #[derive(FromRow)]
 pub(super) struct IntegrationRow {
-    pub(super) id: i64,
+    pub(super) id: IntegrationId,
     account_id: String,
     account_name: String,
     account_email: Option<String>,
     scopes: String,
     has_refresh_token: bool,
-    expires_at: i64,
+    expires_at: UnixTime,
     access_token_lifetime: i64,
     is_active: bool,
     refresh_failures: i64,
-    last_refresh_at: Option<i64>,
+    last_refresh_at: Option<UnixTime>,
     last_error: Option<String>,
-    refresh_token_issued_at: Option<i64>,
-    consented_at: i64,
-    created_at: i64,
-    disconnected_at: Option<i64>,
+    refresh_token_issued_at: Option<UnixTime>,
+    consented_at: UnixTime,
+    created_at: UnixTime,
+    disconnected_at: Option<UnixTime>,
 }
 
 #[derive(FromRow)]
 pub(super) struct SiteRow {
-    pub(super) integration_id: i64,
+    pub(super) integration_id: IntegrationId,
     pub(super) cloud_id: String,
     pub(super) name: String,
     pub(super) url: String,
@@ -66,8 +66,8 @@ impl Database {
 }
 
 /// The sites of each integration, by integration id, in the rows' order.
-fn group_sites(rows: Vec<SiteRow>) -> HashMap<i64, Vec<Site>> {
-    let mut by_integration: HashMap<i64, Vec<Site>> = HashMap::new();
+fn group_sites(rows: Vec<SiteRow>) -> HashMap<IntegrationId, Vec<Site>> {
+    let mut by_integration: HashMap<IntegrationId, Vec<Site>> = HashMap::new();
     for s in rows {
         by_integration
             .entry(s.integration_id)
@@ -114,193 +114,160 @@ fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
     }
 }
 
-/// A successful consent, ready to be stored.
-#[derive(Debug, Clone)]
-pub struct NewConnection {
-    /// The integration being re-authenticated, if the flow started from one.
-    pub reauth_of: Option<i64>,
-    pub account_id: String,
-    pub account_name: String,
-    pub account_email: Option<String>,
-    pub scopes: Vec<String>,
-    pub access_token: Secret,
-    pub refresh_token: Option<Secret>,
+/// The columns a consent writes, tokens already sealed by the vault.
+pub struct ConnectionColumns<'a> {
+    pub account_id: &'a str,
+    pub account_name: &'a str,
+    pub account_email: Option<&'a str>,
+    pub scopes: &'a [String],
+    pub access_token: Vec<u8>,
+    pub refresh_token: Option<Vec<u8>>,
     pub expires_in: i64,
-    pub sites: Vec<Site>,
+    pub sites: &'a [Site],
 }
 
-/// How a connection was stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Saved {
-    /// A new integration.
-    Created(i64),
-    /// An existing integration (same account, or the one being re-authenticated).
-    Updated(i64),
+/// What the rows say about where a consent may land.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantLookup {
+    /// The integration that already holds this Atlassian account, if any.
+    pub by_account: Option<IntegrationId>,
+    /// The account of the integration being re-authenticated: `None` when the
+    /// flow re-authenticates nothing, `Some(None)` when that integration is gone.
+    pub reauth_account: Option<Option<String>>,
 }
 
-impl Saved {
-    pub fn id(self) -> i64 {
-        match self {
-            Saved::Created(id) | Saved::Updated(id) => id,
-        }
+/// One consent being stored: a write transaction taken up front
+/// (`BEGIN IMMEDIATE`), so a concurrent writer makes it wait instead of failing
+/// with "database is locked" after the provider's code was spent. Dropped
+/// without [`ConnectionWrite::commit`], it rolls back.
+pub struct ConnectionWrite {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
+impl Database {
+    /// Starts storing a consent.
+    pub async fn begin_connection(&self) -> Result<ConnectionWrite, DatabaseError> {
+        Ok(ConnectionWrite {
+            tx: self.pool().begin_with("BEGIN IMMEDIATE").await?,
+        })
     }
 }
 
-/// Why a connection could not be stored.
-#[derive(Debug, thiserror::Error)]
-pub enum SaveError {
-    #[error(transparent)]
-    Database(#[from] DatabaseError),
-    #[error(transparent)]
-    Vault(#[from] VaultError),
-    #[error("integration {0} does not exist")]
-    UnknownIntegration(i64),
-    #[error("the account {account_name} is already connected as integration {other_id}")]
-    AccountBelongsToAnother { account_name: String, other_id: i64 },
-}
+impl ConnectionWrite {
+    /// Which integration holds `account_id`, and the account of `reauth_of`.
+    pub async fn lookup(
+        &mut self,
+        account_id: &str,
+        reauth_of: Option<IntegrationId>,
+    ) -> Result<GrantLookup, DatabaseError> {
+        let by_account = sqlx::query_scalar("SELECT id FROM integrations WHERE account_id = ?")
+            .bind(account_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let reauth_account = match reauth_of {
+            None => None,
+            Some(id) => Some(
+                sqlx::query_scalar("SELECT account_id FROM integrations WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?,
+            ),
+        };
+        Ok(GrantLookup {
+            by_account,
+            reauth_account,
+        })
+    }
 
-impl From<sqlx::Error> for SaveError {
-    fn from(e: sqlx::Error) -> Self {
-        SaveError::Database(e.into())
+    /// A new, empty integration row for `account_id`; its id.
+    pub async fn create(
+        &mut self,
+        account_id: &str,
+        account_name: &str,
+        now: UnixTime,
+    ) -> Result<IntegrationId, DatabaseError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO integrations (account_id, account_name, scopes, expires_at,
+                access_token_lifetime, consented_at, created_at, updated_at)
+             VALUES (?, ?, '', 0, 0, ?, ?, ?) RETURNING id",
+        )
+        .bind(account_id)
+        .bind(account_name)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    /// Writes the consent onto row `id`: fresh tokens, active again, its sites
+    /// replaced; failures and events kept.
+    pub async fn store(
+        &mut self,
+        id: IntegrationId,
+        c: &ConnectionColumns<'_>,
+        now: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        sqlx::query(
+            "UPDATE integrations SET account_id = ?, account_name = ?, account_email = ?, scopes = ?,
+                access_token = ?, refresh_token = ?, expires_at = ?, access_token_lifetime = ?,
+                is_active = 1, last_error = NULL, transient_failures = 0, retry_after = NULL,
+                refresh_token_issued_at = ?, consented_at = ?, disconnected_at = NULL, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(c.account_id)
+        .bind(c.account_name)
+        .bind(c.account_email)
+        .bind(c.scopes.join(" "))
+        .bind(&c.access_token)
+        .bind(&c.refresh_token)
+        .bind(now + c.expires_in)
+        .bind(c.expires_in)
+        .bind(c.refresh_token.as_ref().map(|_| now))
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query("DELETE FROM integration_sites WHERE integration_id = ?")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        for site in c.sites {
+            sqlx::query(
+                "INSERT INTO integration_sites (integration_id, cloud_id, name, url) VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&site.cloud_id)
+            .bind(&site.name)
+            .bind(&site.url)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Logs `event` in the same transaction.
+    pub async fn record_event(
+        &mut self,
+        event: &NewEvent<'_>,
+        now: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        insert_event(&mut *self.tx, event, now).await
+    }
+
+    /// Makes the consent durable.
+    pub async fn commit(self) -> Result<(), DatabaseError> {
+        Ok(self.tx.commit().await?)
     }
 }
 
 impl Database {
-    /// Stores a consent: one integration per Atlassian account. Re-authenticating,
-    /// or connecting an account that already has an integration, updates that row
-    /// (same id, fresh tokens, active again; failures and events kept).
-    pub async fn save_connection(
-        &self,
-        vault: &TokenVault,
-        c: &NewConnection,
-        now: i64,
-    ) -> Result<Saved, SaveError> {
-        let mut tx = self.pool().begin().await?;
-        let by_account: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM integrations WHERE account_id = ?")
-                .bind(&c.account_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let target = match (c.reauth_of, by_account) {
-            (Some(id), Some(other)) if other != id => {
-                return Err(SaveError::AccountBelongsToAnother {
-                    account_name: c.account_name.clone(),
-                    other_id: other,
-                })
-            }
-            (Some(id), _) => {
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM integrations WHERE id = ?")
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                Some(exists.ok_or(SaveError::UnknownIntegration(id))?)
-            }
-            (None, existing) => existing,
-        };
-        let saved = match target {
-            Some(id) => Saved::Updated(id),
-            None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO integrations (account_id, account_name, scopes, expires_at,
-                        access_token_lifetime, consented_at, created_at, updated_at)
-                     VALUES (?, ?, '', 0, 0, ?, ?, ?) RETURNING id",
-                )
-                .bind(&c.account_id)
-                .bind(&c.account_name)
-                .bind(now)
-                .bind(now)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                Saved::Created(id)
-            }
-        };
-        let id = saved.id();
-        let access = vault.encrypt(id, &c.access_token)?;
-        let refresh = c
-            .refresh_token
-            .as_ref()
-            .map(|t| vault.encrypt(id, t))
-            .transpose()?;
-        sqlx::query(
-            "UPDATE integrations SET account_id = ?, account_name = ?, account_email = ?, scopes = ?,
-                access_token = ?, refresh_token = ?, expires_at = ?, access_token_lifetime = ?,
-                is_active = 1, last_error = NULL, refresh_token_issued_at = ?, consented_at = ?,
-                disconnected_at = NULL, updated_at = ?
-             WHERE id = ?",
-        )
-        .bind(&c.account_id)
-        .bind(&c.account_name)
-        .bind(&c.account_email)
-        .bind(c.scopes.join(" "))
-        .bind(access)
-        .bind(&refresh)
-        .bind(now + c.expires_in)
-        .bind(c.expires_in)
-        .bind(refresh.as_ref().map(|_| now))
-        .bind(now)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM integration_sites WHERE integration_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for site in &c.sites {
-            sqlx::query("INSERT INTO integration_sites (integration_id, cloud_id, name, url) VALUES (?, ?, ?, ?)")
-                .bind(id)
-                .bind(&site.cloud_id)
-                .bind(&site.name)
-                .bind(&site.url)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let (kind, message) = match (saved, c.reauth_of) {
-            (Saved::Created(_), _) => (
-                "connect",
-                format!(
-                    "Connected {} with {} site(s)",
-                    c.account_name,
-                    c.sites.len()
-                ),
-            ),
-            (Saved::Updated(_), Some(_)) => {
-                ("reauth", format!("Re-authenticated {}", c.account_name))
-            }
-            (Saved::Updated(_), None) => (
-                "reauth",
-                format!(
-                    "Reconnected {} (existing integration updated)",
-                    c.account_name
-                ),
-            ),
-        };
-        let offline = if c.refresh_token.is_some() {
-            "with a refresh token"
-        } else {
-            "without a refresh token (offline_access not granted)"
-        };
-        insert_event(
-            &mut *tx,
-            &NewEvent {
-                integration_id: Some(id),
-                kind,
-                outcome: "ok",
-                http_status: None,
-                error_code: None,
-                message: &format!("{message}, {offline}"),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(saved)
-    }
-
     /// One integration (connected or not), with its sites.
-    pub async fn find_integration(&self, id: i64) -> Result<Option<Integration>, DatabaseError> {
+    pub async fn find_integration(
+        &self,
+        id: IntegrationId,
+    ) -> Result<Option<Integration>, DatabaseError> {
         let row: Option<IntegrationRow> =
             sqlx::query_as(&format!("{SELECT_INTEGRATION} WHERE id = ?"))
                 .bind(id)
@@ -319,7 +286,7 @@ impl Database {
     /// The encrypted tokens of an integration: (access, refresh), for the vault.
     pub async fn encrypted_tokens(
         &self,
-        id: i64,
+        id: IntegrationId,
     ) -> Result<Option<(Option<Vec<u8>>, Option<Vec<u8>>)>, DatabaseError> {
         Ok(
             sqlx::query_as("SELECT access_token, refresh_token FROM integrations WHERE id = ?")
@@ -331,7 +298,12 @@ impl Database {
 
     /// Wipes the tokens of an integration and hides it from the dashboard; its
     /// events stay. False if there was no such connected integration.
-    pub async fn disconnect(&self, id: i64, now: i64) -> Result<bool, DatabaseError> {
+    pub async fn disconnect(
+        &self,
+        id: IntegrationId,
+        event: &NewEvent<'_>,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE integrations SET access_token = NULL, refresh_token = NULL, is_active = 0,
@@ -345,19 +317,7 @@ impl Database {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        insert_event(
-            &mut *tx,
-            &NewEvent {
-                integration_id: Some(id),
-                kind: "disconnect",
-                outcome: "ok",
-                http_status: None,
-                error_code: None,
-                message: "Disconnected by the user; tokens deleted",
-            },
-            now,
-        )
-        .await?;
+        insert_event(&mut *tx, event, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -7,10 +7,10 @@ mod integrations;
 mod oauth_states;
 mod refresh_queries;
 
-pub use dashboard_page::{Page, PageQuery, StatusFilter, MAX_PAGE_SIZE};
+pub use dashboard_page::{Page, PageQuery, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
-pub use integrations::{NewConnection, SaveError, Saved};
-pub use oauth_states::StoredState;
+pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup};
+pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL};
 
 use std::path::Path;

@@ -2,28 +2,39 @@
 
 use sqlx::FromRow;
 
-use super::{Database, DatabaseError};
+use domain::{IntegrationId, UnixTime};
 
-/// A stored state, as the callback needs it.
-#[derive(Debug, Clone, FromRow)]
+use super::{Database, DatabaseError};
+use crate::secret::Secret;
+
+/// A state about to be stored by `/oauth/start`.
+pub struct NewOAuthState<'a> {
+    /// The `state` parameter sent to the provider.
+    pub state: &'a str,
+    /// Hash of the HttpOnly cookie the browser must present back.
+    pub browser_binding: &'a str,
+    pub pkce_verifier: &'a Secret,
+    /// The integration being re-authenticated, if any.
+    pub integration_id: Option<IntegrationId>,
+    pub expires_at: UnixTime,
+}
+
+/// A stored state, as the callback needs it. (No `Debug`: it holds the PKCE verifier.)
+#[derive(Clone, FromRow)]
 pub struct StoredState {
     pub browser_binding: String,
     pub pkce_verifier: String,
-    pub integration_id: Option<i64>,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
+    pub integration_id: Option<IntegrationId>,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
 }
 
 impl Database {
     /// Stores a new state.
     pub async fn insert_oauth_state(
         &self,
-        state: &str,
-        browser_binding: &str,
-        pkce_verifier: &str,
-        integration_id: Option<i64>,
-        now: i64,
-        expires_at: i64,
+        new: &NewOAuthState<'_>,
+        now: UnixTime,
     ) -> Result<(), DatabaseError> {
         // Old states are useless after expiry; sweep them as new ones arrive.
         sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?")
@@ -34,12 +45,12 @@ impl Database {
             "INSERT INTO oauth_states (state, browser_binding, pkce_verifier, integration_id, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(state)
-        .bind(browser_binding)
-        .bind(pkce_verifier)
-        .bind(integration_id)
+        .bind(new.state)
+        .bind(new.browser_binding)
+        .bind(new.pkce_verifier.expose())
+        .bind(new.integration_id)
         .bind(now)
-        .bind(expires_at)
+        .bind(new.expires_at)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -60,7 +71,11 @@ impl Database {
     }
 
     /// Marks the state used; false if another request used it first.
-    pub async fn consume_oauth_state(&self, state: &str, now: i64) -> Result<bool, DatabaseError> {
+    pub async fn consume_oauth_state(
+        &self,
+        state: &str,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
         let done =
             sqlx::query("UPDATE oauth_states SET used_at = ? WHERE state = ? AND used_at IS NULL")
                 .bind(now)

@@ -2,13 +2,15 @@
 
 use sqlx::FromRow;
 
+use domain::{IntegrationId, UnixTime};
+
 use super::events::{bind_event, insert_event, NewEvent};
 use super::{Database, DatabaseError};
 
 /// What a refresh needs of a row.
 #[derive(Debug, Clone, FromRow)]
 pub struct RefreshRow {
-    pub id: i64,
+    pub id: IntegrationId,
     pub refresh_token: Option<Vec<u8>>,
     pub transient_failures: i64,
 }
@@ -42,7 +44,10 @@ pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
 
 impl Database {
     /// The row to refresh, if the integration exists and is connected.
-    pub async fn refresh_row(&self, id: i64) -> Result<Option<RefreshRow>, DatabaseError> {
+    pub async fn refresh_row(
+        &self,
+        id: IntegrationId,
+    ) -> Result<Option<RefreshRow>, DatabaseError> {
         Ok(sqlx::query_as(
             "SELECT id, refresh_token, transient_failures FROM integrations
              WHERE id = ? AND disconnected_at IS NULL",
@@ -61,11 +66,11 @@ impl Database {
     /// when the update matched: `changes() = 1`) instead of four round trips.
     pub async fn store_rotation(
         &self,
-        id: i64,
+        id: IntegrationId,
         sent: &[u8],
         rotation: &Rotation,
         event: &NewEvent<'_>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let mut conn = self.pool().acquire().await?;
         let update = sqlx::query(
@@ -111,39 +116,46 @@ impl Database {
 
     /// The seed's contract for a refresh that cannot succeed: `is_active = 0`,
     /// `refresh_failures + 1`, `last_refresh_at = now`, the reason, an event.
+    /// Compare-and-swap like the rotation: only while the row still holds the
+    /// refresh token that was judged (`sent`, `None` for "no refresh token"), so
+    /// a rejection that arrives after a re-authentication cannot deactivate the
+    /// repaired row. False when the row had changed (nothing written).
     pub async fn deactivate(
         &self,
-        id: i64,
-        reason: &str,
+        id: IntegrationId,
+        sent: Option<&[u8]>,
         event: &NewEvent<'_>,
-        now: i64,
-    ) -> Result<(), DatabaseError> {
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE integrations SET is_active = 0, refresh_failures = refresh_failures + 1,
                 last_refresh_at = ?, last_error = ?, retry_after = NULL, updated_at = ?
-             WHERE id = ?",
+             WHERE id = ? AND refresh_token IS ? AND disconnected_at IS NULL",
         )
         .bind(now)
-        .bind(reason)
+        .bind(event.message)
         .bind(now)
         .bind(id)
+        .bind(sent)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
         insert_event(&mut *tx, event, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// A failure that leaves the integration active (configuration or
     /// transient): records it, and when `retry_after` is set, when to retry.
     pub async fn record_refresh_failure(
         &self,
-        id: i64,
-        reason: &str,
-        retry_after: Option<i64>,
+        id: IntegrationId,
+        retry_after: Option<UnixTime>,
         event: &NewEvent<'_>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), DatabaseError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -152,7 +164,7 @@ impl Database {
                 retry_after = ?, updated_at = ?
              WHERE id = ?",
         )
-        .bind(reason)
+        .bind(event.message)
         .bind(now)
         .bind(retry_after)
         .bind(retry_after)
@@ -171,12 +183,12 @@ impl Database {
     /// `limit`, the soonest expiries first. Two ordered index walks, not a scan.
     pub async fn due_for_refresh(
         &self,
-        expiring_before: i64,
-        idle_before: i64,
-        now: i64,
+        expiring_before: UnixTime,
+        idle_before: UnixTime,
+        now: UnixTime,
         limit: i64,
-    ) -> Result<Vec<i64>, DatabaseError> {
-        let mut due: Vec<i64> = sqlx::query_scalar(DUE_FOR_REFRESH_SQL)
+    ) -> Result<Vec<IntegrationId>, DatabaseError> {
+        let mut due: Vec<IntegrationId> = sqlx::query_scalar(DUE_FOR_REFRESH_SQL)
             .bind(expiring_before)
             .bind(now)
             .bind(limit)
@@ -184,7 +196,7 @@ impl Database {
             .await?;
         let room = limit - i64::try_from(due.len()).unwrap_or(limit);
         if room > 0 {
-            let idle: Vec<i64> = sqlx::query_scalar(IDLE_REFRESH_SQL)
+            let idle: Vec<IntegrationId> = sqlx::query_scalar(IDLE_REFRESH_SQL)
                 .bind(idle_before)
                 .bind(now)
                 .bind(room)
@@ -201,7 +213,10 @@ impl Database {
 
     /// Active integrations whose access token expired and that have no refresh
     /// token: nothing but the user can revive them.
-    pub async fn expired_without_refresh(&self, now: i64) -> Result<Vec<i64>, DatabaseError> {
+    pub async fn expired_without_refresh(
+        &self,
+        now: UnixTime,
+    ) -> Result<Vec<IntegrationId>, DatabaseError> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM integrations
              WHERE is_active = 1 AND expires_at <= ? AND refresh_token IS NULL AND disconnected_at IS NULL",
@@ -214,9 +229,9 @@ impl Database {
     /// Marks an expired integration without a refresh token inactive, once.
     pub async fn flag_needs_reauth(
         &self,
-        id: i64,
+        id: IntegrationId,
         event: &NewEvent<'_>,
-        now: i64,
+        now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(

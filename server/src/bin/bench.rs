@@ -13,8 +13,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::db::NewConnection;
-use engine::{Engine, ManualClock, Secret, Site};
+use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
+use engine::db::{ConnectionColumns, Database};
+use engine::{ManualClock, Secret, Site};
 use server::LocalInstance;
 
 const NOW: i64 = 1_800_000_000;
@@ -33,9 +34,6 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 struct Bench {
-    base: String,
-    engine: Engine,
-    sandbox: sandbox::Sandbox,
     http: reqwest::Client,
     /// A folder for the extra databases the benchmark makes.
     scratch: tempfile::TempDir,
@@ -47,9 +45,6 @@ async fn start() -> Bench {
         .await
         .expect("start the dashboard");
     Bench {
-        base: instance.base.clone(),
-        engine: instance.engine.clone(),
-        sandbox: instance.sandbox.clone(),
         http: reqwest::Client::new(),
         scratch: tempfile::tempdir().expect("temp dir"),
         instance,
@@ -58,10 +53,10 @@ async fn start() -> Bench {
 
 /// A fresh token family at the sandbox (a real code exchange over HTTP).
 async fn sandbox_tokens(b: &Bench) -> engine::oauth::TokenSet {
-    let code = b.sandbox.store().issue_code(
+    let code = b.instance.sandbox.store().issue_code(
         sandbox::rules::CodeGrant {
             client_id: "sandbox-client-id".into(),
-            redirect_uri: b.engine.atlassian.settings().redirect_uri.to_string(),
+            redirect_uri: b.instance.engine.redirect_uri().to_string(),
             scopes: vec![
                 "read:jira-work".into(),
                 "read:me".into(),
@@ -71,9 +66,9 @@ async fn sandbox_tokens(b: &Bench) -> engine::oauth::TokenSet {
             cloud_ids: vec!["11111111-aaaa-4aaa-8aaa-111111111111".into()],
             code_challenge: None,
         },
-        b.sandbox.now(),
+        b.instance.sandbox.now(),
     );
-    b.engine
+    b.instance
         .atlassian
         .exchange_code(
             &code,
@@ -83,36 +78,44 @@ async fn sandbox_tokens(b: &Bench) -> engine::oauth::TokenSet {
         .expect("exchange")
 }
 
-/// Connects `n` integrations (distinct accounts), each with its own family.
-async fn connect_many(b: &Bench, n: usize) -> Vec<i64> {
+/// Connects `n` integrations (distinct accounts), each with its own family,
+/// writing them as the connect flow does (without the browser's round trips).
+async fn connect_many(b: &Bench, n: usize) -> Vec<IntegrationId> {
+    let (db, vault) = (&b.instance.database, &b.instance.vault);
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let tokens = sandbox_tokens(b).await;
-        let saved = b
-            .engine
-            .db
-            .save_connection(
-                &b.engine.vault,
-                &NewConnection {
-                    reauth_of: None,
-                    account_id: format!("bench-account-{i}"),
-                    account_name: format!("Bench {i}"),
-                    account_email: None,
-                    scopes: tokens.scopes.clone(),
-                    access_token: tokens.access_token,
-                    refresh_token: tokens.refresh_token,
-                    expires_in: tokens.expires_in,
-                    sites: vec![Site {
-                        cloud_id: format!("cloud-{i}"),
-                        name: format!("site-{i}"),
-                        url: format!("https://site-{i}.atlassian.net"),
-                    }],
-                },
-                NOW,
-            )
+        let account_id = format!("bench-account-{i}");
+        let account_name = format!("Bench {i}");
+        let sites = [Site {
+            cloud_id: format!("cloud-{i}"),
+            name: format!("site-{i}"),
+            url: format!("https://site-{i}.atlassian.net"),
+        }];
+        let mut write = db.begin_connection().await.expect("begin");
+        let id = write
+            .create(&account_id, &account_name, UnixTime(NOW))
             .await
-            .expect("save");
-        ids.push(saved.id());
+            .expect("create");
+        let columns = ConnectionColumns {
+            account_id: &account_id,
+            account_name: &account_name,
+            account_email: None,
+            scopes: &tokens.scopes,
+            access_token: vault.encrypt(id, &tokens.access_token).expect("seal"),
+            refresh_token: tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| vault.encrypt(id, t).expect("seal")),
+            expires_in: tokens.expires_in,
+            sites: &sites,
+        };
+        write
+            .store(id, &columns, UnixTime(NOW))
+            .await
+            .expect("store");
+        write.commit().await.expect("commit");
+        ids.push(id);
     }
     ids
 }
@@ -134,11 +137,11 @@ async fn bench_refresh(b: &Bench) {
             .refresh_token
             .expect("refresh token");
         let started = Instant::now();
-        b.engine.atlassian.refresh(&rt).await.expect("refresh");
+        b.instance.atlassian.refresh(&rt).await.expect("refresh");
         floor.push(started.elapsed().as_secs_f64() * 1e3);
 
         let started = Instant::now();
-        let outcome = b.engine.refresh(id).await;
+        let outcome = b.instance.engine.refresh(id).await;
         assert!(outcome.ok(), "{}", outcome.message);
         one.push(started.elapsed().as_secs_f64() * 1e3);
 
@@ -150,15 +153,15 @@ async fn bench_refresh(b: &Bench) {
                 VALUES ({id}, {NOW}, 'bench', 'ok', 'durable commit floor');
              COMMIT;"
         ))
-        .execute(b.engine.db.pool())
+        .execute(b.instance.database.pool())
         .await
         .expect("commit");
         commit.push(started.elapsed().as_secs_f64() * 1e3);
 
         let started = Instant::now();
         let row = b
-            .engine
-            .db
+            .instance
+            .database
             .refresh_row(id)
             .await
             .expect("read")
@@ -167,7 +170,7 @@ async fn bench_refresh(b: &Bench) {
         let sent = row.refresh_token.expect("refresh token");
         let rotation = engine::db::Rotation {
             access_token: b
-                .engine
+                .instance
                 .vault
                 .encrypt(id, &Secret::new("bench-access"))
                 .expect("encrypt"),
@@ -176,17 +179,17 @@ async fn bench_refresh(b: &Bench) {
         };
         let event = engine::db::NewEvent {
             integration_id: Some(id),
-            kind: "refresh",
-            outcome: "ok",
+            kind: EventKind::Refresh,
+            outcome: EventOutcome::Ok,
             http_status: Some(200),
             error_code: None,
             message: "bench",
         };
         let started = Instant::now();
         assert!(b
-            .engine
-            .db
-            .store_rotation(id, &sent, &rotation, &event, NOW)
+            .instance
+            .database
+            .store_rotation(id, &sent, &rotation, &event, UnixTime(NOW))
             .await
             .expect("store"));
         store.push(started.elapsed().as_secs_f64() * 1e3);
@@ -222,7 +225,7 @@ async fn bench_refresh(b: &Bench) {
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for id in chunk.iter().copied() {
-            let engine = b.engine.clone();
+            let engine = b.instance.engine.clone();
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _p = permits.acquire_owned().await;
@@ -247,8 +250,8 @@ async fn bench_refresh(b: &Bench) {
 }
 
 /// Bulk-inserts `n` integrations with sites (fast: one transaction).
-async fn seed_rows(engine: &Engine, from: i64, n: i64) {
-    seed_rows_at(engine.db.pool(), from, n, NOW).await;
+async fn seed_rows(db: &Database, from: i64, n: i64) {
+    seed_rows_at(db.pool(), from, n, NOW).await;
 }
 
 /// Bulk-inserts `n` integrations whose expiries spread over the hour after `now`.
@@ -291,10 +294,10 @@ async fn seed_rows_at(pool: &sqlx::SqlitePool, from: i64, n: i64, now: i64) {
 async fn bench_dashboard(b: &Bench) {
     println!("\n## 3. Dashboard render with 10,000 integrations (100 per page)");
     let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations")
-        .fetch_one(b.engine.db.pool())
+        .fetch_one(b.instance.database.pool())
         .await
         .expect("count");
-    seed_rows(&b.engine, 1_000_000, 10_000 - have).await;
+    seed_rows(&b.instance.database, 1_000_000, 10_000 - have).await;
     for path in [
         "/dashboard",
         "/dashboard?page=50",
@@ -306,7 +309,7 @@ async fn bench_dashboard(b: &Bench) {
             let started = Instant::now();
             let res = b
                 .http
-                .get(format!("{}{path}", b.base))
+                .get(format!("{}{path}", b.instance.base))
                 .send()
                 .await
                 .expect("get");
@@ -326,12 +329,12 @@ async fn bench_dashboard(b: &Bench) {
 async fn bench_due_soon(b: &Bench) {
     println!("\n## 2. Scheduler \"due soon\" query at 100,000 integrations");
     let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations")
-        .fetch_one(b.engine.db.pool())
+        .fetch_one(b.instance.database.pool())
         .await
         .expect("count");
-    seed_rows(&b.engine, 2_000_000, 100_000 - have).await;
+    seed_rows(&b.instance.database, 2_000_000, 100_000 - have).await;
     sqlx::query("ANALYZE")
-        .execute(b.engine.db.pool())
+        .execute(b.instance.database.pool())
         .await
         .expect("analyze");
     let mut times = Vec::new();
@@ -339,9 +342,14 @@ async fn bench_due_soon(b: &Bench) {
     for _ in 0..50 {
         let started = Instant::now();
         due = b
-            .engine
-            .db
-            .due_for_refresh(NOW + 300, NOW - 30 * 86_400, NOW, engine::scheduler::BATCH)
+            .instance
+            .database
+            .due_for_refresh(
+                UnixTime(NOW + 300),
+                UnixTime(NOW - 30 * 86_400),
+                UnixTime(NOW),
+                engine::scheduler::BATCH,
+            )
             .await
             .expect("due")
             .len();
@@ -362,7 +370,7 @@ async fn bench_due_soon(b: &Bench) {
                 .bind(bound)
                 .bind(NOW)
                 .bind(engine::scheduler::BATCH)
-                .fetch_all(b.engine.db.pool())
+                .fetch_all(b.instance.database.pool())
                 .await
                 .expect("plan");
         println!("EXPLAIN QUERY PLAN:");
@@ -438,7 +446,7 @@ async fn seed_only(path: &str, count: i64) {
     let db = engine::Database::open(&format!("sqlite://{path}"))
         .await
         .expect("open");
-    let now = engine::Clock::now(&engine::SystemClock);
+    let now = engine::Clock::now(&engine::SystemClock).secs();
     seed_rows_at(db.pool(), 1, count, now).await;
     println!("seeded {count} integrations into {path}");
 }

@@ -22,6 +22,9 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub engine: engine::Engine,
     pub sandbox: sandbox::Sandbox,
+    pub database: engine::Database,
+    pub vault: engine::TokenVault,
+    pub atlassian: engine::oauth::AtlassianClient,
     /// Every response body and header this harness saw (to check for leaks).
     pub seen: std::sync::Mutex<Vec<String>>,
     /// Keeps the database folder alive.
@@ -58,6 +61,9 @@ impl TestApp {
             clock,
             engine: instance.engine.clone(),
             sandbox: instance.sandbox.clone(),
+            database: instance.database.clone(),
+            vault: instance.vault.clone(),
+            atlassian: instance.atlassian.clone(),
             seen: Default::default(),
             _instance: instance,
         }
@@ -168,7 +174,7 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
-            .fetch_one(self.engine.db.pool())
+            .fetch_one(self.database.pool())
             .await
             .expect("count")
     }

@@ -1,0 +1,24 @@
+//! The dashboard's shared vocabulary: the contracts that cross crates, written
+//! once as types so the compiler catches a rename. It compiles for the server
+//! and for the browser alike (serde only; the `sqlx` feature, on in server
+//! builds, lets ids and instants bind as SQL values).
+//!
+//! Layout:
+//! - [`ids`]: [`IntegrationId`], the number that names an integration everywhere.
+//! - [`time`]: [`UnixTime`], an instant in UNIX seconds, and Atlassian's lifetimes.
+//! - [`status`]: [`Status`] and [`status_at`], an integration's standing at an instant.
+//! - [`event`]: [`EventKind`] and [`EventOutcome`], the columns of the event log.
+//! - [`connect_failure`]: [`ConnectFailure`] and [`Flash`], what the OAuth
+//!   callback tells the dashboard through `/dashboard?flash=..&reason=..`.
+
+pub mod connect_failure;
+pub mod event;
+pub mod ids;
+pub mod status;
+pub mod time;
+
+pub use connect_failure::{ConnectFailure, Flash, Tone};
+pub use event::{EventKind, EventOutcome};
+pub use ids::IntegrationId;
+pub use status::{status_at, Status, StatusInputs};
+pub use time::UnixTime;

@@ -1,0 +1,447 @@
+//! The connect flow: [`Engine::start_connect`] stores a single-use state bound
+//! to the browser and builds the consent URL; [`Engine::finish_connect`] checks
+//! the callback, exchanges the code, reads the sites and the account, and
+//! stores one integration per account. Every failure writes no integration.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+mod placement;
+
+pub use placement::{connection_event, place_grant, Placement};
+
+use domain::{ConnectFailure, EventKind, EventOutcome, Flash, IntegrationId, UnixTime};
+
+use crate::db::{ConnectionColumns, NewEvent, NewOAuthState, StoredState};
+use crate::integration::Site;
+use crate::oauth::TokenSet;
+use crate::provider_error::ProviderError;
+use crate::{DatabaseError, Engine, Secret};
+
+/// States live 10 minutes.
+pub const STATE_LIFETIME_SECS: i64 = 600;
+
+/// A flow ready to send the browser to the consent page. (No `Debug`: the
+/// cookie value is a secret.)
+pub struct StartedFlow {
+    pub authorize_url: Url,
+    /// The value of the HttpOnly cookie that binds the state to this browser.
+    pub browser_cookie: String,
+}
+
+/// The callback's query parameters. (No `Debug`: `code` is a credential.)
+#[derive(Clone, Default, serde::Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A stored connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connected {
+    /// A new integration.
+    New(IntegrationId),
+    /// An account that already had an integration: that row was updated.
+    Reconnected(IntegrationId),
+    /// The integration the flow was started for was repaired.
+    Reauthenticated(IntegrationId),
+}
+
+impl Connected {
+    pub fn id(self) -> IntegrationId {
+        match self {
+            Connected::New(id) | Connected::Reconnected(id) | Connected::Reauthenticated(id) => id,
+        }
+    }
+
+    /// The flash the dashboard shows.
+    pub fn flash(self) -> Flash {
+        match self {
+            Connected::New(_) => Flash::Connected,
+            Connected::Reconnected(_) => Flash::Reconnected,
+            Connected::Reauthenticated(_) => Flash::Reauthenticated,
+        }
+    }
+}
+
+/// Something wrong with the callback's state: the callback answers these with
+/// a page (the flow cannot be trusted, so nothing is attempted). The text is
+/// the sentence shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StateProblem {
+    #[error(
+        "This sign-in link has no state, so it cannot be trusted. Start again from the dashboard."
+    )]
+    Missing,
+    #[error("This sign-in attempt is unknown to the dashboard. Start again from the dashboard.")]
+    Unknown,
+    #[error(
+        "This sign-in attempt expired (they last 10 minutes). Start again from the dashboard."
+    )]
+    Expired,
+    #[error("This sign-in attempt was already used. Start again from the dashboard.")]
+    Replayed,
+    #[error("This sign-in attempt was started in another browser (its cookie is missing). Start again from this browser.")]
+    MissingCookie,
+    #[error(
+        "This sign-in attempt belongs to another browser session. Start again from this browser."
+    )]
+    CookieMismatch,
+}
+
+/// Why a flow stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The state could not be trusted: nothing was attempted.
+    #[error(transparent)]
+    State(#[from] StateProblem),
+    /// The user declined on the consent page.
+    #[error("{}", Flash::Declined.sentence())]
+    Declined,
+    /// The flow failed after a trusted state; `cause` says what the provider
+    /// or the database said (for the log and the event, not the flash).
+    #[error("{}{}", .failure.sentence(), .cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Failed {
+        failure: ConnectFailure,
+        cause: Option<String>,
+        http_status: Option<u16>,
+        error_code: Option<String>,
+    },
+}
+
+impl ConnectError {
+    fn failed(failure: ConnectFailure) -> Self {
+        ConnectError::Failed {
+            failure,
+            cause: None,
+            http_status: None,
+            error_code: None,
+        }
+    }
+
+    fn provider(failure: ConnectFailure) -> impl FnOnce(ProviderError) -> Self {
+        move |e| ConnectError::Failed {
+            failure,
+            http_status: e.status(),
+            error_code: e.code().map(str::to_owned),
+            cause: Some(e.to_string()),
+        }
+    }
+
+    /// The flash the dashboard shows, for errors that are not state problems.
+    pub fn flash(&self) -> Option<Flash> {
+        match self {
+            ConnectError::State(_) => None,
+            ConnectError::Declined => Some(Flash::Declined),
+            ConnectError::Failed { failure, .. } => Some(Flash::Failed(*failure)),
+        }
+    }
+}
+
+fn random_text() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of the browser cookie: its hash, never the value.
+fn binding_of(cookie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(cookie.as_bytes()))
+}
+
+fn storage_error(e: impl std::fmt::Display) -> ConnectError {
+    tracing::error!(error = %e, "could not store the OAuth flow");
+    ConnectError::failed(ConnectFailure::Storage)
+}
+
+/// What the provider said about a consent, ready to be stored.
+struct Consent {
+    tokens: TokenSet,
+    account_id: String,
+    account_name: String,
+    account_email: Option<String>,
+    scopes: Vec<String>,
+    sites: Vec<Site>,
+}
+
+impl Engine {
+    /// Starts a flow (for a new connection, or to re-authenticate `reauth_of`).
+    #[tracing::instrument(skip(self))]
+    pub async fn start_connect(
+        &self,
+        reauth_of: Option<IntegrationId>,
+    ) -> Result<StartedFlow, ConnectError> {
+        if let Some(id) = reauth_of {
+            if self
+                .db
+                .find_integration(id)
+                .await
+                .map_err(storage_error)?
+                .is_none()
+            {
+                return Err(ConnectError::failed(ConnectFailure::UnknownIntegration));
+            }
+        }
+        let now = self.clock.now();
+        let state = random_text();
+        let cookie = random_text();
+        let (authorize_url, verifier) = self.atlassian.authorize_url(&state);
+        self.db
+            .insert_oauth_state(
+                &NewOAuthState {
+                    state: &state,
+                    browser_binding: &binding_of(&cookie),
+                    pkce_verifier: &verifier,
+                    integration_id: reauth_of,
+                    expires_at: now + STATE_LIFETIME_SECS,
+                },
+                now,
+            )
+            .await
+            .map_err(storage_error)?;
+        Ok(StartedFlow {
+            authorize_url,
+            browser_cookie: cookie,
+        })
+    }
+
+    /// Finishes a flow from the callback's parameters and the browser's
+    /// cookie. The state is checked and spent first, whatever else the
+    /// callback carries; a failure after that is logged as an event.
+    #[tracing::instrument(skip_all)]
+    pub async fn finish_connect(
+        &self,
+        params: &CallbackParams,
+        cookie: Option<&str>,
+    ) -> Result<Connected, ConnectError> {
+        let stored = self.spend_state(params.state.as_deref(), cookie).await?;
+        let result = self.complete(params, stored).await;
+        if let Err(ConnectError::Failed {
+            cause,
+            http_status,
+            error_code,
+            failure,
+        }) = &result
+        {
+            tracing::warn!(
+                reason = failure.code(),
+                cause = cause.as_deref().unwrap_or(""),
+                "OAuth callback failed"
+            );
+            let message = result
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            self.record_event(&NewEvent {
+                integration_id: None,
+                kind: EventKind::Connect,
+                outcome: EventOutcome::Failed,
+                http_status: *http_status,
+                error_code: error_code.as_deref(),
+                message: &message,
+            })
+            .await;
+        }
+        result
+    }
+
+    /// Checks the state against its row and the browser's cookie, and marks it used.
+    async fn spend_state(
+        &self,
+        state: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Result<StoredState, StateProblem> {
+        let state = state
+            .filter(|s| !s.is_empty())
+            .ok_or(StateProblem::Missing)?;
+        let now = self.clock.now();
+        let unreadable = |e: DatabaseError| {
+            tracing::error!(error = %e, "could not read the OAuth state");
+            StateProblem::Unknown
+        };
+        let stored = self
+            .db
+            .find_oauth_state(state)
+            .await
+            .map_err(unreadable)?
+            .ok_or(StateProblem::Unknown)?;
+        if stored.used_at.is_some() {
+            return Err(StateProblem::Replayed);
+        }
+        if now >= stored.expires_at {
+            return Err(StateProblem::Expired);
+        }
+        let cookie = cookie.ok_or(StateProblem::MissingCookie)?;
+        if binding_of(cookie) != stored.browser_binding {
+            return Err(StateProblem::CookieMismatch);
+        }
+        if !self
+            .db
+            .consume_oauth_state(state, now)
+            .await
+            .map_err(unreadable)?
+        {
+            return Err(StateProblem::Replayed);
+        }
+        Ok(stored)
+    }
+
+    /// After a trusted state: the provider's error, or the code's exchange,
+    /// the sites, the account, and the write.
+    async fn complete(
+        &self,
+        params: &CallbackParams,
+        stored: StoredState,
+    ) -> Result<Connected, ConnectError> {
+        if let Some(error) = &params.error {
+            if error == "access_denied" {
+                return Err(ConnectError::Declined);
+            }
+            return Err(ConnectError::Failed {
+                failure: ConnectFailure::ProviderRefused,
+                cause: Some(match &params.error_description {
+                    Some(d) => format!("{error}: {d}"),
+                    None => error.clone(),
+                }),
+                http_status: None,
+                error_code: Some(error.clone()),
+            });
+        }
+        let code = params
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or(ConnectError::failed(ConnectFailure::NoCode))?;
+        let verifier = Secret::new(stored.pkce_verifier);
+        let tokens = self
+            .atlassian
+            .exchange_code(code, &verifier)
+            .await
+            .map_err(ConnectError::provider(ConnectFailure::Exchange))?;
+        let resources = self
+            .atlassian
+            .accessible_resources(&tokens.access_token)
+            .await
+            .map_err(ConnectError::provider(ConnectFailure::Resources))?;
+        if resources.is_empty() {
+            return Err(ConnectError::failed(ConnectFailure::NoSites));
+        }
+        let me = self
+            .atlassian
+            .me(&tokens.access_token)
+            .await
+            .map_err(ConnectError::provider(ConnectFailure::Account))?;
+        let scopes = if tokens.scopes.is_empty() {
+            self.atlassian.settings().scopes.clone()
+        } else {
+            tokens.scopes.clone()
+        };
+        let consent = Consent {
+            tokens,
+            account_id: me.account_id,
+            account_name: me.name,
+            account_email: me.email,
+            scopes,
+            sites: resources
+                .into_iter()
+                .map(|r| Site {
+                    cloud_id: r.id,
+                    name: r.name,
+                    url: r.url,
+                })
+                .collect(),
+        };
+        self.store_consent(&consent, stored.integration_id, self.clock.now())
+            .await
+    }
+
+    /// Writes a consent where [`place_grant`] says, with its event, in one
+    /// transaction that holds the write lock from the start.
+    async fn store_consent(
+        &self,
+        c: &Consent,
+        reauth_of: Option<IntegrationId>,
+        now: UnixTime,
+    ) -> Result<Connected, ConnectError> {
+        let mut write = self.db.begin_connection().await.map_err(storage_error)?;
+        let rows = write
+            .lookup(&c.account_id, reauth_of)
+            .await
+            .map_err(storage_error)?;
+        let placement = place_grant(&c.account_id, reauth_of, &rows).map_err(|failure| {
+            ConnectError::Failed {
+                failure,
+                cause: Some(format!(
+                    "the consent came back for account {}",
+                    c.account_name
+                )),
+                http_status: None,
+                error_code: None,
+            }
+        })?;
+        let id = match placement {
+            Placement::New => write
+                .create(&c.account_id, &c.account_name, now)
+                .await
+                .map_err(storage_error)?,
+            Placement::Reconnect(id) | Placement::Reauthenticate(id) => id,
+        };
+        let access_token = self
+            .vault
+            .encrypt(id, &c.tokens.access_token)
+            .map_err(storage_error)?;
+        let refresh_token = c
+            .tokens
+            .refresh_token
+            .as_ref()
+            .map(|t| self.vault.encrypt(id, t))
+            .transpose()
+            .map_err(storage_error)?;
+        let columns = ConnectionColumns {
+            account_id: &c.account_id,
+            account_name: &c.account_name,
+            account_email: c.account_email.as_deref(),
+            scopes: &c.scopes,
+            access_token,
+            refresh_token,
+            expires_in: c.tokens.expires_in,
+            sites: &c.sites,
+        };
+        write
+            .store(id, &columns, now)
+            .await
+            .map_err(storage_error)?;
+        let (kind, message) = connection_event(
+            placement,
+            &c.account_name,
+            c.sites.len(),
+            c.tokens.refresh_token.is_some(),
+        );
+        write
+            .record_event(
+                &NewEvent {
+                    integration_id: Some(id),
+                    kind,
+                    outcome: EventOutcome::Ok,
+                    http_status: None,
+                    error_code: None,
+                    message: &message,
+                },
+                now,
+            )
+            .await
+            .map_err(storage_error)?;
+        write.commit().await.map_err(storage_error)?;
+        Ok(match placement {
+            Placement::New => Connected::New(id),
+            Placement::Reconnect(_) => Connected::Reconnected(id),
+            Placement::Reauthenticate(_) => Connected::Reauthenticated(id),
+        })
+    }
+}

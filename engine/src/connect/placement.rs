@@ -1,0 +1,147 @@
+//! Where a consent lands, and what the event log says about it: the connect
+//! flow's rules as pure functions (the storage layer only runs the queries).
+
+use domain::{ConnectFailure, EventKind, IntegrationId};
+
+use crate::db::GrantLookup;
+
+/// The row a consent is written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// A new integration.
+    New,
+    /// The account already had an integration: that row is updated.
+    Reconnect(IntegrationId),
+    /// The integration the flow was started for is repaired.
+    Reauthenticate(IntegrationId),
+}
+
+/// One integration per Atlassian account (one grant per app and account), and
+/// a re-authentication must come back with the integration's own account:
+/// anything else would silently move integration N to another account.
+pub fn place_grant(
+    account_id: &str,
+    reauth_of: Option<IntegrationId>,
+    rows: &GrantLookup,
+) -> Result<Placement, ConnectFailure> {
+    match (reauth_of, &rows.reauth_account) {
+        (Some(_), None | Some(None)) => Err(ConnectFailure::UnknownIntegration),
+        (Some(id), Some(Some(owner))) if owner == account_id => Ok(Placement::Reauthenticate(id)),
+        (Some(_), Some(Some(_))) => Err(ConnectFailure::OtherAccount),
+        (None, _) => Ok(match rows.by_account {
+            Some(id) => Placement::Reconnect(id),
+            None => Placement::New,
+        }),
+    }
+}
+
+/// The event a stored consent writes: its kind and its sentence.
+pub fn connection_event(
+    placement: Placement,
+    account_name: &str,
+    sites: usize,
+    has_refresh_token: bool,
+) -> (EventKind, String) {
+    let (kind, what) = match placement {
+        Placement::New => (
+            EventKind::Connect,
+            format!("Connected {account_name} with {sites} site(s)"),
+        ),
+        Placement::Reauthenticate(_) => (
+            EventKind::Reauth,
+            format!("Re-authenticated {account_name}"),
+        ),
+        Placement::Reconnect(_) => (
+            EventKind::Reauth,
+            format!("Reconnected {account_name} (existing integration updated)"),
+        ),
+    };
+    let offline = if has_refresh_token {
+        "with a refresh token"
+    } else {
+        "without a refresh token (offline_access not granted)"
+    };
+    (kind, format!("{what}, {offline}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(by_account: Option<i64>, reauth_account: Option<Option<&str>>) -> GrantLookup {
+        GrantLookup {
+            by_account: by_account.map(IntegrationId),
+            reauth_account: reauth_account.map(|a| a.map(str::to_owned)),
+        }
+    }
+
+    #[test]
+    fn a_new_account_gets_a_new_integration_and_a_known_one_its_own() {
+        assert_eq!(
+            place_grant("ada", None, &rows(None, None)),
+            Ok(Placement::New)
+        );
+        assert_eq!(
+            place_grant("ada", None, &rows(Some(4), None)),
+            Ok(Placement::Reconnect(IntegrationId(4)))
+        );
+    }
+
+    #[test]
+    fn a_reauthentication_repairs_its_own_integration() {
+        assert_eq!(
+            place_grant(
+                "ada",
+                Some(IntegrationId(4)),
+                &rows(Some(4), Some(Some("ada")))
+            ),
+            Ok(Placement::Reauthenticate(IntegrationId(4)))
+        );
+    }
+
+    #[test]
+    fn a_reauthentication_with_another_account_is_refused() {
+        // Grace has no integration yet: without this rule, #4 would become hers.
+        assert_eq!(
+            place_grant(
+                "grace",
+                Some(IntegrationId(4)),
+                &rows(None, Some(Some("ada")))
+            ),
+            Err(ConnectFailure::OtherAccount)
+        );
+        // Grace already owns #5.
+        assert_eq!(
+            place_grant(
+                "grace",
+                Some(IntegrationId(4)),
+                &rows(Some(5), Some(Some("ada")))
+            ),
+            Err(ConnectFailure::OtherAccount)
+        );
+    }
+
+    #[test]
+    fn a_reauthentication_of_a_vanished_integration_is_refused() {
+        assert_eq!(
+            place_grant("ada", Some(IntegrationId(4)), &rows(None, Some(None))),
+            Err(ConnectFailure::UnknownIntegration)
+        );
+    }
+
+    #[test]
+    fn the_event_says_what_happened_and_whether_refresh_is_possible() {
+        let (kind, text) = connection_event(Placement::New, "Ada", 2, true);
+        assert_eq!(kind, EventKind::Connect);
+        assert_eq!(text, "Connected Ada with 2 site(s), with a refresh token");
+        let (kind, text) =
+            connection_event(Placement::Reauthenticate(IntegrationId(1)), "Ada", 1, false);
+        assert_eq!(kind, EventKind::Reauth);
+        assert!(
+            text.starts_with("Re-authenticated Ada") && text.contains("offline_access not granted")
+        );
+        let (kind, text) = connection_event(Placement::Reconnect(IntegrationId(1)), "Ada", 1, true);
+        assert_eq!(kind, EventKind::Reauth);
+        assert!(text.starts_with("Reconnected Ada"));
+    }
+}

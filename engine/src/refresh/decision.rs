@@ -1,0 +1,397 @@
+//! The refresh as a pure decision: the provider's answer and the row go in;
+//! what to store, which event to log and what to tell the user come out. No
+//! I/O here, so every rule is a unit test (see the bottom of this file).
+
+use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
+
+use crate::oauth::TokenSet;
+use crate::provider_error::ProviderError;
+
+/// Backoff after transient failures: 30 s, 60 s, 120 s, 240 s, then 300 s, so
+/// retries with the same refresh token stay inside the 10-minute leeway.
+pub fn backoff_secs(failures_so_far: i64) -> i64 {
+    let exp = u32::try_from(failures_so_far.clamp(0, 4)).unwrap_or(4);
+    (30 * 2_i64.pow(exp)).min(300)
+}
+
+/// Why only the user can fix an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReauthReason {
+    /// No refresh token: `offline_access` was not granted.
+    NoOfflineAccess,
+    /// The provider rejected the refresh token (expired, rotated away, revoked).
+    RefreshTokenRejected,
+}
+
+/// What a refresh came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshResult {
+    Refreshed,
+    NeedsReauth(ReauthReason),
+    /// The app's client credentials were rejected: fix the configuration.
+    ConfigurationError,
+    /// 5xx, timeout, broken connection, malformed answer: retried later.
+    Transient,
+    /// The provider rotated the token but storing it failed.
+    StoreFailed,
+    /// The integration changed while the request was in flight (re-authenticated
+    /// or disconnected); the answer was not stored.
+    Conflict,
+    /// No such connected integration.
+    NotFound,
+    /// Another error answer from the provider.
+    ProviderError,
+}
+
+/// What the provider was asked, and what it said.
+#[derive(Debug)]
+pub enum Attempt<'a> {
+    /// There was nothing to send: the row holds no refresh token.
+    NoRefreshToken,
+    /// The token endpoint's answer to the stored refresh token.
+    Answered(&'a Result<TokenSet, ProviderError>),
+}
+
+/// The write a decision asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Store the new tokens (compare-and-swap on the refresh token sent).
+    Rotation,
+    /// The seed's contract: inactive, one more failure, stamped now.
+    Deactivation,
+    /// Keep the tokens; record the failure and, when set, when to retry.
+    Failure { retry_after: Option<UnixTime> },
+}
+
+/// An event to log, before it has an integration and a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedEvent {
+    pub kind: EventKind,
+    pub outcome: EventOutcome,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    /// Never a token.
+    pub message: String,
+}
+
+/// What to do about one refresh attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub write: Write,
+    /// Logged with the write, in its transaction.
+    pub event: PlannedEvent,
+    pub result: RefreshResult,
+    /// What the user reads.
+    pub message: String,
+}
+
+/// Decides what a refresh attempt means. `transient_failures` counts the
+/// failures in a row before this one (for the backoff).
+pub fn decide(attempt: Attempt<'_>, transient_failures: i64, now: UnixTime) -> Decision {
+    let answer = match attempt {
+        Attempt::NoRefreshToken => {
+            let message =
+                "No refresh token: offline_access was not granted, so Atlassian issued none. \
+                           Re-authenticate to keep this integration working.";
+            return deactivation(ReauthReason::NoOfflineAccess, None, None, message.into());
+        }
+        Attempt::Answered(answer) => answer,
+    };
+    match answer {
+        Ok(tokens) => {
+            let message = format!(
+                "Refreshed; the new access token expires in {} s",
+                tokens.expires_in
+            );
+            Decision {
+                write: Write::Rotation,
+                event: PlannedEvent {
+                    kind: EventKind::Refresh,
+                    outcome: EventOutcome::Ok,
+                    http_status: Some(200),
+                    error_code: None,
+                    message,
+                },
+                result: RefreshResult::Refreshed,
+                message: "Token refreshed.".into(),
+            }
+        }
+        Err(err @ ProviderError::RefreshTokenRejected { .. }) => deactivation(
+            ReauthReason::RefreshTokenRejected,
+            err.status(),
+            err.code(),
+            format!(
+                "Atlassian rejected the refresh token ({}): it expired, was revoked, or was already used. \
+                 Re-authenticate to reconnect this integration.",
+                err.code().unwrap_or("invalid_grant")
+            ),
+        ),
+        Err(err @ ProviderError::ClientRejected { .. }) => failure(
+            err,
+            None,
+            RefreshResult::ConfigurationError,
+            "Atlassian rejected the app's client credentials: check JIRA_CLIENT_ID and \
+             JIRA_CLIENT_SECRET. The integration was left as it is."
+                .into(),
+        ),
+        Err(err @ ProviderError::Transient { .. }) => {
+            let retry_in = backoff_secs(transient_failures);
+            failure(
+                err,
+                Some(now + retry_in),
+                RefreshResult::Transient,
+                format!(
+                    "Atlassian could not be reached or answered garbage ({err}). The tokens were kept; \
+                     the refresh is retried in {retry_in} s."
+                ),
+            )
+        }
+        Err(err @ ProviderError::Rejected { .. }) => failure(
+            err,
+            None,
+            RefreshResult::ProviderError,
+            format!("Atlassian refused the refresh ({err}). The integration was left as it is."),
+        ),
+    }
+}
+
+/// How a decided write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Written (with its event).
+    Done,
+    /// The row no longer held the refresh token that was sent: nothing written.
+    RowChanged,
+    /// The database failed.
+    Failed,
+}
+
+/// What a write that did not go through means for the user, and the event
+/// that says so (logged on its own). `None` when the write went through.
+pub fn after_write(
+    decision: &Decision,
+    id: IntegrationId,
+    stored: Stored,
+) -> Option<(RefreshResult, PlannedEvent)> {
+    let event = |outcome, message: String| PlannedEvent {
+        kind: decision.event.kind,
+        outcome,
+        http_status: decision.event.http_status,
+        error_code: decision.event.error_code.clone(),
+        message,
+    };
+    match (stored, decision.write) {
+        (Stored::Done, _) => None,
+        (Stored::RowChanged, _) => Some((
+            RefreshResult::Conflict,
+            event(
+                EventOutcome::Conflict,
+                format!(
+                    "Integration {id} changed while its token was being refreshed (re-authenticated \
+                     or disconnected); nothing was stored."
+                ),
+            ),
+        )),
+        (Stored::Failed, Write::Rotation) => Some((
+            RefreshResult::StoreFailed,
+            event(
+                EventOutcome::StoreFailed,
+                format!(
+                    "Atlassian issued new tokens for integration {id} but they could not be stored; \
+                     the previous refresh token stays valid for 10 minutes, so the next refresh retries."
+                ),
+            ),
+        )),
+        // The failure or deactivation itself could not be recorded: the
+        // user still learns what the provider said; the log has the cause.
+        (Stored::Failed, _) => None,
+    }
+}
+
+fn deactivation(
+    reason: ReauthReason,
+    http_status: Option<u16>,
+    error_code: Option<&str>,
+    message: String,
+) -> Decision {
+    Decision {
+        write: Write::Deactivation,
+        event: PlannedEvent {
+            kind: EventKind::Deactivate,
+            outcome: EventOutcome::NeedsReauth,
+            http_status,
+            error_code: error_code.map(str::to_owned),
+            message: message.clone(),
+        },
+        result: RefreshResult::NeedsReauth(reason),
+        message,
+    }
+}
+
+fn failure(
+    err: &ProviderError,
+    retry_after: Option<UnixTime>,
+    result: RefreshResult,
+    message: String,
+) -> Decision {
+    Decision {
+        write: Write::Failure { retry_after },
+        event: PlannedEvent {
+            kind: EventKind::Refresh,
+            outcome: EventOutcome::Failed,
+            http_status: err.status(),
+            error_code: err.code().map(str::to_owned),
+            message: message.clone(),
+        },
+        result,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+
+    const NOW: UnixTime = UnixTime(1_000_000);
+    const ID: IntegrationId = IntegrationId(7);
+
+    fn tokens() -> Result<TokenSet, ProviderError> {
+        Ok(TokenSet {
+            access_token: Secret::new("sbx_at_secret"),
+            refresh_token: Some(Secret::new("sbx_rt_secret")),
+            expires_in: 3600,
+            scopes: vec![],
+        })
+    }
+
+    fn rejected(code: &str) -> Result<TokenSet, ProviderError> {
+        Err(ProviderError::RefreshTokenRejected {
+            status: 403,
+            code: code.into(),
+            description: "refresh_token is invalid".into(),
+        })
+    }
+
+    fn transient() -> Result<TokenSet, ProviderError> {
+        Err(ProviderError::Transient {
+            status: Some(502),
+            detail: "bad gateway".into(),
+        })
+    }
+
+    #[test]
+    fn backoff_doubles_and_stays_inside_the_leeway() {
+        assert_eq!(
+            (0..7).map(backoff_secs).collect::<Vec<_>>(),
+            vec![30, 60, 120, 240, 300, 300, 300]
+        );
+    }
+
+    #[test]
+    fn new_tokens_are_stored_and_logged_without_the_token() {
+        let answer = tokens();
+        let d = decide(Attempt::Answered(&answer), 3, NOW);
+        assert_eq!(d.write, Write::Rotation);
+        assert_eq!(d.result, RefreshResult::Refreshed);
+        assert_eq!(
+            (d.event.kind, d.event.outcome),
+            (EventKind::Refresh, EventOutcome::Ok)
+        );
+        assert_eq!(d.event.http_status, Some(200));
+        assert!(!d.event.message.contains("secret") && !d.message.contains("secret"));
+    }
+
+    #[test]
+    fn no_refresh_token_deactivates_and_says_offline_access() {
+        let d = decide(Attempt::NoRefreshToken, 0, NOW);
+        assert_eq!(d.write, Write::Deactivation);
+        assert_eq!(
+            d.result,
+            RefreshResult::NeedsReauth(ReauthReason::NoOfflineAccess)
+        );
+        assert_eq!(d.event.outcome, EventOutcome::NeedsReauth);
+        assert!(d.message.contains("offline_access"));
+    }
+
+    #[test]
+    fn a_rejected_refresh_token_deactivates_with_the_providers_code() {
+        for code in ["invalid_grant", "unauthorized_client"] {
+            let answer = rejected(code);
+            let d = decide(Attempt::Answered(&answer), 0, NOW);
+            assert_eq!(d.write, Write::Deactivation);
+            assert_eq!(
+                d.result,
+                RefreshResult::NeedsReauth(ReauthReason::RefreshTokenRejected)
+            );
+            assert_eq!(d.event.error_code.as_deref(), Some(code));
+            assert_eq!(d.event.http_status, Some(403));
+            assert!(d.message.contains(code));
+        }
+    }
+
+    #[test]
+    fn bad_client_credentials_keep_the_integration_and_set_no_retry() {
+        let answer = Err(ProviderError::ClientRejected {
+            status: 401,
+            code: "access_denied".into(),
+        });
+        let d = decide(Attempt::Answered(&answer), 0, NOW);
+        assert_eq!(d.write, Write::Failure { retry_after: None });
+        assert_eq!(d.result, RefreshResult::ConfigurationError);
+        assert!(d.message.contains("JIRA_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn transient_failures_keep_the_tokens_and_back_off() {
+        let answer = transient();
+        for (failures, wait) in [(0, 30), (1, 60), (4, 300), (9, 300)] {
+            let d = decide(Attempt::Answered(&answer), failures, NOW);
+            assert_eq!(
+                d.write,
+                Write::Failure {
+                    retry_after: Some(NOW + wait)
+                }
+            );
+            assert_eq!(d.result, RefreshResult::Transient);
+            assert!(d.message.contains(&format!("retried in {wait} s")));
+        }
+    }
+
+    #[test]
+    fn other_provider_errors_change_nothing_but_the_log() {
+        let answer = Err(ProviderError::Rejected {
+            status: 400,
+            code: "invalid_request".into(),
+            description: "x".into(),
+        });
+        let d = decide(Attempt::Answered(&answer), 0, NOW);
+        assert_eq!(d.write, Write::Failure { retry_after: None });
+        assert_eq!(d.result, RefreshResult::ProviderError);
+    }
+
+    #[test]
+    fn a_write_that_found_the_row_changed_is_a_conflict() {
+        let answer = tokens();
+        let d = decide(Attempt::Answered(&answer), 0, NOW);
+        assert_eq!(after_write(&d, ID, Stored::Done), None);
+        let (result, event) = after_write(&d, ID, Stored::RowChanged).expect("conflict");
+        assert_eq!(result, RefreshResult::Conflict);
+        assert_eq!(event.outcome, EventOutcome::Conflict);
+        let deactivation = decide(Attempt::NoRefreshToken, 0, NOW);
+        let (result, _) = after_write(&deactivation, ID, Stored::RowChanged).expect("conflict");
+        assert_eq!(result, RefreshResult::Conflict);
+    }
+
+    #[test]
+    fn a_rotation_that_could_not_be_stored_says_the_leeway_saves_it() {
+        let answer = tokens();
+        let d = decide(Attempt::Answered(&answer), 0, NOW);
+        let (result, event) = after_write(&d, ID, Stored::Failed).expect("store failed");
+        assert_eq!(result, RefreshResult::StoreFailed);
+        assert_eq!(event.outcome, EventOutcome::StoreFailed);
+        assert!(event.message.contains("10 minutes") && event.message.contains("integration 7"));
+        let failure = decide(Attempt::Answered(&transient()), 0, NOW);
+        assert_eq!(after_write(&failure, ID, Stored::Failed), None);
+    }
+}

@@ -4,7 +4,10 @@
 //! the methods that have files of their own), and each returns domain types.
 //! Server functions and HTTP handlers only translate between HTTP and these.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+use rand::RngCore;
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
@@ -25,8 +28,13 @@ pub struct Engine {
     pub(crate) vault: TokenVault,
     pub(crate) atlassian: AtlassianClient,
     settings: EngineSettings,
-    /// Refreshes in flight (single-flight per integration).
+    /// Refreshes in flight in this process (single-flight per integration).
     pub(crate) flights: Arc<Flights>,
+    /// This process's name on the refresh leases it takes (random per engine).
+    pub(crate) owner: Arc<str>,
+    /// Until when the provider asked everyone to slow down (a `429`): the
+    /// scheduler starts no refresh before then. UNIX seconds; 0 = never.
+    pub(crate) slow_down_until: Arc<AtomicI64>,
 }
 
 /// How the engine was configured.
@@ -70,7 +78,24 @@ impl Engine {
             atlassian,
             settings,
             flights: Arc::default(),
+            owner: lease_owner().into(),
+            slow_down_until: Arc::default(),
         }
+    }
+
+    /// The provider rate-limited us: no scheduled refresh starts before `until`.
+    pub(crate) fn slow_down(&self, until: UnixTime) {
+        self.slow_down_until
+            .fetch_max(until.secs(), Ordering::SeqCst);
+        tracing::warn!(
+            until = until.secs(),
+            "the provider rate-limited token requests: the scheduler slows down"
+        );
+    }
+
+    /// Whether the scheduler must hold off at `now` (after a `429`).
+    pub(crate) fn slowed_down(&self, now: UnixTime) -> bool {
+        now.secs() < self.slow_down_until.load(Ordering::SeqCst)
     }
 
     /// The engine's clock, now.
@@ -174,6 +199,13 @@ impl Engine {
             );
         }
     }
+}
+
+/// A random name for this engine's leases.
+fn lease_owner() -> String {
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Logs a database error and names what could not be done.

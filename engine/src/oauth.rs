@@ -14,8 +14,13 @@ use oauth2::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::provider_error::{classify_token_error, ProviderError};
+use crate::provider_error::{
+    classify_token_error, is_transient_status, parse_retry_after, ProviderError,
+};
 use crate::secret::Secret;
+
+/// The longest access-token lifetime believed (a day; Atlassian's is an hour).
+pub const MAX_EXPIRES_IN_SECS: i64 = 86_400;
 
 type ConfiguredClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -200,11 +205,17 @@ impl AtlassianClient {
             .await
             .map_err(transport_error)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         let body = response.bytes().await.map_err(transport_error)?;
-        if status >= 500 {
+        if is_transient_status(status) {
             return Err(ProviderError::Transient {
                 status: Some(status),
                 detail: format!("{path} answered {status}"),
+                retry_after_secs: retry_after,
             });
         }
         if !(200..300).contains(&status) {
@@ -222,6 +233,7 @@ impl AtlassianClient {
         serde_json::from_slice(&body).map_err(|e| ProviderError::Transient {
             status: Some(status),
             detail: format!("{path} answered malformed JSON: {e}"),
+            retry_after_secs: None,
         })
     }
 }
@@ -242,17 +254,32 @@ fn transport_error(e: reqwest::Error) -> ProviderError {
     ProviderError::Transient {
         status: e.status().map(|s| s.as_u16()),
         detail: kind.to_owned(),
+        retry_after_secs: None,
     }
 }
 
-/// Records the HTTP status of the token endpoint's answer, which the `oauth2`
-/// crate parses away but the event log and the classification need.
+/// Records the HTTP status (and `Retry-After`) of the token endpoint's answer,
+/// which the `oauth2` crate parses away but the event log and the
+/// classification need.
 #[derive(Clone, Default)]
-struct StatusCell(Arc<Mutex<Option<u16>>>);
+struct StatusCell(Arc<Mutex<Option<Answered>>>);
+
+/// An answer's status and `Retry-After` seconds.
+type Answered = (u16, Option<i64>);
 
 impl StatusCell {
     fn get(&self) -> Option<u16> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|(s, _)| s)
+    }
+
+    fn retry_after(&self) -> Option<i64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .and_then(|(_, r)| r)
     }
 
     /// An `oauth2` HTTP client over `http` that records the status here.
@@ -272,7 +299,13 @@ impl StatusCell {
             Box::pin(async move {
                 let request = reqwest::Request::try_from(request)?;
                 let response = http.execute(request).await?;
-                *cell.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status().as_u16());
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                *cell.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((response.status().as_u16(), retry_after));
                 let mut builder = http::Response::builder().status(response.status());
                 for (name, value) in response.headers() {
                     builder = builder.header(name, value);
@@ -295,10 +328,13 @@ fn token_result(
             refresh_token: token
                 .refresh_token()
                 .map(|t| Secret::new(t.secret().clone())),
+            // A provider's absurd lifetime is clamped, so no deadline overflows
+            // and nothing waits past a day to refresh.
             expires_in: token
                 .expires_in()
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or(3_600),
+                .unwrap_or(3_600)
+                .clamp(0, MAX_EXPIRES_IN_SECS),
             scopes: token
                 .scopes()
                 .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -310,19 +346,27 @@ fn token_result(
             err.error_description()
                 .map(String::as_str)
                 .unwrap_or_default(),
+            status.retry_after(),
         )),
         Err(RequestTokenError::Request(e)) => Err(transport_error(e)),
+        // Includes an empty or non-JSON 2xx: the provider may have rotated,
+        // so it is transient (retried with the same token inside the leeway).
         Err(RequestTokenError::Parse(_, _)) => Err(ProviderError::Transient {
             status: status.get(),
             detail: "the token endpoint answered a body that is not a token response".into(),
+            retry_after_secs: status.retry_after(),
         }),
         Err(RequestTokenError::Other(detail)) => match status.get() {
-            Some(s) if s < 500 => Err(ProviderError::Rejected {
+            Some(s) if !is_transient_status(s) => Err(ProviderError::Rejected {
                 status: s,
                 code: format!("http_{s}"),
                 description: detail,
             }),
-            s => Err(ProviderError::Transient { status: s, detail }),
+            s => Err(ProviderError::Transient {
+                status: s,
+                detail,
+                retry_after_secs: status.retry_after(),
+            }),
         },
     }
 }

@@ -23,9 +23,15 @@ pub enum ProviderError {
         code: String,
         description: String,
     },
-    /// A 5xx, a timeout, a broken connection or an unparseable body: try again later.
+    /// A 5xx, a 429 / 408 / 425, a timeout, a broken connection or an
+    /// unparseable body: try again later (not before `retry_after_secs`, when
+    /// the provider said so with `Retry-After`).
     #[error("the provider could not be reached or answered garbage ({detail})")]
-    Transient { status: Option<u16>, detail: String },
+    Transient {
+        status: Option<u16>,
+        detail: String,
+        retry_after_secs: Option<i64>,
+    },
 }
 
 impl ProviderError {
@@ -39,6 +45,30 @@ impl ProviderError {
         }
     }
 
+    /// A transient failure without a status or a `Retry-After`.
+    pub fn transient(detail: impl Into<String>) -> Self {
+        ProviderError::Transient {
+            status: None,
+            detail: detail.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// How long the provider asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after_secs(&self) -> Option<i64> {
+        match self {
+            ProviderError::Transient {
+                retry_after_secs, ..
+            } => *retry_after_secs,
+            _ => None,
+        }
+    }
+
+    /// A `429 Too Many Requests`: the provider wants everyone to slow down.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429)
+    }
+
     /// The OAuth error code, when the provider sent one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -50,12 +80,34 @@ impl ProviderError {
     }
 }
 
+/// Statuses that say "not now" rather than "no", whatever the body says:
+/// timeouts, rate limits, too early, and every server error.
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429 | 500..=599)
+}
+
+/// Seconds from a `Retry-After` header's value (delay-seconds; an HTTP date
+/// is read as "soon": 60 s), at most an hour.
+pub fn parse_retry_after(value: &str) -> Option<i64> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    Some(value.parse::<i64>().unwrap_or(60).clamp(0, 3_600))
+}
+
 /// Classifies an OAuth error answer from the token endpoint.
-pub fn classify_token_error(status: u16, code: &str, description: &str) -> ProviderError {
+pub fn classify_token_error(
+    status: u16,
+    code: &str,
+    description: &str,
+    retry_after_secs: Option<i64>,
+) -> ProviderError {
     match (status, code) {
-        (500..=599, _) => ProviderError::Transient {
+        (s, _) if is_transient_status(s) => ProviderError::Transient {
             status: Some(status),
-            detail: format!("{code}: {description}"),
+            detail: format!("{status} {code}: {description}"),
+            retry_after_secs,
         },
         (_, "invalid_grant" | "unauthorized_client") => ProviderError::RefreshTokenRejected {
             status,
@@ -86,7 +138,7 @@ mod tests {
             (400, "invalid_grant"),
         ] {
             assert!(matches!(
-                classify_token_error(status, code, "x"),
+                classify_token_error(status, code, "x", None),
                 ProviderError::RefreshTokenRejected { .. }
             ));
         }
@@ -95,11 +147,11 @@ mod tests {
     #[test]
     fn bad_client_credentials_are_configuration_errors() {
         assert!(matches!(
-            classify_token_error(401, "access_denied", "Unauthorized"),
+            classify_token_error(401, "access_denied", "Unauthorized", None),
             ProviderError::ClientRejected { .. }
         ));
         assert!(matches!(
-            classify_token_error(400, "invalid_client", ""),
+            classify_token_error(400, "invalid_client", "", None),
             ProviderError::ClientRejected { .. }
         ));
     }
@@ -107,11 +159,31 @@ mod tests {
     #[test]
     fn server_errors_are_transient() {
         assert!(matches!(
-            classify_token_error(503, "server_error", ""),
+            classify_token_error(503, "server_error", "", None),
             ProviderError::Transient {
                 status: Some(503),
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn not_now_statuses_are_transient_whatever_the_body_says() {
+        // A 429 with Atlassian's dead-token body is still "slow down", not "dead".
+        for status in [408, 425, 429, 500, 503] {
+            let e = classify_token_error(status, "invalid_grant", "x", Some(7));
+            assert_eq!(e.retry_after_secs(), Some(7), "{status}");
+            assert!(matches!(e, ProviderError::Transient { .. }), "{status}");
+        }
+        assert!(classify_token_error(429, "", "", None).is_rate_limited());
+        assert!(!classify_token_error(403, "invalid_grant", "", None).is_rate_limited());
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_bounded() {
+        assert_eq!(parse_retry_after("120"), Some(120));
+        assert_eq!(parse_retry_after("999999"), Some(3_600));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), Some(60));
+        assert_eq!(parse_retry_after(""), None);
     }
 }

@@ -36,6 +36,10 @@ pub struct TickReport {
 pub async fn tick(engine: &Engine) -> TickReport {
     let now = engine.clock.now();
     let mut report = TickReport::default();
+    if engine.slowed_down(now) {
+        tracing::info!("the provider asked to slow down: this tick refreshes nothing");
+        return report;
+    }
 
     match engine.db.expired_without_refresh(now).await {
         Ok(ids) => {
@@ -84,12 +88,18 @@ pub async fn tick(engine: &Engine) -> TickReport {
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            engine.refresh(id).await
+            // A 429 from the token endpoint slows the whole fleet down: what
+            // has not started yet waits for the next tick after the pause.
+            if engine.slowed_down(engine.now()) {
+                return None;
+            }
+            Some(engine.refresh(id).await)
         });
     }
     while let Some(done) = tasks.join_next().await {
         match done {
-            Ok(outcome) => {
+            Ok(None) => {}
+            Ok(Some(outcome)) => {
                 tracing::info!(
                     integration = %outcome.integration_id,
                     ok = outcome.ok(),

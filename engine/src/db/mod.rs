@@ -11,7 +11,9 @@ pub use dashboard_page::{Page, PageQuery, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup};
 pub use oauth_states::{NewOAuthState, StoredState};
-pub use refresh_queries::{RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL};
+pub use refresh_queries::{
+    Claim, Lease, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL, UNRESOLVED_SQL,
+};
 
 use std::path::Path;
 use std::str::FromStr;

@@ -13,6 +13,28 @@ pub struct RefreshRow {
     pub id: IntegrationId,
     pub refresh_token: Option<Vec<u8>>,
     pub transient_failures: i64,
+    /// When the stored refresh token was first sent without a known outcome.
+    pub refresh_sent_at: Option<UnixTime>,
+    /// The fencing counter of the lease this row was claimed with.
+    pub lease_fence: i64,
+}
+
+/// The result of trying to take a row's refresh lease.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// Ours: the row as claimed, marked as sent (when it has a refresh token).
+    Claimed(RefreshRow),
+    /// Another holder's lease is live; the refresh token the row holds now.
+    Held { refresh_token: Option<Vec<u8>> },
+    /// No such connected integration.
+    Missing,
+}
+
+/// Who holds a lease, and with which fence.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub fence: i64,
 }
 
 /// The new tokens of a successful refresh, encrypted.
@@ -23,6 +45,16 @@ pub struct Rotation {
     pub refresh_token: Option<Vec<u8>>,
     pub expires_in: i64,
 }
+
+/// The scheduler's first look: refreshes whose outcome is unknown (the answer
+/// was lost, the process died, the rotation could not be stored), oldest
+/// first, whose lease is free and whose retry time has come. They must be
+/// retried inside Atlassian's 10-minute leeway. Binds: now, limit.
+pub const UNRESOLVED_SQL: &str = "SELECT id FROM integrations
+     WHERE refresh_sent_at IS NOT NULL AND disconnected_at IS NULL
+       AND (retry_after IS NULL OR retry_after <= ?1)
+       AND (lease_owner IS NULL OR lease_expires_at <= ?1)
+     ORDER BY refresh_sent_at LIMIT ?2";
 
 /// The scheduler's "due soon" query, first half: active integrations with a
 /// refresh token expiring before `?1`, soonest first. It walks the
@@ -49,12 +81,86 @@ impl Database {
         id: IntegrationId,
     ) -> Result<Option<RefreshRow>, DatabaseError> {
         Ok(sqlx::query_as(
-            "SELECT id, refresh_token, transient_failures FROM integrations
-             WHERE id = ? AND disconnected_at IS NULL",
+            "SELECT id, refresh_token, transient_failures, refresh_sent_at, lease_fence
+             FROM integrations WHERE id = ? AND disconnected_at IS NULL",
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// Takes the row's refresh lease for `owner` until `until`, unless a live
+    /// lease is held, and in the same durable write marks the refresh token as
+    /// sent (keeping an earlier mark: the leeway counts from the first send).
+    pub async fn claim_refresh(
+        &self,
+        id: IntegrationId,
+        owner: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<Claim, DatabaseError> {
+        let claimed: Option<RefreshRow> = sqlx::query_as(
+            "UPDATE integrations SET lease_owner = ?1, lease_expires_at = ?2,
+                lease_fence = lease_fence + 1,
+                refresh_sent_at = CASE WHEN refresh_token IS NULL THEN NULL
+                                       ELSE coalesce(refresh_sent_at, ?3) END
+             WHERE id = ?4 AND disconnected_at IS NULL
+               AND (lease_owner IS NULL OR lease_expires_at <= ?3)
+             RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(row) = claimed {
+            return Ok(Claim::Claimed(row));
+        }
+        Ok(match self.refresh_row(id).await? {
+            Some(row) => Claim::Held {
+                refresh_token: row.refresh_token,
+            },
+            None => Claim::Missing,
+        })
+    }
+
+    /// Extends a lease still held with `lease`'s fence; false if it was lost.
+    pub async fn renew_lease(
+        &self,
+        id: IntegrationId,
+        lease: Lease<'_>,
+        until: UnixTime,
+    ) -> Result<bool, DatabaseError> {
+        let done = sqlx::query(
+            "UPDATE integrations SET lease_expires_at = ?
+             WHERE id = ? AND lease_owner = ? AND lease_fence = ?",
+        )
+        .bind(until)
+        .bind(id)
+        .bind(lease.owner)
+        .bind(lease.fence)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a lease back without writing an outcome.
+    pub async fn release_lease(
+        &self,
+        id: IntegrationId,
+        lease: Lease<'_>,
+    ) -> Result<(), DatabaseError> {
+        sqlx::query(
+            "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = ? AND lease_owner = ? AND lease_fence = ?",
+        )
+        .bind(id)
+        .bind(lease.owner)
+        .bind(lease.fence)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Stores a rotation and its event in one transaction, only if the row
@@ -68,6 +174,7 @@ impl Database {
         &self,
         id: IntegrationId,
         sent: &[u8],
+        fence: i64,
         rotation: &Rotation,
         event: &NewEvent<'_>,
         now: UnixTime,
@@ -79,8 +186,8 @@ impl Database {
                 expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
                 last_error = NULL, transient_failures = 0, retry_after = NULL,
                 refresh_token_issued_at = CASE WHEN ? IS NULL THEN refresh_token_issued_at ELSE ? END,
-                updated_at = ?
-             WHERE id = ? AND refresh_token = ? AND disconnected_at IS NULL;
+                refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+             WHERE id = ? AND refresh_token = ? AND lease_fence = ? AND disconnected_at IS NULL;
              INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message)
                 SELECT ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id;
              COMMIT;",
@@ -94,7 +201,8 @@ impl Database {
         .bind(now)
         .bind(now)
         .bind(id)
-        .bind(sent);
+        .bind(sent)
+        .bind(fence);
         let stored = bind_event(update, event, now)
             // `fetch_all` runs every statement through COMMIT. (The summed
             // rows-affected of a multi-statement query is no witness: SQLite reports
@@ -124,20 +232,23 @@ impl Database {
         &self,
         id: IntegrationId,
         sent: Option<&[u8]>,
+        fence: i64,
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE integrations SET is_active = 0, refresh_failures = refresh_failures + 1,
-                last_refresh_at = ?, last_error = ?, retry_after = NULL, updated_at = ?
-             WHERE id = ? AND refresh_token IS ? AND disconnected_at IS NULL",
+                last_refresh_at = ?, last_error = ?, retry_after = NULL, refresh_sent_at = NULL,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+             WHERE id = ? AND refresh_token IS ? AND lease_fence = ? AND disconnected_at IS NULL",
         )
         .bind(now)
         .bind(event.message)
         .bind(now)
         .bind(id)
         .bind(sent)
+        .bind(fence)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -149,38 +260,51 @@ impl Database {
     }
 
     /// A failure that leaves the integration active (configuration or
-    /// transient): records it, and when `retry_after` is set, when to retry.
+    /// transient): records it, when to retry (`retry_after`), whether the
+    /// outcome stays unknown (`unresolved`: keep the "sent" mark so the retry
+    /// uses the same token inside the leeway), and gives the lease back.
+    /// False if the lease had been lost (nothing written).
     pub async fn record_refresh_failure(
         &self,
         id: IntegrationId,
+        fence: i64,
         retry_after: Option<UnixTime>,
+        unresolved: bool,
         event: &NewEvent<'_>,
         now: UnixTime,
-    ) -> Result<(), DatabaseError> {
+    ) -> Result<bool, DatabaseError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE integrations SET last_error = ?, last_refresh_at = ?,
                 transient_failures = transient_failures + CASE WHEN ? IS NULL THEN 0 ELSE 1 END,
-                retry_after = ?, updated_at = ?
-             WHERE id = ?",
+                retry_after = ?,
+                refresh_sent_at = CASE WHEN ? THEN refresh_sent_at ELSE NULL END,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+             WHERE id = ? AND lease_fence = ?",
         )
         .bind(event.message)
         .bind(now)
         .bind(retry_after)
         .bind(retry_after)
+        .bind(unresolved)
         .bind(now)
         .bind(id)
+        .bind(fence)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
         insert_event(&mut *tx, event, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
-    /// Active integrations with a refresh token that need one now: expiring
-    /// within the margin (`expires_at <= expiring_before`) or with a refresh
-    /// token issued before `idle_before`, and not waiting out a backoff; at most
-    /// `limit`, the soonest expiries first. Two ordered index walks, not a scan.
+    /// Integrations that need a refresh now: first those whose last refresh
+    /// has an unknown outcome, then active ones with a refresh token expiring
+    /// within the margin (`expires_at <= expiring_before`) or issued before
+    /// `idle_before`, none waiting out a backoff; at most `limit`, the soonest
+    /// expiries first. Three ordered index walks, not a scan.
     pub async fn due_for_refresh(
         &self,
         expiring_before: UnixTime,
@@ -188,21 +312,27 @@ impl Database {
         now: UnixTime,
         limit: i64,
     ) -> Result<Vec<IntegrationId>, DatabaseError> {
-        let mut due: Vec<IntegrationId> = sqlx::query_scalar(DUE_FOR_REFRESH_SQL)
-            .bind(expiring_before)
+        // Unknown outcomes first: they have minutes, not the margin, to live.
+        let mut due: Vec<IntegrationId> = sqlx::query_scalar(UNRESOLVED_SQL)
             .bind(now)
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
-        let room = limit - i64::try_from(due.len()).unwrap_or(limit);
-        if room > 0 {
-            let idle: Vec<IntegrationId> = sqlx::query_scalar(IDLE_REFRESH_SQL)
-                .bind(idle_before)
+        for (sql, bound) in [
+            (DUE_FOR_REFRESH_SQL, expiring_before),
+            (IDLE_REFRESH_SQL, idle_before),
+        ] {
+            let room = limit - i64::try_from(due.len()).unwrap_or(limit);
+            if room <= 0 {
+                break;
+            }
+            let more: Vec<IntegrationId> = sqlx::query_scalar(sql)
+                .bind(bound)
                 .bind(now)
                 .bind(room)
                 .fetch_all(self.pool())
                 .await?;
-            for id in idle {
+            for id in more {
                 if !due.contains(&id) {
                     due.push(id);
                 }

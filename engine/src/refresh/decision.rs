@@ -2,6 +2,7 @@
 //! what to store, which event to log and what to tell the user come out. No
 //! I/O here, so every rule is a unit test (see the bottom of this file).
 
+use domain::time::ROTATION_LEEWAY_SECS;
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
 use crate::oauth::TokenSet;
@@ -12,6 +13,28 @@ use crate::provider_error::ProviderError;
 pub fn backoff_secs(failures_so_far: i64) -> i64 {
     let exp = u32::try_from(failures_so_far.clamp(0, 4)).unwrap_or(4);
     (30 * 2_i64.pow(exp)).min(300)
+}
+
+/// A refresh whose outcome is unknown is retried with the same token no later
+/// than this long after that token was first sent: the last retry lands a
+/// minute before Atlassian's 10-minute leeway ends, whatever the backoff says.
+pub const LEEWAY_RETRY_BY_SECS: i64 = ROTATION_LEEWAY_SECS - 60;
+
+/// When to retry after a transient failure: the backoff (or the provider's
+/// `Retry-After`, if longer), but never past [`LEEWAY_RETRY_BY_SECS`] after the
+/// first send while the leeway lasts. After the leeway only the backoff counts.
+pub fn retry_at(
+    failures_so_far: i64,
+    retry_after_secs: Option<i64>,
+    first_sent: UnixTime,
+    now: UnixTime,
+) -> UnixTime {
+    let wait = backoff_secs(failures_so_far).max(retry_after_secs.unwrap_or(0));
+    if now - first_sent < ROTATION_LEEWAY_SECS {
+        (now + wait).min((first_sent + LEEWAY_RETRY_BY_SECS).max(now))
+    } else {
+        now + wait
+    }
 }
 
 /// Why only the user can fix an integration.
@@ -60,7 +83,12 @@ pub enum Write {
     /// The seed's contract: inactive, one more failure, stamped now.
     Deactivation,
     /// Keep the tokens; record the failure and, when set, when to retry.
-    Failure { retry_after: Option<UnixTime> },
+    /// `unresolved`: the provider may have rotated (the answer was lost), so
+    /// the row stays marked for a retry with the same token.
+    Failure {
+        retry_after: Option<UnixTime>,
+        unresolved: bool,
+    },
 }
 
 /// An event to log, before it has an integration and a time.
@@ -85,9 +113,18 @@ pub struct Decision {
     pub message: String,
 }
 
-/// Decides what a refresh attempt means. `transient_failures` counts the
-/// failures in a row before this one (for the backoff).
-pub fn decide(attempt: Attempt<'_>, transient_failures: i64, now: UnixTime) -> Decision {
+/// What the row said before the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Before {
+    /// Transient failures in a row before this attempt (for the backoff).
+    pub transient_failures: i64,
+    /// When the refresh token now sent was first sent without a known outcome
+    /// (this attempt's own send time when it is the first).
+    pub first_sent: UnixTime,
+}
+
+/// Decides what a refresh attempt means.
+pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
     let answer = match attempt {
         Attempt::NoRefreshToken => {
             let message =
@@ -128,17 +165,29 @@ pub fn decide(attempt: Attempt<'_>, transient_failures: i64, now: UnixTime) -> D
         ),
         Err(err @ ProviderError::ClientRejected { .. }) => failure(
             err,
-            None,
+            Write::Failure {
+                retry_after: None,
+                unresolved: false,
+            },
             RefreshResult::ConfigurationError,
             "Atlassian rejected the app's client credentials: check JIRA_CLIENT_ID and \
              JIRA_CLIENT_SECRET. The integration was left as it is."
                 .into(),
         ),
         Err(err @ ProviderError::Transient { .. }) => {
-            let retry_in = backoff_secs(transient_failures);
+            let at = retry_at(
+                before.transient_failures,
+                err.retry_after_secs(),
+                before.first_sent,
+                now,
+            );
+            let retry_in = at - now;
             failure(
                 err,
-                Some(now + retry_in),
+                Write::Failure {
+                    retry_after: Some(at),
+                    unresolved: true,
+                },
                 RefreshResult::Transient,
                 format!(
                     "Atlassian could not be reached or answered garbage ({err}). The tokens were kept; \
@@ -148,7 +197,10 @@ pub fn decide(attempt: Attempt<'_>, transient_failures: i64, now: UnixTime) -> D
         }
         Err(err @ ProviderError::Rejected { .. }) => failure(
             err,
-            None,
+            Write::Failure {
+                retry_after: None,
+                unresolved: false,
+            },
             RefreshResult::ProviderError,
             format!("Atlassian refused the refresh ({err}). The integration was left as it is."),
         ),
@@ -228,14 +280,9 @@ fn deactivation(
     }
 }
 
-fn failure(
-    err: &ProviderError,
-    retry_after: Option<UnixTime>,
-    result: RefreshResult,
-    message: String,
-) -> Decision {
+fn failure(err: &ProviderError, write: Write, result: RefreshResult, message: String) -> Decision {
     Decision {
-        write: Write::Failure { retry_after },
+        write,
         event: PlannedEvent {
             kind: EventKind::Refresh,
             outcome: EventOutcome::Failed,
@@ -255,6 +302,17 @@ mod tests {
 
     const NOW: UnixTime = UnixTime(1_000_000);
     const ID: IntegrationId = IntegrationId(7);
+    const FIRST: Before = Before {
+        transient_failures: 0,
+        first_sent: NOW,
+    };
+
+    fn after(failures: i64) -> Before {
+        Before {
+            transient_failures: failures,
+            first_sent: NOW,
+        }
+    }
 
     fn tokens() -> Result<TokenSet, ProviderError> {
         Ok(TokenSet {
@@ -277,6 +335,7 @@ mod tests {
         Err(ProviderError::Transient {
             status: Some(502),
             detail: "bad gateway".into(),
+            retry_after_secs: None,
         })
     }
 
@@ -291,7 +350,7 @@ mod tests {
     #[test]
     fn new_tokens_are_stored_and_logged_without_the_token() {
         let answer = tokens();
-        let d = decide(Attempt::Answered(&answer), 3, NOW);
+        let d = decide(Attempt::Answered(&answer), after(3), NOW);
         assert_eq!(d.write, Write::Rotation);
         assert_eq!(d.result, RefreshResult::Refreshed);
         assert_eq!(
@@ -304,7 +363,7 @@ mod tests {
 
     #[test]
     fn no_refresh_token_deactivates_and_says_offline_access() {
-        let d = decide(Attempt::NoRefreshToken, 0, NOW);
+        let d = decide(Attempt::NoRefreshToken, FIRST, NOW);
         assert_eq!(d.write, Write::Deactivation);
         assert_eq!(
             d.result,
@@ -318,7 +377,7 @@ mod tests {
     fn a_rejected_refresh_token_deactivates_with_the_providers_code() {
         for code in ["invalid_grant", "unauthorized_client"] {
             let answer = rejected(code);
-            let d = decide(Attempt::Answered(&answer), 0, NOW);
+            let d = decide(Attempt::Answered(&answer), FIRST, NOW);
             assert_eq!(d.write, Write::Deactivation);
             assert_eq!(
                 d.result,
@@ -336,8 +395,14 @@ mod tests {
             status: 401,
             code: "access_denied".into(),
         });
-        let d = decide(Attempt::Answered(&answer), 0, NOW);
-        assert_eq!(d.write, Write::Failure { retry_after: None });
+        let d = decide(Attempt::Answered(&answer), FIRST, NOW);
+        assert_eq!(
+            d.write,
+            Write::Failure {
+                retry_after: None,
+                unresolved: false
+            }
+        );
         assert_eq!(d.result, RefreshResult::ConfigurationError);
         assert!(d.message.contains("JIRA_CLIENT_SECRET"));
     }
@@ -346,16 +411,44 @@ mod tests {
     fn transient_failures_keep_the_tokens_and_back_off() {
         let answer = transient();
         for (failures, wait) in [(0, 30), (1, 60), (4, 300), (9, 300)] {
-            let d = decide(Attempt::Answered(&answer), failures, NOW);
+            let d = decide(Attempt::Answered(&answer), after(failures), NOW);
             assert_eq!(
                 d.write,
                 Write::Failure {
-                    retry_after: Some(NOW + wait)
+                    retry_after: Some(NOW + wait),
+                    unresolved: true
                 }
             );
             assert_eq!(d.result, RefreshResult::Transient);
             assert!(d.message.contains(&format!("retried in {wait} s")));
         }
+    }
+
+    #[test]
+    fn every_retry_of_a_lost_answer_lands_inside_the_leeway() {
+        // The schedule a row sees after a first send at NOW that keeps failing.
+        let mut at = NOW;
+        let mut times = Vec::new();
+        for failures in 0..5 {
+            at = retry_at(failures, None, NOW, at);
+            times.push(at - NOW);
+        }
+        assert_eq!(times, [30, 90, 210, 450, LEEWAY_RETRY_BY_SECS]);
+        // In the leeway's last minute: again at the next tick.
+        assert_eq!(retry_at(5, None, NOW, NOW + 570), NOW + 570);
+        // After the leeway, plain backoff.
+        assert_eq!(retry_at(5, None, NOW, NOW + 600), NOW + 900);
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_wait_but_not_past_the_leeway() {
+        assert_eq!(retry_at(0, Some(120), NOW, NOW), NOW + 120);
+        assert_eq!(
+            retry_at(0, Some(3_600), NOW, NOW),
+            NOW + LEEWAY_RETRY_BY_SECS
+        );
+        // A row first sent long ago: Retry-After rules.
+        assert_eq!(retry_at(0, Some(900), NOW - 10_000, NOW), NOW + 900);
     }
 
     #[test]
@@ -365,20 +458,26 @@ mod tests {
             code: "invalid_request".into(),
             description: "x".into(),
         });
-        let d = decide(Attempt::Answered(&answer), 0, NOW);
-        assert_eq!(d.write, Write::Failure { retry_after: None });
+        let d = decide(Attempt::Answered(&answer), FIRST, NOW);
+        assert_eq!(
+            d.write,
+            Write::Failure {
+                retry_after: None,
+                unresolved: false
+            }
+        );
         assert_eq!(d.result, RefreshResult::ProviderError);
     }
 
     #[test]
     fn a_write_that_found_the_row_changed_is_a_conflict() {
         let answer = tokens();
-        let d = decide(Attempt::Answered(&answer), 0, NOW);
+        let d = decide(Attempt::Answered(&answer), FIRST, NOW);
         assert_eq!(after_write(&d, ID, Stored::Done), None);
         let (result, event) = after_write(&d, ID, Stored::RowChanged).expect("conflict");
         assert_eq!(result, RefreshResult::Conflict);
         assert_eq!(event.outcome, EventOutcome::Conflict);
-        let deactivation = decide(Attempt::NoRefreshToken, 0, NOW);
+        let deactivation = decide(Attempt::NoRefreshToken, FIRST, NOW);
         let (result, _) = after_write(&deactivation, ID, Stored::RowChanged).expect("conflict");
         assert_eq!(result, RefreshResult::Conflict);
     }
@@ -386,12 +485,12 @@ mod tests {
     #[test]
     fn a_rotation_that_could_not_be_stored_says_the_leeway_saves_it() {
         let answer = tokens();
-        let d = decide(Attempt::Answered(&answer), 0, NOW);
+        let d = decide(Attempt::Answered(&answer), FIRST, NOW);
         let (result, event) = after_write(&d, ID, Stored::Failed).expect("store failed");
         assert_eq!(result, RefreshResult::StoreFailed);
         assert_eq!(event.outcome, EventOutcome::StoreFailed);
         assert!(event.message.contains("10 minutes") && event.message.contains("integration 7"));
-        let failure = decide(Attempt::Answered(&transient()), 0, NOW);
+        let failure = decide(Attempt::Answered(&transient()), FIRST, NOW);
         assert_eq!(after_write(&failure, ID, Stored::Failed), None);
     }
 }

@@ -6,20 +6,27 @@
 //! transient error leaves the integration alone.
 //!
 //! - [`decision`]: the pure part (answer + row -> what to store, log and say).
-//! - this file: the I/O shell around it (read, ask, write) and single-flight.
+//! - this file: the I/O shell around it (claim, ask, write) and single-flight:
+//!   in this process through [`Flights`], across processes through the row's
+//!   lease in the database (owner, expiry, fencing counter; see the
+//!   `refresh_lease` migration). The lease is claimed in the same durable
+//!   write that marks the refresh token as sent, so a refresh whose answer is
+//!   lost, or whose process dies, is found and retried inside the leeway.
 
 pub mod decision;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use domain::IntegrationId;
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
+use tracing::Instrument as _;
 
-use decision::{after_write, decide, Attempt, Decision, PlannedEvent, Stored, Write};
+use decision::{after_write, decide, Attempt, Before, Decision, PlannedEvent, Stored, Write};
 pub use decision::{backoff_secs, ReauthReason, RefreshResult};
 
-use crate::db::{NewEvent, Rotation};
+use crate::db::{Claim, Lease, NewEvent, Rotation};
 use crate::oauth::TokenSet;
 use crate::{Engine, Integration};
 
@@ -49,37 +56,69 @@ pub struct Refreshed {
     pub integration: Integration,
 }
 
-/// The refreshes in flight, one per integration.
+/// How long a claimed refresh lease lasts without renewal (engine clock).
+pub const LEASE_SECS: i64 = 60;
+/// How often the holder renews its lease while the token request runs.
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How often a caller waiting for another process's lease looks again.
+const LEASE_POLL_EVERY: Duration = Duration::from_millis(40);
+
+/// The refreshes in flight in this process, one per integration. Each runs on
+/// a task of its own and publishes its outcome on a watch channel, so a caller
+/// that goes away (a closed browser tab) abandons nothing, and the next caller
+/// joins the same request instead of sending the token a second time.
 #[derive(Default)]
-pub struct Flights(Mutex<HashMap<IntegrationId, Arc<OnceCell<RefreshOutcome>>>>);
+pub struct Flights(Mutex<HashMap<IntegrationId, watch::Receiver<Option<RefreshOutcome>>>>);
 
 impl Engine {
-    /// Refreshes integration `id`, or joins the refresh already in flight.
+    /// Refreshes integration `id`, or joins the refresh already in flight (in
+    /// this process, or through the database lease, in another).
     #[tracing::instrument(skip(self), fields(integration = %id))]
     pub async fn refresh(&self, id: IntegrationId) -> RefreshOutcome {
-        let cell = {
+        let mut receiver = {
             let mut flights = self.flights.0.lock().unwrap_or_else(|p| p.into_inner());
-            flights.entry(id).or_default().clone()
+            match flights.get(&id) {
+                Some(receiver) => receiver.clone(),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    flights.insert(id, receiver.clone());
+                    let engine = self.clone();
+                    let task = async move {
+                        let outcome = engine.refresh_once(id).await;
+                        engine
+                            .flights
+                            .0
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&id);
+                        // Nobody may be listening any more: that is fine.
+                        let _ = sender.send(Some(outcome));
+                    };
+                    tokio::spawn(task.in_current_span());
+                    receiver
+                }
+            }
         };
-        let engine = self.clone();
-        let outcome = cell
-            .get_or_init(|| async move {
-                // A task of its own: a caller that goes away (a closed browser
-                // tab) cannot abandon a rotation half-way.
-                let task = tokio::spawn(async move { engine.refresh_once(id).await });
-                task.await.unwrap_or_else(|e| RefreshOutcome {
+        let outcome = receiver.wait_for(Option::is_some).await.map(|o| o.clone());
+        match outcome {
+            Ok(Some(outcome)) => outcome,
+            // The task ended without an outcome (it panicked): say so; the
+            // "sent" mark and the lease's expiry make the scheduler retry.
+            _ => {
+                self.flights
+                    .0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                RefreshOutcome {
                     integration_id: id,
                     result: RefreshResult::StoreFailed,
-                    message: format!("The refresh of integration {id} stopped unexpectedly ({e})."),
-                })
-            })
-            .await
-            .clone();
-        let mut flights = self.flights.0.lock().unwrap_or_else(|p| p.into_inner());
-        if flights.get(&id).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            flights.remove(&id);
+                    message: format!(
+                        "The refresh of integration {id} stopped unexpectedly; it is retried."
+                    ),
+                }
+            }
         }
-        outcome
     }
 
     /// [`Engine::refresh`], then the integration as it stands: the button's and
@@ -99,36 +138,77 @@ impl Engine {
         })
     }
 
-    /// One attempt: read the row, ask the provider, decide, write.
+    /// One attempt: take the lease, ask the provider, decide, write.
     async fn refresh_once(&self, id: IntegrationId) -> RefreshOutcome {
         let outcome = |result, message: String| RefreshOutcome {
             integration_id: id,
             result,
             message,
         };
-        let row = match self.db.refresh_row(id).await {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                return outcome(
-                    RefreshResult::NotFound,
-                    format!("Integration {id} does not exist or was disconnected."),
-                )
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not read the integration");
-                return outcome(
-                    RefreshResult::StoreFailed,
-                    format!("Integration {id} could not be read from the database; the server logged the cause."),
-                );
+        let unreadable = |e: crate::DatabaseError| {
+            tracing::error!(error = %e, "could not read the integration");
+            outcome(
+                RefreshResult::StoreFailed,
+                format!("Integration {id} could not be read from the database; the server logged the cause."),
+            )
+        };
+        let mut seen: Option<Option<Vec<u8>>> = None;
+        let waiting_since = std::time::Instant::now();
+        let row = loop {
+            let now = self.clock.now();
+            match self
+                .db
+                .claim_refresh(id, &self.owner, now + LEASE_SECS, now)
+                .await
+            {
+                Ok(Claim::Claimed(row)) => {
+                    // Claimed after waiting: if the holder rotated meanwhile,
+                    // its refresh is the one this caller asked for.
+                    if seen.as_ref().is_some_and(|t| *t != row.refresh_token) {
+                        self.release(id, row.lease_fence).await;
+                        return outcome(
+                            RefreshResult::Refreshed,
+                            "Token refreshed (by another server process).".into(),
+                        );
+                    }
+                    break row;
+                }
+                Ok(Claim::Held { refresh_token }) => {
+                    let first = seen.get_or_insert(refresh_token.clone());
+                    if *first != refresh_token {
+                        return outcome(
+                            RefreshResult::Refreshed,
+                            "Token refreshed (by another server process).".into(),
+                        );
+                    }
+                    if waiting_since.elapsed()
+                        > self.atlassian.settings().timeout + LEASE_RENEW_EVERY
+                    {
+                        return outcome(
+                            RefreshResult::Transient,
+                            format!("Another server process is refreshing integration {id}; try again in a moment."),
+                        );
+                    }
+                    tokio::time::sleep(LEASE_POLL_EVERY).await;
+                }
+                Ok(Claim::Missing) => {
+                    return outcome(
+                        RefreshResult::NotFound,
+                        format!("Integration {id} does not exist or was disconnected."),
+                    )
+                }
+                Err(e) => return unreadable(e),
             }
         };
+        let fence = row.lease_fence;
         let sent = row.refresh_token;
         let answer = match &sent {
             None => None,
             Some(blob) => match self.vault.decrypt(id, blob) {
-                Ok(token) => Some(self.atlassian.refresh(&token).await),
+                Ok(token) => Some(self.ask_holding_lease(id, fence, &token).await),
                 Err(e) => {
                     tracing::error!(error = %e, "could not decrypt the refresh token");
+                    self.release(id, fence).await;
                     return outcome(
                         RefreshResult::StoreFailed,
                         format!("The refresh token of integration {id} could not be decrypted (was TOKEN_ENCRYPTION_KEY changed?)."),
@@ -141,9 +221,24 @@ impl Engine {
             None => Attempt::NoRefreshToken,
             Some(answer) => Attempt::Answered(answer),
         };
-        let decision = decide(attempt, row.transient_failures, now);
+        if let Some(Err(e)) = &answer {
+            if e.is_rate_limited() {
+                self.slow_down(now + e.retry_after_secs().unwrap_or(60));
+            }
+        }
+        let before = Before {
+            transient_failures: row.transient_failures,
+            first_sent: row.refresh_sent_at.unwrap_or(now),
+        };
+        let decision = decide(attempt, before, now);
         let tokens = answer.as_ref().and_then(|a| a.as_ref().ok());
-        let stored = self.write(id, sent.as_deref(), &decision, tokens).await;
+        let stored = self
+            .write(id, sent.as_deref(), fence, &decision, tokens)
+            .await;
+        if stored != Stored::Done {
+            // Nothing was written, so the lease is still ours: give it back.
+            self.release(id, fence).await;
+        }
         match after_write(&decision, id, stored) {
             None => outcome(decision.result, decision.message),
             Some((result, event)) => {
@@ -153,11 +248,54 @@ impl Engine {
         }
     }
 
-    /// Carries out the decision's write (with its event, in one transaction).
+    /// The token request, with the lease renewed while it runs.
+    async fn ask_holding_lease(
+        &self,
+        id: IntegrationId,
+        fence: i64,
+        token: &crate::Secret,
+    ) -> Result<TokenSet, crate::ProviderError> {
+        let renewing = {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(LEASE_RENEW_EVERY).await;
+                    let lease = Lease {
+                        owner: &engine.owner,
+                        fence,
+                    };
+                    let until = engine.clock.now() + LEASE_SECS;
+                    match engine.db.renew_lease(id, lease, until).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!(error = %e, "could not renew the refresh lease"),
+                    }
+                }
+            })
+        };
+        let answer = self.atlassian.refresh(token).await;
+        renewing.abort();
+        answer
+    }
+
+    /// Gives the lease back after an attempt that stores no outcome.
+    async fn release(&self, id: IntegrationId, fence: i64) {
+        let lease = Lease {
+            owner: &self.owner,
+            fence,
+        };
+        if let Err(e) = self.db.release_lease(id, lease).await {
+            tracing::warn!(error = %e, "could not release the refresh lease (it expires on its own)");
+        }
+    }
+
+    /// Carries out the decision's write (with its event, in one transaction),
+    /// fenced by the lease it was claimed with.
     async fn write(
         &self,
         id: IntegrationId,
         sent: Option<&[u8]>,
+        fence: i64,
         decision: &Decision,
         tokens: Option<&TokenSet>,
     ) -> Stored {
@@ -167,7 +305,7 @@ impl Engine {
             (Write::Rotation, Some(sent), Some(tokens)) => match self.seal(id, tokens) {
                 Ok(rotation) => self
                     .db
-                    .store_rotation(id, sent, &rotation, &event, now)
+                    .store_rotation(id, sent, fence, &rotation, &event, now)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -175,14 +313,20 @@ impl Engine {
             (Write::Rotation, _, _) => Err("a rotation without tokens".to_owned()),
             (Write::Deactivation, sent, _) => self
                 .db
-                .deactivate(id, sent, &event, now)
+                .deactivate(id, sent, fence, &event, now)
                 .await
                 .map_err(|e| e.to_string()),
-            (Write::Failure { retry_after }, _, _) => self
+            (
+                Write::Failure {
+                    retry_after,
+                    unresolved,
+                },
+                _,
+                _,
+            ) => self
                 .db
-                .record_refresh_failure(id, retry_after, &event, now)
+                .record_refresh_failure(id, fence, retry_after, unresolved, &event, now)
                 .await
-                .map(|()| true)
                 .map_err(|e| e.to_string()),
         };
         match written {
@@ -194,7 +338,6 @@ impl Engine {
             }
         }
     }
-
     /// The new tokens, encrypted for row `id`.
     fn seal(
         &self,

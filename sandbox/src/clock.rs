@@ -35,7 +35,21 @@ impl SandboxClock {
         (self.source)() + self.offset.load(Ordering::SeqCst)
     }
 
-    pub fn advance(&self, secs: i64) {
-        self.offset.fetch_add(secs, Ordering::SeqCst);
+    /// Moves the offset by `secs`; answers the new offset.
+    pub fn advance(&self, secs: i64) -> i64 {
+        self.offset.fetch_add(secs, Ordering::SeqCst) + secs
+    }
+
+    /// How far the clock has been moved from its source.
+    pub fn offset(&self) -> i64 {
+        self.offset.load(Ordering::SeqCst)
+    }
+
+    /// A clock `offset` seconds ahead of `source` (a persisted offset).
+    pub fn with_offset(source: TimeSource, offset: i64) -> Self {
+        Self {
+            source,
+            offset: AtomicI64::new(offset),
+        }
     }
 }

@@ -23,8 +23,21 @@ pub fn routes() -> Router<Sandbox> {
 
 /// Revokes every token family of the account, as "Connected apps" would.
 async fn revoke(State(sandbox): State<Sandbox>, Path(account_id): Path<String>) -> Response {
-    let revoked = sandbox.revoke_grant(&account_id);
-    Json(json!({"revokedFamilies": revoked})).into_response()
+    match sandbox.revoke_grant_durably(&account_id).await {
+        Ok(revoked) => Json(json!({"revokedFamilies": revoked})).into_response(),
+        Err(e) => not_stored(&e),
+    }
+}
+
+/// The change was made in memory but could not be stored (it is retried with
+/// the next change).
+fn not_stored(e: &sqlx::Error) -> Response {
+    tracing::error!("the sandbox could not store its state: {e}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"error": "the sandbox could not store its state; it is retried with the next change"})),
+    )
+        .into_response()
 }
 
 /// `{"kind": "server_error" | "malformed" | {"delay": {"ms": 1500}}, "count": N}`.
@@ -69,8 +82,10 @@ async fn advance_clock(
 ) -> Response {
     match body {
         Ok(Json(Advance { secs })) if secs >= 0 => {
-            sandbox.advance_clock(secs);
-            Json(json!({"now": sandbox.now()})).into_response()
+            match sandbox.advance_clock_durably(secs).await {
+                Ok(()) => Json(json!({"now": sandbox.now()})).into_response(),
+                Err(e) => not_stored(&e),
+            }
         }
         _ => (
             StatusCode::BAD_REQUEST,

@@ -5,11 +5,18 @@
 //! the exact error bodies, and the resource endpoints. The dashboard mounts it at
 //! `/sandbox` in sandbox mode; the `sandbox` binary serves it alone.
 //!
+//! State lives in memory ([`Sandbox::new`]) or, written through to SQLite
+//! tables prefixed `sandbox_`, survives a restart ([`Sandbox::open`]): the
+//! dashboard keeps it in its own database in sandbox mode.
+//!
 //! Layout:
-//! - [`Sandbox`] (this file): the shared state handle and [`Sandbox::router`].
+//! - [`Sandbox`] (this file): the shared state handle, [`Sandbox::router`], and
+//!   [`Sandbox::flush`], which every mutating route awaits before answering.
 //! - [`settings`]: registered clients, lifetimes, and the seeded accounts and sites.
 //! - [`clock`]: the sandbox's clock (an injected time source plus a test offset).
-//! - [`rules`]: the token rules as plain functions of state and time, no HTTP.
+//! - [`rules`]: the token rules as plain functions of state and time, no HTTP;
+//!   tokens kept as SHA-256 digests; the journal of changes to persist.
+//! - [`persist`]: the SQLite tables: load at start-up, write a batch of changes.
 //! - [`authorize`]: `GET/POST /authorize`, the consent page.
 //! - [`token`]: `POST /oauth/token` (JSON or form bodies, fault injection).
 //! - [`resources`]: accessible-resources, `/me`, `/ex/jira/{cloudId}/rest/api/3/myself`.
@@ -20,6 +27,7 @@ pub mod authorize;
 pub mod clock;
 pub mod control;
 pub mod html;
+pub mod persist;
 pub mod resources;
 pub mod rules;
 pub mod settings;
@@ -29,9 +37,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use axum::routing::{get, post};
 use axum::Router;
+use sqlx::SqlitePool;
 
 pub use clock::{SandboxClock, TimeSource};
-pub use rules::{Fault, FaultKind, Store};
+pub use rules::{Fault, FaultKind, RestoreError, Store};
 pub use settings::{Account, Client, Settings, Site, ACCOUNTS, SITES};
 
 /// The emulator's state; cheap to clone, shared by every route.
@@ -44,17 +53,124 @@ struct Inner {
     clients: RwLock<Vec<Client>>,
     clock: SandboxClock,
     store: Mutex<Store>,
+    persisted: Option<Persisted>,
 }
 
+/// Where the state is written through to.
+struct Persisted {
+    pool: SqlitePool,
+    /// Held by one flush at a time, from taking the journal to the commit, so
+    /// the database always holds a prefix of the changes, in order.
+    writing: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Why [`Sandbox::open`] could not load the persisted state.
+#[derive(Debug)]
+pub enum OpenError {
+    Database(sqlx::Error),
+    Inconsistent(RestoreError),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Database(e) => write!(f, "cannot read the sandbox's state: {e}"),
+            OpenError::Inconsistent(e) => {
+                write!(f, "the sandbox's stored state is inconsistent: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
 impl Sandbox {
-    /// A sandbox that knows `clients`, applies `settings`, and reads time from `time`.
+    /// A sandbox that knows `clients`, applies `settings`, and reads time from
+    /// `time`. Its state lives in memory and is lost when it stops.
     pub fn new(clients: Vec<Client>, settings: Settings, time: TimeSource) -> Self {
         Self {
             inner: Arc::new(Inner {
                 clients: RwLock::new(clients),
                 clock: SandboxClock::new(time),
                 store: Mutex::new(Store::new(settings)),
+                persisted: None,
             }),
+        }
+    }
+
+    /// A sandbox whose state lives in `pool`'s database (the `sandbox_` tables,
+    /// created by the migrations): loads what an earlier run left there, then
+    /// writes every change through before answering. `settings` apply as given
+    /// (they are configuration, not state).
+    pub async fn open(
+        clients: Vec<Client>,
+        settings: Settings,
+        time: TimeSource,
+        pool: SqlitePool,
+    ) -> Result<Self, OpenError> {
+        let (state, offset) = persist::load(&pool, time())
+            .await
+            .map_err(OpenError::Database)?;
+        let store = Store::restore(settings, state).map_err(OpenError::Inconsistent)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                clients: RwLock::new(clients),
+                clock: SandboxClock::with_offset(time, offset),
+                store: Mutex::new(store),
+                persisted: Some(Persisted {
+                    pool,
+                    writing: Arc::new(tokio::sync::Mutex::new(())),
+                }),
+            }),
+        })
+    }
+
+    /// Makes every change made so far durable (a no-op in memory). Every route
+    /// that changes state awaits this before answering; on an error the changes
+    /// stay queued for the next flush and the route answers `500`.
+    pub async fn flush(&self) -> Result<(), sqlx::Error> {
+        let Some(persisted) = &self.inner.persisted else {
+            return Ok(());
+        };
+        let guard = persisted.writing.clone().lock_owned().await;
+        let changes = self.store().take_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let pool = persisted.pool.clone();
+        let sandbox = self.clone();
+        // On a task of its own: the write and the lock's release complete even
+        // if the request that started them is dropped (a client hanging up).
+        let task = tokio::spawn(async move {
+            let written = persist::write(&pool, &changes).await;
+            if written.is_err() {
+                sandbox.store().requeue_changes(changes);
+            }
+            drop(guard);
+            written
+        });
+        match task.await {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::error!("the sandbox's state writer stopped: {e}");
+                Err(sqlx::Error::WorkerCrashed)
+            }
+        }
+    }
+
+    /// [`Sandbox::flush`] for callers that cannot wait (the synchronous test
+    /// helpers): the write happens on a task, soon after.
+    fn flush_soon(&self) {
+        if self.inner.persisted.is_none() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let sandbox = self.clone();
+            runtime.spawn(async move {
+                if let Err(e) = sandbox.flush().await {
+                    tracing::warn!("the sandbox could not store its state: {e}");
+                }
+            });
         }
     }
 
@@ -112,9 +228,24 @@ impl Sandbox {
         self.inner.clock.now()
     }
 
-    /// Moves the sandbox's clock forward by `secs`.
+    /// Moves the sandbox's clock forward by `secs` (stored soon after, when
+    /// persisted; the control route uses [`Sandbox::advance_clock_durably`]).
     pub fn advance_clock(&self, secs: i64) {
-        self.inner.clock.advance(secs);
+        self.advance_clock_in_memory(secs);
+        self.flush_soon();
+    }
+
+    /// Moves the sandbox's clock forward by `secs`, durably.
+    pub async fn advance_clock_durably(&self, secs: i64) -> Result<(), sqlx::Error> {
+        self.advance_clock_in_memory(secs);
+        self.flush().await
+    }
+
+    fn advance_clock_in_memory(&self, secs: i64) {
+        // Under the store's lock, so offsets are journaled in the order taken.
+        let mut store = self.store();
+        let offset = self.inner.clock.advance(secs);
+        store.record_clock_offset(offset);
     }
 
     /// The rules' state. Never hold the guard across an `.await`.
@@ -133,9 +264,20 @@ impl Sandbox {
     }
 
     /// Revokes every token family of `account_id`'s grants, as a user would in
-    /// "Connected apps". Returns how many families were revoked.
+    /// "Connected apps". Returns how many families were revoked. When persisted
+    /// the revocation is stored soon after; the control route uses
+    /// [`Sandbox::revoke_grant_durably`].
     pub fn revoke_grant(&self, account_id: &str) -> usize {
-        self.store().revoke_account(account_id)
+        let revoked = self.store().revoke_account(account_id);
+        self.flush_soon();
+        revoked
+    }
+
+    /// [`Sandbox::revoke_grant`], durable before it returns.
+    pub async fn revoke_grant_durably(&self, account_id: &str) -> Result<usize, sqlx::Error> {
+        let revoked = self.store().revoke_account(account_id);
+        self.flush().await?;
+        Ok(revoked)
     }
 
     /// Makes the next `count` token requests fail with `kind`.

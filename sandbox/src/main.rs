@@ -36,6 +36,10 @@ struct Args {
     /// Issue no refresh tokens, as for an app without offline access.
     #[arg(long, env = "SANDBOX_WITHHOLD_REFRESH_TOKENS", default_value_t = false)]
     sandbox_withhold_refresh_tokens: bool,
+    /// Keep the state in this SQLite database (e.g. `sqlite://data/sandbox.db`,
+    /// created if missing) so it survives a restart; unset = in memory only.
+    #[arg(long, env = "SANDBOX_DATABASE_URL")]
+    sandbox_database_url: Option<String>,
 }
 
 #[tokio::main]
@@ -71,7 +75,26 @@ async fn main() -> ExitCode {
         withhold_refresh_tokens: args.sandbox_withhold_refresh_tokens,
         ..Settings::default()
     };
-    let sandbox = Sandbox::new(vec![client.clone()], settings, clock::system_time());
+    let sandbox = match &args.sandbox_database_url {
+        None => Sandbox::new(vec![client.clone()], settings, clock::system_time()),
+        Some(url) => {
+            let opened = match sandbox::persist::open_database(url).await {
+                Ok(pool) => {
+                    Sandbox::open(vec![client.clone()], settings, clock::system_time(), pool)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(format!("cannot open {url}: {e}")),
+            };
+            match opened {
+                Ok(sandbox) => sandbox,
+                Err(e) => {
+                    eprintln!("error: SANDBOX_DATABASE_URL: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(args.sandbox_addr).await {
         Ok(l) => l,
         Err(e) => {

@@ -1,5 +1,10 @@
 //! The token rules as plain functions of the state and the time: no HTTP here,
 //! so each rule is easy to read next to `shared/ATLASSIAN.md`.
+//!
+//! Issued tokens are kept as SHA-256 digests ([`TokenHash`]): the sandbox only
+//! has to recognise a token it is shown. When the state is persisted, every
+//! mutation that matters for a restart is also recorded as a [`Change`] in a
+//! journal that `persist` writes through before the answer goes out.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -115,6 +120,78 @@ struct CodeRecord {
     family: Option<usize>,
 }
 
+/// SHA-256 of an issued token: how the sandbox recognises it.
+pub type TokenHash = [u8; 32];
+
+/// SHA-256 of `token`.
+pub fn token_hash(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A change to the state that must survive a restart, in the order the rules
+/// made it. Ids are indices into the store's grants and families.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Grant {
+        id: usize,
+        client_id: String,
+        account_id: String,
+    },
+    GrantSite {
+        grant: usize,
+        cloud_id: String,
+    },
+    Family {
+        id: usize,
+        grant: usize,
+        scopes: String,
+        consented_at: i64,
+    },
+    FamilyRevoked {
+        id: usize,
+    },
+    RefreshToken {
+        hash: TokenHash,
+        family: usize,
+        issued_at: i64,
+    },
+    Superseded {
+        hash: TokenHash,
+        at: i64,
+    },
+    AccessToken {
+        hash: TokenHash,
+        family: usize,
+        expires_at: i64,
+    },
+    ClockOffset(i64),
+}
+
+/// Persisted state, as read back at start-up (see `persist`).
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// `(id, client_id, account_id, cloud_ids)`.
+    pub grants: Vec<(usize, String, String, Vec<String>)>,
+    /// `(id, grant, scopes, consented_at, revoked)`.
+    pub families: Vec<(usize, usize, String, i64, bool)>,
+    /// `(hash, family, issued_at, superseded_at)`.
+    pub refresh_tokens: Vec<(TokenHash, usize, i64, Option<i64>)>,
+    /// `(hash, family, expires_at)`.
+    pub access_tokens: Vec<(TokenHash, usize, i64)>,
+}
+
+/// Why persisted state could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreError(pub String);
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RestoreError {}
+
 /// One grant per (app, account): the sites it reaches grow with each consent.
 struct Grant {
     client_id: String,
@@ -130,7 +207,7 @@ struct Family {
     consented_at: i64,
     revoked: bool,
     /// The refresh token most recently issued (the others are superseded).
-    current_refresh: Option<String>,
+    current_refresh: Option<TokenHash>,
 }
 
 struct RefreshRecord {
@@ -169,10 +246,12 @@ pub struct Store {
     codes: HashMap<String, CodeRecord>,
     grants: Vec<Grant>,
     families: Vec<Family>,
-    refresh_tokens: HashMap<String, RefreshRecord>,
-    access_tokens: HashMap<String, AccessRecord>,
+    refresh_tokens: HashMap<TokenHash, RefreshRecord>,
+    access_tokens: HashMap<TokenHash, AccessRecord>,
     fault: Option<Fault>,
     unattributed_requests: u64,
+    /// Changes not yet written; `None` when nothing is persisted.
+    journal: Option<Vec<Change>>,
 }
 
 fn random_token(prefix: &str) -> String {
@@ -197,6 +276,113 @@ impl Store {
             access_tokens: HashMap::new(),
             fault: None,
             unattributed_requests: 0,
+            journal: None,
+        }
+    }
+
+    /// A store rebuilt from persisted state, recording its changes from now on.
+    /// Ids must be dense (`0..n`, which is how they are written); a token whose
+    /// family is unknown is an error too: the rows do not come from the sandbox.
+    pub fn restore(settings: Settings, state: Restored) -> Result<Self, RestoreError> {
+        let mut store = Self::new(settings);
+        store.journal = Some(Vec::new());
+        for (id, client_id, account_id, cloud_ids) in state.grants {
+            if id != store.grants.len() {
+                return Err(RestoreError(format!(
+                    "sandbox_grants: expected id {}, found {id}",
+                    store.grants.len()
+                )));
+            }
+            store.grants.push(Grant {
+                client_id,
+                account_id,
+                cloud_ids: cloud_ids.into_iter().collect(),
+                token_requests: 0,
+            });
+        }
+        for (id, grant, scopes, consented_at, revoked) in state.families {
+            if id != store.families.len() || grant >= store.grants.len() {
+                return Err(RestoreError(format!(
+                    "sandbox_families: row {id} (grant {grant}) does not follow family {} of {} grants",
+                    store.families.len(),
+                    store.grants.len()
+                )));
+            }
+            store.families.push(Family {
+                grant,
+                scopes: scopes.split_whitespace().map(String::from).collect(),
+                consented_at,
+                revoked,
+                current_refresh: None,
+            });
+        }
+        let families = store.families.len();
+        let unknown = |table: &str, family: usize| {
+            RestoreError(format!("{table}: a token of unknown family {family}"))
+        };
+        for (hash, family, issued_at, superseded_at) in state.refresh_tokens {
+            let f = store
+                .families
+                .get_mut(family)
+                .ok_or_else(|| unknown("sandbox_refresh_tokens", family))?;
+            if superseded_at.is_none() {
+                f.current_refresh = Some(hash);
+            }
+            store.refresh_tokens.insert(
+                hash,
+                RefreshRecord {
+                    family,
+                    issued_at,
+                    superseded_at,
+                },
+            );
+        }
+        for (hash, family, expires_at) in state.access_tokens {
+            if family >= families {
+                return Err(unknown("sandbox_access_tokens", family));
+            }
+            store
+                .access_tokens
+                .insert(hash, AccessRecord { family, expires_at });
+        }
+        Ok(store)
+    }
+
+    fn record(&mut self, change: Change) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(change);
+        }
+    }
+
+    /// Records a change made outside the rules (the clock's offset).
+    pub fn record_clock_offset(&mut self, offset: i64) {
+        self.record(Change::ClockOffset(offset));
+    }
+
+    /// The changes not yet written, oldest first (empty when not persisting).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Puts back changes that could not be written, ahead of any newer ones.
+    pub fn requeue_changes(&mut self, mut changes: Vec<Change>) {
+        if let Some(journal) = &mut self.journal {
+            changes.append(journal);
+            *journal = changes;
+        }
+    }
+
+    fn revoke_family(&mut self, id: usize) -> bool {
+        match self.families.get_mut(id) {
+            Some(family) if !family.revoked => {
+                family.revoked = true;
+                self.record(Change::FamilyRevoked { id });
+                true
+            }
+            _ => false,
         }
     }
 
@@ -223,7 +409,7 @@ impl Store {
             .map(|r| (r.grant.client_id.clone(), r.grant.account_id.clone()))
             .or_else(|| {
                 refresh_token
-                    .and_then(|t| self.refresh_tokens.get(t))
+                    .and_then(|t| self.refresh_tokens.get(&token_hash(t)))
                     .map(|r| {
                         let g = &self.grants[self.families[r.family].grant];
                         (g.client_id.clone(), g.account_id.clone())
@@ -252,7 +438,13 @@ impl Store {
             cloud_ids: BTreeSet::new(),
             token_requests: 0,
         });
-        self.grants.len() - 1
+        let id = self.grants.len() - 1;
+        self.record(Change::Grant {
+            id,
+            client_id: client_id.to_owned(),
+            account_id: account_id.to_owned(),
+        });
+        id
     }
 
     /// `grant_type=authorization_code`. The client's credentials were checked.
@@ -272,7 +464,7 @@ impl Store {
         if record.used {
             // A replayed code: revoke what it issued (RFC 6749 section 4.1.2).
             if let Some(family) = record.family {
-                self.families[family].revoked = true;
+                self.revoke_family(family);
             }
             return Err(INVALID);
         }
@@ -293,9 +485,14 @@ impl Store {
         record.used = true;
         let grant = record.grant.clone();
         let g = self.grant_index(&grant.client_id, &grant.account_id);
-        self.grants[g]
-            .cloud_ids
-            .extend(grant.cloud_ids.iter().cloned());
+        for cloud_id in &grant.cloud_ids {
+            if self.grants[g].cloud_ids.insert(cloud_id.clone()) {
+                self.record(Change::GrantSite {
+                    grant: g,
+                    cloud_id: cloud_id.clone(),
+                });
+            }
+        }
         let with_refresh = grant.scopes.iter().any(|s| s == OFFLINE_ACCESS)
             && !self.settings.withhold_refresh_tokens;
         let scopes: Vec<String> = grant
@@ -303,6 +500,12 @@ impl Store {
             .into_iter()
             .filter(|s| with_refresh || s != OFFLINE_ACCESS)
             .collect();
+        self.record(Change::Family {
+            id: self.families.len(),
+            grant: g,
+            scopes: scopes.join(" "),
+            consented_at: now,
+        });
         self.families.push(Family {
             grant: g,
             scopes,
@@ -326,7 +529,7 @@ impl Store {
     ) -> Result<Issued, TokenError> {
         let record = self
             .refresh_tokens
-            .get(refresh_token)
+            .get(&token_hash(refresh_token))
             .ok_or(TokenError::UnknownRefreshToken)?;
         let family_idx = record.family;
         let family = &self.families[family_idx];
@@ -344,13 +547,19 @@ impl Store {
         if let Some(superseded_at) = record.superseded_at {
             if now > superseded_at + self.settings.rotation_leeway_secs {
                 // Reuse outside the leeway: the whole family dies.
-                self.families[family_idx].revoked = true;
+                self.revoke_family(family_idx);
                 return Err(TokenError::FamilyRevoked);
             }
         }
         if let Some(current) = self.families[family_idx].current_refresh.take() {
             if let Some(r) = self.refresh_tokens.get_mut(&current) {
-                r.superseded_at.get_or_insert(now);
+                if r.superseded_at.is_none() {
+                    r.superseded_at = Some(now);
+                    self.record(Change::Superseded {
+                        hash: current,
+                        at: now,
+                    });
+                }
             }
         }
         Ok(self.issue(family_idx, true, now))
@@ -359,24 +568,32 @@ impl Store {
     fn issue(&mut self, family: usize, with_refresh: bool, now: i64) -> Issued {
         let lifetime = self.settings.access_token_lifetime_secs;
         let access_token = random_token("sbx_at_");
-        self.access_tokens.insert(
-            access_token.clone(),
-            AccessRecord {
-                family,
-                expires_at: now + lifetime,
-            },
-        );
+        let hash = token_hash(&access_token);
+        let expires_at = now + lifetime;
+        self.access_tokens
+            .insert(hash, AccessRecord { family, expires_at });
+        self.record(Change::AccessToken {
+            hash,
+            family,
+            expires_at,
+        });
         let refresh_token = with_refresh.then(|| {
             let token = random_token("sbx_rt_");
+            let hash = token_hash(&token);
             self.refresh_tokens.insert(
-                token.clone(),
+                hash,
                 RefreshRecord {
                     family,
                     issued_at: now,
                     superseded_at: None,
                 },
             );
-            self.families[family].current_refresh = Some(token.clone());
+            self.record(Change::RefreshToken {
+                hash,
+                family,
+                issued_at: now,
+            });
+            self.families[family].current_refresh = Some(hash);
             token
         });
         Issued {
@@ -390,7 +607,7 @@ impl Store {
 
     /// What a live access token reaches; `None` when unknown, expired or revoked.
     pub fn access(&self, access_token: &str, now: i64) -> Option<AccessGrant> {
-        let record = self.access_tokens.get(access_token)?;
+        let record = self.access_tokens.get(&token_hash(access_token))?;
         let family = &self.families[record.family];
         if family.revoked || now >= record.expires_at {
             return None;
@@ -408,14 +625,13 @@ impl Store {
         let grants: Vec<usize> = (0..self.grants.len())
             .filter(|&g| self.grants[g].account_id == account_id)
             .collect();
-        let mut revoked = 0;
-        for family in &mut self.families {
-            if grants.contains(&family.grant) && !family.revoked {
-                family.revoked = true;
-                revoked += 1;
-            }
-        }
-        revoked
+        let families: Vec<usize> = (0..self.families.len())
+            .filter(|&f| grants.contains(&self.families[f].grant))
+            .collect();
+        families
+            .into_iter()
+            .filter(|&f| self.revoke_family(f))
+            .count()
     }
 
     pub fn set_fault(&mut self, fault: Fault) {

@@ -26,13 +26,7 @@ pub async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Byt
         store.take_fault()
     };
     match fault {
-        Some(FaultKind::ServerError) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(serde_json::json!({"error": "server_error", "error_description": "Internal server error"})),
-            )
-                .into_response();
-        }
+        Some(FaultKind::ServerError) => return server_error(),
         Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::Malformed) | None => {}
     }
@@ -56,6 +50,13 @@ pub async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Byt
                 None => Err(missing("grant_type")),
             }
         });
+    // Durable before the answer: a client that stores the new refresh token must
+    // find it known after a restart. Failing that, a transient error: the client
+    // keeps what it has and retries (the leeway accepts the same token again).
+    if let Err(e) = sandbox.flush().await {
+        tracing::error!("the sandbox could not store its state: {e}");
+        return server_error();
+    }
     match (result, fault) {
         (Ok(_), Some(FaultKind::Malformed)) => (
             StatusCode::OK,
@@ -71,6 +72,15 @@ pub async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Byt
             .into_response(),
         (Err(e), _) => error_response(&e),
     }
+}
+
+/// `500 {"error":"server_error"}`: an injected fault, or the state not stored.
+fn server_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({"error": "server_error", "error_description": "Internal server error"})),
+    )
+        .into_response()
 }
 
 fn missing(name: &str) -> TokenError {

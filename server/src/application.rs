@@ -28,6 +28,8 @@ pub enum StartupError {
     Vault(#[from] VaultError),
     #[error("cannot create the HTTP client: {0}")]
     HttpClient(String),
+    #[error("{0}")]
+    Sandbox(#[from] sandbox::OpenError),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -104,7 +106,11 @@ impl Application {
             engine: engine.clone(),
         };
         let mut router = router(state);
-        let sandbox = config.sandbox_mode().then(|| sandbox_for(&config, clock));
+        // Its state in the same database: demo integrations survive a restart.
+        let sandbox = match config.sandbox_mode() {
+            true => Some(sandbox_for(&config, clock, &db).await?),
+            false => None,
+        };
         if let Some(sandbox) = &sandbox {
             // The emulator lives in this process, under /sandbox, on the same clock.
             router = router.nest_service("/sandbox", sandbox.router());
@@ -263,8 +269,13 @@ fn parse_known(text: &str) -> url::Url {
         .unwrap_or_else(|_| unreachable!("built from a valid socket address: {text}"))
 }
 
-/// The built-in sandbox: one registered client whose callback is ours.
-fn sandbox_for(config: &Config, clock: Arc<dyn Clock>) -> sandbox::Sandbox {
+/// The built-in sandbox: one registered client whose callback is ours; its
+/// state in the dashboard's database (tables `sandbox_*`).
+async fn sandbox_for(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    db: &Database,
+) -> Result<sandbox::Sandbox, sandbox::OpenError> {
     let client = sandbox::Client {
         id: SANDBOX_CLIENT_ID.to_owned(),
         secret: SANDBOX_CLIENT_SECRET.to_owned(),
@@ -275,7 +286,14 @@ fn sandbox_for(config: &Config, clock: Arc<dyn Clock>) -> sandbox::Sandbox {
         withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
         ..sandbox::Settings::default()
     };
-    sandbox::Sandbox::new(vec![client], settings, Arc::new(move || clock.now().secs()))
+    let pool = sandbox::persist::sharing_wal_with(db.pool());
+    sandbox::Sandbox::open(
+        vec![client],
+        settings,
+        Arc::new(move || clock.now().secs()),
+        pool,
+    )
+    .await
 }
 
 fn router(state: AppState) -> Router {

@@ -22,7 +22,7 @@ pub struct LocalInstance {
     pub atlassian: AtlassianClient,
     /// The SQLite file it runs on.
     pub database_file: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
 }
 
 impl LocalInstance {
@@ -31,6 +31,21 @@ impl LocalInstance {
     /// serves it on a task of its own.
     pub async fn start(extra: &[&str], clock: Arc<dyn Clock>) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        Self::start_in(Arc::new(dir), extra, clock).await
+    }
+
+    /// A restart, as far as the data can tell: a second dashboard on this one's
+    /// database file and token key, on a new port. (This one keeps serving;
+    /// a test simply stops talking to it.)
+    pub async fn restart(&self, extra: &[&str], clock: Arc<dyn Clock>) -> Result<Self, String> {
+        Self::start_in(self.dir.clone(), extra, clock).await
+    }
+
+    async fn start_in(
+        dir: Arc<tempfile::TempDir>,
+        extra: &[&str],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| format!("bind: {e}"))?;
@@ -68,7 +83,7 @@ impl LocalInstance {
             database,
             vault,
             atlassian,
-            _dir: dir,
+            dir,
         })
     }
 }

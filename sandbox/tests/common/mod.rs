@@ -21,6 +21,21 @@ pub const ACME: &str = "11111111-aaaa-4aaa-8aaa-111111111111";
 pub const GLOBEX: &str = "22222222-bbbb-4bbb-8bbb-222222222222";
 pub const ALL_SCOPES: &str = "read:jira-work read:jira-user read:me offline_access";
 
+/// The one registered test client.
+pub fn clients() -> Vec<Client> {
+    vec![Client {
+        id: CLIENT_ID.into(),
+        secret: CLIENT_SECRET.into(),
+        redirect_uris: vec![REDIRECT_URI.into()],
+    }]
+}
+
+/// A time source reading `time`.
+pub fn time_source(time: &Arc<AtomicI64>) -> sandbox::TimeSource {
+    let time = time.clone();
+    Arc::new(move || time.load(Ordering::SeqCst))
+}
+
 pub struct TestSandbox {
     pub base: String,
     pub sandbox: Sandbox,
@@ -35,19 +50,12 @@ impl TestSandbox {
 
     pub async fn start_with(settings: Settings) -> Self {
         let time = Arc::new(AtomicI64::new(1_800_000_000));
-        let source = {
-            let time = time.clone();
-            Arc::new(move || time.load(Ordering::SeqCst))
-        };
-        let sandbox = Sandbox::new(
-            vec![Client {
-                id: CLIENT_ID.into(),
-                secret: CLIENT_SECRET.into(),
-                redirect_uris: vec![REDIRECT_URI.into()],
-            }],
-            settings,
-            source,
-        );
+        let sandbox = Sandbox::new(clients(), settings, time_source(&time));
+        Self::serve(sandbox, time).await
+    }
+
+    /// Serves `sandbox` (built on `time_source(&time)`) on a free port.
+    pub async fn serve(sandbox: Sandbox, time: Arc<AtomicI64>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

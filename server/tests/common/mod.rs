@@ -51,6 +51,21 @@ impl TestApp {
         let instance = LocalInstance::start(extra, Arc::new(clock.clone()))
             .await
             .expect("start the dashboard");
+        Self::on(instance, clock)
+    }
+
+    /// The dashboard restarted: a second server on this one's database file and
+    /// key, on the same clock (this one keeps running, unused).
+    pub async fn restart(&self) -> Self {
+        let instance = self
+            ._instance
+            .restart(&[], Arc::new(self.clock.clone()))
+            .await
+            .expect("restart the dashboard");
+        Self::on(instance, self.clock.clone())
+    }
+
+    fn on(instance: LocalInstance, clock: ManualClock) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

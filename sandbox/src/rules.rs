@@ -91,6 +91,12 @@ pub enum FaultKind {
     /// Answer `200` with a truncated JSON body, after processing normally
     /// (the response is "lost": the tokens did rotate).
     Malformed,
+    /// Answer this status (e.g. `429`, `408`, `503`) with a JSON error body
+    /// and, when set, a `Retry-After` header, without touching any token.
+    Status {
+        code: u16,
+        retry_after_secs: Option<u64>,
+    },
 }
 
 /// The next `remaining` token requests fail with `kind`.

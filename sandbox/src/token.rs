@@ -28,6 +28,10 @@ pub async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Byt
     match fault {
         Some(FaultKind::ServerError) => return server_error(),
         Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultKind::Status {
+            code,
+            retry_after_secs,
+        }) => return status_fault(code, retry_after_secs),
         Some(FaultKind::Malformed) | None => {}
     }
 
@@ -81,6 +85,22 @@ fn server_error() -> Response {
         Json(serde_json::json!({"error": "server_error", "error_description": "Internal server error"})),
     )
         .into_response()
+}
+
+/// An injected status answer (`429 Too Many Requests` and friends).
+fn status_fault(code: u16, retry_after_secs: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": status.canonical_reason().unwrap_or("")})),
+    )
+        .into_response();
+    if let Some(secs) = retry_after_secs {
+        if let Ok(value) = header::HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
 }
 
 fn missing(name: &str) -> TokenError {

@@ -225,8 +225,9 @@ pub fn after_write(
     id: IntegrationId,
     stored: Stored,
 ) -> Option<(RefreshResult, PlannedEvent)> {
+    // A refresh attempt's own entry: whatever the decision was, it did not happen.
     let event = |outcome, message: String| PlannedEvent {
-        kind: decision.event.kind,
+        kind: EventKind::Refresh,
         outcome,
         http_status: decision.event.http_status,
         error_code: decision.event.error_code.clone(),

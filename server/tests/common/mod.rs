@@ -65,6 +65,23 @@ impl TestApp {
         Self::on(instance, self.clock.clone())
     }
 
+    /// A second server process on this one's database file and key, sending
+    /// its token requests to THIS dashboard's sandbox (so both processes talk
+    /// to one provider, as two replicas of one deployment would).
+    pub async fn second_process(&self) -> Self {
+        let token_url = self.url("/sandbox/oauth/token");
+        let api_url = self.url("/sandbox");
+        let instance = self
+            ._instance
+            .restart(
+                &["--jira-token-url", &token_url, "--jira-api-url", &api_url],
+                Arc::new(self.clock.clone()),
+            )
+            .await
+            .expect("start a second dashboard");
+        Self::on(instance, self.clock.clone())
+    }
+
     fn on(instance: LocalInstance, clock: ManualClock) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

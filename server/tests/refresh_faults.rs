@@ -1,0 +1,315 @@
+//! Refreshes that survive real faults (issue 12): a lost answer or a crash is
+//! retried with the same refresh token inside Atlassian's 10-minute leeway, a
+//! cancelled caller does not cause a second token request, two server
+//! processes on one database send one request per rotation, "not now"
+//! answers are transient, and a late rejection cannot undo a re-authentication.
+//! The sandbox over real HTTP; both clocks moved by hand.
+
+mod common;
+
+use common::*;
+use domain::IntegrationId;
+use engine::refresh::RefreshResult;
+use engine::scheduler::tick;
+use engine::Secret;
+use sandbox::FaultKind;
+
+const ONE: IntegrationId = IntegrationId(1);
+/// Past Atlassian's 10-minute leeway for a rotated-away refresh token.
+const ELEVEN_MINUTES: i64 = 11 * 60;
+
+async fn refreshed_by_tick(app: &TestApp) -> Vec<RefreshResult> {
+    tick(&app.engine)
+        .await
+        .refreshed
+        .into_iter()
+        .filter(|o| o.integration_id == ONE)
+        .map(|o| o.result)
+        .collect()
+}
+
+/// The integration is active and was never deactivated.
+async fn assert_alive(app: &TestApp) {
+    let (active, failures): (bool, i64) =
+        sqlx::query_as("SELECT is_active, refresh_failures FROM integrations WHERE id = 1")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("row");
+    assert!(
+        active && failures == 0,
+        "active {active}, failures {failures}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'needs_reauth'")
+            .await,
+        0
+    );
+}
+
+async fn stored_refresh_token(app: &TestApp) -> Secret {
+    let (_, refresh) = app
+        .database
+        .encrypted_tokens(ONE)
+        .await
+        .expect("db")
+        .expect("row");
+    app.vault
+        .decrypt(ONE, &refresh.expect("refresh token"))
+        .expect("decrypt")
+}
+
+#[tokio::test]
+async fn a_lost_answer_on_a_row_not_yet_due_is_retried_inside_the_leeway() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    // A button refresh an hour before expiry; the provider rotates, but its
+    // answer arrives garbled.
+    app.sandbox.inject_fault(FaultKind::Malformed, 1);
+    let outcome = app.engine.refresh(ONE).await;
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Transient,
+        "{}",
+        outcome.message
+    );
+    // The row is not due for ~55 minutes, yet the scheduler retries it with the
+    // same token while the provider still accepts it.
+    app.clock.advance(30);
+    assert_eq!(
+        refreshed_by_tick(&app).await,
+        vec![RefreshResult::Refreshed]
+    );
+    // Eleven minutes later the old token would be dead; the stored one is not.
+    app.clock.advance(ELEVEN_MINUTES);
+    assert_eq!(
+        app.engine.refresh(ONE).await.result,
+        RefreshResult::Refreshed
+    );
+    assert_alive(&app).await;
+}
+
+#[tokio::test]
+async fn a_process_that_dies_between_the_answer_and_the_commit_is_finished_by_another() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let sent = stored_refresh_token(&app).await;
+    // Another process claims the row (marking the token as sent), the provider
+    // rotates, and the process dies before it stores the answer.
+    let now = app.engine.now();
+    let claim = app
+        .database
+        .claim_refresh(ONE, "a-process-that-dies", now + 60, now)
+        .await
+        .expect("claim");
+    assert!(matches!(claim, engine::db::Claim::Claimed(_)));
+    app.atlassian
+        .refresh(&sent)
+        .await
+        .expect("the provider rotated");
+    // While its lease lives nobody else sends the token...
+    assert_eq!(refreshed_by_tick(&app).await, vec![]);
+    // ...once it expires, the scheduler finds the unresolved refresh and
+    // finishes it with the same token, inside the leeway.
+    app.clock.advance(61);
+    assert_eq!(
+        refreshed_by_tick(&app).await,
+        vec![RefreshResult::Refreshed]
+    );
+    app.clock.advance(ELEVEN_MINUTES);
+    assert_eq!(
+        app.engine.refresh(ONE).await.result,
+        RefreshResult::Refreshed
+    );
+    assert_alive(&app).await;
+}
+
+#[tokio::test]
+async fn a_rotation_that_could_not_be_stored_is_retried_by_the_scheduler_inside_the_leeway() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    sqlx::query(
+        "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    )
+    .execute(app.database.pool())
+    .await
+    .expect("trigger");
+    assert_eq!(
+        app.engine.refresh(ONE).await.result,
+        RefreshResult::StoreFailed
+    );
+    sqlx::query("DROP TRIGGER fail_rotation")
+        .execute(app.database.pool())
+        .await
+        .expect("drop trigger");
+    app.clock.advance(30);
+    assert_eq!(
+        refreshed_by_tick(&app).await,
+        vec![RefreshResult::Refreshed]
+    );
+    app.clock.advance(ELEVEN_MINUTES);
+    assert_eq!(
+        app.engine.refresh(ONE).await.result,
+        RefreshResult::Refreshed
+    );
+    assert_alive(&app).await;
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_mid_flight_causes_no_second_token_request() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.connect(ADA, &[ACME], None).await;
+    let before = app.sandbox.token_requests_for(ADA);
+    app.sandbox.inject_fault(FaultKind::Delay { ms: 500 }, 1);
+    let first = {
+        let app = app.clone();
+        tokio::spawn(async move { app.engine.refresh(ONE).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    first.abort(); // the browser tab closed
+    let outcome = app.engine.refresh(ONE).await;
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Refreshed,
+        "{}",
+        outcome.message
+    );
+    assert_eq!(
+        app.sandbox.token_requests_for(ADA),
+        before + 1,
+        "exactly one token request"
+    );
+    assert_alive(&app).await;
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_database_send_one_token_request_per_rotation() {
+    let a = TestApp::spawn().await;
+    a.connect(ADA, &[ACME], None).await;
+    let b = a.second_process().await;
+    let before = a.sandbox.token_requests_for(ADA);
+    let rotations_before = a
+        .count("SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'")
+        .await;
+    // Slow answers, so the processes' refreshes overlap.
+    a.sandbox.inject_fault(FaultKind::Delay { ms: 150 }, 100);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let engine = if i % 2 == 0 {
+            a.engine.clone()
+        } else {
+            b.engine.clone()
+        };
+        tasks.spawn(async move { engine.refresh(ONE).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.expect("task");
+        assert_eq!(
+            outcome.result,
+            RefreshResult::Refreshed,
+            "{}",
+            outcome.message
+        );
+    }
+    let requests = a.sandbox.token_requests_for(ADA) - before;
+    let rotations = a
+        .count("SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'")
+        .await
+        - rotations_before;
+    assert!(requests >= 1);
+    assert_eq!(
+        requests,
+        u64::try_from(rotations).expect("count"),
+        "one token request per rotation"
+    );
+    assert_alive(&a).await;
+    // And the family is healthy: both processes can still refresh.
+    assert_eq!(b.engine.refresh(ONE).await.result, RefreshResult::Refreshed);
+    assert_eq!(a.engine.refresh(ONE).await.result, RefreshResult::Refreshed);
+}
+
+#[tokio::test]
+async fn not_now_answers_are_transient_and_a_429_slows_the_whole_scheduler_down() {
+    // A margin longer than the token's life: every integration is due at once.
+    let app = TestApp::spawn_with(&["--refresh-margin-secs", "4000"]).await;
+    app.connect(ADA, &[ACME], None).await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    let before = stored_refresh_token(&app).await;
+    app.sandbox.inject_fault(
+        FaultKind::Status {
+            code: 429,
+            retry_after_secs: Some(120),
+        },
+        1,
+    );
+    let outcome = app.engine.refresh(ONE).await;
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Transient,
+        "{}",
+        outcome.message
+    );
+    assert!(
+        outcome.message.contains("retried in 120 s"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(stored_refresh_token(&app).await.expose(), before.expose());
+    // Grace's integration is due and not backing off, but the provider asked
+    // everyone to wait: the scheduler starts nothing until the Retry-After ends.
+    app.clock.advance(60);
+    assert!(tick(&app.engine).await.refreshed.is_empty());
+    app.clock.advance(61);
+    let report = tick(&app.engine).await;
+    assert_eq!(report.refreshed.len(), 2, "{report:?}");
+    assert!(report.refreshed.iter().all(|o| o.ok()), "{report:?}");
+    for code in [408, 425, 503] {
+        app.sandbox.inject_fault(
+            FaultKind::Status {
+                code,
+                retry_after_secs: None,
+            },
+            1,
+        );
+        let outcome = app.engine.refresh(ONE).await;
+        assert_eq!(
+            outcome.result,
+            RefreshResult::Transient,
+            "{code}: {}",
+            outcome.message
+        );
+    }
+    assert_alive(&app).await;
+}
+
+#[tokio::test]
+async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_it() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.connect(ADA, &[ACME], None).await;
+    // The user revoked the app; the refresh in flight will be rejected late.
+    app.sandbox.revoke_grant(ADA);
+    app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
+    let refreshing = {
+        let app = app.clone();
+        tokio::spawn(async move { app.engine.refresh(ONE).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Meanwhile the user re-authenticates the integration.
+    let flow = app.connect(ADA, &[ACME], Some(1)).await;
+    assert_eq!(
+        flow.location.as_deref(),
+        Some("/dashboard?flash=reauthenticated&integration=1")
+    );
+    let outcome = refreshing.await.expect("task");
+    assert_eq!(
+        outcome.result,
+        RefreshResult::Conflict,
+        "{}",
+        outcome.message
+    );
+    assert_alive(&app).await;
+    assert_eq!(
+        app.engine.refresh(ONE).await.result,
+        RefreshResult::Refreshed
+    );
+}

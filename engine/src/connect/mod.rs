@@ -143,6 +143,20 @@ impl ConnectError {
     }
 }
 
+/// `text` made safe for a log line: control characters become spaces, and
+/// it is cut after `max` characters.
+pub fn loggable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
 fn random_text() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
@@ -303,14 +317,17 @@ impl Engine {
             if error == "access_denied" {
                 return Err(ConnectError::Declined);
             }
+            // Words from the query string reach the log and the event log:
+            // bounded, and without control characters (no forged log lines).
+            let error = loggable(error, 64);
             return Err(ConnectError::Failed {
                 failure: ConnectFailure::ProviderRefused,
                 cause: Some(match &params.error_description {
-                    Some(d) => format!("{error}: {d}"),
+                    Some(d) => format!("{error}: {}", loggable(d, 200)),
                     None => error.clone(),
                 }),
                 http_status: None,
-                error_code: Some(error.clone()),
+                error_code: Some(error),
             });
         }
         let code = params
@@ -443,5 +460,20 @@ impl Engine {
             Placement::Reconnect(_) => Connected::Reconnected(id),
             Placement::Reauthenticate(_) => Connected::Reauthenticated(id),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn query_words_are_bounded_and_lose_control_characters() {
+        assert_eq!(loggable("server_error", 64), "server_error");
+        assert_eq!(
+            loggable("a\nforged line\r\x1b[31m", 64),
+            "a forged line  [31m"
+        );
+        assert_eq!(loggable(&"x".repeat(70_000), 5), "xxxxx…");
     }
 }

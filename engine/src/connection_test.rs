@@ -5,6 +5,7 @@ use domain::{EventKind, EventOutcome, IntegrationId};
 
 use crate::db::NewEvent;
 use crate::provider_error::ProviderError;
+use crate::vault::Column;
 use crate::Engine;
 
 /// Why a connection test could not succeed; the text is for the user.
@@ -65,7 +66,7 @@ impl Engine {
             .ok_or(ConnectionTestError::NoToken(id))?;
         let token = self
             .vault
-            .decrypt(id, &blob)
+            .decrypt(id, Column::AccessToken, &blob)
             .map_err(|_| ConnectionTestError::Vault)?;
         let result = self.atlassian.myself(&site.cloud_id, &token).await;
         let (outcome, status, code, message) = match &result {

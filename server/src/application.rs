@@ -26,6 +26,8 @@ pub enum StartupError {
     Database(#[from] DatabaseError),
     #[error("{0}")]
     Vault(#[from] VaultError),
+    #[error("{0}")]
+    KeyCheck(#[from] engine::db::KeyCheckError),
     #[error("cannot create the HTTP client: {0}")]
     HttpClient(String),
     #[error("{0}")]
@@ -87,8 +89,7 @@ impl Application {
         let bound = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let db = Database::open(&config.database_url).await?;
-        let vault = token_vault(&config, &db)?;
+        let (db, vault) = open_store(&config, clock.as_ref()).await?;
         let atlassian = AtlassianClient::new(provider_settings(&config, bound))
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let engine = Engine::new(
@@ -172,6 +173,24 @@ impl Application {
     }
 }
 
+/// The database and the token key, checked against each other.
+async fn open_store(
+    config: &Config,
+    clock: &dyn Clock,
+) -> Result<(Database, TokenVault), StartupError> {
+    let db = Database::open(&config.database_url).await?;
+    let vault = token_vault(config, &db)?;
+    db.check_token_key(&vault, clock.now()).await?;
+    Ok((db, vault))
+}
+
+/// `server --reseal-tokens`: re-encrypts every stored token with the newest
+/// key and answers how many rows changed (the server does not start).
+pub async fn reseal_tokens(config: &Config) -> Result<u64, StartupError> {
+    let (db, vault) = open_store(config, &SystemClock).await?;
+    Ok(db.reseal_tokens(&vault).await?)
+}
+
 /// Site options: cargo-leptos passes them as `LEPTOS_*` variables; a server run
 /// by hand (or by tests) falls back to the workspace's values.
 fn leptos_options(addr: SocketAddr) -> LeptosOptions {
@@ -197,6 +216,9 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 /// The token key: `TOKEN_ENCRYPTION_KEY`, or in sandbox mode a key file kept
 /// beside the database (created, mode 0600, when missing).
 fn token_vault(config: &Config, db: &Database) -> Result<TokenVault, StartupError> {
+    if let Some(keys) = &config.token_encryption_keys {
+        return Ok(TokenVault::from_key_list(keys)?);
+    }
     match (&config.token_encryption_key, config.sandbox_mode()) {
         (Some(key), _) => Ok(TokenVault::from_base64(key)?),
         (None, true) => {

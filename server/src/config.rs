@@ -63,6 +63,15 @@ pub struct Config {
     #[arg(long, env = "TOKEN_ENCRYPTION_KEY", hide_env_values = true)]
     pub token_encryption_key: Option<String>,
 
+    /// Several keys, newest first, separated by commas: the newest encrypts,
+    /// any decrypts (key rotation). Takes the place of TOKEN_ENCRYPTION_KEY.
+    #[arg(long, env = "TOKEN_ENCRYPTION_KEYS", hide_env_values = true)]
+    pub token_encryption_keys: Option<String>,
+
+    /// Re-encrypt every stored token with the newest key, then exit.
+    #[arg(long)]
+    pub reseal_tokens: bool,
+
     /// Refresh access tokens this many seconds before they expire.
     #[arg(long, env = "REFRESH_MARGIN_SECS", default_value_t = 300)]
     pub refresh_margin_secs: u32,

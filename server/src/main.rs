@@ -21,6 +21,18 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
         )
         .init();
+    if config.reseal_tokens {
+        return match server::application::reseal_tokens(&config).await {
+            Ok(n) => {
+                println!("re-sealed the tokens of {n} integration(s) with the newest key");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let interval = std::time::Duration::from_secs(u64::from(config.scheduler_interval_secs));
     let app = match Application::build(config).await {
         Ok(app) => app,

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use domain::IntegrationId;
+use engine::vault::Column;
 use engine::Secret;
 use reqwest::StatusCode;
 
@@ -69,11 +70,11 @@ async fn a_completed_flow_stores_one_integration_with_encrypted_tokens() {
     let (access, refresh) = (access.expect("access"), refresh.expect("refresh"));
     let access_token = app
         .vault
-        .decrypt(IntegrationId(1), &access)
+        .decrypt(IntegrationId(1), Column::AccessToken, &access)
         .expect("decrypt");
     let refresh_token = app
         .vault
-        .decrypt(IntegrationId(1), &refresh)
+        .decrypt(IntegrationId(1), Column::RefreshToken, &refresh)
         .expect("decrypt");
     assert!(access_token.expose().starts_with("sbx_at_"));
     assert!(refresh_token.expose().starts_with("sbx_rt_"));
@@ -127,7 +128,11 @@ async fn the_stored_file_alone_reveals_no_token() {
         .expect("row");
     let token = app
         .vault
-        .decrypt(IntegrationId(1), &access.expect("access"))
+        .decrypt(
+            IntegrationId(1),
+            Column::AccessToken,
+            &access.expect("access"),
+        )
         .expect("decrypt");
     sqlx::query("PRAGMA wal_checkpoint(FULL)")
         .execute(app.database.pool())

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use domain::IntegrationId;
 use engine::refresh::RefreshResult;
+use engine::vault::Column;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
 use serde_json::Value;
@@ -35,7 +36,11 @@ async fn stored_refresh_token(app: &TestApp) -> String {
         .expect("db")
         .expect("row");
     app.vault
-        .decrypt(IntegrationId(1), &refresh.expect("refresh"))
+        .decrypt(
+            IntegrationId(1),
+            Column::RefreshToken,
+            &refresh.expect("refresh"),
+        )
         .expect("decrypt")
         .expose()
         .to_owned()

@@ -11,6 +11,7 @@ use common::*;
 use domain::IntegrationId;
 use engine::refresh::RefreshResult;
 use engine::scheduler::tick;
+use engine::vault::Column;
 use engine::Secret;
 use sandbox::FaultKind;
 
@@ -54,7 +55,7 @@ async fn stored_refresh_token(app: &TestApp) -> Secret {
         .expect("db")
         .expect("row");
     app.vault
-        .decrypt(ONE, &refresh.expect("refresh token"))
+        .decrypt(ONE, Column::RefreshToken, &refresh.expect("refresh token"))
         .expect("decrypt")
 }
 

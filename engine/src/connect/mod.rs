@@ -19,6 +19,7 @@ use crate::db::{ConnectionColumns, NewEvent, NewOAuthState, StoredState};
 use crate::integration::Site;
 use crate::oauth::TokenSet;
 use crate::provider_error::ProviderError;
+use crate::vault::Column;
 use crate::{DatabaseError, Engine, Secret};
 
 /// States live 10 minutes.
@@ -411,13 +412,13 @@ impl Engine {
         };
         let access_token = self
             .vault
-            .encrypt(id, &c.tokens.access_token)
+            .encrypt(id, Column::AccessToken, &c.tokens.access_token)
             .map_err(storage_error)?;
         let refresh_token = c
             .tokens
             .refresh_token
             .as_ref()
-            .map(|t| self.vault.encrypt(id, t))
+            .map(|t| self.vault.encrypt(id, Column::RefreshToken, t))
             .transpose()
             .map_err(storage_error)?;
         let columns = ConnectionColumns {

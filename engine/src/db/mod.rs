@@ -6,6 +6,7 @@ mod events;
 mod integrations;
 mod oauth_states;
 mod refresh_queries;
+mod token_keys;
 
 pub use dashboard_page::{Page, PageQuery, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
@@ -14,6 +15,7 @@ pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
     Claim, Lease, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL, UNRESOLVED_SQL,
 };
+pub use token_keys::KeyCheckError;
 
 use std::path::Path;
 use std::str::FromStr;

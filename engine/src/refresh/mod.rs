@@ -28,6 +28,7 @@ pub use decision::{backoff_secs, ReauthReason, RefreshResult};
 
 use crate::db::{Claim, Lease, NewEvent, Rotation};
 use crate::oauth::TokenSet;
+use crate::vault::Column;
 use crate::{Engine, Integration};
 
 /// The outcome every caller of one refresh shares.
@@ -204,7 +205,7 @@ impl Engine {
         let sent = row.refresh_token;
         let answer = match &sent {
             None => None,
-            Some(blob) => match self.vault.decrypt(id, blob) {
+            Some(blob) => match self.vault.decrypt(id, Column::RefreshToken, blob) {
                 Ok(token) => Some(self.ask_holding_lease(id, fence, &token).await),
                 Err(e) => {
                     tracing::error!(error = %e, "could not decrypt the refresh token");
@@ -345,11 +346,13 @@ impl Engine {
         tokens: &TokenSet,
     ) -> Result<Rotation, crate::vault::VaultError> {
         Ok(Rotation {
-            access_token: self.vault.encrypt(id, &tokens.access_token)?,
+            access_token: self
+                .vault
+                .encrypt(id, Column::AccessToken, &tokens.access_token)?,
             refresh_token: tokens
                 .refresh_token
                 .as_ref()
-                .map(|t| self.vault.encrypt(id, t))
+                .map(|t| self.vault.encrypt(id, Column::RefreshToken, t))
                 .transpose()?,
             expires_in: tokens.expires_in,
         })

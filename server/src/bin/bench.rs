@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 use engine::db::{ConnectionColumns, Database};
+use engine::vault::Column;
 use engine::{ManualClock, Secret, Site};
 use server::LocalInstance;
 
@@ -102,11 +103,13 @@ async fn connect_many(b: &Bench, n: usize) -> Vec<IntegrationId> {
             account_name: &account_name,
             account_email: None,
             scopes: &tokens.scopes,
-            access_token: vault.encrypt(id, &tokens.access_token).expect("seal"),
+            access_token: vault
+                .encrypt(id, Column::AccessToken, &tokens.access_token)
+                .expect("seal"),
             refresh_token: tokens
                 .refresh_token
                 .as_ref()
-                .map(|t| vault.encrypt(id, t).expect("seal")),
+                .map(|t| vault.encrypt(id, Column::RefreshToken, t).expect("seal")),
             expires_in: tokens.expires_in,
             sites: &sites,
         };
@@ -172,7 +175,7 @@ async fn bench_refresh(b: &Bench) {
             access_token: b
                 .instance
                 .vault
-                .encrypt(id, &Secret::new("bench-access"))
+                .encrypt(id, Column::AccessToken, &Secret::new("bench-access"))
                 .expect("encrypt"),
             refresh_token: Some(sent.clone()),
             expires_in: 3_600,

@@ -1,0 +1,112 @@
+//! Queries for the token key: its check value, and re-sealing every stored
+//! token with the newest key (`server --reseal-tokens`).
+
+use domain::{IntegrationId, UnixTime};
+
+use super::{Database, DatabaseError};
+use crate::vault::{Column, TokenVault, VaultError};
+
+/// Why the configured keys were refused, or a re-seal stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("DATABASE_URL: cannot check the token key: {0}")]
+    Database(#[from] DatabaseError),
+}
+
+impl From<sqlx::Error> for KeyCheckError {
+    fn from(e: sqlx::Error) -> Self {
+        KeyCheckError::Database(e.into())
+    }
+}
+
+impl Database {
+    /// Checks that `vault` holds this database's key, and records the newest
+    /// key's check value. A database from before the check value existed is
+    /// judged by one of its tokens: the vault must open it.
+    pub async fn check_token_key(
+        &self,
+        vault: &TokenVault,
+        now: UnixTime,
+    ) -> Result<(), KeyCheckError> {
+        let stored: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT check_value FROM token_key_check WHERE id = 1")
+                .fetch_optional(self.pool())
+                .await?;
+        match &stored {
+            Some(check) if !vault.opens_check_value(check) => {
+                return Err(VaultError::WrongKey.into())
+            }
+            Some(_) => {}
+            None => {
+                let sample: Option<(IntegrationId, Vec<u8>)> = sqlx::query_as(
+                    "SELECT id, access_token FROM integrations WHERE access_token IS NOT NULL LIMIT 1",
+                )
+                .fetch_optional(self.pool())
+                .await?;
+                if let Some((id, blob)) = sample {
+                    if vault.decrypt(id, Column::AccessToken, &blob).is_err() {
+                        return Err(VaultError::WrongKey.into());
+                    }
+                }
+            }
+        }
+        // Keep the check value the newest key's (after a rotation too).
+        if stored.as_deref().is_none_or(|c| vault.needs_reseal(c)) {
+            sqlx::query(
+                "INSERT INTO token_key_check (id, check_value, written_at) VALUES (1, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET check_value = excluded.check_value,
+                    written_at = excluded.written_at",
+            )
+            .bind(vault.check_value()?)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Re-seals every stored token that is not sealed with the newest key, a
+    /// row at a time, each only if the row still holds what was read (a
+    /// refresh running meanwhile wins). Answers how many rows were re-sealed.
+    pub async fn reseal_tokens(&self, vault: &TokenVault) -> Result<u64, KeyCheckError> {
+        type Row = (IntegrationId, Option<Vec<u8>>, Option<Vec<u8>>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, access_token, refresh_token FROM integrations
+             WHERE access_token IS NOT NULL OR refresh_token IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let reseal = |id, column, blob: &Option<Vec<u8>>| -> Result<Option<Vec<u8>>, VaultError> {
+            match blob {
+                Some(b) if vault.needs_reseal(b) => {
+                    let token = vault.decrypt(id, column, b)?;
+                    Ok(Some(vault.encrypt(id, column, &token)?))
+                }
+                other => Ok(other.clone()),
+            }
+        };
+        let mut done = 0;
+        for (id, access, refresh) in rows {
+            let new_access = reseal(id, Column::AccessToken, &access)?;
+            let new_refresh = reseal(id, Column::RefreshToken, &refresh)?;
+            if new_access == access && new_refresh == refresh {
+                continue;
+            }
+            let updated = sqlx::query(
+                "UPDATE integrations SET access_token = ?, refresh_token = ?
+                 WHERE id = ? AND access_token IS ? AND refresh_token IS ?",
+            )
+            .bind(&new_access)
+            .bind(&new_refresh)
+            .bind(id)
+            .bind(&access)
+            .bind(&refresh)
+            .execute(self.pool())
+            .await?;
+            done += updated.rows_affected();
+        }
+        Ok(done)
+    }
+}

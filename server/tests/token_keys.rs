@@ -1,0 +1,131 @@
+//! The token key against the database: a wrong key stops start-up with one
+//! line; several keys (newest first) rotate without downtime; `--reseal-tokens`
+//! moves every stored token to the newest key. The real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+const KEY_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="; // 32 × 'A'
+const KEY_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="; // 32 × 'B'
+
+/// Runs the binary with `args` on the database in `dir`; answers (exit code,
+/// stdout, stderr). `--reseal-tokens` exits by itself; a server that starts is
+/// seen by its "listening" line and stopped.
+fn server(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(dir)
+        .env_remove("JIRA_CLIENT_ID")
+        .env_remove("TOKEN_ENCRYPTION_KEY")
+        .env_remove("TOKEN_ENCRYPTION_KEYS")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite", dir.display()),
+        )
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run server");
+    // Give a starting server time to reach its listening line, then stop it.
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn integration_with_tokens(dir: &Path, key: &str) {
+    // One stored token sealed with `key`, written the way the engine does.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.display()))
+            .await
+            .expect("open");
+        let vault = engine::TokenVault::from_base64(key).expect("key");
+        let id = domain::IntegrationId(1);
+        let sealed = vault
+            .encrypt(
+                id,
+                engine::vault::Column::AccessToken,
+                &engine::Secret::new("at"),
+            )
+            .expect("seal");
+        sqlx::query(
+            "INSERT INTO integrations (id, account_id, account_name, scopes, access_token,
+                expires_at, access_token_lifetime, consented_at, created_at, updated_at)
+             VALUES (1, 'acc', 'Ada', '', ?, 0, 0, 0, 0, 0)",
+        )
+        .bind(sealed)
+        .execute(db.pool())
+        .await
+        .expect("insert");
+    });
+}
+
+#[test]
+fn a_wrong_key_stops_start_up_and_a_rotation_keeps_every_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    integration_with_tokens(dir.path(), KEY_A);
+    let key_a = [("TOKEN_ENCRYPTION_KEY", KEY_A)];
+    let key_b = [("TOKEN_ENCRYPTION_KEY", KEY_B)];
+
+    // First start with the right key: it records the key-check value.
+    let (code, _, stderr) = server(dir.path(), &key_a, &[]);
+    assert_eq!(code, None, "still running, killed by the test: {stderr}");
+    // Another key: one line naming the variable, exit code 1.
+    let (code, _, stderr) = server(dir.path(), &key_b, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("TOKEN_ENCRYPTION_KEY") && lines[0].contains("not the key"),
+        "{stderr}"
+    );
+
+    // Rotation: the new key first, the old one after it.
+    let both = [("TOKEN_ENCRYPTION_KEYS", &*format!("{KEY_B},{KEY_A}"))];
+    let (code, stdout, stderr) = server(dir.path(), &both, &["--reseal-tokens"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("re-sealed the tokens of 1 integration"),
+        "{stdout}"
+    );
+    // Every token is now the new key's: the new key alone starts, the old alone does not.
+    let (code, _, stderr) = server(dir.path(), &key_b, &[]);
+    assert_eq!(code, None, "{stderr}");
+    let (code, _, stderr) = server(dir.path(), &key_a, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    // And the token itself opens under the new key.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.path().display()))
+            .await
+            .expect("open");
+        let blob: Vec<u8> =
+            sqlx::query_scalar("SELECT access_token FROM integrations WHERE id = 1")
+                .fetch_one(db.pool())
+                .await
+                .expect("row");
+        let vault = engine::TokenVault::from_base64(KEY_B).expect("key");
+        let token = vault
+            .decrypt(
+                domain::IntegrationId(1),
+                engine::vault::Column::AccessToken,
+                &blob,
+            )
+            .expect("opens with the new key");
+        assert_eq!(token.expose(), "at");
+        assert!(!vault.needs_reseal(&blob));
+    });
+}

@@ -8,9 +8,9 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use html_escape::{encode_double_quoted_attribute, encode_text};
 use url::Url;
 
-use crate::html::escape;
 use crate::rules::CodeGrant;
 use crate::settings::{self, ACCOUNTS, SITES};
 use crate::Sandbox;
@@ -43,7 +43,7 @@ impl IntoResponse for Rejection {
             Rejection::Page(why) => (StatusCode::BAD_REQUEST, Html(page("Authorization error", &format!(
                 "<h1>Something is wrong with this request</h1><p class=\"error\">{}</p>\
                  <p>The application that sent you here is misconfigured; you were not redirected back to it.</p>",
-                escape(&why)
+                encode_text(&why)
             ))))
                 .into_response(),
             Rejection::Redirect {
@@ -243,7 +243,7 @@ fn consent_html(
     .map(|(k, v)| {
         format!(
             "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
-            escape(v)
+            encode_double_quoted_attribute(v)
         )
     })
     .collect();
@@ -253,7 +253,7 @@ fn consent_html(
         .map(|s| {
             format!(
                 "<li><code>{}</code> <span>{}</span></li>",
-                escape(s),
+                encode_text(s),
                 scope_description(s)
             )
         })
@@ -264,10 +264,10 @@ fn consent_html(
         .map(|(i, a)| {
             format!(
                 "<label class=\"choice\"><input type=\"radio\" name=\"account\" value=\"{}\"{}> {} <small>{}</small></label>",
-                escape(a.account_id),
+                encode_double_quoted_attribute(a.account_id),
                 if i == 0 { " checked" } else { "" },
-                escape(a.name),
-                escape(a.email)
+                encode_text(a.name),
+                encode_text(a.email)
             )
         })
         .collect();
@@ -276,14 +276,14 @@ fn consent_html(
         .map(|s| {
             format!(
                 "<label class=\"choice\"><input type=\"checkbox\" name=\"site\" value=\"{}\" checked> {} <small>{}</small></label>",
-                escape(s.cloud_id),
-                escape(s.name),
-                escape(s.url)
+                encode_double_quoted_attribute(s.cloud_id),
+                encode_text(s.name),
+                encode_text(s.url)
             )
         })
         .collect();
     let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", encode_text(e)))
         .unwrap_or_default();
     page(
         "Authorize access",
@@ -298,7 +298,7 @@ fn consent_html(
              <div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"cancel\" class=\"secondary\">Cancel</button>\
              <button type=\"submit\" name=\"decision\" value=\"accept\" class=\"primary\">Accept</button></div>\
              </form>",
-            client = escape(&req.client_id),
+            client = encode_text(&req.client_id),
         ),
     )
 }
@@ -319,3 +319,41 @@ h1{font-size:1.3rem}.sandbox-tag{display:inline-block;background:#fff0b3;padding
 .choice{display:block;padding:.3rem 0}.choice small{color:#5e6c84}.error{color:#bf2600}\
 .actions{display:flex;gap:.5rem;justify-content:flex-end}button{font:inherit;padding:.5rem 1rem;border-radius:4px;border:0;cursor:pointer}\
 .primary{background:#0052cc;color:#fff}.secondary{background:#ebecf0;color:#172b4d}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consent_page_escapes_markup_and_quotes() {
+        let hostile = r#"x"><script>alert('&')</script>"#;
+        let req = AuthorizeRequest {
+            client_id: hostile.into(),
+            redirect_uri: "http://localhost/callback".into(),
+            scopes: vec![hostile.into()],
+            state: hostile.into(),
+            code_challenge: None,
+        };
+        let params: HashMap<String, String> = [("state".to_owned(), hostile.to_owned())].into();
+        let html = consent_html(&req, &params, Some(hostile));
+        assert!(!html.contains("<script>"), "{html}");
+        // In an attribute, the quote cannot close the value.
+        assert!(
+            html.contains(
+                r#"<input type="hidden" name="state" value="x&quot;&gt;&lt;script&gt;alert('&amp;')&lt;/script&gt;">"#
+            ),
+            "{html}"
+        );
+        // In text (the client id, the scope, the error), markup stays text.
+        assert!(
+            html.contains(r#"<code>x"&gt;&lt;script&gt;alert('&amp;')&lt;/script&gt;</code>"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                r#"<p class="error" role="alert">x"&gt;&lt;script&gt;alert('&amp;')&lt;/script&gt;</p>"#
+            ),
+            "{html}"
+        );
+    }
+}

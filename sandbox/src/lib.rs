@@ -21,12 +21,10 @@
 //! - [`token`]: `POST /oauth/token` (JSON or form bodies, fault injection).
 //! - [`resources`]: accessible-resources, `/me`, `/ex/jira/{cloudId}/rest/api/3/myself`.
 //! - [`control`]: `/control/...` for tests and demos (revoke, faults, counters, clock).
-//! - [`html`]: escaping for the consent page.
 
 pub mod authorize;
 pub mod clock;
 pub mod control;
-pub mod html;
 pub mod persist;
 pub mod resources;
 pub mod rules;

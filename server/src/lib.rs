@@ -8,8 +8,8 @@
 //! - [`oauth_routes`]: `/oauth/start` and `/oauth/callback`.
 //! - [`cross_site`]: the middleware that refuses cross-site state changes.
 //! - [`bad_input`]: the middleware that answers unreadable server-function arguments with 400.
-//! - [`local_instance`]: a whole dashboard on a free port with a throw-away
-//!   database, for the integration tests and the benchmark.
+//! - `local_instance` (feature `local-instance`): a whole dashboard on a free
+//!   port with a throw-away database, for the integration tests and the benchmark.
 //!
 //! `main.rs` stays thin: parse, build, serve; any start-up error is one line.
 
@@ -17,10 +17,12 @@ pub mod application;
 pub mod bad_input;
 pub mod config;
 pub mod cross_site;
+#[cfg(feature = "local-instance")]
 pub mod local_instance;
 pub mod oauth_routes;
 pub mod routes;
 
 pub use application::{Application, StartupError};
 pub use config::Config;
+#[cfg(feature = "local-instance")]
 pub use local_instance::LocalInstance;

@@ -7,7 +7,7 @@ use common::*;
 use domain::IntegrationId;
 use engine::vault::Column;
 use engine::Secret;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 #[tokio::test]
 async fn start_redirects_to_the_consent_page_with_every_parameter() {
@@ -494,52 +494,69 @@ async fn disconnect_wipes_the_tokens_and_logs_an_event() {
         .contains("does not exist or is already disconnected"));
 }
 
+/// The status of `method path` sent with `headers` (a POST carries the form `id=1`).
+async fn status_of(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> StatusCode {
+    let mut request = app.http.request(method.clone(), app.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if method == Method::POST {
+        request = request.form(&[("id", "1")]);
+    }
+    request.send().await.expect("send").status()
+}
+
 #[tokio::test]
 async fn cross_site_state_changes_are_refused() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
-    let res = app
-        .http
-        .post(app.url("/api/disconnect_integration"))
-        .header("origin", "https://evil.example")
-        .form(&[("id", "1")])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = app
-        .http
-        .post(app.url("/api/disconnect_integration"))
-        .header("sec-fetch-site", "cross-site")
-        .form(&[("id", "1")])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = app
-        .http
-        .get(app.url("/oauth/start"))
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    for (method, path, header) in [
+        (
+            Method::POST,
+            "/api/disconnect_integration",
+            ("origin", "https://evil.example"),
+        ),
+        (
+            Method::POST,
+            "/api/disconnect_integration",
+            ("sec-fetch-site", "cross-site"),
+        ),
+        (
+            Method::GET,
+            "/oauth/start",
+            ("sec-fetch-site", "cross-site"),
+        ),
+    ] {
+        assert_eq!(
+            status_of(&app, method.clone(), path, &[header]).await,
+            StatusCode::FORBIDDEN,
+            "{method} {path} {header:?}"
+        );
+    }
     assert_eq!(
         app.list().await.as_array().expect("array").len(),
         1,
         "nothing changed"
     );
     // The dashboard's own pages pass.
-    let res = app
-        .http
-        .post(app.url("/api/disconnect_integration"))
-        .header("origin", app.base.as_str())
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("id", "1")])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        status_of(
+            &app,
+            Method::POST,
+            "/api/disconnect_integration",
+            &[
+                ("origin", app.base.as_str()),
+                ("sec-fetch-site", "same-origin")
+            ],
+        )
+        .await,
+        StatusCode::OK
+    );
 }
 
 #[test]

@@ -148,96 +148,170 @@ async fn rejected_client_credentials_are_a_configuration_error() {
     assert_eq!(app.count("SELECT COUNT(*) FROM token_events WHERE http_status = 401 AND error_code = 'access_denied'").await, 1);
 }
 
-#[tokio::test]
-async fn a_5xx_keeps_the_tokens_and_schedules_a_retry() {
-    let app = TestApp::spawn().await;
+/// The door a test refreshes through.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    /// `POST /api/refresh_integration`, as the dashboard's button does.
+    Api,
+    /// `Engine::refresh` directly.
+    Engine,
+    /// One scheduler tick.
+    Scheduler,
+}
+
+/// One refresh of integration 1, read the same way whichever door it went
+/// through (`result` is the engine's own verdict; the API reports only `ok`
+/// and `requiresReauth`).
+#[derive(Debug)]
+struct Attempt {
+    ok: bool,
+    requires_reauth: bool,
+    result: Option<RefreshResult>,
+    message: String,
+}
+
+async fn refresh_via(app: &TestApp, via: Via) -> Attempt {
+    let outcome = match via {
+        Via::Api => {
+            let (_, outcome) = refresh_api(app, "1").await;
+            return Attempt {
+                ok: outcome["ok"].as_bool().expect("ok"),
+                requires_reauth: outcome["requiresReauth"].as_bool().expect("requiresReauth"),
+                result: None,
+                message: outcome["message"].as_str().unwrap_or_default().to_owned(),
+            };
+        }
+        Via::Engine => app.engine.refresh(IntegrationId(1)).await,
+        Via::Scheduler => engine::scheduler::tick(&app.engine)
+            .await
+            .refreshed
+            .into_iter()
+            .next()
+            .expect("the scheduler refreshed it"),
+    };
+    Attempt {
+        ok: outcome.ok(),
+        requires_reauth: outcome.requires_reauth(),
+        result: Some(outcome.result),
+        message: outcome.message,
+    }
+}
+
+/// One transient failure and its retry.
+struct TransientFault {
+    /// Extra command-line settings for the dashboard.
+    flags: &'static [&'static str],
+    /// Seconds the clock moves after connecting, before the fault.
+    lead: i64,
+    /// What the sandbox does to the next token request.
+    fault: FaultKind,
+    via: Via,
+    /// Words the failure's message contains.
+    message: &'static str,
+    /// Counts the failure's event (exactly one).
+    failed_events: &'static str,
+    /// Seconds the clock moves before the retry.
+    wait: i64,
+}
+
+/// The fault-refresh-advance sequence: connect, inject the fault, refresh (a
+/// transient failure that keeps the integration active, its tokens unchanged,
+/// a retry 30 s away and one failure event), move the clock, refresh again:
+/// the same refresh token still works (inside the 10-minute leeway) and a
+/// rotated one is stored.
+async fn transient_fault_then_retry(case: TransientFault) {
+    let app = TestApp::spawn_with(case.flags).await;
     app.connect(ADA, &[ACME], None).await;
     let before = stored_refresh_token(&app).await;
-    app.sandbox.inject_fault(FaultKind::ServerError, 1);
-    let (_, outcome) = refresh_api(&app, "1").await;
+    app.clock.advance(case.lead);
+    app.sandbox.inject_fault(case.fault, 1);
+
+    let failed = refresh_via(&app, case.via).await;
     assert_eq!(
-        (outcome["ok"].clone(), outcome["requiresReauth"].clone()),
-        (false.into(), false.into())
+        (failed.ok, failed.requires_reauth),
+        (false, false),
+        "{failed:?}"
     );
-    assert!(outcome["message"]
-        .as_str()
-        .expect("message")
-        .contains("retried in 30 s"));
-    assert_eq!(row(&app).await.0, 1);
-    assert_eq!(stored_refresh_token(&app).await, before);
+    if let Some(result) = failed.result {
+        assert_eq!(result, RefreshResult::Transient, "{}", failed.message);
+    }
+    assert!(failed.message.contains(case.message), "{}", failed.message);
+    assert_eq!(row(&app).await.0, 1, "still active");
+    assert_eq!(
+        stored_refresh_token(&app).await,
+        before,
+        "tokens kept, nothing half-stored"
+    );
     let retry_after: Option<i64> =
         sqlx::query_scalar("SELECT retry_after FROM integrations WHERE id = 1")
             .fetch_one(app.database.pool())
             .await
             .expect("row");
-    assert_eq!(retry_after, Some(1_800_000_030));
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND http_status = 500"
-        )
-        .await,
-        1
-    );
-    assert_eq!(refresh_api(&app, "1").await.1["ok"], true);
+    assert_eq!(retry_after, Some(1_800_000_000 + case.lead + 30));
+    assert_eq!(app.count(case.failed_events).await, 1);
+    if case.via == Via::Scheduler {
+        assert!(
+            engine::scheduler::tick(&app.engine)
+                .await
+                .refreshed
+                .is_empty(),
+            "waits out the backoff"
+        );
+    }
+
+    app.clock.advance(case.wait);
+    let retried = refresh_via(&app, case.via).await;
+    assert!(retried.ok, "{retried:?}");
+    if let Some(result) = retried.result {
+        assert_eq!(result, RefreshResult::Refreshed, "{}", retried.message);
+    }
+    assert_ne!(stored_refresh_token(&app).await, before);
+}
+
+#[tokio::test]
+async fn a_5xx_keeps_the_tokens_and_schedules_a_retry() {
+    // A manual refresh does not wait for the scheduled retry.
+    transient_fault_then_retry(TransientFault {
+        flags: &[],
+        lead: 0,
+        fault: FaultKind::ServerError,
+        via: Via::Api,
+        message: "retried in 30 s",
+        failed_events:
+            "SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND http_status = 500",
+        wait: 0,
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_lost_response_is_retried_with_the_same_token_inside_the_leeway() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let before = stored_refresh_token(&app).await;
     // The sandbox rotates, then the answer arrives garbled: the new token is lost.
-    app.sandbox.inject_fault(FaultKind::Malformed, 1);
-    let outcome = app.engine.refresh(IntegrationId(1)).await;
-    assert_eq!(outcome.result, RefreshResult::Transient);
-    assert_eq!(
-        stored_refresh_token(&app).await,
-        before,
-        "nothing half-stored"
-    );
-    app.clock.advance(30);
-    let outcome = app.engine.refresh(IntegrationId(1)).await;
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Refreshed,
-        "{}",
-        outcome.message
-    );
-    assert_ne!(stored_refresh_token(&app).await, before);
+    transient_fault_then_retry(TransientFault {
+        flags: &[],
+        lead: 0,
+        fault: FaultKind::Malformed,
+        via: Via::Engine,
+        message: "",
+        failed_events: "SELECT COUNT(*) FROM token_events WHERE outcome = 'failed'",
+        wait: 30,
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_timed_out_refresh_keeps_the_tokens_and_the_retry_succeeds() {
-    let app = TestApp::spawn_with(&["--provider-timeout-secs", "1"]).await;
-    app.connect(ADA, &[ACME], None).await;
-    let before = stored_refresh_token(&app).await;
     // The sandbox answers after the client gave up (and rotates: a lost response).
-    app.sandbox.inject_fault(FaultKind::Delay { ms: 1_500 }, 1);
-    let outcome = app.engine.refresh(IntegrationId(1)).await;
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Transient,
-        "{}",
-        outcome.message
-    );
-    assert!(outcome.message.contains("timed out"), "{}", outcome.message);
-    assert_eq!(row(&app).await.0, 1, "still active");
-    assert_eq!(stored_refresh_token(&app).await, before, "tokens kept");
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND message LIKE '%timed out%'")
-            .await,
-        1
-    );
-    // Inside the leeway the same refresh token still works.
-    app.clock.advance(30);
-    let outcome = app.engine.refresh(IntegrationId(1)).await;
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Refreshed,
-        "{}",
-        outcome.message
-    );
-    assert_ne!(stored_refresh_token(&app).await, before);
+    transient_fault_then_retry(TransientFault {
+        flags: &["--provider-timeout-secs", "1"],
+        lead: 0,
+        fault: FaultKind::Delay { ms: 1_500 },
+        via: Via::Engine,
+        message: "timed out",
+        failed_events: "SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND message LIKE '%timed out%'",
+        wait: 30,
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -431,22 +505,18 @@ async fn the_scheduler_refreshes_idle_refresh_tokens_before_90_days() {
 
 #[tokio::test]
 async fn the_scheduler_backs_off_after_a_transient_failure() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    app.clock.advance(3_500);
-    app.sandbox.inject_fault(FaultKind::ServerError, 1);
-    let report = engine::scheduler::tick(&app.engine).await;
-    assert_eq!(report.refreshed[0].result, RefreshResult::Transient);
-    assert!(
-        engine::scheduler::tick(&app.engine)
-            .await
-            .refreshed
-            .is_empty(),
-        "waits out the backoff"
-    );
-    app.clock.advance(30);
-    let report = engine::scheduler::tick(&app.engine).await;
-    assert_eq!(report.refreshed[0].result, RefreshResult::Refreshed);
+    // Inside the margin, so the scheduler picks it up.
+    transient_fault_then_retry(TransientFault {
+        flags: &[],
+        lead: 3_500,
+        fault: FaultKind::ServerError,
+        via: Via::Scheduler,
+        message: "",
+        failed_events:
+            "SELECT COUNT(*) FROM token_events WHERE outcome = 'failed' AND http_status = 500",
+        wait: 30,
+    })
+    .await;
 }
 
 #[tokio::test]

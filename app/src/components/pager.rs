@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::dashboard_query::DashboardQuery;
 
@@ -17,16 +18,16 @@ pub fn page_href(current: &DashboardQuery, page: i64) -> String {
     format!("/dashboard?{}", params.join("&"))
 }
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes a query value.
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// "Page 2 of 100" with previous and next links.
@@ -61,5 +62,11 @@ mod tests {
             page_href(&q, 3),
             "/dashboard?page=3&status=expiring&q=a%26b%20c"
         );
+    }
+
+    #[test]
+    fn only_unreserved_characters_stay_as_they_are() {
+        assert_eq!(encode("Az09-_.~"), "Az09-_.~");
+        assert_eq!(encode("é/+=?#%"), "%C3%A9%2F%2B%3D%3F%23%25");
     }
 }

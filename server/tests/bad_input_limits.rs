@@ -8,17 +8,6 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 
-async fn dashboard_page(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, String) {
-    let res = app
-        .http
-        .post(app.url("/api/dashboard_page"))
-        .form(form)
-        .send()
-        .await
-        .expect("post");
-    (res.status(), res.text().await.expect("body"))
-}
-
 #[tokio::test]
 async fn absurd_pages_and_sizes_are_clamped_and_an_overlong_search_is_refused() {
     let app = TestApp::spawn().await;
@@ -33,16 +22,17 @@ async fn absurd_pages_and_sizes_are_clamped_and_an_overlong_search_is_refused() 
             ("size", "9223372036854775807"),
         ],
     ] {
-        let (status, body) = dashboard_page(&app, &form).await;
-        assert_eq!(status, StatusCode::OK, "{form:?}: {body}");
-        let view: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let (status, view) = app.post_form("/api/dashboard_page", &form).await;
+        assert_eq!(status, StatusCode::OK, "{form:?}: {view}");
         let size = view["pageSize"].as_i64().expect("size");
         assert!((1..=500).contains(&size), "{form:?}: {size}");
     }
     let long = "a".repeat(60_000);
-    let (status, body) = dashboard_page(&app, &[("search", long.as_str())]).await;
+    let (status, body) = app
+        .post_form("/api/dashboard_page", &[("search", long.as_str())])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body.contains("too long"), "{body}");
+    assert!(body.to_string().contains("too long"), "{body}");
     // The rendered page with the same query answers too, never a 5xx.
     for path in [
         "/dashboard?page=9223372036854775807".to_owned(),
@@ -99,14 +89,8 @@ async fn a_reauthentication_as_another_account_is_refused_and_changes_nothing() 
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
     let html = app
-        .http
-        .get(app.url("/dashboard?flash=failed&reason=other_account"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("body");
+        .page_text("/dashboard?flash=failed&reason=other_account")
+        .await;
     assert!(
         html.contains("does not own this integration"),
         "the flash says why"

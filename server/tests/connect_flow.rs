@@ -246,15 +246,7 @@ async fn declined_consent_flashes_and_writes_nothing() {
     let flow = app.callback(&callback, Some(&cookie)).await;
     assert_eq!(flow.location.as_deref(), Some("/dashboard?flash=declined"));
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 0);
-    let html = app
-        .http
-        .get(app.url("/dashboard?flash=declined"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("body");
+    let html = app.page_text("/dashboard?flash=declined").await;
     assert!(
         html.contains("You declined access"),
         "the dashboard shows the flash"

@@ -45,19 +45,7 @@ async fn seed(app: &TestApp, n: i64) {
 }
 
 async fn page(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let res = app
-        .http
-        .post(app.url("/api/dashboard_page"))
-        .form(form)
-        .send()
-        .await
-        .expect("post");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    app.post_form("/api/dashboard_page", form).await
 }
 
 #[tokio::test]

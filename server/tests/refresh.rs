@@ -12,20 +12,8 @@ use sandbox::FaultKind;
 use serde_json::Value;
 
 async fn refresh_api(app: &TestApp, id: &str) -> (StatusCode, Value) {
-    let res = app
-        .http
-        .post(app.url("/api/refresh_integration"))
-        .form(&[("id", id)])
-        .send()
+    app.post_form("/api/refresh_integration", &[("id", id)])
         .await
-        .expect("post");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    app.seen.lock().expect("lock").push(text.clone());
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 async fn stored_refresh_token(app: &TestApp) -> String {
@@ -405,13 +393,7 @@ async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     let before = stored_refresh_token(&app).await;
-    sqlx::query(
-        "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
-         BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-    )
-    .execute(app.database.pool())
-    .await
-    .expect("trigger");
+    app.fail_rotations().await;
     let (_, outcome) = refresh_api(&app, "1").await;
     assert_eq!(outcome["ok"], false);
     assert!(outcome["message"]
@@ -432,10 +414,7 @@ async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
 
     // The failed transaction was ended: once the disk "recovers", the next
     // refresh (inside the 10-minute leeway, with the same token) stores.
-    sqlx::query("DROP TRIGGER fail_rotation")
-        .execute(app.database.pool())
-        .await
-        .expect("drop trigger");
+    app.heal_rotations().await;
     let (_, outcome) = refresh_api(&app, "1").await;
     assert_eq!(outcome["ok"], true, "{outcome}");
     assert_ne!(stored_refresh_token(&app).await, before);

@@ -29,6 +29,20 @@ async fn refreshed_by_tick(app: &TestApp) -> Vec<RefreshResult> {
         .collect()
 }
 
+/// After `secs`, the scheduler finishes the unresolved refresh with the same
+/// token; eleven minutes later (the old token would be dead by now) the
+/// integration still refreshes and was never deactivated.
+async fn saved_by_the_scheduler_after(app: &TestApp, secs: i64) {
+    app.clock.advance(secs);
+    assert_eq!(refreshed_by_tick(app).await, vec![RefreshResult::Refreshed]);
+    app.clock.advance(ELEVEN_MINUTES);
+    assert_eq!(
+        app.engine.refresh(ONE).await.result,
+        RefreshResult::Refreshed
+    );
+    assert_alive(app).await;
+}
+
 /// The integration is active and was never deactivated.
 async fn assert_alive(app: &TestApp) {
     let (active, failures): (bool, i64) =
@@ -75,18 +89,7 @@ async fn a_lost_answer_on_a_row_not_yet_due_is_retried_inside_the_leeway() {
     );
     // The row is not due for ~55 minutes, yet the scheduler retries it with the
     // same token while the provider still accepts it.
-    app.clock.advance(30);
-    assert_eq!(
-        refreshed_by_tick(&app).await,
-        vec![RefreshResult::Refreshed]
-    );
-    // Eleven minutes later the old token would be dead; the stored one is not.
-    app.clock.advance(ELEVEN_MINUTES);
-    assert_eq!(
-        app.engine.refresh(ONE).await.result,
-        RefreshResult::Refreshed
-    );
-    assert_alive(&app).await;
+    saved_by_the_scheduler_after(&app, 30).await;
 }
 
 #[tokio::test]
@@ -111,49 +114,20 @@ async fn a_process_that_dies_between_the_answer_and_the_commit_is_finished_by_an
     assert_eq!(refreshed_by_tick(&app).await, vec![]);
     // ...once it expires, the scheduler finds the unresolved refresh and
     // finishes it with the same token, inside the leeway.
-    app.clock.advance(61);
-    assert_eq!(
-        refreshed_by_tick(&app).await,
-        vec![RefreshResult::Refreshed]
-    );
-    app.clock.advance(ELEVEN_MINUTES);
-    assert_eq!(
-        app.engine.refresh(ONE).await.result,
-        RefreshResult::Refreshed
-    );
-    assert_alive(&app).await;
+    saved_by_the_scheduler_after(&app, 61).await;
 }
 
 #[tokio::test]
 async fn a_rotation_that_could_not_be_stored_is_retried_by_the_scheduler_inside_the_leeway() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
-    sqlx::query(
-        "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
-         BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-    )
-    .execute(app.database.pool())
-    .await
-    .expect("trigger");
+    app.fail_rotations().await;
     assert_eq!(
         app.engine.refresh(ONE).await.result,
         RefreshResult::StoreFailed
     );
-    sqlx::query("DROP TRIGGER fail_rotation")
-        .execute(app.database.pool())
-        .await
-        .expect("drop trigger");
-    app.clock.advance(30);
-    assert_eq!(
-        refreshed_by_tick(&app).await,
-        vec![RefreshResult::Refreshed]
-    );
-    app.clock.advance(ELEVEN_MINUTES);
-    assert_eq!(
-        app.engine.refresh(ONE).await.result,
-        RefreshResult::Refreshed
-    );
-    assert_alive(&app).await;
+    app.heal_rotations().await;
+    saved_by_the_scheduler_after(&app, 30).await;
 }
 
 #[tokio::test]

@@ -9,19 +9,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 async fn api(app: &TestApp, endpoint: &str, id: &str) -> (StatusCode, Value) {
-    let res = app
-        .http
-        .post(app.url(&format!("/api/{endpoint}")))
-        .form(&[("id", id)])
-        .send()
+    app.post_form(&format!("/api/{endpoint}"), &[("id", id)])
         .await
-        .expect("post");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[tokio::test]

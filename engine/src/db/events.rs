@@ -71,6 +71,24 @@ pub(super) fn bind_event<'q>(
 }
 
 impl Database {
+    /// Runs `update` and, when it changed a row, logs `event`, in one
+    /// transaction: a state change and the entry that says so land together or
+    /// not at all. False when no row matched (nothing written).
+    pub(super) async fn update_and_log<'q>(
+        &self,
+        update: Query<'q, Sqlite, SqliteArguments<'q>>,
+        event: &NewEvent<'_>,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        if update.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_event(&mut *tx, event, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Appends an event.
     pub async fn record_event(
         &self,

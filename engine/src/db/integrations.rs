@@ -305,21 +305,13 @@ impl Database {
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE integrations SET access_token = NULL, refresh_token = NULL, is_active = 0,
                 disconnected_at = ?, updated_at = ? WHERE id = ? AND disconnected_at IS NULL",
         )
         .bind(now)
         .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event(&mut *tx, event, now).await?;
-        tx.commit().await?;
-        Ok(true)
+        .bind(id);
+        self.update_and_log(update, event, now).await
     }
 }

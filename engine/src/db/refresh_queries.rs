@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::events::{bind_event, insert_event, NewEvent};
+use super::events::{bind_event, NewEvent};
 use super::{Database, DatabaseError};
 
 /// What a refresh needs of a row.
@@ -236,8 +236,7 @@ impl Database {
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE integrations SET is_active = 0, refresh_failures = refresh_failures + 1,
                 last_refresh_at = ?, last_error = ?, retry_after = NULL, refresh_sent_at = NULL,
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
@@ -248,15 +247,8 @@ impl Database {
         .bind(now)
         .bind(id)
         .bind(sent)
-        .bind(fence)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event(&mut *tx, event, now).await?;
-        tx.commit().await?;
-        Ok(true)
+        .bind(fence);
+        self.update_and_log(update, event, now).await
     }
 
     /// A failure that leaves the integration active (configuration or
@@ -273,8 +265,7 @@ impl Database {
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE integrations SET last_error = ?, last_refresh_at = ?,
                 transient_failures = transient_failures + CASE WHEN ? IS NULL THEN 0 ELSE 1 END,
                 retry_after = ?,
@@ -289,15 +280,8 @@ impl Database {
         .bind(unresolved)
         .bind(now)
         .bind(id)
-        .bind(fence)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event(&mut *tx, event, now).await?;
-        tx.commit().await?;
-        Ok(true)
+        .bind(fence);
+        self.update_and_log(update, event, now).await
     }
 
     /// Integrations that need a refresh now: first those whose last refresh
@@ -363,20 +347,13 @@ impl Database {
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE integrations SET is_active = 0, last_error = ?, updated_at = ?
              WHERE id = ? AND is_active = 1",
         )
         .bind(event.message)
         .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            insert_event(&mut *tx, event, now).await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        .bind(id);
+        self.update_and_log(update, event, now).await
     }
 }

@@ -224,4 +224,56 @@ impl TestApp {
         self.seen.lock().expect("lock").push(text.clone());
         serde_json::from_str(&text).expect("json")
     }
+
+    /// `POST path` with a form body (a server function): the status and the
+    /// JSON answer (a string when it is not JSON). Recorded for leak checks.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value) {
+        let res = self
+            .http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("post");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        self.seen.lock().expect("lock").push(text.clone());
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, value)
+    }
+
+    /// The body of `GET path`.
+    pub async fn page_text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body")
+    }
+
+    /// From now on every write of an access token fails ("disk full").
+    pub async fn fail_rotations(&self) {
+        sqlx::query(
+            "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        )
+        .execute(self.database.pool())
+        .await
+        .expect("trigger");
+    }
+
+    /// The disk "recovers": writes succeed again.
+    pub async fn heal_rotations(&self) {
+        sqlx::query("DROP TRIGGER fail_rotation")
+            .execute(self.database.pool())
+            .await
+            .expect("drop trigger");
+    }
 }

@@ -169,22 +169,18 @@ impl Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redacted = |set: &Option<String>| set.as_ref().map(|_| "<redacted>");
+        let url = |u: &Url| without_password(u.as_str());
+        let optional_url = |u: &Option<Url>| u.as_ref().map(url);
         f.debug_struct("Config")
             .field("leptos_site_addr", &self.leptos_site_addr)
-            .field("database_url", &self.database_url)
+            .field("database_url", &without_password(&self.database_url))
             .field("jira_client_id", &self.jira_client_id)
             .field("jira_client_secret", &redacted(&self.jira_client_secret))
-            .field("jira_redirect_uri", &self.jira_redirect_uri.as_str())
+            .field("jira_redirect_uri", &url(&self.jira_redirect_uri))
             .field("jira_scopes", &self.jira_scopes)
-            .field(
-                "jira_auth_url",
-                &self.jira_auth_url.as_ref().map(Url::as_str),
-            )
-            .field(
-                "jira_token_url",
-                &self.jira_token_url.as_ref().map(Url::as_str),
-            )
-            .field("jira_api_url", &self.jira_api_url.as_ref().map(Url::as_str))
+            .field("jira_auth_url", &optional_url(&self.jira_auth_url))
+            .field("jira_token_url", &optional_url(&self.jira_token_url))
+            .field("jira_api_url", &optional_url(&self.jira_api_url))
             .field(
                 "token_encryption_key",
                 &redacted(&self.token_encryption_key),
@@ -198,6 +194,17 @@ impl std::fmt::Debug for Config {
                 &self.sandbox_withhold_refresh_tokens,
             )
             .finish()
+    }
+}
+
+/// A URL as text, with any password in it replaced.
+fn without_password(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => text.to_owned(),
     }
 }
 
@@ -235,12 +242,15 @@ mod tests {
             "the-client-secret",
             "--token-encryption-key",
             key,
+            "--jira-api-url",
+            "https://user:the-url-password@api.example.com",
         ])
         .expect("valid")
         .expect("not help");
         let printed = format!("{config:?} {config:#?}");
         assert!(!printed.contains("the-client-secret"), "{printed}");
         assert!(!printed.contains(key), "{printed}");
+        assert!(!printed.contains("the-url-password"), "{printed}");
         assert!(printed.contains("the-client-id"), "{printed}");
         assert!(printed.contains("<redacted>"), "{printed}");
     }

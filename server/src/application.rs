@@ -322,21 +322,45 @@ fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let engine = state.engine.clone();
     let context = move || provide_context(engine.clone());
-    Router::new()
+    let app = Router::new()
         .merge(routes::plain_routes())
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    with_layers(app).with_state(state)
+}
+
+/// The layers around every route but the sandbox's (nested afterwards),
+/// innermost first.
+fn with_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
         .layer(axum::middleware::from_fn(
             crate::bad_input::bad_arguments_are_400,
         ))
         .layer(axum::middleware::from_fn(
             crate::cross_site::reject_cross_site,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        // The hop tickets the start handler issues and the guard spends.
+        .layer(axum::Extension(crate::cross_site::HopTickets::default()))
+        // A panic is logged and answered with a generic page, never its text;
+        // inside the trace layer, so it is also traced as a 500.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::oauth_routes::panic_page,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of one request: its method and path, never its query string (the
+/// callback's carries the authorization code and the state). The status and
+/// latency are the trace layer's response event's fields.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
 }
 
 async fn shutdown_signal() {
@@ -357,5 +381,37 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layers' answer to a panicking handler, over real HTTP.
+    #[tokio::test]
+    async fn a_panic_is_answered_with_a_generic_page_never_its_text() {
+        let app = with_layers(Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                let secret = "the-panic-text-with-a-secret";
+                if !secret.is_empty() {
+                    panic!("{secret}");
+                }
+                "unreachable"
+            }),
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let res = reqwest::get(format!("http://{addr}/boom"))
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(res.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = res.text().await.expect("body");
+        assert!(!body.contains("the-panic-text"), "{body}");
+        assert!(body.contains("/pkg/jira-dashboard.css"), "{body}");
+        assert!(body.contains("Something went wrong"), "{body}");
+        assert!(body.contains(r#"href="/dashboard""#), "{body}");
     }
 }

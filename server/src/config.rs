@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use clap::Parser;
 use url::Url;
 
-/// The dashboard's configuration.
-#[derive(Debug, Clone, Parser)]
+/// The dashboard's configuration. Its `Debug` redacts the client secret and
+/// the token encryption key.
+#[derive(Clone, Parser)]
 #[command(name = "server", about = "Jira OAuth integration dashboard")]
 pub struct Config {
     /// Address to listen on.
@@ -159,9 +160,65 @@ impl Config {
         Ok(self)
     }
 
+    /// The page a user should open: the redirect URI's origin + `/dashboard`
+    /// (the OAuth flow ends on that host, so its cookie lives there).
+    pub fn dashboard_url(&self) -> String {
+        format!(
+            "{}/dashboard",
+            self.jira_redirect_uri.origin().ascii_serialization()
+        )
+    }
+
     /// Sandbox mode: no client id configured, the built-in emulator stands in.
     pub fn sandbox_mode(&self) -> bool {
         self.jira_client_id.is_none()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: &Option<String>| set.as_ref().map(|_| "<redacted>");
+        let url = |u: &Url| without_password(u.as_str());
+        let optional_url = |u: &Option<Url>| u.as_ref().map(url);
+        f.debug_struct("Config")
+            .field("leptos_site_addr", &self.leptos_site_addr)
+            .field("database_url", &without_password(&self.database_url))
+            .field("jira_client_id", &self.jira_client_id)
+            .field("jira_client_secret", &redacted(&self.jira_client_secret))
+            .field("jira_redirect_uri", &url(&self.jira_redirect_uri))
+            .field("jira_scopes", &self.jira_scopes)
+            .field("jira_auth_url", &optional_url(&self.jira_auth_url))
+            .field("jira_token_url", &optional_url(&self.jira_token_url))
+            .field("jira_api_url", &optional_url(&self.jira_api_url))
+            .field(
+                "token_encryption_key",
+                &redacted(&self.token_encryption_key),
+            )
+            .field(
+                "token_encryption_keys",
+                &redacted(&self.token_encryption_keys),
+            )
+            .field("reseal_tokens", &self.reseal_tokens)
+            .field("refresh_margin_secs", &self.refresh_margin_secs)
+            .field("provider_timeout_secs", &self.provider_timeout_secs)
+            .field("scheduler_interval_secs", &self.scheduler_interval_secs)
+            .field("sandbox_access_token_secs", &self.sandbox_access_token_secs)
+            .field(
+                "sandbox_withhold_refresh_tokens",
+                &self.sandbox_withhold_refresh_tokens,
+            )
+            .finish()
+    }
+}
+
+/// A URL as text, with any password in it replaced.
+fn without_password(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.to_string()
+        }
+        _ => text.to_owned(),
     }
 }
 
@@ -186,6 +243,49 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("JIRA_TOKEN_URL"), "{text}");
         assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn debug_never_prints_the_client_secret_or_the_token_key() {
+        let key = "S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2U=";
+        let config = Config::from_args([
+            "server",
+            "--jira-client-id",
+            "the-client-id",
+            "--jira-client-secret",
+            "the-client-secret",
+            "--token-encryption-key",
+            key,
+            "--jira-api-url",
+            "https://user:the-url-password@api.example.com",
+        ])
+        .expect("valid")
+        .expect("not help");
+        let printed = format!("{config:?} {config:#?}");
+        assert!(!printed.contains("the-client-secret"), "{printed}");
+        assert!(!printed.contains(key), "{printed}");
+        assert!(!printed.contains("the-url-password"), "{printed}");
+        assert!(printed.contains("the-client-id"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
+    }
+
+    #[test]
+    fn the_dashboard_to_open_is_on_the_redirect_uris_origin() {
+        let config = Config::from_args(["server"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!(config.dashboard_url(), "http://localhost:3000/dashboard");
+        let config = Config::from_args([
+            "server",
+            "--jira-redirect-uri",
+            "https://jira-dash.example.com/oauth/callback",
+        ])
+        .expect("valid")
+        .expect("not help");
+        assert_eq!(
+            config.dashboard_url(),
+            "https://jira-dash.example.com/dashboard"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
         };
     }
     let interval = std::time::Duration::from_secs(u64::from(config.scheduler_interval_secs));
+    let open = config.dashboard_url();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -41,7 +42,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    tracing::info!("listening on http://{}", app.local_addr_text());
+    // The address to open is the redirect URI's origin, not the bound one: the
+    // OAuth flow ends there, and starting elsewhere costs a hop between names.
+    tracing::info!("listening on {}", app.local_addr_text());
+    println!("open {open}");
     engine::scheduler::spawn(app.engine().clone(), interval);
     if let Err(e) = app.run_until_stopped().await {
         eprintln!("error: the server stopped: {e}");

@@ -9,16 +9,21 @@ use engine::Engine;
 
 use crate::application::AppState;
 
-/// `/`, `/healthz` and the OAuth routes.
+/// `/`, `/healthz` and the OAuth routes. The OAuth routes are what a browser
+/// visits, so their every error is the product's error page (axum's own
+/// rejections included); `/healthz` answers probes in plain text.
 pub fn plain_routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/healthz", get(healthz))
         .route("/oauth/start", get(crate::oauth_routes::start))
         .route("/oauth/callback", get(crate::oauth_routes::callback))
+        .route_layer(axum::middleware::from_fn(
+            crate::oauth_routes::plain_errors_as_pages,
+        ))
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/healthz", get(healthz))
 }
 
-/// `200 ok` when the database answers, `503` otherwise.
+/// `200 ok` when the database answers, `503` otherwise (for probes, not people).
 async fn healthz(State(engine): State<Engine>) -> impl IntoResponse {
     if engine.is_healthy().await {
         (StatusCode::OK, "ok")

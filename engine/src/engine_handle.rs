@@ -17,6 +17,9 @@ use crate::refresh::Flights;
 use crate::vault::TokenVault;
 use crate::{Clock, Database, DatabaseError, Integration};
 
+/// The longest the whole scheduler pauses after a `429`.
+pub const MAX_SLOW_DOWN_SECS: i64 = 120;
+
 /// Events shown on an integration's page, newest first.
 pub const EVENT_LOG_LENGTH: i64 = 200;
 
@@ -83,13 +86,17 @@ impl Engine {
         }
     }
 
-    /// The provider rate-limited us: no scheduled refresh starts before `until`.
-    pub(crate) fn slow_down(&self, until: UnixTime) {
+    /// The provider asked everyone to wait (a `429`), or rejected the app's
+    /// credentials: no scheduled refresh starts for `secs` (at most
+    /// [`MAX_SLOW_DOWN_SECS`]; longer waits are each row's own `retry_after`).
+    /// Refreshes whose outcome is unknown are exempt: the leeway does not wait.
+    pub(crate) fn slow_down(&self, now: UnixTime, secs: i64) {
+        let until = now + secs.clamp(0, MAX_SLOW_DOWN_SECS);
         self.slow_down_until
             .fetch_max(until.secs(), Ordering::SeqCst);
         tracing::warn!(
             until = until.secs(),
-            "the provider rate-limited token requests: the scheduler slows down"
+            "the provider asked to slow down: the scheduler pauses"
         );
     }
 

@@ -19,6 +19,9 @@ use crate::provider_error::{
 };
 use crate::secret::Secret;
 
+/// The shortest access-token lifetime believed: anything shorter would make the
+/// row due on every tick and rotate its family twice a minute.
+pub const MIN_EXPIRES_IN_SECS: i64 = 60;
 /// The longest access-token lifetime believed (a day; Atlassian's is an hour).
 pub const MAX_EXPIRES_IN_SECS: i64 = 86_400;
 
@@ -334,7 +337,7 @@ fn token_result(
                 .expires_in()
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
                 .unwrap_or(3_600)
-                .clamp(0, MAX_EXPIRES_IN_SECS),
+                .clamp(MIN_EXPIRES_IN_SECS, MAX_EXPIRES_IN_SECS),
             scopes: token
                 .scopes()
                 .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -357,11 +360,15 @@ fn token_result(
             retry_after_secs: status.retry_after(),
         }),
         Err(RequestTokenError::Other(detail)) => match status.get() {
-            Some(s) if !is_transient_status(s) => Err(ProviderError::Rejected {
-                status: s,
-                code: format!("http_{s}"),
-                description: detail,
-            }),
+            // An empty or non-JSON 2xx (a proxy's page, a cut body) may follow a
+            // rotation: transient, so the same token is retried inside the leeway.
+            Some(s) if !is_transient_status(s) && !(200..300).contains(&s) => {
+                Err(ProviderError::Rejected {
+                    status: s,
+                    code: format!("http_{s}"),
+                    description: detail,
+                })
+            }
             s => Err(ProviderError::Transient {
                 status: s,
                 detail,

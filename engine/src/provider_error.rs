@@ -103,20 +103,25 @@ pub fn classify_token_error(
     description: &str,
     retry_after_secs: Option<i64>,
 ) -> ProviderError {
-    match (status, code) {
+    // The provider's words reach the log, the event log and the page: bounded.
+    let code = &crate::connect::loggable(code, 64);
+    let description = &crate::connect::loggable(description, 200);
+    match (status, code.as_str()) {
         (s, _) if is_transient_status(s) => ProviderError::Transient {
             status: Some(status),
             detail: format!("{status} {code}: {description}"),
             retry_after_secs,
         },
+        // A 401 is about the app's credentials whatever the code says: never
+        // deactivate the whole fleet over a configuration error.
+        (401, _) | (_, "invalid_client" | "access_denied") => ProviderError::ClientRejected {
+            status,
+            code: code.to_owned(),
+        },
         (_, "invalid_grant" | "unauthorized_client") => ProviderError::RefreshTokenRejected {
             status,
             code: code.to_owned(),
             description: description.to_owned(),
-        },
-        (401, _) | (_, "invalid_client" | "access_denied") => ProviderError::ClientRejected {
-            status,
-            code: code.to_owned(),
         },
         _ => ProviderError::Rejected {
             status,
@@ -177,6 +182,21 @@ mod tests {
         }
         assert!(classify_token_error(429, "", "", None).is_rate_limited());
         assert!(!classify_token_error(403, "invalid_grant", "", None).is_rate_limited());
+    }
+
+    #[test]
+    fn a_401_is_the_apps_credentials_whatever_its_code() {
+        assert!(matches!(
+            classify_token_error(401, "unauthorized_client", "", None),
+            ProviderError::ClientRejected { .. }
+        ));
+    }
+
+    #[test]
+    fn the_providers_words_are_bounded() {
+        let long = "x\n".repeat(5_000);
+        let e = classify_token_error(403, "invalid_grant", &long, None);
+        assert!(e.to_string().len() < 400 && !e.to_string().contains('\n'));
     }
 
     #[test]

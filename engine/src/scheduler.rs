@@ -36,10 +36,6 @@ pub struct TickReport {
 pub async fn tick(engine: &Engine) -> TickReport {
     let now = engine.clock.now();
     let mut report = TickReport::default();
-    if engine.slowed_down(now) {
-        tracing::info!("the provider asked to slow down: this tick refreshes nothing");
-        return report;
-    }
 
     match engine.db.expired_without_refresh(now).await {
         Ok(ids) => {
@@ -65,32 +61,46 @@ pub async fn tick(engine: &Engine) -> TickReport {
         Err(e) => tracing::error!(error = %e, "could not list expired integrations"),
     }
 
-    let due = match engine
-        .db
-        .due_for_refresh(
-            now + engine.settings().refresh_margin_secs,
-            now - IDLE_REFRESH_SECS,
-            now,
-            BATCH,
-        )
-        .await
-    {
+    // While the provider asks everyone to wait, only refreshes whose outcome
+    // is unknown go ahead: their token dies with the leeway, not with the pause.
+    let paused = engine.slowed_down(now);
+    let due = if paused {
+        tracing::info!("the provider asked to slow down: only unresolved refreshes run");
+        engine.db.unresolved(now, BATCH).await
+    } else {
+        engine
+            .db
+            .due_for_refresh(
+                now + engine.settings().refresh_margin_secs,
+                now - IDLE_REFRESH_SECS,
+                now,
+                BATCH,
+            )
+            .await
+    };
+    let due = match due {
         Ok(ids) => ids,
         Err(e) => {
             tracing::error!(error = %e, "could not list integrations due for refresh");
             return report;
         }
     };
+    let unresolved: std::collections::HashSet<IntegrationId> = if paused {
+        due.iter().copied().collect()
+    } else {
+        Default::default()
+    };
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
     for id in due {
         let engine = engine.clone();
         let permits = permits.clone();
+        let exempt = unresolved.contains(&id);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             // A 429 from the token endpoint slows the whole fleet down: what
             // has not started yet waits for the next tick after the pause.
-            if engine.slowed_down(engine.now()) {
+            if !exempt && engine.slowed_down(engine.now()) {
                 return None;
             }
             Some(engine.refresh(id).await)

@@ -17,6 +17,9 @@ pub fn system_time() -> TimeSource {
     })
 }
 
+/// The most one advance may move the clock (ten years): beyond any token's life.
+pub const MAX_ADVANCE_SECS: i64 = 10 * 366 * 86_400;
+
 /// A time source plus an adjustable offset.
 pub struct SandboxClock {
     source: TimeSource,
@@ -32,12 +35,15 @@ impl SandboxClock {
     }
 
     pub fn now(&self) -> i64 {
-        (self.source)() + self.offset.load(Ordering::SeqCst)
+        (self.source)().saturating_add(self.offset.load(Ordering::SeqCst))
     }
 
     /// Moves the offset by `secs`; answers the new offset.
     pub fn advance(&self, secs: i64) -> i64 {
-        self.offset.fetch_add(secs, Ordering::SeqCst) + secs
+        let secs = secs.clamp(-MAX_ADVANCE_SECS, MAX_ADVANCE_SECS);
+        self.offset
+            .fetch_add(secs, Ordering::SeqCst)
+            .saturating_add(secs)
     }
 
     /// How far the clock has been moved from its source.

@@ -81,7 +81,7 @@ async fn advance_clock(
     body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     match body {
-        Ok(Json(Advance { secs })) if secs >= 0 => {
+        Ok(Json(Advance { secs })) if (0..=crate::clock::MAX_ADVANCE_SECS).contains(&secs) => {
             match sandbox.advance_clock_durably(secs).await {
                 Ok(()) => Json(json!({"now": sandbox.now()})).into_response(),
                 Err(e) => not_stored(&e),
@@ -89,7 +89,7 @@ async fn advance_clock(
         }
         _ => (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "expected {\"secs\": N} with N >= 0"})),
+            Json(json!({"error": "expected {\"secs\": N} with 0 <= N <= 10 years"})),
         )
             .into_response(),
     }

@@ -91,6 +91,9 @@ pub enum FaultKind {
     /// Answer `200` with a truncated JSON body, after processing normally
     /// (the response is "lost": the tokens did rotate).
     Malformed,
+    /// Answer `200` with an empty `text/plain` body (a proxy's answer), after
+    /// processing normally: another kind of lost response.
+    EmptyAnswer,
     /// Answer this status (e.g. `429`, `408`, `503`) with a JSON error body
     /// and, when set, a `Retry-After` header, without touching any token.
     Status {

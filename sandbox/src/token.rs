@@ -32,7 +32,7 @@ pub async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Byt
             code,
             retry_after_secs,
         }) => return status_fault(code, retry_after_secs),
-        Some(FaultKind::Malformed) | None => {}
+        Some(FaultKind::Malformed | FaultKind::EmptyAnswer) | None => {}
     }
 
     let result =
@@ -68,6 +68,9 @@ pub async fn token(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Byt
             "{\"access_token\": \"",
         )
             .into_response(),
+        (Ok(_), Some(FaultKind::EmptyAnswer)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+        }
         (Ok(issued), _) => (
             StatusCode::OK,
             [(header::CACHE_CONTROL, "no-store")],

@@ -82,8 +82,9 @@ pub struct Config {
     #[arg(long, env = "PROVIDER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub provider_timeout_secs: u32,
 
-    /// How often the background scheduler looks for work, in seconds.
-    #[arg(long, env = "SCHEDULER_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    /// How often the background scheduler looks for work, in seconds (at most
+    /// 300, so a refresh whose answer was lost is retried inside the 10-minute leeway).
+    #[arg(long, env = "SCHEDULER_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=300))]
     pub scheduler_interval_secs: u32,
 
     /// Sandbox mode only: lifetime of the access tokens the sandbox issues

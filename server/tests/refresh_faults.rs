@@ -75,21 +75,23 @@ async fn stored_refresh_token(app: &TestApp) -> Secret {
 
 #[tokio::test]
 async fn a_lost_answer_on_a_row_not_yet_due_is_retried_inside_the_leeway() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
     // A button refresh an hour before expiry; the provider rotates, but its
-    // answer arrives garbled.
-    app.sandbox.inject_fault(FaultKind::Malformed, 1);
-    let outcome = app.engine.refresh(ONE).await;
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Transient,
-        "{}",
-        outcome.message
-    );
-    // The row is not due for ~55 minutes, yet the scheduler retries it with the
-    // same token while the provider still accepts it.
-    saved_by_the_scheduler_after(&app, 30).await;
+    // answer arrives garbled (truncated JSON), or as a proxy's empty 200.
+    for fault in [FaultKind::Malformed, FaultKind::EmptyAnswer] {
+        let app = TestApp::spawn().await;
+        app.connect(ADA, &[ACME], None).await;
+        app.sandbox.inject_fault(fault, 1);
+        let outcome = app.engine.refresh(ONE).await;
+        assert_eq!(
+            outcome.result,
+            RefreshResult::Transient,
+            "{fault:?}: {}",
+            outcome.message
+        );
+        // The row is not due for ~55 minutes, yet the scheduler retries it with
+        // the same token while the provider still accepts it.
+        saved_by_the_scheduler_after(&app, 30).await;
+    }
 }
 
 #[tokio::test]

@@ -212,7 +212,8 @@ impl ConnectionWrite {
             "UPDATE integrations SET account_id = ?, account_name = ?, account_email = ?, scopes = ?,
                 access_token = ?, refresh_token = ?, expires_at = ?, access_token_lifetime = ?,
                 is_active = 1, last_error = NULL, transient_failures = 0, retry_after = NULL,
-                refresh_sent_at = NULL,
+                refresh_sent_at = NULL, lease_fence = lease_fence + 1, lease_owner = NULL,
+                lease_expires_at = NULL,
                 refresh_token_issued_at = ?, consented_at = ?, disconnected_at = NULL, updated_at = ?
              WHERE id = ?",
         )

@@ -13,7 +13,8 @@ pub use events::{NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup};
 pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
-    Claim, Lease, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL, UNRESOLVED_SQL,
+    Claim, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL,
+    UNRESOLVED_SQL,
 };
 pub use token_keys::KeyCheckError;
 

@@ -30,6 +30,16 @@ pub enum Claim {
     Missing,
 }
 
+/// A row's lease as a waiting caller sees it.
+#[derive(Debug, Clone, FromRow)]
+pub struct LeaseState {
+    /// Someone holds a lease that has not expired.
+    pub held: bool,
+    pub refresh_token: Option<Vec<u8>>,
+    /// Set when the last attempt failed: not before then.
+    pub retry_after: Option<UnixTime>,
+}
+
 /// Who holds a lease, and with which fence.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease<'a> {
@@ -145,16 +155,20 @@ impl Database {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Gives a lease back without writing an outcome.
+    /// Gives a lease back without writing an outcome; `unmark` also removes
+    /// the "sent" mark the claim set (when nothing was sent after all).
     pub async fn release_lease(
         &self,
         id: IntegrationId,
         lease: Lease<'_>,
+        unmark: bool,
     ) -> Result<(), DatabaseError> {
         sqlx::query(
-            "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL
+            "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL,
+                refresh_sent_at = CASE WHEN ? THEN NULL ELSE refresh_sent_at END
              WHERE id = ? AND lease_owner = ? AND lease_fence = ?",
         )
+        .bind(unmark)
         .bind(id)
         .bind(lease.owner)
         .bind(lease.fence)
@@ -252,36 +266,65 @@ impl Database {
     }
 
     /// A failure that leaves the integration active (configuration or
-    /// transient): records it, when to retry (`retry_after`), whether the
-    /// outcome stays unknown (`unresolved`: keep the "sent" mark so the retry
-    /// uses the same token inside the leeway), and gives the lease back.
-    /// False if the lease had been lost (nothing written).
+    /// transient): records it and when to retry, and gives the lease back. The
+    /// "sent" mark stays (only a stored rotation or a deactivation settles it).
+    /// Only while the row holds the refresh token that was sent, under this
+    /// lease: false, with nothing written, when it changed (a re-authentication,
+    /// a disconnect, a lease taken over).
     pub async fn record_refresh_failure(
         &self,
         id: IntegrationId,
+        sent: Option<&[u8]>,
         fence: i64,
-        retry_after: Option<UnixTime>,
-        unresolved: bool,
+        retry_after: UnixTime,
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = sqlx::query(
             "UPDATE integrations SET last_error = ?, last_refresh_at = ?,
-                transient_failures = transient_failures + CASE WHEN ? IS NULL THEN 0 ELSE 1 END,
-                retry_after = ?,
-                refresh_sent_at = CASE WHEN ? THEN refresh_sent_at ELSE NULL END,
+                transient_failures = transient_failures + 1, retry_after = ?,
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-             WHERE id = ? AND lease_fence = ?",
+             WHERE id = ? AND refresh_token IS ? AND lease_fence = ? AND disconnected_at IS NULL",
         )
         .bind(event.message)
         .bind(now)
         .bind(retry_after)
-        .bind(retry_after)
-        .bind(unresolved)
         .bind(now)
         .bind(id)
+        .bind(sent)
         .bind(fence);
         self.update_and_log(update, event, now).await
+    }
+
+    /// Where a row's lease stands at `now`, read without writing (for a caller
+    /// waiting on another process's refresh).
+    pub async fn lease_state(
+        &self,
+        id: IntegrationId,
+        now: UnixTime,
+    ) -> Result<Option<LeaseState>, DatabaseError> {
+        Ok(sqlx::query_as(
+            "SELECT lease_owner IS NOT NULL AND lease_expires_at > ? AS held, refresh_token,
+                retry_after
+             FROM integrations WHERE id = ? AND disconnected_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Rows whose refresh has an unknown outcome, ready for a retry.
+    pub async fn unresolved(
+        &self,
+        now: UnixTime,
+        limit: i64,
+    ) -> Result<Vec<IntegrationId>, DatabaseError> {
+        Ok(sqlx::query_scalar(UNRESOLVED_SQL)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Integrations that need a refresh now: first those whose last refresh
@@ -297,11 +340,9 @@ impl Database {
         limit: i64,
     ) -> Result<Vec<IntegrationId>, DatabaseError> {
         // Unknown outcomes first: they have minutes, not the margin, to live.
-        let mut due: Vec<IntegrationId> = sqlx::query_scalar(UNRESOLVED_SQL)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        // At most half the batch, so rows that keep failing (a lost key, say)
+        // never starve the healthy ones.
+        let mut due = self.unresolved(now, (limit / 2).max(1)).await?;
         for (sql, bound) in [
             (DUE_FOR_REFRESH_SQL, expiring_before),
             (IDLE_REFRESH_SQL, idle_before),

@@ -82,13 +82,10 @@ pub enum Write {
     Rotation,
     /// The seed's contract: inactive, one more failure, stamped now.
     Deactivation,
-    /// Keep the tokens; record the failure and, when set, when to retry.
-    /// `unresolved`: the provider may have rotated (the answer was lost), so
-    /// the row stays marked for a retry with the same token.
-    Failure {
-        retry_after: Option<UnixTime>,
-        unresolved: bool,
-    },
+    /// Keep the tokens; record the failure and when to retry. The row's
+    /// "sent" mark stays: only a stored rotation or a deactivation settles it,
+    /// so an earlier lost answer is still retried inside the leeway.
+    Failure { retry_after: UnixTime },
 }
 
 /// An event to log, before it has an integration and a time.
@@ -166,8 +163,7 @@ pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
         Err(err @ ProviderError::ClientRejected { .. }) => failure(
             err,
             Write::Failure {
-                retry_after: None,
-                unresolved: false,
+                retry_after: now + backoff_secs(before.transient_failures),
             },
             RefreshResult::ConfigurationError,
             "Atlassian rejected the app's client credentials: check JIRA_CLIENT_ID and \
@@ -184,10 +180,7 @@ pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
             let retry_in = at - now;
             failure(
                 err,
-                Write::Failure {
-                    retry_after: Some(at),
-                    unresolved: true,
-                },
+                Write::Failure { retry_after: at },
                 RefreshResult::Transient,
                 format!(
                     "Atlassian could not be reached or answered garbage ({err}). The tokens were kept; \
@@ -198,8 +191,7 @@ pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
         Err(err @ ProviderError::Rejected { .. }) => failure(
             err,
             Write::Failure {
-                retry_after: None,
-                unresolved: false,
+                retry_after: now + backoff_secs(before.transient_failures),
             },
             RefreshResult::ProviderError,
             format!("Atlassian refused the refresh ({err}). The integration was left as it is."),
@@ -391,17 +383,17 @@ mod tests {
     }
 
     #[test]
-    fn bad_client_credentials_keep_the_integration_and_set_no_retry() {
+    fn bad_client_credentials_keep_the_integration_and_back_off() {
         let answer = Err(ProviderError::ClientRejected {
             status: 401,
             code: "access_denied".into(),
         });
         let d = decide(Attempt::Answered(&answer), FIRST, NOW);
+        // Backed off like any failure: a wrong secret must not hammer the provider.
         assert_eq!(
             d.write,
             Write::Failure {
-                retry_after: None,
-                unresolved: false
+                retry_after: NOW + 30
             }
         );
         assert_eq!(d.result, RefreshResult::ConfigurationError);
@@ -416,8 +408,7 @@ mod tests {
             assert_eq!(
                 d.write,
                 Write::Failure {
-                    retry_after: Some(NOW + wait),
-                    unresolved: true
+                    retry_after: NOW + wait
                 }
             );
             assert_eq!(d.result, RefreshResult::Transient);
@@ -463,8 +454,7 @@ mod tests {
         assert_eq!(
             d.write,
             Write::Failure {
-                retry_after: None,
-                unresolved: false
+                retry_after: NOW + 30
             }
         );
         assert_eq!(d.result, RefreshResult::ProviderError);

@@ -17,16 +17,16 @@ pub mod decision;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use domain::IntegrationId;
+use domain::{EventKind, EventOutcome, IntegrationId};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use decision::{after_write, decide, Attempt, Before, Decision, PlannedEvent, Stored, Write};
 pub use decision::{backoff_secs, ReauthReason, RefreshResult};
 
-use crate::db::{Claim, Lease, NewEvent, Rotation};
+use crate::db::{Claim, Lease, NewEvent, RefreshRow, Rotation};
 use crate::oauth::TokenSet;
 use crate::vault::Column;
 use crate::{Engine, Integration};
@@ -62,7 +62,17 @@ pub const LEASE_SECS: i64 = 60;
 /// How often the holder renews its lease while the token request runs.
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(20);
 /// How often a caller waiting for another process's lease looks again.
-const LEASE_POLL_EVERY: Duration = Duration::from_millis(40);
+const LEASE_POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// Aborts the task when dropped: the lease renewer never outlives its request,
+/// not even one that panicked.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// The refreshes in flight in this process, one per integration. Each runs on
 /// a task of its own and publishes its outcome on a watch channel, so a caller
@@ -146,74 +156,48 @@ impl Engine {
             result,
             message,
         };
-        let unreadable = |e: crate::DatabaseError| {
-            tracing::error!(error = %e, "could not read the integration");
-            outcome(
-                RefreshResult::StoreFailed,
-                format!("Integration {id} could not be read from the database; the server logged the cause."),
-            )
+        let row = match self.claim(id).await {
+            Ok(row) => row,
+            Err(done) => return done,
         };
-        let mut seen: Option<Option<Vec<u8>>> = None;
-        let waiting_since = std::time::Instant::now();
-        let row = loop {
-            let now = self.clock.now();
-            match self
-                .db
-                .claim_refresh(id, &self.owner, now + LEASE_SECS, now)
-                .await
-            {
-                Ok(Claim::Claimed(row)) => {
-                    // Claimed after waiting: if the holder rotated meanwhile,
-                    // its refresh is the one this caller asked for.
-                    if seen.as_ref().is_some_and(|t| *t != row.refresh_token) {
-                        self.release(id, row.lease_fence).await;
-                        return outcome(
-                            RefreshResult::Refreshed,
-                            "Token refreshed (by another server process).".into(),
-                        );
-                    }
-                    break row;
-                }
-                Ok(Claim::Held { refresh_token }) => {
-                    let first = seen.get_or_insert(refresh_token.clone());
-                    if *first != refresh_token {
-                        return outcome(
-                            RefreshResult::Refreshed,
-                            "Token refreshed (by another server process).".into(),
-                        );
-                    }
-                    if waiting_since.elapsed()
-                        > self.atlassian.settings().timeout + LEASE_RENEW_EVERY
-                    {
-                        return outcome(
-                            RefreshResult::Transient,
-                            format!("Another server process is refreshing integration {id}; try again in a moment."),
-                        );
-                    }
-                    tokio::time::sleep(LEASE_POLL_EVERY).await;
-                }
-                Ok(Claim::Missing) => {
-                    return outcome(
-                        RefreshResult::NotFound,
-                        format!("Integration {id} does not exist or was disconnected."),
-                    )
-                }
-                Err(e) => return unreadable(e),
-            }
-        };
+        let claimed_at = Instant::now();
         let fence = row.lease_fence;
         let sent = row.refresh_token;
+        let now = self.clock.now();
         let answer = match &sent {
             None => None,
             Some(blob) => match self.vault.decrypt(id, Column::RefreshToken, blob) {
-                Ok(token) => Some(self.ask_holding_lease(id, fence, &token).await),
+                Ok(token) => match self.ask_holding_lease(id, fence, claimed_at, &token).await {
+                    Some(answer) => Some(answer),
+                    None => {
+                        return outcome(
+                            RefreshResult::Transient,
+                            format!("The refresh of integration {id} lost its lease before the token was sent; it is retried."),
+                        )
+                    }
+                },
                 Err(e) => {
                     tracing::error!(error = %e, "could not decrypt the refresh token");
-                    self.release(id, fence).await;
-                    return outcome(
-                        RefreshResult::StoreFailed,
-                        format!("The refresh token of integration {id} could not be decrypted (was TOKEN_ENCRYPTION_KEY changed?)."),
+                    let message = format!(
+                        "The refresh token of integration {id} could not be decrypted (was TOKEN_ENCRYPTION_KEY changed?)."
                     );
+                    let event = PlannedEvent {
+                        kind: EventKind::Refresh,
+                        outcome: EventOutcome::Failed,
+                        http_status: None,
+                        error_code: None,
+                        message: message.clone(),
+                    };
+                    let retry = now + backoff_secs(row.transient_failures);
+                    if let Err(e) = self
+                        .db
+                        .record_refresh_failure(id, sent.as_deref(), fence, retry, &new_event(id, &event), now)
+                        .await
+                    {
+                        tracing::error!(error = %e, "could not record the failure");
+                        self.release(id, fence, false).await;
+                    }
+                    return outcome(RefreshResult::StoreFailed, message);
                 }
             },
         };
@@ -224,7 +208,10 @@ impl Engine {
         };
         if let Some(Err(e)) = &answer {
             if e.is_rate_limited() {
-                self.slow_down(now + e.retry_after_secs().unwrap_or(60));
+                self.slow_down(now, e.retry_after_secs().unwrap_or(60));
+            } else if matches!(e, crate::ProviderError::ClientRejected { .. }) {
+                // The app's credentials are wrong for every integration alike.
+                self.slow_down(now, backoff_secs(row.transient_failures));
             }
         }
         let before = Before {
@@ -238,7 +225,7 @@ impl Engine {
             .await;
         if stored != Stored::Done {
             // Nothing was written, so the lease is still ours: give it back.
-            self.release(id, fence).await;
+            self.release(id, fence, false).await;
         }
         match after_write(&decision, id, stored) {
             None => outcome(decision.result, decision.message),
@@ -249,14 +236,111 @@ impl Engine {
         }
     }
 
-    /// The token request, with the lease renewed while it runs.
+    /// Takes the row's lease. When another process holds it, waits (reading,
+    /// not writing) until it is free: if the holder rotated meanwhile, its
+    /// refresh is the one this caller asked for; if it failed and asked for a
+    /// pause, this caller does not send the token again before then.
+    async fn claim(&self, id: IntegrationId) -> Result<RefreshRow, RefreshOutcome> {
+        let outcome = |result, message: String| RefreshOutcome {
+            integration_id: id,
+            result,
+            message,
+        };
+        let unreadable = |e: crate::DatabaseError| {
+            tracing::error!(error = %e, "could not read the integration");
+            outcome(
+                RefreshResult::StoreFailed,
+                format!("Integration {id} could not be read from the database; the server logged the cause."),
+            )
+        };
+        let by_another = || {
+            outcome(
+                RefreshResult::Refreshed,
+                "Token refreshed (by another server process).".into(),
+            )
+        };
+        let waiting_since = Instant::now();
+        let mut seen: Option<Option<Vec<u8>>> = None;
+        loop {
+            let now = self.clock.now();
+            let held = match self
+                .db
+                .claim_refresh(id, &self.owner, now + LEASE_SECS, now)
+                .await
+            {
+                Ok(Claim::Claimed(row)) => {
+                    if seen.as_ref().is_some_and(|t| *t != row.refresh_token) {
+                        // The claim marked the new token as sent: nothing was.
+                        let marked_now = row.refresh_sent_at == Some(now);
+                        self.release(id, row.lease_fence, marked_now).await;
+                        return Err(by_another());
+                    }
+                    return Ok(row);
+                }
+                Ok(Claim::Held { refresh_token }) => refresh_token,
+                Ok(Claim::Missing) => {
+                    return Err(outcome(
+                        RefreshResult::NotFound,
+                        format!("Integration {id} does not exist or was disconnected."),
+                    ))
+                }
+                Err(e) => return Err(unreadable(e)),
+            };
+            let first = seen.get_or_insert(held).clone();
+            loop {
+                if waiting_since.elapsed() > self.atlassian.settings().timeout + LEASE_RENEW_EVERY {
+                    return Err(outcome(
+                        RefreshResult::Transient,
+                        format!("Another server process is refreshing integration {id}; try again in a moment."),
+                    ));
+                }
+                tokio::time::sleep(LEASE_POLL_EVERY).await;
+                let now = self.clock.now();
+                match self.db.lease_state(id, now).await {
+                    Ok(Some(state)) if state.refresh_token != first => return Err(by_another()),
+                    Ok(Some(state)) if state.held => {}
+                    Ok(Some(state)) => {
+                        if let Some(at) = state.retry_after.filter(|at| *at > now) {
+                            return Err(outcome(
+                                RefreshResult::Transient,
+                                format!("The last refresh of integration {id} failed; it is retried in {} s.", at - now),
+                            ));
+                        }
+                        break;
+                    }
+                    Ok(None) => {
+                        return Err(outcome(
+                            RefreshResult::NotFound,
+                            format!("Integration {id} does not exist or was disconnected."),
+                        ))
+                    }
+                    Err(e) => return Err(unreadable(e)),
+                }
+            }
+        }
+    }
+
+    /// The token request, with the lease renewed while it runs. `None` when
+    /// the lease was lost before the token could be sent (a stalled process
+    /// must not send a token another process may already have rotated).
     async fn ask_holding_lease(
         &self,
         id: IntegrationId,
         fence: i64,
+        claimed_at: Instant,
         token: &crate::Secret,
-    ) -> Result<TokenSet, crate::ProviderError> {
-        let renewing = {
+    ) -> Option<Result<TokenSet, crate::ProviderError>> {
+        let lease = Lease {
+            owner: &self.owner,
+            fence,
+        };
+        let fresh = claimed_at.elapsed() < Duration::from_secs(LEASE_SECS.unsigned_abs() / 2);
+        let until = self.clock.now() + LEASE_SECS;
+        if !fresh || !matches!(self.db.renew_lease(id, lease, until).await, Ok(true)) {
+            tracing::warn!("the refresh lease was lost before the token was sent; nothing sent");
+            return None;
+        }
+        let _renewing = AbortOnDrop({
             let engine = self.clone();
             tokio::spawn(async move {
                 loop {
@@ -273,19 +357,17 @@ impl Engine {
                     }
                 }
             })
-        };
-        let answer = self.atlassian.refresh(token).await;
-        renewing.abort();
-        answer
+        });
+        Some(self.atlassian.refresh(token).await)
     }
 
     /// Gives the lease back after an attempt that stores no outcome.
-    async fn release(&self, id: IntegrationId, fence: i64) {
+    async fn release(&self, id: IntegrationId, fence: i64, unmark: bool) {
         let lease = Lease {
             owner: &self.owner,
             fence,
         };
-        if let Err(e) = self.db.release_lease(id, lease).await {
+        if let Err(e) = self.db.release_lease(id, lease, unmark).await {
             tracing::warn!(error = %e, "could not release the refresh lease (it expires on its own)");
         }
     }
@@ -317,16 +399,9 @@ impl Engine {
                 .deactivate(id, sent, fence, &event, now)
                 .await
                 .map_err(|e| e.to_string()),
-            (
-                Write::Failure {
-                    retry_after,
-                    unresolved,
-                },
-                _,
-                _,
-            ) => self
+            (Write::Failure { retry_after }, sent, _) => self
                 .db
-                .record_refresh_failure(id, fence, retry_after, unresolved, &event, now)
+                .record_refresh_failure(id, sent, fence, retry_after, &event, now)
                 .await
                 .map_err(|e| e.to_string()),
         };

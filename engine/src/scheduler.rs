@@ -5,13 +5,14 @@
 //! with bounded concurrency, each with its own timeout, so one slow site never
 //! stalls the others.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use domain::{EventKind, EventOutcome, IntegrationId};
+use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
 use crate::db::NewEvent;
 use crate::refresh::RefreshOutcome;
@@ -35,60 +36,12 @@ pub struct TickReport {
 #[tracing::instrument(skip(engine))]
 pub async fn tick(engine: &Engine) -> TickReport {
     let now = engine.clock.now();
-    let mut report = TickReport::default();
-
-    match engine.db.expired_without_refresh(now).await {
-        Ok(ids) => {
-            for id in ids {
-                let event = NewEvent {
-                    integration_id: Some(id),
-                    kind: EventKind::Expired,
-                    outcome: EventOutcome::NeedsReauth,
-                    http_status: None,
-                    error_code: None,
-                    message: "The access token expired and there is no refresh token (offline_access was not \
-                              granted): re-authenticate to reconnect.",
-                };
-                match engine.db.flag_needs_reauth(id, &event, now).await {
-                    Ok(true) => report.flagged.push(id),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::error!(integration = %id, error = %e, "could not flag the integration")
-                    }
-                }
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "could not list expired integrations"),
-    }
-
-    // While the provider asks everyone to wait, only refreshes whose outcome
-    // is unknown go ahead: their token dies with the leeway, not with the pause.
-    let paused = engine.slowed_down(now);
-    let due = if paused {
-        tracing::info!("the provider asked to slow down: only unresolved refreshes run");
-        engine.db.unresolved(now, BATCH).await
-    } else {
-        engine
-            .db
-            .due_for_refresh(
-                now + engine.settings().refresh_margin_secs,
-                now - IDLE_REFRESH_SECS,
-                now,
-                BATCH,
-            )
-            .await
+    let mut report = TickReport {
+        flagged: flag_the_unrefreshable(engine, now).await,
+        ..TickReport::default()
     };
-    let due = match due {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::error!(error = %e, "could not list integrations due for refresh");
-            return report;
-        }
-    };
-    let unresolved: std::collections::HashSet<IntegrationId> = if paused {
-        due.iter().copied().collect()
-    } else {
-        Default::default()
+    let Some((due, unresolved)) = due(engine, now).await else {
+        return report;
     };
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
@@ -122,6 +75,75 @@ pub async fn tick(engine: &Engine) -> TickReport {
     }
     report.refreshed.sort_by_key(|o| o.integration_id);
     report
+}
+
+/// Flags active integrations whose access token expired with no refresh token
+/// to revive it: only a person can. Answers the ids flagged now.
+async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<IntegrationId> {
+    let mut flagged = Vec::new();
+    match engine.db.expired_without_refresh(now).await {
+        Ok(ids) => {
+            for id in ids {
+                let event = NewEvent {
+                    integration_id: Some(id),
+                    kind: EventKind::Expired,
+                    outcome: EventOutcome::NeedsReauth,
+                    http_status: None,
+                    error_code: None,
+                    message: "The access token expired and there is no refresh token (offline_access was not \
+                              granted): re-authenticate to reconnect.",
+                };
+                match engine.db.flag_needs_reauth(id, &event, now).await {
+                    Ok(true) => flagged.push(id),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(integration = %id, error = %e, "could not flag the integration")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not list expired integrations"),
+    }
+
+    flagged
+}
+
+/// What this tick refreshes, and (while the provider asks everyone to wait)
+/// which of those are exempt from the pause. `None` when the list could not be read.
+async fn due(
+    engine: &Engine,
+    now: UnixTime,
+) -> Option<(Vec<IntegrationId>, HashSet<IntegrationId>)> {
+    // While the provider asks everyone to wait, only refreshes whose outcome
+    // is unknown go ahead: their token dies with the leeway, not with the pause.
+    let paused = engine.slowed_down(now);
+    let due = if paused {
+        tracing::info!("the provider asked to slow down: only unresolved refreshes run");
+        engine.db.unresolved(now, BATCH).await
+    } else {
+        engine
+            .db
+            .due_for_refresh(
+                now + engine.settings().refresh_margin_secs,
+                now - IDLE_REFRESH_SECS,
+                now,
+                BATCH,
+            )
+            .await
+    };
+    let due = match due {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, "could not list integrations due for refresh");
+            return None;
+        }
+    };
+    let unresolved: HashSet<IntegrationId> = if paused {
+        due.iter().copied().collect()
+    } else {
+        Default::default()
+    };
+    Some((due, unresolved))
 }
 
 /// Runs [`tick`] every `interval` until the process ends.

@@ -73,8 +73,12 @@ impl Database {
     pub async fn reseal_tokens(&self, vault: &TokenVault) -> Result<u64, KeyCheckError> {
         type Row = (IntegrationId, Option<Vec<u8>>, Option<Vec<u8>>);
         let rows: Vec<Row> = sqlx::query_as(
+            // Rows with a refresh in flight or an unknown outcome are left to
+            // their refresh (which re-seals them): rewriting their ciphertext
+            // would make that refresh's compare-and-swap fail.
             "SELECT id, access_token, refresh_token FROM integrations
-             WHERE access_token IS NOT NULL OR refresh_token IS NOT NULL",
+             WHERE (access_token IS NOT NULL OR refresh_token IS NOT NULL)
+               AND lease_owner IS NULL AND refresh_sent_at IS NULL",
         )
         .fetch_all(self.pool())
         .await?;
@@ -96,7 +100,8 @@ impl Database {
             }
             let updated = sqlx::query(
                 "UPDATE integrations SET access_token = ?, refresh_token = ?
-                 WHERE id = ? AND access_token IS ? AND refresh_token IS ?",
+                 WHERE id = ? AND access_token IS ? AND refresh_token IS ?
+                   AND lease_owner IS NULL AND refresh_sent_at IS NULL",
             )
             .bind(&new_access)
             .bind(&new_refresh)

@@ -19,9 +19,9 @@ use crate::provider_error::{
 };
 use crate::secret::Secret;
 
-/// The shortest access-token lifetime believed: anything shorter would make the
-/// row due on every tick and rotate its family twice a minute.
-pub const MIN_EXPIRES_IN_SECS: i64 = 60;
+/// The shortest access-token lifetime believed: a second (the sandbox's demo
+/// and browser tests issue tokens of a few seconds; zero or less is nonsense).
+pub const MIN_EXPIRES_IN_SECS: i64 = 1;
 /// The longest access-token lifetime believed (a day; Atlassian's is an hour).
 pub const MAX_EXPIRES_IN_SECS: i64 = 86_400;
 

@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
         };
     }
     let interval = std::time::Duration::from_secs(u64::from(config.scheduler_interval_secs));
+    let timeout = config.provider_timeout_secs;
     let open = config.dashboard_url();
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -46,8 +47,16 @@ async fn main() -> ExitCode {
     // OAuth flow ends there, and starting elsewhere costs a hop between names.
     tracing::info!("listening on {}", app.local_addr_text());
     println!("open {open}");
-    engine::scheduler::spawn(app.engine().clone(), interval);
-    if let Err(e) = app.run_until_stopped().await {
+    let engine = app.engine().clone();
+    let scheduler = engine::scheduler::spawn(engine.clone(), interval);
+    let served = app.run_until_stopped().await;
+    // Stopping: start no new refresh, and let the ones already sent store
+    // their answer (a cut-off rotation would wait for the leeway retry).
+    scheduler.abort();
+    engine
+        .finish_refreshes(std::time::Duration::from_secs(u64::from(timeout) + 5))
+        .await;
+    if let Err(e) = served {
         eprintln!("error: the server stopped: {e}");
         return ExitCode::from(1);
     }

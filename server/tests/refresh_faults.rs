@@ -290,3 +290,29 @@ async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_i
         RefreshResult::Refreshed
     );
 }
+
+#[tokio::test]
+async fn stopping_waits_for_a_refresh_already_sent_to_store_its_answer() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    app.connect(ADA, &[ACME], None).await;
+    let before = stored_refresh_token(&app).await;
+    app.sandbox.inject_fault(FaultKind::Delay { ms: 300 }, 1);
+    let caller = {
+        let app = app.clone();
+        tokio::spawn(async move { app.engine.refresh(ONE).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    caller.abort(); // the request that asked for it is gone, as at shutdown
+    assert!(
+        app.engine
+            .finish_refreshes(std::time::Duration::from_secs(5))
+            .await
+    );
+    // The rotation is stored: the token sent is no longer the one kept.
+    assert_ne!(stored_refresh_token(&app).await.expose(), before.expose());
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM integrations WHERE refresh_sent_at IS NOT NULL")
+            .await,
+        0
+    );
+}

@@ -132,6 +132,29 @@ impl Engine {
         }
     }
 
+    /// Waits until no refresh of this process is in flight, or `limit` has
+    /// passed: at shutdown, a token request already sent gets its answer
+    /// stored instead of being cut off. Answers whether all finished.
+    pub async fn finish_refreshes(&self, limit: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            let in_flight = self
+                .flights
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len();
+            if in_flight == 0 {
+                return true;
+            }
+            if started.elapsed() >= limit {
+                tracing::warn!(in_flight, "stopping with refreshes in flight: the scheduler retries them inside the leeway");
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// [`Engine::refresh`], then the integration as it stands: the button's and
     /// the API's use case. `NotFound` for an unknown or disconnected id.
     pub async fn refresh_integration(

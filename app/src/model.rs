@@ -68,6 +68,57 @@ pub struct AppInfo {
     /// The server's clock when it answered: the first render (server and
     /// hydration alike) counts down from it, so the two never mismatch.
     pub server_now: i64,
+    /// Who is signed in (the header shows them; buttons follow their role).
+    pub viewer: Option<ViewerView>,
+}
+
+impl AppInfo {
+    /// Whether the signed-in person may use the buttons that change integrations.
+    pub fn may_operate(&self) -> bool {
+        self.viewer
+            .as_ref()
+            .is_some_and(|v| v.role.may(domain::Permission::Operate))
+    }
+}
+
+/// The signed-in person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewerView {
+    pub email: String,
+    pub role: domain::Role,
+}
+
+/// A user, as `/settings` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub role: domain::Role,
+    pub created_at: String,
+}
+
+/// An entry of the account log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountEventView {
+    pub id: i64,
+    pub at: String,
+    /// Who did it (an email).
+    pub actor: String,
+    pub message: String,
+}
+
+/// `/settings`: who is signed in, and for an admin the users and the account log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    pub me: ViewerView,
+    /// Empty unless the signed-in person is an admin.
+    pub users: Vec<UserView>,
+    pub account_events: Vec<AccountEventView>,
+    pub info: AppInfo,
 }
 
 /// The answer of `refresh_integration`.
@@ -101,6 +152,8 @@ pub struct EventView {
     pub http_status: Option<i64>,
     pub error_code: Option<String>,
     pub message: String,
+    /// Who caused it: an email, "scheduler", or none (before sign-in existed).
+    pub actor: Option<String>,
 }
 
 /// `/integrations/{id}`: the integration and its event log, newest first.
@@ -125,4 +178,38 @@ pub struct DashboardPageView {
     /// 1-based.
     pub page: i64,
     pub page_size: i64,
+}
+
+/// A provider's site URL as a link target: only an https one. (A provider
+/// could name anything, `javascript:` included; such a URL is shown as text.)
+pub fn https_link(url: &str) -> Option<&str> {
+    url.get(..8)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .map(|_| url)
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::https_link;
+
+    #[test]
+    fn only_https_urls_become_links() {
+        assert_eq!(
+            https_link("https://acme.atlassian.net"),
+            Some("https://acme.atlassian.net")
+        );
+        assert_eq!(
+            https_link("HTTPS://acme.atlassian.net"),
+            Some("HTTPS://acme.atlassian.net")
+        );
+        for bad in [
+            "http://acme.atlassian.net",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "",
+            "//evil",
+        ] {
+            assert_eq!(https_link(bad), None, "{bad}");
+        }
+    }
 }

@@ -4,21 +4,31 @@
 //! builds, lets ids and instants bind as SQL values).
 //!
 //! Layout:
+//! - `names` (macro): closed sets of values stored and sent by their snake_case names.
+//! - [`access`]: [`Role`], [`Permission`] and the [`Actor`] an event names.
 //! - [`ids`]: [`IntegrationId`], the number that names an integration everywhere.
 //! - [`time`]: [`UnixTime`], an instant in UNIX seconds, and Atlassian's lifetimes.
 //! - [`status`]: [`Status`] and [`status_at`], an integration's standing at an instant.
 //! - [`event`]: [`EventKind`] and [`EventOutcome`], the columns of the event log.
+//! - [`settings_notice`]: [`SettingsNotice`], what `/settings` says after a form.
 //! - [`connect_failure`]: [`ConnectFailure`] and [`Flash`], what the OAuth
 //!   callback tells the dashboard through `/dashboard?flash=..&reason=..`.
 
+#[macro_use]
+mod names;
+
+pub mod access;
 pub mod connect_failure;
 pub mod event;
 pub mod ids;
+pub mod settings_notice;
 pub mod status;
 pub mod time;
 
+pub use access::{Actor, Permission, Role};
 pub use connect_failure::{ConnectFailure, Flash, Tone};
 pub use event::{EventKind, EventOutcome};
 pub use ids::IntegrationId;
+pub use settings_notice::SettingsNotice;
 pub use status::{status_at, Status, StatusInputs};
 pub use time::UnixTime;

@@ -41,6 +41,7 @@ impl Engine {
     pub async fn test_connection(
         &self,
         id: IntegrationId,
+        actor: &domain::Actor,
     ) -> Result<ConnectionTestResult, ConnectionTestError> {
         let storage = |e: crate::DatabaseError| {
             tracing::error!(error = %e, "connection test could not read the database");
@@ -90,6 +91,7 @@ impl Engine {
             http_status: status,
             error_code: code.as_deref(),
             message: &message,
+            actor: Some(&actor.stored()),
         })
         .await;
         match result {

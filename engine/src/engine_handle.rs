@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
+use domain::{Actor, EventKind, EventOutcome, IntegrationId, UnixTime};
 
 use crate::db::{NewEvent, Page, PageQuery, TokenEvent, MAX_PAGE_SIZE};
 use crate::oauth::AtlassianClient;
@@ -179,14 +179,16 @@ impl Engine {
 
     /// Disconnects `id`: its tokens are deleted, its events kept.
     #[tracing::instrument(skip(self))]
-    pub async fn disconnect(&self, id: IntegrationId) -> Result<(), EngineError> {
+    pub async fn disconnect(&self, id: IntegrationId, actor: &Actor) -> Result<(), EngineError> {
+        let actor = actor.stored();
         let event = NewEvent {
             integration_id: Some(id),
             kind: EventKind::Disconnect,
             outcome: EventOutcome::Ok,
             http_status: None,
             error_code: None,
-            message: "Disconnected by the user; tokens deleted",
+            message: "Disconnected; tokens deleted",
+            actor: Some(&actor),
         };
         match self.db.disconnect(id, &event, self.now()).await {
             Ok(true) => Ok(()),

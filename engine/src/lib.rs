@@ -11,6 +11,8 @@
 //!   (there), `refresh` / `refresh_integration` ([`refresh`]),
 //!   `test_connection` ([`connection_test`]), `start_connect` /
 //!   `finish_connect` ([`connect`]), and [`scheduler::tick`].
+//! - [`accounts`]: the people who sign in: first administrator, sign-in with
+//!   its throttle, users and roles, the account log (`accounts/rules.rs` is pure).
 //! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
 //! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
 //! - [`integration`]: the stored integration and its sites, as the engine sees them.
@@ -25,6 +27,7 @@
 //!   `refresh/decision.rs` is its pure part (answer + row -> write, event, message).
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
 
+pub mod accounts;
 pub mod clock;
 pub mod connect;
 pub mod connection_test;

@@ -56,7 +56,7 @@ pub async fn tick(engine: &Engine) -> TickReport {
             if !exempt && engine.slowed_down(engine.now()) {
                 return None;
             }
-            Some(engine.refresh(id).await)
+            Some(engine.refresh(id, &domain::Actor::Scheduler).await)
         });
     }
     while let Some(done) = tasks.join_next().await {
@@ -92,6 +92,7 @@ async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<Integrati
                     error_code: None,
                     message: "The access token expired and there is no refresh token (offline_access was not \
                               granted): re-authenticate to reconnect.",
+                    actor: Some("scheduler"),
                 };
                 match engine.db.flag_needs_reauth(id, &event, now).await {
                     Ok(true) => flagged.push(id),

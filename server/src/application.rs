@@ -17,7 +17,9 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
+use crate::hosts::ServedHosts;
 use crate::routes;
+use crate::sign_in::{self, access::PublicOrigin};
 
 /// Why the server could not start: one sentence naming the setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,10 @@ pub enum StartupError {
     HttpClient(String),
     #[error("{0}")]
     Sandbox(#[from] sandbox::OpenError),
+    #[error("{0}")]
+    Accounts(String),
+    #[error("DATABASE_URL: cannot create the sessions table: {0}")]
+    Sessions(String),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -44,6 +50,7 @@ pub enum StartupError {
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub engine: Engine,
+    pub public: PublicOrigin,
 }
 
 /// A server ready to serve: its listener is bound, its database migrated.
@@ -58,6 +65,8 @@ pub struct Application {
     database: Database,
     vault: TokenVault,
     atlassian: AtlassianClient,
+    /// While no account exists: the one-time link that creates the first administrator.
+    setup_link: Option<String>,
 }
 
 impl Application {
@@ -102,9 +111,20 @@ impl Application {
                 refresh_margin_secs: i64::from(config.refresh_margin_secs),
             },
         );
+        let setup_link = first_admin(&config, &engine).await?;
+        let public_url = url::Url::parse(&config.public_origin())
+            .unwrap_or_else(|_| config.jira_redirect_uri.clone());
+        let public = PublicOrigin {
+            origin: config.public_origin(),
+            host: public_url
+                .host_str()
+                .unwrap_or("localhost")
+                .to_ascii_lowercase(),
+        };
         let state = AppState {
             leptos_options: leptos_options(bound),
             engine: engine.clone(),
+            public: public.clone(),
         };
         let mut router = router(state);
         // Its state in the same database: demo integrations survive a restart.
@@ -113,9 +133,21 @@ impl Application {
             false => None,
         };
         if let Some(sandbox) = &sandbox {
-            // The emulator lives in this process, under /sandbox, on the same clock.
+            // The emulator lives in this process, under /sandbox, on the same
+            // clock, behind the same layers as everything else.
             router = router.nest_service("/sandbox", sandbox.router());
         }
+        let sessions = sign_in::session_store(db.pool().clone())
+            .await
+            .map_err(|e| StartupError::Sessions(e.to_string()))?;
+        let router = with_layers(
+            router,
+            Guards {
+                public,
+                hosts: ServedHosts::new(config.served_hosts()),
+                auth: sign_in::auth_layer(engine.clone(), sessions, config.secure_cookies()),
+            },
+        );
         Ok(Self {
             listener,
             router,
@@ -124,7 +156,15 @@ impl Application {
             database: db,
             vault,
             atlassian,
+            setup_link: setup_link
+                .map(|token| format!("{}/setup?token={token}", config.public_origin())),
         })
+    }
+
+    /// While no account exists: the link that creates the first administrator
+    /// (printed at start-up; it changes at every start until it is used).
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     /// The built-in sandbox, in sandbox mode (tests read its counters).
@@ -167,7 +207,11 @@ impl Application {
 
     /// Serves until the process is stopped (Ctrl-C or SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        // The peer's address reaches the handlers: the sign-in throttle counts it.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
@@ -318,32 +362,94 @@ async fn sandbox_for(
     .await
 }
 
+/// `ADMIN_EMAIL` / `ADMIN_PASSWORD` create the first administrator; without
+/// them, while no account exists, a setup token is issued (for the link).
+async fn first_admin(config: &Config, engine: &Engine) -> Result<Option<String>, StartupError> {
+    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
+        engine
+            .ensure_admin_from_settings(email, password)
+            .await
+            .map_err(|e| StartupError::Accounts(format!("ADMIN_EMAIL: {e}")))?;
+        return Ok(None);
+    }
+    engine
+        .issue_setup_token()
+        .await
+        .map_err(|e| StartupError::Accounts(e.to_string()))
+}
+
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let engine = state.engine.clone();
-    let context = move || provide_context(engine.clone());
-    let app = Router::new()
+    let context = move || {
+        provide_context(engine.clone());
+        page_policy_with_nonce();
+    };
+    Router::new()
         .merge(routes::plain_routes())
+        .merge(sign_in::routes::routes())
+        .merge(crate::settings_routes::routes())
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
-    with_layers(app).with_state(state)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
 }
 
-/// The layers around every route but the sandbox's (nested afterwards),
-/// innermost first.
-fn with_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router
+/// A page Leptos renders carries inline scripts with the render's nonce: its
+/// Content-Security-Policy names that nonce. (Server-function calls have none.)
+fn page_policy_with_nonce() {
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) =
+            axum::http::HeaderValue::from_str(&crate::security_headers::page_policy(&nonce))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
+/// What the guards need: where people reach the dashboard, the names it
+/// answers to, and the session layer.
+struct Guards {
+    public: PublicOrigin,
+    hosts: ServedHosts,
+    auth: axum_login::AuthManagerLayer<sign_in::Backend, tower_sessions_sqlx_store::SqliteStore>,
+}
+
+/// The layers around every route, the sandbox's included, innermost first.
+fn with_layers(router: Router, guards: Guards) -> Router {
+    let router = router
         .layer(axum::middleware::from_fn(
             crate::bad_input::bad_arguments_are_400,
         ))
+        // Who may pass, by session and role (needs the session layer, outside it).
+        .layer(axum::middleware::from_fn_with_state(
+            guards.public,
+            sign_in::access::guard,
+        ))
+        .layer(guards.auth);
+    with_outer_layers(router, guards.hosts)
+}
+
+/// The layers that need no session: cross-site refusal, host allowlist,
+/// security headers, panics and tracing.
+fn with_outer_layers(router: Router, hosts: ServedHosts) -> Router {
+    let router = router
         .layer(axum::middleware::from_fn(
             crate::cross_site::reject_cross_site,
         ))
         // The hop tickets the start handler issues and the guard spends.
         .layer(axum::Extension(crate::cross_site::HopTickets::default()))
+        // Only our own names (DNS rebinding), before anything else looks at the request.
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            crate::hosts::only_served_hosts,
+        ));
+    crate::security_headers::with_security_headers(router)
         // A panic is logged and answered with a generic page, never its text;
         // inside the trace layer, so it is also traced as a 500.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -391,16 +497,19 @@ mod tests {
     /// The layers' answer to a panicking handler, over real HTTP.
     #[tokio::test]
     async fn a_panic_is_answered_with_a_generic_page_never_its_text() {
-        let app = with_layers(Router::new().route(
-            "/boom",
-            axum::routing::get(|| async {
-                let secret = "the-panic-text-with-a-secret";
-                if !secret.is_empty() {
-                    panic!("{secret}");
-                }
-                "unreachable"
-            }),
-        ));
+        let app = with_outer_layers(
+            Router::new().route(
+                "/boom",
+                axum::routing::get(|| async {
+                    let secret = "the-panic-text-with-a-secret";
+                    if !secret.is_empty() {
+                        panic!("{secret}");
+                    }
+                    "unreachable"
+                }),
+            ),
+            ServedHosts::new(Vec::new()),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });

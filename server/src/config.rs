@@ -96,6 +96,21 @@ pub struct Config {
     /// without offline access.
     #[arg(long, env = "SANDBOX_WITHHOLD_REFRESH_TOKENS", default_value_t = false)]
     pub sandbox_withhold_refresh_tokens: bool,
+
+    /// The address people use to reach the dashboard (default: the redirect
+    /// URI's origin). Only its host and the loopback names are served; an
+    /// https one makes the session cookie `Secure`.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<Url>,
+
+    /// With ADMIN_PASSWORD, and while no account exists: this administrator is
+    /// created at start-up (containers, tests). Otherwise a one-time setup link is printed.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// The password of ADMIN_EMAIL (at least 10 characters).
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 /// The client the built-in sandbox registers in sandbox mode.
@@ -112,6 +127,14 @@ pub enum ConfigError {
     MissingSecret,
     #[error("JIRA_SCOPES must name at least one scope")]
     NoScopes,
+    #[error("ADMIN_EMAIL and ADMIN_PASSWORD must be set together")]
+    AdminHalfSet,
+    #[error("ADMIN_EMAIL: {0}")]
+    AdminEmail(String),
+    #[error("ADMIN_PASSWORD: {0}")]
+    AdminPassword(String),
+    #[error("PUBLIC_URL must be an http or https address with a host, like https://jira-dash.example.com")]
+    PublicUrl,
 }
 
 impl Config {
@@ -158,16 +181,53 @@ impl Config {
         if self.jira_scopes.split_whitespace().next().is_none() {
             return Err(ConfigError::NoScopes);
         }
+        match (&self.admin_email, &self.admin_password) {
+            (None, None) => {}
+            (Some(email), Some(password)) => {
+                use engine::accounts::rules;
+                rules::normalized_email(email).map_err(ConfigError::AdminEmail)?;
+                rules::check_new_password(password).map_err(ConfigError::AdminPassword)?;
+            }
+            _ => return Err(ConfigError::AdminHalfSet),
+        }
+        if let Some(url) = &self.public_url {
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(ConfigError::PublicUrl);
+            }
+        }
         Ok(self)
     }
 
-    /// The page a user should open: the redirect URI's origin + `/dashboard`
-    /// (the OAuth flow ends on that host, so its cookie lives there).
+    /// Where people reach the dashboard: `PUBLIC_URL`'s origin, else the
+    /// redirect URI's (the OAuth flow ends on that host, so its cookie lives there).
+    pub fn public_origin(&self) -> String {
+        self.public_url
+            .as_ref()
+            .unwrap_or(&self.jira_redirect_uri)
+            .origin()
+            .ascii_serialization()
+    }
+
+    /// The host names served besides the loopback ones: the public URL's and
+    /// the redirect URI's.
+    pub fn served_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = [self.public_url.as_ref(), Some(&self.jira_redirect_uri)]
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+            .collect();
+        hosts.dedup();
+        hosts
+    }
+
+    /// Whether the session cookie must be `Secure` (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin().starts_with("https://")
+    }
+
+    /// The page a user should open: the public origin + `/dashboard`.
     pub fn dashboard_url(&self) -> String {
-        format!(
-            "{}/dashboard",
-            self.jira_redirect_uri.origin().ascii_serialization()
-        )
+        format!("{}/dashboard", self.public_origin())
     }
 
     /// Sandbox mode: no client id configured, the built-in emulator stands in.
@@ -208,6 +268,9 @@ impl std::fmt::Debug for Config {
                 "sandbox_withhold_refresh_tokens",
                 &self.sandbox_withhold_refresh_tokens,
             )
+            .field("public_url", &self.public_url.as_ref().map(url))
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &redacted(&self.admin_password))
             .finish()
     }
 }
@@ -287,6 +350,42 @@ mod tests {
             config.dashboard_url(),
             "https://jira-dash.example.com/dashboard"
         );
+    }
+
+    #[test]
+    fn admin_settings_come_in_pairs_and_are_checked() {
+        let one_line = |args: &[&str]| {
+            let mut all = vec!["server"];
+            all.extend_from_slice(args);
+            Config::from_args(all).expect_err("must fail").to_string()
+        };
+        assert!(one_line(&["--admin-email", "a@b.c"]).contains("ADMIN_PASSWORD"));
+        assert!(one_line(&[
+            "--admin-email",
+            "nobody",
+            "--admin-password",
+            "long enough password"
+        ])
+        .starts_with("ADMIN_EMAIL"));
+        assert!(
+            one_line(&["--admin-email", "a@b.c", "--admin-password", "short"])
+                .starts_with("ADMIN_PASSWORD")
+        );
+        assert!(one_line(&["--public-url", "ftp://example.com"]).starts_with("PUBLIC_URL"));
+    }
+
+    #[test]
+    fn the_public_url_decides_the_hosts_served_and_the_cookie() {
+        let config = Config::from_args(["server", "--public-url", "https://dash.example.com"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!(config.served_hosts(), vec!["dash.example.com", "localhost"]);
+        assert!(config.secure_cookies());
+        assert_eq!(config.dashboard_url(), "https://dash.example.com/dashboard");
+        let local = Config::from_args(["server"])
+            .expect("valid")
+            .expect("not help");
+        assert!(!local.secure_cookies());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! - [`application`]: [`Application::build`] binds (port 0 in tests) and assembles the router.
 //! - [`routes`]: the plain HTTP routes (`/`, `/healthz`).
 //! - [`oauth_routes`]: `/oauth/start` and `/oauth/callback`.
+//! - [`sign_in`]: sessions, `/login`, `/logout`, `/setup`, and the guard that
+//!   checks every request's session and role.
+//! - [`settings_routes`]: the forms of `/settings` (users, roles, own password).
+//! - [`hosts`]: only the public host and the loopback names are served (421 otherwise).
+//! - [`security_headers`]: CSP (with the render's nonce on Leptos pages), nosniff, referrer policy.
 //! - [`cross_site`]: the middleware that refuses cross-site state changes.
 //! - [`bad_input`]: the middleware that answers unreadable server-function arguments with 400.
 //! - `local_instance` (feature `local-instance`): a whole dashboard on a free
@@ -17,12 +22,16 @@ pub mod application;
 pub mod bad_input;
 pub mod config;
 pub mod cross_site;
+pub mod hosts;
 #[cfg(feature = "local-instance")]
 pub mod local_instance;
 pub mod oauth_routes;
 pub mod routes;
+pub mod security_headers;
+pub mod settings_routes;
+pub mod sign_in;
 
 pub use application::{Application, StartupError};
 pub use config::Config;
 #[cfg(feature = "local-instance")]
-pub use local_instance::LocalInstance;
+pub use local_instance::{LocalInstance, ADMIN_EMAIL, ADMIN_PASSWORD};

@@ -10,6 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::{Application, Config};
 
+/// The administrator every [`LocalInstance::start`] creates (`ADMIN_EMAIL`).
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// Their password (`ADMIN_PASSWORD`).
+pub const ADMIN_PASSWORD: &str = "local-instance-password";
+
 /// A running local dashboard; its database folder is removed when dropped.
 pub struct LocalInstance {
     /// `http://127.0.0.1:<port>`
@@ -22,14 +27,33 @@ pub struct LocalInstance {
     pub atlassian: AtlassianClient,
     /// The SQLite file it runs on.
     pub database_file: std::path::PathBuf,
+    /// While no account exists: the first administrator's setup link.
+    pub setup_link: Option<String>,
     dir: Arc<tempfile::TempDir>,
 }
 
 impl LocalInstance {
     /// Binds port 0, builds the application with `clock` and the extra
     /// command-line flags `extra` (e.g. `["--refresh-margin-secs", "0"]`), and
-    /// serves it on a task of its own.
+    /// serves it on a task of its own. Its administrator is [`ADMIN_EMAIL`].
     pub async fn start(extra: &[&str], clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let mut with_admin = vec![
+            "--admin-email",
+            ADMIN_EMAIL,
+            "--admin-password",
+            ADMIN_PASSWORD,
+        ];
+        with_admin.extend_from_slice(extra);
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        Self::start_in(Arc::new(dir), &with_admin, clock).await
+    }
+
+    /// [`LocalInstance::start`] without any account: a first start, whose
+    /// setup link is in [`LocalInstance::setup_link`].
+    pub async fn start_without_accounts(
+        extra: &[&str],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         Self::start_in(Arc::new(dir), extra, clock).await
     }
@@ -74,6 +98,7 @@ impl LocalInstance {
         let vault = app.vault().clone();
         let atlassian = app.atlassian().clone();
         let sandbox = app.sandbox().ok_or("not in sandbox mode")?.clone();
+        let setup_link = app.setup_link().map(str::to_owned);
         tokio::spawn(app.run_until_stopped());
         Ok(Self {
             base: format!("http://{addr}"),
@@ -83,6 +108,7 @@ impl LocalInstance {
             database,
             vault,
             atlassian,
+            setup_link,
             dir,
         })
     }

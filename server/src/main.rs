@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
     let interval = std::time::Duration::from_secs(u64::from(config.scheduler_interval_secs));
     let timeout = config.provider_timeout_secs;
     let open = config.dashboard_url();
+    let admin_email = config.admin_email.clone();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -46,7 +47,14 @@ async fn main() -> ExitCode {
     // The address to open is the redirect URI's origin, not the bound one: the
     // OAuth flow ends there, and starting elsewhere costs a hop between names.
     tracing::info!("listening on {}", app.local_addr_text());
-    println!("open {open}");
+    match (app.setup_link(), admin_email) {
+        (Some(link), _) => {
+            println!("No account exists yet. To create the first administrator, open this one-time link:");
+            println!("open {link}");
+        }
+        (None, Some(email)) => println!("open {open} and sign in as {email} (ADMIN_PASSWORD)"),
+        (None, None) => println!("open {open} and sign in"),
+    }
     let engine = app.engine().clone();
     let scheduler = engine::scheduler::spawn(engine.clone(), interval);
     let served = app.run_until_stopped().await;

@@ -110,11 +110,14 @@ pub async fn start(
 /// `GET /oauth/callback?code=..&state=..` (or `?error=..`).
 pub async fn callback(
     State(engine): State<Engine>,
+    Extension(user): Extension<engine::accounts::User>,
     headers: HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let cookie = binding_cookie(&headers);
-    let result = engine.finish_connect(&params, cookie.as_deref()).await;
+    let result = engine
+        .finish_connect(&params, cookie.as_deref(), &user.actor())
+        .await;
     let mut response = match result {
         Ok(connected) => flash_redirect(connected.flash(), Some(connected.id())),
         Err(ConnectError::State(problem)) => {

@@ -104,8 +104,17 @@ async fn click_start_on_the_other_name(app: &TestApp, browser: &reqwest::Client)
     hop
 }
 
-/// A client that resolves `localhost` to the test server and follows nothing.
+/// A signed-in browser that resolves `localhost` to the test server and
+/// follows nothing. (Its session cookie goes to both names, as if it had
+/// signed in on each.)
 fn browser_for(app: &TestApp) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(COOKIE, app.session.parse().expect("cookie"));
+    stranger_for(app, headers)
+}
+
+/// A browser with no session that resolves `localhost` to the test server.
+fn stranger_for(app: &TestApp, headers: reqwest::header::HeaderMap) -> reqwest::Client {
     let addr: std::net::SocketAddr = app
         .base
         .trim_start_matches("http://")
@@ -114,8 +123,46 @@ fn browser_for(app: &TestApp) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .resolve("localhost", addr)
+        .default_headers(headers)
         .build()
         .expect("client")
+}
+
+#[tokio::test]
+async fn a_stranger_on_the_other_name_signs_in_on_the_redirect_uris_host() {
+    let app = TestApp::spawn().await;
+    let stranger = stranger_for(&app, Default::default());
+    let other = app.url("/oauth/start").replace("127.0.0.1", "localhost");
+    let res = same_origin_navigation(stranger.get(&other))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let login = Url::parse(&location(&res)).expect("absolute login url");
+    assert_eq!(
+        login.origin(),
+        Url::parse(&app.base).expect("base").origin(),
+        "sign-in happens where the session must live"
+    );
+    assert_eq!(login.path(), "/login");
+    assert_eq!(
+        login
+            .query_pairs()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned()),
+        Some("/oauth/start".to_owned())
+    );
+    // The sign-in page itself, asked for on the other name, moves too.
+    let res = stranger
+        .get(
+            app.url("/login?next=/dashboard")
+                .replace("127.0.0.1", "localhost"),
+        )
+        .send()
+        .await
+        .expect("login page");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with(&app.base), "{}", location(&res));
 }
 
 #[tokio::test]
@@ -324,7 +371,7 @@ async fn request_logs_carry_the_path_but_never_the_code_or_the_state() {
     let flow = app
         .http
         .get(callback.clone())
-        .header(COOKIE, &cookie)
+        .header(COOKIE, format!("{}; {cookie}", app.session))
         .send()
         .await
         .expect("callback");
@@ -354,6 +401,8 @@ fn the_server_prints_the_address_to_open_on_the_redirect_uris_host() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .current_dir(dir.path())
         .env_remove("JIRA_CLIENT_ID")
+        .env("ADMIN_EMAIL", "ops@example.com")
+        .env("ADMIN_PASSWORD", "a long enough password")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env(
             "DATABASE_URL",
@@ -391,8 +440,10 @@ fn the_server_prints_the_address_to_open_on_the_redirect_uris_host() {
     let _ = child.wait();
     assert_eq!(
         found.as_deref(),
-        Some("open http://localhost:45678/dashboard"),
-        "one line naming the address to open; printed: {printed:#?}"
+        Some(
+            "open http://localhost:45678/dashboard and sign in as ops@example.com (ADMIN_PASSWORD)"
+        ),
+        "one line naming the address to open and how to sign in; printed: {printed:#?}"
     );
     assert!(
         printed.iter().all(|l| !l.contains("http://127.0.0.1")),

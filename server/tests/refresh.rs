@@ -169,7 +169,11 @@ async fn refresh_via(app: &TestApp, via: Via) -> Attempt {
                 message: outcome["message"].as_str().unwrap_or_default().to_owned(),
             };
         }
-        Via::Engine => app.engine.refresh(IntegrationId(1)).await,
+        Via::Engine => {
+            app.engine
+                .refresh(IntegrationId(1), &domain::Actor::Scheduler)
+                .await
+        }
         Via::Scheduler => engine::scheduler::tick(&app.engine)
             .await
             .refreshed
@@ -325,7 +329,10 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
                     )
                 }
                 1 => {
-                    let o = app.engine.refresh(IntegrationId(1)).await;
+                    let o = app
+                        .engine
+                        .refresh(IntegrationId(1), &domain::Actor::Scheduler)
+                        .await;
                     (o.ok(), o.message)
                 }
                 _ => {
@@ -355,7 +362,10 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
         "exactly one token request"
     );
     assert_eq!(
-        app.engine.refresh(IntegrationId(1)).await.result,
+        app.engine
+            .refresh(IntegrationId(1), &domain::Actor::Scheduler)
+            .await
+            .result,
         RefreshResult::Refreshed,
         "the next refresh works"
     );
@@ -368,7 +378,11 @@ async fn a_row_changed_during_the_request_is_not_overwritten() {
     app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
     let refreshing = {
         let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(IntegrationId(1)).await })
+        tokio::spawn(async move {
+            app.engine
+                .refresh(IntegrationId(1), &domain::Actor::Scheduler)
+                .await
+        })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // The user re-authenticates while the refresh is in flight.

@@ -37,7 +37,10 @@ async fn saved_by_the_scheduler_after(app: &TestApp, secs: i64) {
     assert_eq!(refreshed_by_tick(app).await, vec![RefreshResult::Refreshed]);
     app.clock.advance(ELEVEN_MINUTES);
     assert_eq!(
-        app.engine.refresh(ONE).await.result,
+        app.engine
+            .refresh(ONE, &domain::Actor::Scheduler)
+            .await
+            .result,
         RefreshResult::Refreshed
     );
     assert_alive(app).await;
@@ -81,7 +84,7 @@ async fn a_lost_answer_on_a_row_not_yet_due_is_retried_inside_the_leeway() {
         let app = TestApp::spawn().await;
         app.connect(ADA, &[ACME], None).await;
         app.sandbox.inject_fault(fault, 1);
-        let outcome = app.engine.refresh(ONE).await;
+        let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
         assert_eq!(
             outcome.result,
             RefreshResult::Transient,
@@ -125,7 +128,10 @@ async fn a_rotation_that_could_not_be_stored_is_retried_by_the_scheduler_inside_
     app.connect(ADA, &[ACME], None).await;
     app.fail_rotations().await;
     assert_eq!(
-        app.engine.refresh(ONE).await.result,
+        app.engine
+            .refresh(ONE, &domain::Actor::Scheduler)
+            .await
+            .result,
         RefreshResult::StoreFailed
     );
     app.heal_rotations().await;
@@ -140,11 +146,11 @@ async fn a_caller_that_goes_away_mid_flight_causes_no_second_token_request() {
     app.sandbox.inject_fault(FaultKind::Delay { ms: 500 }, 1);
     let first = {
         let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(ONE).await })
+        tokio::spawn(async move { app.engine.refresh(ONE, &domain::Actor::Scheduler).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     first.abort(); // the browser tab closed
-    let outcome = app.engine.refresh(ONE).await;
+    let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
     assert_eq!(
         outcome.result,
         RefreshResult::Refreshed,
@@ -177,7 +183,7 @@ async fn two_server_processes_on_one_database_send_one_token_request_per_rotatio
         } else {
             b.engine.clone()
         };
-        tasks.spawn(async move { engine.refresh(ONE).await });
+        tasks.spawn(async move { engine.refresh(ONE, &domain::Actor::Scheduler).await });
     }
     while let Some(done) = tasks.join_next().await {
         let outcome = done.expect("task");
@@ -201,8 +207,20 @@ async fn two_server_processes_on_one_database_send_one_token_request_per_rotatio
     );
     assert_alive(&a).await;
     // And the family is healthy: both processes can still refresh.
-    assert_eq!(b.engine.refresh(ONE).await.result, RefreshResult::Refreshed);
-    assert_eq!(a.engine.refresh(ONE).await.result, RefreshResult::Refreshed);
+    assert_eq!(
+        b.engine
+            .refresh(ONE, &domain::Actor::Scheduler)
+            .await
+            .result,
+        RefreshResult::Refreshed
+    );
+    assert_eq!(
+        a.engine
+            .refresh(ONE, &domain::Actor::Scheduler)
+            .await
+            .result,
+        RefreshResult::Refreshed
+    );
 }
 
 #[tokio::test]
@@ -219,7 +237,7 @@ async fn not_now_answers_are_transient_and_a_429_slows_the_whole_scheduler_down(
         },
         1,
     );
-    let outcome = app.engine.refresh(ONE).await;
+    let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
     assert_eq!(
         outcome.result,
         RefreshResult::Transient,
@@ -248,7 +266,7 @@ async fn not_now_answers_are_transient_and_a_429_slows_the_whole_scheduler_down(
             },
             1,
         );
-        let outcome = app.engine.refresh(ONE).await;
+        let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
         assert_eq!(
             outcome.result,
             RefreshResult::Transient,
@@ -268,7 +286,7 @@ async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_i
     app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
     let refreshing = {
         let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(ONE).await })
+        tokio::spawn(async move { app.engine.refresh(ONE, &domain::Actor::Scheduler).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // Meanwhile the user re-authenticates the integration.
@@ -286,7 +304,10 @@ async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_i
     );
     assert_alive(&app).await;
     assert_eq!(
-        app.engine.refresh(ONE).await.result,
+        app.engine
+            .refresh(ONE, &domain::Actor::Scheduler)
+            .await
+            .result,
         RefreshResult::Refreshed
     );
 }
@@ -299,7 +320,7 @@ async fn stopping_waits_for_a_refresh_already_sent_to_store_its_answer() {
     app.sandbox.inject_fault(FaultKind::Delay { ms: 300 }, 1);
     let caller = {
         let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(ONE).await })
+        tokio::spawn(async move { app.engine.refresh(ONE, &domain::Actor::Scheduler).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     caller.abort(); // the request that asked for it is gone, as at shutdown

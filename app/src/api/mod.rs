@@ -15,6 +15,7 @@ use crate::model::{
 /// Every connected integration, as views (never a token).
 #[server(endpoint = "list_integrations")]
 pub async fn list_integrations() -> Result<Vec<IntegrationView>, ServerFnError> {
+    server_side::signed_in(domain::Permission::Read)?;
     let engine = server_side::engine()?;
     let integrations = engine
         .integrations()
@@ -37,6 +38,7 @@ pub async fn dashboard_page(
     size: Option<i64>,
 ) -> Result<DashboardPageView, ServerFnError> {
     use crate::model::Status;
+    server_side::signed_in(domain::Permission::Read)?;
     let engine = server_side::engine()?;
     let status = match status.as_deref() {
         None | Some("") | Some("all") => None,
@@ -87,6 +89,7 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// The mode (sandbox or Atlassian), the refresh margin and the server's clock.
 #[server(endpoint = "app_info")]
 pub async fn fetch_app_info() -> Result<AppInfo, ServerFnError> {
+    server_side::signed_in(domain::Permission::Read)?;
     let engine = server_side::engine()?;
     Ok(server_side::app_info(&engine))
 }
@@ -94,9 +97,10 @@ pub async fn fetch_app_info() -> Result<AppInfo, ServerFnError> {
 /// Disconnects integration `id`: its tokens are deleted, its events kept.
 #[server(endpoint = "disconnect_integration")]
 pub async fn disconnect_integration(id: i64) -> Result<(), ServerFnError> {
+    let user = server_side::signed_in(domain::Permission::Operate)?;
     let engine = server_side::engine()?;
     engine
-        .disconnect(server_side::integration_id(id)?)
+        .disconnect(server_side::integration_id(id)?, &user.actor())
         .await
         .map_err(server_side::engine_error)
 }
@@ -104,9 +108,10 @@ pub async fn disconnect_integration(id: i64) -> Result<(), ServerFnError> {
 /// Refreshes integration `id` now (or joins the refresh already in flight).
 #[server(endpoint = "refresh_integration")]
 pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFnError> {
+    let user = server_side::signed_in(domain::Permission::Operate)?;
     let engine = server_side::engine()?;
     let refreshed = engine
-        .refresh_integration(server_side::integration_id(id)?)
+        .refresh_integration(server_side::integration_id(id)?, &user.actor())
         .await
         .map_err(server_side::engine_error)?;
     Ok(RefreshOutcomeView {
@@ -121,9 +126,10 @@ pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFn
 #[server(endpoint = "test_connection")]
 pub async fn test_connection(id: i64) -> Result<ConnectionTestView, ServerFnError> {
     use engine::connection_test::ConnectionTestError;
+    let user = server_side::signed_in(domain::Permission::Operate)?;
     let engine = server_side::engine()?;
     match engine
-        .test_connection(server_side::integration_id(id)?)
+        .test_connection(server_side::integration_id(id)?, &user.actor())
         .await
     {
         Ok(me) => Ok(ConnectionTestView {
@@ -146,6 +152,7 @@ pub async fn test_connection(id: i64) -> Result<ConnectionTestView, ServerFnErro
 /// One integration with its event log (newest first), for `/integrations/{id}`.
 #[server(endpoint = "integration_detail")]
 pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, ServerFnError> {
+    server_side::signed_in(domain::Permission::Read)?;
     let engine = server_side::engine()?;
     let detail = engine
         .integration_detail(server_side::integration_id(id)?)
@@ -157,6 +164,53 @@ pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, Server
             .events
             .into_iter()
             .map(server_side::event_view)
+            .collect(),
+        info: server_side::app_info(&engine),
+    })
+}
+
+/// `/settings`: the signed-in person; for an admin, every user and the
+/// newest entries of the account log.
+#[server(endpoint = "settings_page")]
+pub async fn settings_page() -> Result<crate::model::SettingsView, ServerFnError> {
+    use crate::model::{AccountEventView, SettingsView, UserView, ViewerView};
+    let me = server_side::signed_in(domain::Permission::Read)?;
+    let engine = server_side::engine()?;
+    let admin = me.role.may(domain::Permission::Administer);
+    let (users, account_events) = if admin {
+        let users = engine.users().await.map_err(server_side::engine_error)?;
+        let events = engine
+            .account_events(50)
+            .await
+            .map_err(server_side::engine_error)?;
+        (users, events)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(SettingsView {
+        me: ViewerView {
+            email: me.email.clone(),
+            role: me.role,
+        },
+        users: users
+            .into_iter()
+            .map(|u| UserView {
+                id: u.id,
+                email: u.email,
+                role: u.role,
+                created_at: server_side::rfc3339(u.created_at),
+            })
+            .collect(),
+        account_events: account_events
+            .into_iter()
+            .map(|e| AccountEventView {
+                id: e.id,
+                at: server_side::rfc3339(e.at),
+                actor: domain::Actor::parse(&e.actor)
+                    .map(|a| a.label().to_owned())
+                    .unwrap_or(e.actor),
+                message: e.message,
+            })
             .collect(),
         info: server_side::app_info(&engine),
     })

@@ -11,6 +11,35 @@ use engine::{Engine, EngineError, Integration};
 
 use crate::model::{AppInfo, EventView, IntegrationView, Mode, SiteView};
 
+/// The signed-in user the server's guard let through, if their role holds
+/// `permission` (the guard checked it already; this is the second lock, and
+/// the server function's way to learn who acts).
+pub fn signed_in(permission: domain::Permission) -> Result<engine::accounts::User, ServerFnError> {
+    let user = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<engine::accounts::User>().cloned());
+    match user {
+        None => Err(client_error(
+            http::StatusCode::UNAUTHORIZED,
+            "Sign in first: this needs a session.".to_owned(),
+        )),
+        Some(user) if !user.role.may(permission) => Err(client_error(
+            http::StatusCode::FORBIDDEN,
+            permission.refusal(user.role),
+        )),
+        Some(user) => Ok(user),
+    }
+}
+
+/// The signed-in person as the header shows them.
+pub fn viewer() -> Option<crate::model::ViewerView> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<engine::accounts::User>().cloned())
+        .map(|user| crate::model::ViewerView {
+            email: user.email,
+            role: user.role,
+        })
+}
+
 /// The engine the server put in context.
 pub fn engine() -> Result<Engine, ServerFnError> {
     use_context::<Engine>().ok_or_else(|| {
@@ -57,6 +86,7 @@ pub fn app_info(engine: &Engine) -> AppInfo {
         },
         refresh_margin_secs: settings.refresh_margin_secs,
         server_now: engine.now().secs(),
+        viewer: viewer(),
     }
 }
 
@@ -116,5 +146,10 @@ pub fn event_view(e: TokenEvent) -> EventView {
         http_status: e.http_status,
         error_code: e.error_code,
         message: e.message,
+        actor: e
+            .actor
+            .as_deref()
+            .and_then(domain::Actor::parse)
+            .map(|a| a.label().to_owned()),
     }
 }

@@ -2,7 +2,16 @@ use leptos::prelude::*;
 
 /// What a new user sees before connecting anything.
 #[component]
-pub fn EmptyState() -> impl IntoView {
+pub fn EmptyState(may_operate: bool) -> impl IntoView {
+    if !may_operate {
+        return view! {
+            <section class="empty-state" aria-labelledby="empty-title">
+                <h2 id="empty-title">"No Jira sites connected yet"</h2>
+                <p>"Connections appear here once an operator or an administrator connects a Jira Cloud site."</p>
+            </section>
+        }
+        .into_any();
+    }
     view! {
         <section class="empty-state" aria-labelledby="empty-title">
             <h2 id="empty-title">"No Jira sites connected yet"</h2>
@@ -15,4 +24,5 @@ pub fn EmptyState() -> impl IntoView {
             <a class="button primary" href="/oauth/start" rel="external">"Start OAuth Flow"</a>
         </section>
     }
+    .into_any()
 }

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::AccountMenu;
 use crate::clock::use_clock;
 use crate::countdown::clock_text;
 use crate::model::{AppInfo, Mode};
@@ -17,6 +18,13 @@ pub fn Header(info: Resource<Result<AppInfo, ServerFnError>>) -> impl IntoView {
             view! { <span class=class data-testid="mode-badge">{info.mode.label()}</span> }
         })
     };
+    let info_now = move || info.get().and_then(Result::ok);
+    let start = move || {
+        info_now().filter(|i| i.may_operate()).map(|_| {
+            view! { <a class="button primary" href="/oauth/start" rel="external">"Start OAuth Flow"</a> }
+        })
+    };
+    let account = move || info_now().map(|i| view! { <AccountMenu viewer=i.viewer/> });
     let now = move || {
         clock
             .now()
@@ -34,7 +42,8 @@ pub fn Header(info: Resource<Result<AppInfo, ServerFnError>>) -> impl IntoView {
                 <time class="page-clock" data-testid="page-clock" aria-label="Current time">
                     <Transition fallback=|| ()>{now}</Transition>
                 </time>
-                <a class="button primary" href="/oauth/start" rel="external">"Start OAuth Flow"</a>
+                <Transition fallback=|| ()>{start}</Transition>
+                <Transition fallback=|| ()>{account}</Transition>
             </div>
         </header>
     }

@@ -1,5 +1,6 @@
 //! Pieces the pages share.
 
+mod account_menu;
 mod dashboard_ctx;
 mod dialog;
 mod disconnect_dialog;
@@ -10,6 +11,7 @@ mod integration_card;
 mod pager;
 mod reauth_dialog;
 
+pub use account_menu::AccountMenu;
 pub use dashboard_ctx::{error_text, DashboardCtx, Notice, NoticeTone};
 pub use dialog::Dialog;
 pub use disconnect_dialog::DisconnectDialog;

@@ -42,7 +42,7 @@ pub fn Dashboard() -> impl IntoView {
                         w.status.is_some() || w.search.is_some()
                     };
                     match (info, page) {
-                        (Ok(_), Ok(page)) if page.total == 0 && !filtered => view! { <EmptyState/> }.into_any(),
+                        (Ok(info), Ok(page)) if page.total == 0 && !filtered => view! { <EmptyState may_operate=info.may_operate()/> }.into_any(),
                         (Ok(_), Ok(page)) if page.items.is_empty() => view! {
                             <p class="empty-filter">"No integration matches this filter."</p>
                         }

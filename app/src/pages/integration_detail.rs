@@ -3,9 +3,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{integration_detail, test_connection};
 use crate::clock::use_clock;
-use crate::components::error_text;
+use crate::components::{error_text, AccountMenu};
 use crate::countdown::{countdown_text, short_time, unix};
-use crate::model::IntegrationDetailView;
+use crate::model::{https_link, IntegrationDetailView};
 
 /// `/integrations/{id}`: sites, scopes, token deadlines and the event log.
 #[component]
@@ -50,6 +50,8 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
     let i = detail.integration;
     let id = i.id;
     let server_now = detail.info.server_now;
+    let may_operate = detail.info.may_operate();
+    let viewer = detail.info.viewer.clone();
     let expires_at = unix(&i.expires_at);
     let countdown = move || countdown_text(expires_at - clock.now().unwrap_or(server_now));
     let title = i
@@ -76,6 +78,7 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
             .unwrap_or_else(|| "— (no refresh token)".into())
     };
     view! {
+        <AccountMenu viewer/>
         <h1>{title}</h1>
         <p class="account">{i.account_name.clone()} " · " {i.account_email.clone().unwrap_or_default()}</p>
         <section aria-labelledby="tokens-title" class="panel">
@@ -88,10 +91,12 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
                 <div><dt>"Refresh failures"</dt><dd>{i.refresh_failures}</dd></div>
                 <div><dt>"Connected"</dt><dd>{short_time(&i.created_at)}</dd></div>
             </dl>
-            <div class="actions">
-                <button class="button" disabled=move || testing.get() on:click=on_test>"Test connection"</button>
-                <a class="button" href=format!("/oauth/start?integration={id}") rel="external">"Re-authenticate"</a>
-            </div>
+            {may_operate.then(|| view! {
+                <div class="actions">
+                    <button class="button" disabled=move || testing.get() on:click=on_test>"Test connection"</button>
+                    <a class="button" href=format!("/oauth/start?integration={id}") rel="external">"Re-authenticate"</a>
+                </div>
+            })}
             <p
                 class=move || match test_result.get() { Some((true, _)) => "notice ok", Some((false, _)) => "notice problem", None => "notice" }
                 role="status"
@@ -105,7 +110,11 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
             <h2 id="sites-title">"Sites"</h2>
             <ul class="plain">
                 {i.sites.iter().map(|s| view! {
-                    <li><strong>{s.name.clone()}</strong> " " <a href=s.url.clone() rel="external noopener">{s.url.clone()}</a>
+                    <li><strong>{s.name.clone()}</strong> " "
+                        {match https_link(&s.url) {
+                            Some(href) => view! { <a href=href.to_owned() rel="external noopener">{s.url.clone()}</a> }.into_any(),
+                            None => view! { <span>{s.url.clone()}</span> }.into_any(),
+                        }}
                         " " <code class="muted">{s.cloud_id.clone()}</code></li>
                 }).collect_view()}
             </ul>
@@ -118,7 +127,7 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
             <h2 id="events-title">"Event log"</h2>
             <div class="table-wrap">
                 <table class="events">
-                    <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"Outcome"</th><th scope="col">"HTTP"</th><th scope="col">"Code"</th><th scope="col">"Details"</th></tr></thead>
+                    <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"Outcome"</th><th scope="col">"HTTP"</th><th scope="col">"Code"</th><th scope="col">"Details"</th><th scope="col">"By"</th></tr></thead>
                     <tbody>
                         {detail.events.into_iter().map(|e| view! {
                             <tr>
@@ -128,6 +137,7 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
                                 <td>{e.http_status.map(|s| s.to_string()).unwrap_or_default()}</td>
                                 <td>{e.error_code.unwrap_or_default()}</td>
                                 <td>{e.message}</td>
+                                <td>{e.actor.unwrap_or_default()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>

@@ -13,7 +13,7 @@ mod placement;
 
 pub use placement::{connection_event, place_grant, Placement};
 
-use domain::{ConnectFailure, EventKind, EventOutcome, Flash, IntegrationId, UnixTime};
+use domain::{Actor, ConnectFailure, EventKind, EventOutcome, Flash, IntegrationId, UnixTime};
 
 use crate::db::{ConnectionColumns, NewEvent, NewOAuthState, StoredState};
 use crate::integration::Site;
@@ -233,9 +233,11 @@ impl Engine {
         &self,
         params: &CallbackParams,
         cookie: Option<&str>,
+        actor: &Actor,
     ) -> Result<Connected, ConnectError> {
+        let actor = actor.stored();
         let stored = self.spend_state(params.state.as_deref(), cookie).await?;
-        let result = self.complete(params, stored).await;
+        let result = self.complete(params, stored, &actor).await;
         if let Err(ConnectError::Failed {
             cause,
             http_status,
@@ -260,6 +262,7 @@ impl Engine {
                 http_status: *http_status,
                 error_code: error_code.as_deref(),
                 message: &message,
+                actor: Some(&actor),
             })
             .await;
         }
@@ -313,6 +316,7 @@ impl Engine {
         &self,
         params: &CallbackParams,
         stored: StoredState,
+        actor: &str,
     ) -> Result<Connected, ConnectError> {
         if let Some(error) = &params.error {
             if error == "access_denied" {
@@ -375,7 +379,7 @@ impl Engine {
                 })
                 .collect(),
         };
-        self.store_consent(&consent, stored.integration_id, self.clock.now())
+        self.store_consent(&consent, stored.integration_id, self.clock.now(), actor)
             .await
     }
 
@@ -386,6 +390,7 @@ impl Engine {
         c: &Consent,
         reauth_of: Option<IntegrationId>,
         now: UnixTime,
+        actor: &str,
     ) -> Result<Connected, ConnectError> {
         let mut write = self.db.begin_connection().await.map_err(storage_error)?;
         let rows = write
@@ -450,6 +455,7 @@ impl Engine {
                     http_status: None,
                     error_code: None,
                     message: &message,
+                    actor: Some(actor),
                 },
                 now,
             )

@@ -21,6 +21,8 @@ pub struct TokenEvent {
     pub http_status: Option<i64>,
     pub error_code: Option<String>,
     pub message: String,
+    /// Who caused it (`user:<email>`, `scheduler`); `None` before sign-in existed.
+    pub actor: Option<String>,
 }
 
 /// A new event, before it has an id.
@@ -32,6 +34,8 @@ pub struct NewEvent<'a> {
     pub http_status: Option<u16>,
     pub error_code: Option<&'a str>,
     pub message: &'a str,
+    /// Who caused it, as [`domain::Actor::stored`] writes it.
+    pub actor: Option<&'a str>,
 }
 
 /// Appends `event` at `now`, inside whatever transaction `executor` belongs to.
@@ -42,8 +46,8 @@ pub async fn insert_event<'e>(
 ) -> Result<(), DatabaseError> {
     bind_event(
         sqlx::query(
-            "INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message, actor)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         event,
         now,
@@ -53,8 +57,8 @@ pub async fn insert_event<'e>(
     Ok(())
 }
 
-/// Binds an event's seven columns, in `token_events` order (integration_id,
-/// at, kind, outcome, http_status, error_code, message), to the next seven `?`.
+/// Binds an event's eight columns, in `token_events` order (integration_id,
+/// at, kind, outcome, http_status, error_code, message, actor), to the next eight `?`.
 pub(super) fn bind_event<'q>(
     query: Query<'q, Sqlite, SqliteArguments<'q>>,
     event: &NewEvent<'q>,
@@ -68,6 +72,7 @@ pub(super) fn bind_event<'q>(
         .bind(event.http_status)
         .bind(event.error_code)
         .bind(event.message)
+        .bind(event.actor)
 }
 
 impl Database {
@@ -105,7 +110,7 @@ impl Database {
         limit: i64,
     ) -> Result<Vec<TokenEvent>, DatabaseError> {
         Ok(sqlx::query_as(
-            "SELECT id, integration_id, at, kind, outcome, http_status, error_code, message
+            "SELECT id, integration_id, at, kind, outcome, http_status, error_code, message, actor
              FROM token_events WHERE integration_id = ? ORDER BY at DESC, id DESC LIMIT ?",
         )
         .bind(integration_id)

@@ -7,6 +7,7 @@ mod integrations;
 mod oauth_states;
 mod refresh_queries;
 mod token_keys;
+mod users;
 
 pub use dashboard_page::{Page, PageQuery, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
@@ -17,6 +18,7 @@ pub use refresh_queries::{
     UNRESOLVED_SQL,
 };
 pub use token_keys::KeyCheckError;
+pub use users::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
 
 use std::path::Path;
 use std::str::FromStr;

@@ -202,8 +202,8 @@ impl Database {
                 refresh_token_issued_at = CASE WHEN ? IS NULL THEN refresh_token_issued_at ELSE ? END,
                 refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
              WHERE id = ? AND refresh_token = ? AND lease_fence = ? AND disconnected_at IS NULL;
-             INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message)
-                SELECT ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id;
+             INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message, actor)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id;
              COMMIT;",
         )
         .bind(&rotation.access_token)

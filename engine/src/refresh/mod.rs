@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use domain::{EventKind, EventOutcome, IntegrationId};
+use domain::{Actor, EventKind, EventOutcome, IntegrationId};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
@@ -85,7 +85,7 @@ impl Engine {
     /// Refreshes integration `id`, or joins the refresh already in flight (in
     /// this process, or through the database lease, in another).
     #[tracing::instrument(skip(self), fields(integration = %id))]
-    pub async fn refresh(&self, id: IntegrationId) -> RefreshOutcome {
+    pub async fn refresh(&self, id: IntegrationId, actor: &Actor) -> RefreshOutcome {
         let mut receiver = {
             let mut flights = self.flights.0.lock().unwrap_or_else(|p| p.into_inner());
             match flights.get(&id) {
@@ -94,8 +94,10 @@ impl Engine {
                     let (sender, receiver) = watch::channel(None);
                     flights.insert(id, receiver.clone());
                     let engine = self.clone();
+                    // The events name whoever started the flight; joiners share it.
+                    let actor = actor.stored();
                     let task = async move {
-                        let outcome = engine.refresh_once(id).await;
+                        let outcome = engine.refresh_once(id, &actor).await;
                         engine
                             .flights
                             .0
@@ -160,8 +162,9 @@ impl Engine {
     pub async fn refresh_integration(
         &self,
         id: IntegrationId,
+        actor: &Actor,
     ) -> Result<Refreshed, crate::EngineError> {
-        let outcome = self.refresh(id).await;
+        let outcome = self.refresh(id, actor).await;
         if outcome.result == RefreshResult::NotFound {
             return Err(crate::EngineError::NotFound(id));
         }
@@ -173,7 +176,7 @@ impl Engine {
     }
 
     /// One attempt: take the lease, ask the provider, decide, write.
-    async fn refresh_once(&self, id: IntegrationId) -> RefreshOutcome {
+    async fn refresh_once(&self, id: IntegrationId, actor: &str) -> RefreshOutcome {
         let outcome = |result, message: String| RefreshOutcome {
             integration_id: id,
             result,
@@ -214,7 +217,7 @@ impl Engine {
                     let retry = now + backoff_secs(row.transient_failures);
                     if let Err(e) = self
                         .db
-                        .record_refresh_failure(id, sent.as_deref(), fence, retry, &new_event(id, &event), now)
+                        .record_refresh_failure(id, sent.as_deref(), fence, retry, &new_event(id, &event, actor), now)
                         .await
                     {
                         tracing::error!(error = %e, "could not record the failure");
@@ -244,7 +247,7 @@ impl Engine {
         let decision = decide(attempt, before, now);
         let tokens = answer.as_ref().and_then(|a| a.as_ref().ok());
         let stored = self
-            .write(id, sent.as_deref(), fence, &decision, tokens)
+            .write(id, sent.as_deref(), fence, &decision, tokens, actor)
             .await;
         if stored != Stored::Done {
             // Nothing was written, so the lease is still ours: give it back.
@@ -253,7 +256,7 @@ impl Engine {
         match after_write(&decision, id, stored) {
             None => outcome(decision.result, decision.message),
             Some((result, event)) => {
-                self.record_event(&new_event(id, &event)).await;
+                self.record_event(&new_event(id, &event, actor)).await;
                 outcome(result, event.message)
             }
         }
@@ -404,8 +407,9 @@ impl Engine {
         fence: i64,
         decision: &Decision,
         tokens: Option<&TokenSet>,
+        actor: &str,
     ) -> Stored {
-        let event = new_event(id, &decision.event);
+        let event = new_event(id, &decision.event, actor);
         let now = self.clock.now();
         let written = match (decision.write, sent, tokens) {
             (Write::Rotation, Some(sent), Some(tokens)) => match self.seal(id, tokens) {
@@ -458,7 +462,11 @@ impl Engine {
 }
 
 /// A planned event, for row `id`.
-pub(crate) fn new_event(id: IntegrationId, event: &PlannedEvent) -> NewEvent<'_> {
+pub(crate) fn new_event<'a>(
+    id: IntegrationId,
+    event: &'a PlannedEvent,
+    actor: &'a str,
+) -> NewEvent<'a> {
     NewEvent {
         integration_id: Some(id),
         kind: event.kind,
@@ -466,5 +474,6 @@ pub(crate) fn new_event(id: IntegrationId, event: &PlannedEvent) -> NewEvent<'_>
         http_status: event.http_status,
         error_code: event.error_code.as_deref(),
         message: &event.message,
+        actor: Some(actor),
     }
 }

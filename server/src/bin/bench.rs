@@ -144,7 +144,11 @@ async fn bench_refresh(b: &Bench) {
         floor.push(started.elapsed().as_secs_f64() * 1e3);
 
         let started = Instant::now();
-        let outcome = b.instance.engine.refresh(id).await;
+        let outcome = b
+            .instance
+            .engine
+            .refresh(id, &domain::Actor::Scheduler)
+            .await;
         assert!(outcome.ok(), "{}", outcome.message);
         one.push(started.elapsed().as_secs_f64() * 1e3);
 
@@ -232,7 +236,7 @@ async fn bench_refresh(b: &Bench) {
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _p = permits.acquire_owned().await;
-                engine.refresh(id).await.ok()
+                engine.refresh(id, &domain::Actor::Scheduler).await.ok()
             });
         }
         let mut ok = 0;

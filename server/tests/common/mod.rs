@@ -18,7 +18,10 @@ pub const GLOBEX: &str = "22222222-bbbb-4bbb-8bbb-222222222222";
 
 pub struct TestApp {
     pub base: String,
+    /// Signed in as the administrator (its session cookie goes with every request).
     pub http: reqwest::Client,
+    /// `name=value` of the administrator's session cookie.
+    pub session: String,
     pub clock: ManualClock,
     pub engine: engine::Engine,
     pub sandbox: sandbox::Sandbox,
@@ -29,6 +32,59 @@ pub struct TestApp {
     pub seen: std::sync::Mutex<Vec<String>>,
     /// Keeps the database folder alive.
     _instance: LocalInstance,
+}
+
+/// A client that sends no cookie and follows no redirect (a stranger).
+pub fn anonymous() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A client whose every request carries `session` (`name=value`).
+pub fn client_with_session(session: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        COOKIE,
+        reqwest::header::HeaderValue::from_str(session).expect("cookie"),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// Signs in at `base` through `POST /login`: the session cookie's
+/// `name=value`, or the answer's status and body when it was refused.
+pub async fn sign_in(
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Result<String, (StatusCode, String)> {
+    let res = anonymous()
+        .post(format!("{base}/login"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("next", "/dashboard"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    session_cookie(&res).ok_or_else(|| (res.status(), String::new()))
+}
+
+/// The session cookie an answer sets, as `name=value`.
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("jira_dashboard_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
 }
 
 /// What one pass through the connect flow produced.
@@ -51,7 +107,7 @@ impl TestApp {
         let instance = LocalInstance::start(extra, Arc::new(clock.clone()))
             .await
             .expect("start the dashboard");
-        Self::on(instance, clock)
+        Self::on(instance, clock).await
     }
 
     /// The dashboard restarted: a second server on this one's database file and
@@ -62,7 +118,7 @@ impl TestApp {
             .restart(&[], Arc::new(self.clock.clone()))
             .await
             .expect("restart the dashboard");
-        Self::on(instance, self.clock.clone())
+        Self::on(instance, self.clock.clone()).await
     }
 
     /// A second server process on this one's database file and key, sending
@@ -79,17 +135,18 @@ impl TestApp {
             )
             .await
             .expect("start a second dashboard");
-        Self::on(instance, self.clock.clone())
+        Self::on(instance, self.clock.clone()).await
     }
 
-    fn on(instance: LocalInstance, clock: ManualClock) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+    async fn on(instance: LocalInstance, clock: ManualClock) -> Self {
+        let session = sign_in(&instance.base, server::ADMIN_EMAIL, server::ADMIN_PASSWORD)
+            .await
+            .expect("the administrator signs in");
+        let http = client_with_session(&session);
         Self {
             base: instance.base.clone(),
             http,
+            session,
             clock,
             engine: instance.engine.clone(),
             sandbox: instance.sandbox.clone(),
@@ -182,11 +239,11 @@ impl TestApp {
         Url::parse(&location.expect("location")).expect("callback url")
     }
 
-    /// Calls the callback with (or without) the cookie.
+    /// Calls the callback with (or without) the binding cookie.
     pub async fn callback(&self, callback: &Url, cookie: Option<&str>) -> Flow {
         let mut req = self.http.get(callback.clone());
         if let Some(c) = cookie {
-            req = req.header(COOKIE, c);
+            req = req.header(COOKIE, format!("{}; {c}", self.session));
         }
         let res = req.send().await.expect("callback");
         let (status, location, _, body) = self.record(res).await;

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 use super::{DashboardCtx, NoticeTone};
 use crate::countdown::{short_time, unix};
-use crate::model::{AppInfo, IntegrationView, Status};
+use crate::model::{https_link, AppInfo, IntegrationView, Status};
 use crate::status::StatusInputs;
 use painter::CardNodes;
 use tick::CardTick;
@@ -68,6 +68,8 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
     let notice = move || ctx.notice.get().filter(|n| n.integration_id == id);
     let busy = move || ctx.busy.get().is_some();
     let site_for_dialog = site_name.clone();
+    // Viewers get no buttons (and the server refuses them anyway).
+    let may_operate = info.may_operate();
 
     view! {
         <li class="integration" node_ref=nodes.card data-integration-id=id data-status=move || status.get().as_str()>
@@ -76,7 +78,10 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                     <h2 class="site-name">
                         <a href=format!("/integrations/{id}")>{site_name}</a>
                     </h2>
-                    <a class="site-url" href=site_url.clone() rel="external noopener">{site_url.clone()}</a>
+                    {match https_link(&site_url) {
+                        Some(href) => view! { <a class="site-url" href=href.to_owned() rel="external noopener">{site_url.clone()}</a> }.into_any(),
+                        None => view! { <span class="site-url">{site_url.clone()}</span> }.into_any(),
+                    }}
                     {(more_sites > 0).then(|| view! { <span class="more-sites">{format!(" +{more_sites} more")}</span> })}
                     <p class="account">{account}</p>
                 </div>
@@ -102,6 +107,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                 <div><dt>"Refresh token"</dt><dd>{if integration.has_refresh_token { "yes" } else { "none" }}</dd></div>
             </dl>
             {last_error.map(|e| view! { <p class="last-error">{e}</p> })}
+            {may_operate.then(|| view! {
             <div class="actions">
                 <button class="button" disabled=busy on:click=move |_| ctx.refresh(id)>"Refresh token"</button>
                 <button class="button" disabled=busy on:click=move |_| ctx.test(id)>"Test connection"</button>
@@ -118,6 +124,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                     </a>
                 })}
             </div>
+            })}
             <p
                 class=move || match notice().map(|n| n.tone) {
                     Some(NoticeTone::Ok) => "notice ok",

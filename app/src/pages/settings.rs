@@ -1,0 +1,153 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{fetch_app_info, settings_page};
+use crate::components::{error_text, Header};
+use crate::countdown::short_time;
+use crate::model::{SettingsView, UserView};
+use domain::{Permission, Role, SettingsNotice};
+
+/// `/settings`: the signed-in person's password; for administrators, the
+/// users (add, change role, remove) and the account log. Every form posts to
+/// a plain route and comes back here with `?notice=`, so it all works
+/// without WebAssembly.
+#[component]
+pub fn Settings() -> impl IntoView {
+    let query = use_query_map();
+    let info = Resource::new(|| (), |_| fetch_app_info());
+    let settings = Resource::new(|| (), |_| settings_page());
+    let notice = move || {
+        query.with(|q| {
+            q.get_str("notice")
+                .and_then(SettingsNotice::parse)
+                .map(|n| {
+                    let class = if n.is_error() { "flash failure" } else { "flash success" };
+                    view! { <p class=class role="status" data-testid="settings-notice">{n.sentence()}</p> }
+                })
+        })
+    };
+    view! {
+        <Header info/>
+        <main class="content settings" id="main">
+            <h1>"Settings"</h1>
+            {notice}
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Ok(s) => view! { <SettingsSections settings=s/> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{error_text(e)}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn SettingsSections(settings: SettingsView) -> impl IntoView {
+    let admin = settings.me.role.may(Permission::Administer);
+    view! {
+        <section class="panel" aria-labelledby="me-title">
+            <h2 id="me-title">"Your account"</h2>
+            <p>"Signed in as " <strong>{settings.me.email.clone()}</strong> " (" {settings.me.role.as_str()} ": " {settings.me.role.summary()} ")."</p>
+            <h3>"Change your password"</h3>
+            <form class="stacked-form" method="post" action="/settings/password">
+                <label for="current">"Current password"</label>
+                <input id="current" name="current" type="password" autocomplete="current-password" required/>
+                <label for="new">"New password (at least 10 characters)"</label>
+                <input id="new" name="new" type="password" autocomplete="new-password" required minlength="10"/>
+                <label for="confirm">"New password again"</label>
+                <input id="confirm" name="confirm" type="password" autocomplete="new-password" required minlength="10"/>
+                <button class="button primary" type="submit">"Change password"</button>
+            </form>
+        </section>
+        {if admin {
+            view! {
+                <Users users=settings.users.clone() me=settings.me.email.clone()/>
+                <section class="panel" aria-labelledby="keys-title">
+                    <h2 id="keys-title">"API keys"</h2>
+                    <p class="muted">"Keys for the services that call Jira through this dashboard are managed here once the service API is enabled."</p>
+                </section>
+                <section class="panel" aria-labelledby="hooks-title">
+                    <h2 id="hooks-title">"Webhooks"</h2>
+                    <p class="muted">"Endpoints that hear about connections before they die are managed here once notifications are enabled."</p>
+                </section>
+                <section class="panel" aria-labelledby="log-title">
+                    <h2 id="log-title">"Account log"</h2>
+                    <ul class="plain account-log">
+                        {settings.account_events.iter().map(|e| view! {
+                            <li>{short_time(&e.at)} " · " <strong>{e.actor.clone()}</strong> " · " {e.message.clone()}</li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            }
+            .into_any()
+        } else {
+            view! {
+                <p class="muted">"Users, API keys and webhooks are managed by administrators."</p>
+            }
+            .into_any()
+        }}
+    }
+}
+
+fn role_options(selected: Role) -> impl IntoView {
+    Role::ALL
+        .iter()
+        .rev()
+        .map(|r| view! { <option value=r.as_str() selected=*r == selected>{r.as_str()}</option> })
+        .collect_view()
+}
+
+#[component]
+fn Users(users: Vec<UserView>, me: String) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="users-title">
+            <h2 id="users-title">"Users"</h2>
+            <div class="table-wrap">
+                <table class="users">
+                    <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Added"</th><th scope="col">"Remove"</th></tr></thead>
+                    <tbody>
+                        {users.into_iter().map(|u| {
+                            let you = (u.email == me).then_some(" (you)");
+                            view! {
+                                <tr data-user=u.email.clone()>
+                                    <td>{u.email.clone()}{you}</td>
+                                    <td>
+                                        <form class="inline-form" method="post" action=format!("/settings/users/{}/role", u.id)>
+                                            <label class="visually-hidden" for=format!("role-{}", u.id)>{format!("Role of {}", u.email)}</label>
+                                            <select id=format!("role-{}", u.id) name="role">{role_options(u.role)}</select>
+                                            <button class="button" type="submit">"Change role"</button>
+                                        </form>
+                                    </td>
+                                    <td>{short_time(&u.created_at)}</td>
+                                    <td>
+                                        <details class="confirm-remove">
+                                            <summary>"Remove…"</summary>
+                                            <form class="inline-form" method="post" action=format!("/settings/users/{}/remove", u.id)>
+                                                <button class="button danger" type="submit">{format!("Remove {}", u.email)}</button>
+                                            </form>
+                                        </details>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <h3>"Add a user"</h3>
+            <form class="stacked-form" method="post" action="/settings/users">
+                <label for="new-email">"Email"</label>
+                <input id="new-email" name="email" type="email" required autocomplete="off"/>
+                <label for="new-password">"First password (at least 10 characters; they can change it)"</label>
+                <input id="new-password" name="password" type="password" required minlength="10" autocomplete="new-password"/>
+                <label for="new-role">"Role"</label>
+                <select id="new-role" name="role">{role_options(Role::Viewer)}</select>
+                <p class="muted">
+                    "viewer: " {Role::Viewer.summary()} ". operator: " {Role::Operator.summary()} ". admin: " {Role::Admin.summary()} "."
+                </p>
+                <button class="button primary" type="submit">"Add user"</button>
+            </form>
+        </section>
+    }
+}

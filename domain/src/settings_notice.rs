@@ -1,0 +1,90 @@
+//! [`SettingsNotice`]: what `/settings` says after one of its forms was sent
+//! (`/settings?notice=<code>`). Codes, not sentences, travel in the address,
+//! so a link from elsewhere cannot make the page say anything else.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsNotice {
+    UserAdded,
+    RoleChanged,
+    UserRemoved,
+    PasswordChanged,
+    BadEmail,
+    BadPassword,
+    PasswordMismatch,
+    EmailTaken,
+    LastAdmin,
+    WrongPassword,
+    NoSuchUser,
+    Failed,
+}
+
+names!(SettingsNotice {
+    UserAdded => "user_added",
+    RoleChanged => "role_changed",
+    UserRemoved => "user_removed",
+    PasswordChanged => "password_changed",
+    BadEmail => "bad_email",
+    BadPassword => "bad_password",
+    PasswordMismatch => "password_mismatch",
+    EmailTaken => "email_taken",
+    LastAdmin => "last_admin",
+    WrongPassword => "wrong_password",
+    NoSuchUser => "no_such_user",
+    Failed => "failed",
+});
+
+impl SettingsNotice {
+    /// The sentence the page shows.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::UserAdded => "User added. Tell them their email and password; they can change the password in Settings.",
+            Self::RoleChanged => "Role changed. It applies to their next click.",
+            Self::UserRemoved => "User removed. Their sessions have ended.",
+            Self::PasswordChanged => "Password changed. Your other sessions have ended.",
+            Self::BadEmail => "That is not an email address.",
+            Self::BadPassword => "A password needs at least 10 characters (and at most 256).",
+            Self::PasswordMismatch => "The two new passwords differ: type the same one twice.",
+            Self::EmailTaken => "An account with that email exists already.",
+            Self::LastAdmin => "The dashboard must keep at least one administrator: make someone else an admin first.",
+            Self::WrongPassword => "The current password is wrong.",
+            Self::NoSuchUser => "There is no such user.",
+            Self::Failed => "That did not work; the server logged why. Try again in a moment.",
+        }
+    }
+
+    /// Whether it reports a refusal rather than a success.
+    pub fn is_error(self) -> bool {
+        !matches!(
+            self,
+            Self::UserAdded | Self::RoleChanged | Self::UserRemoved | Self::PasswordChanged
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_sentence_states_the_real_limits() {
+        let text = SettingsNotice::BadPassword.sentence();
+        assert!(
+            text.contains(&crate::access::MIN_PASSWORD_CHARS.to_string()),
+            "{text}"
+        );
+        assert!(
+            text.contains(&crate::access::MAX_PASSWORD_CHARS.to_string()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for notice in SettingsNotice::ALL {
+            assert_eq!(SettingsNotice::parse(notice.as_str()), Some(*notice));
+        }
+    }
+}

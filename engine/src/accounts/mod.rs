@@ -1,0 +1,441 @@
+//! The accounts of the people who use the dashboard: the first administrator
+//! (from a one-time setup link or `ADMIN_EMAIL` / `ADMIN_PASSWORD`), sign-in
+//! with its throttle, and the administration of users. Every change is an
+//! entry in the account log naming who made it. Passwords are hashed with
+//! Argon2id (`password-auth`) on a blocking thread: the hash is slow on purpose.
+//!
+//! `rules.rs` holds the pure rules (email and password shape, the throttle).
+
+pub mod rules;
+
+use domain::{Actor, Role, UnixTime};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::db::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
+use crate::{Engine, EngineError};
+
+use rules::{check_new_password, normalized_email, throttled_for, WINDOW_SECS};
+
+/// A person with an account, as the rest of the product sees them. (No
+/// `Debug` of the hash: only [`User::session_key`] derives from it.)
+#[derive(Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub created_at: UnixTime,
+    session_key: [u8; 32],
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    fn from_row(row: UserRow) -> Self {
+        let session_key = Sha256::new()
+            .chain_update(b"session:")
+            .chain_update(row.password_hash.as_bytes())
+            .finalize()
+            .into();
+        Self {
+            id: row.id,
+            email: row.email,
+            role: row.role,
+            created_at: row.created_at,
+            session_key,
+        }
+    }
+
+    /// Changes whenever the password does: a session remembers it at sign-in
+    /// and ends when it no longer matches.
+    pub fn session_key(&self) -> &[u8] {
+        &self.session_key
+    }
+
+    /// This user as the event logs name them.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.email.clone())
+    }
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The same sentence for an unknown email and a wrong password.
+    #[error("Wrong email or password.")]
+    Invalid,
+    #[error("Too many failed sign-ins: try again in {retry_after_secs} seconds.")]
+    Throttled { retry_after_secs: i64 },
+    #[error(transparent)]
+    Storage(#[from] EngineError),
+}
+
+/// Why an account change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Not an email address; the sentence says why.
+    #[error("{0}")]
+    InvalidEmail(String),
+    /// Not an acceptable password; the sentence says why.
+    #[error("{0}")]
+    InvalidPassword(String),
+    #[error("There is no such user.")]
+    NotFound,
+    #[error("An account with that email exists already.")]
+    EmailTaken,
+    #[error(
+        "The dashboard must keep at least one administrator: make someone else an admin first."
+    )]
+    LastAdmin,
+    #[error("The current password is wrong.")]
+    WrongPassword,
+    /// The setup link was used, replaced, or never issued.
+    #[error("This setup link is no longer valid: the first administrator exists already, or the server printed a newer link at its last start.")]
+    SetupLinkInvalid,
+    #[error(transparent)]
+    Storage(#[from] EngineError),
+}
+
+/// Hashes with Argon2id off the async threads.
+async fn hash_password(password: &str) -> Result<String, EngineError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the password hashing task failed");
+            EngineError::Storage("hash the password")
+        })
+}
+
+/// Checks `password` against `hash` (or against a throw-away hash when there
+/// is no account, so both answers take as long) off the async threads.
+async fn verify_password(password: &str, hash: Option<String>) -> bool {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
+        password_auth::verify_password(password, &hash).is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of a random password, made once, checked when the email is unknown.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| password_auth::generate_hash(random_token()))
+}
+
+/// 256 random bits, hex.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn storage(what: &'static str) -> impl FnOnce(crate::DatabaseError) -> EngineError {
+    crate::engine_handle::storage(what)
+}
+
+impl Engine {
+    /// Whether anyone has an account yet.
+    pub async fn has_accounts(&self) -> Result<bool, EngineError> {
+        Ok(self
+            .db
+            .count_users()
+            .await
+            .map_err(storage("count the accounts"))?
+            > 0)
+    }
+
+    /// While no account exists: a new one-time setup token (the server prints
+    /// the link); it replaces any earlier one. `None` once accounts exist.
+    pub async fn issue_setup_token(&self) -> Result<Option<String>, EngineError> {
+        if self.has_accounts().await? {
+            return Ok(None);
+        }
+        let token = random_token();
+        self.db
+            .store_setup_token(&token_hash(&token), self.now())
+            .await
+            .map_err(storage("store the setup token"))?;
+        Ok(Some(token))
+    }
+
+    /// Whether `token` opens the setup page now.
+    pub async fn setup_token_is_live(&self, token: &str) -> Result<bool, EngineError> {
+        self.db
+            .setup_token_is_live(&token_hash(token))
+            .await
+            .map_err(storage("check the setup token"))
+    }
+
+    /// Creates the first administrator from the setup link, spending it.
+    pub async fn set_up_first_admin(
+        &self,
+        token: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<User, AccountError> {
+        let hash = token_hash(token);
+        self.first_admin(email, password, Some(&hash), "the setup link")
+            .await
+    }
+
+    /// `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that administrator when no
+    /// account exists yet. `None` when accounts exist (nothing changes).
+    pub async fn ensure_admin_from_settings(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<User>, AccountError> {
+        if self.has_accounts().await? {
+            return Ok(None);
+        }
+        match self.first_admin(email, password, None, "ADMIN_EMAIL").await {
+            Ok(user) => Ok(Some(user)),
+            // Another process created it meanwhile.
+            Err(AccountError::SetupLinkInvalid) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn first_admin(
+        &self,
+        email: &str,
+        password: &str,
+        setup_token_hash: Option<&str>,
+        how: &str,
+    ) -> Result<User, AccountError> {
+        let email = normalized_email(email).map_err(AccountError::InvalidEmail)?;
+        check_new_password(password).map_err(AccountError::InvalidPassword)?;
+        let password_hash = hash_password(password).await?;
+        let actor = Actor::User(email.clone()).stored();
+        let message = format!("First administrator created from {how}");
+        let event = NewAccountEvent {
+            actor: &actor,
+            action: "first_admin",
+            subject: &email,
+            message: &message,
+        };
+        let id = self
+            .db
+            .insert_first_admin(&email, &password_hash, setup_token_hash, &event, self.now())
+            .await
+            .map_err(storage("create the first administrator"))?
+            .ok_or(AccountError::SetupLinkInvalid)?;
+        tracing::info!(user = id, "first administrator created from {how}");
+        self.user(id).await?.ok_or(AccountError::NotFound)
+    }
+
+    /// The account with this id (sessions look their user up on every request).
+    pub async fn user(&self, id: i64) -> Result<Option<User>, EngineError> {
+        Ok(self
+            .db
+            .user_by_id(id)
+            .await
+            .map_err(storage("read an account"))?
+            .map(User::from_row))
+    }
+
+    /// Every account, by email.
+    pub async fn users(&self) -> Result<Vec<User>, EngineError> {
+        Ok(self
+            .db
+            .users()
+            .await
+            .map_err(storage("read the accounts"))?
+            .into_iter()
+            .map(User::from_row)
+            .collect())
+    }
+
+    /// Checks an email and password from `client` (its address), with the
+    /// throttle: after five failures for the email or for the client within
+    /// 15 minutes, the next attempt is refused without looking.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<User, SignInError> {
+        let now = self.now();
+        // An unusable email is still throttled (by its raw text) and still
+        // answered with the same sentence.
+        let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+        let email_subject = format!("email:{email}");
+        let client_subject = format!("addr:{client}");
+        for subject in [&email_subject, &client_subject] {
+            let failures = self
+                .db
+                .sign_in_failures(subject, now - WINDOW_SECS)
+                .await
+                .map_err(storage("read the sign-in throttle"))?;
+            if let Some(retry_after_secs) = throttled_for(&failures, now) {
+                tracing::warn!(subject = %subject, "sign-in throttled");
+                return Err(SignInError::Throttled { retry_after_secs });
+            }
+        }
+        let row = self
+            .db
+            .user_by_email(&email)
+            .await
+            .map_err(storage("read an account"))?;
+        let hash = row.as_ref().map(|r| r.password_hash.clone());
+        match (verify_password(password, hash).await, row) {
+            (true, Some(row)) => {
+                self.db
+                    .clear_sign_in_failures(&email_subject)
+                    .await
+                    .map_err(storage("clear the sign-in throttle"))?;
+                tracing::info!(user = row.id, "signed in");
+                Ok(User::from_row(row))
+            }
+            _ => {
+                self.db
+                    .record_sign_in_failure(
+                        &[&email_subject, &client_subject],
+                        now,
+                        now - WINDOW_SECS,
+                    )
+                    .await
+                    .map_err(storage("record a failed sign-in"))?;
+                tracing::info!("failed sign-in");
+                Err(SignInError::Invalid)
+            }
+        }
+    }
+
+    /// An administrator adds an account.
+    pub async fn add_user(
+        &self,
+        by: &User,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, AccountError> {
+        let email = normalized_email(email).map_err(AccountError::InvalidEmail)?;
+        check_new_password(password).map_err(AccountError::InvalidPassword)?;
+        let password_hash = hash_password(password).await?;
+        let actor = by.actor().stored();
+        let message = format!("Added {email} as {role}");
+        let event = NewAccountEvent {
+            actor: &actor,
+            action: "add_user",
+            subject: &email,
+            message: &message,
+        };
+        let id = self
+            .db
+            .insert_user(&email, &password_hash, role, &event, self.now())
+            .await
+            .map_err(storage("add an account"))?
+            .ok_or(AccountError::EmailTaken)?;
+        self.user(id).await?.ok_or(AccountError::NotFound)
+    }
+
+    /// An administrator changes someone's role (never the last admin's).
+    pub async fn change_role(&self, by: &User, id: i64, role: Role) -> Result<(), AccountError> {
+        let target = self.user(id).await?.ok_or(AccountError::NotFound)?;
+        let actor = by.actor().stored();
+        let message = format!(
+            "Role of {} changed from {} to {role}",
+            target.email, target.role
+        );
+        let event = NewAccountEvent {
+            actor: &actor,
+            action: "change_role",
+            subject: &target.email,
+            message: &message,
+        };
+        let change = self
+            .db
+            .change_role(id, role, &event, self.now())
+            .await
+            .map_err(storage("change a role"))?;
+        account_change(change)
+    }
+
+    /// An administrator removes an account (never the last admin's); its
+    /// sessions end with it.
+    pub async fn remove_user(&self, by: &User, id: i64) -> Result<(), AccountError> {
+        let target = self.user(id).await?.ok_or(AccountError::NotFound)?;
+        let actor = by.actor().stored();
+        let message = format!("Removed {} ({})", target.email, target.role);
+        let event = NewAccountEvent {
+            actor: &actor,
+            action: "remove_user",
+            subject: &target.email,
+            message: &message,
+        };
+        let change = self
+            .db
+            .remove_user(id, &event, self.now())
+            .await
+            .map_err(storage("remove an account"))?;
+        account_change(change)
+    }
+
+    /// A user changes their own password (the current one required); every
+    /// session signed in with the old one ends. Answers the user as now stored.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+    ) -> Result<User, AccountError> {
+        let row = self
+            .db
+            .user_by_id(user.id)
+            .await
+            .map_err(storage("read an account"))?
+            .ok_or(AccountError::NotFound)?;
+        if !verify_password(current, Some(row.password_hash)).await {
+            return Err(AccountError::WrongPassword);
+        }
+        check_new_password(new).map_err(AccountError::InvalidPassword)?;
+        let password_hash = hash_password(new).await?;
+        let actor = user.actor().stored();
+        let event = NewAccountEvent {
+            actor: &actor,
+            action: "change_password",
+            subject: &user.email,
+            message: "Password changed; other sessions ended",
+        };
+        self.db
+            .set_password_hash(user.id, &password_hash, &event, self.now())
+            .await
+            .map_err(storage("change a password"))?;
+        self.user(user.id).await?.ok_or(AccountError::NotFound)
+    }
+
+    /// The newest entries of the account log.
+    pub async fn account_events(&self, limit: i64) -> Result<Vec<AccountEvent>, EngineError> {
+        self.db
+            .account_events(limit.clamp(1, 500))
+            .await
+            .map_err(storage("read the account log"))
+    }
+}
+
+fn account_change(change: AccountChange) -> Result<(), AccountError> {
+    match change {
+        AccountChange::Done => Ok(()),
+        AccountChange::NotFound => Err(AccountError::NotFound),
+        AccountChange::LastAdmin => Err(AccountError::LastAdmin),
+    }
+}

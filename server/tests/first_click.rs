@@ -395,54 +395,13 @@ async fn request_logs_carry_the_path_but_never_the_code_or_the_state() {
 
 #[test]
 fn the_server_prints_the_address_to_open_on_the_redirect_uris_host() {
-    use std::io::BufRead;
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .current_dir(dir.path())
-        .env_remove("JIRA_CLIENT_ID")
-        .env("ADMIN_EMAIL", "ops@example.com")
-        .env("ADMIN_PASSWORD", "a long enough password")
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/db.sqlite", dir.path().display()),
-        )
-        .env("JIRA_REDIRECT_URI", "http://localhost:45678/oauth/callback")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run server");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines, seen) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut printed = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let found = loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match seen.recv_timeout(left) {
-            Ok(line) if line.starts_with("open ") => break Some(line),
-            Ok(line) => printed.push(line),
-            Err(_) => break None,
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let (found, printed) = open_line(&[
+        ("ADMIN_EMAIL", "ops@example.com"),
+        ("ADMIN_PASSWORD", "a long enough password"),
+    ]);
     assert_eq!(
         found.as_deref(),
-        Some(
-            "open http://localhost:45678/dashboard and sign in as ops@example.com (ADMIN_PASSWORD)"
-        ),
+        Some("open http://localhost:45678/dashboard and sign in as ops@example.com (ADMIN_PASSWORD)"),
         "one line naming the address to open and how to sign in; printed: {printed:#?}"
     );
     assert!(

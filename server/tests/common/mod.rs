@@ -334,3 +334,56 @@ impl TestApp {
             .expect("drop trigger");
     }
 }
+
+/// Runs the real server binary (sandbox mode, a fresh database, redirect URI
+/// on `localhost:45678`) with `env` added, and answers the first line it
+/// prints that starts with `open `, and the lines before it.
+pub fn open_line(env: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .current_dir(dir.path())
+        .env_remove("JIRA_CLIENT_ID")
+        .env_remove("ADMIN_EMAIL")
+        .env_remove("ADMIN_PASSWORD")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite", dir.path().display()),
+        )
+        .env("JIRA_REDIRECT_URI", "http://localhost:45678/oauth/callback")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("run server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) if line.starts_with("open ") => break Some(line),
+            Ok(line) => printed.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    (found, printed)
+}

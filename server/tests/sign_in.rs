@@ -1,0 +1,627 @@
+//! Accounts and sign-in (issue 13), over real HTTP: who may pass the guard,
+//! the roles, the throttle, the session's life (renewed at sign-in, ended by
+//! sign-out, removal and a password change), the first administrator's
+//! one-time link, the host allowlist, the security headers, and the events
+//! that name who acted.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::StatusCode;
+use server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+
+const PASSWORD: &str = "a password long enough";
+
+/// Adds a user with `role` through the settings form (as the administrator)
+/// and signs them in: their client.
+async fn user(app: &TestApp, email: &str, role: &str) -> reqwest::Client {
+    let res = app
+        .http
+        .post(app.url("/settings/users"))
+        .form(&[("email", email), ("password", PASSWORD), ("role", role)])
+        .send()
+        .await
+        .expect("add user");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/settings?notice=user_added",
+        "adding {email}"
+    );
+    let session = sign_in(&app.base, email, PASSWORD)
+        .await
+        .expect("the new user signs in");
+    client_with_session(&session)
+}
+
+async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+    client.post(url).form(form).send().await.expect("post")
+}
+
+async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
+    client.get(url).send().await.expect("get")
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_stranger_is_sent_to_sign_in_and_programs_get_401_json() {
+    let app = TestApp::spawn().await;
+    let stranger = anonymous();
+    for path in ["/dashboard", "/integrations/1", "/settings", "/oauth/start", "/"] {
+        let res = get(&stranger, app.url(path)).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        let to = location(&res);
+        assert!(to.starts_with("/login?next="), "{path} -> {to}");
+    }
+    let res = get(&stranger, app.url("/integrations/7?x=1")).await;
+    assert_eq!(location(&res), "/login?next=%2Fintegrations%2F7%3Fx%3D1");
+    for path in [
+        "/api/list_integrations",
+        "/api/dashboard_page",
+        "/api/refresh_integration",
+        "/api/settings_page",
+        "/api/not_a_function",
+    ] {
+        let res = post(&stranger, app.url(path), &[("id", "1")]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "unauthenticated", "{path}");
+    }
+    for path in ["/settings/users", "/settings/password", "/logout"] {
+        let res = post(&stranger, app.url(path), &[]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // Open to anyone: the sign-in page, the probe, the stylesheet, the sandbox.
+    for path in ["/login", "/healthz", "/sandbox/authorize?client_id=x"] {
+        let res = get(&stranger, app.url(path)).await;
+        assert_ne!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert!(!res.status().is_redirection(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn each_role_may_do_what_it_holds_and_the_server_refuses_the_rest_with_403() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let viewer = user(&app, "vera@example.com", "viewer").await;
+    let operator = user(&app, "otto@example.com", "operator").await;
+
+    // Everyone reads.
+    for client in [&viewer, &operator, &app.http] {
+        let res = post(client, app.url("/api/list_integrations"), &[]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(get(client, app.url("/dashboard")).await.status(), StatusCode::OK);
+        assert_eq!(get(client, app.url("/integrations/1")).await.status(), StatusCode::OK);
+        assert_eq!(get(client, app.url("/settings")).await.status(), StatusCode::OK);
+    }
+    // A viewer changes nothing: every operating function and route is refused.
+    for path in [
+        "/api/refresh_integration",
+        "/api/test_connection",
+        "/api/disconnect_integration",
+    ] {
+        let res = post(&viewer, app.url(path), &[("id", "1")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "forbidden");
+        assert!(body["message"].as_str().unwrap_or("").contains("viewer"), "{body}");
+    }
+    let states = app.count("SELECT COUNT(*) FROM oauth_states").await;
+    let res = get(&viewer, app.url("/oauth/start")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.expect("page").contains("Not allowed"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM oauth_states").await, states);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM integrations WHERE disconnected_at IS NULL").await,
+        1,
+        "the viewer's disconnect changed nothing"
+    );
+    // ...and sees no button that would change anything.
+    let html = get(&viewer, app.url("/dashboard")).await.text().await.expect("html");
+    for button in [">Refresh token</button>", ">Test connection</button>", ">Disconnect</button>", ">Start OAuth Flow</a>", ">Re-authenticate</a>"] {
+        assert!(!html.contains(button), "a viewer sees no {button:?}");
+    }
+    assert!(html.contains("vera@example.com"), "the header names who is signed in");
+
+    // An operator operates, but does not administer.
+    let res = post(&operator, app.url("/api/refresh_integration"), &[("id", "1")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = get(&operator, app.url("/dashboard")).await.text().await.expect("html");
+    assert!(html.contains(">Refresh token</button>") && html.contains(">Start OAuth Flow</a>"));
+    let res = post(
+        &operator,
+        app.url("/settings/users"),
+        &[("email", "eve@example.com"), ("password", PASSWORD), ("role", "admin")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    for path in ["/settings/users/1/role", "/settings/users/1/remove"] {
+        let res = post(&operator, app.url(path), &[("role", "viewer")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 3);
+    let settings = get(&operator, app.url("/settings")).await.text().await.expect("html");
+    assert!(!settings.contains("Add a user"), "only admins see the users");
+}
+
+#[tokio::test]
+async fn every_change_names_who_made_it() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let operator = user(&app, "otto@example.com", "operator").await;
+    post(&operator, app.url("/api/refresh_integration"), &[("id", "1")]).await;
+    post(&operator, app.url("/api/test_connection"), &[("id", "1")]).await;
+    app.engine
+        .refresh(domain::IntegrationId(1), &domain::Actor::Scheduler)
+        .await;
+    // The integration page shows who did it.
+    let (status, detail) = app.post_form("/api/integration_detail", &[("id", "1")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let shown: Vec<&str> = detail["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(shown, vec!["scheduler", "otto@example.com", "otto@example.com", ADMIN_EMAIL]);
+    post(&operator, app.url("/api/disconnect_integration"), &[("id", "1")]).await;
+    let actors: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, actor FROM token_events ORDER BY id")
+            .fetch_all(app.database.pool())
+            .await
+            .expect("events");
+    let admin = format!("user:{ADMIN_EMAIL}");
+    let otto = "user:otto@example.com".to_owned();
+    assert_eq!(
+        actors,
+        vec![
+            ("connect".to_owned(), Some(admin.clone())),
+            ("refresh".to_owned(), Some(otto.clone())),
+            ("test_connection".to_owned(), Some(otto.clone())),
+            ("refresh".to_owned(), Some("scheduler".to_owned())),
+            ("disconnect".to_owned(), Some(otto.clone())),
+        ]
+    );
+    // The account log names the admin who added the operator.
+    let log: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, action FROM account_events ORDER BY id")
+            .fetch_all(app.database.pool())
+            .await
+            .expect("account log");
+    assert_eq!(log.last(), Some(&(admin, "add_user".to_owned())));
+}
+
+#[tokio::test]
+async fn five_failures_per_email_or_per_address_close_the_door_for_15_minutes() {
+    let app = TestApp::spawn().await;
+    for _ in 0..5 {
+        let refused = sign_in(&app.base, ADMIN_EMAIL, "wrong password").await;
+        assert_eq!(refused.expect_err("wrong").0, StatusCode::UNAUTHORIZED);
+    }
+    // The sixth attempt is refused unseen, even with the right password.
+    let res = post(
+        &anonymous(),
+        app.url("/login"),
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: i64 = res.headers()[RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert!(session_cookie(&res).is_none());
+    // Fifteen minutes later the door opens again.
+    app.clock.advance(901);
+    sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("signs in after the window");
+
+    // One client address trying many emails is throttled too.
+    for i in 0..5 {
+        let email = format!("nobody{i}@example.com");
+        let refused = sign_in(&app.base, &email, "whatever password").await;
+        assert_eq!(refused.expect_err("unknown").0, StatusCode::UNAUTHORIZED);
+    }
+    let res = post(
+        &anonymous(),
+        app.url("/login"),
+        &[("email", "someone-new@example.com"), ("password", "x")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    let answer = |email: &'static str| {
+        let url = app.url("/login");
+        async move {
+            let res = post(&anonymous(), url, &[("email", email), ("password", "not the password")]).await;
+            let status = res.status();
+            let body = res.text().await.expect("body").replace(email, "EMAIL");
+            (status, body)
+        }
+    };
+    let unknown = answer("nobody@example.com").await;
+    let wrong = answer(ADMIN_EMAIL).await;
+    assert_eq!(unknown, wrong);
+    assert_eq!(unknown.0, StatusCode::UNAUTHORIZED);
+    assert!(unknown.1.contains("Wrong email or password."), "{}", unknown.1);
+}
+
+#[tokio::test]
+async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
+    let app = TestApp::spawn().await;
+    let first = app.session.clone();
+    // Signing in again from a browser that presents its old session (or one
+    // an attacker planted) gets a new id; the old one is worthless.
+    for presented in [first.clone(), "jira_dashboard_session=planted-by-an-attacker".to_owned()] {
+        let res = anonymous()
+            .post(app.url("/login"))
+            .header(COOKIE, &presented)
+            .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let renewed = session_cookie(&res).expect("a session cookie");
+        assert_ne!(renewed, presented);
+    }
+    let old = client_with_session(&first);
+    let res = post(&old, app.url("/api/list_integrations"), &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the old id no longer signs anyone in");
+
+    // The cookie's attributes.
+    let res = post(
+        &anonymous(),
+        app.url("/login"),
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+    )
+    .await;
+    let set_cookie = res.headers()[SET_COOKIE].to_str().expect("ascii").to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
+    let mine = client_with_session(&session_cookie(&res).expect("cookie"));
+    // Signing out ends the session.
+    let res = post(&mine, app.url("/logout"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/login");
+    let res = post(&mine, app.url("/api/list_integrations"), &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
+    let clock = engine::ManualClock::new(1_800_000_000);
+    let instance = server::LocalInstance::start(
+        &["--public-url", "https://dash.example.com"],
+        Arc::new(clock),
+    )
+    .await
+    .expect("start");
+    let res = anonymous()
+        .post(format!("{}/login", instance.base))
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .expect("sign in");
+    let set_cookie = res.headers()[SET_COOKIE].to_str().expect("ascii").to_owned();
+    assert!(set_cookie.starts_with("__Host-jira_dashboard_session="), "{set_cookie}");
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+}
+
+#[tokio::test]
+async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
+    let app = TestApp::spawn().await;
+    let viewer = user(&app, "vera@example.com", "viewer").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'vera@example.com'")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("id");
+    let res = post(&app.http, app.url(&format!("/settings/users/{id}/remove")), &[]).await;
+    assert_eq!(location(&res), "/settings?notice=user_removed");
+    let res = post(&viewer, app.url("/api/list_integrations"), &[]).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // The only administrator can be neither removed nor demoted.
+    let admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin'")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("admin");
+    let res = post(&app.http, app.url(&format!("/settings/users/{admin_id}/remove")), &[]).await;
+    assert_eq!(location(&res), "/settings?notice=last_admin");
+    let res = post(
+        &app.http,
+        app.url(&format!("/settings/users/{admin_id}/role")),
+        &[("role", "viewer")],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=last_admin");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'").await, 1);
+    // With a second admin, the first may step down.
+    user(&app, "ada-admin@example.com", "admin").await;
+    let res = post(
+        &app.http,
+        app.url(&format!("/settings/users/{admin_id}/role")),
+        &[("role", "operator")],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=role_changed");
+    let res = post(&app.http, app.url("/settings/users"), &[("email", "x@example.com"), ("password", PASSWORD), ("role", "viewer")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the role change applies at once");
+    // The page shows the notice's fixed sentence, never text from the address.
+    let html = get(&app.http, app.url("/settings?notice=<script>")).await.text().await.expect("html");
+    assert!(!html.contains("<script>alert"), "{html}");
+}
+
+#[tokio::test]
+async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
+    let app = TestApp::spawn().await;
+    let other = client_with_session(
+        &sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("second session"),
+    );
+    let res = post(
+        &app.http,
+        app.url("/settings/password"),
+        &[("current", "not it at all"), ("new", "a brand new password"), ("confirm", "a brand new password")],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=wrong_password");
+    let res = post(
+        &app.http,
+        app.url("/settings/password"),
+        &[("current", ADMIN_PASSWORD), ("new", "short"), ("confirm", "short")],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=bad_password");
+    let res = post(
+        &app.http,
+        app.url("/settings/password"),
+        &[("current", ADMIN_PASSWORD), ("new", "a brand new password"), ("confirm", "a brand new password")],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=password_changed");
+    // This session goes on; the other one has ended.
+    let renewed = session_cookie(&res);
+    let this = match renewed {
+        Some(cookie) => client_with_session(&cookie),
+        None => app.http.clone(),
+    };
+    assert_eq!(post(&this, app.url("/api/list_integrations"), &[]).await.status(), StatusCode::OK);
+    assert_eq!(
+        post(&other, app.url("/api/list_integrations"), &[]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD).await.is_err());
+    sign_in(&app.base, ADMIN_EMAIL, "a brand new password")
+        .await
+        .expect("the new password works");
+}
+
+#[tokio::test]
+async fn the_setup_link_creates_the_first_admin_once() {
+    let clock = engine::ManualClock::new(1_800_000_000);
+    let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock))
+        .await
+        .expect("start");
+    let link = instance.setup_link.clone().expect("a setup link while no account exists");
+    assert!(link.starts_with(&format!("{}/setup?token=", instance.base)), "{link}");
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+    let browser = anonymous();
+    let page = browser.get(format!("{}/login", instance.base)).send().await.expect("login");
+    assert!(page.text().await.expect("page").contains("No account exists yet"));
+    // A wrong token opens nothing.
+    let res = browser
+        .get(format!("{}/setup?token=not-the-token", instance.base))
+        .send()
+        .await
+        .expect("setup");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = browser.get(&link).send().await.expect("setup");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.expect("page").contains("Create the first administrator"));
+    let form = [
+        ("token", token.as_str()),
+        ("email", "First@Example.com"),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+    ];
+    let res = browser
+        .post(format!("{}/setup", instance.base))
+        .form(&form)
+        .send()
+        .await
+        .expect("set up");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/dashboard");
+    let admin = client_with_session(&session_cookie(&res).expect("signed in at once"));
+    let res = admin
+        .post(format!("{}/api/settings_page", instance.base))
+        .form(&[("x", "")])
+        .send()
+        .await
+        .expect("settings");
+    let settings: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(settings["me"]["email"], "first@example.com");
+    assert_eq!(settings["me"]["role"], "admin");
+    // Used once: the link is spent, for a second administrator too.
+    let second = [("token", token.as_str()), ("email", "second@example.com"), ("password", PASSWORD), ("confirm", PASSWORD)];
+    let res = browser
+        .post(format!("{}/setup", instance.base))
+        .form(&second)
+        .send()
+        .await
+        .expect("again");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = browser.get(&link).send().await.expect("again");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(instance.database.pool())
+        .await
+        .expect("count");
+    assert_eq!(users, 1);
+}
+
+#[tokio::test]
+async fn only_our_own_host_names_are_served() {
+    let app = TestApp::spawn().await;
+    for (host, expected) in [
+        ("evil.example", StatusCode::MISDIRECTED_REQUEST),
+        ("evil.example:80", StatusCode::MISDIRECTED_REQUEST),
+        ("127.0.0.1.evil.example", StatusCode::MISDIRECTED_REQUEST),
+        ("localhost", StatusCode::OK),
+        ("127.0.0.1", StatusCode::OK),
+    ] {
+        for path in ["/dashboard", "/sandbox/authorize?client_id=x"] {
+            let res = app
+                .http
+                .get(app.url(path))
+                .header("host", host)
+                .send()
+                .await
+                .expect("get");
+            if expected == StatusCode::OK {
+                assert_ne!(res.status(), StatusCode::MISDIRECTED_REQUEST, "{host}{path}");
+            } else {
+                assert_eq!(res.status(), expected, "{host}{path}");
+            }
+        }
+        // A rebinding page cannot pass the cross-site check with its own Host either.
+        let res = app
+            .http
+            .post(app.url("/api/refresh_integration"))
+            .header("host", host)
+            .header("origin", format!("http://{host}"))
+            .form(&[("id", "1")])
+            .send()
+            .await
+            .expect("post");
+        if expected != StatusCode::OK {
+            assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
+        }
+    }
+    // Probes answer whatever the name.
+    let res = app.http.get(app.url("/healthz")).header("host", "10.1.2.3:3000").send().await.expect("probe");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let stranger = anonymous();
+    let answers = vec![
+        ("dashboard", get(&app.http, app.url("/dashboard")).await),
+        ("settings", get(&app.http, app.url("/settings")).await),
+        ("login", get(&stranger, app.url("/login")).await),
+        ("401", post(&stranger, app.url("/api/list_integrations"), &[]).await),
+        ("to sign-in", get(&client_with_session("x=y"), app.url("/dashboard")).await),
+        ("sandbox", get(&stranger, app.url("/sandbox/authorize?client_id=x")).await),
+        ("404", get(&app.http, app.url("/no/such/page")).await),
+    ];
+    for (what, res) in answers {
+        let headers = res.headers();
+        let csp = headers
+            .get(CONTENT_SECURITY_POLICY)
+            .unwrap_or_else(|| panic!("{what}: no CSP"))
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{what}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert!(headers.contains_key("referrer-policy"), "{what}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+    }
+    // A Leptos page's inline scripts carry the nonce its policy names.
+    let res = get(&app.http, app.url("/dashboard")).await;
+    let csp = res.headers()[CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy")
+        .to_owned();
+    let html = res.text().await.expect("html");
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every inline script carries the nonce: {html}"
+    );
+    let again = get(&app.http, app.url("/dashboard")).await;
+    let other = again.headers()[CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
+    assert_ne!(csp, other, "a new nonce for every page");
+}
+
+#[tokio::test]
+async fn a_site_url_is_a_link_only_when_it_is_https() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    sqlx::query("UPDATE integration_sites SET url = 'javascript:alert(document.cookie)'")
+        .execute(app.database.pool())
+        .await
+        .expect("a hostile provider");
+    for page in ["/dashboard", "/integrations/1"] {
+        let html = get(&app.http, app.url(page)).await.text().await.expect("html");
+        assert!(html.contains("javascript:alert(document.cookie)"), "shown as text: {page}");
+        assert!(!html.contains("href=\"javascript:"), "{page}: {html}");
+    }
+    sqlx::query("UPDATE integration_sites SET url = 'https://acme.atlassian.net'")
+        .execute(app.database.pool())
+        .await
+        .expect("a normal provider");
+    let html = get(&app.http, app.url("/dashboard")).await.text().await.expect("html");
+    assert!(html.contains("href=\"https://acme.atlassian.net\""), "{html}");
+}
+
+#[tokio::test]
+async fn a_cross_site_sign_in_or_sign_out_is_refused() {
+    let app = TestApp::spawn().await;
+    for path in ["/login", "/logout", "/settings/users"] {
+        let res = app
+            .http
+            .post(app.url(path))
+            .header("sec-fetch-site", "cross-site")
+            .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        post(&app.http, app.url("/api/list_integrations"), &[]).await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+#[test]
+fn a_first_start_prints_the_one_time_setup_link() {
+    let (found, printed) = open_line(&[]);
+    let line = found.unwrap_or_else(|| panic!("an open line; printed: {printed:#?}"));
+    let token = line
+        .strip_prefix("open http://localhost:45678/setup?token=")
+        .unwrap_or_else(|| panic!("the setup link: {line}"));
+    assert_eq!(token.len(), 64, "256 random bits: {line}");
+    assert!(
+        printed.iter().any(|l| l.contains("first administrator")),
+        "says what the link is for: {printed:#?}"
+    );
+}

@@ -7,6 +7,8 @@ export default defineConfig({
   ...base,
   testDir: './perf',
   timeout: 120_000,
+  // The measurement signs in by itself (the seeded database has no session).
+  projects: [{ name: 'chromium' }],
   webServer: releaseServer({
     DATABASE_URL: `sqlite://${process.env.PERF_DB ?? '/tmp/jira-dashboard-perf.db'}`,
     // Nothing should refresh in the background while the page is measured.

@@ -2,6 +2,7 @@ import { defineConfig, devices } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_STATE } from './tests/accounts';
 
 // scripts/test picks a free port and passes it in; a bare `npx playwright test`
 // falls back to a random high port.
@@ -29,6 +30,8 @@ export function releaseServer(env: Record<string, string> = {}) {
       DATABASE_URL: `sqlite://${path.join(dataDir, 'e2e.db')}`,
       JIRA_REDIRECT_URI: `${baseURL}/oauth/callback`,
       RUST_LOG: 'warn',
+      ADMIN_EMAIL,
+      ADMIN_PASSWORD,
       ...env,
     },
   };
@@ -44,29 +47,31 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   use: {
+    ...devices['Desktop Chrome'],
     baseURL,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
+    launchOptions: {
+      // Debian's Chromium: Playwright never downloads a browser here.
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
   },
   projects: [
+    // Signs the administrator in once; the tests start from that state.
+    { name: 'setup', testMatch: /auth\.setup\.ts/ },
     {
       name: 'chromium',
-      use: {
-        ...devices['Desktop Chrome'],
-        launchOptions: {
-          // Debian's Chromium: Playwright never downloads a browser here.
-          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-          ],
-        },
-      },
+      dependencies: ['setup'],
+      use: { storageState: ADMIN_STATE },
     },
   ],
   webServer: releaseServer(),

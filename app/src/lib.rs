@@ -67,7 +67,6 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 <Route path=path!("/dashboard") view=pages::Dashboard ssr=SsrMode::Async/>
                 <Route path=path!("/integrations/:id") view=pages::IntegrationDetail ssr=SsrMode::Async/>
-                <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

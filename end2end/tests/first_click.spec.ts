@@ -1,37 +1,65 @@
-import { expect, test as base } from '@playwright/test';
-import { acceptConsent, openHydrated, resetIntegrations, sandboxSettings } from './helpers';
+import { expect, request as api, test as base } from '@playwright/test';
+import { acceptConsent, fillSignIn, openHydrated, resetIntegrations, sandboxSettings } from './helpers';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_STATE } from './accounts';
 
-// Issue 12: a new user opens the address cargo-leptos prints, 127.0.0.1, while
-// the redirect URI (and so the OAuth cookie) lives on localhost. The first
-// click must still connect: /oauth/start hops to localhost with a one-time
-// ticket, and Chromium's `Sec-Fetch-Site: cross-site` on that hop is accepted.
+// Issues 12 and 13: a new user opens the address cargo-leptos prints,
+// 127.0.0.1, while the redirect URI (and so the OAuth cookie) lives on
+// localhost. Signing in happens on localhost (where the session must live),
+// and the first click on "Start OAuth Flow" connects.
 const test = base.extend({
   baseURL: async ({ baseURL }, use) => {
     await use(baseURL!.replace('://localhost', '://127.0.0.1'));
   },
 });
 
-test.beforeEach(async ({ request }) => {
+test.beforeEach(async () => {
+  // The administrator's session lives on localhost.
+  const request = await api.newContext({ baseURL: base.info().project.use.baseURL, storageState: ADMIN_STATE });
   await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
   await resetIntegrations(request);
+  await request.dispose();
 });
 
-test('the first click on 127.0.0.1 connects through the hop to localhost', async ({ page, baseURL }) => {
+test('opening 127.0.0.1, signing in and connecting works', async ({ browser, baseURL }) => {
   expect(baseURL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  await openHydrated(page, '/dashboard');
-  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\/dashboard/);
+  const context = await browser.newContext({ baseURL, storageState: undefined });
+  const page = await context.newPage();
+  await page.goto('/dashboard');
+  // Sent to sign in on the redirect URI's host.
+  await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/login\?next=%2Fdashboard$/);
+  await fillSignIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+  await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/dashboard$/);
   await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
   await acceptConsent(page, 'Ada Lovelace');
-  // The flow ends on the redirect URI's host, with the new integration.
   await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/dashboard\?flash=(connected|reconnected)&integration=\d+$/);
   await expect(page.getByTestId('flash')).toContainText(/Connected|Reconnected/);
   const card = page.locator('li.integration');
   await expect(card).toHaveCount(1);
   await expect(card).toContainText('Ada Lovelace');
   await expect(card.getByTestId('status')).toHaveText('active');
+  await context.close();
 });
 
-test('a cross-site start that is not our hop gets the product page, not plain text', async ({ page, baseURL }) => {
+test('a session on 127.0.0.1 too: the first click hops to localhost and connects', async ({ browser, baseURL }) => {
+  // A browser signed in on both names (its session cookie copied to 127.0.0.1).
+  const context = await browser.newContext({ baseURL, storageState: ADMIN_STATE });
+  const cookies = await context.cookies();
+  await context.addCookies(cookies.map((c) => ({ ...c, domain: '127.0.0.1' })));
+  const page = await context.newPage();
+  await openHydrated(page, '/dashboard');
+  await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\/dashboard/);
+  await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
+  await acceptConsent(page, 'Ada Lovelace');
+  await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/dashboard\?flash=(connected|reconnected)&integration=\d+$/);
+  await expect(page.locator('li.integration')).toHaveCount(1);
+  await context.close();
+});
+
+test('a cross-site start that is not our hop gets the product page, not plain text', async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL, storageState: ADMIN_STATE });
+  const cookies = await context.cookies();
+  await context.addCookies(cookies.map((c) => ({ ...c, domain: '127.0.0.1' })));
+  const page = await context.newPage();
   await openHydrated(page, '/dashboard');
   // A page on 127.0.0.1 sends the browser to localhost's start with no ticket:
   // to localhost that is another site, like an attacker's link.
@@ -50,4 +78,5 @@ test('a cross-site start that is not our hop gets the product page, not plain te
   await page.getByRole('link', { name: 'Back to the dashboard' }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByRole('link', { name: 'Start OAuth Flow' }).first()).toBeVisible();
+  await context.close();
 });

@@ -1,4 +1,10 @@
 import { APIRequestContext, expect, Page } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from './accounts';
 
 /** Opens `url` and waits until the WebAssembly has hydrated the page. */
 export async function openHydrated(page: Page, url: string) {
@@ -55,4 +61,86 @@ export function secondsLeft(text: string | null): number {
     total += Number(n) * { d: 86400, h: 3600, m: 60, s: 1 }[unit as 'd' | 'h' | 'm' | 's'];
   }
   return total;
+}
+
+/** Opens `target`, signs in on the page it is sent to, and lands on `target`. */
+export async function signIn(page: Page, target: string, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
+  await page.goto(target);
+  await expect(page).toHaveURL(/\/login\?next=/);
+  await fillSignIn(page, email, password);
+}
+
+/** On the sign-in page: email, password, "Sign in". */
+export async function fillSignIn(page: Page, email: string, password: string) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** A server of our own (a first start): its base URL and the lines it printed. */
+export interface OwnServer {
+  base: string;
+  lines: string[];
+  process: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Starts the release server on a free port with a fresh database and no
+ * account (a first start), and waits for the line it prints saying what to open.
+ */
+export async function startOwnServer(env: Record<string, string> = {}): Promise<OwnServer> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jira-dashboard-first-start-'));
+  const root = path.resolve(__dirname, '..', '..');
+  const child = spawn('./target/release/server', [], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      LEPTOS_ENV: 'PROD',
+      DATABASE_URL: `sqlite://${path.join(dir, 'first-start.db')}`,
+      JIRA_REDIRECT_URI: `http://localhost:${port}/oauth/callback`,
+      RUST_LOG: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "open" line: ${lines.join('\n')}`)), 30_000);
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      lines.push(...parts);
+      if (parts.some((l) => l.startsWith('open '))) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${lines.join('\n')}`)));
+  });
+  return {
+    base: `http://localhost:${port}`,
+    lines,
+    process: child,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

@@ -8,6 +8,7 @@ import {
   secondsLeft,
   waitForHydration,
 } from './helpers';
+import { ADMIN_STATE } from './accounts';
 
 test.beforeEach(async ({ request }) => {
   await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
@@ -149,7 +150,8 @@ test('the integration page shows deadlines, the event log and a connection test'
 
 test('reading the dashboard and starting a flow work without JavaScript', async ({ browser, page }) => {
   await connect(page);
-  const context = await browser.newContext({ baseURL: test.info().project.use.baseURL, javaScriptEnabled: false });
+  const context = await browser.newContext({ baseURL: test.info().project.use.baseURL,
+    storageState: ADMIN_STATE, javaScriptEnabled: false });
   const noJs = await context.newPage();
   await noJs.goto('/dashboard');
   await expect(noJs.locator('li.integration')).toContainText('Ada Lovelace');
@@ -162,6 +164,7 @@ test('reading the dashboard and starting a flow work without JavaScript', async 
 test('readable at 375 px wide', async ({ browser }) => {
   const context = await browser.newContext({
     baseURL: test.info().project.use.baseURL,
+    storageState: ADMIN_STATE,
     viewport: { width: 375, height: 740 },
   });
   const page = await context.newPage();
@@ -177,6 +180,7 @@ test('a card below the fold catches up the moment it scrolls into view', async (
   // they must never show a stale countdown once visible.
   const context = await browser.newContext({
     baseURL: test.info().project.use.baseURL,
+    storageState: ADMIN_STATE,
     viewport: { width: 375, height: 320 },
   });
   const page = await context.newPage();

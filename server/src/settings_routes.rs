@@ -1,12 +1,16 @@
-//! The forms of `/settings`: add a user, change a role, remove a user (admins),
+//! `/settings` (rendered on the server, see `app::pages::settings_document`)
+//! and its forms: add a user, change a role, remove a user (admins),
 //! and change one's own password (everyone). Each answers with a redirect back
 //! to `/settings?notice=<code>` (a [`SettingsNotice`]), so they work without
 //! WebAssembly and a reload never sends a form twice. The guard has already
 //! checked the role; the engine writes the account log naming who did it.
 
+use axum::extract::Query;
 use axum::extract::{Extension, Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::Html;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use domain::{Role, SettingsNotice};
 use engine::accounts::{AccountError, User};
@@ -18,10 +22,85 @@ use crate::sign_in::{AuthSession, SessionUser};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/settings", get(settings_page))
         .route("/settings/users", post(add_user))
         .route("/settings/users/{id}/role", post(change_role))
         .route("/settings/users/{id}/remove", post(remove_user))
         .route("/settings/password", post(change_password))
+}
+
+#[derive(Deserialize)]
+pub struct NoticeParam {
+    notice: Option<String>,
+}
+
+/// `GET /settings`: everyone sees their account; admins also the users and
+/// the account log.
+async fn settings_page(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Query(params): Query<NoticeParam>,
+) -> Response {
+    use app::model::{AccountEventView, AppInfo, Mode, SettingsView, UserView, ViewerView};
+    let admin = me.role.may(domain::Permission::Administer);
+    let (users, events) = if admin {
+        match (engine.users().await, engine.account_events(50).await) {
+            (Ok(users), Ok(events)) => (users, events),
+            (Err(e), _) | (_, Err(e)) => {
+                return crate::oauth_routes::error_page_titled(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "Settings unavailable",
+                    &e.to_string(),
+                )
+            }
+        }
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let viewer = ViewerView {
+        email: me.email.clone(),
+        role: me.role,
+    };
+    let at = |t: domain::UnixTime| app::api::rfc3339(t);
+    let settings = SettingsView {
+        me: viewer.clone(),
+        users: users
+            .into_iter()
+            .map(|u| UserView {
+                id: u.id,
+                email: u.email,
+                role: u.role,
+                created_at: at(u.created_at),
+            })
+            .collect(),
+        account_events: events
+            .into_iter()
+            .map(|e| AccountEventView {
+                id: e.id,
+                at: at(e.at),
+                actor: domain::Actor::parse(&e.actor)
+                    .map(|a| a.label().to_owned())
+                    .unwrap_or(e.actor),
+                message: e.message,
+            })
+            .collect(),
+        info: AppInfo {
+            mode: if engine.settings().sandbox_mode {
+                Mode::Sandbox
+            } else {
+                Mode::Atlassian
+            },
+            refresh_margin_secs: engine.settings().refresh_margin_secs,
+            server_now: engine.now().secs(),
+            viewer: Some(viewer),
+        },
+    };
+    let notice = params.notice.as_deref().and_then(SettingsNotice::parse);
+    let mut response = Html(app::pages::settings_document(settings, notice)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn back(notice: SettingsNotice) -> Response {

@@ -401,7 +401,9 @@ fn the_server_prints_the_address_to_open_on_the_redirect_uris_host() {
     ]);
     assert_eq!(
         found.as_deref(),
-        Some("open http://localhost:45678/dashboard and sign in as ops@example.com (ADMIN_PASSWORD)"),
+        Some(
+            "open http://localhost:45678/dashboard and sign in as ops@example.com (ADMIN_PASSWORD)"
+        ),
         "one line naming the address to open and how to sign in; printed: {printed:#?}"
     );
     assert!(

@@ -56,7 +56,13 @@ fn location(res: &reqwest::Response) -> String {
 async fn a_stranger_is_sent_to_sign_in_and_programs_get_401_json() {
     let app = TestApp::spawn().await;
     let stranger = anonymous();
-    for path in ["/dashboard", "/integrations/1", "/settings", "/oauth/start", "/"] {
+    for path in [
+        "/dashboard",
+        "/integrations/1",
+        "/settings",
+        "/oauth/start",
+        "/",
+    ] {
         let res = get(&stranger, app.url(path)).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
         let to = location(&res);
@@ -99,9 +105,18 @@ async fn each_role_may_do_what_it_holds_and_the_server_refuses_the_rest_with_403
     for client in [&viewer, &operator, &app.http] {
         let res = post(client, app.url("/api/list_integrations"), &[]).await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(get(client, app.url("/dashboard")).await.status(), StatusCode::OK);
-        assert_eq!(get(client, app.url("/integrations/1")).await.status(), StatusCode::OK);
-        assert_eq!(get(client, app.url("/settings")).await.status(), StatusCode::OK);
+        assert_eq!(
+            get(client, app.url("/dashboard")).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(client, app.url("/integrations/1")).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(client, app.url("/settings")).await.status(),
+            StatusCode::OK
+        );
     }
     // A viewer changes nothing: every operating function and route is refused.
     for path in [
@@ -113,7 +128,10 @@ async fn each_role_may_do_what_it_holds_and_the_server_refuses_the_rest_with_403
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
         let body: serde_json::Value = res.json().await.expect("json");
         assert_eq!(body["error"], "forbidden");
-        assert!(body["message"].as_str().unwrap_or("").contains("viewer"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap_or("").contains("viewer"),
+            "{body}"
+        );
     }
     let states = app.count("SELECT COUNT(*) FROM oauth_states").await;
     let res = get(&viewer, app.url("/oauth/start")).await;
@@ -121,26 +139,53 @@ async fn each_role_may_do_what_it_holds_and_the_server_refuses_the_rest_with_403
     assert!(res.text().await.expect("page").contains("Not allowed"));
     assert_eq!(app.count("SELECT COUNT(*) FROM oauth_states").await, states);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM integrations WHERE disconnected_at IS NULL").await,
+        app.count("SELECT COUNT(*) FROM integrations WHERE disconnected_at IS NULL")
+            .await,
         1,
         "the viewer's disconnect changed nothing"
     );
     // ...and sees no button that would change anything.
-    let html = get(&viewer, app.url("/dashboard")).await.text().await.expect("html");
-    for button in [">Refresh token</button>", ">Test connection</button>", ">Disconnect</button>", ">Start OAuth Flow</a>", ">Re-authenticate</a>"] {
+    let html = get(&viewer, app.url("/dashboard"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    for button in [
+        ">Refresh token</button>",
+        ">Test connection</button>",
+        ">Disconnect</button>",
+        ">Start OAuth Flow</a>",
+        ">Re-authenticate</a>",
+    ] {
         assert!(!html.contains(button), "a viewer sees no {button:?}");
     }
-    assert!(html.contains("vera@example.com"), "the header names who is signed in");
+    assert!(
+        html.contains("vera@example.com"),
+        "the header names who is signed in"
+    );
 
     // An operator operates, but does not administer.
-    let res = post(&operator, app.url("/api/refresh_integration"), &[("id", "1")]).await;
+    let res = post(
+        &operator,
+        app.url("/api/refresh_integration"),
+        &[("id", "1")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let html = get(&operator, app.url("/dashboard")).await.text().await.expect("html");
+    let html = get(&operator, app.url("/dashboard"))
+        .await
+        .text()
+        .await
+        .expect("html");
     assert!(html.contains(">Refresh token</button>") && html.contains(">Start OAuth Flow</a>"));
     let res = post(
         &operator,
         app.url("/settings/users"),
-        &[("email", "eve@example.com"), ("password", PASSWORD), ("role", "admin")],
+        &[
+            ("email", "eve@example.com"),
+            ("password", PASSWORD),
+            ("role", "admin"),
+        ],
     )
     .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -149,8 +194,15 @@ async fn each_role_may_do_what_it_holds_and_the_server_refuses_the_rest_with_403
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 3);
-    let settings = get(&operator, app.url("/settings")).await.text().await.expect("html");
-    assert!(!settings.contains("Add a user"), "only admins see the users");
+    let settings = get(&operator, app.url("/settings"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        !settings.contains("Add a user"),
+        "only admins see the users"
+    );
 }
 
 #[tokio::test]
@@ -158,13 +210,20 @@ async fn every_change_names_who_made_it() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     let operator = user(&app, "otto@example.com", "operator").await;
-    post(&operator, app.url("/api/refresh_integration"), &[("id", "1")]).await;
+    post(
+        &operator,
+        app.url("/api/refresh_integration"),
+        &[("id", "1")],
+    )
+    .await;
     post(&operator, app.url("/api/test_connection"), &[("id", "1")]).await;
     app.engine
         .refresh(domain::IntegrationId(1), &domain::Actor::Scheduler)
         .await;
     // The integration page shows who did it.
-    let (status, detail) = app.post_form("/api/integration_detail", &[("id", "1")]).await;
+    let (status, detail) = app
+        .post_form("/api/integration_detail", &[("id", "1")])
+        .await;
     assert_eq!(status, StatusCode::OK);
     let shown: Vec<&str> = detail["events"]
         .as_array()
@@ -172,8 +231,21 @@ async fn every_change_names_who_made_it() {
         .iter()
         .map(|e| e["actor"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(shown, vec!["scheduler", "otto@example.com", "otto@example.com", ADMIN_EMAIL]);
-    post(&operator, app.url("/api/disconnect_integration"), &[("id", "1")]).await;
+    assert_eq!(
+        shown,
+        vec![
+            "scheduler",
+            "otto@example.com",
+            "otto@example.com",
+            ADMIN_EMAIL
+        ]
+    );
+    post(
+        &operator,
+        app.url("/api/disconnect_integration"),
+        &[("id", "1")],
+    )
+    .await;
     let actors: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT kind, actor FROM token_events ORDER BY id")
             .fetch_all(app.database.pool())
@@ -249,7 +321,12 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
     let answer = |email: &'static str| {
         let url = app.url("/login");
         async move {
-            let res = post(&anonymous(), url, &[("email", email), ("password", "not the password")]).await;
+            let res = post(
+                &anonymous(),
+                url,
+                &[("email", email), ("password", "not the password")],
+            )
+            .await;
             let status = res.status();
             let body = res.text().await.expect("body").replace(email, "EMAIL");
             (status, body)
@@ -259,7 +336,11 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
     let wrong = answer(ADMIN_EMAIL).await;
     assert_eq!(unknown, wrong);
     assert_eq!(unknown.0, StatusCode::UNAUTHORIZED);
-    assert!(unknown.1.contains("Wrong email or password."), "{}", unknown.1);
+    assert!(
+        unknown.1.contains("Wrong email or password."),
+        "{}",
+        unknown.1
+    );
 }
 
 #[tokio::test]
@@ -268,7 +349,10 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
     let first = app.session.clone();
     // Signing in again from a browser that presents its old session (or one
     // an attacker planted) gets a new id; the old one is worthless.
-    for presented in [first.clone(), "jira_dashboard_session=planted-by-an-attacker".to_owned()] {
+    for presented in [
+        first.clone(),
+        "jira_dashboard_session=planted-by-an-attacker".to_owned(),
+    ] {
         let res = anonymous()
             .post(app.url("/login"))
             .header(COOKIE, &presented)
@@ -282,7 +366,11 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
     }
     let old = client_with_session(&first);
     let res = post(&old, app.url("/api/list_integrations"), &[]).await;
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the old id no longer signs anyone in");
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old id no longer signs anyone in"
+    );
 
     // The cookie's attributes.
     let res = post(
@@ -291,7 +379,10 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
         &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
     )
     .await;
-    let set_cookie = res.headers()[SET_COOKIE].to_str().expect("ascii").to_owned();
+    let set_cookie = res.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
@@ -319,8 +410,14 @@ async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
         .send()
         .await
         .expect("sign in");
-    let set_cookie = res.headers()[SET_COOKIE].to_str().expect("ascii").to_owned();
-    assert!(set_cookie.starts_with("__Host-jira_dashboard_session="), "{set_cookie}");
+    let set_cookie = res.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        set_cookie.starts_with("__Host-jira_dashboard_session="),
+        "{set_cookie}"
+    );
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
     assert!(set_cookie.contains("Path=/"), "{set_cookie}");
     assert!(!set_cookie.contains("Domain"), "{set_cookie}");
@@ -334,7 +431,12 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
         .fetch_one(app.database.pool())
         .await
         .expect("id");
-    let res = post(&app.http, app.url(&format!("/settings/users/{id}/remove")), &[]).await;
+    let res = post(
+        &app.http,
+        app.url(&format!("/settings/users/{id}/remove")),
+        &[],
+    )
+    .await;
     assert_eq!(location(&res), "/settings?notice=user_removed");
     let res = post(&viewer, app.url("/api/list_integrations"), &[]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -344,7 +446,12 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
         .fetch_one(app.database.pool())
         .await
         .expect("admin");
-    let res = post(&app.http, app.url(&format!("/settings/users/{admin_id}/remove")), &[]).await;
+    let res = post(
+        &app.http,
+        app.url(&format!("/settings/users/{admin_id}/remove")),
+        &[],
+    )
+    .await;
     assert_eq!(location(&res), "/settings?notice=last_admin");
     let res = post(
         &app.http,
@@ -353,7 +460,11 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
     )
     .await;
     assert_eq!(location(&res), "/settings?notice=last_admin");
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+            .await,
+        1
+    );
     // With a second admin, the first may step down.
     user(&app, "ada-admin@example.com", "admin").await;
     let res = post(
@@ -363,10 +474,27 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
     )
     .await;
     assert_eq!(location(&res), "/settings?notice=role_changed");
-    let res = post(&app.http, app.url("/settings/users"), &[("email", "x@example.com"), ("password", PASSWORD), ("role", "viewer")]).await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN, "the role change applies at once");
+    let res = post(
+        &app.http,
+        app.url("/settings/users"),
+        &[
+            ("email", "x@example.com"),
+            ("password", PASSWORD),
+            ("role", "viewer"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the role change applies at once"
+    );
     // The page shows the notice's fixed sentence, never text from the address.
-    let html = get(&app.http, app.url("/settings?notice=<script>")).await.text().await.expect("html");
+    let html = get(&app.http, app.url("/settings?notice=<script>"))
+        .await
+        .text()
+        .await
+        .expect("html");
     assert!(!html.contains("<script>alert"), "{html}");
 }
 
@@ -374,26 +502,40 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
 async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
     let app = TestApp::spawn().await;
     let other = client_with_session(
-        &sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("second session"),
+        &sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .expect("second session"),
     );
     let res = post(
         &app.http,
         app.url("/settings/password"),
-        &[("current", "not it at all"), ("new", "a brand new password"), ("confirm", "a brand new password")],
+        &[
+            ("current", "not it at all"),
+            ("new", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
     )
     .await;
     assert_eq!(location(&res), "/settings?notice=wrong_password");
     let res = post(
         &app.http,
         app.url("/settings/password"),
-        &[("current", ADMIN_PASSWORD), ("new", "short"), ("confirm", "short")],
+        &[
+            ("current", ADMIN_PASSWORD),
+            ("new", "short"),
+            ("confirm", "short"),
+        ],
     )
     .await;
     assert_eq!(location(&res), "/settings?notice=bad_password");
     let res = post(
         &app.http,
         app.url("/settings/password"),
-        &[("current", ADMIN_PASSWORD), ("new", "a brand new password"), ("confirm", "a brand new password")],
+        &[
+            ("current", ADMIN_PASSWORD),
+            ("new", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
     )
     .await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
@@ -403,12 +545,21 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
         Some(cookie) => client_with_session(&cookie),
         None => app.http.clone(),
     };
-    assert_eq!(post(&this, app.url("/api/list_integrations"), &[]).await.status(), StatusCode::OK);
     assert_eq!(
-        post(&other, app.url("/api/list_integrations"), &[]).await.status(),
+        post(&this, app.url("/api/list_integrations"), &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&other, app.url("/api/list_integrations"), &[])
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
-    assert!(sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD).await.is_err());
+    assert!(sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .is_err());
     sign_in(&app.base, ADMIN_EMAIL, "a brand new password")
         .await
         .expect("the new password works");
@@ -420,12 +571,26 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock))
         .await
         .expect("start");
-    let link = instance.setup_link.clone().expect("a setup link while no account exists");
-    assert!(link.starts_with(&format!("{}/setup?token=", instance.base)), "{link}");
+    let link = instance
+        .setup_link
+        .clone()
+        .expect("a setup link while no account exists");
+    assert!(
+        link.starts_with(&format!("{}/setup?token=", instance.base)),
+        "{link}"
+    );
     let token = link.split("token=").nth(1).expect("token").to_owned();
     let browser = anonymous();
-    let page = browser.get(format!("{}/login", instance.base)).send().await.expect("login");
-    assert!(page.text().await.expect("page").contains("No account exists yet"));
+    let page = browser
+        .get(format!("{}/login", instance.base))
+        .send()
+        .await
+        .expect("login");
+    assert!(page
+        .text()
+        .await
+        .expect("page")
+        .contains("No account exists yet"));
     // A wrong token opens nothing.
     let res = browser
         .get(format!("{}/setup?token=not-the-token", instance.base))
@@ -435,7 +600,11 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = browser.get(&link).send().await.expect("setup");
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.expect("page").contains("Create the first administrator"));
+    assert!(res
+        .text()
+        .await
+        .expect("page")
+        .contains("Create the first administrator"));
     let form = [
         ("token", token.as_str()),
         ("email", "First@Example.com"),
@@ -451,17 +620,23 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/dashboard");
     let admin = client_with_session(&session_cookie(&res).expect("signed in at once"));
-    let res = admin
-        .post(format!("{}/api/settings_page", instance.base))
-        .form(&[("x", "")])
+    let html = admin
+        .get(format!("{}/settings", instance.base))
         .send()
         .await
-        .expect("settings");
-    let settings: serde_json::Value = res.json().await.expect("json");
-    assert_eq!(settings["me"]["email"], "first@example.com");
-    assert_eq!(settings["me"]["role"], "admin");
+        .expect("settings")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("first@example.com"), "{html}");
+    assert!(html.contains("Add a user"), "an administrator: {html}");
     // Used once: the link is spent, for a second administrator too.
-    let second = [("token", token.as_str()), ("email", "second@example.com"), ("password", PASSWORD), ("confirm", PASSWORD)];
+    let second = [
+        ("token", token.as_str()),
+        ("email", "second@example.com"),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+    ];
     let res = browser
         .post(format!("{}/setup", instance.base))
         .form(&second)
@@ -497,7 +672,11 @@ async fn only_our_own_host_names_are_served() {
                 .await
                 .expect("get");
             if expected == StatusCode::OK {
-                assert_ne!(res.status(), StatusCode::MISDIRECTED_REQUEST, "{host}{path}");
+                assert_ne!(
+                    res.status(),
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "{host}{path}"
+                );
             } else {
                 assert_eq!(res.status(), expected, "{host}{path}");
             }
@@ -517,7 +696,13 @@ async fn only_our_own_host_names_are_served() {
         }
     }
     // Probes answer whatever the name.
-    let res = app.http.get(app.url("/healthz")).header("host", "10.1.2.3:3000").send().await.expect("probe");
+    let res = app
+        .http
+        .get(app.url("/healthz"))
+        .header("host", "10.1.2.3:3000")
+        .send()
+        .await
+        .expect("probe");
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -529,9 +714,18 @@ async fn every_answer_carries_the_security_headers() {
         ("dashboard", get(&app.http, app.url("/dashboard")).await),
         ("settings", get(&app.http, app.url("/settings")).await),
         ("login", get(&stranger, app.url("/login")).await),
-        ("401", post(&stranger, app.url("/api/list_integrations"), &[]).await),
-        ("to sign-in", get(&client_with_session("x=y"), app.url("/dashboard")).await),
-        ("sandbox", get(&stranger, app.url("/sandbox/authorize?client_id=x")).await),
+        (
+            "401",
+            post(&stranger, app.url("/api/list_integrations"), &[]).await,
+        ),
+        (
+            "to sign-in",
+            get(&client_with_session("x=y"), app.url("/dashboard")).await,
+        ),
+        (
+            "sandbox",
+            get(&stranger, app.url("/sandbox/authorize?client_id=x")).await,
+        ),
         ("404", get(&app.http, app.url("/no/such/page")).await),
     ];
     for (what, res) in answers {
@@ -543,14 +737,20 @@ async fn every_answer_carries_the_security_headers() {
             .expect("ascii")
             .to_owned();
         assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
-        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{what}: {csp}");
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{what}: {csp}"
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
         assert!(headers.contains_key("referrer-policy"), "{what}");
         assert_eq!(headers["x-frame-options"], "DENY", "{what}");
     }
     // A Leptos page's inline scripts carry the nonce its policy names.
     let res = get(&app.http, app.url("/dashboard")).await;
-    let csp = res.headers()[CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
+    let csp = res.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let nonce = csp
         .split("'nonce-")
         .nth(1)
@@ -566,7 +766,10 @@ async fn every_answer_carries_the_security_headers() {
         "every inline script carries the nonce: {html}"
     );
     let again = get(&app.http, app.url("/dashboard")).await;
-    let other = again.headers()[CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
+    let other = again.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert_ne!(csp, other, "a new nonce for every page");
 }
 
@@ -579,16 +782,30 @@ async fn a_site_url_is_a_link_only_when_it_is_https() {
         .await
         .expect("a hostile provider");
     for page in ["/dashboard", "/integrations/1"] {
-        let html = get(&app.http, app.url(page)).await.text().await.expect("html");
-        assert!(html.contains("javascript:alert(document.cookie)"), "shown as text: {page}");
+        let html = get(&app.http, app.url(page))
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            html.contains("javascript:alert(document.cookie)"),
+            "shown as text: {page}"
+        );
         assert!(!html.contains("href=\"javascript:"), "{page}: {html}");
     }
     sqlx::query("UPDATE integration_sites SET url = 'https://acme.atlassian.net'")
         .execute(app.database.pool())
         .await
         .expect("a normal provider");
-    let html = get(&app.http, app.url("/dashboard")).await.text().await.expect("html");
-    assert!(html.contains("href=\"https://acme.atlassian.net\""), "{html}");
+    let html = get(&app.http, app.url("/dashboard"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("href=\"https://acme.atlassian.net\""),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -606,7 +823,9 @@ async fn a_cross_site_sign_in_or_sign_out_is_refused() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(
-        post(&app.http, app.url("/api/list_integrations"), &[]).await.status(),
+        post(&app.http, app.url("/api/list_integrations"), &[])
+            .await
+            .status(),
         StatusCode::OK,
         "still signed in"
     );

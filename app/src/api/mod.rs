@@ -4,6 +4,8 @@
 
 #[cfg(feature = "ssr")]
 mod server_side;
+#[cfg(feature = "ssr")]
+pub use server_side::rfc3339;
 
 use leptos::prelude::*;
 
@@ -164,53 +166,6 @@ pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, Server
             .events
             .into_iter()
             .map(server_side::event_view)
-            .collect(),
-        info: server_side::app_info(&engine),
-    })
-}
-
-/// `/settings`: the signed-in person; for an admin, every user and the
-/// newest entries of the account log.
-#[server(endpoint = "settings_page")]
-pub async fn settings_page() -> Result<crate::model::SettingsView, ServerFnError> {
-    use crate::model::{AccountEventView, SettingsView, UserView, ViewerView};
-    let me = server_side::signed_in(domain::Permission::Read)?;
-    let engine = server_side::engine()?;
-    let admin = me.role.may(domain::Permission::Administer);
-    let (users, account_events) = if admin {
-        let users = engine.users().await.map_err(server_side::engine_error)?;
-        let events = engine
-            .account_events(50)
-            .await
-            .map_err(server_side::engine_error)?;
-        (users, events)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    Ok(SettingsView {
-        me: ViewerView {
-            email: me.email.clone(),
-            role: me.role,
-        },
-        users: users
-            .into_iter()
-            .map(|u| UserView {
-                id: u.id,
-                email: u.email,
-                role: u.role,
-                created_at: server_side::rfc3339(u.created_at),
-            })
-            .collect(),
-        account_events: account_events
-            .into_iter()
-            .map(|e| AccountEventView {
-                id: e.id,
-                at: server_side::rfc3339(e.at),
-                actor: domain::Actor::parse(&e.actor)
-                    .map(|a| a.label().to_owned())
-                    .unwrap_or(e.actor),
-                message: e.message,
-            })
             .collect(),
         info: server_side::app_info(&engine),
     })

@@ -12,7 +12,7 @@ pub fn AccountMenu(viewer: Option<ViewerView>) -> impl IntoView {
                 <span class="signed-in-as" data-testid="signed-in-as">
                     {v.email} " · " <span class="role">{v.role.as_str()}</span>
                 </span>
-                <a class="button" href="/settings">"Settings"</a>
+                <a class="button" href="/settings" rel="external">"Settings"</a>
                 <form method="post" action="/logout" class="inline-form">
                     <button class="button" type="submit">"Sign out"</button>
                 </form>

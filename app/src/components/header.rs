@@ -18,13 +18,15 @@ pub fn Header(info: Resource<Result<AppInfo, ServerFnError>>) -> impl IntoView {
             view! { <span class=class data-testid="mode-badge">{info.mode.label()}</span> }
         })
     };
-    let info_now = move || info.get().and_then(Result::ok);
-    let start = move || {
-        info_now().filter(|i| i.may_operate()).map(|_| {
-            view! { <a class="button primary" href="/oauth/start" rel="external">"Start OAuth Flow"</a> }
+    // The buttons follow the role: "Start OAuth Flow" for those who may connect.
+    let actions = move || {
+        info.get().and_then(Result::ok).map(|i| {
+            let start = i.may_operate().then(|| {
+                view! { <a class="button primary" href="/oauth/start" rel="external">"Start OAuth Flow"</a> }
+            });
+            view! { {start} <AccountMenu viewer=i.viewer/> }
         })
     };
-    let account = move || info_now().map(|i| view! { <AccountMenu viewer=i.viewer/> });
     let now = move || {
         clock
             .now()
@@ -42,8 +44,7 @@ pub fn Header(info: Resource<Result<AppInfo, ServerFnError>>) -> impl IntoView {
                 <time class="page-clock" data-testid="page-clock" aria-label="Current time">
                     <Transition fallback=|| ()>{now}</Transition>
                 </time>
-                <Transition fallback=|| ()>{start}</Transition>
-                <Transition fallback=|| ()>{account}</Transition>
+                <Transition fallback=|| ()>{actions}</Transition>
             </div>
         </header>
     }

@@ -1,46 +1,60 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
-use crate::api::{fetch_app_info, settings_page};
-use crate::components::{error_text, Header};
+use crate::components::AccountMenu;
 use crate::countdown::short_time;
-use crate::model::{SettingsView, UserView};
+use crate::model::{AccountEventView, SettingsView, UserView};
 use domain::{Permission, Role, SettingsNotice};
 
-/// `/settings`: the signed-in person's password; for administrators, the
-/// users (add, change role, remove) and the account log. Every form posts to
-/// a plain route and comes back here with `?notice=`, so it all works
-/// without WebAssembly.
-#[component]
-pub fn Settings() -> impl IntoView {
-    let query = use_query_map();
-    let info = Resource::new(|| (), |_| fetch_app_info());
-    let settings = Resource::new(|| (), |_| settings_page());
-    let notice = move || {
-        query.with(|q| {
-            q.get_str("notice")
-                .and_then(SettingsNotice::parse)
-                .map(|n| {
-                    let class = if n.is_error() { "flash failure" } else { "flash success" };
-                    view! { <p class=class role="status" data-testid="settings-notice">{n.sentence()}</p> }
-                })
-        })
-    };
-    view! {
-        <Header info/>
-        <main class="content settings" id="main">
-            <h1>"Settings"</h1>
-            {notice}
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match settings.await {
-                        Ok(s) => view! { <SettingsSections settings=s/> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{error_text(e)}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </main>
-    }
+/// `/settings`, rendered on the server only: the signed-in person's
+/// password; for administrators, the users (add, change role, remove) and the
+/// account log. Every form posts to a plain route and comes back here with
+/// `?notice=`. Nothing here needs the browser's WebAssembly, so none of it is
+/// compiled into it (the page carries no hydration script): the settings and
+/// the sign-in pages cost the browser bundle nothing.
+pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>) -> String {
+    let owner = Owner::new();
+    owner.with(move || {
+        let notice = notice.map(|n| {
+            let class = if n.is_error() {
+                "flash failure"
+            } else {
+                "flash success"
+            };
+            view! { <p class=class role="status" data-testid="settings-notice">{n.sentence()}</p> }
+        });
+        let mode = settings.info.mode;
+        let mode_class = match mode {
+            crate::model::Mode::Sandbox => "badge mode sandbox",
+            crate::model::Mode::Atlassian => "badge mode atlassian",
+        };
+        let viewer = settings.info.viewer.clone();
+        view! {
+            <!DOCTYPE html>
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8"/>
+                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <title>"Settings - Jira Integrations"</title>
+                    <link rel="stylesheet" href="/pkg/jira-dashboard.css"/>
+                </head>
+                <body>
+                    <header class="app-header">
+                        <div class="brand">
+                            <a class="back" href="/dashboard">"← Dashboard"</a>
+                            <span class=mode_class data-testid="mode-badge">{mode.label()}</span>
+                        </div>
+                        <div class="header-actions"><AccountMenu viewer/></div>
+                    </header>
+                    <main class="content settings" id="main">
+                        <h1>"Settings"</h1>
+                        {notice}
+                        <SettingsSections settings/>
+                    </main>
+                </body>
+            </html>
+        }
+        .to_html()
+    })
 }
 
 #[component]
@@ -64,22 +78,8 @@ fn SettingsSections(settings: SettingsView) -> impl IntoView {
         {if admin {
             view! {
                 <Users users=settings.users.clone() me=settings.me.email.clone()/>
-                <section class="panel" aria-labelledby="keys-title">
-                    <h2 id="keys-title">"API keys"</h2>
-                    <p class="muted">"Keys for the services that call Jira through this dashboard are managed here once the service API is enabled."</p>
-                </section>
-                <section class="panel" aria-labelledby="hooks-title">
-                    <h2 id="hooks-title">"Webhooks"</h2>
-                    <p class="muted">"Endpoints that hear about connections before they die are managed here once notifications are enabled."</p>
-                </section>
-                <section class="panel" aria-labelledby="log-title">
-                    <h2 id="log-title">"Account log"</h2>
-                    <ul class="plain account-log">
-                        {settings.account_events.iter().map(|e| view! {
-                            <li>{short_time(&e.at)} " · " <strong>{e.actor.clone()}</strong> " · " {e.message.clone()}</li>
-                        }).collect_view()}
-                    </ul>
-                </section>
+                <LaterSections/>
+                <AccountLog events=settings.account_events.clone()/>
             }
             .into_any()
         } else {
@@ -89,6 +89,38 @@ fn SettingsSections(settings: SettingsView) -> impl IntoView {
             .into_any()
         }}
     }
+}
+
+/// Where API keys and webhooks will be managed.
+#[component]
+fn LaterSections() -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="keys-title">
+            <h2 id="keys-title">"API keys"</h2>
+            <p class="muted">"Keys for the services that call Jira through this dashboard are managed here once the service API is enabled."</p>
+        </section>
+        <section class="panel" aria-labelledby="hooks-title">
+            <h2 id="hooks-title">"Webhooks"</h2>
+            <p class="muted">"Endpoints that hear about connections before they die are managed here once notifications are enabled."</p>
+        </section>
+    }
+    .into_any()
+}
+
+/// The newest account changes, each naming who made it.
+#[component]
+fn AccountLog(events: Vec<AccountEventView>) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="log-title">
+            <h2 id="log-title">"Account log"</h2>
+            <ul class="plain account-log">
+                {events.into_iter().map(|e| view! {
+                    <li>{short_time(&e.at)} " · " <strong>{e.actor}</strong> " · " {e.message}</li>
+                }.into_any()).collect_view()}
+            </ul>
+        </section>
+    }
+    .into_any()
 }
 
 fn role_options(selected: Role) -> impl IntoView {
@@ -131,6 +163,7 @@ fn Users(users: Vec<UserView>, me: String) -> impl IntoView {
                                     </td>
                                 </tr>
                             }
+                            .into_any()
                         }).collect_view()}
                     </tbody>
                 </table>
@@ -150,4 +183,5 @@ fn Users(users: Vec<UserView>, me: String) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }

@@ -45,8 +45,27 @@ async fn start() -> Bench {
     let instance = LocalInstance::start(&[], Arc::new(ManualClock::new(NOW)))
         .await
         .expect("start the dashboard");
+    // Signed in as the instance's administrator (pages need a session).
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let signed_in = http
+        .post(format!("{}/login", instance.base))
+        .form(&[
+            ("email", server::ADMIN_EMAIL),
+            ("password", server::ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert!(
+        signed_in.status().is_success(),
+        "sign in: {}",
+        signed_in.status()
+    );
     Bench {
-        http: reqwest::Client::new(),
+        http,
         scratch: tempfile::tempdir().expect("temp dir"),
         instance,
     }
@@ -191,6 +210,7 @@ async fn bench_refresh(b: &Bench) {
             http_status: Some(200),
             error_code: None,
             message: "bench",
+            actor: Some("scheduler"),
         };
         let started = Instant::now();
         assert!(b

@@ -31,7 +31,6 @@ const READING_FUNCTIONS: &[&str] = &[
     "/api/dashboard_page",
     "/api/app_info",
     "/api/integration_detail",
-    "/api/settings_page",
 ];
 /// Server functions that change an integration.
 const OPERATING_FUNCTIONS: &[&str] = &[

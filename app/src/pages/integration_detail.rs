@@ -111,10 +111,7 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
             <ul class="plain">
                 {i.sites.iter().map(|s| view! {
                     <li><strong>{s.name.clone()}</strong> " "
-                        {match https_link(&s.url) {
-                            Some(href) => view! { <a href=href.to_owned() rel="external noopener">{s.url.clone()}</a> }.into_any(),
-                            None => view! { <span>{s.url.clone()}</span> }.into_any(),
-                        }}
+                        <a href=https_link(&s.url).map(str::to_owned) rel="external noopener">{s.url.clone()}</a>
                         " " <code class="muted">{s.cloud_id.clone()}</code></li>
                 }).collect_view()}
             </ul>

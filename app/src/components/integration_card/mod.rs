@@ -78,10 +78,8 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                     <h2 class="site-name">
                         <a href=format!("/integrations/{id}")>{site_name}</a>
                     </h2>
-                    {match https_link(&site_url) {
-                        Some(href) => view! { <a class="site-url" href=href.to_owned() rel="external noopener">{site_url.clone()}</a> }.into_any(),
-                        None => view! { <span class="site-url">{site_url.clone()}</span> }.into_any(),
-                    }}
+                    // Without an href (not https) the element is plain text, not a link.
+                    <a class="site-url" href=https_link(&site_url).map(str::to_owned) rel="external noopener">{site_url.clone()}</a>
                     {(more_sites > 0).then(|| view! { <span class="more-sites">{format!(" +{more_sites} more")}</span> })}
                     <p class="account">{account}</p>
                 </div>

@@ -1,5 +1,6 @@
 // Takes the README's screenshots from a running dashboard in sandbox mode:
-//   BASE_URL=http://localhost:3000 node end2end/tools/screenshots.mjs docs/
+//   BASE_URL=http://localhost:3000 EMAIL=you@example.com PASSWORD=... node end2end/tools/screenshots.mjs docs/
+// (EMAIL and PASSWORD: an operator or administrator of that dashboard.)
 // It connects two accounts through the sandbox's consent page, then captures
 // the dashboard (desktop and 375 px) and the re-authentication dialog.
 import { chromium } from '@playwright/test';
@@ -34,7 +35,18 @@ const settings = (body) => fetch(`${base}/sandbox/control/settings`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
 });
 
-const desktop = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+// One signed-in browser context for every page.
+const context = await browser.newContext();
+const signIn = await context.newPage();
+await signIn.goto(`${base}/login`);
+await signIn.getByLabel('Email').fill(process.env.EMAIL ?? '');
+await signIn.getByLabel('Password').fill(process.env.PASSWORD ?? '');
+await signIn.getByRole('button', { name: 'Sign in' }).click();
+await signIn.waitForURL(/\/dashboard/);
+await signIn.close();
+
+const desktop = await context.newPage();
+await desktop.setViewportSize({ width: 1280, height: 720 });
 await settings({ withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
 await connect(desktop, 'Ada Lovelace', ['acme', 'globex']);
 await settings({ withholdRefreshTokens: true });
@@ -50,7 +62,12 @@ await grace.getByRole('button', { name: 'Refresh token' }).click();
 await desktop.getByRole('dialog').waitFor();
 await desktop.screenshot({ path: `${out}/reauth-modal.png` });
 
-const phone = await browser.newPage({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
+const phoneContext = await browser.newContext({
+  viewport: { width: 375, height: 812 },
+  deviceScaleFactor: 2,
+  storageState: await context.storageState(),
+});
+const phone = await phoneContext.newPage();
 await phone.goto(`${base}/dashboard`);
 await hydrated(phone);
 await phone.waitForTimeout(1500);

@@ -18,6 +18,8 @@ pub enum SettingsNotice {
     LastAdmin,
     WrongPassword,
     NoSuchUser,
+    TooManyAttempts,
+    Busy,
     Failed,
 }
 
@@ -33,6 +35,8 @@ names!(SettingsNotice {
     LastAdmin => "last_admin",
     WrongPassword => "wrong_password",
     NoSuchUser => "no_such_user",
+    TooManyAttempts => "too_many_attempts",
+    Busy => "busy",
     Failed => "failed",
 });
 
@@ -51,6 +55,8 @@ impl SettingsNotice {
             Self::LastAdmin => "The dashboard must keep at least one administrator: make someone else an admin first.",
             Self::WrongPassword => "The current password is wrong.",
             Self::NoSuchUser => "There is no such user.",
+            Self::TooManyAttempts => "Too many wrong passwords: wait 15 minutes before trying again.",
+            Self::Busy => "The server is busy checking passwords; try again in a moment.",
             Self::Failed => "That did not work; the server logged why. Try again in a moment.",
         }
     }

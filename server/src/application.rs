@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
 use crate::hosts::ServedHosts;
 use crate::routes;
-use crate::sign_in::{self, access::PublicOrigin};
+use crate::sign_in::{self, access::PublicOrigin, client_address::TrustedProxies};
 
 /// Why the server could not start: one sentence naming the setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub engine: Engine,
     pub public: PublicOrigin,
+    pub proxies: TrustedProxies,
 }
 
 /// A server ready to serve: its listener is bound, its database migrated.
@@ -112,6 +113,8 @@ impl Application {
             },
         );
         let setup_link = first_admin(&config, &engine).await?;
+        // The decoy hash an unknown email is checked against, made now.
+        engine::accounts::hashing::warm_up().await;
         let public_url = url::Url::parse(&config.public_origin())
             .unwrap_or_else(|_| config.jira_redirect_uri.clone());
         let public = PublicOrigin {
@@ -125,6 +128,7 @@ impl Application {
             leptos_options: leptos_options(bound),
             engine: engine.clone(),
             public: public.clone(),
+            proxies: TrustedProxies(Arc::new(config.trusted_proxies.clone())),
         };
         let mut router = router(state);
         // Its state in the same database: demo integrations survive a restart.
@@ -145,6 +149,7 @@ impl Application {
             Guards {
                 public,
                 hosts: ServedHosts::new(config.served_hosts()),
+                https: config.secure_cookies(),
                 auth: sign_in::auth_layer(engine.clone(), sessions, config.secure_cookies()),
             },
         );
@@ -389,11 +394,16 @@ fn router(state: AppState) -> Router {
         .merge(routes::plain_routes())
         .merge(sign_in::routes::routes())
         .merge(crate::settings_routes::routes())
-        .leptos_routes_with_context(&state, routes, context, {
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Files, or the app's own 404 page (rendered with the same context,
+        // so its inline scripts carry a nonce its policy names).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .with_state(state)
 }
 
@@ -417,6 +427,8 @@ fn page_policy_with_nonce() {
 struct Guards {
     public: PublicOrigin,
     hosts: ServedHosts,
+    /// Served over https: browsers are told to keep to it (HSTS).
+    https: bool,
     auth: axum_login::AuthManagerLayer<sign_in::Backend, tower_sessions_sqlx_store::SqliteStore>,
 }
 
@@ -432,12 +444,12 @@ fn with_layers(router: Router, guards: Guards) -> Router {
             sign_in::access::guard,
         ))
         .layer(guards.auth);
-    with_outer_layers(router, guards.hosts)
+    with_outer_layers(router, guards.hosts, guards.https)
 }
 
 /// The layers that need no session: cross-site refusal, host allowlist,
 /// security headers, panics and tracing.
-fn with_outer_layers(router: Router, hosts: ServedHosts) -> Router {
+fn with_outer_layers(router: Router, hosts: ServedHosts, https: bool) -> Router {
     let router = router
         .layer(axum::middleware::from_fn(
             crate::cross_site::reject_cross_site,
@@ -448,13 +460,14 @@ fn with_outer_layers(router: Router, hosts: ServedHosts) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             hosts,
             crate::hosts::only_served_hosts,
-        ));
-    crate::security_headers::with_security_headers(router)
+        ))
         // A panic is logged and answered with a generic page, never its text;
-        // inside the trace layer, so it is also traced as a 500.
+        // inside the header layers (the page carries them too) and the trace
+        // layer (it is traced as a 500).
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             crate::oauth_routes::panic_page,
-        ))
+        ));
+    crate::security_headers::with_security_headers(router, https)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }
 
@@ -509,6 +522,7 @@ mod tests {
                 }),
             ),
             ServedHosts::new(Vec::new()),
+            false,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -522,5 +536,38 @@ mod tests {
         assert!(body.contains("/pkg/jira-dashboard.css"), "{body}");
         assert!(body.contains("Something went wrong"), "{body}");
         assert!(body.contains(r#"href="/dashboard""#), "{body}");
+    }
+
+    /// Even a panic's page carries the security headers.
+    #[tokio::test]
+    async fn a_panic_page_carries_the_security_headers() {
+        let app = with_outer_layers(
+            Router::new().route(
+                "/boom",
+                axum::routing::get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("boom");
+                    }
+                    "unreachable"
+                }),
+            ),
+            ServedHosts::new(Vec::new()),
+            true,
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let res = reqwest::get(format!("http://{addr}/boom"))
+            .await
+            .expect("answer");
+        assert_eq!(res.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(
+            res.headers()["strict-transport-security"],
+            "max-age=31536000"
+        );
     }
 }

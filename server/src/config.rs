@@ -108,9 +108,16 @@ pub struct Config {
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
 
-    /// The password of ADMIN_EMAIL (at least 10 characters).
+    /// The password of ADMIN_EMAIL (at least 10 characters). Prefer the
+    /// environment variable: a command-line flag is visible to `ps`.
     #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// Reverse proxies in front of the server (IP addresses, comma-separated):
+    /// from their requests the sign-in throttle counts the client address
+    /// they forward in X-Forwarded-For, not their own.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The client the built-in sandbox registers in sandbox mode.
@@ -135,6 +142,8 @@ pub enum ConfigError {
     AdminPassword(String),
     #[error("PUBLIC_URL must be an http or https address with a host, like https://jira-dash.example.com")]
     PublicUrl,
+    #[error("PUBLIC_URL ({public}) and JIRA_REDIRECT_URI ({redirect}) must share their origin: the OAuth flow ends where people sign in")]
+    PublicUrlElsewhere { public: String, redirect: String },
 }
 
 impl Config {
@@ -193,6 +202,13 @@ impl Config {
         if let Some(url) = &self.public_url {
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
                 return Err(ConfigError::PublicUrl);
+            }
+            let (public, redirect) = (url.origin(), self.jira_redirect_uri.origin());
+            if public != redirect {
+                return Err(ConfigError::PublicUrlElsewhere {
+                    public: public.ascii_serialization(),
+                    redirect: redirect.ascii_serialization(),
+                });
             }
         }
         Ok(self)
@@ -271,6 +287,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url.as_ref().map(url))
             .field("admin_email", &self.admin_email)
             .field("admin_password", &redacted(&self.admin_password))
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -372,14 +389,24 @@ mod tests {
                 .starts_with("ADMIN_PASSWORD")
         );
         assert!(one_line(&["--public-url", "ftp://example.com"]).starts_with("PUBLIC_URL"));
+        assert!(
+            one_line(&["--public-url", "https://elsewhere.example.com"]).starts_with("PUBLIC_URL")
+        );
+        assert!(one_line(&["--trusted-proxies", "10.0.0.1,nonsense"]).contains("TRUSTED_PROXIES"));
     }
 
     #[test]
     fn the_public_url_decides_the_hosts_served_and_the_cookie() {
-        let config = Config::from_args(["server", "--public-url", "https://dash.example.com"])
-            .expect("valid")
-            .expect("not help");
-        assert_eq!(config.served_hosts(), vec!["dash.example.com", "localhost"]);
+        let config = Config::from_args([
+            "server",
+            "--public-url",
+            "https://dash.example.com",
+            "--jira-redirect-uri",
+            "https://dash.example.com/oauth/callback",
+        ])
+        .expect("valid")
+        .expect("not help");
+        assert_eq!(config.served_hosts(), vec!["dash.example.com"]);
         assert!(config.secure_cookies());
         assert_eq!(config.dashboard_url(), "https://dash.example.com/dashboard");
         let local = Config::from_args(["server"])

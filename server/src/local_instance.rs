@@ -83,9 +83,11 @@ impl LocalInstance {
             site_addr.as_str(),
             "--database-url",
             db.as_str(),
-            "--jira-redirect-uri",
-            redirect.as_str(),
         ];
+        // The redirect URI on the real port, unless the caller names another.
+        if !extra.contains(&"--jira-redirect-uri") {
+            args.extend(["--jira-redirect-uri", redirect.as_str()]);
+        }
         args.extend_from_slice(extra);
         let config = Config::from_args(args)
             .map_err(|e| e.to_string())?

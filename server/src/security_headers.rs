@@ -1,7 +1,7 @@
 //! The headers every answer carries: a Content-Security-Policy (no framing by
 //! anyone, scripts only from this origin), `X-Content-Type-Options: nosniff`,
-//! `Referrer-Policy`, and `X-Frame-Options` for browsers older than CSP's
-//! `frame-ancestors`.
+//! `Referrer-Policy`, `X-Frame-Options` for browsers older than CSP's
+//! `frame-ancestors`, and over https `Strict-Transport-Security`.
 //!
 //! Pages rendered by Leptos carry inline hydration scripts: each such page
 //! sets its own policy with the render's nonce ([`page_policy`], set through
@@ -28,10 +28,18 @@ pub fn page_policy(nonce: &str) -> String {
     )
 }
 
-/// Adds the headers to every answer of `router` (a policy already set stays).
-pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+/// Adds the headers to every answer of `router` (a policy already set
+/// stays); over `https`, also `Strict-Transport-Security`.
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    https: bool,
+) -> Router<S> {
     let fixed = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    let router = match https {
+        true => router.layer(fixed(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),
+        false => router,
     };
     router
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -116,6 +116,8 @@ fn notice_of(error: &AccountError) -> SettingsNotice {
         AccountError::EmailTaken => SettingsNotice::EmailTaken,
         AccountError::LastAdmin => SettingsNotice::LastAdmin,
         AccountError::WrongPassword => SettingsNotice::WrongPassword,
+        AccountError::Throttled { .. } => SettingsNotice::TooManyAttempts,
+        AccountError::Busy(_) => SettingsNotice::Busy,
         AccountError::SetupLinkInvalid | AccountError::Storage(_) => SettingsNotice::Failed,
     }
 }
@@ -197,11 +199,12 @@ async fn change_password(
     }
     match engine.change_password(&me, &form.current, &form.new).await {
         Ok(updated) => {
-            // This session carries on with the new password; the others end.
-            if let Err(e) = auth.login(&SessionUser(updated)).await {
-                tracing::error!(error = %e, "could not renew the session after a password change");
+            // This browser carries on, under a new session id, with the new
+            // password; every other session (a stolen cookie included) ends.
+            match crate::sign_in::routes::start_session(&mut auth, &SessionUser(updated)).await {
+                Ok(()) => back(SettingsNotice::PasswordChanged),
+                Err(response) => response,
             }
-            back(SettingsNotice::PasswordChanged)
         }
         Err(e) => back(notice_of(&e)),
     }

@@ -399,7 +399,12 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
 async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
     let clock = engine::ManualClock::new(1_800_000_000);
     let instance = server::LocalInstance::start(
-        &["--public-url", "https://dash.example.com"],
+        &[
+            "--public-url",
+            "https://dash.example.com",
+            "--jira-redirect-uri",
+            "https://dash.example.com/oauth/callback",
+        ],
         Arc::new(clock),
     )
     .await
@@ -421,6 +426,10 @@ async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
     assert!(set_cookie.contains("Secure"), "{set_cookie}");
     assert!(set_cookie.contains("Path=/"), "{set_cookie}");
     assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
 }
 
 #[tokio::test]
@@ -765,6 +774,13 @@ async fn every_answer_carries_the_security_headers() {
         scripts,
         "every inline script carries the nonce: {html}"
     );
+    // The app's 404 page too.
+    let missing = get(&app.http, app.url("/no/such/page")).await;
+    let policy = missing.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(policy.contains("'nonce-"), "{policy}");
     let again = get(&app.http, app.url("/dashboard")).await;
     let other = again.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
@@ -843,4 +859,200 @@ fn a_first_start_prints_the_one_time_setup_link() {
         printed.iter().any(|l| l.contains("first administrator")),
         "says what the link is for: {printed:#?}"
     );
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_throttle() {
+    let app = TestApp::spawn().await;
+    let guesses = (0..20).map(|i| {
+        let url = app.url("/login");
+        async move {
+            let password = format!("guess number {i}");
+            post(
+                &anonymous(),
+                url,
+                &[("email", ADMIN_EMAIL), ("password", password.as_str())],
+            )
+            .await
+            .status()
+        }
+    });
+    let answers = futures_join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 5, "{answers:?}");
+    assert_eq!(throttled, 15, "{answers:?}");
+}
+
+/// Runs the futures concurrently (on the test's runtime) and collects their answers in order.
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
+    let app = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1"]).await;
+    let attempt = |client: &'static str, i: usize| {
+        let url = app.url("/login");
+        async move {
+            anonymous()
+                .post(url)
+                .header("x-forwarded-for", format!("1.2.3.4, {client}"))
+                .form(&[
+                    ("email", format!("nobody{i}@example.com")),
+                    ("password", "x".repeat(12)),
+                ])
+                .send()
+                .await
+                .expect("post")
+                .status()
+        }
+    };
+    for i in 0..5 {
+        assert_eq!(attempt("198.51.100.1", i).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        attempt("198.51.100.1", 5).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not locked out.
+    assert_eq!(attempt("198.51.100.2", 6).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_setup_that_cannot_succeed_costs_no_password_hash_and_links_expire() {
+    let clock = engine::ManualClock::new(1_800_000_000);
+    let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock.clone()))
+        .await
+        .expect("start");
+    let link = instance.setup_link.clone().expect("link");
+    let before = engine::accounts::hashing::started();
+    for _ in 0..10 {
+        let res = anonymous()
+            .post(format!("{}/setup", instance.base))
+            .form(&[
+                ("token", "wrong"),
+                ("email", "a@example.com"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("setup");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    // (Other tests in this process may hash meanwhile, but not ten times over.)
+    assert!(engine::accounts::hashing::started() - before < 10);
+    // An hour later the printed link has expired.
+    clock.advance(3_601);
+    let res = anonymous().get(&link).send().await.expect("setup page");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res
+        .text()
+        .await
+        .expect("page")
+        .contains("Restart the server"));
+}
+
+#[tokio::test]
+async fn a_password_change_renews_this_sessions_id() {
+    let app = TestApp::spawn().await;
+    let res = post(
+        &app.http,
+        app.url("/settings/password"),
+        &[
+            ("current", ADMIN_PASSWORD),
+            ("new", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=password_changed");
+    let renewed = session_cookie(&res).expect("a new session id");
+    assert_ne!(renewed, app.session);
+    assert_eq!(
+        post(&app.http, app.url("/api/list_integrations"), &[])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "a copy of the old cookie is worthless"
+    );
+    assert_eq!(
+        post(
+            &client_with_session(&renewed),
+            app.url("/api/list_integrations"),
+            &[]
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    // Guessing the current password is throttled like signing in.
+    for _ in 0..5 {
+        let res = post(
+            &client_with_session(&renewed),
+            app.url("/settings/password"),
+            &[
+                ("current", "a wrong guess!"),
+                ("new", "another new password"),
+                ("confirm", "another new password"),
+            ],
+        )
+        .await;
+        assert_eq!(location(&res), "/settings?notice=wrong_password");
+    }
+    let res = post(
+        &client_with_session(&renewed),
+        app.url("/settings/password"),
+        &[
+            ("current", "a brand new password"),
+            ("new", "another new password"),
+            ("confirm", "another new password"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=too_many_attempts");
+}
+
+#[tokio::test]
+async fn paths_that_could_be_normalised_into_others_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for path in [
+        "/pkg/../dashboard",
+        "/pkg/%2e%2e/integrations/1",
+        "/sandbox/../settings",
+        "//dashboard",
+        "/pkg/..%2fdashboard",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(
+            !answer.contains("Jira Integrations"),
+            "{path}: nothing rendered"
+        );
+    }
 }

@@ -4,8 +4,10 @@
 //! entry in the account log naming who made it. Passwords are hashed with
 //! Argon2id (`password-auth`) on a blocking thread: the hash is slow on purpose.
 //!
-//! `rules.rs` holds the pure rules (email and password shape, the throttle).
+//! `rules.rs` holds the pure rules (email and password shape, the throttle);
+//! `hashing.rs` the Argon2id work, never more than a few at once.
 
+pub mod hashing;
 pub mod rules;
 
 use domain::{Actor, Role, UnixTime};
@@ -15,7 +17,11 @@ use sha2::{Digest, Sha256};
 use crate::db::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
 use crate::{Engine, EngineError};
 
-use rules::{check_new_password, normalized_email, throttled_for, WINDOW_SECS};
+use hashing::Busy;
+use rules::{check_new_password, normalized_email, throttled_for, MAX_FAILURES, WINDOW_SECS};
+
+/// How long a setup link works after the server printed it.
+pub const SETUP_LINK_LIFETIME_SECS: i64 = 3_600;
 
 /// A person with an account, as the rest of the product sees them. (No
 /// `Debug` of the hash: only [`User::session_key`] derives from it.)
@@ -75,6 +81,8 @@ pub enum SignInError {
     #[error("Too many failed sign-ins: try again in {retry_after_secs} seconds.")]
     Throttled { retry_after_secs: i64 },
     #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error(transparent)]
     Storage(#[from] EngineError),
 }
 
@@ -97,44 +105,19 @@ pub enum AccountError {
     LastAdmin,
     #[error("The current password is wrong.")]
     WrongPassword,
-    /// The setup link was used, replaced, or never issued.
-    #[error("This setup link is no longer valid: the first administrator exists already, or the server printed a newer link at its last start.")]
+    /// The setup link was used, replaced, expired, or never issued.
+    #[error("This setup link is no longer valid: the first administrator exists already, or the link is older than an hour or than the server's last start. Restart the server to print a new one.")]
     SetupLinkInvalid,
+    #[error("Too many wrong passwords: try again in {retry_after_secs} seconds.")]
+    Throttled { retry_after_secs: i64 },
+    #[error(transparent)]
+    Busy(#[from] Busy),
     #[error(transparent)]
     Storage(#[from] EngineError),
 }
 
-/// Hashes with Argon2id off the async threads.
-async fn hash_password(password: &str) -> Result<String, EngineError> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the password hashing task failed");
-            EngineError::Storage("hash the password")
-        })
-}
-
-/// Checks `password` against `hash` (or against a throw-away hash when there
-/// is no account, so both answers take as long) off the async threads.
-async fn verify_password(password: &str, hash: Option<String>) -> bool {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| decoy_hash().to_owned());
-        password_auth::verify_password(password, &hash).is_ok()
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// A hash of a random password, made once, checked when the email is unknown.
-fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| password_auth::generate_hash(random_token()))
-}
-
 /// 256 random bits, hex.
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -179,7 +162,7 @@ impl Engine {
     /// Whether `token` opens the setup page now.
     pub async fn setup_token_is_live(&self, token: &str) -> Result<bool, EngineError> {
         self.db
-            .setup_token_is_live(&token_hash(token))
+            .setup_token_is_live(&token_hash(token), self.now() - SETUP_LINK_LIFETIME_SECS)
             .await
             .map_err(storage("check the setup token"))
     }
@@ -191,9 +174,19 @@ impl Engine {
         email: &str,
         password: &str,
     ) -> Result<User, AccountError> {
+        // Cheap checks first: no slow hash for a link that opens nothing.
+        if !self.setup_token_is_live(token).await? {
+            return Err(AccountError::SetupLinkInvalid);
+        }
         let hash = token_hash(token);
-        self.first_admin(email, password, Some(&hash), "the setup link")
-            .await
+        let issued_after = self.now() - SETUP_LINK_LIFETIME_SECS;
+        self.first_admin(
+            email,
+            password,
+            Some((&hash, issued_after)),
+            "the setup link",
+        )
+        .await
     }
 
     /// `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that administrator when no
@@ -218,12 +211,12 @@ impl Engine {
         &self,
         email: &str,
         password: &str,
-        setup_token_hash: Option<&str>,
+        setup_token_hash: Option<(&str, UnixTime)>,
         how: &str,
     ) -> Result<User, AccountError> {
         let email = normalized_email(email).map_err(AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::InvalidPassword)?;
-        let password_hash = hash_password(password).await?;
+        let password_hash = hashing::hash(password).await?;
         let actor = Actor::User(email.clone()).stored();
         let message = format!("First administrator created from {how}");
         let event = NewAccountEvent {
@@ -266,58 +259,65 @@ impl Engine {
 
     /// Checks an email and password from `client` (its address), with the
     /// throttle: after five failures for the email or for the client within
-    /// 15 minutes, the next attempt is refused without looking.
+    /// 15 minutes, the next attempt is refused without looking. An attempt
+    /// counts as a failure from before the password is checked until it
+    /// proves right, so parallel guesses cannot slip past the count.
     pub async fn sign_in(
         &self,
         email: &str,
         password: &str,
         client: &str,
     ) -> Result<User, SignInError> {
-        let now = self.now();
         // An unusable email is still throttled (by its raw text) and still
         // answered with the same sentence.
         let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         let email_subject = format!("email:{email}");
         let client_subject = format!("addr:{client}");
-        for subject in [&email_subject, &client_subject] {
-            let failures = self
-                .db
-                .sign_in_failures(subject, now - WINDOW_SECS)
-                .await
-                .map_err(storage("read the sign-in throttle"))?;
-            if let Some(retry_after_secs) = throttled_for(&failures, now) {
-                tracing::warn!(subject = %subject, "sign-in throttled");
+        let reserved = match self
+            .reserve_attempt(&[&email_subject, &client_subject])
+            .await?
+        {
+            Ok(rows) => rows,
+            Err(retry_after_secs) => {
+                tracing::warn!("sign-in throttled");
                 return Err(SignInError::Throttled { retry_after_secs });
             }
-        }
+        };
         let row = self
             .db
             .user_by_email(&email)
             .await
             .map_err(storage("read an account"))?;
         let hash = row.as_ref().map(|r| r.password_hash.clone());
-        match (verify_password(password, hash).await, row) {
+        match (hashing::verify(password, hash).await?, row) {
             (true, Some(row)) => {
                 self.db
-                    .clear_sign_in_failures(&email_subject)
+                    .release_attempt(&reserved, Some(&email_subject))
                     .await
                     .map_err(storage("clear the sign-in throttle"))?;
                 tracing::info!(user = row.id, "signed in");
                 Ok(User::from_row(row))
             }
             _ => {
-                self.db
-                    .record_sign_in_failure(
-                        &[&email_subject, &client_subject],
-                        now,
-                        now - WINDOW_SECS,
-                    )
-                    .await
-                    .map_err(storage("record a failed sign-in"))?;
                 tracing::info!("failed sign-in");
                 Err(SignInError::Invalid)
             }
         }
+    }
+
+    /// Reserves an attempt for `subjects` (see [`Engine::sign_in`]): the rows
+    /// to take back on success, or the seconds until one of them may try again.
+    async fn reserve_attempt(
+        &self,
+        subjects: &[&str],
+    ) -> Result<Result<Vec<i64>, i64>, EngineError> {
+        let now = self.now();
+        let reserved = self
+            .db
+            .reserve_attempt(subjects, MAX_FAILURES, now - WINDOW_SECS, now)
+            .await
+            .map_err(storage("reserve a sign-in attempt"))?;
+        Ok(reserved.map_err(|failures| throttled_for(&failures, now).unwrap_or(1)))
     }
 
     /// An administrator adds an account.
@@ -330,7 +330,7 @@ impl Engine {
     ) -> Result<User, AccountError> {
         let email = normalized_email(email).map_err(AccountError::InvalidEmail)?;
         check_new_password(password).map_err(AccountError::InvalidPassword)?;
-        let password_hash = hash_password(password).await?;
+        let password_hash = hashing::hash(password).await?;
         let actor = by.actor().stored();
         let message = format!("Added {email} as {role}");
         let event = NewAccountEvent {
@@ -390,8 +390,9 @@ impl Engine {
         account_change(change)
     }
 
-    /// A user changes their own password (the current one required); every
-    /// session signed in with the old one ends. Answers the user as now stored.
+    /// A user changes their own password (the current one required, and
+    /// throttled like a sign-in for their email); every session signed in
+    /// with the old one ends. Answers the user as now stored.
     pub async fn change_password(
         &self,
         user: &User,
@@ -404,11 +405,20 @@ impl Engine {
             .await
             .map_err(storage("read an account"))?
             .ok_or(AccountError::NotFound)?;
-        if !verify_password(current, Some(row.password_hash)).await {
+        check_new_password(new).map_err(AccountError::InvalidPassword)?;
+        let subject = format!("email:{}", user.email);
+        let reserved = match self.reserve_attempt(&[&subject]).await? {
+            Ok(rows) => rows,
+            Err(retry_after_secs) => return Err(AccountError::Throttled { retry_after_secs }),
+        };
+        if !hashing::verify(current, Some(row.password_hash)).await? {
             return Err(AccountError::WrongPassword);
         }
-        check_new_password(new).map_err(AccountError::InvalidPassword)?;
-        let password_hash = hash_password(new).await?;
+        self.db
+            .release_attempt(&reserved, None)
+            .await
+            .map_err(storage("clear the sign-in throttle"))?;
+        let password_hash = hashing::hash(new).await?;
         let actor = user.actor().stored();
         let event = NewAccountEvent {
             actor: &actor,

@@ -132,13 +132,14 @@ impl Database {
     }
 
     /// Creates the first administrator when no account exists yet, spending
-    /// the setup token if one is given (it must match the stored one). `None`
-    /// when an account exists already or the token does not match.
+    /// the setup token if one is given (it must match the stored one, issued
+    /// after the given instant). `None` when an account exists already or the
+    /// token does not match.
     pub async fn insert_first_admin(
         &self,
         email: &str,
         password_hash: &str,
-        setup_token_hash: Option<&str>,
+        setup_token_hash: Option<(&str, UnixTime)>,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<Option<i64>, DatabaseError> {
@@ -152,9 +153,11 @@ impl Database {
             if users > 0 {
                 return Ok(None);
             }
-            if let Some(hash) = setup_token_hash {
-                let spent = sqlx::query("DELETE FROM setup_token WHERE token_hash = ?")
-                    .bind(hash)
+            if let Some((hash, issued_after)) = setup_token_hash {
+                let spent =
+                    sqlx::query("DELETE FROM setup_token WHERE token_hash = ? AND created_at > ?")
+                        .bind(hash)
+                        .bind(issued_after)
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();
@@ -200,13 +203,19 @@ impl Database {
         Ok(())
     }
 
-    /// Whether `token_hash` is the live setup token (and no account exists).
-    pub async fn setup_token_is_live(&self, token_hash: &str) -> Result<bool, DatabaseError> {
+    /// Whether `token_hash` is the live setup token (issued after
+    /// `issued_after`, and no account exists).
+    pub async fn setup_token_is_live(
+        &self,
+        token_hash: &str,
+        issued_after: UnixTime,
+    ) -> Result<bool, DatabaseError> {
         Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM setup_token WHERE token_hash = ?)
+            "SELECT EXISTS (SELECT 1 FROM setup_token WHERE token_hash = ? AND created_at > ?)
                 AND NOT EXISTS (SELECT 1 FROM users)",
         )
         .bind(token_hash)
+        .bind(issued_after)
         .fetch_one(self.pool())
         .await?)
     }
@@ -315,52 +324,84 @@ impl Database {
         .await?)
     }
 
-    /// The times of `subject`'s failed sign-ins since `since`, newest first.
-    pub async fn sign_in_failures(
-        &self,
-        subject: &str,
-        since: UnixTime,
-    ) -> Result<Vec<UnixTime>, DatabaseError> {
-        Ok(sqlx::query_scalar(
-            "SELECT failed_at FROM sign_in_failures WHERE subject = ? AND failed_at > ?
-             ORDER BY failed_at DESC LIMIT 100",
-        )
-        .bind(subject)
-        .bind(since)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Records one failed sign-in against each subject, and forgets failures
-    /// older than `forget_before`.
-    pub async fn record_sign_in_failure(
+    /// Reserves one attempt for every subject, atomically: unless one of them
+    /// already has `max` failures since `since` (then `Err` with that
+    /// subject's failure times, newest first, and nothing written), a
+    /// failure is recorded for each subject BEFORE the password is checked,
+    /// so parallel attempts cannot all pass the count. `Ok` holds the rows to
+    /// take back if the password turns out right. Failures older than `since`
+    /// are forgotten on the way.
+    pub async fn reserve_attempt(
         &self,
         subjects: &[&str],
+        max: usize,
+        since: UnixTime,
         now: UnixTime,
-        forget_before: UnixTime,
+    ) -> Result<Result<Vec<i64>, Vec<UnixTime>>, DatabaseError> {
+        let mut conn = self.pool().acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let result = async {
+            sqlx::query("DELETE FROM sign_in_failures WHERE failed_at <= ?")
+                .bind(since)
+                .execute(&mut *conn)
+                .await?;
+            for subject in subjects {
+                let times: Vec<UnixTime> = sqlx::query_scalar(
+                    "SELECT failed_at FROM sign_in_failures WHERE subject = ? AND failed_at > ?
+                     ORDER BY failed_at DESC LIMIT 100",
+                )
+                .bind(subject)
+                .bind(since)
+                .fetch_all(&mut *conn)
+                .await?;
+                if times.len() >= max {
+                    return Ok::<_, DatabaseError>(Err(times));
+                }
+            }
+            let mut rows = Vec::with_capacity(subjects.len());
+            for subject in subjects {
+                rows.push(
+                    sqlx::query_scalar(
+                        "INSERT INTO sign_in_failures (subject, failed_at) VALUES (?, ?) RETURNING rowid",
+                    )
+                    .bind(subject)
+                    .bind(now)
+                    .fetch_one(&mut *conn)
+                    .await?,
+                );
+            }
+            Ok(Ok(rows))
+        }
+        .await;
+        let end = match &result {
+            Ok(Ok(_)) => "COMMIT",
+            _ => "ROLLBACK",
+        };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result
+    }
+
+    /// Takes back reserved attempts (the password was right), and forgets
+    /// `clear`'s earlier failures.
+    pub async fn release_attempt(
+        &self,
+        rows: &[i64],
+        clear: Option<&str>,
     ) -> Result<(), DatabaseError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM sign_in_failures WHERE failed_at <= ?")
-            .bind(forget_before)
-            .execute(&mut *tx)
-            .await?;
-        for subject in subjects {
-            sqlx::query("INSERT INTO sign_in_failures (subject, failed_at) VALUES (?, ?)")
+        for row in rows {
+            sqlx::query("DELETE FROM sign_in_failures WHERE rowid = ?")
+                .bind(row)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(subject) = clear {
+            sqlx::query("DELETE FROM sign_in_failures WHERE subject = ?")
                 .bind(subject)
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Forgets `subject`'s failed sign-ins (after a successful one).
-    pub async fn clear_sign_in_failures(&self, subject: &str) -> Result<(), DatabaseError> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE subject = ?")
-            .bind(subject)
-            .execute(self.pool())
-            .await?;
         Ok(())
     }
 }

@@ -75,6 +75,13 @@ pub async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
+    if !is_plain_path(request.uri().path()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "This address has dot segments, doubled or encoded slashes: ask for the plain path.",
+        )
+            .into_response();
+    }
     let rule = rule_for(request.method(), request.uri().path());
     let Rule::Needs(permission) = rule else {
         return next.run(request).await;
@@ -88,6 +95,19 @@ pub async fn guard(
     }
     request.extensions_mut().insert(user);
     next.run(request).await
+}
+
+/// Whether `path` names one thing only: no `.` or `..` segment, no empty
+/// segment, no backslash and no encoded dot, slash or backslash. The rules
+/// above compare prefixes; a path that something behind them might
+/// normalise into another one (`/pkg/../dashboard`) is refused instead.
+pub fn is_plain_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let encoded = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
+    let segments_ok = path
+        .split('/')
+        .all(|segment| !matches!(segment, "." | ".."));
+    path.starts_with('/') && !encoded && !path.contains('\\') && !path.contains("//") && segments_ok
 }
 
 /// Whether the request comes from a program rather than a page load.
@@ -201,6 +221,34 @@ mod tests {
         ];
         for (method, path, rule) in table {
             assert_eq!(rule_for(method, path), rule, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn only_plain_paths_pass() {
+        for ok in [
+            "/",
+            "/dashboard",
+            "/integrations/3",
+            "/pkg/jira-dashboard.js",
+            "/sandbox/ex/jira/abc/rest/api/3/myself",
+            "/dashboard/",
+        ] {
+            assert!(is_plain_path(ok), "{ok}");
+        }
+        for bad in [
+            "/pkg/../dashboard",
+            "/pkg/%2e%2e/integrations/1",
+            "/pkg/%2E%2E/x",
+            "/sandbox/..",
+            "/./dashboard",
+            "//dashboard",
+            "/pkg//x",
+            "/pkg%2f..%2fdashboard",
+            "/pkg/%5c..",
+            "/pkg/\\..\\dashboard",
+        ] {
+            assert!(!is_plain_path(bad), "{bad}");
         }
     }
 

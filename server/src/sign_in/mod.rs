@@ -6,12 +6,14 @@
 //! - [`access`]: the guard: which permission each route needs, and the
 //!   answers to a stranger (303 to `/login`, or `401` JSON) and to a role
 //!   that may not act (`403`).
+//! - [`client_address`]: the address the sign-in throttle counts (`TRUSTED_PROXIES`).
 //! - [`routes`]: `/login`, `POST /logout`, `/setup?token=...`.
 //! - [`pages`]: the HTML of the sign-in and setup pages (no WebAssembly: they
 //!   work before and without it).
 
 pub mod access;
 pub mod backend;
+pub mod client_address;
 pub mod pages;
 pub mod routes;
 

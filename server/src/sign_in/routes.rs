@@ -3,11 +3,10 @@
 //! Signing in renews the session id (no session fixation); a wrong email and a
 //! wrong password get the same sentence; the engine's throttle answers `429`
 //! with `Retry-After`. The client address the throttle counts is the TCP
-//! peer's (a proxy in front makes every client one address: see the README).
+//! peer's, or behind `TRUSTED_PROXIES` the one they forwarded (see
+//! `client_address`).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -17,6 +16,7 @@ use engine::Engine;
 use serde::Deserialize;
 
 use super::access::{login_url, request_host, PublicOrigin};
+use super::client_address::TrustedProxies;
 use super::pages::{self, SignInPage};
 use super::{AuthSession, SessionUser};
 use crate::application::AppState;
@@ -38,7 +38,9 @@ pub fn safe_next(next: Option<&str>) -> String {
                 && !n.starts_with("/\\")
                 && n.len() <= 2_000
                 && !n.chars().any(|c| c.is_control() || c == '\\')
-                && !n.starts_with("/login") =>
+                && !n.starts_with("/login")
+                // Signing in never goes on to start or finish a flow by itself.
+                && !n.starts_with("/oauth/") =>
         {
             n.to_owned()
         }
@@ -85,12 +87,12 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-async fn sign_in(mut auth: AuthSession, request: Request) -> Response {
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
+async fn sign_in(
+    State(proxies): State<TrustedProxies>,
+    mut auth: AuthSession,
+    request: Request,
+) -> Response {
+    let client = proxies.client_of(&request);
     let form = match Form::<SignInForm>::from_request(request, &()).await {
         Ok(Form(form)) => form,
         Err(rejection) => return rejection.into_response(),
@@ -118,6 +120,13 @@ async fn sign_in(mut auth: AuthSession, request: Request) -> Response {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return response;
+        }
+        Err(axum_login::Error::Backend(e @ SignInError::Busy(_))) => {
+            let mut response = refused(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1));
             return response;
         }
         Err(e) => {
@@ -230,6 +239,8 @@ mod tests {
             "/ok\\..",
             "javascript:alert(1)",
             "/login?next=/x",
+            "/oauth/start?integration=3",
+            "/oauth/callback?code=x&state=y",
             "",
         ] {
             assert_eq!(safe_next(Some(bad)), "/dashboard", "{bad}");

@@ -94,6 +94,8 @@ impl Engine {
             actor: Some(&actor.stored()),
         })
         .await;
+        // Its event log grew.
+        self.publish(id).await;
         match result {
             Ok(me) => Ok(ConnectionTestResult {
                 display_name: me.display_name,

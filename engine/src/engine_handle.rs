@@ -38,6 +38,8 @@ pub struct Engine {
     /// Until when the provider asked everyone to slow down (a `429`): the
     /// scheduler starts no refresh before then. UNIX seconds; 0 = never.
     pub(crate) slow_down_until: Arc<AtomicI64>,
+    /// Where committed changes are published (see [`crate::changes`]).
+    pub(crate) changes: crate::changes::Changes,
 }
 
 /// How the engine was configured.
@@ -83,6 +85,7 @@ impl Engine {
             flights: Arc::default(),
             owner: lease_owner().into(),
             slow_down_until: Arc::default(),
+            changes: Default::default(),
         }
     }
 
@@ -191,7 +194,10 @@ impl Engine {
             actor: Some(&actor),
         };
         match self.db.disconnect(id, &event, self.now()).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.publish(id).await;
+                Ok(())
+            }
             Ok(false) => Err(EngineError::NotFound(id)),
             Err(e) => Err(storage("disconnect the integration")(e)),
         }

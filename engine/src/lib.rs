@@ -13,6 +13,8 @@
 //!   `finish_connect` ([`connect`]), and [`scheduler::tick`].
 //! - [`accounts`]: the people who sign in: first administrator, sign-in with
 //!   its throttle, users and roles, the account log (`accounts/rules.rs` is pure).
+//! - [`changes`]: every committed change to an integration, published once
+//!   to subscribers (the live event stream).
 //! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
 //! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
 //! - [`integration`]: the stored integration and its sites, as the engine sees them.
@@ -28,6 +30,7 @@
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
 
 pub mod accounts;
+pub mod changes;
 pub mod clock;
 pub mod connect;
 pub mod connection_test;

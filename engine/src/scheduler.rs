@@ -95,7 +95,10 @@ async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<Integrati
                     actor: Some("scheduler"),
                 };
                 match engine.db.flag_needs_reauth(id, &event, now).await {
-                    Ok(true) => flagged.push(id),
+                    Ok(true) => {
+                        engine.publish(id).await;
+                        flagged.push(id)
+                    }
                     Ok(false) => {}
                     Err(e) => {
                         tracing::error!(integration = %id, error = %e, "could not flag the integration")

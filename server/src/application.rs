@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
 use crate::hosts::ServedHosts;
+use crate::live_events::LiveSettings;
 use crate::routes;
 use crate::sign_in::{self, access::PublicOrigin, client_address::TrustedProxies};
 
@@ -52,6 +53,7 @@ pub struct AppState {
     pub engine: Engine,
     pub public: PublicOrigin,
     pub proxies: TrustedProxies,
+    pub live: LiveSettings,
 }
 
 /// A server ready to serve: its listener is bound, its database migrated.
@@ -68,6 +70,8 @@ pub struct Application {
     atlassian: AtlassianClient,
     /// While no account exists: the one-time link that creates the first administrator.
     setup_link: Option<String>,
+    /// Told `true` when the server stops: the live event streams end.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -113,6 +117,7 @@ impl Application {
             },
         );
         let setup_link = first_admin(&config, &engine).await?;
+        let (stopping, _) = tokio::sync::watch::channel(false);
         // The decoy hash an unknown email is checked against, made now.
         engine::accounts::hashing::warm_up().await;
         let public_url = url::Url::parse(&config.public_origin())
@@ -129,6 +134,10 @@ impl Application {
             engine: engine.clone(),
             public: public.clone(),
             proxies: TrustedProxies(Arc::new(config.trusted_proxies.clone())),
+            live: LiveSettings {
+                stopping: stopping.subscribe(),
+                heartbeat: std::time::Duration::from_secs(u64::from(config.live_heartbeat_secs)),
+            },
         };
         let mut router = router(state);
         // Its state in the same database: demo integrations survive a restart.
@@ -163,6 +172,7 @@ impl Application {
             atlassian,
             setup_link: setup_link
                 .map(|token| format!("{}/setup?token={token}", config.public_origin())),
+            stopping,
         })
     }
 
@@ -212,12 +222,26 @@ impl Application {
 
     /// Serves until the process is stopped (Ctrl-C or SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes; then the live event streams end, no
+    /// new request is accepted, and those in progress finish.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stopping = self.stopping;
+        let stop = async move {
+            stop.await;
+            let _ = stopping.send(true);
+        };
         // The peer's address reaches the handlers: the sign-in throttle counts it.
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stop)
             .await
     }
 }

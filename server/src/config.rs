@@ -118,6 +118,10 @@ pub struct Config {
     /// they forward in X-Forwarded-For, not their own.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Seconds between the heartbeats of an idle live event stream (`/events`).
+    #[arg(long, env = "LIVE_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub live_heartbeat_secs: u32,
 }
 
 /// The client the built-in sandbox registers in sandbox mode.
@@ -288,6 +292,7 @@ impl std::fmt::Debug for Config {
             .field("admin_email", &self.admin_email)
             .field("admin_password", &redacted(&self.admin_password))
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("live_heartbeat_secs", &self.live_heartbeat_secs)
             .finish()
     }
 }

@@ -9,6 +9,7 @@
 //! - [`sign_in`]: sessions, `/login`, `/logout`, `/setup`, and the guard that
 //!   checks every request's session and role.
 //! - [`settings_routes`]: the forms of `/settings` (users, roles, own password).
+//! - [`live_events`]: `GET /events`, the server-sent stream of every change.
 //! - [`hosts`]: only the public host and the loopback names are served (421 otherwise).
 //! - [`security_headers`]: CSP (with the render's nonce on Leptos pages), nosniff, referrer policy.
 //! - [`cross_site`]: the middleware that refuses cross-site state changes.
@@ -23,6 +24,7 @@ pub mod bad_input;
 pub mod config;
 pub mod cross_site;
 pub mod hosts;
+pub mod live_events;
 #[cfg(feature = "local-instance")]
 pub mod local_instance;
 pub mod oauth_routes;

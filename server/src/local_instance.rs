@@ -29,6 +29,7 @@ pub struct LocalInstance {
     pub database_file: std::path::PathBuf,
     /// While no account exists: the first administrator's setup link.
     pub setup_link: Option<String>,
+    stop: tokio::sync::watch::Sender<bool>,
     dir: Arc<tempfile::TempDir>,
 }
 
@@ -56,6 +57,12 @@ impl LocalInstance {
     ) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         Self::start_in(Arc::new(dir), extra, clock).await
+    }
+
+    /// Stops serving, as a stopping server does: the live event streams end
+    /// and no new request is accepted.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
     }
 
     /// A restart, as far as the data can tell: a second dashboard on this one's
@@ -101,7 +108,10 @@ impl LocalInstance {
         let atlassian = app.atlassian().clone();
         let sandbox = app.sandbox().ok_or("not in sandbox mode")?.clone();
         let setup_link = app.setup_link().map(str::to_owned);
-        tokio::spawn(app.run_until_stopped());
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
         Ok(Self {
             base: format!("http://{addr}"),
             database_file: dir.path().join("dashboard.db"),
@@ -111,6 +121,7 @@ impl LocalInstance {
             vault,
             atlassian,
             setup_link,
+            stop,
             dir,
         })
     }

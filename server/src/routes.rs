@@ -21,6 +21,7 @@ pub fn plain_routes() -> Router<AppState> {
         ))
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/healthz", get(healthz))
+        .route("/events", get(crate::live_events::events))
 }
 
 /// `200 ok` when the database answers, `503` otherwise (for probes, not people).

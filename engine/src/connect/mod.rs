@@ -238,6 +238,9 @@ impl Engine {
         let actor = actor.stored();
         let stored = self.spend_state(params.state.as_deref(), cookie).await?;
         let result = self.complete(params, stored, &actor).await;
+        if let Ok(connected) = &result {
+            self.publish(connected.id()).await;
+        }
         if let Err(ConnectError::Failed {
             cause,
             http_status,

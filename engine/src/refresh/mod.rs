@@ -98,6 +98,11 @@ impl Engine {
                     let actor = actor.stored();
                     let task = async move {
                         let outcome = engine.refresh_once(id, &actor).await;
+                        // Published before anyone hears the outcome: an open
+                        // page learns of it no later than the caller.
+                        if outcome.result != RefreshResult::NotFound {
+                            engine.publish(id).await;
+                        }
                         engine
                             .flights
                             .0

@@ -467,6 +467,149 @@ async fn bench_memory(b: &Bench) {
     );
 }
 
+/// Resident memory of process `pid`, in MB.
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Live updates: 1,000 open event streams on the real server binary (its
+/// memory growth), and how long a change takes to reach all of them.
+async fn bench_live(b: &Bench) {
+    const STREAMS: usize = 1_000;
+    println!("\n## 6. Live updates: {STREAMS} open event streams");
+    let db = b.scratch.path().join("live.db");
+    let url = format!("sqlite://{}", db.display());
+    {
+        // One integration whose "Test connection" is the change broadcast.
+        let seeded = engine::Database::open(&url).await.expect("open");
+        seed_rows(&seeded, 1, 1).await;
+    }
+    let exe = std::env::current_exe()
+        .expect("exe")
+        .with_file_name("server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = std::process::Command::new(exe)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &url)
+        .env("JIRA_REDIRECT_URI", format!("{base}/oauth/callback"))
+        .env("ADMIN_EMAIL", server::ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", server::ADMIN_PASSWORD)
+        .env("SCHEDULER_INTERVAL_SECS", "300")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server binary (build it with --release)");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let signed_in = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("email", server::ADMIN_EMAIL),
+            ("password", server::ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert!(
+        signed_in.status().is_success(),
+        "sign in: {}",
+        signed_in.status()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = rss_mb(child.id());
+    let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let (opened, mut opening) = tokio::sync::mpsc::unbounded_channel::<()>();
+    for _ in 0..STREAMS {
+        let client = client.clone();
+        let url = format!("{base}/events");
+        let heard = heard.clone();
+        let opened = opened.clone();
+        tokio::spawn(async move {
+            let Ok(mut res) = client.get(url).send().await else {
+                return;
+            };
+            let mut text = String::new();
+            while let Ok(Some(chunk)) = res.chunk().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if text.contains("event: ready") {
+                    let _ = opened.send(());
+                    text = text.replace("event: ready", "");
+                }
+                while let Some(at) = text.find("event: integration") {
+                    let _ = heard.send(Instant::now());
+                    text.drain(..at + "event: integration".len());
+                }
+            }
+        });
+    }
+    for _ in 0..STREAMS {
+        opening.recv().await.expect("a stream opened");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_mb(child.id());
+    let growth = after - before;
+    println!(
+        "server RSS {before:.1} MB before, {after:.1} MB with {STREAMS} streams: +{growth:.1} MB (budget <= 50): {}",
+        verdict(growth <= 50.0)
+    );
+    let mut lasts = Vec::new();
+    let mut medians = Vec::new();
+    for _ in 0..10 {
+        let sent = Instant::now();
+        let res = client
+            .post(format!("{base}/api/test_connection"))
+            .form(&[("id", "1")])
+            .send()
+            .await
+            .expect("test connection");
+        assert!(
+            res.status().is_success(),
+            "test connection: {}",
+            res.status()
+        );
+        let mut arrivals = Vec::with_capacity(STREAMS);
+        for _ in 0..STREAMS {
+            let at = tokio::time::timeout(Duration::from_secs(10), hearing.recv())
+                .await
+                .expect("every stream hears the change within 10 s")
+                .expect("open");
+            arrivals.push((at - sent).as_secs_f64() * 1e3);
+        }
+        arrivals.sort_by(f64::total_cmp);
+        medians.push(arrivals[STREAMS / 2]);
+        lasts.push(arrivals[STREAMS - 1]);
+    }
+    let worst = lasts.iter().copied().fold(0.0, f64::max);
+    println!(
+        "a change reaches all {STREAMS} (from the request that commits it, 10 changes): median client {:.1} ms, last client median {:.1} ms, max {worst:.1} ms (budget <= 1000): {}",
+        median(medians),
+        median(lasts.clone()),
+        verdict(worst <= 1000.0)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `bench seed <database file> <count>`: a database for the browser benchmark,
 /// with expiries spread over the next hour of the wall clock.
 async fn seed_only(path: &str, count: i64) {
@@ -494,6 +637,10 @@ async fn main() {
             .unwrap_or(1)
     );
     let b = start().await;
+    if args.get(1).map(String::as_str) == Some("live") {
+        bench_live(&b).await;
+        return;
+    }
     bench_refresh(&b).await;
     if args.get(1).map(String::as_str) == Some("refresh") {
         return;
@@ -501,4 +648,5 @@ async fn main() {
     bench_dashboard(&b).await;
     bench_due_soon(&b).await;
     bench_memory(&b).await;
+    bench_live(&b).await;
 }

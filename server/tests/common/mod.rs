@@ -158,6 +158,11 @@ impl TestApp {
         }
     }
 
+    /// Stops the server (as SIGTERM would).
+    pub fn stop(&self) {
+        self._instance.stop();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,86 @@
+//! `GET /events`: the server-sent event stream of a signed-in browser. It
+//! carries every change the engine publishes, in the order committed:
+//!
+//! - `event: ready`: the stream is open (a page that reconnects re-reads
+//!   what it shows, to catch up on what it missed);
+//! - `event: integration`, data: the integration's view (JSON, never a token);
+//! - `event: removed`, data: `{"id": N}` (disconnected);
+//! - `event: resync`: this stream fell behind and skipped changes: re-read.
+//!
+//! A comment line (`: heartbeat`) every `LIVE_HEARTBEAT_SECS` keeps proxies
+//! from closing an idle stream. The stream ends when the server stops.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use engine::changes::Change;
+use engine::Engine;
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+
+/// What the stream needs besides the engine.
+#[derive(Clone)]
+pub struct LiveSettings {
+    /// Becomes `true` when the server is stopping: every stream ends.
+    pub stopping: watch::Receiver<bool>,
+    pub heartbeat: Duration,
+}
+
+/// The handler.
+pub async fn events(
+    State(engine): State<Engine>,
+    State(live): State<LiveSettings>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let changes = engine.subscribe();
+    let first = Event::default().event("ready").data("{}");
+    let state = (engine, changes, live.stopping, Some(first));
+    let stream = stream::unfold(
+        state,
+        |(engine, mut changes, mut stopping, first)| async move {
+            if let Some(first) = first {
+                return Some((Ok(first), (engine, changes, stopping, None)));
+            }
+            let event = next_event(&engine, &mut changes, &mut stopping).await?;
+            Some((Ok(event), (engine, changes, stopping, None)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(live.heartbeat).text("heartbeat"))
+}
+
+/// The next event to send, or `None` when the stream must end.
+async fn next_event(
+    engine: &Engine,
+    changes: &mut broadcast::Receiver<Change>,
+    stopping: &mut watch::Receiver<bool>,
+) -> Option<Event> {
+    if *stopping.borrow() {
+        return None;
+    }
+    let received = tokio::select! {
+        received = changes.recv() => received,
+        _ = stopping.wait_for(|stop| *stop) => return None,
+    };
+    match received {
+        Ok(Change::Updated(integration)) => {
+            let view = app::api::integration_view(engine, (*integration).clone());
+            let event = Event::default().event("integration").json_data(view);
+            Some(event.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not serialise an integration view");
+                Event::default().event("resync").data("{}")
+            }))
+        }
+        Ok(Change::Removed(id)) => Some(
+            Event::default()
+                .event("removed")
+                .data(format!("{{\"id\":{}}}", id.get())),
+        ),
+        Err(RecvError::Lagged(skipped)) => {
+            tracing::warn!(skipped, "a live stream fell behind; it is told to re-read");
+            Some(Event::default().event("resync").data("{}"))
+        }
+        Err(RecvError::Closed) => None,
+    }
+}

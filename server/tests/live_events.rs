@@ -1,0 +1,191 @@
+//! `GET /events` (issue 14), over real HTTP: the stream carries every kind of
+//! change, whoever made it (a person, the scheduler), in the order committed,
+//! never a token; it needs a session; heartbeats keep it open; it ends when
+//! the server stops.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+
+/// A server-sent event stream being read.
+struct Stream {
+    res: reqwest::Response,
+    buffered: String,
+}
+
+/// One frame: its `event:` name (or "comment") and its data (or comment text).
+type Frame = (String, String);
+
+impl Stream {
+    async fn open(client: &reqwest::Client, url: String) -> Self {
+        let res = client.get(url).send().await.expect("open the stream");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        Self {
+            res,
+            buffered: String::new(),
+        }
+    }
+
+    /// The next frame, comments included; `None` when the stream ended.
+    async fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(end) = self.buffered.find("\n\n") {
+                let frame: String = self.buffered.drain(..end + 2).collect();
+                let mut event = String::new();
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(text) = line.strip_prefix(':') {
+                        return Some(("comment".into(), text.trim().into()));
+                    }
+                    if let Some(name) = line.strip_prefix("event:") {
+                        event = name.trim().into();
+                    } else if let Some(text) = line.strip_prefix("data:") {
+                        data.push_str(text.trim_start());
+                    }
+                }
+                return Some((event, data));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.res.chunk())
+                .await
+                .expect("a frame within 10 s")
+                .expect("read")?;
+            self.buffered
+                .push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    }
+
+    /// The next event that is not a comment.
+    async fn next_event(&mut self) -> Frame {
+        loop {
+            match self.next_frame().await.expect("the stream is open") {
+                (kind, _) if kind == "comment" => continue,
+                frame => return frame,
+            }
+        }
+    }
+
+    /// The next `integration` event's view.
+    async fn next_view(&mut self) -> serde_json::Value {
+        let (event, data) = self.next_event().await;
+        assert_eq!(event, "integration", "{data}");
+        serde_json::from_str(&data).expect("json")
+    }
+}
+
+#[tokio::test]
+async fn the_stream_carries_every_kind_of_change_in_order() {
+    let app = TestApp::spawn().await;
+    let mut stream = Stream::open(&app.http, app.url("/events")).await;
+    assert_eq!(stream.next_event().await.0, "ready");
+
+    // Connected through the callback.
+    app.connect(ADA, &[ACME], None).await;
+    let view = stream.next_view().await;
+    assert_eq!(view["id"], 1);
+    assert_eq!(view["status"], "active");
+    assert_eq!(view["lastRefreshAt"], serde_json::Value::Null);
+    let keys: Vec<&str> = view
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        !keys.contains(&"accessToken") && !keys.contains(&"refreshToken"),
+        "{keys:?}"
+    );
+
+    // Refreshed by a person, through the server function.
+    let first_expiry = view["expiresAt"].clone();
+    app.clock.advance(60);
+    app.post_form("/api/refresh_integration", &[("id", "1")])
+        .await;
+    let view = stream.next_view().await;
+    assert_ne!(view["lastRefreshAt"], serde_json::Value::Null);
+    assert_ne!(view["expiresAt"], first_expiry, "the new expiry");
+
+    // Tested (its event log grew).
+    app.post_form("/api/test_connection", &[("id", "1")]).await;
+    assert_eq!(stream.next_view().await["id"], 1);
+
+    // Refreshed by the scheduler, shortly before expiry.
+    let before = stream_expiry(&view);
+    app.clock.advance(3_600 - 200);
+    engine::scheduler::tick(&app.engine).await;
+    let view = stream.next_view().await;
+    assert!(stream_expiry(&view) > before, "{view}");
+
+    // Deactivated: the grant was revoked at the provider.
+    app.sandbox.revoke_grant(ADA);
+    app.post_form("/api/refresh_integration", &[("id", "1")])
+        .await;
+    let view = stream.next_view().await;
+    assert_eq!(view["status"], "needs_reauth");
+    assert_eq!(view["isActive"], false);
+
+    // Disconnected: removed.
+    app.post_form("/api/disconnect_integration", &[("id", "1")])
+        .await;
+    let (event, data) = stream.next_event().await;
+    assert_eq!((event.as_str(), data.as_str()), ("removed", r#"{"id":1}"#));
+}
+
+fn stream_expiry(view: &serde_json::Value) -> String {
+    view["expiresAt"].as_str().expect("expiresAt").to_owned()
+}
+
+#[tokio::test]
+async fn every_open_stream_hears_the_change() {
+    let app = TestApp::spawn().await;
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        let mut stream = Stream::open(&app.http, app.url("/events")).await;
+        assert_eq!(stream.next_event().await.0, "ready");
+        streams.push(stream);
+    }
+    app.connect(ADA, &[ACME], None).await;
+    for stream in &mut streams {
+        assert_eq!(stream.next_view().await["id"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_stranger_gets_no_stream() {
+    let app = TestApp::spawn().await;
+    let res = anonymous()
+        .get(app.url("/events"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn heartbeats_keep_an_idle_stream_open() {
+    let app = TestApp::spawn_with(&["--live-heartbeat-secs", "1"]).await;
+    let mut stream = Stream::open(&app.http, app.url("/events")).await;
+    assert_eq!(stream.next_event().await.0, "ready");
+    let started = std::time::Instant::now();
+    let frame = stream.next_frame().await.expect("open");
+    assert_eq!(frame, ("comment".to_owned(), "heartbeat".to_owned()));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn the_stream_ends_cleanly_when_the_server_stops() {
+    let app = TestApp::spawn().await;
+    let mut stream = Stream::open(&app.http, app.url("/events")).await;
+    assert_eq!(stream.next_event().await.0, "ready");
+    app.stop();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while stream.next_frame().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended");
+}

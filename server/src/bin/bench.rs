@@ -485,11 +485,6 @@ async fn bench_live(b: &Bench) {
     println!("\n## 6. Live updates: {STREAMS} open event streams");
     let db = b.scratch.path().join("live.db");
     let url = format!("sqlite://{}", db.display());
-    {
-        // One integration whose "Test connection" is the change broadcast.
-        let seeded = engine::Database::open(&url).await.expect("open");
-        seed_rows(&seeded, 1, 1).await;
-    }
     let exe = std::env::current_exe()
         .expect("exe")
         .with_file_name("server");
@@ -520,6 +515,13 @@ async fn bench_live(b: &Bench) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    {
+        // One integration whose refresh (it fails: its token is not one the
+        // sandbox issued, and the failure is a change) is what is broadcast
+        // (written beside the running server, which made the token key).
+        let seeded = engine::Database::open(&url).await.expect("open");
+        seed_rows(&seeded, 1, 1).await;
     }
     let signed_in = client
         .post(format!("{base}/login"))
@@ -577,16 +579,12 @@ async fn bench_live(b: &Bench) {
     for _ in 0..10 {
         let sent = Instant::now();
         let res = client
-            .post(format!("{base}/api/test_connection"))
+            .post(format!("{base}/api/refresh_integration"))
             .form(&[("id", "1")])
             .send()
             .await
-            .expect("test connection");
-        assert!(
-            res.status().is_success(),
-            "test connection: {}",
-            res.status()
-        );
+            .expect("refresh");
+        assert!(res.status().is_success(), "refresh: {}", res.status());
         let mut arrivals = Vec::with_capacity(STREAMS);
         for _ in 0..STREAMS {
             let at = tokio::time::timeout(Duration::from_secs(10), hearing.recv())

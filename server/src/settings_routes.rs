@@ -41,7 +41,7 @@ async fn settings_page(
     Extension(me): Extension<User>,
     Query(params): Query<NoticeParam>,
 ) -> Response {
-    use app::model::{AccountEventView, AppInfo, Mode, SettingsView, UserView, ViewerView};
+    use app::model::{AccountEventView, AppInfo, SettingsView, UserView, ViewerView};
     let admin = me.role.may(domain::Permission::Administer);
     let (users, events) = if admin {
         match (engine.users().await, engine.account_events(50).await) {
@@ -84,15 +84,11 @@ async fn settings_page(
                 message: e.message,
             })
             .collect(),
+        // What the header shows, as every page's `app_info` builds it; the
+        // signed-in person comes from this handler's extractor.
         info: AppInfo {
-            mode: if engine.settings().sandbox_mode {
-                Mode::Sandbox
-            } else {
-                Mode::Atlassian
-            },
-            refresh_margin_secs: engine.settings().refresh_margin_secs,
-            server_now: engine.now().secs(),
             viewer: Some(viewer),
+            ..app::api::app_info(&engine)
         },
     };
     let notice = params.notice.as_deref().and_then(SettingsNotice::parse);

@@ -409,8 +409,9 @@ async fn bench_due_soon(b: &Bench) {
     println!("index walks only (no scan, no sort): {}", verdict(!scans));
 }
 
-/// Resident memory of the real server binary, idle on `db`.
-async fn server_rss_mb(db: &str) -> f64 {
+/// The real server binary, on a free port and `db`, with `env` added; answers
+/// once `/healthz` does. Its base URL and the child process.
+async fn spawn_server(db: &str, env: &[(&str, &str)]) -> (String, std::process::Child) {
     let exe = std::env::current_exe()
         .expect("exe")
         .with_file_name("server");
@@ -419,37 +420,35 @@ async fn server_rss_mb(db: &str) -> f64 {
         .local_addr()
         .expect("addr")
         .port();
-    let mut child = std::process::Command::new(exe)
+    let base = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(exe)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", db)
+        .env("JIRA_REDIRECT_URI", format!("{base}/oauth/callback"))
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the server binary (build it with --release)");
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (base, child)
+}
+
+/// Resident memory of the real server binary, idle on `db`.
+async fn server_rss_mb(db: &str) -> f64 {
+    let (_, mut child) = spawn_server(db, &[]).await;
     // Let the first scheduler tick run, then sit idle.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let rss = rss_mb(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    rss
 }
 
 async fn bench_memory(b: &Bench) {
@@ -485,37 +484,20 @@ async fn bench_live(b: &Bench) {
     println!("\n## 6. Live updates: {STREAMS} open event streams");
     let db = b.scratch.path().join("live.db");
     let url = format!("sqlite://{}", db.display());
-    let exe = std::env::current_exe()
-        .expect("exe")
-        .with_file_name("server");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = std::process::Command::new(exe)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &url)
-        .env("JIRA_REDIRECT_URI", format!("{base}/oauth/callback"))
-        .env("ADMIN_EMAIL", server::ADMIN_EMAIL)
-        .env("ADMIN_PASSWORD", server::ADMIN_PASSWORD)
-        .env("SCHEDULER_INTERVAL_SECS", "300")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the server binary (build it with --release)");
+    let (base, mut child) = spawn_server(
+        &url,
+        &[
+            ("ADMIN_EMAIL", server::ADMIN_EMAIL),
+            ("ADMIN_PASSWORD", server::ADMIN_PASSWORD),
+            ("SCHEDULER_INTERVAL_SECS", "300"),
+        ],
+    )
+    .await;
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .pool_max_idle_per_host(0)
         .build()
         .expect("client");
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     {
         // One integration whose refresh (it fails: its token is not one the
         // sandbox issued, and the failure is a change) is what is broadcast

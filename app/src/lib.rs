@@ -3,7 +3,9 @@
 //! with `hydrate` for the browser (WebAssembly; nothing server-only is linked).
 //!
 //! Layout:
-//! - [`shell`] and [`App`] (this file): the HTML document and the router.
+//! - [`shell`] and [`App`] (this file): the HTML document and the page switch.
+//! - [`address`]: which page the address names, and its query (no
+//!   client-side router: every link is a full page load).
 //! - [`model`]: the JSON views that cross the wire (camelCase, never a token).
 //! - [`status`], [`countdown`]: pure logic (status from timestamps; countdown
 //!   text, lifetime share and the times the pages print), shared by the server
@@ -11,27 +13,31 @@
 //! - [`dashboard_query`]: the dashboard's address parameters, read by the page
 //!   and written back into links by its filter form and pager.
 //! - [`flash`]: the fixed sentences shown after the OAuth callback.
+//! - [`live`]: the page's live link to `GET /events` (browser only opens it).
 //! - [`clock`]: the page's one shared one-second clock (browser only ticks).
 //! - [`api`]: `#[server]` functions under `/api/...`.
-//! - [`pages`]: one module per route; [`components`]: the pieces they share.
+//! - [`pages`]: one module per page; [`components`]: the pieces they share.
 //!   Pages use components, never the other way round. The dashboard's
 //!   integration card is a folder: the component, what a clock tick makes it
 //!   show (pure, unit-tested) and the browser-only painter that writes it.
 
+pub mod address;
 pub mod api;
 pub mod clock;
 pub mod components;
 pub mod countdown;
 pub mod dashboard_query;
 pub mod flash;
+pub mod live;
 pub mod model;
 pub mod pages;
 pub mod status;
 
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+
+use address::Page;
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,23 +58,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: routes and the context every page shares. (`/` is a plain
-/// server redirect to `/dashboard`, see the server's routes.)
+/// The application: the page the address names, and the context every page
+/// shares. (`/` is a plain server redirect to `/dashboard`, see the server's
+/// routes; the server renders `/dashboard` and `/integrations/{id}` whole,
+/// and its 404 page through here too.)
 #[component]
 pub fn App() -> impl IntoView {
+    let address = address::provide_address();
     provide_meta_context();
     clock::provide_clock();
+    live::provide_live();
     mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/jira-dashboard.css"/>
         <Title text="Jira Integrations"/>
-        <Router>
-            <Routes fallback=|| view! { <pages::NotFound/> }>
-                <Route path=path!("/dashboard") view=pages::Dashboard ssr=SsrMode::Async/>
-                <Route path=path!("/integrations/:id") view=pages::IntegrationDetail ssr=SsrMode::Async/>
-            </Routes>
-        </Router>
+        {match address.page {
+            Page::Dashboard => EitherOf3::A(view! { <pages::Dashboard/> }),
+            Page::Integration(_) => EitherOf3::B(view! { <pages::IntegrationDetail/> }),
+            Page::NotFound => EitherOf3::C(view! { <pages::NotFound/> }),
+        }}
     }
 }
 

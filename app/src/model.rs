@@ -178,6 +178,30 @@ pub struct DashboardPageView {
     /// 1-based.
     pub page: i64,
     pub page_size: i64,
+    /// The whole fleet by status (not just this filter).
+    pub summary: FleetSummaryView,
+}
+
+/// How many connected integrations have each status (the dashboard's summary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetSummaryView {
+    pub active: i64,
+    pub expiring: i64,
+    pub expired: i64,
+    pub needs_reauth: i64,
+}
+
+impl FleetSummaryView {
+    /// The count of one status.
+    pub fn count(&self, status: Status) -> i64 {
+        match status {
+            Status::Active => self.active,
+            Status::Expiring => self.expiring,
+            Status::Expired => self.expired,
+            Status::NeedsReauth => self.needs_reauth,
+        }
+    }
 }
 
 /// A provider's site URL as a link target: only an https one. (A provider

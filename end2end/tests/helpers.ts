@@ -77,9 +77,11 @@ export async function fillSignIn(page: Page, email: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-/** A server of our own (a first start): its base URL and the lines it printed. */
+/** A server of our own: its base URL, port and data folder, and the lines it printed. */
 export interface OwnServer {
   base: string;
+  port: number;
+  dir: string;
   lines: string[];
   process: ChildProcess;
   stop: () => Promise<void>;
@@ -98,10 +100,15 @@ async function freePort(): Promise<number> {
 /**
  * Starts the release server on a free port with a fresh database and no
  * account (a first start), and waits for the line it prints saying what to open.
+ * With `again`, it starts on that earlier server's port and database instead
+ * (a restart).
  */
-export async function startOwnServer(env: Record<string, string> = {}): Promise<OwnServer> {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jira-dashboard-first-start-'));
+export async function startOwnServer(
+  env: Record<string, string> = {},
+  again?: { port: number; dir: string },
+): Promise<OwnServer> {
+  const port = again?.port ?? (await freePort());
+  const dir = again?.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'jira-dashboard-first-start-'));
   const root = path.resolve(__dirname, '..', '..');
   const child = spawn('./target/release/server', [], {
     cwd: root,
@@ -135,10 +142,13 @@ export async function startOwnServer(env: Record<string, string> = {}): Promise<
   });
   return {
     base: `http://localhost:${port}`,
+    port,
+    dir,
     lines,
     process: child,
     stop: () =>
       new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),

@@ -11,7 +11,7 @@ use rand::RngCore;
 
 use domain::{Actor, EventKind, EventOutcome, IntegrationId, UnixTime};
 
-use crate::db::{NewEvent, Page, PageQuery, TokenEvent, MAX_PAGE_SIZE};
+use crate::db::{FleetSummary, NewEvent, Page, PageQuery, TokenEvent, MAX_PAGE_SIZE};
 use crate::oauth::AtlassianClient;
 use crate::refresh::Flights;
 use crate::vault::TokenVault;
@@ -149,6 +149,15 @@ impl Engine {
             .dashboard_page(&query, self.now(), self.settings.refresh_margin_secs)
             .await
             .map_err(storage("list the integrations"))
+    }
+
+    /// How many connected integrations have each status, at the engine's clock.
+    #[tracing::instrument(skip(self))]
+    pub async fn fleet_summary(&self) -> Result<FleetSummary, EngineError> {
+        self.db
+            .fleet_summary(self.now(), self.settings.refresh_margin_secs)
+            .await
+            .map_err(storage("count the integrations"))
     }
 
     /// One connected integration.

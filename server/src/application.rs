@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::{shell, App};
+use app::shell;
 use axum::Router;
 use engine::oauth::{AtlassianClient, ProviderSettings};
 use engine::vault::VaultError;
@@ -13,7 +13,7 @@ use engine::{
 };
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
@@ -407,8 +407,24 @@ async fn first_admin(config: &Config, engine: &Engine) -> Result<Option<String>,
         .map_err(|e| StartupError::Accounts(e.to_string()))
 }
 
+/// The pages Leptos renders, each whole before it is sent (the app has no
+/// client-side router: see `app::address`).
+fn page_routes() -> Vec<AxumRouteListing> {
+    ["/dashboard", "/integrations/{id}"]
+        .into_iter()
+        .map(|path| {
+            AxumRouteListing::new(
+                path.to_owned(),
+                leptos_router::SsrMode::Async,
+                [leptos_router::Method::Get],
+                Vec::new(),
+            )
+        })
+        .collect()
+}
+
 fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let engine = state.engine.clone();
     let context = move || {
         provide_context(engine.clone());

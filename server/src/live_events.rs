@@ -2,7 +2,8 @@
 //! carries every change the engine publishes, in the order committed:
 //!
 //! - `event: ready`: the stream is open (a page that reconnects re-reads
-//!   what it shows, to catch up on what it missed);
+//!   what it shows, to catch up on what it missed); it sets the browser's
+//!   reconnection delay to [`RECONNECT_AFTER`];
 //! - `event: integration`, data: the integration's view (JSON, never a token);
 //! - `event: removed`, data: `{"id": N}` (disconnected);
 //! - `event: resync`: this stream fell behind and skipped changes: re-read.
@@ -21,6 +22,9 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
+/// How long a browser waits before it reconnects a dropped stream.
+pub const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
 /// What the stream needs besides the engine.
 #[derive(Clone)]
 pub struct LiveSettings {
@@ -35,7 +39,10 @@ pub async fn events(
     State(live): State<LiveSettings>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = engine.subscribe();
-    let first = Event::default().event("ready").data("{}");
+    let first = Event::default()
+        .event("ready")
+        .retry(RECONNECT_AFTER)
+        .data("{}");
     let state = (engine, changes, live.stopping, Some(first));
     let stream = stream::unfold(
         state,

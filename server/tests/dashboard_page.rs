@@ -167,15 +167,121 @@ async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
     }
     tx.commit().await.expect("commit");
 
+    let (_, summary) = app.post_form("/api/fleet_summary", &[]).await;
     let mut seen = 0;
-    for filter in ["active", "expiring", "expired", "needs_reauth"] {
+    for (filter, counted) in [
+        ("active", "active"),
+        ("expiring", "expiring"),
+        ("expired", "expired"),
+        ("needs_reauth", "needsReauth"),
+    ] {
         let (status, body) = page(&app, &[("status", filter), ("size", "500")]).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let items = body["items"].as_array().expect("items");
         for item in items {
             assert_eq!(item["status"], filter, "{item}");
         }
+        assert_eq!(summary[counted], items.len(), "the summary counts {filter}");
         seen += items.len();
     }
     assert_eq!(seen, id as usize, "every row in exactly one filter");
+
+    // Sorted by status, the badges come most urgent first.
+    let rank = |s: &Value| {
+        ["needs_reauth", "expired", "expiring", "active"]
+            .iter()
+            .position(|r| s == r)
+            .expect("a known status")
+    };
+    let (_, sorted) = page(&app, &[("sort", "status"), ("size", "500")]).await;
+    let ranks: Vec<usize> = sorted["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| rank(&i["status"]))
+        .collect();
+    assert_eq!(ranks.len(), id as usize);
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+}
+
+#[tokio::test]
+async fn the_fleet_summary_counts_the_whole_fleet_whatever_the_filter() {
+    let app = TestApp::spawn().await;
+    seed(&app, 100).await;
+    let expected =
+        serde_json::json!({"active": 60, "expiring": 20, "expired": 0, "needsReauth": 20});
+    let (status, summary) = app.post_form("/api/fleet_summary", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary, expected);
+    let (_, filtered) = page(&app, &[("status", "expiring"), ("search", "acme")]).await;
+    assert_eq!(filtered["summary"], expected);
+    // A disconnected integration leaves the counts.
+    let (status, _) = app
+        .post_form("/api/disconnect_integration", &[("id", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, summary) = app.post_form("/api/fleet_summary", &[]).await;
+    assert_eq!(summary["active"], 59);
+}
+
+#[tokio::test]
+async fn pages_sort_by_expiry_or_by_status() {
+    let app = TestApp::spawn().await;
+    seed(&app, 100).await;
+    let ids = |v: &Value| -> Vec<i64> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_i64().expect("id"))
+            .collect()
+    };
+    // Every 4th expires first (oldest first among equals), active or not.
+    let (_, by_expiry) = page(&app, &[("sort", "expiry"), ("size", "5")]).await;
+    assert_eq!(ids(&by_expiry), [4, 8, 12, 16, 20]);
+    // Needs re-auth first (every 5th), then expiring, then active.
+    let (_, by_status) = page(&app, &[("sort", "status"), ("size", "25")]).await;
+    let first = ids(&by_status);
+    assert_eq!(
+        first[..5],
+        [20, 40, 60, 80, 100],
+        "the soonest expiry first within a status"
+    );
+    assert!(first[..20].iter().all(|id| id % 5 == 0), "{first:?}");
+    assert_eq!(first[20..], [4, 8, 12, 16, 24]);
+    // The second page goes on in the same order.
+    let (_, next) = page(&app, &[("sort", "status"), ("size", "25"), ("page", "2")]).await;
+    assert_eq!(ids(&next)[..3], [28, 32, 36]);
+    let (status, body) = page(&app, &[("sort", "sideways")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("expiry or status"), "{body}");
+}
+
+#[tokio::test]
+async fn the_table_view_and_the_summary_render_without_javascript() {
+    let app = TestApp::spawn().await;
+    seed(&app, 20).await;
+    let html = render(&app, "/dashboard?view=table&sort=expiry").await;
+    assert!(
+        html.contains("class=\"integrations compact\""),
+        "the table layout"
+    );
+    assert_eq!(html.matches("data-integration-id=").count(), 20);
+    // Each count links to its filter, keeping the view and the order.
+    assert!(
+        html.contains("href=\"/dashboard?status=needs_reauth&amp;view=table&amp;sort=expiry\""),
+        "{html}"
+    );
+    assert!(html.contains("data-testid=\"summary-needs_reauth\""));
+    // The sorted column's link turns the order off again; the other turns its own on.
+    assert!(html.contains(
+        "href=\"/dashboard?view=table\" aria-current=\"true\" data-testid=\"sort-expiry\""
+    ));
+    assert!(html.contains("href=\"/dashboard?view=table&amp;sort=status\""));
+    let cards = render(&app, "/dashboard").await;
+    assert!(cards.contains("class=\"integrations\""));
+    assert!(
+        cards.contains("href=\"/dashboard?view=table\""),
+        "the switch to the table"
+    );
 }

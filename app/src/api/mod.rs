@@ -10,8 +10,8 @@ pub use server_side::{app_info, integration_view, rfc3339};
 use leptos::prelude::*;
 
 use crate::model::{
-    AppInfo, ConnectionTestView, DashboardPageView, IntegrationDetailView, IntegrationView,
-    RefreshOutcomeView,
+    AppInfo, ConnectionTestView, DashboardPageView, FleetSummaryView, IntegrationDetailView,
+    IntegrationView, RefreshOutcomeView,
 };
 
 /// Every connected integration, as views (never a token).
@@ -32,12 +32,15 @@ pub async fn list_integrations() -> Result<Vec<IntegrationView>, ServerFnError> 
 /// One page of the dashboard (`size`, default 100, at most 500), filtered by status
 /// (`active` | `expiring` | `expired` | `needs_reauth`) and by a search over
 /// site names and URLs and account names and emails. `page` is 1-based.
+/// `sort` is `expiry` (soonest first) or `status` (what needs a person
+/// first); without it the oldest connection comes first.
 #[server(endpoint = "dashboard_page")]
 pub async fn dashboard_page(
     page: Option<i64>,
     status: Option<String>,
     search: Option<String>,
     size: Option<i64>,
+    sort: Option<String>,
 ) -> Result<DashboardPageView, ServerFnError> {
     use crate::model::Status;
     server_side::signed_in(domain::Permission::Read)?;
@@ -63,6 +66,18 @@ pub async fn dashboard_page(
             format!("The search is too long: at most {MAX_SEARCH_CHARS} characters."),
         ));
     }
+    let order = match sort.as_deref() {
+        None | Some("") => engine::db::PageOrder::default(),
+        Some(text) => engine::db::PageOrder::parse(text).ok_or_else(|| {
+            server_side::client_error(
+                http::StatusCode::BAD_REQUEST,
+                format!(
+                    "Unknown sort \"{}\": use expiry or status.",
+                    text.chars().take(40).collect::<String>()
+                ),
+            )
+        })?,
+    };
     let page = page.unwrap_or(1).clamp(1, i64::from(i32::MAX));
     let found = engine
         .dashboard_page(engine::db::PageQuery {
@@ -70,10 +85,16 @@ pub async fn dashboard_page(
             page_size: size.unwrap_or(crate::model::PAGE_SIZE),
             status,
             search,
+            order,
         })
         .await
         .map_err(server_side::engine_error)?;
+    let summary = engine
+        .fleet_summary()
+        .await
+        .map_err(server_side::engine_error)?;
     Ok(DashboardPageView {
+        summary: server_side::fleet_summary_view(summary),
         page_size: found.page_size,
         total: found.total,
         page,
@@ -83,6 +104,19 @@ pub async fn dashboard_page(
             .map(|i| server_side::integration_view(&engine, i))
             .collect(),
     })
+}
+
+/// How many connected integrations have each status now (the dashboard's
+/// summary above the cards).
+#[server(endpoint = "fleet_summary")]
+pub async fn fleet_summary() -> Result<FleetSummaryView, ServerFnError> {
+    server_side::signed_in(domain::Permission::Read)?;
+    let engine = server_side::engine()?;
+    let summary = engine
+        .fleet_summary()
+        .await
+        .map_err(server_side::engine_error)?;
+    Ok(server_side::fleet_summary_view(summary))
 }
 
 /// The longest search the dashboard accepts (site names and emails are short).

@@ -153,3 +153,13 @@ pub fn event_view(e: TokenEvent) -> EventView {
             .map(|a| a.label().to_owned()),
     }
 }
+
+/// The fleet's counts by status, as the dashboard shows them.
+pub fn fleet_summary_view(s: engine::db::FleetSummary) -> crate::model::FleetSummaryView {
+    crate::model::FleetSummaryView {
+        active: s.active,
+        expiring: s.expiring,
+        expired: s.expired,
+        needs_reauth: s.needs_reauth,
+    }
+}

@@ -5,10 +5,10 @@ use crate::dashboard_query::DashboardQuery;
 /// Filter by status and search by site or account: a plain GET form, so it
 /// works without JavaScript too.
 #[component]
-pub fn Filters(current: Signal<DashboardQuery>) -> impl IntoView {
-    let status = move || current.with(|c| c.status.clone().unwrap_or_default());
-    let option = move |value: &'static str, label: &'static str| {
-        view! { <option value=value selected=move || status() == value>{label}</option> }
+pub fn Filters(current: DashboardQuery) -> impl IntoView {
+    let status = current.status.clone().unwrap_or_default();
+    let option = |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=status == value>{label}</option> }
     };
     view! {
         <form class="filters" method="get" action="/dashboard" role="search">
@@ -28,10 +28,13 @@ pub fn Filters(current: Signal<DashboardQuery>) -> impl IntoView {
                     type="search"
                     name="q"
                     placeholder="Site or account"
-                    value=move || current.with(|c| c.search.clone().unwrap_or_default())
+                    value=current.search.clone().unwrap_or_default()
                 />
             </label>
-            {move || current.with(|c| c.size).map(|size| view! { <input type="hidden" name="size" value=size/> })}
+            // The view, order and page size stay as they are.
+            {current.size.map(|size| view! { <input type="hidden" name="size" value=size/> })}
+            {current.table.then(|| view! { <input type="hidden" name="view" value="table"/> })}
+            {current.sort.clone().map(|sort| view! { <input type="hidden" name="sort" value=sort/> })}
             <button class="button" type="submit">"Apply"</button>
         </form>
     }

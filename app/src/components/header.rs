@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::AccountMenu;
+use super::{AccountMenu, LiveIndicator};
 use crate::clock::use_clock;
 use crate::countdown::clock_text;
 use crate::model::{AppInfo, Mode};
@@ -41,6 +41,7 @@ pub fn Header(info: Resource<Result<AppInfo, ServerFnError>>) -> impl IntoView {
                 <Transition fallback=|| ()>{badge}</Transition>
             </div>
             <div class="header-actions">
+                <LiveIndicator/>
                 <time class="page-clock" data-testid="page-clock" aria-label="Current time">
                     <Transition fallback=|| ()>{now}</Transition>
                 </time>

@@ -1,23 +1,46 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
+use crate::address::{use_address, Page};
 use crate::api::{integration_detail, test_connection};
 use crate::clock::use_clock;
-use crate::components::{error_text, AccountMenu};
+use crate::components::{error_text, AccountMenu, LiveIndicator};
 use crate::countdown::{countdown_text, short_time, unix};
+use crate::live::{use_live, LiveChange};
 use crate::model::{https_link, IntegrationDetailView};
 
 /// `/integrations/{id}`: sites, scopes, token deadlines and the event log.
 #[component]
 pub fn IntegrationDetail() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()));
-    let detail = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => integration_detail(id).await,
-            None => Err(ServerFnError::new(
-                "The integration id in the address must be a number.",
-            )),
+    let id = match use_address().page {
+        Page::Integration(id) => id.parse::<i64>().ok(),
+        _ => None,
+    };
+    let detail = Resource::new(
+        move || id,
+        |id| async move {
+            match id {
+                Some(id) => integration_detail(id).await,
+                None => Err(ServerFnError::new(
+                    "The integration id in the address must be a number.",
+                )),
+            }
+        },
+    );
+    let test_result = RwSignal::new(None::<(bool, String)>);
+    let testing = RwSignal::new(false);
+    // A change to this integration (or a reconnect) re-reads the page: its
+    // facts and its event log follow what the server knows.
+    let live = use_live();
+    Effect::new(move |_| {
+        let mine = id;
+        let changes = live.drain();
+        let relevant = changes.iter().any(|c| match c {
+            LiveChange::Updated(v) => Some(v.id) == mine,
+            LiveChange::Removed(gone) => Some(*gone) == mine,
+            LiveChange::Reread => true,
+        });
+        if relevant {
+            detail.refetch();
         }
     });
     view! {
@@ -25,12 +48,15 @@ pub fn IntegrationDetail() -> impl IntoView {
             <div class="brand">
                 <a class="back" href="/dashboard">"← Dashboard"</a>
             </div>
+            <div class="header-actions">
+                <LiveIndicator/>
+            </div>
         </header>
         <main class="content detail" id="main">
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(d) => view! { <Detail detail=d/> }.into_any(),
+                        Ok(d) => view! { <Detail detail=d test_result testing/> }.into_any(),
                         Err(e) => view! {
                             <h1>"Integration not found"</h1>
                             <p class="error" role="alert">{error_text(e)}</p>
@@ -45,7 +71,12 @@ pub fn IntegrationDetail() -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: IntegrationDetailView) -> impl IntoView {
+fn Detail(
+    detail: IntegrationDetailView,
+    /// The last connection test's outcome: kept when a live change re-reads the page.
+    test_result: RwSignal<Option<(bool, String)>>,
+    testing: RwSignal<bool>,
+) -> impl IntoView {
     let clock = use_clock();
     let i = detail.integration;
     let id = i.id;
@@ -59,8 +90,6 @@ fn Detail(detail: IntegrationDetailView) -> impl IntoView {
         .first()
         .map(|s| s.name.clone())
         .unwrap_or_else(|| format!("Integration {id}"));
-    let test_result = RwSignal::new(None::<(bool, String)>);
-    let testing = RwSignal::new(false);
     let on_test = move |_| {
         testing.set(true);
         leptos::task::spawn_local(async move {

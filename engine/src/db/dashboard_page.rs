@@ -38,6 +38,48 @@ fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime,
     }
 }
 
+/// The order of the dashboard's listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PageOrder {
+    /// Oldest connection first (the default).
+    #[default]
+    Oldest,
+    /// Soonest access-token expiry first.
+    Expiry,
+    /// What needs a person first: needs re-auth, expired, expiring, active;
+    /// soonest expiry first within each.
+    Status,
+}
+
+impl PageOrder {
+    /// The name used in addresses (`?sort=expiry`); `None` for the default.
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            PageOrder::Oldest => None,
+            PageOrder::Expiry => Some("expiry"),
+            PageOrder::Status => Some("status"),
+        }
+    }
+
+    /// The order named by [`PageOrder::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "expiry" => Some(PageOrder::Expiry),
+            "status" => Some(PageOrder::Status),
+            _ => None,
+        }
+    }
+}
+
+/// How many connected integrations have each status at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetSummary {
+    pub active: i64,
+    pub expiring: i64,
+    pub expired: i64,
+    pub needs_reauth: i64,
+}
+
 /// What the dashboard asks for.
 #[derive(Debug, Clone, Default)]
 pub struct PageQuery {
@@ -47,6 +89,7 @@ pub struct PageQuery {
     pub status: Option<Status>,
     /// Matches site name or URL, account name or email (case-insensitive).
     pub search: Option<String>,
+    pub order: PageOrder,
 }
 
 /// One page and the number of integrations that match the filter.
@@ -91,7 +134,56 @@ fn push_filter(
     }
 }
 
+/// The ORDER BY terms of `order` (ending with the id, so pages are stable).
+fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime, soon: UnixTime) {
+    match order {
+        PageOrder::Oldest => {}
+        PageOrder::Expiry => {
+            qb.push("i.expires_at, ");
+        }
+        PageOrder::Status => {
+            // The ranks follow `push_status`'s conditions, most urgent first.
+            qb.push("CASE WHEN i.is_active = 0 OR (i.refresh_token IS NULL AND i.expires_at <= ")
+                .push_bind(now)
+                .push(") THEN 0 WHEN i.expires_at <= ")
+                .push_bind(now)
+                .push(" THEN 1 WHEN i.expires_at <= ")
+                .push_bind(soon)
+                .push(" THEN 2 ELSE 3 END, i.expires_at, ");
+        }
+    }
+    qb.push("i.id");
+}
+
 impl Database {
+    /// Counts the connected integrations by status at `now`: one pass, with
+    /// the same conditions as the status filter.
+    pub async fn fleet_summary(
+        &self,
+        now: UnixTime,
+        margin_secs: i64,
+    ) -> Result<FleetSummary, DatabaseError> {
+        let soon = now + margin_secs;
+        let (needs_reauth, expired, expiring, active): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT \
+               COALESCE(SUM(is_active = 0 OR (refresh_token IS NULL AND expires_at <= ?1)), 0), \
+               COALESCE(SUM(is_active = 1 AND refresh_token IS NOT NULL AND expires_at <= ?1), 0), \
+               COALESCE(SUM(is_active = 1 AND expires_at > ?1 AND expires_at <= ?2), 0), \
+               COALESCE(SUM(is_active = 1 AND expires_at > ?2), 0) \
+             FROM integrations WHERE disconnected_at IS NULL",
+        )
+        .bind(now)
+        .bind(soon)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(FleetSummary {
+            active,
+            expiring,
+            expired,
+            needs_reauth,
+        })
+    }
+
     /// A page of connected integrations, oldest first, filtered at `now`.
     pub async fn dashboard_page(
         &self,
@@ -107,8 +199,10 @@ impl Database {
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" i");
         push_filter(&mut select, query, now, margin_secs);
+        select.push(" ORDER BY ");
+        push_order(&mut select, query.order, now, now + margin_secs);
         select
-            .push(" ORDER BY i.id LIMIT ")
+            .push(" LIMIT ")
             .push_bind(page_size)
             .push(" OFFSET ")
             .push_bind(query.page.max(0).saturating_mul(page_size));

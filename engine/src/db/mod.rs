@@ -9,7 +9,7 @@ mod refresh_queries;
 mod token_keys;
 mod users;
 
-pub use dashboard_page::{Page, PageQuery, MAX_PAGE_SIZE};
+pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup};
 pub use oauth_states::{NewOAuthState, StoredState};

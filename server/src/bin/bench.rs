@@ -282,6 +282,9 @@ async fn seed_rows(db: &Database, from: i64, n: i64) {
 }
 
 /// Bulk-inserts `n` integrations whose expiries spread over the hour after `now`.
+/// Their tokens are placeholders, not sealed with any key: no access token
+/// (a server's start-up key check judges the database by one), and a refresh
+/// token that no refresh can open.
 async fn seed_rows_at(pool: &sqlx::SqlitePool, from: i64, n: i64, now: i64) {
     let mut tx = pool.begin().await.expect("tx");
     for i in from..from + n {
@@ -291,7 +294,7 @@ async fn seed_rows_at(pool: &sqlx::SqlitePool, from: i64, n: i64, now: i64) {
             "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
                 access_token, expires_at, access_token_lifetime, is_active, refresh_token_issued_at,
                 consented_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'read:jira-work read:me offline_access', x'00', x'00', ?, 3600, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, 'read:jira-work read:me offline_access', x'00', NULL, ?, 3600, ?, ?, ?, ?, ?)",
         )
         .bind(i)
         .bind(format!("seed-{i}"))

@@ -31,6 +31,7 @@ const READING_FUNCTIONS: &[&str] = &[
     "/api/dashboard_page",
     "/api/app_info",
     "/api/integration_detail",
+    "/api/fleet_summary",
 ];
 /// Server functions that change an integration.
 const OPERATING_FUNCTIONS: &[&str] = &[
@@ -205,6 +206,7 @@ mod tests {
             (&post, "/settings/password", Rule::Needs(Read)),
             (&post, "/logout", Rule::Needs(Read)),
             (&post, "/api/dashboard_page", Rule::Needs(Read)),
+            (&post, "/api/fleet_summary", Rule::Needs(Read)),
             (&get, "/oauth/start", Rule::Needs(Operate)),
             (&get, "/oauth/callback", Rule::Needs(Operate)),
             (&post, "/api/refresh_integration", Rule::Needs(Operate)),

@@ -1,5 +1,6 @@
-//! One integration's card on the dashboard. Split by concern:
-//! - this file: the component (what the card shows and its buttons);
+//! One integration's card on the dashboard (the compact table lays the same
+//! card out as one row). Split by concern:
+//! - this file: the card (what it shows and its buttons) and its countdown;
 //! - [`tick`]: what a tick of the page clock makes it show (status,
 //!   countdown text, lifetime bar): pure, with the unit tests;
 //! - [`painter`]: the browser-only code that writes each tick into the DOM.
@@ -7,6 +8,7 @@
 mod painter;
 mod tick;
 
+use leptos::html::{Div, Li, P};
 use leptos::prelude::*;
 
 use super::{DashboardCtx, NoticeTone};
@@ -16,55 +18,82 @@ use crate::status::StatusInputs;
 use painter::CardNodes;
 use tick::CardTick;
 
-/// One integration: site, account, status, live countdown, lifetime bar, actions.
-#[component]
-pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl IntoView {
-    let ctx = expect_context::<DashboardCtx>();
-    let id = integration.id;
-    let expires_at = unix(&integration.expires_at);
+/// What a card's countdown follows: its status inputs and token lifetime.
+fn countdown_inputs(integration: &IntegrationView, margin_secs: i64) -> (StatusInputs, i64) {
     let inputs = StatusInputs {
         is_active: integration.is_active,
         has_refresh_token: integration.has_refresh_token,
-        expires_at,
-        margin_secs: info.refresh_margin_secs,
+        expires_at: unix(&integration.expires_at),
+        margin_secs,
     };
-    let server_now = info.server_now;
-    let lifetime = integration.access_token_lifetime_secs;
+    (inputs, integration.access_token_lifetime_secs)
+}
+
+/// One integration: site, account, status, live countdown, lifetime bar,
+/// actions. The card follows `integration`: a live change sets it, and the
+/// countdown restarts from the new expiry while the facts below it follow.
+#[component]
+pub fn IntegrationCard(integration: RwSignal<IntegrationView>, info: AppInfo) -> impl IntoView {
+    let ctx = expect_context::<DashboardCtx>();
+    let margin = info.refresh_margin_secs;
+    let first_view = integration.get_untracked();
+    let id = first_view.id;
     // Rendered from the server's clock (the same on the server and during
     // hydration); then every tick of the page clock rewrites the countdown and
     // the bar in place, and sets `status` only when the status changes.
-    let first = CardTick::at(inputs, lifetime, server_now);
+    let (inputs, lifetime) = countdown_inputs(&first_view, margin);
+    let first = CardTick::at(inputs, lifetime, info.server_now);
     let status = RwSignal::new(first.status);
     let first_percent = first.countdown.percent.to_string();
     let first_fill = first.countdown.fill_style();
-    let nodes = CardNodes {
-        card: NodeRef::new(),
-        countdown: NodeRef::new(),
-        bar: NodeRef::new(),
-        fill: NodeRef::new(),
-    };
-    Effect::new(move |registered: Option<()>| {
-        if registered.is_none() {
+    let (card, line, bar, fill) = (
+        NodeRef::<Li>::new(),
+        NodeRef::<P>::new(),
+        NodeRef::<Div>::new(),
+        NodeRef::<Div>::new(),
+    );
+    // Runs again (ending the previous tick) whenever the integration changes.
+    Effect::new(move |_| {
+        let (inputs, lifetime) = integration.with(|i| countdown_inputs(i, margin));
+        let nodes = (|| {
+            Some(CardNodes {
+                card: card.get_untracked()?.into(),
+                countdown: line.get_untracked()?.into(),
+                bar: Some((bar.get_untracked()?.into(), fill.get_untracked()?.into())),
+            })
+        })();
+        if let Some(nodes) = nodes {
             painter::start(id, inputs, lifetime, status, nodes);
         }
     });
 
-    let (site_name, site_url) = integration
+    let (site_name, site_url) = first_view
         .sites
         .first()
         .map(|s| (s.name.clone(), s.url.clone()))
         .unwrap_or_else(|| ("(no site)".to_owned(), String::new()));
-    let more_sites = integration.sites.len().saturating_sub(1);
-    let account = match &integration.account_email {
-        Some(email) => format!("{} <{}>", integration.account_name, email),
-        None => integration.account_name.clone(),
+    let more_sites = first_view.sites.len().saturating_sub(1);
+    let account = match &first_view.account_email {
+        Some(email) => format!("{} <{}>", first_view.account_name, email),
+        None => first_view.account_name.clone(),
     };
-    let last_refresh = integration
-        .last_refresh_at
-        .as_deref()
-        .map(short_time)
-        .unwrap_or_else(|| "never".to_owned());
-    let last_error = integration.last_error.clone();
+    // The facts that a refresh or a deactivation changes follow the signal.
+    let failures = move || integration.with(|i| i.refresh_failures);
+    let last_refresh = move || {
+        integration.with(|i| {
+            i.last_refresh_at
+                .as_deref()
+                .map(short_time)
+                .unwrap_or_else(|| "never".to_owned())
+        })
+    };
+    let refresh_token =
+        move || integration.with(|i| if i.has_refresh_token { "yes" } else { "none" });
+    let last_error = move || {
+        integration
+            .with(|i| i.last_error.clone())
+            .map(|e| view! { <p class="last-error">{e}</p> })
+    };
     let notice = move || ctx.notice.get().filter(|n| n.integration_id == id);
     let busy = move || ctx.busy.get().is_some();
     let site_for_dialog = site_name.clone();
@@ -72,7 +101,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
     let may_operate = info.may_operate();
 
     view! {
-        <li class="integration" node_ref=nodes.card data-integration-id=id data-status=move || status.get().as_str()>
+        <li class="integration" node_ref=card data-integration-id=id data-status=move || status.get().as_str()>
             <div class="integration-head">
                 <div class="integration-title">
                     <h2 class="site-name">
@@ -87,7 +116,7 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                     {move || status.get().label()}
                 </span>
             </div>
-            <p class="countdown" data-testid="countdown" node_ref=nodes.countdown>{first.countdown.text}</p>
+            <p class="countdown" data-testid="countdown" node_ref=line>{first.countdown.text}</p>
             <div
                 class="lifetime"
                 role="progressbar"
@@ -95,16 +124,16 @@ pub fn IntegrationCard(integration: IntegrationView, info: AppInfo) -> impl Into
                 aria-valuemin="0"
                 aria-valuemax="100"
                 aria-valuenow=first_percent
-                node_ref=nodes.bar
+                node_ref=bar
             >
-                <div class="lifetime-fill" style=first_fill node_ref=nodes.fill></div>
+                <div class="lifetime-fill" style=first_fill node_ref=fill></div>
             </div>
             <dl class="facts">
-                <div><dt>"Failures"</dt><dd data-testid="failures">{integration.refresh_failures}</dd></div>
+                <div><dt>"Failures"</dt><dd data-testid="failures">{failures}</dd></div>
                 <div><dt>"Last refresh"</dt><dd>{last_refresh}</dd></div>
-                <div><dt>"Refresh token"</dt><dd>{if integration.has_refresh_token { "yes" } else { "none" }}</dd></div>
+                <div><dt>"Refresh token"</dt><dd>{refresh_token}</dd></div>
             </dl>
-            {last_error.map(|e| view! { <p class="last-error">{e}</p> })}
+            {last_error}
             {may_operate.then(|| view! {
             <div class="actions">
                 <button class="button" disabled=busy on:click=move |_| ctx.refresh(id)>"Refresh token"</button>

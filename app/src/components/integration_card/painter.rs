@@ -10,19 +10,18 @@
 //! it again it catches up before the first paint. A page of 500 cards thus
 //! rewrites the handful on screen and about 8 others each second.
 
-use leptos::html::{Div, Li, P};
-use leptos::prelude::*;
+use leptos::web_sys::Element;
 
-/// The nodes of a card that its ticks write.
-#[derive(Clone, Copy)]
+/// The nodes of a card (or a table row) that its ticks write.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub struct CardNodes {
     /// The card, whose skip events say whether it is on screen.
-    pub card: NodeRef<Li>,
+    pub card: Element,
     /// The countdown line (its text node is rewritten).
-    pub countdown: NodeRef<P>,
-    /// The lifetime bar (its `aria-valuenow`) and its fill (its width).
-    pub bar: NodeRef<Div>,
-    pub fill: NodeRef<Div>,
+    pub countdown: Element,
+    /// The lifetime bar (its `aria-valuenow`) and its fill (its width); a
+    /// table row has none.
+    pub bar: Option<(Element, Element)>,
 }
 
 #[cfg(feature = "hydrate")]
@@ -34,7 +33,7 @@ pub fn start(
     _id: i64,
     _inputs: crate::status::StatusInputs,
     _lifetime: i64,
-    _status: RwSignal<crate::model::Status>,
+    _status: leptos::prelude::RwSignal<crate::model::Status>,
     _nodes: CardNodes,
 ) {
 }
@@ -63,8 +62,7 @@ mod browser {
         inputs: StatusInputs,
         lifetime: i64,
         text: web_sys::Node,
-        bar: web_sys::Element,
-        fill: web_sys::Element,
+        bar: Option<(web_sys::Element, web_sys::Element)>,
         shown: RefCell<Option<Countdown>>,
         /// The browser is not rendering the card (it is off screen).
         skipped: Cell<bool>,
@@ -80,12 +78,12 @@ mod browser {
             if before.map(|b| &b.text) != Some(&next.text) {
                 self.text.set_node_value(Some(&next.text));
             }
-            if before.map(|b| b.percent) != Some(next.percent) {
+            if let (true, Some((bar, fill))) =
+                (before.map(|b| b.percent) != Some(next.percent), &self.bar)
+            {
                 // Attribute writes cannot fail on these elements; nothing to report.
-                let _ = self
-                    .bar
-                    .set_attribute("aria-valuenow", &next.percent.to_string());
-                let _ = self.fill.set_attribute("style", &next.fill_style());
+                let _ = bar.set_attribute("aria-valuenow", &next.percent.to_string());
+                let _ = fill.set_attribute("style", &next.fill_style());
             }
             *shown = Some(next);
         }
@@ -143,14 +141,11 @@ mod browser {
         status: RwSignal<Status>,
         nodes: CardNodes,
     ) {
-        let (Some(card), Some(countdown), Some(bar), Some(fill)) = (
-            nodes.card.get_untracked(),
-            nodes.countdown.get_untracked(),
-            nodes.bar.get_untracked(),
-            nodes.fill.get_untracked(),
-        ) else {
-            return;
-        };
+        let CardNodes {
+            card,
+            countdown,
+            bar,
+        } = nodes;
         // Rewrite the countdown's text node in place: replacing the paragraph's
         // content would build (and later collect) a new node on every tick.
         let Some(text) = countdown.first_child() else {
@@ -160,8 +155,7 @@ mod browser {
             inputs,
             lifetime,
             text,
-            bar: bar.into(),
-            fill: fill.into(),
+            bar,
             shown: RefCell::new(None),
             skipped: Cell::new(is_skipped(&countdown)),
         });

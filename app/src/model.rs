@@ -8,6 +8,7 @@ use domain::{EventKind, EventOutcome};
 
 /// A Jira Cloud site an integration reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SiteView {
     pub cloud_id: String,
@@ -17,6 +18,7 @@ pub struct SiteView {
 
 /// One integration as the dashboard shows it. Timestamps are RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationView {
     pub id: i64,
@@ -118,7 +120,36 @@ pub struct SettingsView {
     /// Empty unless the signed-in person is an admin.
     pub users: Vec<UserView>,
     pub account_events: Vec<AccountEventView>,
+    /// Empty unless the signed-in person is an admin.
+    pub api_keys: Vec<ApiKeyView>,
+    /// A key just created: shown this once, never again.
+    pub new_key: Option<NewKeyView>,
     pub info: AppInfo,
+}
+
+/// An API key as `/settings` lists it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub id: i64,
+    pub name: String,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub token_handouts: i64,
+    pub proxied_calls: i64,
+}
+
+/// A key just created, with the key itself (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewKeyView {
+    pub name: String,
+    pub key: String,
 }
 
 /// The answer of `refresh_integration`.
@@ -163,6 +194,9 @@ pub struct IntegrationDetailView {
     pub integration: IntegrationView,
     pub events: Vec<EventView>,
     pub info: AppInfo,
+    /// Where programs reach this dashboard (the service API's base), for the
+    /// page's curl examples.
+    pub public_origin: String,
 }
 
 /// Integrations shown per dashboard page.

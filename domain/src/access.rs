@@ -85,22 +85,26 @@ pub enum Actor {
     User(String),
     /// The background scheduler.
     Scheduler,
+    /// A program of the service API, by its key's id and name.
+    ApiKey { id: i64, name: String },
 }
 
 impl Actor {
-    /// The stored text: `user:<email>` or `scheduler`.
+    /// The stored text: `user:<email>`, `scheduler` or `key:<id>:<name>`.
     pub fn stored(&self) -> String {
         match self {
             Actor::User(email) => format!("user:{email}"),
             Actor::Scheduler => "scheduler".to_owned(),
+            Actor::ApiKey { id, name } => format!("key:{id}:{name}"),
         }
     }
 
-    /// What the event log shows: the email, or "scheduler".
-    pub fn label(&self) -> &str {
+    /// What the event log shows: the email, "scheduler", or `API key "<name>"`.
+    pub fn label(&self) -> String {
         match self {
-            Actor::User(email) => email,
-            Actor::Scheduler => "scheduler",
+            Actor::User(email) => email.clone(),
+            Actor::Scheduler => "scheduler".to_owned(),
+            Actor::ApiKey { name, .. } => format!("API key \"{name}\""),
         }
     }
 
@@ -108,6 +112,13 @@ impl Actor {
     pub fn parse(stored: &str) -> Option<Self> {
         match stored.split_once(':') {
             Some(("user", email)) => Some(Actor::User(email.to_owned())),
+            Some(("key", rest)) => {
+                let (id, name) = rest.split_once(':')?;
+                Some(Actor::ApiKey {
+                    id: id.parse().ok()?,
+                    name: name.to_owned(),
+                })
+            }
             None if stored == "scheduler" => Some(Actor::Scheduler),
             _ => None,
         }
@@ -144,11 +155,21 @@ mod tests {
 
     #[test]
     fn actors_round_trip_through_their_stored_text() {
-        for actor in [Actor::User("ann@example.com".into()), Actor::Scheduler] {
+        let key = Actor::ApiKey {
+            id: 7,
+            name: "billing: sync".into(),
+        };
+        for actor in [
+            Actor::User("ann@example.com".into()),
+            Actor::Scheduler,
+            key.clone(),
+        ] {
             assert_eq!(Actor::parse(&actor.stored()), Some(actor.clone()));
         }
         assert_eq!(Actor::User("a@b.c".into()).label(), "a@b.c");
+        assert_eq!(key.label(), "API key \"billing: sync\"");
         assert_eq!(Actor::parse("robot"), None);
+        assert_eq!(Actor::parse("key:x:name"), None);
     }
 
     #[test]

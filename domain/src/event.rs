@@ -22,6 +22,8 @@ pub enum EventKind {
     Disconnect,
     /// "Test connection": one real Jira call.
     TestConnection,
+    /// An access token handed to a program of the service API.
+    TokenHandout,
 }
 
 /// How an event ended.
@@ -46,6 +48,7 @@ names!(EventKind {
     Expired => "expired",
     Disconnect => "disconnect",
     TestConnection => "test_connection",
+    TokenHandout => "token_handout",
 });
 
 names!(EventOutcome {

@@ -6,6 +6,7 @@
 //! Layout:
 //! - `names` (macro): closed sets of values stored and sent by their snake_case names.
 //! - [`access`]: [`Role`], [`Permission`] and the [`Actor`] an event names.
+//! - [`api_scope`]: [`ApiScope`], what an API key of the service API may do.
 //! - [`ids`]: [`IntegrationId`], the number that names an integration everywhere.
 //! - [`time`]: [`UnixTime`], an instant in UNIX seconds, and Atlassian's lifetimes.
 //! - [`status`]: [`Status`] and [`status_at`], an integration's standing at an instant.
@@ -18,6 +19,7 @@
 mod names;
 
 pub mod access;
+pub mod api_scope;
 pub mod connect_failure;
 pub mod event;
 pub mod ids;
@@ -26,6 +28,7 @@ pub mod status;
 pub mod time;
 
 pub use access::{Actor, Permission, Role};
+pub use api_scope::ApiScope;
 pub use connect_failure::{ConnectFailure, Flash, Tone};
 pub use event::{EventKind, EventOutcome};
 pub use ids::IntegrationId;

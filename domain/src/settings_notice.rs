@@ -21,6 +21,10 @@ pub enum SettingsNotice {
     TooManyAttempts,
     Busy,
     Failed,
+    KeyRevoked,
+    KeyNeedsName,
+    KeyNeedsScope,
+    NoSuchKey,
 }
 
 names!(SettingsNotice {
@@ -38,6 +42,10 @@ names!(SettingsNotice {
     TooManyAttempts => "too_many_attempts",
     Busy => "busy",
     Failed => "failed",
+    KeyRevoked => "key_revoked",
+    KeyNeedsName => "key_needs_name",
+    KeyNeedsScope => "key_needs_scope",
+    NoSuchKey => "no_such_key",
 });
 
 impl SettingsNotice {
@@ -58,6 +66,10 @@ impl SettingsNotice {
             Self::TooManyAttempts => "Too many wrong passwords: wait 15 minutes before trying again.",
             Self::Busy => "The server is busy checking passwords; try again in a moment.",
             Self::Failed => "That did not work; the server logged why. Try again in a moment.",
+            Self::KeyRevoked => "API key revoked. Its next request is refused.",
+            Self::KeyNeedsName => "Give the key a name (at most 80 characters), e.g. the service that will use it.",
+            Self::KeyNeedsScope => "Choose at least one scope for the key.",
+            Self::NoSuchKey => "There is no such live API key: it was revoked already.",
         }
     }
 
@@ -65,7 +77,11 @@ impl SettingsNotice {
     pub fn is_error(self) -> bool {
         !matches!(
             self,
-            Self::UserAdded | Self::RoleChanged | Self::UserRemoved | Self::PasswordChanged
+            Self::UserAdded
+                | Self::RoleChanged
+                | Self::UserRemoved
+                | Self::PasswordChanged
+                | Self::KeyRevoked
         )
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an integration stands, derived from its timestamps by [`status_at`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Active,

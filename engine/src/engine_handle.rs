@@ -40,6 +40,8 @@ pub struct Engine {
     pub(crate) slow_down_until: Arc<AtomicI64>,
     /// Where committed changes are published (see [`crate::changes`]).
     pub(crate) changes: crate::changes::Changes,
+    /// The API keys' usage, written in batches (see [`crate::service_api::usage`]).
+    pub(crate) usage: Arc<crate::service_api::usage::UsageLog>,
 }
 
 /// How the engine was configured.
@@ -85,6 +87,7 @@ impl Engine {
             flights: Arc::default(),
             owner: lease_owner().into(),
             slow_down_until: Arc::default(),
+            usage: Arc::default(),
             changes: Default::default(),
         }
     }
@@ -101,6 +104,11 @@ impl Engine {
             until = until.secs(),
             "the provider asked to slow down: the scheduler pauses"
         );
+    }
+
+    /// Until when everyone must hold off (after a `429`), if ever.
+    pub(crate) fn slowed_down_until(&self) -> Option<UnixTime> {
+        Some(UnixTime(self.slow_down_until.load(Ordering::SeqCst))).filter(|t| t.secs() > 0)
     }
 
     /// Whether the scheduler must hold off at `now` (after a `429`).
@@ -120,6 +128,12 @@ impl Engine {
     /// The callback URL registered with the provider.
     pub fn redirect_uri(&self) -> &url::Url {
         &self.atlassian.settings().redirect_uri
+    }
+
+    /// The base of Jira's API (`JIRA_API_URL`): the service API's proxy sends
+    /// calls under it, and nowhere else.
+    pub fn jira_api_url(&self) -> &url::Url {
+        &self.atlassian.settings().api_url
     }
 
     /// Whether the database answers.

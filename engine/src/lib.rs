@@ -28,6 +28,8 @@
 //! - [`refresh`]: the one refresh function (single-flight, compare-and-swap);
 //!   `refresh/decision.rs` is its pure part (answer + row -> write, event, message).
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
+//! - [`service_api`]: API keys, token hand-outs and their usage (the programs
+//!   that call Jira: the HTTP side is the server's `service_api`).
 
 pub mod accounts;
 pub mod changes;
@@ -42,6 +44,7 @@ pub mod provider_error;
 pub mod refresh;
 pub mod scheduler;
 pub mod secret;
+pub mod service_api;
 pub mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -19,6 +19,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/control/stats", get(stats))
         .route("/control/clock/advance", post(advance_clock))
         .route("/control/settings", post(settings))
+        .route("/control/jira-rate-limit", post(jira_rate_limit))
 }
 
 /// Revokes every token family of the account, as "Connected apps" would.
@@ -133,4 +134,36 @@ async fn settings(
         "accessTokenLifetimeSecs": store.settings.access_token_lifetime_secs,
     }))
     .into_response()
+}
+
+/// The longest `Retry-After` a planned Jira rate limit may ask for (a day).
+const MAX_RETRY_AFTER_SECS: u32 = 86_400;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JiraRateLimitPlan {
+    next: u32,
+    retry_after_secs: u32,
+}
+
+/// `{"next": N, "retryAfterSecs": S}`: the next N Jira API calls answer `429`
+/// with `Retry-After: S` (`next: 0` cancels).
+async fn jira_rate_limit(
+    State(sandbox): State<Sandbox>,
+    body: Result<Json<JiraRateLimitPlan>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(JiraRateLimitPlan {
+            next,
+            retry_after_secs,
+        })) if retry_after_secs <= MAX_RETRY_AFTER_SECS => {
+            sandbox.plan_jira_rate_limit(next, retry_after_secs);
+            Json(json!({"pending": next, "retryAfterSecs": retry_after_secs})).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "expected {\"next\": N, \"retryAfterSecs\": S} with N >= 0 and 0 <= S <= 86400"})),
+        )
+            .into_response(),
+    }
 }

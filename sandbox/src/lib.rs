@@ -7,7 +7,8 @@
 //!
 //! State lives in memory ([`Sandbox::new`]) or, written through to SQLite
 //! tables prefixed `sandbox_`, survives a restart ([`Sandbox::open`]): the
-//! dashboard keeps it in its own database in sandbox mode.
+//! dashboard keeps it in its own database in sandbox mode. Jira data is not
+//! part of it: every start begins from the seed.
 //!
 //! Layout:
 //! - [`Sandbox`] (this file): the shared state handle, [`Sandbox::router`], and
@@ -19,12 +20,18 @@
 //! - [`persist`]: the SQLite tables: load at start-up, write a batch of changes.
 //! - [`authorize`]: `GET/POST /authorize`, the consent page.
 //! - [`token`]: `POST /oauth/token` (JSON or form bodies, fault injection).
-//! - [`resources`]: accessible-resources, `/me`, `/ex/jira/{cloudId}/rest/api/3/myself`.
-//! - [`control`]: `/control/...` for tests and demos (revoke, faults, counters, clock).
+//! - [`resources`]: accessible-resources, `/me`, `/ex/jira/{cloudId}/rest/api/3/myself`,
+//!   and [`resources::JiraCaller`], the access check of every Jira route.
+//! - [`jira`]: a small Jira REST API on each seeded site (search with a JQL
+//!   subset, issues, projects) and the rate limit of every Jira route; its
+//!   seeded issues and the issues created through it live in memory only.
+//! - [`control`]: `/control/...` for tests and demos (revoke, faults, counters,
+//!   clock, Jira rate limit).
 
 pub mod authorize;
 pub mod clock;
 pub mod control;
+pub mod jira;
 pub mod persist;
 pub mod resources;
 pub mod rules;
@@ -34,8 +41,10 @@ pub mod token;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{middleware, Router};
 use sqlx::SqlitePool;
+
+use jira::JiraStore;
 
 pub use clock::{SandboxClock, TimeSource};
 pub use rules::{Fault, FaultKind, RestoreError, Store};
@@ -51,6 +60,7 @@ struct Inner {
     clients: RwLock<Vec<Client>>,
     clock: SandboxClock,
     store: Mutex<Store>,
+    jira: Mutex<JiraStore>,
     persisted: Option<Persisted>,
 }
 
@@ -86,10 +96,12 @@ impl Sandbox {
     /// A sandbox that knows `clients`, applies `settings`, and reads time from
     /// `time`. Its state lives in memory and is lost when it stops.
     pub fn new(clients: Vec<Client>, settings: Settings, time: TimeSource) -> Self {
+        let clock = SandboxClock::new(time);
         Self {
             inner: Arc::new(Inner {
                 clients: RwLock::new(clients),
-                clock: SandboxClock::new(time),
+                jira: Mutex::new(JiraStore::seeded(clock.now())),
+                clock,
                 store: Mutex::new(Store::new(settings)),
                 persisted: None,
             }),
@@ -110,10 +122,12 @@ impl Sandbox {
             .await
             .map_err(OpenError::Database)?;
         let store = Store::restore(settings, state).map_err(OpenError::Inconsistent)?;
+        let clock = SandboxClock::with_offset(time, offset);
         Ok(Self {
             inner: Arc::new(Inner {
                 clients: RwLock::new(clients),
-                clock: SandboxClock::with_offset(time, offset),
+                jira: Mutex::new(JiraStore::seeded(clock.now())),
+                clock,
                 store: Mutex::new(store),
                 persisted: Some(Persisted {
                     pool,
@@ -185,12 +199,35 @@ impl Sandbox {
                 get(resources::accessible_resources),
             )
             .route("/me", get(resources::me))
-            .route(
-                "/ex/jira/{cloud_id}/rest/api/3/myself",
-                get(resources::myself),
-            )
+            .merge(self.jira_routes())
             .merge(control::routes())
             .with_state(self.clone())
+    }
+
+    /// Jira's REST API under `/ex/jira/{cloud_id}/rest/api/3`: each route
+    /// checks the caller with [`resources::JiraCaller`], and all of them,
+    /// `myself` included, sit behind the rate limit.
+    fn jira_routes(&self) -> Router<Sandbox> {
+        const API: &str = "/ex/jira/{cloud_id}/rest/api/3";
+        Router::new()
+            .route(&format!("{API}/myself"), get(resources::myself))
+            .route(
+                &format!("{API}/search/jql"),
+                get(jira::search::search_by_query).post(jira::search::search_by_body),
+            )
+            .route(&format!("{API}/issue"), post(jira::issues::create_issue))
+            .route(
+                &format!("{API}/issue/{{issue_id_or_key}}"),
+                get(jira::issues::get_issue),
+            )
+            .route(
+                &format!("{API}/project/search"),
+                get(jira::projects::search_projects),
+            )
+            .route_layer(middleware::from_fn_with_state(
+                self.clone(),
+                jira::rate_limit::limit,
+            ))
     }
 
     /// The registered client with this id.
@@ -246,6 +283,14 @@ impl Sandbox {
         store.record_clock_offset(offset);
     }
 
+    /// The Jira data and rate limiter. Never hold the guard across an `.await`.
+    pub fn jira(&self) -> MutexGuard<'_, JiraStore> {
+        self.inner
+            .jira
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The rules' state. Never hold the guard across an `.await`.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave the maps half-written in a
@@ -276,6 +321,12 @@ impl Sandbox {
         let revoked = self.store().revoke_account(account_id);
         self.flush().await?;
         Ok(revoked)
+    }
+
+    /// Makes the next `calls` Jira API calls answer `429` with `Retry-After:
+    /// retry_after_secs` (zero cancels).
+    pub fn plan_jira_rate_limit(&self, calls: u32, retry_after_secs: u32) {
+        self.jira().rate_limiter.plan(calls, retry_after_secs);
     }
 
     /// Makes the next `count` token requests fail with `kind`.

@@ -1,13 +1,15 @@
-//! The resource endpoints: accessible-resources, `/me`, and Jira's `myself`.
+//! The resource endpoints: accessible-resources, `/me`, and Jira's `myself`,
+//! and [`JiraCaller`]: the access check of every Jira API route.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, RawPathParams, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
 use crate::rules::{AccessGrant, OFFLINE_ACCESS};
-use crate::settings::{account, site};
+use crate::settings::{account, site, Account};
 use crate::Sandbox;
 
 fn unauthorized() -> Response {
@@ -84,25 +86,77 @@ pub async fn me(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response 
     .into_response()
 }
 
-/// `GET /ex/jira/{cloudId}/rest/api/3/myself`.
-pub async fn myself(
-    State(sandbox): State<Sandbox>,
-    Path(cloud_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(grant) = bearer(&sandbox, &headers) else {
-        return unauthorized();
-    };
-    if !grant.cloud_ids.contains(&cloud_id) {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"errorMessages": ["Site not found or not reachable with this token"], "errors": {}})),
-        )
-            .into_response();
+/// Who calls a Jira API (`/ex/jira/{cloudId}/rest/api/3/...`), once the
+/// request passed the check every such route makes: a live bearer token
+/// (otherwise `401`) whose grant reaches `{cloudId}` (otherwise `404`).
+#[derive(Debug, Clone)]
+pub struct JiraCaller {
+    pub account: &'static Account,
+    pub cloud_id: String,
+}
+
+/// Why a Jira route turns a caller away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JiraAccessDenied {
+    /// No live token (missing, unknown, expired, revoked): `401`.
+    Unauthorized,
+    /// The token's grant does not reach the site: `404`.
+    SiteNotReachable,
+}
+
+/// The sentence of a `404` for a site the token does not reach.
+pub const SITE_NOT_REACHABLE: &str = "Site not found or not reachable with this token";
+
+impl IntoResponse for JiraAccessDenied {
+    fn into_response(self) -> Response {
+        match self {
+            JiraAccessDenied::Unauthorized => unauthorized(),
+            JiraAccessDenied::SiteNotReachable => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"errorMessages": [SITE_NOT_REACHABLE], "errors": {}})),
+            )
+                .into_response(),
+        }
     }
-    let Some(a) = account(&grant.account_id) else {
-        return unauthorized();
-    };
+}
+
+impl FromRequestParts<Sandbox> for JiraCaller {
+    type Rejection = JiraAccessDenied;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        sandbox: &Sandbox,
+    ) -> Result<Self, JiraAccessDenied> {
+        let cloud_id = RawPathParams::from_request_parts(parts, sandbox)
+            .await
+            .ok()
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(name, _)| *name == "cloud_id")
+                    .map(|(_, value)| value.to_owned())
+            })
+            .unwrap_or_default();
+        jira_caller(sandbox, &parts.headers, cloud_id)
+    }
+}
+
+fn jira_caller(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    cloud_id: String,
+) -> Result<JiraCaller, JiraAccessDenied> {
+    let grant = bearer(sandbox, headers).ok_or(JiraAccessDenied::Unauthorized)?;
+    if !grant.cloud_ids.contains(&cloud_id) {
+        return Err(JiraAccessDenied::SiteNotReachable);
+    }
+    let account = account(&grant.account_id).ok_or(JiraAccessDenied::Unauthorized)?;
+    Ok(JiraCaller { account, cloud_id })
+}
+
+/// `GET /ex/jira/{cloudId}/rest/api/3/myself`.
+pub async fn myself(caller: JiraCaller) -> Response {
+    let a = caller.account;
     Json(json!({
         "accountId": a.account_id,
         "accountType": "atlassian",

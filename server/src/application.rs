@@ -54,6 +54,8 @@ pub struct AppState {
     pub public: PublicOrigin,
     pub proxies: TrustedProxies,
     pub live: LiveSettings,
+    /// The service API's HTTP client towards Jira.
+    pub proxy: crate::service_api::ProxyClient,
 }
 
 /// A server ready to serve: its listener is bound, its database migrated.
@@ -138,6 +140,8 @@ impl Application {
                 stopping: stopping.subscribe(),
                 heartbeat: std::time::Duration::from_secs(u64::from(config.live_heartbeat_secs)),
             },
+            proxy: crate::service_api::ProxyClient::new()
+                .map_err(|e| StartupError::HttpClient(e.to_string()))?,
         };
         let mut router = router(state);
         // Its state in the same database: demo integrations survive a restart.
@@ -432,6 +436,7 @@ fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(routes::plain_routes())
+        .merge(crate::service_api::routes())
         .merge(sign_in::routes::routes())
         .merge(crate::settings_routes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {

@@ -10,6 +10,8 @@
 //!   checks every request's session and role.
 //! - [`settings_routes`]: the forms of `/settings` (users, roles, own password).
 //! - [`live_events`]: `GET /events`, the server-sent stream of every change.
+//! - [`service_api`]: `/v1`, for the programs that call Jira: API keys, views,
+//!   fresh access tokens, the proxy and its OpenAPI document.
 //! - [`hosts`]: only the public host and the loopback names are served (421 otherwise).
 //! - [`security_headers`]: CSP (with the render's nonce on Leptos pages), nosniff, referrer policy.
 //! - [`cross_site`]: the middleware that refuses cross-site state changes.
@@ -30,6 +32,7 @@ pub mod local_instance;
 pub mod oauth_routes;
 pub mod routes;
 pub mod security_headers;
+pub mod service_api;
 pub mod settings_routes;
 pub mod sign_in;
 

@@ -64,6 +64,8 @@ async fn main() -> ExitCode {
     engine
         .finish_refreshes(std::time::Duration::from_secs(u64::from(timeout) + 5))
         .await;
+    // The API keys' counters and hand-out events still queued.
+    engine.flush_usage().await;
     if let Err(e) = served {
         eprintln!("error: the server stopped: {e}");
         return ExitCode::from(1);

@@ -1,6 +1,8 @@
 //! `/settings` (rendered on the server, see `app::pages::settings_document`)
-//! and its forms: add a user, change a role, remove a user (admins),
-//! and change one's own password (everyone). Each answers with a redirect back
+//! and its forms: add a user, change a role, remove a user, create and revoke
+//! API keys (admins), and change one's own password (everyone). Creating a key
+//! answers with the page itself, showing the key once (`no-store`); every
+//! other form answers with a redirect back
 //! to `/settings?notice=<code>` (a [`SettingsNotice`]), so they work without
 //! WebAssembly and a reload never sends a form twice. The guard has already
 //! checked the role; the engine writes the account log naming who did it.
@@ -14,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use domain::{Role, SettingsNotice};
 use engine::accounts::{AccountError, User};
+use engine::service_api::ApiKeyError;
 use engine::Engine;
 use serde::Deserialize;
 
@@ -27,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/users/{id}/role", post(change_role))
         .route("/settings/users/{id}/remove", post(remove_user))
         .route("/settings/password", post(change_password))
+        .route("/settings/api-keys", post(create_api_key))
+        .route("/settings/api-keys/{id}/revoke", post(revoke_api_key))
 }
 
 #[derive(Deserialize)]
@@ -41,21 +46,36 @@ async fn settings_page(
     Extension(me): Extension<User>,
     Query(params): Query<NoticeParam>,
 ) -> Response {
-    use app::model::{AccountEventView, AppInfo, SettingsView, UserView, ViewerView};
+    let notice = params.notice.as_deref().and_then(SettingsNotice::parse);
+    render(&engine, &me, notice, None).await
+}
+
+/// The settings page for `me`, with `notice`, and a key just created.
+async fn render(
+    engine: &Engine,
+    me: &User,
+    notice: Option<SettingsNotice>,
+    new_key: Option<app::model::NewKeyView>,
+) -> Response {
+    use app::model::{AccountEventView, ApiKeyView, AppInfo, SettingsView, UserView, ViewerView};
     let admin = me.role.may(domain::Permission::Administer);
-    let (users, events) = if admin {
-        match (engine.users().await, engine.account_events(50).await) {
-            (Ok(users), Ok(events)) => (users, events),
-            (Err(e), _) | (_, Err(e)) => {
-                return crate::oauth_routes::error_page_titled(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "Settings unavailable",
-                    &e.to_string(),
-                )
-            }
+    let (users, events, keys) = if admin {
+        match (
+            engine.users().await,
+            engine.account_events(50).await,
+            engine.api_keys().await,
+        ) {
+            (Ok(users), Ok(events), Ok(keys)) => (users, events, keys),
+            (Err(e), _, _) | (_, Err(e), _) => return unavailable(&e.to_string()),
+            (_, _, Err(e)) => return unavailable(&e.to_string()),
         }
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    let label = |stored: String| {
+        domain::Actor::parse(&stored)
+            .map(|a| a.label())
+            .unwrap_or(stored)
     };
     let viewer = ViewerView {
         email: me.email.clone(),
@@ -78,25 +98,50 @@ async fn settings_page(
             .map(|e| AccountEventView {
                 id: e.id,
                 at: at(e.at),
-                actor: domain::Actor::parse(&e.actor)
-                    .map(|a| a.label().to_owned())
-                    .unwrap_or(e.actor),
+                actor: label(e.actor),
                 message: e.message,
             })
             .collect(),
+        api_keys: keys
+            .into_iter()
+            .map(|k| ApiKeyView {
+                scopes: k
+                    .scope_list()
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
+                id: k.id,
+                name: k.name,
+                prefix: k.prefix,
+                created_at: at(k.created_at),
+                created_by: label(k.created_by),
+                last_used_at: k.last_used_at.map(at),
+                revoked_at: k.revoked_at.map(at),
+                token_handouts: k.token_handouts,
+                proxied_calls: k.proxied_calls,
+            })
+            .collect(),
+        new_key,
         // What the header shows, as every page's `app_info` builds it; the
         // signed-in person comes from this handler's extractor.
         info: AppInfo {
             viewer: Some(viewer),
-            ..app::api::app_info(&engine)
+            ..app::api::app_info(engine)
         },
     };
-    let notice = params.notice.as_deref().and_then(SettingsNotice::parse);
     let mut response = Html(app::pages::settings_document(settings, notice)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+fn unavailable(why: &str) -> Response {
+    crate::oauth_routes::error_page_titled(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "Settings unavailable",
+        why,
+    )
 }
 
 fn back(notice: SettingsNotice) -> Response {
@@ -203,5 +248,46 @@ async fn change_password(
             }
         }
         Err(e) => back(notice_of(&e)),
+    }
+}
+
+/// `POST /settings/api-keys`, form `name` and one checkbox per scope (named
+/// by the scope, e.g. `tokens:read=on`): the page, with the new key shown once.
+async fn create_api_key(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let name = form.get("name").map(String::as_str).unwrap_or_default();
+    let scopes: Vec<domain::ApiScope> = domain::ApiScope::ALL
+        .iter()
+        .copied()
+        .filter(|s| form.get(s.as_str()).is_some_and(|v| v == "on"))
+        .collect();
+    match engine.create_api_key(name, &scopes, &me.actor()).await {
+        Ok(created) => {
+            let shown = app::model::NewKeyView {
+                name: created.row.name.clone(),
+                key: created.key,
+            };
+            render(&engine, &me, None, Some(shown)).await
+        }
+        Err(ApiKeyError::BadName) => back(SettingsNotice::KeyNeedsName),
+        Err(ApiKeyError::NoScope) => back(SettingsNotice::KeyNeedsScope),
+        Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
+        Err(ApiKeyError::Engine(_)) => back(SettingsNotice::Failed),
+    }
+}
+
+/// `POST /settings/api-keys/{id}/revoke`: the key's next request is refused.
+async fn revoke_api_key(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Path(id): Path<i64>,
+) -> Response {
+    match engine.revoke_api_key(id, &me.actor()).await {
+        Ok(_) => back(SettingsNotice::KeyRevoked),
+        Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
+        Err(_) => back(SettingsNotice::Failed),
     }
 }

@@ -202,5 +202,6 @@ pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, Server
             .map(server_side::event_view)
             .collect(),
         info: server_side::app_info(&engine),
+        public_origin: engine.redirect_uri().origin().ascii_serialization(),
     })
 }

@@ -149,6 +149,7 @@ fn Detail(
                 {i.scopes.iter().map(|s| view! { <li><code>{s.clone()}</code></li> }).collect_view()}
             </ul>
         </section>
+        <ApiExamples id=id origin=detail.public_origin.clone() cloud_id=i.sites.first().map(|s| s.cloud_id.clone())/>
         <section aria-labelledby="events-title" class="panel">
             <h2 id="events-title">"Event log"</h2>
             <div class="table-wrap">
@@ -169,6 +170,28 @@ fn Detail(
                     </tbody>
                 </table>
             </div>
+        </section>
+    }
+}
+
+/// How a program uses this integration through the service API: a fresh
+/// token, or a Jira call through the proxy (copyable; the key is an API key
+/// an admin creates in Settings).
+#[component]
+fn ApiExamples(id: i64, origin: String, cloud_id: Option<String>) -> impl IntoView {
+    let token = format!(
+        "curl -X POST {origin}/v1/integrations/{id}/access-token \\\n  -H \"Authorization: Bearer $API_KEY\" \\\n  -H \"Content-Type: application/json\" -d '{{\"minValiditySecs\": 300}}'"
+    );
+    let cloud = cloud_id.unwrap_or_else(|| "{cloudId}".to_owned());
+    let proxied = format!(
+        "curl \"{origin}/v1/integrations/{id}/proxy/ex/jira/{cloud}/rest/api/3/search/jql?jql=order%20by%20created%20DESC&fields=summary,status&maxResults=5\" \\\n  -H \"Authorization: Bearer $API_KEY\""
+    );
+    view! {
+        <section aria-labelledby="api-title" class="panel">
+            <h2 id="api-title">"Use it from a program"</h2>
+            <p class="muted">"With an API key (Settings, admins): a fresh access token (scope tokens:read), or a Jira call made for you (scope proxy). This dashboard stays the one owner of the refresh token."</p>
+            <pre class="snippet" data-testid="curl-token">{token}</pre>
+            <pre class="snippet" data-testid="curl-proxy">{proxied}</pre>
         </section>
     }
 }

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 
 use crate::components::AccountMenu;
 use crate::countdown::short_time;
-use crate::model::{AccountEventView, SettingsView, UserView};
-use domain::{Permission, Role, SettingsNotice};
+use crate::model::{AccountEventView, ApiKeyView, NewKeyView, SettingsView, UserView};
+use domain::{ApiScope, Permission, Role, SettingsNotice};
 
 /// `/settings`, rendered on the server only: the signed-in person's
 /// password; for administrators, the users (add, change role, remove) and the
@@ -28,6 +28,15 @@ pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>)
             crate::model::Mode::Atlassian => "badge mode atlassian",
         };
         let viewer = settings.info.viewer.clone();
+        // A key just created: at the top, where it cannot be missed.
+        let created = settings.new_key.clone().map(|k: NewKeyView| {
+            view! {
+                <div class="new-key" role="status">
+                    <p><strong>{format!("API key \"{}\" created.", k.name)}</strong> " Copy it now: it is shown this once, and only its hash is kept."</p>
+                    <code class="secret" data-testid="new-api-key">{k.key}</code>
+                </div>
+            }
+        });
         view! {
             <!DOCTYPE html>
             <html lang="en">
@@ -48,6 +57,7 @@ pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>)
                     <main class="content settings" id="main">
                         <h1>"Settings"</h1>
                         {notice}
+                        {created}
                         <SettingsSections settings/>
                     </main>
                 </body>
@@ -78,6 +88,7 @@ fn SettingsSections(settings: SettingsView) -> impl IntoView {
         {if admin {
             view! {
                 <Users users=settings.users.clone() me=settings.me.email.clone()/>
+                <ApiKeys keys=settings.api_keys.clone()/>
                 <LaterSections/>
                 <AccountLog events=settings.account_events.clone()/>
             }
@@ -91,14 +102,81 @@ fn SettingsSections(settings: SettingsView) -> impl IntoView {
     }
 }
 
-/// Where API keys and webhooks will be managed.
+/// The service API's keys: the one just created (shown once), the list with
+/// what each did, "Revoke", and the form that creates one.
 #[component]
-fn LaterSections() -> impl IntoView {
+fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
+    let rows = keys
+        .into_iter()
+        .map(|k| {
+            let state = match &k.revoked_at {
+                Some(at) => view! { <span class="muted">{format!("revoked {}", short_time(at))}</span> }.into_any(),
+                None => view! {
+                    <form method="post" action=format!("/settings/api-keys/{}/revoke", k.id) class="inline-form">
+                        <button class="button danger" type="submit">"Revoke"</button>
+                    </form>
+                }
+                .into_any(),
+            };
+            let used = k
+                .last_used_at
+                .as_deref()
+                .map(short_time)
+                .unwrap_or_else(|| "never".to_owned());
+            view! {
+                <tr data-testid="api-key" data-key-id=k.id>
+                    <td><strong>{k.name}</strong><br/><code>{format!("{}…", k.prefix)}</code></td>
+                    <td>{k.scopes.join(" ")}</td>
+                    <td>{short_time(&k.created_at)}<br/><span class="muted">{k.created_by}</span></td>
+                    <td>{used}</td>
+                    <td class="num">{k.token_handouts}</td>
+                    <td class="num">{k.proxied_calls}</td>
+                    <td>{state}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect_view();
+    let scopes = ApiScope::ALL
+        .iter()
+        .map(|s| {
+            view! {
+                <label class="choice">
+                    <input type="checkbox" name=s.as_str() value="on"/>
+                    <code>{s.as_str()}</code> ": " {s.summary()}
+                </label>
+            }
+        })
+        .collect_view();
     view! {
         <section class="panel" aria-labelledby="keys-title">
             <h2 id="keys-title">"API keys"</h2>
-            <p class="muted">"Keys for the services that call Jira through this dashboard are managed here once the service API is enabled."</p>
+            <p class="muted">"Services that call Jira ask this dashboard for a fresh access token, or send their calls through it, with one of these keys (Authorization: Bearer <key>). See the README's service API page and /v1/openapi.json. Revoking a key refuses its next request; access tokens it already received stay valid until they expire (at most an hour)."</p>
+            <div class="table-wrap">
+                <table class="keys">
+                    <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"Tokens"</th><th>"Proxied"</th><th></th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            <h3>"Create a key"</h3>
+            <form class="stacked-form" method="post" action="/settings/api-keys">
+                <label for="key-name">"Name (the service that will use it)"</label>
+                <input id="key-name" name="name" required maxlength="80"/>
+                <fieldset class="scopes">
+                    <legend>"Scopes"</legend>
+                    {scopes}
+                </fieldset>
+                <button class="button primary" type="submit">"Create key"</button>
+            </form>
         </section>
+    }
+    .into_any()
+}
+
+/// Where webhooks will be managed.
+#[component]
+fn LaterSections() -> impl IntoView {
+    view! {
         <section class="panel" aria-labelledby="hooks-title">
             <h2 id="hooks-title">"Webhooks"</h2>
             <p class="muted">"Endpoints that hear about connections before they die are managed here once notifications are enabled."</p>

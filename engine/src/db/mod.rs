@@ -1,6 +1,7 @@
 //! The SQLite database: opening (creating the file and its folder when missing),
 //! WAL mode, migrations from `migrations/`, and the queries, one file per table.
 
+mod api_keys;
 mod dashboard_page;
 mod events;
 mod integrations;
@@ -9,6 +10,7 @@ mod refresh_queries;
 mod token_keys;
 mod users;
 
+pub use api_keys::{ApiKeyRow, KeyUsage, NewApiKey};
 pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup};

@@ -49,7 +49,7 @@ pub enum AccountChange {
 
 const USER_COLUMNS: &str = "id, email, password_hash, role, created_at";
 
-async fn log_account_event<'e>(
+pub(super) async fn log_account_event<'e>(
     executor: impl sqlx::SqliteExecutor<'e>,
     event: &NewAccountEvent<'_>,
     now: UnixTime,

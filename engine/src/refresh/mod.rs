@@ -86,6 +86,29 @@ impl Engine {
     /// this process, or through the database lease, in another).
     #[tracing::instrument(skip(self), fields(integration = %id))]
     pub async fn refresh(&self, id: IntegrationId, actor: &Actor) -> RefreshOutcome {
+        self.refresh_with(id, actor, None).await
+    }
+
+    /// [`Engine::refresh`] for a caller that saw access token `seen` and
+    /// wants it replaced: a flight that starts after that token was already
+    /// replaced (by a flight that finished between the caller's read and its
+    /// call) sends nothing and answers `Refreshed`. Two callers racing past a
+    /// finished flight thus never rotate twice.
+    pub async fn refresh_replacing(
+        &self,
+        id: IntegrationId,
+        actor: &Actor,
+        seen: &crate::Secret,
+    ) -> RefreshOutcome {
+        self.refresh_with(id, actor, Some(seen.clone())).await
+    }
+
+    async fn refresh_with(
+        &self,
+        id: IntegrationId,
+        actor: &Actor,
+        seen: Option<crate::Secret>,
+    ) -> RefreshOutcome {
         let mut receiver = {
             let mut flights = self.flights.0.lock().unwrap_or_else(|p| p.into_inner());
             match flights.get(&id) {
@@ -97,10 +120,22 @@ impl Engine {
                     // The events name whoever started the flight; joiners share it.
                     let actor = actor.stored();
                     let task = async move {
-                        let outcome = engine.refresh_once(id, &actor).await;
+                        let replaced = match &seen {
+                            Some(seen) => engine.access_token_replaced(id, seen).await,
+                            None => false,
+                        };
+                        let outcome = if replaced {
+                            RefreshOutcome {
+                                integration_id: id,
+                                result: RefreshResult::Refreshed,
+                                message: "The token had been refreshed meanwhile.".to_owned(),
+                            }
+                        } else {
+                            engine.refresh_once(id, &actor).await
+                        };
                         // Published before anyone hears the outcome: an open
                         // page learns of it no later than the caller.
-                        if outcome.result != RefreshResult::NotFound {
+                        if outcome.result != RefreshResult::NotFound && !replaced {
                             engine.publish(id).await;
                         }
                         engine
@@ -480,5 +515,17 @@ pub(crate) fn new_event<'a>(
         error_code: event.error_code.as_deref(),
         message: &event.message,
         actor: Some(actor),
+    }
+}
+
+impl Engine {
+    /// Whether the stored access token of `id` is no longer `seen`.
+    async fn access_token_replaced(&self, id: IntegrationId, seen: &crate::Secret) -> bool {
+        let Ok(Some((Some(blob), _))) = self.db.encrypted_tokens(id).await else {
+            return false;
+        };
+        self.vault
+            .decrypt(id, Column::AccessToken, &blob)
+            .is_ok_and(|stored| &stored != seen)
     }
 }

@@ -48,6 +48,9 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
         "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico" => Rule::Open,
         _ if path == "/sandbox" || path.starts_with("/sandbox/") => Rule::Open,
         _ if path.starts_with("/pkg/") => Rule::Open,
+        // The service API authenticates by API key, not by session (its own
+        // extractor refuses a request without a live key: `service_api::caller`).
+        _ if path.starts_with("/v1/") => Rule::Open,
         "/oauth/start" | "/oauth/callback" => Rule::Needs(Operate),
         "/logout" | "/settings/password" | "/events" => Rule::Needs(Read),
         _ if READING_FUNCTIONS.contains(&path) => Rule::Needs(Read),
@@ -219,6 +222,9 @@ mod tests {
             (&post, "/dashboard", Rule::Needs(Administer)),
             // Look-alikes are not the open paths.
             (&get, "/sandboxed", Rule::Needs(Read)),
+            (&get, "/v1/integrations", Rule::Open),
+            (&post, "/v1/integrations/1/access-token", Rule::Open),
+            (&get, "/v1x", Rule::Needs(Read)),
             (&get, "/login/../dashboard", Rule::Needs(Read)),
         ];
         for (method, path, rule) in table {

@@ -138,6 +138,22 @@ impl TestApp {
         Self::on(instance, self.clock.clone()).await
     }
 
+    /// A second server process on this one's database file and key, whose
+    /// token requests go to THIS dashboard's sandbox and whose Jira API base
+    /// (`JIRA_API_URL`) is `api_url` (e.g. a test's own upstream).
+    pub async fn process_with_jira_api(&self, api_url: &str) -> Self {
+        let token_url = self.url("/sandbox/oauth/token");
+        let instance = self
+            ._instance
+            .restart(
+                &["--jira-token-url", &token_url, "--jira-api-url", api_url],
+                Arc::new(self.clock.clone()),
+            )
+            .await
+            .expect("start a dashboard with another Jira API base");
+        Self::on(instance, self.clock.clone()).await
+    }
+
     async fn on(instance: LocalInstance, clock: ManualClock) -> Self {
         let session = sign_in(&instance.base, server::ADMIN_EMAIL, server::ADMIN_PASSWORD)
             .await

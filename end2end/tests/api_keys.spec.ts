@@ -1,0 +1,55 @@
+// The service API's keys: an administrator creates one in Settings, sees it
+// once, uses it, and revokes it.
+import { expect, test } from '@playwright/test';
+import { connect, resetIntegrations, sandboxSettings } from './helpers';
+
+test.beforeEach(async ({ request }) => {
+  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
+  await resetIntegrations(request);
+});
+
+test('an admin creates an API key, sees it once, and revokes it', async ({ page, playwright, baseURL }) => {
+  await connect(page);
+  await page.goto('/settings');
+  const keys = page.getByRole('region', { name: 'API keys' });
+  await keys.getByLabel('Name (the service that will use it)').fill('e2e reporting');
+  await keys.getByLabel(/tokens:read/).check();
+  await keys.getByRole('button', { name: 'Create key' }).click();
+
+  const shown = page.getByTestId('new-api-key');
+  await expect(shown).toHaveText(/^jdk_[A-Za-z0-9_-]{43}$/);
+  const key = (await shown.textContent()) ?? '';
+  await expect(page.getByText('Copy it now: it is shown this once')).toBeVisible();
+
+  // A program uses it (no session: only the key).
+  const program = await playwright.request.newContext({ baseURL, storageState: undefined });
+  const list = await program.get('/v1/integrations', { headers: { authorization: `Bearer ${key}` } });
+  expect(list.status()).toBe(403); // not its scope
+  const integrations = await page.request.post('/api/list_integrations', {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  const [first] = await integrations.json();
+  expect(first?.id).toBeTruthy();
+  const handed = await program.post(`/v1/integrations/${first.id}/access-token`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  expect(handed.status()).toBe(200);
+  expect((await handed.json()).tokenType).toBe('Bearer');
+
+  // Shown once: a reload lists it by name and prefix only.
+  await page.goto('/settings');
+  await expect(page.getByTestId('new-api-key')).toHaveCount(0);
+  const row = page.getByTestId('api-key').filter({ hasText: 'e2e reporting' });
+  await expect(row).toContainText(key.slice(0, 12));
+  await expect(row).not.toContainText(key);
+  await expect(row).toContainText('tokens:read');
+
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.getByTestId('settings-notice')).toHaveText('API key revoked. Its next request is refused.');
+  await expect(row).toContainText('revoked');
+  const refused = await program.post(`/v1/integrations/${first.id}/access-token`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  expect(refused.status()).toBe(401);
+  await program.dispose();
+});

@@ -1,0 +1,175 @@
+//! Queries on `api_keys`: the service API's keys (only their SHA-256), and
+//! what each did (counters and last use, written in batches).
+
+use sqlx::FromRow;
+
+use domain::{ApiScope, IntegrationId, UnixTime};
+
+use super::events::{insert_event, NewEvent};
+use super::users::{log_account_event, NewAccountEvent};
+use super::{Database, DatabaseError};
+
+/// A stored key (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: String,
+    pub created_at: UnixTime,
+    pub created_by: String,
+    pub last_used_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
+    pub token_handouts: i64,
+    pub proxied_calls: i64,
+}
+
+impl ApiKeyRow {
+    /// The scopes it holds (a stored name no release knows is left out).
+    pub fn scope_list(&self) -> Vec<ApiScope> {
+        self.scopes
+            .split_whitespace()
+            .filter_map(ApiScope::parse)
+            .collect()
+    }
+}
+
+/// A new key.
+pub struct NewApiKey<'a> {
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a [u8],
+    pub scopes: &'a str,
+    pub created_by: &'a str,
+}
+
+/// What one key did since the last batch, and the events to log for it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyUsage {
+    pub token_handouts: i64,
+    pub proxied_calls: i64,
+    pub last_used_at: UnixTime,
+    /// Hand-outs to log: (integration, message, actor), at `last_used_at`.
+    pub events: Vec<(IntegrationId, String, String)>,
+}
+
+const SELECT_KEY: &str = "SELECT id, name, prefix, scopes, created_at, created_by, last_used_at,
+    revoked_at, token_handouts, proxied_calls FROM api_keys";
+
+impl Database {
+    /// Stores a new key and its account-log entry; answers its id.
+    pub async fn insert_api_key(
+        &self,
+        key: &NewApiKey<'_>,
+        event: &NewAccountEvent<'_>,
+        now: UnixTime,
+    ) -> Result<i64, DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        let id = sqlx::query_scalar(
+            "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at, created_by)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(key.name)
+        .bind(key.prefix)
+        .bind(key.key_hash)
+        .bind(key.scopes)
+        .bind(now)
+        .bind(key.created_by)
+        .fetch_one(&mut *tx)
+        .await?;
+        log_account_event(&mut *tx, event, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every key, newest first, revoked ones included.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, DatabaseError> {
+        Ok(sqlx::query_as(&format!("{SELECT_KEY} ORDER BY id DESC"))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The live (not revoked) key whose SHA-256 is `hash`.
+    pub async fn find_live_api_key(&self, hash: &[u8]) -> Result<Option<ApiKeyRow>, DatabaseError> {
+        Ok(sqlx::query_as(&format!(
+            "{SELECT_KEY} WHERE key_hash = ? AND revoked_at IS NULL"
+        ))
+        .bind(hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Revokes key `id` and logs `event` (built from the key's name); answers
+    /// the name, or `None` if no live key has that id.
+    pub async fn revoke_api_key(
+        &self,
+        id: i64,
+        event: impl FnOnce(&str) -> (String, String),
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<Option<String>, DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        let name: Option<String> = sqlx::query_scalar(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING name",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let (subject, message) = event(&name);
+        log_account_event(
+            &mut *tx,
+            &NewAccountEvent {
+                actor,
+                action: "revoke_api_key",
+                subject: &subject,
+                message: &message,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(name))
+    }
+
+    /// Adds a batch of usage to the keys' counters and logs its hand-outs, in
+    /// one transaction.
+    pub async fn record_key_usage(&self, usage: &[(i64, KeyUsage)]) -> Result<(), DatabaseError> {
+        let mut tx = self.pool().begin().await?;
+        for (key_id, used) in usage {
+            sqlx::query(
+                "UPDATE api_keys SET token_handouts = token_handouts + ?,
+                    proxied_calls = proxied_calls + ?,
+                    last_used_at = MAX(COALESCE(last_used_at, 0), ?)
+                 WHERE id = ?",
+            )
+            .bind(used.token_handouts)
+            .bind(used.proxied_calls)
+            .bind(used.last_used_at)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+            for (integration, message, actor) in &used.events {
+                insert_event(
+                    &mut *tx,
+                    &NewEvent {
+                        integration_id: Some(*integration),
+                        kind: domain::EventKind::TokenHandout,
+                        outcome: domain::EventOutcome::Ok,
+                        http_status: None,
+                        error_code: None,
+                        message,
+                        actor: Some(actor),
+                    },
+                    used.last_used_at,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! `GET /ex/jira/{cloudId}/rest/api/3/issue/{issueIdOrKey}` and
+//! `POST /ex/jira/{cloudId}/rest/api/3/issue`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::jira::error::JiraError;
+use crate::jira::params::QueryParams;
+use crate::jira::shapes::{self, ApiBase, FieldSelection};
+use crate::jira::tracker::{IssueType, NewIssue, Project, Status};
+use crate::resources::JiraCaller;
+use crate::Sandbox;
+
+/// Jira's limit on a summary's length.
+const MAX_SUMMARY_CHARS: usize = 254;
+
+/// `GET .../issue/{issueIdOrKey}[?fields=...]`: every field unless `fields`
+/// says otherwise.
+pub async fn get_issue(
+    State(sandbox): State<Sandbox>,
+    caller: JiraCaller,
+    base: ApiBase,
+    Path((_cloud_id, id_or_key)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, JiraError> {
+    let fields = QueryParams::parse(query.as_deref()).all("fields");
+    let selection = FieldSelection::parse(&fields, FieldSelection::all());
+    let jira = sandbox.jira();
+    let site = jira.site(&caller.cloud_id).ok_or(JiraError::SiteNotFound)?;
+    let issue = site.issue(&id_or_key).ok_or(JiraError::IssueNotFound)?;
+    Ok(Json(shapes::issue(issue, &base, &selection)))
+}
+
+/// `{"fields": {"project": {"key"|"id"}, "summary", "issuetype": {"name"|"id"}}}`.
+#[derive(Debug, Deserialize)]
+struct CreateBody {
+    fields: CreateFields,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateFields {
+    project: Option<Reference>,
+    summary: Option<String>,
+    issuetype: Option<Reference>,
+}
+
+/// A project or issue type, named by key, id or name.
+#[derive(Debug, Deserialize)]
+struct Reference {
+    key: Option<String>,
+    id: Option<String>,
+    name: Option<String>,
+}
+
+/// `POST .../issue`: creates a `To Do` issue, unassigned, now; answers
+/// `201 {"id", "key", "self"}`.
+pub async fn create_issue(
+    State(sandbox): State<Sandbox>,
+    caller: JiraCaller,
+    base: ApiBase,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), JiraError> {
+    let body: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+        JiraError::BadRequest(format!(
+            "The request body must be JSON such as {{\"fields\": {{\"project\": {{\"key\": \"KEY\"}}, \"summary\": \"...\", \"issuetype\": {{\"name\": \"Task\"}}}}}}: {e}"
+        ))
+    })?;
+    let now = sandbox.now();
+    let mut jira = sandbox.jira();
+    let site = jira
+        .site_mut(&caller.cloud_id)
+        .ok_or(JiraError::SiteNotFound)?;
+    let project = body
+        .fields
+        .project
+        .as_ref()
+        .and_then(|p| p.key.as_deref().or(p.id.as_deref()))
+        .and_then(|key_or_id| site.project(key_or_id))
+        .cloned();
+    let (project, summary, issue_type) = validate(project, &body.fields)?;
+    let issue = site.add(NewIssue {
+        project,
+        summary,
+        status: Status::ToDo,
+        issue_type,
+        created: now,
+        updated: now,
+        assignee: None,
+    });
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": issue.id.to_string(),
+            "key": issue.key,
+            "self": format!("{}/rest/api/3/issue/{}", base.0, issue.id),
+        })),
+    ))
+}
+
+/// The new issue's project, summary and type, or every field's error in
+/// Jira's words.
+fn validate(
+    project: Option<Project>,
+    fields: &CreateFields,
+) -> Result<(Project, String, IssueType), JiraError> {
+    let mut errors = BTreeMap::new();
+    if project.is_none() {
+        errors.insert("project", "Specify a valid project ID or key".to_owned());
+    }
+    let summary = fields.summary.as_deref().map(str::trim).unwrap_or_default();
+    if let Some(problem) = summary_problem(summary) {
+        errors.insert("summary", problem.to_owned());
+    }
+    let issue_type = match &fields.issuetype {
+        None => {
+            errors.insert("issuetype", "Specify an issue type".to_owned());
+            None
+        }
+        Some(reference) => {
+            let found = issue_type(reference);
+            if found.is_none() {
+                errors.insert(
+                    "issuetype",
+                    "The issue type selected is invalid.".to_owned(),
+                );
+            }
+            found
+        }
+    };
+    match (project, issue_type) {
+        (Some(project), Some(issue_type)) if errors.is_empty() => {
+            Ok((project, summary.to_owned(), issue_type))
+        }
+        _ => Err(JiraError::InvalidFields(errors)),
+    }
+}
+
+fn summary_problem(summary: &str) -> Option<&'static str> {
+    if summary.is_empty() {
+        Some("You must specify a summary of the issue.")
+    } else if summary.contains(['\n', '\r']) {
+        Some("The summary is invalid because it contains newline characters.")
+    } else if summary.chars().count() > MAX_SUMMARY_CHARS {
+        Some("Summary must be less than 255 characters.")
+    } else {
+        None
+    }
+}
+
+fn issue_type(reference: &Reference) -> Option<IssueType> {
+    match (&reference.name, &reference.id) {
+        (Some(name), _) => IssueType::named(name),
+        (None, Some(id)) => IssueType::ALL.into_iter().find(|t| t.id() == id),
+        (None, None) => None,
+    }
+}

@@ -1,0 +1,66 @@
+//! A small Jira Cloud REST API (v3) on each seeded site, behind the same
+//! access check as `myself` ([`crate::resources::JiraCaller`]), so the
+//! product's service API and its demo have realistic issues to read:
+//!
+//! - `GET|POST /ex/jira/{cloudId}/rest/api/3/search/jql`: enhanced search
+//!   ([`search`]) with a small JQL subset ([`jql`]) and `nextPageToken` paging;
+//! - `GET .../issue/{issueIdOrKey}` and `POST .../issue` ([`issues`]);
+//! - `GET .../project/search` ([`projects`]);
+//! - a rate limit on every Jira route, `myself` included ([`rate_limit`]):
+//!   `X-RateLimit-*` headers, and `429`s planned by `/control/jira-rate-limit`.
+//!
+//! Each site starts from the same deterministic seed ([`seed`]), dated back
+//! from the day the sandbox started. Issues created through `POST .../issue`
+//! live in memory only: unlike tokens they are not persisted, and a restart
+//! brings back the seed alone.
+//!
+//! Files: [`tracker`] (projects and issues of a site, and how a query selects
+//! and orders them), [`shapes`] (their JSON as Atlassian writes it, and the
+//! `fields` parameter), [`params`] (query strings and page sizes), [`error`]
+//! (Atlassian's error bodies).
+
+pub mod error;
+pub mod issues;
+pub mod jql;
+pub mod params;
+pub mod projects;
+pub mod rate_limit;
+pub mod search;
+pub mod seed;
+pub mod shapes;
+pub mod tracker;
+
+use std::collections::BTreeMap;
+
+use crate::settings::SITES;
+use rate_limit::RateLimiter;
+use tracker::SiteTracker;
+
+/// The Jira data of every site, and the rate limiter in front of them.
+pub struct JiraStore {
+    sites: BTreeMap<&'static str, SiteTracker>,
+    pub rate_limiter: RateLimiter,
+}
+
+impl JiraStore {
+    /// Every seeded site with its seeded projects and issues, dated back from
+    /// `now` (UNIX seconds).
+    pub fn seeded(now: i64) -> Self {
+        Self {
+            sites: SITES
+                .iter()
+                .map(|site| (site.cloud_id, seed::site_tracker(site, now)))
+                .collect(),
+            rate_limiter: RateLimiter::default(),
+        }
+    }
+
+    /// The projects and issues of the site `cloud_id`.
+    pub fn site(&self, cloud_id: &str) -> Option<&SiteTracker> {
+        self.sites.get(cloud_id)
+    }
+
+    pub fn site_mut(&mut self, cloud_id: &str) -> Option<&mut SiteTracker> {
+        self.sites.get_mut(cloud_id)
+    }
+}

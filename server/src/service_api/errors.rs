@@ -1,0 +1,128 @@
+//! The service API's error answers: a status and `{"error": code, "message"}`
+//! (plus `requiresReauth` or `retryAfterSecs` where DESIGN.md says so).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use engine::service_api::HandoutError;
+use engine::EngineError;
+
+/// An error answer of the service API.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+    retry_after_secs: Option<i64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: json!({ "error": error, "message": message.into() }),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Send an API key: Authorization: Bearer <key>. An admin creates keys in Settings.",
+        )
+    }
+
+    pub fn forbidden(scope: domain::ApiScope) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("This API key lacks the scope {scope}: an admin can create a key that has it."),
+        )
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
+
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+    }
+
+    pub fn upstream_unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound(_) => Self::not_found(e.to_string()),
+            EngineError::Storage(_) => Self::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<HandoutError> for ApiError {
+    fn from(e: HandoutError) -> Self {
+        match e {
+            HandoutError::NotFound(_) => Self::not_found(e.to_string()),
+            HandoutError::RequiresReauth(message) => Self {
+                status: StatusCode::CONFLICT,
+                body: json!({
+                    "error": "requires_reauth",
+                    "requiresReauth": true,
+                    "message": message,
+                }),
+                retry_after_secs: None,
+            },
+            HandoutError::Unavailable {
+                retry_after_secs,
+                message,
+            } => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                body: json!({
+                    "error": "provider_unavailable",
+                    "retryAfterSecs": retry_after_secs,
+                    "message": message,
+                }),
+                retry_after_secs: Some(retry_after_secs),
+            },
+            HandoutError::Vault => Self::internal(e.to_string()),
+            HandoutError::Engine(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}

@@ -17,21 +17,7 @@ async fn refresh_api(app: &TestApp, id: &str) -> (StatusCode, Value) {
 }
 
 async fn stored_refresh_token(app: &TestApp) -> String {
-    let (_, refresh) = app
-        .database
-        .encrypted_tokens(IntegrationId(1))
-        .await
-        .expect("db")
-        .expect("row");
-    app.vault
-        .decrypt(
-            IntegrationId(1),
-            Column::RefreshToken,
-            &refresh.expect("refresh"),
-        )
-        .expect("decrypt")
-        .expose()
-        .to_owned()
+    app.stored_token(1, Column::RefreshToken).await
 }
 
 async fn row(app: &TestApp) -> (i64, i64, Option<i64>) {

@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
 use common::*;
-use domain::{Actor, ApiScope, IntegrationId};
+use domain::{Actor, ApiScope};
 use engine::vault::Column;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
@@ -78,21 +78,7 @@ async fn hand_out(app: &TestApp, key: &str, body: Option<Value>) -> (StatusCode,
 }
 
 async fn stored_access_token(app: &TestApp) -> String {
-    let (access, _) = app
-        .database
-        .encrypted_tokens(IntegrationId(1))
-        .await
-        .expect("db")
-        .expect("row");
-    app.vault
-        .decrypt(
-            IntegrationId(1),
-            Column::AccessToken,
-            &access.expect("access"),
-        )
-        .expect("decrypt")
-        .expose()
-        .to_owned()
+    app.stored_token(1, Column::AccessToken).await
 }
 
 #[tokio::test]

@@ -324,6 +324,26 @@ impl TestApp {
         (status, value)
     }
 
+    /// The stored token of integration `id` in `column`, decrypted.
+    pub async fn stored_token(&self, id: i64, column: engine::vault::Column) -> String {
+        let id = domain::IntegrationId(id);
+        let (access, refresh) = self
+            .database
+            .encrypted_tokens(id)
+            .await
+            .expect("db")
+            .expect("row");
+        let blob = match column {
+            engine::vault::Column::AccessToken => access,
+            engine::vault::Column::RefreshToken => refresh,
+        };
+        self.vault
+            .decrypt(id, column, &blob.expect("a stored token"))
+            .expect("decrypt")
+            .expose()
+            .to_owned()
+    }
+
     /// The body of `GET path`.
     pub async fn page_text(&self, path: &str) -> String {
         self.http

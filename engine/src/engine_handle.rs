@@ -136,6 +136,20 @@ impl Engine {
         &self.atlassian.settings().api_url
     }
 
+    /// Whether the database answers and carries every migration (`/readyz`).
+    pub async fn is_ready(&self) -> bool {
+        self.db.is_healthy().await && self.db.migrations_applied().await
+    }
+
+    /// How long the most overdue refresh has waited, in seconds (0 when none
+    /// is overdue): the scheduler's lag, for `/metrics`.
+    pub async fn scheduler_lag_secs(&self) -> Result<i64, EngineError> {
+        self.db
+            .scheduler_lag_secs(self.now(), self.settings.refresh_margin_secs)
+            .await
+            .map_err(storage("measure the scheduler's lag"))
+    }
+
     /// Whether the database answers.
     pub async fn is_healthy(&self) -> bool {
         self.db.is_healthy().await

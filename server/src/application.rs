@@ -56,6 +56,8 @@ pub struct AppState {
     pub live: LiveSettings,
     /// The service API's HTTP client towards Jira.
     pub proxy: crate::service_api::ProxyClient,
+    /// What `/metrics` renders.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// A server ready to serve: its listener is bound, its database migrated.
@@ -142,6 +144,7 @@ impl Application {
             },
             proxy: crate::service_api::ProxyClient::new()
                 .map_err(|e| StartupError::HttpClient(e.to_string()))?,
+            metrics: crate::metrics::recorder(),
         };
         let mut router = router(state);
         // Its state in the same database: demo integrations survive a restart.
@@ -514,6 +517,8 @@ fn with_outer_layers(router: Router, hosts: ServedHosts, https: bool) -> Router 
         ));
     crate::security_headers::with_security_headers(router, https)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        // Every answer counted, refusals by the layers above included.
+        .layer(axum::middleware::from_fn(crate::metrics::track))
 }
 
 /// The span of one request: its method and path, never its query string (the

@@ -4,12 +4,14 @@
 //! Layout:
 //! - [`config`]: every setting, a flag and an environment variable (clap), validated.
 //! - [`application`]: [`Application::build`] binds (port 0 in tests) and assembles the router.
-//! - [`routes`]: the plain HTTP routes (`/`, `/healthz`).
+//! - [`routes`]: the plain HTTP routes (`/`, `/healthz`, `/readyz`, `/metrics`).
 //! - [`oauth_routes`]: `/oauth/start` and `/oauth/callback`.
 //! - [`sign_in`]: sessions, `/login`, `/logout`, `/setup`, and the guard that
 //!   checks every request's session and role.
 //! - [`settings_routes`]: the forms of `/settings` (users, roles, own password).
 //! - [`live_events`]: `GET /events`, the server-sent stream of every change.
+//! - [`metrics`]: `GET /metrics` (Prometheus text, `metrics:read` keys) and
+//!   the HTTP request counter around every route.
 //! - [`service_api`]: `/v1`, for the programs that call Jira: API keys, views,
 //!   fresh access tokens, the proxy and its OpenAPI document.
 //! - [`hosts`]: only the public host and the loopback names are served (421 otherwise).
@@ -29,6 +31,7 @@ pub mod hosts;
 pub mod live_events;
 #[cfg(feature = "local-instance")]
 pub mod local_instance;
+pub mod metrics;
 pub mod oauth_routes;
 pub mod routes;
 pub mod security_headers;

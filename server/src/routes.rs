@@ -21,10 +21,25 @@ pub fn plain_routes() -> Router<AppState> {
         ))
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/events", get(crate::live_events::events))
 }
 
 /// `200 ok` when the database answers, `503` otherwise (for probes, not people).
+/// `200 ready` when the database answers and carries every migration this
+/// build knows (a load balancer sends traffic only then), `503` otherwise.
+async fn readyz(State(engine): State<Engine>) -> impl IntoResponse {
+    if engine.is_ready().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database is unavailable or not migrated",
+        )
+    }
+}
+
 async fn healthz(State(engine): State<Engine>) -> impl IntoResponse {
     if engine.is_healthy().await {
         (StatusCode::OK, "ok")

@@ -96,6 +96,33 @@ impl Database {
             .await
             .is_ok()
     }
+
+    /// Whether every migration this build carries has been applied.
+    pub async fn migrations_applied(&self) -> bool {
+        let known = sqlx::migrate!("../migrations").iter().count();
+        let applied: Result<i64, _> =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await;
+        applied.is_ok_and(|n| usize::try_from(n).is_ok_and(|n| n >= known))
+    }
+
+    /// How long the most overdue refresh has waited at `now`: the oldest
+    /// `expires_at - margin` among the active integrations with a refresh
+    /// token, if it has passed (0 when nothing is overdue).
+    pub async fn scheduler_lag_secs(
+        &self,
+        now: domain::UnixTime,
+        margin_secs: i64,
+    ) -> Result<i64, DatabaseError> {
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(expires_at) FROM integrations
+             WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(oldest.map_or(0, |at| (now.secs() - (at - margin_secs)).max(0)))
+    }
 }
 
 fn create_folder(folder: &Path) -> Result<(), DatabaseError> {

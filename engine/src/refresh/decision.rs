@@ -66,6 +66,22 @@ pub enum RefreshResult {
     ProviderError,
 }
 
+impl RefreshResult {
+    /// The result's name in metrics (`result="refreshed"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RefreshResult::Refreshed => "refreshed",
+            RefreshResult::NeedsReauth(_) => "needs_reauth",
+            RefreshResult::ConfigurationError => "configuration_error",
+            RefreshResult::Transient => "transient",
+            RefreshResult::StoreFailed => "store_failed",
+            RefreshResult::Conflict => "conflict",
+            RefreshResult::NotFound => "not_found",
+            RefreshResult::ProviderError => "provider_error",
+        }
+    }
+}
+
 /// What the provider was asked, and what it said.
 #[derive(Debug)]
 pub enum Attempt<'a> {

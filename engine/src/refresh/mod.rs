@@ -124,6 +124,7 @@ impl Engine {
                             Some(seen) => engine.access_token_replaced(id, seen).await,
                             None => false,
                         };
+                        let started = Instant::now();
                         let outcome = if replaced {
                             RefreshOutcome {
                                 integration_id: id,
@@ -137,6 +138,15 @@ impl Engine {
                         // page learns of it no later than the caller.
                         if outcome.result != RefreshResult::NotFound && !replaced {
                             engine.publish(id).await;
+                        }
+                        if !replaced {
+                            metrics::counter!(
+                                "jira_dashboard_refreshes_total",
+                                "result" => outcome.result.name()
+                            )
+                            .increment(1);
+                            metrics::histogram!("jira_dashboard_refresh_duration_seconds")
+                                .record(started.elapsed().as_secs_f64());
                         }
                         engine
                             .flights

@@ -58,6 +58,7 @@ impl Engine {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         token.token.expose().hash(&mut hasher);
+        metrics::counter!("jira_dashboard_token_handouts_total").increment(1);
         let at = self.now();
         self.queue_usage(Entry::Handout {
             key: key.clone(),
@@ -70,6 +71,7 @@ impl Engine {
 
     /// Counts one Jira call proxied for `key`.
     pub async fn record_proxied_call(&self, key: &ApiKey) {
+        metrics::counter!("jira_dashboard_proxied_calls_total").increment(1);
         let at = self.now();
         self.queue_usage(Entry::Proxied { key_id: key.id, at })
             .await;

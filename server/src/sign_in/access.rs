@@ -50,7 +50,7 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
         _ if path.starts_with("/pkg/") => Rule::Open,
         // The service API authenticates by API key, not by session (its own
         // extractor refuses a request without a live key: `service_api::caller`).
-        _ if path.starts_with("/v1/") => Rule::Open,
+        _ if path.starts_with("/v1/") || path == "/metrics" => Rule::Open,
         "/oauth/start" | "/oauth/callback" => Rule::Needs(Operate),
         "/logout" | "/settings/password" | "/events" => Rule::Needs(Read),
         _ if READING_FUNCTIONS.contains(&path) => Rule::Needs(Read),
@@ -223,6 +223,8 @@ mod tests {
             // Look-alikes are not the open paths.
             (&get, "/sandboxed", Rule::Needs(Read)),
             (&get, "/v1/integrations", Rule::Open),
+            (&get, "/metrics", Rule::Open),
+            (&get, "/readyz", Rule::Open),
             (&post, "/v1/integrations/1/access-token", Rule::Open),
             (&get, "/v1x", Rule::Needs(Read)),
             (&get, "/login/../dashboard", Rule::Needs(Read)),

@@ -1,0 +1,146 @@
+//! `GET /metrics` (Prometheus text, for an API key with `metrics:read`) and
+//! the HTTP request counter every route passes through. The engine records
+//! its own figures through the `metrics` facade (refresh outcomes and
+//! latency, token hand-outs, proxied calls); the fleet's standing is read
+//! when Prometheus scrapes:
+//!
+//! - `jira_dashboard_refreshes_total{result}`, `jira_dashboard_refresh_duration_seconds`
+//! - `jira_dashboard_integrations{status}`: connected integrations by status now
+//! - `jira_dashboard_scheduler_lag_seconds`: how long the most overdue refresh has waited
+//! - `jira_dashboard_token_handouts_total`, `jira_dashboard_proxied_calls_total`
+//! - `jira_dashboard_http_requests_total{route, method, status}` (the route's
+//!   pattern, e.g. `/v1/integrations/:id`, never the raw path),
+//!   `jira_dashboard_http_request_duration_seconds{route}`
+//!
+//! One recorder per process (the `metrics` facade is global): several
+//! dashboards in one test process share it.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use domain::{ApiScope, Status};
+use engine::Engine;
+
+use crate::service_api::caller::Caller;
+use crate::service_api::errors::ApiError;
+
+/// The buckets of every `*_duration_seconds` histogram, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process's recorder, installed on first use.
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            // Latencies as histograms (buckets from 5 ms to 30 s), so
+            // Prometheus can aggregate them across replicas.
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_duration_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder already installed (a host program's): ours
+            // still renders what is recorded through the handle it owns.
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Counts every request by route (the pattern, never the raw path: ids and
+/// proxied paths would explode the series), method and status.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| route_label(p.as_str()))
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "jira_dashboard_http_requests_total",
+        "route" => route.clone(),
+        "method" => method,
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!("jira_dashboard_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A route pattern as a label: `/v1/integrations/:id` rather than axum's
+/// `{id}` (braces inside label values trip simpler Prometheus parsers).
+fn route_label(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => format!(":{}", name.trim_start_matches('*')),
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `GET /metrics`.
+pub async fn scrape(
+    State(engine): State<Engine>,
+    State(handle): State<PrometheusHandle>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(ApiScope::MetricsRead)?;
+    let summary = engine.fleet_summary().await?;
+    let lag = engine.scheduler_lag_secs().await?;
+    for status in Status::ALL {
+        let count = match status {
+            Status::Active => summary.active,
+            Status::Expiring => summary.expiring,
+            Status::Expired => summary.expired,
+            Status::NeedsReauth => summary.needs_reauth,
+        };
+        metrics::gauge!("jira_dashboard_integrations", "status" => status.as_str())
+            .set(count as f64);
+    }
+    metrics::gauge!("jira_dashboard_scheduler_lag_seconds").set(lag as f64);
+    let mut response = handle.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn route_patterns_name_their_parameters_with_colons() {
+        assert_eq!(
+            route_label("/v1/integrations/{id}/access-token"),
+            "/v1/integrations/:id/access-token"
+        );
+        assert_eq!(
+            route_label("/v1/integrations/{id}/proxy/{*path}"),
+            "/v1/integrations/:id/proxy/:path"
+        );
+        assert_eq!(route_label("/healthz"), "/healthz");
+    }
+}

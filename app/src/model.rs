@@ -124,7 +124,70 @@ pub struct SettingsView {
     pub api_keys: Vec<ApiKeyView>,
     /// A key just created: shown this once, never again.
     pub new_key: Option<NewKeyView>,
+    /// Empty unless the signed-in person is an admin.
+    pub webhooks: Vec<WebhookEndpointView>,
+    /// Whether endpoints added here may be on private addresses.
+    pub allow_private_webhooks: bool,
+    /// An endpoint just added, with its secret (shown this once).
+    pub new_webhook: Option<NewWebhookView>,
+    /// Why the endpoint just submitted was refused.
+    pub webhook_error: Option<String>,
     pub info: AppInfo,
+}
+
+/// A webhook endpoint as `/settings` lists it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpointView {
+    pub id: i64,
+    pub url: String,
+    /// Its event filter; empty means every type.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    pub from_environment: bool,
+    /// Why the server disabled it, if it did.
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt has failed.
+    pub failing_since: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// The latest deliveries, newest first.
+    pub deliveries: Vec<WebhookDeliveryView>,
+}
+
+/// One message's delivery to one endpoint, and its attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDeliveryView {
+    pub id: i64,
+    pub message_id: String,
+    pub event_type: String,
+    /// pending, delivered or failed.
+    pub state: String,
+    /// When the next attempt starts (pending only).
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub attempts: Vec<WebhookAttemptView>,
+}
+
+/// One attempt: when, the receiver's status, how long, what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAttemptView {
+    pub at: String,
+    pub status: Option<i64>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// An endpoint just added, with its signing secret (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhookView {
+    pub url: String,
+    pub secret: String,
 }
 
 /// An API key as `/settings` lists it (never the key itself).

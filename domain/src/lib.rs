@@ -12,6 +12,7 @@
 //! - [`status`]: [`Status`] and [`status_at`], an integration's standing at an instant.
 //! - [`event`]: [`EventKind`] and [`EventOutcome`], the columns of the event log.
 //! - [`settings_notice`]: [`SettingsNotice`], what `/settings` says after a form.
+//! - [`webhook_event`]: [`WebhookEvent`], what a webhook reports, by its wire name.
 //! - [`connect_failure`]: [`ConnectFailure`] and [`Flash`], what the OAuth
 //!   callback tells the dashboard through `/dashboard?flash=..&reason=..`.
 
@@ -26,6 +27,7 @@ pub mod ids;
 pub mod settings_notice;
 pub mod status;
 pub mod time;
+pub mod webhook_event;
 
 pub use access::{Actor, Permission, Role};
 pub use api_scope::ApiScope;
@@ -35,3 +37,4 @@ pub use ids::IntegrationId;
 pub use settings_notice::SettingsNotice;
 pub use status::{status_at, Status, StatusInputs};
 pub use time::UnixTime;
+pub use webhook_event::WebhookEvent;

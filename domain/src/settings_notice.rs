@@ -25,6 +25,15 @@ pub enum SettingsNotice {
     KeyNeedsName,
     KeyNeedsScope,
     NoSuchKey,
+    WebhookDeleted,
+    WebhookEnabled,
+    WebhookDisabled,
+    WebhookTestQueued,
+    WebhookRedelivered,
+    WebhookSettingsSaved,
+    NoSuchWebhook,
+    WebhookCannotSend,
+    WebhookFromEnvironment,
 }
 
 names!(SettingsNotice {
@@ -46,6 +55,15 @@ names!(SettingsNotice {
     KeyNeedsName => "key_needs_name",
     KeyNeedsScope => "key_needs_scope",
     NoSuchKey => "no_such_key",
+    WebhookDeleted => "webhook_deleted",
+    WebhookEnabled => "webhook_enabled",
+    WebhookDisabled => "webhook_disabled",
+    WebhookTestQueued => "webhook_test_queued",
+    WebhookRedelivered => "webhook_redelivered",
+    WebhookSettingsSaved => "webhook_settings_saved",
+    NoSuchWebhook => "no_such_webhook",
+    WebhookCannotSend => "webhook_cannot_send",
+    WebhookFromEnvironment => "webhook_from_environment",
 });
 
 impl SettingsNotice {
@@ -70,6 +88,15 @@ impl SettingsNotice {
             Self::KeyNeedsName => "Give the key a name (at most 80 characters), e.g. the service that will use it.",
             Self::KeyNeedsScope => "Choose at least one scope for the key.",
             Self::NoSuchKey => "There is no such live API key: it was revoked already.",
+            Self::WebhookDeleted => "Webhook endpoint deleted, with its delivery log.",
+            Self::WebhookEnabled => "Webhook endpoint enabled. Deliveries that ended while it was disabled can be sent again with Redeliver.",
+            Self::WebhookDisabled => "Webhook endpoint disabled: nothing is sent to it until it is enabled.",
+            Self::WebhookTestQueued => "Test event queued: its delivery appears in the endpoint's log within seconds.",
+            Self::WebhookRedelivered => "Delivery queued again: it is sent within seconds, with a new day of retries.",
+            Self::WebhookSettingsSaved => "Webhook settings saved.",
+            Self::NoSuchWebhook => "There is no such webhook endpoint.",
+            Self::WebhookCannotSend => "Nothing can be sent to a disabled endpoint: enable it first.",
+            Self::WebhookFromEnvironment => "The endpoint from WEBHOOK_URL is managed by the environment: change or unset WEBHOOK_URL and restart instead.",
         }
     }
 
@@ -82,6 +109,12 @@ impl SettingsNotice {
                 | Self::UserRemoved
                 | Self::PasswordChanged
                 | Self::KeyRevoked
+                | Self::WebhookDeleted
+                | Self::WebhookEnabled
+                | Self::WebhookDisabled
+                | Self::WebhookTestQueued
+                | Self::WebhookRedelivered
+                | Self::WebhookSettingsSaved
         )
     }
 }

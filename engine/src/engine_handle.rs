@@ -42,6 +42,8 @@ pub struct Engine {
     pub(crate) changes: crate::changes::Changes,
     /// The API keys' usage, written in batches (see [`crate::service_api::usage`]).
     pub(crate) usage: Arc<crate::service_api::usage::UsageLog>,
+    /// Webhooks: the message view, the worker's wake-up, the HTTP clients.
+    pub(crate) webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// How the engine was configured.
@@ -89,6 +91,7 @@ impl Engine {
             slow_down_until: Arc::default(),
             usage: Arc::default(),
             changes: Default::default(),
+            webhooks: Arc::default(),
         }
     }
 
@@ -220,6 +223,7 @@ impl Engine {
     /// Disconnects `id`: its tokens are deleted, its events kept.
     #[tracing::instrument(skip(self))]
     pub async fn disconnect(&self, id: IntegrationId, actor: &Actor) -> Result<(), EngineError> {
+        let by = actor.label();
         let actor = actor.stored();
         let event = NewEvent {
             integration_id: Some(id),
@@ -230,8 +234,18 @@ impl Engine {
             message: "Disconnected; tokens deleted",
             actor: Some(&actor),
         };
-        match self.db.disconnect(id, &event, self.now()).await {
+        let announce = crate::db::Announce {
+            notice: crate::webhooks::Notice::new(
+                domain::WebhookEvent::Disconnected,
+                None,
+                format!("Integration {id} was disconnected by {by}; its tokens are deleted."),
+            ),
+            view: &*self.webhooks.view,
+            when: crate::db::AnnounceIf::Always,
+        };
+        match self.db.disconnect(id, &event, &announce, self.now()).await {
             Ok(true) => {
+                self.wake_webhooks();
                 self.publish(id).await;
                 Ok(())
             }

@@ -30,6 +30,8 @@
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
 //! - [`service_api`]: API keys, token hand-outs and their usage (the programs
 //!   that call Jira: the HTTP side is the server's `service_api`).
+//! - [`webhooks`]: webhook endpoints, the outbox's messages, their signed
+//!   delivery with retries, and the consent warnings.
 
 pub mod accounts;
 pub mod changes;
@@ -46,6 +48,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod service_api;
 pub mod vault;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Database, DatabaseError};

@@ -1,7 +1,8 @@
 //! The background scheduler: each tick refreshes every active integration with
 //! a refresh token that is within the margin of expiry (or whose refresh token
 //! has idled 30 days, so Atlassian's 90-day inactivity expiry never strikes),
-//! and flags expired integrations that have no way to refresh. Refreshes run
+//! flags expired integrations that have no way to refresh, and warns of
+//! consents that end within 30, 7 or 1 days (webhooks). Refreshes run
 //! with bounded concurrency, each with its own timeout, so one slow site never
 //! stalls the others.
 
@@ -12,10 +13,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
+use domain::{EventKind, EventOutcome, IntegrationId, UnixTime, WebhookEvent};
 
-use crate::db::NewEvent;
+use crate::db::{Announce, AnnounceIf, NewEvent};
 use crate::refresh::RefreshOutcome;
+use crate::webhooks::Notice;
 use crate::Engine;
 
 /// Refresh a refresh token that has not been used for this long.
@@ -30,6 +32,8 @@ pub const BATCH: i64 = 500;
 pub struct TickReport {
     pub refreshed: Vec<RefreshOutcome>,
     pub flagged: Vec<IntegrationId>,
+    /// Integrations whose consent's end was announced (30, 7 or 1 days ahead).
+    pub consent_warned: Vec<IntegrationId>,
 }
 
 /// Runs one tick at the engine's current time.
@@ -38,6 +42,7 @@ pub async fn tick(engine: &Engine) -> TickReport {
     let now = engine.clock.now();
     let mut report = TickReport {
         flagged: flag_the_unrefreshable(engine, now).await,
+        consent_warned: engine.warn_expiring_consents(now).await,
         ..TickReport::default()
     };
     let Some((due, unresolved)) = due(engine, now).await else {
@@ -94,8 +99,22 @@ async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<Integrati
                               granted): re-authenticate to reconnect.",
                     actor: Some("scheduler"),
                 };
-                match engine.db.flag_needs_reauth(id, &event, now).await {
+                let announce = Announce {
+                    notice: Notice::new(
+                        WebhookEvent::NeedsReauth,
+                        Some("no_offline_access"),
+                        event.message,
+                    ),
+                    view: &*engine.webhooks.view,
+                    when: AnnounceIf::Always,
+                };
+                match engine
+                    .db
+                    .flag_needs_reauth(id, &event, &announce, now)
+                    .await
+                {
                     Ok(true) => {
+                        engine.wake_webhooks();
                         engine.publish(id).await;
                         flagged.push(id)
                     }

@@ -109,6 +109,11 @@ fn sealing_key(text: &str) -> Option<SealingKey> {
 }
 
 /// The associated data of a current-format value.
+/// What a webhook secret's ciphertext is bound to.
+fn webhook_aad(endpoint_id: i64) -> Vec<u8> {
+    format!("webhook-secret:{endpoint_id}").into_bytes()
+}
+
 fn v2_aad(integration_id: IntegrationId, column: Column) -> Vec<u8> {
     let mut aad = b"jira-dashboard/token/v2/".to_vec();
     aad.extend_from_slice(&integration_id.get().to_be_bytes());
@@ -237,6 +242,34 @@ impl TokenVault {
         let legacy_aad = integration_id.get().to_be_bytes();
         let plain = self
             .open(blob, &v2_aad(integration_id, column), Some(&legacy_aad))
+            .ok_or(VaultError::Decrypt)?;
+        String::from_utf8(plain)
+            .map(Secret::new)
+            .map_err(|_| VaultError::Decrypt)
+    }
+
+    /// A webhook endpoint's signing secret sealed with the newest key, bound to
+    /// its endpoint.
+    pub fn encrypt_webhook_secret(
+        &self,
+        endpoint_id: i64,
+        secret: &Secret,
+    ) -> Result<Vec<u8>, VaultError> {
+        self.seal(
+            self.newest(),
+            secret.expose().as_bytes(),
+            &webhook_aad(endpoint_id),
+        )
+    }
+
+    /// The signing secret of webhook endpoint `endpoint_id`, stored as `blob`.
+    pub fn decrypt_webhook_secret(
+        &self,
+        endpoint_id: i64,
+        blob: &[u8],
+    ) -> Result<Secret, VaultError> {
+        let plain = self
+            .open(blob, &webhook_aad(endpoint_id), None)
             .ok_or(VaultError::Decrypt)?;
         String::from_utf8(plain)
             .map(Secret::new)

@@ -37,6 +37,8 @@ pub enum StartupError {
     Sandbox(#[from] sandbox::OpenError),
     #[error("{0}")]
     Accounts(String),
+    #[error("WEBHOOK_URL: {0}")]
+    Webhook(String),
     #[error("DATABASE_URL: cannot create the sessions table: {0}")]
     Sessions(String),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
@@ -119,7 +121,16 @@ impl Application {
                 sandbox_mode: config.sandbox_mode(),
                 refresh_margin_secs: i64::from(config.refresh_margin_secs),
             },
-        );
+        )
+        .with_integration_view(webhook_view(i64::from(config.refresh_margin_secs)));
+        let webhook = match (&config.webhook_url, &config.webhook_secret) {
+            (Some(url), Some(secret)) => Some((url, Secret::new(secret.clone()))),
+            _ => None,
+        };
+        engine
+            .configure_environment_webhook(webhook.as_ref().map(|(url, secret)| (*url, secret)))
+            .await
+            .map_err(|e| StartupError::Webhook(e.to_string()))?;
         let setup_link = first_admin(&config, &engine).await?;
         let (stopping, _) = tokio::sync::watch::channel(false);
         // The decoy hash an unknown email is checked against, made now.
@@ -551,6 +562,19 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
+}
+
+/// Webhook messages show an integration exactly as the dashboard and the
+/// service API do (`IntegrationView`).
+fn webhook_view(margin_secs: i64) -> Arc<engine::webhooks::IntegrationViewFn> {
+    Arc::new(move |integration, now| {
+        serde_json::to_value(app::api::integration_view_at(
+            integration.clone(),
+            now,
+            margin_secs,
+        ))
+        .unwrap_or_default()
+    })
 }
 
 #[cfg(test)]

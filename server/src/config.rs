@@ -122,6 +122,17 @@ pub struct Config {
     /// Seconds between the heartbeats of an idle live event stream (`/events`).
     #[arg(long, env = "LIVE_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=300))]
     pub live_heartbeat_secs: u32,
+
+    /// A webhook endpoint for automation (with WEBHOOK_SECRET): it receives
+    /// every event type. The operator's own choice, so it may be anywhere,
+    /// private addresses included.
+    #[arg(long, env = "WEBHOOK_URL")]
+    pub webhook_url: Option<Url>,
+
+    /// The signing secret of WEBHOOK_URL, in the Standard Webhooks format:
+    /// `whsec_` followed by the base64 of at least 16 random bytes.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
 }
 
 /// The client the built-in sandbox registers in sandbox mode.
@@ -144,6 +155,12 @@ pub enum ConfigError {
     AdminEmail(String),
     #[error("ADMIN_PASSWORD: {0}")]
     AdminPassword(String),
+    #[error("WEBHOOK_URL and WEBHOOK_SECRET must be set together")]
+    WebhookHalfSet,
+    #[error("WEBHOOK_URL must be an http or https address with a host, like https://hooks.example.com/jira")]
+    WebhookUrl,
+    #[error("WEBHOOK_SECRET {0}")]
+    WebhookSecret(&'static str),
     #[error("PUBLIC_URL must be an http or https address with a host, like https://jira-dash.example.com")]
     PublicUrl,
     #[error("PUBLIC_URL ({public}) and JIRA_REDIRECT_URI ({redirect}) must share their origin: the OAuth flow ends where people sign in")]
@@ -202,6 +219,17 @@ impl Config {
                 rules::check_new_password(password).map_err(ConfigError::AdminPassword)?;
             }
             _ => return Err(ConfigError::AdminHalfSet),
+        }
+        match (&self.webhook_url, &self.webhook_secret) {
+            (None, None) => {}
+            (Some(url), Some(secret)) => {
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ConfigError::WebhookUrl);
+                }
+                engine::webhooks::signing::check_secret(secret)
+                    .map_err(ConfigError::WebhookSecret)?;
+            }
+            _ => return Err(ConfigError::WebhookHalfSet),
         }
         if let Some(url) = &self.public_url {
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -293,6 +321,8 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &redacted(&self.admin_password))
             .field("trusted_proxies", &self.trusted_proxies)
             .field("live_heartbeat_secs", &self.live_heartbeat_secs)
+            .field("webhook_url", &optional_url(&self.webhook_url))
+            .field("webhook_secret", &redacted(&self.webhook_secret))
             .finish()
     }
 }
@@ -424,5 +454,38 @@ mod tests {
     fn a_client_id_without_secret_is_refused() {
         let err = Config::from_args(["server", "--jira-client-id", "abc"]).expect_err("must fail");
         assert!(err.to_string().contains("JIRA_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn the_webhook_settings_come_in_pairs_and_the_secret_is_checked() {
+        let one_line = |args: &[&str]| {
+            let mut all = vec!["server"];
+            all.extend_from_slice(args);
+            Config::from_args(all).expect_err("must fail").to_string()
+        };
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        assert!(one_line(&["--webhook-url", "https://hooks.example.com/j"])
+            .starts_with("WEBHOOK_URL and WEBHOOK_SECRET"));
+        assert!(
+            one_line(&["--webhook-secret", secret]).starts_with("WEBHOOK_URL and WEBHOOK_SECRET")
+        );
+        assert!(
+            one_line(&["--webhook-url", "ftp://x/", "--webhook-secret", secret])
+                .starts_with("WEBHOOK_URL must")
+        );
+        assert!(
+            one_line(&["--webhook-url", "https://h/", "--webhook-secret", "hunter2"])
+                .starts_with("WEBHOOK_SECRET must")
+        );
+        let config = Config::from_args([
+            "server",
+            "--webhook-url",
+            "http://10.0.0.5/hook",
+            "--webhook-secret",
+            secret,
+        ])
+        .expect("valid")
+        .expect("config");
+        assert!(!format!("{config:?}").contains("MfKQ9r8"));
     }
 }

@@ -57,10 +57,13 @@ async fn main() -> ExitCode {
     }
     let engine = app.engine().clone();
     let scheduler = engine::scheduler::spawn(engine.clone(), interval);
+    let webhooks = engine::webhooks::delivery::spawn(engine.clone());
     let served = app.run_until_stopped().await;
     // Stopping: start no new refresh, and let the ones already sent store
     // their answer (a cut-off rotation would wait for the leeway retry).
     scheduler.abort();
+    // An attempt cut off here is retried after the restart (at least once).
+    webhooks.abort();
     engine
         .finish_refreshes(std::time::Duration::from_secs(u64::from(timeout) + 5))
         .await;

@@ -8,6 +8,8 @@
 //! - `jira_dashboard_integrations{status}`: connected integrations by status now
 //! - `jira_dashboard_scheduler_lag_seconds`: how long the most overdue refresh has waited
 //! - `jira_dashboard_token_handouts_total`, `jira_dashboard_proxied_calls_total`
+//! - `jira_dashboard_webhook_deliveries_total{result}`: webhook attempts by
+//!   result (`delivered`, `failed` and retried, `gave_up`)
 //! - `jira_dashboard_http_requests_total{route, method, status}` (the route's
 //!   pattern, e.g. `/v1/integrations/:id`, never the raw path),
 //!   `jira_dashboard_http_request_duration_seconds{route}`

@@ -1,7 +1,9 @@
 //! `/settings` (rendered on the server, see `app::pages::settings_document`)
 //! and its forms: add a user, change a role, remove a user, create and revoke
-//! API keys (admins), and change one's own password (everyone). Creating a key
-//! answers with the page itself, showing the key once (`no-store`); every
+//! API keys, manage webhook endpoints (admins), and change one's own password
+//! (everyone). Creating a key
+//! or an endpoint answers with the page itself, showing the key or the
+//! endpoint's secret once (`no-store`), or why the endpoint was refused; every
 //! other form answers with a redirect back
 //! to `/settings?notice=<code>` (a [`SettingsNotice`]), so they work without
 //! WebAssembly and a reload never sends a form twice. The guard has already
@@ -32,6 +34,13 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/password", post(change_password))
         .route("/settings/api-keys", post(create_api_key))
         .route("/settings/api-keys/{id}/revoke", post(revoke_api_key))
+        .route("/settings/webhooks", post(add_webhook))
+        .route("/settings/webhooks/settings", post(webhook_settings))
+        .route("/settings/webhooks/{id}/{action}", post(webhook_action))
+        .route(
+            "/settings/webhooks/deliveries/{id}/redeliver",
+            post(redeliver_webhook),
+        )
 }
 
 #[derive(Deserialize)]
@@ -47,7 +56,16 @@ async fn settings_page(
     Query(params): Query<NoticeParam>,
 ) -> Response {
     let notice = params.notice.as_deref().and_then(SettingsNotice::parse);
-    render(&engine, &me, notice, None).await
+    render(&engine, &me, notice, Extra::default()).await
+}
+
+/// What a form's answer shows besides the stored state: a key or an
+/// endpoint secret just made (once), or why an endpoint was refused.
+#[derive(Default)]
+struct Extra {
+    new_key: Option<app::model::NewKeyView>,
+    new_webhook: Option<app::model::NewWebhookView>,
+    webhook_error: Option<String>,
 }
 
 /// The settings page for `me`, with `notice`, and a key just created.
@@ -55,7 +73,7 @@ async fn render(
     engine: &Engine,
     me: &User,
     notice: Option<SettingsNotice>,
-    new_key: Option<app::model::NewKeyView>,
+    extra: Extra,
 ) -> Response {
     use app::model::{AccountEventView, ApiKeyView, AppInfo, SettingsView, UserView, ViewerView};
     let admin = me.role.may(domain::Permission::Administer);
@@ -71,6 +89,22 @@ async fn render(
         }
     } else {
         (Vec::new(), Vec::new(), Vec::new())
+    };
+    let (hooks, hook_settings) = if admin {
+        match (
+            engine.webhook_endpoints().await,
+            engine.webhook_settings().await,
+        ) {
+            (Ok(hooks), Ok(settings)) => (hooks, settings),
+            (Err(e), _) | (_, Err(e)) => return unavailable(&e.to_string()),
+        }
+    } else {
+        (
+            Vec::new(),
+            engine::webhooks::WebhookSettings {
+                allow_private_addresses: false,
+            },
+        )
     };
     let label = |stored: String| {
         domain::Actor::parse(&stored)
@@ -121,7 +155,11 @@ async fn render(
                 proxied_calls: k.proxied_calls,
             })
             .collect(),
-        new_key,
+        new_key: extra.new_key,
+        webhooks: hooks.into_iter().map(|h| webhook_view(h, &label)).collect(),
+        allow_private_webhooks: hook_settings.allow_private_addresses,
+        new_webhook: extra.new_webhook,
+        webhook_error: extra.webhook_error.clone(),
         // What the header shows, as every page's `app_info` builds it; the
         // signed-in person comes from this handler's extractor.
         info: AppInfo {
@@ -129,7 +167,16 @@ async fn render(
             ..app::api::app_info(engine)
         },
     };
-    let mut response = Html(app::pages::settings_document(settings, notice)).into_response();
+    let status = if extra.webhook_error.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let mut response = (
+        status,
+        Html(app::pages::settings_document(settings, notice)),
+    )
+        .into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -270,7 +317,16 @@ async fn create_api_key(
                 name: created.row.name.clone(),
                 key: created.key,
             };
-            render(&engine, &me, None, Some(shown)).await
+            render(
+                &engine,
+                &me,
+                None,
+                Extra {
+                    new_key: Some(shown),
+                    ..Extra::default()
+                },
+            )
+            .await
         }
         Err(ApiKeyError::BadName) => back(SettingsNotice::KeyNeedsName),
         Err(ApiKeyError::NoScope) => back(SettingsNotice::KeyNeedsScope),
@@ -288,6 +344,161 @@ async fn revoke_api_key(
     match engine.revoke_api_key(id, &me.actor()).await {
         Ok(_) => back(SettingsNotice::KeyRevoked),
         Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
+        Err(_) => back(SettingsNotice::Failed),
+    }
+}
+
+/// An endpoint as the page shows it.
+fn webhook_view(
+    summary: engine::webhooks::EndpointSummary,
+    label: &impl Fn(String) -> String,
+) -> app::model::WebhookEndpointView {
+    use app::api::rfc3339 as at;
+    use app::model::{WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView};
+    let e = summary.endpoint;
+    WebhookEndpointView {
+        id: e.id,
+        url: e.url,
+        events: summary
+            .events
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect(),
+        enabled: e.enabled,
+        from_environment: e.from_environment,
+        disabled_reason: e.disabled_reason,
+        failing_since: e.failing_since.map(at),
+        created_at: at(e.created_at),
+        created_by: e.created_by.map(label).unwrap_or_default(),
+        pending: e.pending,
+        delivered: e.delivered,
+        failed: e.failed,
+        deliveries: summary
+            .deliveries
+            .into_iter()
+            .map(|r| WebhookDeliveryView {
+                next_attempt_at: (r.delivery.state == "pending")
+                    .then(|| at(r.delivery.next_attempt_at)),
+                id: r.delivery.id,
+                message_id: r.delivery.message_id,
+                event_type: r.delivery.event_type,
+                state: r.delivery.state,
+                created_at: at(r.delivery.created_at),
+                attempts: r
+                    .attempts
+                    .into_iter()
+                    .map(|a| WebhookAttemptView {
+                        at: at(a.at),
+                        status: a.status,
+                        duration_ms: a.duration_ms,
+                        error: a.error,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// `POST /settings/webhooks`, form `url` and one checkbox per event type
+/// (named by the type): the page with the secret shown once, or with the
+/// reason the endpoint was refused (400).
+async fn add_webhook(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let url = form.get("url").map(String::as_str).unwrap_or_default();
+    let events: Vec<domain::WebhookEvent> = domain::WebhookEvent::SUBSCRIBABLE
+        .iter()
+        .copied()
+        .filter(|e| form.get(e.as_str()).is_some_and(|v| v == "on"))
+        .collect();
+    let extra = match engine.add_webhook_endpoint(url, &events, &me.actor()).await {
+        Ok(created) => Extra {
+            new_webhook: Some(app::model::NewWebhookView {
+                url: url.trim().to_owned(),
+                secret: created.secret.expose().to_owned(),
+            }),
+            ..Extra::default()
+        },
+        Err(e) => Extra {
+            webhook_error: Some(e.to_string()),
+            ..Extra::default()
+        },
+    };
+    render(&engine, &me, None, extra).await
+}
+
+/// `POST /settings/webhooks/{id}/{test|enable|disable|delete}`.
+async fn webhook_action(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    use engine::webhooks::WebhookError;
+    let (result, done) = match action.as_str() {
+        "test" => (
+            engine.send_test_webhook(id, &me.actor()).await.map(|_| ()),
+            SettingsNotice::WebhookTestQueued,
+        ),
+        "enable" => (
+            engine.set_webhook_endpoint_enabled(id, true).await,
+            SettingsNotice::WebhookEnabled,
+        ),
+        "disable" => (
+            engine.set_webhook_endpoint_enabled(id, false).await,
+            SettingsNotice::WebhookDisabled,
+        ),
+        "delete" => (
+            engine.delete_webhook_endpoint(id).await,
+            SettingsNotice::WebhookDeleted,
+        ),
+        _ => {
+            return crate::oauth_routes::error_page_titled(
+                axum::http::StatusCode::NOT_FOUND,
+                "No such action",
+                "A webhook endpoint can be tested, enabled, disabled or deleted.",
+            )
+        }
+    };
+    back(match result {
+        Ok(()) => done,
+        Err(WebhookError::NotFound) => SettingsNotice::NoSuchWebhook,
+        Err(WebhookError::CannotRedeliver) => SettingsNotice::WebhookCannotSend,
+        Err(WebhookError::FromEnvironment) => SettingsNotice::WebhookFromEnvironment,
+        Err(_) => SettingsNotice::Failed,
+    })
+}
+
+/// `POST /settings/webhooks/deliveries/{id}/redeliver`.
+async fn redeliver_webhook(State(engine): State<Engine>, Path(id): Path<i64>) -> Response {
+    back(match engine.redeliver_webhook(id).await {
+        Ok(()) => SettingsNotice::WebhookRedelivered,
+        Err(engine::webhooks::WebhookError::CannotRedeliver) => SettingsNotice::WebhookCannotSend,
+        Err(_) => SettingsNotice::Failed,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct WebhookSettingsForm {
+    allow_private: Option<String>,
+}
+
+/// `POST /settings/webhooks/settings`: whether endpoints may be private.
+async fn webhook_settings(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Form(form): Form<WebhookSettingsForm>,
+) -> Response {
+    let allow = form.allow_private.as_deref() == Some("on");
+    let settings = engine::webhooks::WebhookSettings {
+        allow_private_addresses: allow,
+    };
+    match engine.set_webhook_settings(settings).await {
+        Ok(()) => {
+            tracing::info!(actor = %me.email, allow_private = allow, "webhook address setting changed");
+            back(SettingsNotice::WebhookSettingsSaved)
+        }
         Err(_) => back(SettingsNotice::Failed),
     }
 }

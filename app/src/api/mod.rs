@@ -5,7 +5,7 @@
 #[cfg(feature = "ssr")]
 mod server_side;
 #[cfg(feature = "ssr")]
-pub use server_side::{app_info, integration_view, rfc3339};
+pub use server_side::{app_info, integration_view, integration_view_at, rfc3339};
 
 use leptos::prelude::*;
 

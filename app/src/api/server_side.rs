@@ -99,14 +99,20 @@ pub fn rfc3339(at: UnixTime) -> String {
 
 /// The view of `i` at `engine`'s clock.
 pub fn integration_view(engine: &Engine, i: Integration) -> IntegrationView {
+    integration_view_at(i, engine.now(), engine.settings().refresh_margin_secs)
+}
+
+/// The view of `i` at `now`, refreshed `margin_secs` before expiry (the
+/// webhook messages render integrations with it).
+pub fn integration_view_at(i: Integration, now: UnixTime, margin_secs: i64) -> IntegrationView {
     let status = status_at(
         StatusInputs {
             is_active: i.is_active,
             has_refresh_token: i.has_refresh_token,
             expires_at: i.expires_at.secs(),
-            margin_secs: engine.settings().refresh_margin_secs,
+            margin_secs,
         },
-        engine.now().secs(),
+        now.secs(),
     );
     IntegrationView {
         id: i.id.get(),

@@ -2,12 +2,15 @@ use leptos::prelude::*;
 
 use crate::components::AccountMenu;
 use crate::countdown::short_time;
-use crate::model::{AccountEventView, ApiKeyView, NewKeyView, SettingsView, UserView};
-use domain::{ApiScope, Permission, Role, SettingsNotice};
+use crate::model::{
+    AccountEventView, ApiKeyView, NewKeyView, NewWebhookView, SettingsView, UserView,
+    WebhookEndpointView,
+};
+use domain::{ApiScope, Permission, Role, SettingsNotice, WebhookEvent};
 
 /// `/settings`, rendered on the server only: the signed-in person's
-/// password; for administrators, the users (add, change role, remove) and the
-/// account log. Every form posts to a plain route and comes back here with
+/// password; for administrators, the users (add, change role, remove), the
+/// API keys, the webhooks and the account log. Every form posts to a plain route and comes back here with
 /// `?notice=`. Nothing here needs the browser's WebAssembly, so none of it is
 /// compiled into it (the page carries no hydration script): the settings and
 /// the sign-in pages cost the browser bundle nothing.
@@ -37,6 +40,14 @@ pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>)
                 </div>
             }
         });
+        let created_hook = settings.new_webhook.clone().map(|h: NewWebhookView| {
+            view! {
+                <div class="new-key" role="status">
+                    <p><strong>{format!("Webhook endpoint {} added.", h.url)}</strong> " Copy its signing secret now: it is shown this once. Receivers verify the webhook-signature header with it."</p>
+                    <code class="secret" data-testid="new-webhook-secret">{h.secret}</code>
+                </div>
+            }
+        });
         view! {
             <!DOCTYPE html>
             <html lang="en">
@@ -58,6 +69,7 @@ pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>)
                         <h1>"Settings"</h1>
                         {notice}
                         {created}
+                        {created_hook}
                         <SettingsSections settings/>
                     </main>
                 </body>
@@ -89,7 +101,7 @@ fn SettingsSections(settings: SettingsView) -> impl IntoView {
             view! {
                 <Users users=settings.users.clone() me=settings.me.email.clone()/>
                 <ApiKeys keys=settings.api_keys.clone()/>
-                <LaterSections/>
+                <Webhooks endpoints=settings.webhooks.clone() allow_private=settings.allow_private_webhooks error=settings.webhook_error.clone()/>
                 <AccountLog events=settings.account_events.clone()/>
             }
             .into_any()
@@ -173,14 +185,178 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
     .into_any()
 }
 
-/// Where webhooks will be managed.
+/// Webhook endpoints: each with its filter, its state, "Send test event",
+/// enable / disable / delete, and its latest deliveries with every attempt
+/// and "Redeliver"; the form that adds one; the private-address setting.
 #[component]
-fn LaterSections() -> impl IntoView {
+fn Webhooks(
+    endpoints: Vec<WebhookEndpointView>,
+    allow_private: bool,
+    error: Option<String>,
+) -> impl IntoView {
+    let error = error.map(
+        |e| view! { <p class="flash failure" role="alert" data-testid="webhook-error">{e}</p> },
+    );
+    let list = if endpoints.is_empty() {
+        view! { <p class="muted">"No endpoint yet."</p> }.into_any()
+    } else {
+        endpoints
+            .into_iter()
+            .map(|e| view! { <WebhookEndpoint endpoint=e/> })
+            .collect_view()
+            .into_any()
+    };
+    let events = WebhookEvent::SUBSCRIBABLE
+        .iter()
+        .map(|e| {
+            view! {
+                <label class="choice">
+                    <input type="checkbox" name=e.as_str() value="on" checked/>
+                    <code>{e.as_str()}</code> ": " {e.describe()}
+                </label>
+            }
+        })
+        .collect_view();
     view! {
-        <section class="panel" aria-labelledby="hooks-title">
+        <section class="panel" aria-labelledby="hooks-title" data-testid="webhooks">
             <h2 id="hooks-title">"Webhooks"</h2>
-            <p class="muted">"Endpoints that hear about connections before they die are managed here once notifications are enabled."</p>
+            <p class="muted">"Each event is POSTed as JSON in the Standard Webhooks format: headers webhook-id, webhook-timestamp and webhook-signature (v1, HMAC-SHA256 with the endpoint's secret). Failed deliveries are retried with backoff for 24 hours; an endpoint that fails for a whole day is disabled. Receivers should deduplicate on webhook-id: a message may arrive more than once."</p>
+            {error}
+            {list}
+            <h3>"Add an endpoint"</h3>
+            <form class="stacked-form" method="post" action="/settings/webhooks">
+                <label for="hook-url">"URL (https://...)"</label>
+                <input id="hook-url" name="url" type="url" required maxlength="2000" placeholder="https://hooks.example.com/jira"/>
+                <fieldset class="scopes">
+                    <legend>"Events"</legend>
+                    {events}
+                </fieldset>
+                <button class="button primary" type="submit">"Add endpoint"</button>
+            </form>
+            <h3>"Addresses"</h3>
+            <form class="stacked-form" method="post" action="/settings/webhooks/settings">
+                <label class="choice">
+                    <input type="checkbox" name="allow_private" value="on" checked=allow_private/>
+                    "Allow endpoints on loopback and private addresses (127.0.0.1, 10.x, 192.168.x, ...). Off by default: an endpoint could otherwise reach services on this server's own network."
+                </label>
+                <button class="button" type="submit">"Save"</button>
+            </form>
         </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
+    let e = endpoint;
+    let state = if e.enabled {
+        view! { <span class="badge healthy">"enabled"</span> }.into_any()
+    } else {
+        view! { <span class="badge needs_reauth" data-testid="webhook-disabled">"disabled"</span> }
+            .into_any()
+    };
+    let source = e
+        .from_environment
+        .then(|| view! { <span class="badge">"WEBHOOK_URL"</span> });
+    let filter = if e.events.is_empty() {
+        "every event".to_owned()
+    } else {
+        e.events.join(", ")
+    };
+    let reason = e
+        .disabled_reason
+        .clone()
+        .map(|r| view! { <p class="flash failure">{r}</p> });
+    let failing = e
+        .failing_since
+        .as_deref()
+        .filter(|_| e.enabled)
+        .map(|at| view! { <p class="muted">{format!("Every attempt has failed since {}.", short_time(at))}</p> });
+    let toggle = if e.enabled {
+        view! {
+            <form method="post" action=format!("/settings/webhooks/{}/disable", e.id) class="inline-form">
+                <button class="button" type="submit">"Disable"</button>
+            </form>
+        }
+        .into_any()
+    } else {
+        view! {
+            <form method="post" action=format!("/settings/webhooks/{}/enable", e.id) class="inline-form">
+                <button class="button" type="submit">"Enable"</button>
+            </form>
+        }
+        .into_any()
+    };
+    let delete = (!e.from_environment).then(|| {
+        view! {
+            <details class="confirm-remove">
+                <summary>"Delete…"</summary>
+                <form class="inline-form" method="post" action=format!("/settings/webhooks/{}/delete", e.id)>
+                    <button class="button danger" type="submit">"Delete endpoint"</button>
+                </form>
+            </details>
+        }
+    });
+    let rows = e
+        .deliveries
+        .into_iter()
+        .map(|d| {
+            let attempts = if d.attempts.is_empty() {
+                view! { <span class="muted">"not tried yet"</span> }.into_any()
+            } else {
+                view! {
+                    <ol class="plain attempts">
+                        {d.attempts.into_iter().map(|a| {
+                            let status = a.status.map_or_else(|| "no answer".to_owned(), |s| format!("HTTP {s}"));
+                            let error = a.error.map(|e| format!(" · {e}")).unwrap_or_default();
+                            view! {
+                                <li data-testid="webhook-attempt">{format!("{} · {status} · {} ms{error}", short_time(&a.at), a.duration_ms)}</li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                }
+                .into_any()
+            };
+            let next = d
+                .next_attempt_at
+                .as_deref()
+                .map(|at| format!(" (next attempt {})", short_time(at)))
+                .unwrap_or_default();
+            view! {
+                <tr data-testid="webhook-delivery" data-state=d.state.clone()>
+                    <td><code>{d.event_type}</code><br/><span class="muted">{short_time(&d.created_at)}</span></td>
+                    <td><code class="message-id">{d.message_id}</code></td>
+                    <td>{format!("{}{next}", d.state)}</td>
+                    <td>{attempts}</td>
+                    <td>
+                        <form method="post" action=format!("/settings/webhooks/deliveries/{}/redeliver", d.id) class="inline-form">
+                            <button class="button" type="submit">"Redeliver"</button>
+                        </form>
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <article class="webhook" data-testid="webhook-endpoint" data-endpoint-id=e.id>
+            <h3><code>{e.url}</code> " " {state} " " {source}</h3>
+            <p class="muted">{format!("Events: {filter}. Added {} by {}. Delivered {}, waiting {}, failed {}.", short_time(&e.created_at), e.created_by, e.delivered, e.pending, e.failed)}</p>
+            {reason}
+            {failing}
+            <div class="actions">
+                <form method="post" action=format!("/settings/webhooks/{}/test", e.id) class="inline-form">
+                    <button class="button" type="submit">"Send test event"</button>
+                </form>
+                {toggle}
+                {delete}
+            </div>
+            <div class="table-wrap">
+                <table class="deliveries">
+                    <thead><tr><th>"Event"</th><th>"Message"</th><th>"State"</th><th>"Attempts"</th><th></th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </article>
     }
     .into_any()
 }

@@ -11,7 +11,7 @@ use url::Url;
 
 mod placement;
 
-pub use placement::{connection_event, place_grant, Placement};
+pub use placement::{connection_event, connection_notices, place_grant, Placement};
 
 use domain::{Actor, ConnectFailure, EventKind, EventOutcome, Flash, IntegrationId, UnixTime};
 
@@ -439,6 +439,12 @@ impl Engine {
             expires_in: c.tokens.expires_in,
             sites: &c.sites,
         };
+        let prior = match placement {
+            Placement::New => None,
+            Placement::Reconnect(_) | Placement::Reauthenticate(_) => {
+                write.prior_state(id).await.map_err(storage_error)?
+            }
+        };
         write
             .store(id, &columns, now)
             .await
@@ -464,7 +470,14 @@ impl Engine {
             )
             .await
             .map_err(storage_error)?;
+        for notice in connection_notices(prior, &c.account_name, &message) {
+            write
+                .announce(id, &notice, &*self.webhooks.view, now)
+                .await
+                .map_err(storage_error)?;
+        }
         write.commit().await.map_err(storage_error)?;
+        self.wake_webhooks();
         Ok(match placement {
             Placement::New => Connected::New(id),
             Placement::Reconnect(_) => Connected::Reconnected(id),

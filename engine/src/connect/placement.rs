@@ -1,9 +1,11 @@
 //! Where a consent lands, and what the event log says about it: the connect
-//! flow's rules as pure functions (the storage layer only runs the queries).
+//! flow's rules as pure functions (the storage layer only runs the queries),
+//! and which webhook messages it sends.
 
-use domain::{ConnectFailure, EventKind, IntegrationId};
+use domain::{ConnectFailure, EventKind, IntegrationId, WebhookEvent};
 
-use crate::db::GrantLookup;
+use crate::db::{GrantLookup, PriorState};
+use crate::webhooks::Notice;
 
 /// The row a consent is written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,36 @@ pub fn connection_event(
         "without a refresh token (offline_access not granted)"
     };
     (kind, format!("{what}, {offline}"))
+}
+
+/// The webhook messages a stored consent sends, given how its row stood
+/// before (`None`: a new row): `integration.connected` for a new or a
+/// disconnected one; otherwise `integration.reauthenticated`, followed by
+/// `integration.recovered` when the row was deactivated or failing.
+pub fn connection_notices(
+    prior: Option<PriorState>,
+    account_name: &str,
+    message: &str,
+) -> Vec<Notice> {
+    match prior {
+        None
+        | Some(PriorState {
+            disconnected: true, ..
+        }) => {
+            vec![Notice::new(WebhookEvent::Connected, None, message)]
+        }
+        Some(state) => {
+            let mut notices = vec![Notice::new(WebhookEvent::Reauthenticated, None, message)];
+            if !state.active || state.failing {
+                notices.push(Notice::new(
+                    WebhookEvent::Recovered,
+                    Some("reauthenticated"),
+                    format!("{account_name} works again: a person re-authenticated it."),
+                ));
+            }
+            notices
+        }
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +175,36 @@ mod tests {
         let (kind, text) = connection_event(Placement::Reconnect(IntegrationId(1)), "Ada", 1, true);
         assert_eq!(kind, EventKind::Reauth);
         assert!(text.starts_with("Reconnected Ada"));
+    }
+
+    #[test]
+    fn a_consent_announces_connected_reauthenticated_and_recovered_by_the_row_s_past() {
+        let events = |prior| -> Vec<WebhookEvent> {
+            connection_notices(prior, "Ada", "m")
+                .into_iter()
+                .map(|n| n.event)
+                .collect()
+        };
+        let state = |disconnected, active, failing| {
+            Some(PriorState {
+                disconnected,
+                active,
+                failing,
+            })
+        };
+        assert_eq!(events(None), [WebhookEvent::Connected]);
+        assert_eq!(events(state(true, false, false)), [WebhookEvent::Connected]);
+        assert_eq!(
+            events(state(false, true, false)),
+            [WebhookEvent::Reauthenticated]
+        );
+        assert_eq!(
+            events(state(false, false, false)),
+            [WebhookEvent::Reauthenticated, WebhookEvent::Recovered]
+        );
+        assert_eq!(
+            events(state(false, true, true)),
+            [WebhookEvent::Reauthenticated, WebhookEvent::Recovered]
+        );
     }
 }

@@ -6,7 +6,9 @@ use sqlx::{FromRow, Sqlite, SqliteExecutor};
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
+use super::webhook_outbox::enqueue as enqueue_webhook;
 use super::{Database, DatabaseError};
+use crate::webhooks::{IntegrationViewFn, Notice};
 
 /// One entry of an integration's event log.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -75,21 +77,75 @@ pub(super) fn bind_event<'q>(
         .bind(event.actor)
 }
 
+/// A webhook message a change may announce, and when.
+pub struct Announce<'a> {
+    pub notice: Notice,
+    pub view: &'a IntegrationViewFn,
+    pub when: AnnounceIf,
+}
+
+/// The condition under which a change is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnounceIf {
+    /// Whenever the change is written.
+    Always,
+    /// Only if the integration was active before (a deactivation, once).
+    WasActive,
+    /// Only if its failure streak began this many seconds ago or earlier and
+    /// was not announced yet (once per streak).
+    FailingFor(i64),
+}
+
 impl Database {
-    /// Runs `update` and, when it changed a row, logs `event`, in one
-    /// transaction: a state change and the entry that says so land together or
-    /// not at all. False when no row matched (nothing written).
+    /// Runs `update` and, when it changed a row, logs `event` and (when its
+    /// condition holds) enqueues `announce`'s webhook message, in one
+    /// transaction: a state change, the entry that says so and its
+    /// announcement land together or not at all. False when no row matched
+    /// (nothing written).
     pub(super) async fn update_and_log<'q>(
         &self,
         update: Query<'q, Sqlite, SqliteArguments<'q>>,
         event: &NewEvent<'_>,
         now: UnixTime,
+        announce: Option<&Announce<'_>>,
     ) -> Result<bool, DatabaseError> {
         let mut tx = self.pool().begin().await?;
+        let id = event.integration_id;
+        let was_active = match (announce.map(|a| a.when), id) {
+            (Some(AnnounceIf::WasActive), Some(id)) => {
+                sqlx::query_scalar::<_, bool>("SELECT is_active FROM integrations WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .unwrap_or(false)
+            }
+            _ => true,
+        };
         if update.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(false);
         }
         insert_event(&mut *tx, event, now).await?;
+        if let (Some(announce), Some(id)) = (announce, id) {
+            let due = match announce.when {
+                AnnounceIf::Always => true,
+                AnnounceIf::WasActive => was_active,
+                AnnounceIf::FailingFor(secs) => {
+                    sqlx::query(
+                        "UPDATE integrations SET failing_announced = 1
+                         WHERE id = ? AND failing_announced = 0 AND failing_since <= ?",
+                    )
+                    .bind(id)
+                    .bind(now - secs)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+            };
+            if due {
+                enqueue_webhook(&mut tx, announce.view, id, &announce.notice, now).await?;
+            }
+        }
         tx.commit().await?;
         Ok(true)
     }

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::events::{insert_event, NewEvent};
+use super::events::{insert_event, Announce, NewEvent};
 use super::{Database, DatabaseError};
 use crate::integration::{Integration, Site};
 
@@ -126,6 +126,14 @@ pub struct ConnectionColumns<'a> {
     pub sites: &'a [Site],
 }
 
+/// How an integration stood before a new consent landed on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct PriorState {
+    pub disconnected: bool,
+    pub active: bool,
+    pub failing: bool,
+}
+
 /// What the rows say about where a consent may land.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantLookup {
@@ -214,7 +222,8 @@ impl ConnectionWrite {
                 is_active = 1, last_error = NULL, transient_failures = 0, retry_after = NULL,
                 refresh_sent_at = NULL, lease_fence = lease_fence + 1, lease_owner = NULL,
                 lease_expires_at = NULL,
-                refresh_token_issued_at = ?, consented_at = ?, disconnected_at = NULL, updated_at = ?
+                refresh_token_issued_at = ?, consented_at = ?, disconnected_at = NULL, updated_at = ?,
+                failing_since = NULL, failing_announced = 0, consent_warned_days = NULL
              WHERE id = ?",
         )
         .bind(c.account_id)
@@ -249,6 +258,34 @@ impl ConnectionWrite {
         Ok(())
     }
 
+    /// How row `id` stood before this consent: (disconnected, active,
+    /// failing). `None` for a row this write created.
+    pub async fn prior_state(
+        &mut self,
+        id: IntegrationId,
+    ) -> Result<Option<PriorState>, DatabaseError> {
+        Ok(sqlx::query_as(
+            "SELECT disconnected_at IS NOT NULL AS disconnected, is_active AS active,
+                transient_failures > 0 OR failing_since IS NOT NULL AS failing
+             FROM integrations WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    /// Enqueues the webhook message of this consent, in the same transaction.
+    pub async fn announce(
+        &mut self,
+        id: IntegrationId,
+        notice: &crate::webhooks::Notice,
+        view: &crate::webhooks::IntegrationViewFn,
+        now: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        super::webhook_outbox::enqueue(&mut self.tx, view, id, notice, now).await?;
+        Ok(())
+    }
+
     /// Logs `event` in the same transaction.
     pub async fn record_event(
         &mut self,
@@ -270,19 +307,8 @@ impl Database {
         &self,
         id: IntegrationId,
     ) -> Result<Option<Integration>, DatabaseError> {
-        let row: Option<IntegrationRow> =
-            sqlx::query_as(&format!("{SELECT_INTEGRATION} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
-        let Some(row) = row else { return Ok(None) };
-        let sites: Vec<SiteRow> = sqlx::query_as(
-            "SELECT integration_id, cloud_id, name, url FROM integration_sites WHERE integration_id = ? ORDER BY name",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(with_sites(vec![row], sites).pop())
+        let mut conn = self.pool().acquire().await?;
+        find_integration_on(&mut conn, id).await
     }
 
     /// The encrypted tokens of an integration: (access, refresh), for the vault.
@@ -304,6 +330,7 @@ impl Database {
         &self,
         id: IntegrationId,
         event: &NewEvent<'_>,
+        announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = sqlx::query(
@@ -313,6 +340,28 @@ impl Database {
         .bind(now)
         .bind(now)
         .bind(id);
-        self.update_and_log(update, event, now).await
+        self.update_and_log(update, event, now, Some(announce))
+            .await
     }
+}
+
+/// One integration (connected or not), with its sites, read on `conn` (inside
+/// whatever transaction it is in: the webhook outbox renders the row as the
+/// change it reports left it).
+pub(crate) async fn find_integration_on(
+    conn: &mut sqlx::SqliteConnection,
+    id: IntegrationId,
+) -> Result<Option<Integration>, DatabaseError> {
+    let row: Option<IntegrationRow> = sqlx::query_as(&format!("{SELECT_INTEGRATION} WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let sites: Vec<SiteRow> = sqlx::query_as(
+        "SELECT integration_id, cloud_id, name, url FROM integration_sites WHERE integration_id = ? ORDER BY name",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(with_sites(vec![row], sites).pop())
 }

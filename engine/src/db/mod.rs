@@ -1,5 +1,7 @@
 //! The SQLite database: opening (creating the file and its folder when missing),
-//! WAL mode, migrations from `migrations/`, and the queries, one file per table.
+//! WAL mode, migrations from `migrations/`, and the queries, one file per table
+//! (`webhook_outbox.rs` holds the webhook writes made inside other tables'
+//! transactions).
 
 mod api_keys;
 mod dashboard_page;
@@ -9,11 +11,13 @@ mod oauth_states;
 mod refresh_queries;
 mod token_keys;
 mod users;
+mod webhook_outbox;
+mod webhooks;
 
 pub use api_keys::{ApiKeyRow, KeyUsage, NewApiKey};
 pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
-pub use events::{NewEvent, TokenEvent};
-pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup};
+pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
+pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup, PriorState};
 pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
     Claim, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL,
@@ -21,6 +25,10 @@ pub use refresh_queries::{
 };
 pub use token_keys::KeyCheckError;
 pub use users::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
+pub use webhook_outbox::filter_admits;
+pub use webhooks::{
+    AfterFailure, AttemptResult, AttemptRow, DeliveryRow, DueDelivery, EndpointRow,
+};
 
 use std::path::Path;
 use std::str::FromStr;

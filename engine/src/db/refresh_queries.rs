@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::events::{bind_event, NewEvent};
+use super::events::{bind_event, insert_event, Announce, NewEvent};
 use super::{Database, DatabaseError};
 
 /// What a refresh needs of a row.
@@ -17,6 +17,8 @@ pub struct RefreshRow {
     pub refresh_sent_at: Option<UnixTime>,
     /// The fencing counter of the lease this row was claimed with.
     pub lease_fence: i64,
+    /// Inactive or in a failure streak: a success now is a recovery.
+    pub troubled: bool,
 }
 
 /// The result of trying to take a row's refresh lease.
@@ -84,6 +86,40 @@ pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
        AND (retry_after IS NULL OR retry_after <= ?2)
      ORDER BY refresh_token_issued_at LIMIT ?3";
 
+/// A rotation's write: new tokens, active, every failure forgotten. Compare-
+/// and-swap on the refresh token sent and the lease's fence. Binds: see
+/// [`bind_rotation`].
+const ROTATION_UPDATE: &str =
+    "UPDATE integrations SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
+        expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
+        last_error = NULL, transient_failures = 0, retry_after = NULL,
+        refresh_token_issued_at = CASE WHEN ? IS NULL THEN refresh_token_issued_at ELSE ? END,
+        refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
+        failing_since = NULL, failing_announced = 0
+     WHERE id = ? AND refresh_token = ? AND lease_fence = ? AND disconnected_at IS NULL";
+
+fn bind_rotation<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    id: IntegrationId,
+    sent: &'q [u8],
+    fence: i64,
+    rotation: &'q Rotation,
+    now: UnixTime,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(&rotation.access_token)
+        .bind(&rotation.refresh_token)
+        .bind(now + rotation.expires_in)
+        .bind(rotation.expires_in)
+        .bind(now)
+        .bind(&rotation.refresh_token)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(sent)
+        .bind(fence)
+}
+
 impl Database {
     /// The row to refresh, if the integration exists and is connected.
     pub async fn refresh_row(
@@ -91,7 +127,8 @@ impl Database {
         id: IntegrationId,
     ) -> Result<Option<RefreshRow>, DatabaseError> {
         Ok(sqlx::query_as(
-            "SELECT id, refresh_token, transient_failures, refresh_sent_at, lease_fence
+            "SELECT id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
+                is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled
              FROM integrations WHERE id = ? AND disconnected_at IS NULL",
         )
         .bind(id)
@@ -116,7 +153,8 @@ impl Database {
                                        ELSE coalesce(refresh_sent_at, ?3) END
              WHERE id = ?4 AND disconnected_at IS NULL
                AND (lease_owner IS NULL OR lease_expires_at <= ?3)
-             RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence",
+             RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
+                is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled",
         )
         .bind(owner)
         .bind(until)
@@ -180,10 +218,13 @@ impl Database {
     /// Stores a rotation and its event in one transaction, only if the row
     /// still holds the refresh token that was sent (`sent`): compare-and-swap,
     /// so no rotation is lost or replayed. False when the row had changed.
+    /// A rotation that ends a failure streak also enqueues `announce`
+    /// (`integration.recovered`) in that transaction.
     ///
-    /// This is the refresh's hot path, so the transaction travels to SQLite's
+    /// This is the refresh's hot path, so the common case travels to SQLite's
     /// worker thread as ONE multi-statement query (the event is inserted only
     /// when the update matched: `changes() = 1`) instead of four round trips.
+    #[allow(clippy::too_many_arguments)]
     pub async fn store_rotation(
         &self,
         id: IntegrationId,
@@ -191,32 +232,23 @@ impl Database {
         fence: i64,
         rotation: &Rotation,
         event: &NewEvent<'_>,
+        announce: Option<&Announce<'_>>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
+        if let Some(announce) = announce {
+            return self
+                .store_rotation_announcing(id, sent, fence, rotation, event, announce, now)
+                .await;
+        }
         let mut conn = self.pool().acquire().await?;
-        let update = sqlx::query(
+        let sql = format!(
             "BEGIN IMMEDIATE;
-             UPDATE integrations SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
-                expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
-                last_error = NULL, transient_failures = 0, retry_after = NULL,
-                refresh_token_issued_at = CASE WHEN ? IS NULL THEN refresh_token_issued_at ELSE ? END,
-                refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-             WHERE id = ? AND refresh_token = ? AND lease_fence = ? AND disconnected_at IS NULL;
+             {ROTATION_UPDATE};
              INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message, actor)
                 SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id;
-             COMMIT;",
-        )
-        .bind(&rotation.access_token)
-        .bind(&rotation.refresh_token)
-        .bind(now + rotation.expires_in)
-        .bind(rotation.expires_in)
-        .bind(now)
-        .bind(&rotation.refresh_token)
-        .bind(now)
-        .bind(now)
-        .bind(id)
-        .bind(sent)
-        .bind(fence);
+             COMMIT;"
+        );
+        let update = bind_rotation(sqlx::query(&sql), id, sent, fence, rotation, now);
         let stored = bind_event(update, event, now)
             // `fetch_all` runs every statement through COMMIT. (The summed
             // rows-affected of a multi-statement query is no witness: SQLite reports
@@ -236,6 +268,33 @@ impl Database {
         }
     }
 
+    /// [`Database::store_rotation`] with its announcement: statement by statement.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_rotation_announcing(
+        &self,
+        id: IntegrationId,
+        sent: &[u8],
+        fence: i64,
+        rotation: &Rotation,
+        event: &NewEvent<'_>,
+        announce: &Announce<'_>,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let matched = bind_rotation(sqlx::query(ROTATION_UPDATE), id, sent, fence, rotation, now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if !matched {
+            return Ok(false);
+        }
+        insert_event(&mut *tx, event, now).await?;
+        super::webhook_outbox::enqueue(&mut tx, announce.view, id, &announce.notice, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The seed's contract for a refresh that cannot succeed: `is_active = 0`,
     /// `refresh_failures + 1`, `last_refresh_at = now`, the reason, an event.
     /// Compare-and-swap like the rotation: only while the row still holds the
@@ -248,6 +307,7 @@ impl Database {
         sent: Option<&[u8]>,
         fence: i64,
         event: &NewEvent<'_>,
+        announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = sqlx::query(
@@ -262,7 +322,8 @@ impl Database {
         .bind(id)
         .bind(sent)
         .bind(fence);
-        self.update_and_log(update, event, now).await
+        self.update_and_log(update, event, now, Some(announce))
+            .await
     }
 
     /// A failure that leaves the integration active (configuration or
@@ -271,6 +332,7 @@ impl Database {
     /// Only while the row holds the refresh token that was sent, under this
     /// lease: false, with nothing written, when it changed (a re-authentication,
     /// a disconnect, a lease taken over).
+    #[allow(clippy::too_many_arguments)]
     pub async fn record_refresh_failure(
         &self,
         id: IntegrationId,
@@ -278,11 +340,13 @@ impl Database {
         fence: i64,
         retry_after: UnixTime,
         event: &NewEvent<'_>,
+        announce: Option<&Announce<'_>>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = sqlx::query(
             "UPDATE integrations SET last_error = ?, last_refresh_at = ?,
                 transient_failures = transient_failures + 1, retry_after = ?,
+                failing_since = COALESCE(failing_since, ?),
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
              WHERE id = ? AND refresh_token IS ? AND lease_fence = ? AND disconnected_at IS NULL",
         )
@@ -290,10 +354,11 @@ impl Database {
         .bind(now)
         .bind(retry_after)
         .bind(now)
+        .bind(now)
         .bind(id)
         .bind(sent)
         .bind(fence);
-        self.update_and_log(update, event, now).await
+        self.update_and_log(update, event, now, announce).await
     }
 
     /// Where a row's lease stands at `now`, read without writing (for a caller
@@ -386,6 +451,7 @@ impl Database {
         &self,
         id: IntegrationId,
         event: &NewEvent<'_>,
+        announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = sqlx::query(
@@ -395,6 +461,7 @@ impl Database {
         .bind(event.message)
         .bind(now)
         .bind(id);
-        self.update_and_log(update, event, now).await
+        self.update_and_log(update, event, now, Some(announce))
+            .await
     }
 }

@@ -19,16 +19,17 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use domain::{Actor, EventKind, EventOutcome, IntegrationId};
+use domain::{Actor, EventKind, EventOutcome, IntegrationId, WebhookEvent};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use decision::{after_write, decide, Attempt, Before, Decision, PlannedEvent, Stored, Write};
 pub use decision::{backoff_secs, ReauthReason, RefreshResult};
 
-use crate::db::{Claim, Lease, NewEvent, RefreshRow, Rotation};
+use crate::db::{Announce, AnnounceIf, Claim, Lease, NewEvent, RefreshRow, Rotation};
 use crate::oauth::TokenSet;
 use crate::vault::Column;
+use crate::webhooks::{Notice, FAILING_NOTICE_AFTER_SECS};
 use crate::{Engine, Integration};
 
 /// The outcome every caller of one refresh shares.
@@ -265,9 +266,10 @@ impl Engine {
                         message: message.clone(),
                     };
                     let retry = now + backoff_secs(row.transient_failures);
+                    let failing = self.failing_announcement(id, &message);
                     if let Err(e) = self
                         .db
-                        .record_refresh_failure(id, sent.as_deref(), fence, retry, &new_event(id, &event, actor), now)
+                        .record_refresh_failure(id, sent.as_deref(), fence, retry, &new_event(id, &event, actor), Some(&failing), now)
                         .await
                     {
                         tracing::error!(error = %e, "could not record the failure");
@@ -297,7 +299,15 @@ impl Engine {
         let decision = decide(attempt, before, now);
         let tokens = answer.as_ref().and_then(|a| a.as_ref().ok());
         let stored = self
-            .write(id, sent.as_deref(), fence, &decision, tokens, actor)
+            .write(
+                id,
+                sent.as_deref(),
+                fence,
+                &decision,
+                tokens,
+                actor,
+                row.troubled,
+            )
             .await;
         if stored != Stored::Done {
             // Nothing was written, so the lease is still ours: give it back.
@@ -448,8 +458,9 @@ impl Engine {
         }
     }
 
-    /// Carries out the decision's write (with its event, in one transaction),
-    /// fenced by the lease it was claimed with.
+    /// Carries out the decision's write (with its event and its webhook
+    /// announcement, in one transaction), fenced by the lease it was claimed with.
+    #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
         id: IntegrationId,
@@ -458,32 +469,73 @@ impl Engine {
         decision: &Decision,
         tokens: Option<&TokenSet>,
         actor: &str,
+        troubled: bool,
     ) -> Stored {
         let event = new_event(id, &decision.event, actor);
         let now = self.clock.now();
+        let view = &*self.webhooks.view;
         let written = match (decision.write, sent, tokens) {
             (Write::Rotation, Some(sent), Some(tokens)) => match self.seal(id, tokens) {
-                Ok(rotation) => self
-                    .db
-                    .store_rotation(id, sent, fence, &rotation, &event, now)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(rotation) => {
+                    let recovered = troubled.then(|| Announce {
+                        notice: Notice::new(
+                            WebhookEvent::Recovered,
+                            Some("refreshed"),
+                            format!("Integration {id} works again: its token was refreshed after failures."),
+                        ),
+                        view,
+                        when: AnnounceIf::Always,
+                    });
+                    self.db
+                        .store_rotation(id, sent, fence, &rotation, &event, recovered.as_ref(), now)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
                 Err(e) => Err(e.to_string()),
             },
             (Write::Rotation, _, _) => Err("a rotation without tokens".to_owned()),
-            (Write::Deactivation, sent, _) => self
-                .db
-                .deactivate(id, sent, fence, &event, now)
-                .await
-                .map_err(|e| e.to_string()),
-            (Write::Failure { retry_after }, sent, _) => self
-                .db
-                .record_refresh_failure(id, sent, fence, retry_after, &event, now)
-                .await
-                .map_err(|e| e.to_string()),
+            (Write::Deactivation, sent, _) => {
+                let reason = match decision.result {
+                    RefreshResult::NeedsReauth(ReauthReason::NoOfflineAccess) => {
+                        "no_offline_access"
+                    }
+                    _ => "refresh_token_rejected",
+                };
+                let announce = Announce {
+                    notice: Notice::new(
+                        WebhookEvent::NeedsReauth,
+                        Some(reason),
+                        decision.message.clone(),
+                    ),
+                    view,
+                    when: AnnounceIf::WasActive,
+                };
+                self.db
+                    .deactivate(id, sent, fence, &event, &announce, now)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            (Write::Failure { retry_after }, sent, _) => {
+                let failing = self.failing_announcement(id, &decision.message);
+                self.db
+                    .record_refresh_failure(
+                        id,
+                        sent,
+                        fence,
+                        retry_after,
+                        &event,
+                        Some(&failing),
+                        now,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         };
         match written {
-            Ok(true) => Stored::Done,
+            Ok(true) => {
+                self.wake_webhooks();
+                Stored::Done
+            }
             Ok(false) => Stored::RowChanged,
             Err(e) => {
                 tracing::error!(write = ?decision.write, error = %e, "could not store the refresh's outcome");
@@ -491,6 +543,23 @@ impl Engine {
             }
         }
     }
+
+    /// `integration.refresh_failing`, sent once a failure streak is 10 minutes old.
+    fn failing_announcement(&self, id: IntegrationId, last: &str) -> Announce<'_> {
+        Announce {
+            notice: Notice::new(
+                WebhookEvent::RefreshFailing,
+                Some("refresh_failing"),
+                format!(
+                    "Refreshes of integration {id} have failed for {} minutes; the last said: {last}",
+                    FAILING_NOTICE_AFTER_SECS / 60
+                ),
+            ),
+            view: &*self.webhooks.view,
+            when: AnnounceIf::FailingFor(FAILING_NOTICE_AFTER_SECS),
+        }
+    }
+
     /// The new tokens, encrypted for row `id`.
     fn seal(
         &self,

@@ -218,7 +218,15 @@ async fn bench_refresh(b: &Bench) {
         assert!(b
             .instance
             .database
-            .store_rotation(id, &sent, row.lease_fence, &rotation, &event, UnixTime(NOW))
+            .store_rotation(
+                id,
+                &sent,
+                row.lease_fence,
+                &rotation,
+                &event,
+                None,
+                UnixTime(NOW)
+            )
             .await
             .expect("store"));
         store.push(started.elapsed().as_secs_f64() * 1e3);

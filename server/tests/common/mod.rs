@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use server::LocalInstance;
 use url::Url;
 
+pub mod receiver;
+
 pub const ADA: &str = "557058:ada-lovelace";
 pub const GRACE: &str = "557058:grace-hopper";
 pub const ACME: &str = "11111111-aaaa-4aaa-8aaa-111111111111";

@@ -1,0 +1,389 @@
+//! The settings page's webhook use cases: endpoints (add with a secret shown
+//! once, enable, disable, delete), "Send test event", "Redeliver", the
+//! private-address setting, and the endpoint from `WEBHOOK_URL` /
+//! `WEBHOOK_SECRET`, kept in step with the environment at every start.
+
+use domain::{UnixTime, WebhookEvent};
+use url::Url;
+
+use super::address_rules::{self, AddressError};
+use super::{signing, Notice, DELIVERY_WINDOW_SECS};
+use crate::db::{filter_admits, AttemptRow, DeliveryRow, EndpointRow};
+use crate::{Engine, Secret};
+
+/// The longest endpoint URL accepted.
+pub const MAX_URL_LEN: usize = 2_000;
+/// Deliveries shown per endpoint.
+pub const DELIVERIES_SHOWN: i64 = 20;
+
+/// Why a webhook use case could not be carried out: a sentence for the page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("The endpoint URL {0}.")]
+    BadUrl(&'static str),
+    #[error("The endpoint URL is refused: {0}.")]
+    Address(#[from] AddressError),
+    #[error("There is no such webhook endpoint.")]
+    NotFound,
+    #[error("The endpoint from WEBHOOK_URL is managed by the environment: change or unset WEBHOOK_URL instead.")]
+    FromEnvironment,
+    #[error("That delivery cannot be sent again: it does not exist or its endpoint is disabled (enable it first).")]
+    CannotRedeliver,
+    #[error("Could not {0}; the server logged the cause.")]
+    Storage(&'static str),
+}
+
+/// A new endpoint and its secret, shown once.
+#[derive(Debug)]
+pub struct NewEndpoint {
+    pub id: i64,
+    pub secret: Secret,
+}
+
+/// An endpoint as the settings page shows it.
+#[derive(Debug, Clone)]
+pub struct EndpointSummary {
+    pub endpoint: EndpointRow,
+    /// The event types of its filter; empty means every type.
+    pub events: Vec<WebhookEvent>,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// A delivery and its attempts, newest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub delivery: DeliveryRow,
+    pub attempts: Vec<AttemptRow>,
+}
+
+/// The administrators' webhook settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub allow_private_addresses: bool,
+}
+
+fn storage(what: &'static str) -> impl FnOnce(crate::DatabaseError) -> WebhookError {
+    move |e| {
+        tracing::error!(error = %e, "could not {what}");
+        WebhookError::Storage(what)
+    }
+}
+
+/// Parses and checks an endpoint URL's shape (not yet its address).
+pub fn parse_endpoint_url(text: &str) -> Result<Url, WebhookError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(WebhookError::BadUrl("is missing"));
+    }
+    if text.len() > MAX_URL_LEN {
+        return Err(WebhookError::BadUrl("is longer than 2,000 characters"));
+    }
+    let url = Url::parse(text).map_err(|_| WebhookError::BadUrl("is not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(WebhookError::BadUrl("must start with https:// or http://"));
+    }
+    if url.host().is_none() {
+        return Err(WebhookError::BadUrl("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(WebhookError::BadUrl(
+            "must not carry a user name or password (the signature authenticates the sender)",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(WebhookError::BadUrl("must not have a #fragment"));
+    }
+    Ok(url)
+}
+
+fn filter_text(events: &[WebhookEvent]) -> String {
+    let chosen: Vec<&str> = WebhookEvent::SUBSCRIBABLE
+        .iter()
+        .filter(|e| events.contains(e))
+        .map(|e| e.as_str())
+        .collect();
+    if chosen.len() == WebhookEvent::SUBSCRIBABLE.len() {
+        String::new()
+    } else {
+        chosen.join(" ")
+    }
+}
+
+impl Engine {
+    /// Adds an endpoint for `events` (none chosen: every type); its secret is
+    /// made here and returned once. The URL must pass the address rule unless
+    /// private addresses are allowed.
+    pub async fn add_webhook_endpoint(
+        &self,
+        url: &str,
+        events: &[WebhookEvent],
+        actor: &domain::Actor,
+    ) -> Result<NewEndpoint, WebhookError> {
+        let url = parse_endpoint_url(url)?;
+        let allow = self
+            .db
+            .webhooks_allow_private()
+            .await
+            .map_err(storage("read the webhook settings"))?;
+        address_rules::check_url(&url, allow).await?;
+        let secret = signing::new_secret();
+        let vault = self.vault.clone();
+        let sealed_secret = secret.clone();
+        let id = self
+            .db
+            .insert_webhook_endpoint(
+                url.as_str(),
+                &filter_text(events),
+                false,
+                Some(&actor.stored()),
+                move |id| vault.encrypt_webhook_secret(id, &sealed_secret),
+                self.clock.now(),
+            )
+            .await
+            .map_err(storage("add the webhook endpoint"))?
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not seal a webhook secret");
+                WebhookError::Storage("seal the endpoint's secret")
+            })?;
+        tracing::info!(endpoint = id, url = %url, actor = %actor.stored(), "webhook endpoint added");
+        Ok(NewEndpoint { id, secret })
+    }
+
+    /// Every endpoint with its latest deliveries and their attempts.
+    pub async fn webhook_endpoints(&self) -> Result<Vec<EndpointSummary>, WebhookError> {
+        let rows = self
+            .db
+            .webhook_endpoints()
+            .await
+            .map_err(storage("list the webhook endpoints"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for endpoint in rows {
+            let deliveries = self
+                .db
+                .webhook_deliveries(endpoint.id, DELIVERIES_SHOWN)
+                .await
+                .map_err(storage("list the webhook deliveries"))?;
+            let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+            let mut attempts = self
+                .db
+                .webhook_attempts(&ids)
+                .await
+                .map_err(storage("list the webhook attempts"))?;
+            let deliveries = deliveries
+                .into_iter()
+                .map(|delivery| {
+                    let (own, rest) = attempts
+                        .drain(..)
+                        .partition(|a| a.delivery_id == delivery.id);
+                    attempts = rest;
+                    DeliveryRecord {
+                        delivery,
+                        attempts: own,
+                    }
+                })
+                .collect();
+            let events = WebhookEvent::SUBSCRIBABLE
+                .iter()
+                .copied()
+                .filter(|e| {
+                    !endpoint.event_types.trim().is_empty()
+                        && filter_admits(&endpoint.event_types, *e)
+                })
+                .collect();
+            out.push(EndpointSummary {
+                endpoint,
+                events,
+                deliveries,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Enables (forgetting past failures) or disables an endpoint.
+    pub async fn set_webhook_endpoint_enabled(
+        &self,
+        id: i64,
+        enabled: bool,
+    ) -> Result<(), WebhookError> {
+        let changed = self
+            .db
+            .set_webhook_endpoint_enabled(id, enabled, self.clock.now())
+            .await
+            .map_err(storage("change the webhook endpoint"))?;
+        if !changed {
+            return Err(WebhookError::NotFound);
+        }
+        if enabled {
+            self.wake_webhooks();
+        }
+        Ok(())
+    }
+
+    /// Deletes an endpoint added in the UI, with its deliveries.
+    pub async fn delete_webhook_endpoint(&self, id: i64) -> Result<(), WebhookError> {
+        let row = self
+            .db
+            .webhook_endpoint(id)
+            .await
+            .map_err(storage("read the webhook endpoint"))?
+            .ok_or(WebhookError::NotFound)?;
+        if row.from_environment {
+            return Err(WebhookError::FromEnvironment);
+        }
+        self.db
+            .delete_webhook_endpoint(id, false)
+            .await
+            .map_err(storage("delete the webhook endpoint"))?;
+        Ok(())
+    }
+
+    /// Queues a `webhook.test` message for endpoint `id` alone; its id.
+    pub async fn send_test_webhook(
+        &self,
+        id: i64,
+        actor: &domain::Actor,
+    ) -> Result<String, WebhookError> {
+        let row = self
+            .db
+            .webhook_endpoint(id)
+            .await
+            .map_err(storage("read the webhook endpoint"))?
+            .ok_or(WebhookError::NotFound)?;
+        if !row.enabled {
+            return Err(WebhookError::CannotRedeliver);
+        }
+        let notice = Notice::new(
+            WebhookEvent::Test,
+            None,
+            format!(
+                "A test event from the Jira Integrations dashboard, sent by {}.",
+                actor.label()
+            ),
+        );
+        let message = self
+            .db
+            .enqueue_test_webhook(id, &notice, self.clock.now())
+            .await
+            .map_err(storage("queue the test event"))?;
+        self.wake_webhooks();
+        Ok(message)
+    }
+
+    /// Sends delivery `id` again, now, with a new day of retries.
+    pub async fn redeliver_webhook(&self, id: i64) -> Result<(), WebhookError> {
+        let again = self
+            .db
+            .redeliver_webhook(id, self.clock.now(), DELIVERY_WINDOW_SECS)
+            .await
+            .map_err(storage("queue the delivery again"))?;
+        if !again {
+            return Err(WebhookError::CannotRedeliver);
+        }
+        self.wake_webhooks();
+        Ok(())
+    }
+
+    pub async fn webhook_settings(&self) -> Result<WebhookSettings, WebhookError> {
+        Ok(WebhookSettings {
+            allow_private_addresses: self
+                .db
+                .webhooks_allow_private()
+                .await
+                .map_err(storage("read the webhook settings"))?,
+        })
+    }
+
+    pub async fn set_webhook_settings(
+        &self,
+        settings: WebhookSettings,
+    ) -> Result<(), WebhookError> {
+        self.db
+            .set_webhooks_allow_private(settings.allow_private_addresses)
+            .await
+            .map_err(storage("change the webhook settings"))
+    }
+
+    /// Brings the endpoint of `WEBHOOK_URL` / `WEBHOOK_SECRET` in step with
+    /// the environment: created, updated (a new URL starts afresh), or
+    /// removed when the variables are unset. It receives every event type.
+    pub async fn configure_environment_webhook(
+        &self,
+        endpoint: Option<(&Url, &Secret)>,
+    ) -> Result<(), WebhookError> {
+        let now: UnixTime = self.clock.now();
+        let existing = self
+            .db
+            .environment_endpoint()
+            .await
+            .map_err(storage("read the WEBHOOK_URL endpoint"))?;
+        match (endpoint, existing) {
+            (None, None) => Ok(()),
+            (None, Some((id, _, _))) => {
+                self.db
+                    .delete_webhook_endpoint(id, true)
+                    .await
+                    .map_err(storage("remove the WEBHOOK_URL endpoint"))?;
+                Ok(())
+            }
+            (Some((url, secret)), Some((id, _, _))) => {
+                let sealed = self
+                    .vault
+                    .encrypt_webhook_secret(id, secret)
+                    .map_err(|_| WebhookError::Storage("seal WEBHOOK_SECRET"))?;
+                self.db
+                    .update_environment_endpoint(id, url.as_str(), &sealed, now)
+                    .await
+                    .map_err(storage("update the WEBHOOK_URL endpoint"))
+            }
+            (Some((url, secret)), None) => {
+                let vault = self.vault.clone();
+                let secret = secret.clone();
+                self.db
+                    .insert_webhook_endpoint(
+                        url.as_str(),
+                        "",
+                        true,
+                        Some("environment"),
+                        move |id| vault.encrypt_webhook_secret(id, &secret),
+                        now,
+                    )
+                    .await
+                    .map_err(storage("add the WEBHOOK_URL endpoint"))?
+                    .map_err(|_| WebhookError::Storage("seal WEBHOOK_SECRET"))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls_are_checked_for_shape() {
+        assert!(parse_endpoint_url("https://hooks.example.com/jira").is_ok());
+        for bad in [
+            "",
+            "hooks.example.com",
+            "ftp://hooks.example.com/",
+            "https://user:pw@hooks.example.com/",
+            "https://hooks.example.com/#x",
+            "javascript:alert(1)",
+        ] {
+            assert!(parse_endpoint_url(bad).is_err(), "{bad}");
+        }
+        assert!(parse_endpoint_url(&format!("https://e.com/{}", "a".repeat(2_100))).is_err());
+    }
+
+    #[test]
+    fn a_filter_of_every_type_is_stored_as_empty() {
+        assert_eq!(filter_text(WebhookEvent::SUBSCRIBABLE), "");
+        assert_eq!(filter_text(&[]), "");
+        let some = filter_text(&[WebhookEvent::NeedsReauth, WebhookEvent::Connected]);
+        assert_eq!(some, "integration.connected integration.needs_reauth");
+        assert!(filter_admits(&some, WebhookEvent::NeedsReauth));
+        assert!(!filter_admits(&some, WebhookEvent::Recovered));
+        assert!(filter_admits("", WebhookEvent::Recovered));
+    }
+}

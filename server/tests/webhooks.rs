@@ -1,0 +1,601 @@
+//! Webhooks over real HTTP, to a real receiver (an axum server on port 0):
+//! Standard Webhooks signatures, every event type once for its cause, retries
+//! with the same `webhook-id`, an endpoint disabled after a day of failures,
+//! the address rule for endpoints added in the UI, the settings forms (test
+//! event, redeliver), consent warnings at 30, 7 and 1 days on a controlled
+//! clock, and a delivery that survives `kill -9` of the real server binary.
+
+mod common;
+
+use common::receiver::{expected_signature, Receiver};
+use common::*;
+use domain::{Actor, IntegrationId};
+use engine::scheduler::tick;
+use engine::Clock as _;
+use reqwest::StatusCode;
+use sandbox::FaultKind;
+
+const ONE: IntegrationId = IntegrationId(1);
+/// A valid Standard Webhooks secret (the specification's example).
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const DAY: i64 = 86_400;
+
+/// A dashboard whose WEBHOOK_URL is `receiver` (the environment's endpoint
+/// may be on loopback: it is the operator's choice).
+async fn app_sending_to(receiver: &Receiver) -> TestApp {
+    TestApp::spawn_with(&["--webhook-url", &receiver.url, "--webhook-secret", SECRET]).await
+}
+
+/// One delivery round, as the worker runs it.
+async fn deliver(app: &TestApp) -> engine::webhooks::DeliveryReport {
+    app.engine.deliver_webhooks().await
+}
+
+/// Delivers what is due and answers the types the receiver got meanwhile.
+async fn delivered_types(app: &TestApp, receiver: &Receiver) -> Vec<String> {
+    receiver.clear();
+    deliver(app).await;
+    receiver.types()
+}
+
+fn the_settings_secret(html: &str) -> String {
+    let start = html
+        .find("whsec_")
+        .unwrap_or_else(|| panic!("secret shown: {html}"));
+    let end = start
+        + html[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "_+/=".contains(c)))
+            .expect("end");
+    html[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn the_signature_verifies_with_the_endpoint_secret_and_not_with_another() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn().await;
+
+    // An endpoint on loopback is refused with a sentence, nothing stored...
+    for url in [
+        receiver.url.clone(),
+        receiver.url.replace("127.0.0.1", "localhost"),
+        "http://10.0.0.7/hook".into(),
+    ] {
+        let (status, page) = app
+            .post_form(
+                "/settings/webhooks",
+                &[("url", url.as_str()), ("integration.connected", "on")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+        let page = page.as_str().expect("html").to_owned();
+        assert!(
+            page.contains("loopback, private or otherwise internal address"),
+            "{page}"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
+    // ...until an administrator allows private addresses.
+    let res = app
+        .http
+        .post(app.url("/settings/webhooks/settings"))
+        .form(&[("allow_private", "on")])
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, page) = app
+        .post_form("/settings/webhooks", &[("url", receiver.url.as_str())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = the_settings_secret(page.as_str().expect("html"));
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    // Shown once: the page does not carry it again.
+    assert!(!app.page_text("/settings").await.contains(&secret));
+
+    let flow = app.connect(ADA, &[ACME], None).await;
+    assert_eq!(flow.status, StatusCode::SEE_OTHER);
+    let report = deliver(&app).await;
+    assert_eq!((report.attempted, report.delivered), (1, 1));
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let message = &got[0];
+    assert!(message.id.starts_with("msg_"), "{}", message.id);
+    assert_eq!(
+        message.signature,
+        expected_signature(&secret, &message.id, &message.timestamp, &message.body)
+    );
+    assert_ne!(
+        message.signature,
+        expected_signature(SECRET, &message.id, &message.timestamp, &message.body)
+    );
+    // A changed body or id does not verify either.
+    assert_ne!(
+        message.signature,
+        expected_signature(
+            &secret,
+            &message.id,
+            &message.timestamp,
+            &message.body.replace("Ada", "Eve")
+        )
+    );
+    assert_eq!(message.timestamp, app.clock.now().secs().to_string());
+    // The body: type, timestamp, data with the dashboard's view, never a token.
+    let json = &message.json;
+    assert_eq!(json["type"], "integration.connected");
+    assert_eq!(json["timestamp"], "2027-01-15T08:00:00Z");
+    assert_eq!(json["data"]["integration"]["id"], 1);
+    assert_eq!(json["data"]["integration"]["accountId"], ADA);
+    assert_eq!(json["data"]["integration"]["status"], "active");
+    assert!(json["data"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("Connected"));
+    for column in [
+        engine::vault::Column::AccessToken,
+        engine::vault::Column::RefreshToken,
+    ] {
+        let token = app.stored_token(1, column).await;
+        assert!(!message.body.contains(&token), "a token in a webhook");
+    }
+}
+
+#[tokio::test]
+async fn every_event_type_fires_once_for_its_cause_and_not_for_others() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    let admin = Actor::User("admin@example.com".into());
+
+    app.connect(ADA, &[ACME], None).await;
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.connected"]
+    );
+
+    // A re-authentication of a healthy integration: reauthenticated only.
+    app.connect(ADA, &[ACME], Some(1)).await;
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.reauthenticated"]
+    );
+
+    // A transient 500 is not a reason to re-authenticate: nothing yet.
+    app.sandbox.inject_fault(FaultKind::ServerError, 100);
+    assert!(!app.engine.refresh(ONE, &admin).await.ok());
+    assert!(delivered_types(&app, &receiver).await.is_empty());
+    // Failing for ten minutes: refresh_failing, once per streak.
+    app.clock.advance(10 * 60);
+    assert!(!app.engine.refresh(ONE, &admin).await.ok());
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.refresh_failing"]
+    );
+    app.clock.advance(5 * 60);
+    assert!(!app.engine.refresh(ONE, &admin).await.ok());
+    assert!(delivered_types(&app, &receiver).await.is_empty());
+
+    // The first success after the streak: recovered.
+    app.sandbox.inject_fault(FaultKind::ServerError, 0);
+    app.clock.advance(5 * 60);
+    assert!(app.engine.refresh(ONE, &admin).await.ok());
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.recovered"]
+    );
+    // A plain success after that announces nothing.
+    assert!(app.engine.refresh(ONE, &admin).await.ok());
+    assert!(delivered_types(&app, &receiver).await.is_empty());
+
+    // The grant revoked: needs_reauth with its reason, once.
+    app.sandbox.revoke_grant(ADA);
+    assert!(app.engine.refresh(ONE, &admin).await.requires_reauth());
+    let got = {
+        receiver.clear();
+        deliver(&app).await;
+        receiver.received()
+    };
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event_type(), "integration.needs_reauth");
+    assert_eq!(got[0].json["data"]["reason"], "refresh_token_rejected");
+    assert_eq!(got[0].json["data"]["integration"]["status"], "needs_reauth");
+    assert!(app.engine.refresh(ONE, &admin).await.requires_reauth());
+    assert!(delivered_types(&app, &receiver).await.is_empty());
+
+    // The re-authentication that repairs it: reauthenticated, then recovered.
+    app.connect(ADA, &[ACME], Some(1)).await;
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.reauthenticated", "integration.recovered"]
+    );
+
+    // Disconnected through the dashboard's own server function.
+    let (status, _) = app
+        .post_form("/api/disconnect_integration", &[("id", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.disconnected"]
+    );
+
+    // Connected again after a disconnect: connected, not reauthenticated.
+    app.connect(ADA, &[ACME], None).await;
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.connected"]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_grant_without_offline_access_fires_needs_reauth_once() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(&[
+        "--webhook-url",
+        &receiver.url,
+        "--webhook-secret",
+        SECRET,
+        "--sandbox-withhold-refresh-tokens",
+    ])
+    .await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.connected"]
+    );
+    app.clock.advance(3_601);
+    assert_eq!(tick(&app.engine).await.flagged, [ONE]);
+    let got = {
+        receiver.clear();
+        deliver(&app).await;
+        receiver.received()
+    };
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event_type(), "integration.needs_reauth");
+    assert_eq!(got[0].json["data"]["reason"], "no_offline_access");
+    tick(&app.engine).await;
+    assert!(delivered_types(&app, &receiver).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_receiver_failing_twice_gets_the_same_webhook_id_three_times() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    let metrics_key = app
+        .engine
+        .create_api_key(
+            "prometheus",
+            &[domain::ApiScope::MetricsRead],
+            &Actor::User("admin@example.com".into()),
+        )
+        .await
+        .expect("key")
+        .key;
+    let delivered_before = deliveries_metric(&app, &metrics_key, "delivered").await;
+    let failed_before = deliveries_metric(&app, &metrics_key, "failed").await;
+
+    receiver.answer_next(&[500, 500]);
+    app.connect(ADA, &[ACME], None).await;
+    assert_eq!(deliver(&app).await.failed, 1);
+    // Not before its backoff...
+    assert_eq!(deliver(&app).await.attempted, 0);
+    // ...then again, and again.
+    app.clock.advance(60);
+    assert_eq!(deliver(&app).await.failed, 1);
+    app.clock.advance(60);
+    assert_eq!(deliver(&app).await.delivered, 1);
+    app.clock.advance(3_600);
+    assert_eq!(deliver(&app).await.attempted, 0, "delivered once is done");
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 3);
+    assert!(got
+        .iter()
+        .all(|r| r.id == got[0].id && r.body == got[0].body));
+    // Each attempt is signed for its own timestamp.
+    assert_ne!(got[0].timestamp, got[2].timestamp);
+    for r in &got {
+        assert_eq!(
+            r.signature,
+            expected_signature(SECRET, &r.id, &r.timestamp, &r.body)
+        );
+    }
+    // Every attempt is logged and shown.
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_attempts").await, 3);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'delivered' AND attempts = 3"
+        )
+        .await,
+        1
+    );
+    let page = app.page_text("/settings").await;
+    assert_eq!(
+        page.matches("data-testid=\"webhook-attempt\"").count(),
+        3,
+        "{page}"
+    );
+    assert!(page.contains("HTTP 500"), "{page}");
+    assert!(
+        page.contains("the receiver answered 500 Internal Server Error"),
+        "{page}"
+    );
+    // The metric moved with them (other tests of this process may add more).
+    assert!(deliveries_metric(&app, &metrics_key, "delivered").await >= delivered_before + 1.0);
+    assert!(deliveries_metric(&app, &metrics_key, "failed").await >= failed_before + 2.0);
+}
+
+async fn deliveries_metric(app: &TestApp, key: &str, result: &str) -> f64 {
+    let text = anonymous()
+        .get(app.url("/metrics"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text");
+    scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "jira_dashboard_webhook_deliveries_total"
+                && s.labels.get("result") == Some(result)
+        })
+        .map_or(0.0, |s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    receiver.fail_with(503);
+    app.connect(ADA, &[ACME], None).await;
+    let mut attempts = 0;
+    for _ in 0..200 {
+        attempts += deliver(&app).await.attempted;
+        let enabled: bool = sqlx::query_scalar("SELECT enabled FROM webhook_endpoints")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("endpoint");
+        if !enabled {
+            break;
+        }
+        app.clock.advance(1_800);
+    }
+    // Retried with backoff, not hammered: tens of attempts in a day.
+    assert!((10..60).contains(&attempts), "{attempts} attempts");
+    let (enabled, reason): (bool, Option<String>) =
+        sqlx::query_as("SELECT enabled, disabled_reason FROM webhook_endpoints")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("endpoint");
+    assert!(!enabled);
+    assert!(reason.expect("reason").contains("failed for 24 hours"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'failed'")
+            .await,
+        1
+    );
+    let page = app.page_text("/settings").await;
+    assert!(page.contains("data-testid=\"webhook-disabled\""), "{page}");
+    // New events are not queued for a disabled endpoint; enabling it and
+    // redelivering sends the old one again, with the same id.
+    app.connect(GRACE, &[GLOBEX], None).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries").await,
+        1
+    );
+    let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("id");
+    let res = app
+        .http
+        .post(app.url(&format!("/settings/webhooks/{id}/enable")))
+        .send()
+        .await
+        .expect("enable");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    receiver.fail_with(200);
+    receiver.clear();
+    let delivery: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("id");
+    let res = app
+        .http
+        .post(app.url(&format!(
+            "/settings/webhooks/deliveries/{delivery}/redeliver"
+        )))
+        .send()
+        .await
+        .expect("redeliver");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .contains("webhook_redelivered"));
+    deliver(&app).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn send_test_event_and_redeliver_from_the_settings_page() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE from_environment = 1")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("the environment's endpoint");
+    let res = app
+        .http
+        .post(app.url(&format!("/settings/webhooks/{id}/test")))
+        .send()
+        .await
+        .expect("test");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    deliver(&app).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event_type(), "webhook.test");
+    assert!(got[0].json["data"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("admin@example.com"));
+    let delivery: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("id");
+    let res = app
+        .http
+        .post(app.url(&format!(
+            "/settings/webhooks/deliveries/{delivery}/redeliver"
+        )))
+        .send()
+        .await
+        .expect("redeliver");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    deliver(&app).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].id, got[1].id);
+    // The environment's endpoint cannot be deleted from the page.
+    let res = app
+        .http
+        .post(app.url(&format!("/settings/webhooks/{id}/delete")))
+        .send()
+        .await
+        .expect("delete");
+    assert!(res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .contains("webhook_from_environment"));
+    // An unknown endpoint is named as such.
+    let res = app
+        .http
+        .post(app.url("/settings/webhooks/999/test"))
+        .send()
+        .await
+        .expect("test");
+    assert!(res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .contains("no_such_webhook"));
+}
+
+#[tokio::test]
+async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    app.connect(ADA, &[ACME], None).await;
+    let consented = app.clock.now();
+    let ends = consented + 365 * DAY;
+    assert_eq!(
+        delivered_types(&app, &receiver).await,
+        ["integration.connected"]
+    );
+
+    // Walk the clock to the end, a few days at a time: the scheduler keeps
+    // the tokens fresh on the way and warns at each threshold, once.
+    let mut warnings: Vec<(i64, i64)> = Vec::new();
+    let mut marks = vec![
+        ends - 30 * DAY - 1,
+        ends - 30 * DAY,
+        ends - 29 * DAY,
+        ends - 7 * DAY - 60,
+        ends - 7 * DAY,
+    ];
+    marks.extend([
+        ends - 3 * DAY,
+        ends - DAY - 60,
+        ends - DAY,
+        ends - DAY + 3_600,
+        ends - 60,
+    ]);
+    let mut at = consented;
+    while at < ends - 30 * DAY - 1 {
+        let step = (20 * DAY).min(ends - 30 * DAY - 1 - at);
+        app.clock.advance(step);
+        at = at + step;
+        tick(&app.engine).await;
+    }
+    for mark in marks {
+        app.clock.advance(mark - at);
+        at = mark;
+        tick(&app.engine).await;
+        receiver.clear();
+        deliver(&app).await;
+        for r in receiver.received() {
+            assert_eq!(
+                r.event_type(),
+                "integration.consent_expiring",
+                "{:?}",
+                r.json
+            );
+            warnings.push((
+                ends.secs() - mark.secs(),
+                r.json["data"]["daysLeft"].as_i64().expect("daysLeft"),
+            ));
+        }
+    }
+    assert_eq!(
+        warnings,
+        [(30 * DAY, 30), (7 * DAY, 7), (DAY, 1)],
+        "one warning at each threshold, at the threshold"
+    );
+    // Still alive the whole way (the warnings are about the future).
+    let active: bool = sqlx::query_scalar("SELECT is_active FROM integrations WHERE id = 1")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("row");
+    assert!(active);
+    // A new consent starts the count over.
+    app.connect(ADA, &[ACME], Some(1)).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM integrations WHERE consent_warned_days IS NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_manage_webhooks() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .http
+        .post(app.url("/settings/users"))
+        .form(&[
+            ("email", "vera@example.com"),
+            ("password", "viewer-password-1"),
+            ("role", "viewer"),
+        ])
+        .send()
+        .await
+        .expect("add user");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = sign_in(&app.base, "vera@example.com", "viewer-password-1")
+        .await
+        .expect("signed in");
+    let viewer = client_with_session(&session);
+    let res = viewer
+        .post(app.url("/settings/webhooks"))
+        .form(&[("url", "https://hooks.example.com/x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
+    let page = viewer
+        .get(app.url("/settings"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(!page.contains("data-testid=\"webhooks\""));
+}

@@ -34,6 +34,8 @@ pub enum SettingsNotice {
     NoSuchWebhook,
     WebhookCannotSend,
     WebhookFromEnvironment,
+    WebhookPending,
+    WebhookUndeliveredQueued,
 }
 
 names!(SettingsNotice {
@@ -64,6 +66,8 @@ names!(SettingsNotice {
     NoSuchWebhook => "no_such_webhook",
     WebhookCannotSend => "webhook_cannot_send",
     WebhookFromEnvironment => "webhook_from_environment",
+    WebhookPending => "webhook_pending",
+    WebhookUndeliveredQueued => "webhook_undelivered_queued",
 });
 
 impl SettingsNotice {
@@ -97,6 +101,8 @@ impl SettingsNotice {
             Self::NoSuchWebhook => "There is no such webhook endpoint.",
             Self::WebhookCannotSend => "Nothing can be sent to a disabled endpoint: enable it first.",
             Self::WebhookFromEnvironment => "The endpoint from WEBHOOK_URL is managed by the environment: change or unset WEBHOOK_URL and restart instead.",
+            Self::WebhookPending => "That delivery is waiting for its next attempt already.",
+            Self::WebhookUndeliveredQueued => "Everything this endpoint did not receive is queued again: it is sent within seconds.",
         }
     }
 
@@ -115,6 +121,7 @@ impl SettingsNotice {
                 | Self::WebhookTestQueued
                 | Self::WebhookRedelivered
                 | Self::WebhookSettingsSaved
+                | Self::WebhookUndeliveredQueued
         )
     }
 }

@@ -223,7 +223,6 @@ impl Engine {
     /// Disconnects `id`: its tokens are deleted, its events kept.
     #[tracing::instrument(skip(self))]
     pub async fn disconnect(&self, id: IntegrationId, actor: &Actor) -> Result<(), EngineError> {
-        let by = actor.label();
         let actor = actor.stored();
         let event = NewEvent {
             integration_id: Some(id),
@@ -238,7 +237,9 @@ impl Engine {
             notice: crate::webhooks::Notice::new(
                 domain::WebhookEvent::Disconnected,
                 None,
-                format!("Integration {id} was disconnected by {by}; its tokens are deleted."),
+                format!(
+                    "Integration {id} was disconnected in the dashboard; its tokens are deleted."
+                ),
             ),
             view: &*self.webhooks.view,
             when: crate::db::AnnounceIf::Always,

@@ -157,7 +157,7 @@ pub enum ConfigError {
     AdminPassword(String),
     #[error("WEBHOOK_URL and WEBHOOK_SECRET must be set together")]
     WebhookHalfSet,
-    #[error("WEBHOOK_URL must be an http or https address with a host, like https://hooks.example.com/jira")]
+    #[error("WEBHOOK_URL must be an http or https address with a host and no user name or password, like https://hooks.example.com/jira")]
     WebhookUrl,
     #[error("WEBHOOK_SECRET {0}")]
     WebhookSecret(&'static str),
@@ -223,7 +223,11 @@ impl Config {
         match (&self.webhook_url, &self.webhook_secret) {
             (None, None) => {}
             (Some(url), Some(secret)) => {
-                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                if !matches!(url.scheme(), "http" | "https")
+                    || url.host_str().is_none()
+                    || !url.username().is_empty()
+                    || url.password().is_some()
+                {
                     return Err(ConfigError::WebhookUrl);
                 }
                 engine::webhooks::signing::check_secret(secret)
@@ -321,7 +325,14 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &redacted(&self.admin_password))
             .field("trusted_proxies", &self.trusted_proxies)
             .field("live_heartbeat_secs", &self.live_heartbeat_secs)
-            .field("webhook_url", &optional_url(&self.webhook_url))
+            // The origin only: a hook's path may carry its own credential.
+            .field(
+                "webhook_url",
+                &self
+                    .webhook_url
+                    .as_ref()
+                    .map(|u| u.origin().ascii_serialization()),
+            )
             .field("webhook_secret", &redacted(&self.webhook_secret))
             .finish()
     }
@@ -473,6 +484,13 @@ mod tests {
             one_line(&["--webhook-url", "ftp://x/", "--webhook-secret", secret])
                 .starts_with("WEBHOOK_URL must")
         );
+        assert!(one_line(&[
+            "--webhook-url",
+            "https://u:p@x/",
+            "--webhook-secret",
+            secret
+        ])
+        .starts_with("WEBHOOK_URL must"));
         assert!(
             one_line(&["--webhook-url", "https://h/", "--webhook-secret", "hunter2"])
                 .starts_with("WEBHOOK_SECRET must")

@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
     if config.reseal_tokens {
         return match server::application::reseal_tokens(&config).await {
             Ok(n) => {
-                println!("re-sealed the tokens of {n} integration(s) with the newest key");
+                println!("re-sealed {n} row(s) (integration tokens, webhook secrets) with the newest key");
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -429,16 +429,16 @@ async fn add_webhook(
     render(&engine, &me, None, extra).await
 }
 
-/// `POST /settings/webhooks/{id}/{test|enable|disable|delete}`.
+/// `POST /settings/webhooks/{id}/{test|enable|disable|delete|redeliver}`
+/// (`redeliver`: everything the endpoint did not receive).
 async fn webhook_action(
     State(engine): State<Engine>,
-    Extension(me): Extension<User>,
     Path((id, action)): Path<(i64, String)>,
 ) -> Response {
     use engine::webhooks::WebhookError;
     let (result, done) = match action.as_str() {
         "test" => (
-            engine.send_test_webhook(id, &me.actor()).await.map(|_| ()),
+            engine.send_test_webhook(id).await.map(|_| ()),
             SettingsNotice::WebhookTestQueued,
         ),
         "enable" => (
@@ -453,18 +453,21 @@ async fn webhook_action(
             engine.delete_webhook_endpoint(id).await,
             SettingsNotice::WebhookDeleted,
         ),
-        _ => {
-            return crate::oauth_routes::error_page_titled(
-                axum::http::StatusCode::NOT_FOUND,
-                "No such action",
-                "A webhook endpoint can be tested, enabled, disabled or deleted.",
-            )
-        }
+        "redeliver" => (
+            engine.redeliver_undelivered(id).await.map(|_| ()),
+            SettingsNotice::WebhookUndeliveredQueued,
+        ),
+        _ => return crate::oauth_routes::error_page_titled(
+            axum::http::StatusCode::NOT_FOUND,
+            "No such action",
+            "A webhook endpoint can be tested, enabled, disabled, deleted or sent what it missed.",
+        ),
     };
     back(match result {
         Ok(()) => done,
         Err(WebhookError::NotFound) => SettingsNotice::NoSuchWebhook,
         Err(WebhookError::CannotRedeliver) => SettingsNotice::WebhookCannotSend,
+        Err(WebhookError::AlreadyPending) => SettingsNotice::WebhookPending,
         Err(WebhookError::FromEnvironment) => SettingsNotice::WebhookFromEnvironment,
         Err(_) => SettingsNotice::Failed,
     })
@@ -475,6 +478,7 @@ async fn redeliver_webhook(State(engine): State<Engine>, Path(id): Path<i64>) ->
     back(match engine.redeliver_webhook(id).await {
         Ok(()) => SettingsNotice::WebhookRedelivered,
         Err(engine::webhooks::WebhookError::CannotRedeliver) => SettingsNotice::WebhookCannotSend,
+        Err(engine::webhooks::WebhookError::AlreadyPending) => SettingsNotice::WebhookPending,
         Err(_) => SettingsNotice::Failed,
     })
 }

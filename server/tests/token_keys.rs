@@ -97,10 +97,7 @@ fn a_wrong_key_stops_start_up_and_a_rotation_keeps_every_token() {
     let both = [("TOKEN_ENCRYPTION_KEYS", &*format!("{KEY_B},{KEY_A}"))];
     let (code, stdout, stderr) = server(dir.path(), &both, &["--reseal-tokens"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stdout.contains("re-sealed the tokens of 1 integration"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("re-sealed 1 row(s)"), "{stdout}");
     // Every token is now the new key's: the new key alone starts, the old alone does not.
     let (code, _, stderr) = server(dir.path(), &key_b, &[]);
     assert_eq!(code, None, "{stderr}");

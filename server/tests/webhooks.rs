@@ -382,13 +382,15 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
     );
     let page = app.page_text("/settings").await;
     assert!(page.contains("data-testid=\"webhook-disabled\""), "{page}");
-    // New events are not queued for a disabled endpoint; enabling it and
-    // redelivering sends the old one again, with the same id.
+    // A new event for a disabled endpoint is kept, not sent ("skipped");
+    // once enabled, Redeliver sends what it missed.
     app.connect(GRACE, &[GLOBEX], None).await;
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM webhook_deliveries").await,
+        app.count("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'skipped'")
+            .await,
         1
     );
+    assert_eq!(deliver(&app).await.attempted, 0);
     let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints")
         .fetch_one(app.database.pool())
         .await
@@ -402,25 +404,54 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     receiver.fail_with(200);
     receiver.clear();
-    let delivery: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
-        .fetch_one(app.database.pool())
+    let deliveries: Vec<i64> = sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY id")
+        .fetch_all(app.database.pool())
         .await
-        .expect("id");
+        .expect("ids");
+    let redeliver = |delivery: i64| {
+        let app = &app;
+        async move {
+            let res = app
+                .http
+                .post(app.url(&format!(
+                    "/settings/webhooks/deliveries/{delivery}/redeliver"
+                )))
+                .send()
+                .await
+                .expect("redeliver");
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            res.headers()["location"]
+                .to_str()
+                .expect("ascii")
+                .to_owned()
+        }
+    };
+    for delivery in &deliveries {
+        assert!(redeliver(*delivery).await.contains("webhook_redelivered"));
+    }
+    // A delivery already waiting to be tried is not queued twice.
+    assert!(redeliver(deliveries[0]).await.contains("webhook_pending"));
+    assert_eq!(deliver(&app).await.delivered, 2);
+    assert_eq!(
+        receiver.types(),
+        ["integration.connected", "integration.connected"]
+    );
+    // "Redeliver undelivered" queues everything not received, in one go.
     let res = app
         .http
-        .post(app.url(&format!(
-            "/settings/webhooks/deliveries/{delivery}/redeliver"
-        )))
+        .post(app.url(&format!("/settings/webhooks/{id}/redeliver")))
         .send()
         .await
-        .expect("redeliver");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        .expect("redeliver undelivered");
     assert!(res.headers()["location"]
         .to_str()
         .expect("ascii")
-        .contains("webhook_redelivered"));
-    deliver(&app).await;
-    assert_eq!(receiver.received().len(), 1);
+        .contains("webhook_undelivered_queued"));
+    assert_eq!(
+        deliver(&app).await.attempted,
+        0,
+        "nothing was left undelivered"
+    );
 }
 
 #[tokio::test]
@@ -445,7 +476,7 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
     assert!(got[0].json["data"]["message"]
         .as_str()
         .expect("message")
-        .contains("admin@example.com"));
+        .contains("settings page"));
     let delivery: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
         .fetch_one(app.database.pool())
         .await
@@ -598,4 +629,179 @@ async fn a_viewer_cannot_manage_webhooks() {
         .await
         .expect("text");
     assert!(!page.contains("data-testid=\"webhooks\""));
+}
+
+#[tokio::test]
+async fn resealing_the_tokens_reseals_the_webhook_secrets_too() {
+    const KEY_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=";
+    const KEY_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.path().display()))
+        .await
+        .expect("open");
+    let old = engine::TokenVault::from_base64(KEY_B).expect("key");
+    let secret = engine::Secret::new(SECRET);
+    let id = db
+        .insert_webhook_endpoint(
+            "https://hooks.example.com/j",
+            "",
+            false,
+            None,
+            |id| old.encrypt_webhook_secret(id, &secret),
+            domain::UnixTime(1),
+        )
+        .await
+        .expect("db")
+        .expect("sealed");
+    let rotated = engine::TokenVault::from_key_list(&format!("{KEY_A},{KEY_B}")).expect("keys");
+    assert_eq!(db.reseal_tokens(&rotated).await.expect("reseal"), 1);
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT secret FROM webhook_endpoints WHERE id = ?")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .expect("row");
+    let new_only = engine::TokenVault::from_base64(KEY_A).expect("key");
+    assert_eq!(
+        new_only
+            .decrypt_webhook_secret(id, &sealed)
+            .expect("opens with the new key alone")
+            .expose(),
+        SECRET
+    );
+    assert!(old.decrypt_webhook_secret(id, &sealed).is_err());
+}
+
+#[tokio::test]
+async fn consent_warnings_reach_every_due_integration_however_many() {
+    let app = TestApp::spawn().await;
+    let now = app.engine.now();
+    // 1,100 integrations 20 days from the end of their consent, behind 600
+    // whose consent has already ended (never warned, never in the way).
+    for (n, consented) in (0..1_700).map(|n| {
+        let ended = n < 600;
+        let consented = if ended {
+            now - 366 * DAY - n
+        } else {
+            now - 345 * DAY - n
+        };
+        (n, consented)
+    }) {
+        sqlx::query(
+            "INSERT INTO integrations (account_id, account_name, scopes, refresh_token, expires_at,
+                access_token_lifetime, consented_at, created_at, updated_at)
+             VALUES (?, ?, 'offline_access', x'00', ?, 3600, ?, ?, ?)",
+        )
+        .bind(format!("account-{n}"))
+        .bind(format!("Account {n}"))
+        .bind(now + 3_600)
+        .bind(consented)
+        .bind(now)
+        .bind(now)
+        .execute(app.database.pool())
+        .await
+        .expect("seed");
+    }
+    let warned = app.engine.warn_expiring_consents(now).await;
+    assert_eq!(warned.len(), 1_100);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM integrations WHERE consent_warned_days = 30")
+            .await,
+        1_100
+    );
+    assert!(app.engine.warn_expiring_consents(now).await.is_empty());
+}
+
+#[tokio::test]
+async fn finished_deliveries_are_pruned_after_30_days_and_pending_ones_kept() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    app.connect(ADA, &[ACME], None).await;
+    deliver(&app).await;
+    receiver.fail_with(500);
+    app.connect(GRACE, &[GLOBEX], None).await;
+    deliver(&app).await;
+    app.clock.advance(31 * DAY);
+    app.engine.prune_webhook_deliveries().await;
+    // The delivered one went with its message and attempt; the failing one
+    // (still pending) stays.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries").await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_messages").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_attempts").await, 1);
+}
+
+#[tokio::test]
+async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    let endpoint: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("endpoint");
+    for n in 0..6 {
+        app.engine
+            .send_test_webhook(endpoint)
+            .await
+            .expect("queued");
+        let _ = n;
+    }
+    let now = app.engine.now();
+    // 3 attempts of this endpoint already running (per endpoint: 4): one more.
+    let claimed = app
+        .database
+        .claim_webhook_deliveries(now, now + 15, 32, 4, &[(endpoint, 3)])
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    // Nothing running: up to 4 of the 5 left.
+    let claimed = app
+        .database
+        .claim_webhook_deliveries(now, now + 15, 32, 4, &[])
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 4);
+    // A receiver that does not answer holds back the endpoint's other
+    // messages with the failed one, instead of each finding out.
+    receiver.fail_with(503);
+    app.clock.advance(16);
+    let report = deliver(&app).await;
+    assert_eq!(report.attempted, 4, "the per-endpoint cap holds in a round");
+    assert_eq!(
+        deliver(&app).await.attempted,
+        0,
+        "the rest wait with the failed ones"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_is_accepted_only_to_a_private_address() {
+    let app = TestApp::spawn().await;
+    let admin = Actor::User("admin@example.com".into());
+    let events = domain::WebhookEvent::SUBSCRIBABLE;
+    for allow in [false, true] {
+        app.engine
+            .set_webhook_settings(engine::webhooks::WebhookSettings {
+                allow_private_addresses: allow,
+            })
+            .await
+            .expect("settings");
+        let err = app
+            .engine
+            .add_webhook_endpoint("http://8.8.8.8/hook", events, &admin)
+            .await
+            .expect_err("plain http to a public address");
+        assert!(err.to_string().contains("https://"), "{err}");
+    }
+    // Allowed private addresses may be plain http (a receiver on the company network).
+    app.engine
+        .add_webhook_endpoint("http://10.1.2.3/hook", events, &admin)
+        .await
+        .expect("private http, allowed");
+    // https to a public address is what the rule is for.
+    app.engine
+        .add_webhook_endpoint("https://8.8.8.8/hook", events, &admin)
+        .await
+        .expect("public https");
 }

@@ -287,6 +287,13 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
         }
         .into_any()
     };
+    let missed = (e.enabled && e.failed > 0).then(|| {
+        view! {
+            <form method="post" action=format!("/settings/webhooks/{}/redeliver", e.id) class="inline-form">
+                <button class="button" type="submit">"Redeliver undelivered"</button>
+            </form>
+        }
+    });
     let delete = (!e.from_environment).then(|| {
         view! {
             <details class="confirm-remove">
@@ -317,6 +324,12 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
                 }
                 .into_any()
             };
+            // A pending delivery is being tried already.
+            let redeliver = (d.state != "pending").then(|| view! {
+                <form method="post" action=format!("/settings/webhooks/deliveries/{}/redeliver", d.id) class="inline-form">
+                    <button class="button" type="submit">"Redeliver"</button>
+                </form>
+            });
             let next = d
                 .next_attempt_at
                 .as_deref()
@@ -328,11 +341,7 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
                     <td><code class="message-id">{d.message_id}</code></td>
                     <td>{format!("{}{next}", d.state)}</td>
                     <td>{attempts}</td>
-                    <td>
-                        <form method="post" action=format!("/settings/webhooks/deliveries/{}/redeliver", d.id) class="inline-form">
-                            <button class="button" type="submit">"Redeliver"</button>
-                        </form>
-                    </td>
+                    <td>{redeliver}</td>
                 </tr>
             }
         })
@@ -340,7 +349,7 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
     view! {
         <article class="webhook" data-testid="webhook-endpoint" data-endpoint-id=e.id>
             <h3><code>{e.url}</code> " " {state} " " {source}</h3>
-            <p class="muted">{format!("Events: {filter}. Added {} by {}. Delivered {}, waiting {}, failed {}.", short_time(&e.created_at), e.created_by, e.delivered, e.pending, e.failed)}</p>
+            <p class="muted">{format!("Events: {filter}. Added {} by {}. Delivered {}, waiting {}, not received {}.", short_time(&e.created_at), e.created_by, e.delivered, e.pending, e.failed)}</p>
             {reason}
             {failing}
             <div class="actions">
@@ -348,6 +357,7 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
                     <button class="button" type="submit">"Send test event"</button>
                 </form>
                 {toggle}
+                {missed}
                 {delete}
             </div>
             <div class="table-wrap">

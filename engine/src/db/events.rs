@@ -109,7 +109,10 @@ impl Database {
         now: UnixTime,
         announce: Option<&Announce<'_>>,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        // IMMEDIATE: the write lock is taken before the first read, so a
+        // concurrent writer makes this wait (busy timeout) instead of failing
+        // with "database is locked" when a read-then-write upgrade collides.
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let id = event.integration_id;
         let was_active = match (announce.map(|a| a.when), id) {
             (Some(AnnounceIf::WasActive), Some(id)) => {

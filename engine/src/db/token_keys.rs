@@ -112,6 +112,32 @@ impl Database {
             .await?;
             done += updated.rows_affected();
         }
+        done += self.reseal_webhook_secrets(vault).await?;
+        Ok(done)
+    }
+
+    /// Re-seals the webhook endpoints' signing secrets with the newest key
+    /// (they live in the same vault as the tokens); how many were re-sealed.
+    async fn reseal_webhook_secrets(&self, vault: &TokenVault) -> Result<u64, KeyCheckError> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, secret FROM webhook_endpoints")
+            .fetch_all(self.pool())
+            .await?;
+        let mut done = 0;
+        for (id, blob) in rows {
+            if !vault.needs_reseal(&blob) {
+                continue;
+            }
+            let secret = vault.decrypt_webhook_secret(id, &blob)?;
+            let sealed = vault.encrypt_webhook_secret(id, &secret)?;
+            done +=
+                sqlx::query("UPDATE webhook_endpoints SET secret = ? WHERE id = ? AND secret = ?")
+                    .bind(&sealed)
+                    .bind(id)
+                    .bind(&blob)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected();
+        }
         Ok(done)
     }
 }

@@ -14,9 +14,10 @@ use crate::webhooks::{
     message_body, new_message_id, IntegrationViewFn, Notice, DELIVERY_WINDOW_SECS,
 };
 
-/// The rows a message needs: the message itself and the endpoints it goes to.
-/// Answers the message's id, or `None` when no enabled endpoint wants it
-/// (nothing is written then).
+/// The rows a message needs: the message itself and one delivery per
+/// endpoint whose filter admits it (`skipped` for a disabled endpoint, so
+/// that it can be redelivered once enabled). Answers the message's id, or
+/// `None` when no endpoint wants it (nothing is written then).
 pub(crate) async fn enqueue(
     conn: &mut SqliteConnection,
     view: &IntegrationViewFn,
@@ -25,7 +26,7 @@ pub(crate) async fn enqueue(
     now: UnixTime,
 ) -> Result<Option<String>, DatabaseError> {
     let wanted: bool = sqlx::query_scalar(&format!(
-        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled = 1 AND {WANTS})"
+        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE {WANTS})"
     ))
     .bind(notice.event.as_str())
     .fetch_one(&mut *conn)
@@ -49,8 +50,12 @@ pub(crate) async fn enqueue(
     .execute(&mut *conn)
     .await?;
     sqlx::query(&format!(
-        "INSERT INTO webhook_deliveries (message_id, endpoint_id, next_attempt_at, give_up_at, created_at)
-         SELECT ?, id, ?, ?, ? FROM webhook_endpoints WHERE enabled = 1 AND {WANTS}"
+        "INSERT INTO webhook_deliveries (message_id, endpoint_id, next_attempt_at, give_up_at, created_at,
+            state, last_error)
+         SELECT ?, id, ?, ?, ?,
+            CASE WHEN enabled = 1 THEN 'pending' ELSE 'skipped' END,
+            CASE WHEN enabled = 1 THEN NULL ELSE 'not sent: the endpoint was disabled' END
+         FROM webhook_endpoints WHERE {WANTS}"
     ))
     .bind(&id)
     .bind(now)
@@ -104,21 +109,27 @@ pub fn filter_admits(filter: &str, event: WebhookEvent) -> bool {
 }
 
 impl super::Database {
-    /// Connected, refreshable integrations whose consent was given at or
-    /// before `consented_before`, and whose smallest warning is not yet the
-    /// last one: (id, account name, consented at, smallest threshold warned).
-    pub async fn consents_ending(
+    /// Connected, refreshable integrations whose consent ends within 30 days
+    /// of `now` (and has not ended), that have not been warned at the
+    /// threshold they have reached: (id, account name, consented at). The
+    /// threshold is computed here, so rows already warned are never read again.
+    pub async fn consents_to_warn(
         &self,
-        consented_before: UnixTime,
+        now: UnixTime,
         limit: i64,
-    ) -> Result<Vec<(IntegrationId, String, UnixTime, Option<i64>)>, DatabaseError> {
+    ) -> Result<Vec<(IntegrationId, String, UnixTime)>, DatabaseError> {
+        let lifetime = domain::time::CONSENT_LIFETIME_SECS;
         Ok(sqlx::query_as(
-            "SELECT id, account_name, consented_at, consent_warned_days FROM integrations
-             WHERE consented_at <= ? AND is_active = 1 AND refresh_token IS NOT NULL
-               AND disconnected_at IS NULL AND (consent_warned_days IS NULL OR consent_warned_days > 1)
-             ORDER BY consented_at LIMIT ?",
+            "SELECT id, account_name, consented_at FROM integrations
+             WHERE consented_at <= ?1 - ?2 + 30 * 86400 AND consented_at > ?1 - ?2
+               AND is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL
+               AND (consent_warned_days IS NULL OR consent_warned_days >
+                    CASE WHEN consented_at + ?2 - ?1 <= 86400 THEN 1
+                         WHEN consented_at + ?2 - ?1 <= 7 * 86400 THEN 7 ELSE 30 END)
+             ORDER BY consented_at LIMIT ?3",
         )
-        .bind(consented_before)
+        .bind(now)
+        .bind(lifetime)
         .bind(limit)
         .fetch_all(self.pool())
         .await?)

@@ -23,6 +23,7 @@ pub struct EndpointRow {
     /// Deliveries of this endpoint still waiting for a success.
     pub pending: i64,
     pub delivered: i64,
+    /// Failed or skipped (sent while it was disabled): not received.
     pub failed: i64,
 }
 
@@ -59,6 +60,9 @@ pub struct DueDelivery {
     pub message_id: String,
     pub attempts: i64,
     pub give_up_at: UnixTime,
+    /// Until when this worker holds it: its outcome is stored only while
+    /// the delivery still carries this lease.
+    pub lease_until: UnixTime,
     pub body: String,
     pub endpoint_id: i64,
     pub url: String,
@@ -80,6 +84,12 @@ impl AttemptResult {
     pub fn succeeded(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
+
+    /// The failure was the receiver's as a whole (no answer, a 5xx, a 429),
+    /// not this message's (another 4xx).
+    pub fn endpoint_down(&self) -> bool {
+        self.status.is_none_or(|s| s >= 500 || s == 429)
+    }
 }
 
 /// What recording a failed attempt led to.
@@ -95,7 +105,7 @@ const SELECT_ENDPOINT: &str = "SELECT e.id, e.url, e.event_types, e.enabled, e.f
         e.disabled_reason, e.failing_since, e.created_by, e.created_at,
         (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending') AS pending,
         (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state = 'delivered') AS delivered,
-        (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state = 'failed') AS failed
+        (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('failed', 'skipped')) AS failed
      FROM webhook_endpoints e";
 
 impl Database {
@@ -219,15 +229,24 @@ impl Database {
     /// for the other endpoints). `from_environment` rows are the environment's
     /// to remove: false for them and for unknown ids.
     pub async fn delete_webhook_endpoint(&self, id: i64, any: bool) -> Result<bool, DatabaseError> {
-        Ok(sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query(
             "DELETE FROM webhook_endpoints WHERE id = ? AND (? OR from_environment = 0)",
         )
         .bind(id)
         .bind(any)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected()
-            == 1)
+            == 1;
+        sqlx::query(
+            "DELETE FROM webhook_messages WHERE NOT EXISTS
+                (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Whether endpoints added in the UI may be on private addresses.
@@ -283,8 +302,10 @@ impl Database {
         Ok(query.fetch_all(self.pool()).await?)
     }
 
-    /// Sends delivery `id` again: pending now, with a new day to succeed in.
-    /// False when there is no such delivery or its endpoint is disabled.
+    /// Sends a finished delivery (delivered, failed, skipped) again: pending
+    /// now, with a new day and a new backoff. False when there is no such
+    /// finished delivery (a pending one is being tried already) or its
+    /// endpoint is disabled.
     pub async fn redeliver_webhook(
         &self,
         id: i64,
@@ -292,8 +313,10 @@ impl Database {
         window: i64,
     ) -> Result<bool, DatabaseError> {
         Ok(sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?
-             WHERE id = ? AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1)",
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?,
+                attempts = 0
+             WHERE id = ? AND state != 'pending'
+               AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1)",
         )
         .bind(now)
         .bind(now + window)
@@ -305,34 +328,48 @@ impl Database {
     }
 
     /// Takes up to `limit` due deliveries of enabled endpoints for one attempt
-    /// each: their next attempt moves to `lease_until` first, so another
-    /// worker skips them, and a worker that dies mid-attempt leaves them to be
-    /// retried then.
+    /// each, oldest first, so that no endpoint has more than `per_endpoint`
+    /// attempts in flight counting the ones `in_flight` already (endpoint id,
+    /// attempts running): their next attempt moves to `lease_until` first, so
+    /// another worker skips them, and a worker that dies mid-attempt leaves
+    /// them to be retried then.
     pub async fn claim_webhook_deliveries(
         &self,
         now: UnixTime,
         lease_until: UnixTime,
         limit: i64,
+        per_endpoint: i64,
+        in_flight: &[(i64, i64)],
     ) -> Result<Vec<DueDelivery>, DatabaseError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let running: serde_json::Map<String, serde_json::Value> = in_flight
+            .iter()
+            .map(|(endpoint, n)| (endpoint.to_string(), serde_json::Value::from(*n)))
+            .collect();
         let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE webhook_deliveries SET next_attempt_at = ?
-             WHERE id IN (SELECT d.id FROM webhook_deliveries d
-                          JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                          WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND e.enabled = 1
-                          ORDER BY d.next_attempt_at LIMIT ?)
+            "UPDATE webhook_deliveries SET next_attempt_at = ?1
+             WHERE id IN (SELECT due.id FROM (
+                 SELECT d.id, d.endpoint_id, d.next_attempt_at,
+                     ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS nth
+                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.enabled = 1) AS due
+               LEFT JOIN json_each(?3) AS running ON running.key = CAST(due.endpoint_id AS TEXT)
+               WHERE due.nth <= ?4 - COALESCE(running.value, 0)
+               ORDER BY due.next_attempt_at, due.id LIMIT ?5)
              RETURNING id",
         )
         .bind(lease_until)
         .bind(now)
+        .bind(serde_json::Value::Object(running).to_string())
+        .bind(per_endpoint)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {
             let row: DueDelivery = sqlx::query_as(
-                "SELECT d.id, d.message_id, d.attempts, d.give_up_at, m.body,
-                    e.id AS endpoint_id, e.url, e.secret, e.from_environment
+                "SELECT d.id, d.message_id, d.attempts, d.give_up_at, d.next_attempt_at AS lease_until,
+                    m.body, e.id AS endpoint_id, e.url, e.secret, e.from_environment
                  FROM webhook_deliveries d
                  JOIN webhook_messages m ON m.id = d.message_id
                  JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -392,15 +429,30 @@ impl Database {
         sqlx::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?,
                 state = CASE WHEN ? THEN 'failed' ELSE 'pending' END, next_attempt_at = ?
-             WHERE id = ?",
+             WHERE id = ? AND state = 'pending' AND next_attempt_at = ?",
         )
         .bind(attempt.status)
         .bind(&attempt.error)
         .bind(gave_up)
         .bind(retry_at)
         .bind(delivery.id)
+        .bind(delivery.lease_until)
         .execute(&mut *tx)
         .await?;
+        if attempt.endpoint_down() {
+            // The receiver itself is down (no answer, 5xx, 429): its other
+            // waiting messages wait with this one instead of each finding out.
+            sqlx::query(
+                "UPDATE webhook_deliveries SET next_attempt_at = ?
+                 WHERE endpoint_id = ? AND state = 'pending' AND id != ? AND next_attempt_at <= ?",
+            )
+            .bind(retry_at)
+            .bind(delivery.endpoint_id)
+            .bind(delivery.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
         )
@@ -435,6 +487,71 @@ impl Database {
             gave_up: gave_up || disabled,
             endpoint_disabled: disabled,
         })
+    }
+
+    /// Deletes deliveries finished before `before` (and their attempts), a
+    /// thousand per transaction so that no refresh waits long for the write
+    /// lock, then every message no delivery refers to. How many deliveries went.
+    pub async fn prune_webhook_deliveries(&self, before: UnixTime) -> Result<u64, DatabaseError> {
+        let mut gone = 0;
+        loop {
+            let batch = sqlx::query(
+                "DELETE FROM webhook_deliveries WHERE id IN
+                    (SELECT id FROM webhook_deliveries WHERE state != 'pending' AND created_at < ? LIMIT 1000)",
+            )
+            .bind(before)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            gone += batch;
+            if batch < 1000 {
+                break;
+            }
+        }
+        loop {
+            let batch = sqlx::query(
+                "DELETE FROM webhook_messages WHERE id IN (SELECT id FROM webhook_messages m WHERE NOT EXISTS
+                    (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id) LIMIT 1000)",
+            )
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            if batch < 1000 {
+                break;
+            }
+        }
+        Ok(gone)
+    }
+
+    /// Sends again every delivery of endpoint `id` that did not arrive
+    /// (failed or skipped); how many.
+    pub async fn redeliver_undelivered(
+        &self,
+        id: i64,
+        now: UnixTime,
+        window: i64,
+    ) -> Result<u64, DatabaseError> {
+        Ok(sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?, attempts = 0
+             WHERE endpoint_id = ? AND state IN ('failed', 'skipped')
+               AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1)",
+        )
+        .bind(now)
+        .bind(now + window)
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// The state of delivery `id`, if it exists.
+    pub async fn webhook_delivery_state(&self, id: i64) -> Result<Option<String>, DatabaseError> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM webhook_deliveries WHERE id = ?")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
     }
 
     /// Writes a test message for one endpoint; its id.

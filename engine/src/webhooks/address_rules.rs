@@ -38,6 +38,16 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let s = v6.segments();
+            // Forms that tunnel or translate to IPv4 (6to4 2002::/16, Teredo
+            // 2001::/32, IPv4-translated ::ffff:0:a.b.c.d, local-use NAT64
+            // 64:ff9b:1::/48): refused outright rather than decoded.
+            if s[0] == 0x2002
+                || (s[0] == 0x2001 && s[1] == 0)
+                || s[..6] == [0, 0, 0, 0, 0xffff, 0]
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+            {
+                return false;
+            }
             // NAT64 (64:ff9b::/96) embeds an IPv4 address.
             if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
                 let [a, b] = s[6].to_be_bytes();
@@ -69,7 +79,8 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 198 && (18..20).contains(&b)) // benchmarking
-        || a >= 240) // reserved
+        || a >= 240 // reserved
+        || ip == Ipv4Addr::new(168, 63, 129, 16)) // Azure's host services (public, yet internal)
 }
 
 /// Checks an endpoint URL's host against the rule (resolving a name).
@@ -132,7 +143,10 @@ pub(crate) fn client(guarded: bool) -> reqwest::Client {
         builder
     };
     // Building fails only when the TLS backend cannot start, which no input changes.
-    builder.build().unwrap_or_default()
+    // A client without the guards must never stand in for this one.
+    builder
+        .build()
+        .expect("the HTTP client's TLS backend starts")
 }
 
 /// A resolver that answers only public addresses.
@@ -192,6 +206,11 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2001:db8::1",
             "::127.0.0.1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::a00:1",
+            "168.63.129.16",
         ] {
             assert!(!public(ip), "{ip} must not be public");
         }

@@ -10,8 +10,10 @@ use domain::{IntegrationId, UnixTime, WebhookEvent};
 use super::{rfc3339, Notice};
 use crate::Engine;
 
-/// Integrations warned per tick at most (the rest are next tick's).
+/// Integrations read per batch, and batches per tick at most (the rest are
+/// next tick's).
 const BATCH: i64 = 500;
+const MAX_BATCHES: usize = 20;
 
 /// The threshold (days) a consent ending at `ends_at` has reached at `now`,
 /// if any: the smallest of 30, 7, 1 whose window has begun. `None` before 30
@@ -51,39 +53,43 @@ pub fn consent_notice(account_name: &str, days: i64, ends_at: UnixTime) -> Notic
 
 impl Engine {
     /// Sends the consent warnings due at `now`; the integrations warned.
+    /// Reads the due rows a batch at a time (each read skips the rows just
+    /// warned), at most [`MAX_BATCHES`] batches per tick.
     pub async fn warn_expiring_consents(&self, now: UnixTime) -> Vec<IntegrationId> {
-        let widest = CONSENT_WARNING_DAYS.iter().copied().max().unwrap_or(30);
-        let candidates = match self
-            .db
-            .consents_ending(now + widest * 86_400 - CONSENT_LIFETIME_SECS, BATCH)
-            .await
-        {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(error = %e, "could not list the consents that end soon");
-                return Vec::new();
-            }
-        };
         let mut warned = Vec::new();
-        for (id, account_name, consented_at, already) in candidates {
-            let ends_at = consented_at + CONSENT_LIFETIME_SECS;
-            let Some(days) = threshold_reached(ends_at, now) else {
-                continue;
-            };
-            if already.is_some_and(|d| d <= days) {
-                continue;
-            }
-            let notice = consent_notice(&account_name, days, ends_at);
-            match self
-                .db
-                .mark_consent_warned(id, days, &notice, &*self.webhooks.view, now)
-                .await
-            {
-                Ok(true) => warned.push(id),
-                Ok(false) => {}
+        for _ in 0..MAX_BATCHES {
+            let due = match self.db.consents_to_warn(now, BATCH).await {
+                Ok(rows) => rows,
                 Err(e) => {
-                    tracing::error!(integration = %id, error = %e, "could not record a consent warning")
+                    tracing::error!(error = %e, "could not list the consents that end soon");
+                    break;
                 }
+            };
+            let mut progress = false;
+            let full = i64::try_from(due.len()).unwrap_or(BATCH) >= BATCH;
+            for (id, account_name, consented_at) in due {
+                let ends_at = consented_at + CONSENT_LIFETIME_SECS;
+                let Some(days) = threshold_reached(ends_at, now) else {
+                    continue;
+                };
+                let notice = consent_notice(&account_name, days, ends_at);
+                match self
+                    .db
+                    .mark_consent_warned(id, days, &notice, &*self.webhooks.view, now)
+                    .await
+                {
+                    Ok(true) => {
+                        progress = true;
+                        warned.push(id);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(integration = %id, error = %e, "could not record a consent warning")
+                    }
+                }
+            }
+            if !full || !progress {
+                break;
             }
         }
         if !warned.is_empty() {

@@ -5,6 +5,7 @@
 //! have all failed for a day is disabled. At least once: a receiver
 //! deduplicates on `webhook-id`.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use domain::UnixTime;
@@ -18,8 +19,15 @@ use crate::db::{AttemptResult, DueDelivery};
 use crate::vault::VaultError;
 use crate::Engine;
 
-/// Deliveries taken per round.
+/// Deliveries taken per round by [`Engine::deliver_webhooks`].
 const BATCH: i64 = 32;
+/// Attempts in flight in one process at most.
+const IN_FLIGHT: usize = 32;
+/// Attempts in flight per endpoint at most.
+const PER_ENDPOINT: i64 = 4;
+/// How often finished deliveries are pruned, and how long they are kept.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
+pub const KEEP_FINISHED_SECS: i64 = 30 * 86_400;
 /// How long a taken delivery is hidden from other workers: the attempt's
 /// timeout and a margin.
 const LEASE_SECS: i64 = ATTEMPT_TIMEOUT_SECS as i64 + 5;
@@ -53,42 +61,60 @@ pub struct DeliveryReport {
 }
 
 impl Engine {
-    /// One round: every due delivery (at most a batch) gets one attempt.
+    /// One round: every due delivery (at most a batch, at most
+    /// [`PER_ENDPOINT`] per endpoint) gets one attempt; waits for them all.
     pub async fn deliver_webhooks(&self) -> DeliveryReport {
+        let mut attempts = JoinSet::new();
+        self.start_attempts(BATCH, &[], &mut attempts).await;
+        let mut report = DeliveryReport::default();
+        while let Some(done) = attempts.join_next().await {
+            report.attempted += 1;
+            match done {
+                Ok((_, true)) => report.delivered += 1,
+                _ => report.failed += 1,
+            }
+        }
+        report
+    }
+
+    /// Takes up to `limit` due deliveries (no endpoint beyond [`PER_ENDPOINT`]
+    /// counting the attempts `in_flight` already) and
+    /// starts an attempt for each on `attempts`; each answers its endpoint and
+    /// whether it succeeded. Answers the endpoints started, one per attempt.
+    async fn start_attempts(
+        &self,
+        limit: i64,
+        in_flight: &[(i64, i64)],
+        attempts: &mut JoinSet<(i64, bool)>,
+    ) -> Vec<(tokio::task::Id, i64)> {
         let now = self.clock.now();
         let due = match self
             .db
-            .claim_webhook_deliveries(now, now + LEASE_SECS, BATCH)
+            .claim_webhook_deliveries(now, now + LEASE_SECS, limit, PER_ENDPOINT, in_flight)
             .await
         {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "could not take due webhook deliveries");
-                return DeliveryReport::default();
+                return Vec::new();
             }
         };
         if due.is_empty() {
-            return DeliveryReport::default();
+            return Vec::new();
         }
         let allow_private = self.db.webhooks_allow_private().await.unwrap_or(false);
-        let mut attempts = JoinSet::new();
-        for delivery in due {
-            let engine = self.clone();
-            attempts.spawn(async move {
-                let result = engine.attempt(&delivery, allow_private).await;
-                engine.record(&delivery, &result).await;
-                result.succeeded()
-            });
-        }
-        let mut report = DeliveryReport::default();
-        while let Some(done) = attempts.join_next().await {
-            report.attempted += 1;
-            match done {
-                Ok(true) => report.delivered += 1,
-                _ => report.failed += 1,
-            }
-        }
-        report
+        due.into_iter()
+            .map(|delivery| {
+                let engine = self.clone();
+                let endpoint = delivery.endpoint_id;
+                let handle = attempts.spawn(async move {
+                    let result = engine.attempt(&delivery, allow_private).await;
+                    engine.record(&delivery, &result).await;
+                    (delivery.endpoint_id, result.succeeded())
+                });
+                (handle.id(), endpoint)
+            })
+            .collect()
     }
 
     /// Signs and sends one delivery.
@@ -106,6 +132,11 @@ impl Engine {
         if guarded {
             if let Some(ip) = address_rules::internal_literal(&url) {
                 return failed(format!("refused: {ip} is not a public address"));
+            }
+            if url.scheme() != "https" {
+                return failed(
+                    "refused: plain http is allowed only while private addresses are".to_owned(),
+                );
             }
         }
         let secret =
@@ -234,22 +265,69 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// Runs delivery rounds for as long as the process lives: at once when a
-/// commit rings, and every second anyway (retries come due; another process
-/// may have written messages).
+/// Delivers for as long as the process lives: up to [`IN_FLIGHT`] attempts
+/// at once, at most [`PER_ENDPOINT`] per endpoint (a dead receiver holds a
+/// few of them for its timeout; the other endpoints' deliveries go on), a
+/// new one started as soon as one ends, when a commit rings, and every
+/// second anyway (retries come due; another process may have written
+/// messages). Old deliveries are pruned every hour.
 pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut attempts: JoinSet<(i64, bool)> = JoinSet::new();
+        let mut endpoint_of: HashMap<tokio::task::Id, i64> = HashMap::new();
+        let mut in_flight: HashMap<i64, i64> = HashMap::new();
+        let mut pruned_at: Option<Instant> = None;
         loop {
-            let report = engine.deliver_webhooks().await;
-            if report.attempted as i64 >= BATCH {
-                continue;
+            let free = IN_FLIGHT.saturating_sub(attempts.len());
+            if free > 0 {
+                let running: Vec<(i64, i64)> = in_flight.iter().map(|(e, n)| (*e, *n)).collect();
+                let limit = i64::try_from(free).unwrap_or(BATCH);
+                for (task, endpoint) in engine.start_attempts(limit, &running, &mut attempts).await
+                {
+                    endpoint_of.insert(task, endpoint);
+                    *in_flight.entry(endpoint).or_default() += 1;
+                }
+            }
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(Instant::now());
+                engine.prune_webhook_deliveries().await;
             }
             tokio::select! {
+                Some(done) = attempts.join_next_with_id(), if !attempts.is_empty() => {
+                    let task = match &done {
+                        Ok((task, _)) => *task,
+                        Err(e) => e.id(),
+                    };
+                    if let Some(endpoint) = endpoint_of.remove(&task) {
+                        if let Some(n) = in_flight.get_mut(&endpoint) {
+                            *n -= 1;
+                            if *n <= 0 {
+                                in_flight.remove(&endpoint);
+                            }
+                        }
+                    }
+                }
                 () = engine.webhooks.wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
     })
+}
+
+impl Engine {
+    /// Deletes finished deliveries older than [`KEEP_FINISHED_SECS`] (their
+    /// attempts with them) and the messages no delivery needs any more.
+    pub async fn prune_webhook_deliveries(&self) {
+        match self
+            .db
+            .prune_webhook_deliveries(self.clock.now() - KEEP_FINISHED_SECS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deliveries = n, "pruned old webhook deliveries"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old webhook deliveries"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use crate::{Engine, Secret};
 
 /// The longest endpoint URL accepted.
 pub const MAX_URL_LEN: usize = 2_000;
-/// Deliveries shown per endpoint.
+/// Deliveries shown per endpoint, and attempts per delivery (the newest).
 pub const DELIVERIES_SHOWN: i64 = 20;
+pub const ATTEMPTS_SHOWN: usize = 10;
 
 /// Why a webhook use case could not be carried out: a sentence for the page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +30,8 @@ pub enum WebhookError {
     FromEnvironment,
     #[error("That delivery cannot be sent again: it does not exist or its endpoint is disabled (enable it first).")]
     CannotRedeliver,
+    #[error("That delivery is waiting for its next attempt already.")]
+    AlreadyPending,
     #[error("Could not {0}; the server logged the cause.")]
     Storage(&'static str),
 }
@@ -126,6 +129,15 @@ impl Engine {
             .await
             .map_err(storage("read the webhook settings"))?;
         address_rules::check_url(&url, allow).await?;
+        // Messages name accounts and sites: over the internet, only
+        // encrypted. Plain http only to a private address (allowed below).
+        if url.scheme() != "https"
+            && (!allow || address_rules::check_url(&url, false).await.is_ok())
+        {
+            return Err(WebhookError::BadUrl(
+                "must start with https:// (plain http only to a private address, with private addresses allowed)",
+            ));
+        }
         let secret = signing::new_secret();
         let vault = self.vault.clone();
         let sealed_secret = secret.clone();
@@ -145,7 +157,13 @@ impl Engine {
                 tracing::error!(error = %e, "could not seal a webhook secret");
                 WebhookError::Storage("seal the endpoint's secret")
             })?;
-        tracing::info!(endpoint = id, url = %url, actor = %actor.stored(), "webhook endpoint added");
+        // The host only: a path may carry the receiver's own credential.
+        tracing::info!(
+            endpoint = id,
+            host = url.host_str().unwrap_or_default(),
+            actor = %actor.stored(),
+            "webhook endpoint added"
+        );
         Ok(NewEndpoint { id, secret })
     }
 
@@ -172,10 +190,11 @@ impl Engine {
             let deliveries = deliveries
                 .into_iter()
                 .map(|delivery| {
-                    let (own, rest) = attempts
+                    let (mut own, rest): (Vec<AttemptRow>, Vec<AttemptRow>) = attempts
                         .drain(..)
                         .partition(|a| a.delivery_id == delivery.id);
                     attempts = rest;
+                    own.truncate(ATTEMPTS_SHOWN);
                     DeliveryRecord {
                         delivery,
                         attempts: own,
@@ -238,11 +257,7 @@ impl Engine {
     }
 
     /// Queues a `webhook.test` message for endpoint `id` alone; its id.
-    pub async fn send_test_webhook(
-        &self,
-        id: i64,
-        actor: &domain::Actor,
-    ) -> Result<String, WebhookError> {
+    pub async fn send_test_webhook(&self, id: i64) -> Result<String, WebhookError> {
         let row = self
             .db
             .webhook_endpoint(id)
@@ -255,10 +270,7 @@ impl Engine {
         let notice = Notice::new(
             WebhookEvent::Test,
             None,
-            format!(
-                "A test event from the Jira Integrations dashboard, sent by {}.",
-                actor.label()
-            ),
+            "A test event from the Jira Integrations dashboard, sent from its settings page.",
         );
         let message = self
             .db
@@ -269,7 +281,7 @@ impl Engine {
         Ok(message)
     }
 
-    /// Sends delivery `id` again, now, with a new day of retries.
+    /// Sends a finished delivery `id` again, now, with a new day of retries.
     pub async fn redeliver_webhook(&self, id: i64) -> Result<(), WebhookError> {
         let again = self
             .db
@@ -277,10 +289,31 @@ impl Engine {
             .await
             .map_err(storage("queue the delivery again"))?;
         if !again {
-            return Err(WebhookError::CannotRedeliver);
+            let state = self
+                .db
+                .webhook_delivery_state(id)
+                .await
+                .map_err(storage("read the delivery"))?;
+            return Err(if state.as_deref() == Some("pending") {
+                WebhookError::AlreadyPending
+            } else {
+                WebhookError::CannotRedeliver
+            });
         }
         self.wake_webhooks();
         Ok(())
+    }
+
+    /// Sends again everything endpoint `id` did not receive (failed, or
+    /// skipped while it was disabled); how many deliveries.
+    pub async fn redeliver_undelivered(&self, id: i64) -> Result<u64, WebhookError> {
+        let n = self
+            .db
+            .redeliver_undelivered(id, self.clock.now(), DELIVERY_WINDOW_SECS)
+            .await
+            .map_err(storage("queue the deliveries again"))?;
+        self.wake_webhooks();
+        Ok(n)
     }
 
     pub async fn webhook_settings(&self) -> Result<WebhookSettings, WebhookError> {

@@ -44,6 +44,8 @@ pub struct Engine {
     pub(crate) usage: Arc<crate::service_api::usage::UsageLog>,
     /// Webhooks: the message view, the worker's wake-up, the HTTP clients.
     pub(crate) webhooks: Arc<crate::webhooks::Webhooks>,
+    /// How many scheduled token requests may be in flight (adaptive).
+    pub(crate) pace: Arc<crate::provider_pace::ProviderPace>,
 }
 
 /// How the engine was configured.
@@ -53,6 +55,8 @@ pub struct EngineSettings {
     pub sandbox_mode: bool,
     /// Refresh this many seconds before an access token expires.
     pub refresh_margin_secs: i64,
+    /// The most scheduled token requests in flight at once (the pace adapts below it).
+    pub max_concurrency: usize,
 }
 
 /// Why a use case could not be carried out. The text is for the user; the
@@ -92,6 +96,9 @@ impl Engine {
             usage: Arc::default(),
             changes: Default::default(),
             webhooks: Arc::default(),
+            pace: Arc::new(crate::provider_pace::ProviderPace::new(
+                settings.max_concurrency,
+            )),
         }
     }
 
@@ -117,6 +124,11 @@ impl Engine {
     /// Whether the scheduler must hold off at `now` (after a `429`).
     pub(crate) fn slowed_down(&self, now: UnixTime) -> bool {
         now.secs() < self.slow_down_until.load(Ordering::SeqCst)
+    }
+
+    /// How many scheduled token requests may be in flight now (the adaptive pace).
+    pub fn provider_pace_limit(&self) -> usize {
+        self.pace.limit()
     }
 
     /// The engine's clock, now.

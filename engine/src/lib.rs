@@ -22,6 +22,8 @@
 //! - [`vault`]: AES-256-GCM encryption of tokens at rest.
 //! - [`oauth`]: the OAuth client (the `oauth2` crate) and the Atlassian API calls.
 //! - [`provider_error`]: what a provider failure means for the product.
+//! - [`provider_pace`]: how many scheduled token requests may be in flight (adapts
+//!   to the provider's latency, backs off on overload).
 //! - [`connect`]: the connect / re-authenticate flow (state, callback, storage);
 //!   `connect/placement.rs` holds its rules (which row a grant lands on, the event text).
 //! - [`connection_test`]: "Test connection", one real Jira call.
@@ -43,6 +45,7 @@ mod engine_handle;
 pub mod integration;
 pub mod oauth;
 pub mod provider_error;
+pub mod provider_pace;
 pub mod refresh;
 pub mod scheduler;
 pub mod secret;

@@ -2,28 +2,27 @@
 //! a refresh token that is within the margin of expiry (or whose refresh token
 //! has idled 30 days, so Atlassian's 90-day inactivity expiry never strikes),
 //! flags expired integrations that have no way to refresh, and warns of
-//! consents that end within 30, 7 or 1 days (webhooks). Refreshes run
+//! consents that end within 30, 7 or 1 days (webhooks). Refreshes run as
+//! many at once as the provider's pace allows ([`crate::provider_pace`]), a
+//! full batch is followed at once by the next, and each refresh runs
 //! with bounded concurrency, each with its own timeout, so one slow site never
 //! stalls the others.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime, WebhookEvent};
 
 use crate::db::{Announce, AnnounceIf, NewEvent};
-use crate::refresh::RefreshOutcome;
+use crate::provider_pace::Signal;
+use crate::refresh::{RefreshOutcome, RefreshResult};
 use crate::webhooks::Notice;
 use crate::Engine;
 
 /// Refresh a refresh token that has not been used for this long.
 pub const IDLE_REFRESH_SECS: i64 = 30 * 86_400;
-/// Refreshes running at once.
-pub const CONCURRENCY: usize = 8;
 /// Integrations handled per tick at most (the rest wait for the next tick).
 pub const BATCH: i64 = 500;
 
@@ -34,6 +33,17 @@ pub struct TickReport {
     pub flagged: Vec<IntegrationId>,
     /// Integrations whose consent's end was announced (30, 7 or 1 days ahead).
     pub consent_warned: Vec<IntegrationId>,
+    /// How many were due (a full [`BATCH`] means more are waiting).
+    pub due: usize,
+}
+
+/// What a refresh's result says about the provider's load.
+fn pace_signal(result: &RefreshResult) -> Signal {
+    match result {
+        // 5xx, 429, timeouts, broken connections.
+        RefreshResult::Transient => Signal::Overloaded,
+        _ => Signal::Answered,
+    }
 }
 
 /// Runs one tick at the engine's current time.
@@ -48,26 +58,34 @@ pub async fn tick(engine: &Engine) -> TickReport {
     let Some((due, unresolved)) = due(engine, now).await else {
         return report;
     };
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    report.due = due.len();
+    // As many in flight as the provider's pace allows (it adapts to the
+    // answers as they come), a new one started as soon as one ends.
+    let mut queue = due.into_iter();
     let mut tasks = JoinSet::new();
-    for id in due {
-        let engine = engine.clone();
-        let permits = permits.clone();
-        let exempt = unresolved.contains(&id);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            // A 429 from the token endpoint slows the whole fleet down: what
-            // has not started yet waits for the next tick after the pause.
-            if !exempt && engine.slowed_down(engine.now()) {
-                return None;
-            }
-            Some(engine.refresh(id, &domain::Actor::Scheduler).await)
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
+    loop {
+        while tasks.len() < engine.pace.limit() {
+            let Some(id) = queue.next() else { break };
+            let engine = engine.clone();
+            let exempt = unresolved.contains(&id);
+            tasks.spawn(async move {
+                // A 429 from the token endpoint slows the whole fleet down: what
+                // has not started yet waits for the next tick after the pause.
+                if !exempt && engine.slowed_down(engine.now()) {
+                    return None;
+                }
+                let started = Instant::now();
+                let outcome = engine.refresh(id, &domain::Actor::Scheduler).await;
+                Some((outcome, started.elapsed()))
+            });
+        }
+        let Some(done) = tasks.join_next().await else {
+            break;
+        };
         match done {
             Ok(None) => {}
-            Ok(Some(outcome)) => {
+            Ok(Some((outcome, took))) => {
+                engine.pace.record(pace_signal(&outcome.result), took);
                 tracing::info!(
                     integration = %outcome.integration_id,
                     ok = outcome.ok(),
@@ -176,7 +194,13 @@ pub fn spawn(engine: Engine, interval: Duration) -> tokio::task::JoinHandle<()> 
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             timer.tick().await;
-            tick(&engine).await;
+            // A full batch means a backlog: the next batch starts at once,
+            // so the pace, not the interval, bounds the throughput.
+            while tick(&engine).await.due >= usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                if engine.slowed_down(engine.now()) {
+                    break;
+                }
+            }
         }
     })
 }

@@ -101,9 +101,11 @@ async fn advance_clock(
 struct SettingsPatch {
     withhold_refresh_tokens: Option<bool>,
     access_token_lifetime_secs: Option<i64>,
+    latency_ms: Option<u64>,
 }
 
-/// Changes switches at run time: withholding refresh tokens, the access token lifetime.
+/// Changes switches at run time: withholding refresh tokens, the access
+/// token lifetime, the provider's latency (at most a minute).
 async fn settings(
     State(sandbox): State<Sandbox>,
     body: Result<Json<SettingsPatch>, axum::extract::rejection::JsonRejection>,
@@ -111,7 +113,7 @@ async fn settings(
     let Ok(Json(patch)) = body else {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "expected {\"withholdRefreshTokens\": bool, \"accessTokenLifetimeSecs\": N}"})),
+            Json(json!({"error": "expected {\"withholdRefreshTokens\": bool, \"accessTokenLifetimeSecs\": N, \"latencyMs\": N}"})),
         )
             .into_response();
     };
@@ -122,7 +124,17 @@ async fn settings(
         )
             .into_response();
     }
+    if patch.latency_ms.is_some_and(|ms| ms > 60_000) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "latencyMs must be at most 60000"})),
+        )
+            .into_response();
+    }
     let mut store = sandbox.store();
+    if let Some(ms) = patch.latency_ms {
+        store.settings.latency_ms = ms;
+    }
     if let Some(w) = patch.withhold_refresh_tokens {
         store.settings.withhold_refresh_tokens = w;
     }
@@ -132,6 +144,7 @@ async fn settings(
     Json(json!({
         "withholdRefreshTokens": store.settings.withhold_refresh_tokens,
         "accessTokenLifetimeSecs": store.settings.access_token_lifetime_secs,
+        "latencyMs": store.settings.latency_ms,
     }))
     .into_response()
 }

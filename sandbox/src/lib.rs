@@ -189,10 +189,6 @@ impl Sandbox {
     /// The routes, relative to wherever the caller mounts them.
     pub fn router(&self) -> Router {
         Router::new()
-            .route(
-                "/authorize",
-                get(authorize::consent_page).post(authorize::decision),
-            )
             .route("/oauth/token", post(token::token))
             .route(
                 "/oauth/token/accessible-resources",
@@ -200,6 +196,13 @@ impl Sandbox {
             )
             .route("/me", get(resources::me))
             .merge(self.jira_routes())
+            // Every provider endpoint answers after the configured latency;
+            // the consent page and the controls do not wait.
+            .route_layer(middleware::from_fn_with_state(self.clone(), latency))
+            .route(
+                "/authorize",
+                get(authorize::consent_page).post(authorize::decision),
+            )
             .merge(control::routes())
             .with_state(self.clone())
     }
@@ -336,4 +339,17 @@ impl Sandbox {
             remaining: count,
         });
     }
+}
+
+/// Waits the configured latency (`Settings::latency_ms`), then answers.
+async fn latency(
+    axum::extract::State(sandbox): axum::extract::State<Sandbox>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let ms = sandbox.store().settings.latency_ms;
+    if ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    next.run(request).await
 }

@@ -33,6 +33,11 @@ struct Args {
     /// Access token lifetime (Atlassian: 3600).
     #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
     sandbox_access_token_secs: i64,
+
+    /// Every provider endpoint answers after this many milliseconds (the real
+    /// Atlassian: tens to hundreds).
+    #[arg(long, env = "SANDBOX_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=60_000))]
+    sandbox_latency_ms: u64,
     /// Issue no refresh tokens, as for an app without offline access.
     #[arg(long, env = "SANDBOX_WITHHOLD_REFRESH_TOKENS", default_value_t = false)]
     sandbox_withhold_refresh_tokens: bool,
@@ -72,6 +77,7 @@ async fn main() -> ExitCode {
     };
     let settings = Settings {
         access_token_lifetime_secs: args.sandbox_access_token_secs,
+        latency_ms: args.sandbox_latency_ms,
         withhold_refresh_tokens: args.sandbox_withhold_refresh_tokens,
         ..Settings::default()
     };

@@ -25,6 +25,10 @@ pub struct Settings {
     /// Reproduces an app registered without offline access: no refresh token,
     /// even when `offline_access` is requested.
     pub withhold_refresh_tokens: bool,
+    /// How long every provider endpoint (token, resources, Jira) takes to
+    /// answer, in milliseconds: the real Atlassian answers in tens to
+    /// hundreds of milliseconds, not in a fraction of one.
+    pub latency_ms: u64,
 }
 
 impl Default for Settings {
@@ -36,6 +40,7 @@ impl Default for Settings {
             refresh_idle_secs: 90 * 86_400,
             refresh_absolute_secs: 365 * 86_400,
             withhold_refresh_tokens: false,
+            latency_ms: 0,
         }
     }
 }

@@ -144,3 +144,50 @@ async fn withholding_refresh_tokens_reproduces_an_app_without_offline_access() {
     assert!(tokens.get("refresh_token").is_some());
     assert_eq!(tokens["expires_in"], 60);
 }
+
+#[tokio::test]
+async fn the_provider_answers_after_the_configured_latency_and_the_controls_do_not_wait() {
+    let sb = TestSandbox::start_with(Settings {
+        latency_ms: 150,
+        ..Settings::default()
+    })
+    .await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    let started = Instant::now();
+    let (status, rotated) = sb.refresh(&s(&tokens, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let (status, _) = sb.get_with_token("/me", &s(&rotated, "access_token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+
+    // Changed at run time; the controls themselves answer at once.
+    let started = Instant::now();
+    let (status, body) = control(&sb, "settings", json!({"latencyMs": 0})).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["latencyMs"], 0);
+    let started = Instant::now();
+    let (status, _) = sb.refresh(&s(&rotated, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+    let (status, body) = control(&sb, "settings", json!({"latencyMs": 60_001})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("latencyMs"));
+}

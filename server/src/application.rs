@@ -120,6 +120,7 @@ impl Application {
             EngineSettings {
                 sandbox_mode: config.sandbox_mode(),
                 refresh_margin_secs: i64::from(config.refresh_margin_secs),
+                max_concurrency: usize::from(config.scheduler_max_concurrency),
             },
         )
         .with_integration_view(webhook_view(i64::from(config.refresh_margin_secs)));
@@ -396,6 +397,7 @@ async fn sandbox_for(
     };
     let settings = sandbox::Settings {
         access_token_lifetime_secs: config.sandbox_access_token_secs,
+        latency_ms: config.sandbox_latency_ms,
         withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
         ..sandbox::Settings::default()
     };

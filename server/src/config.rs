@@ -87,10 +87,21 @@ pub struct Config {
     #[arg(long, env = "SCHEDULER_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=300))]
     pub scheduler_interval_secs: u32,
 
+    /// The most token requests the scheduler keeps in flight at once. Below
+    /// it the number adapts to the provider: it grows while answers come
+    /// back as fast as ever, shrinks when they slow down, halves on a 429.
+    #[arg(long, env = "SCHEDULER_MAX_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub scheduler_max_concurrency: u16,
+
     /// Sandbox mode only: lifetime of the access tokens the sandbox issues
     /// (Atlassian's is 3600; 60 makes a demo's countdown visible).
     #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
     pub sandbox_access_token_secs: i64,
+
+    /// Sandbox mode: every provider endpoint answers after this many
+    /// milliseconds (the real Atlassian: tens to hundreds; at most 60000).
+    #[arg(long, env = "SANDBOX_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=60_000))]
+    pub sandbox_latency_ms: u64,
 
     /// Sandbox mode only: issue no refresh tokens, like an app registered
     /// without offline access.
@@ -315,7 +326,9 @@ impl std::fmt::Debug for Config {
             .field("refresh_margin_secs", &self.refresh_margin_secs)
             .field("provider_timeout_secs", &self.provider_timeout_secs)
             .field("scheduler_interval_secs", &self.scheduler_interval_secs)
+            .field("scheduler_max_concurrency", &self.scheduler_max_concurrency)
             .field("sandbox_access_token_secs", &self.sandbox_access_token_secs)
+            .field("sandbox_latency_ms", &self.sandbox_latency_ms)
             .field(
                 "sandbox_withhold_refresh_tokens",
                 &self.sandbox_withhold_refresh_tokens,

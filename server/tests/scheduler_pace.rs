@@ -1,0 +1,71 @@
+//! The scheduler's pace towards the provider (issue 18): it grows while
+//! answers come back quickly, halves on overload, stays under its ceiling
+//! (`SCHEDULER_MAX_CONCURRENCY`), and a tick says how many were due, so that
+//! a full batch is followed at once by the next. Real refreshes against the
+//! sandbox over HTTP.
+
+mod common;
+
+use common::*;
+use engine::scheduler::tick;
+use sandbox::FaultKind;
+
+#[tokio::test]
+async fn the_pace_grows_with_answers_and_halves_on_a_429() {
+    // A margin longer than the token's life: every integration is due at once.
+    let app = TestApp::spawn_with(&["--refresh-margin-secs", "4000"]).await;
+    app.connect(ADA, &[ACME], None).await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    assert_eq!(app.engine.provider_pace_limit(), 8);
+    let report = tick(&app.engine).await;
+    assert_eq!(report.due, 2);
+    assert!(report.refreshed.iter().all(|o| o.ok()), "{report:?}");
+    // Two quick answers in slow start: two more in flight allowed.
+    assert_eq!(app.engine.provider_pace_limit(), 10);
+
+    app.sandbox.inject_fault(
+        FaultKind::Status {
+            code: 429,
+            retry_after_secs: Some(1),
+        },
+        1,
+    );
+    app.clock.advance(10);
+    let report = tick(&app.engine).await;
+    assert_eq!(report.refreshed.len(), 2, "{report:?}");
+    // One 429 halves it (then one quick answer adds to it, additively now).
+    let limit = app.engine.provider_pace_limit();
+    assert!((5..=6).contains(&limit), "{limit}");
+}
+
+#[tokio::test]
+async fn the_pace_never_passes_its_ceiling() {
+    let app = TestApp::spawn_with(&[
+        "--refresh-margin-secs",
+        "4000",
+        "--scheduler-max-concurrency",
+        "3",
+    ])
+    .await;
+    assert_eq!(app.engine.provider_pace_limit(), 3);
+    app.connect(ADA, &[ACME], None).await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    for _ in 0..5 {
+        tick(&app.engine).await;
+        app.clock.advance(10);
+    }
+    assert_eq!(app.engine.provider_pace_limit(), 3);
+}
+
+#[test]
+fn a_ceiling_out_of_range_stops_start_up_naming_the_variable() {
+    for bad in ["0", "5000", "many"] {
+        let err = server::Config::from_args(["server", "--scheduler-max-concurrency", bad])
+            .expect_err("must fail")
+            .to_string();
+        assert!(
+            err.contains("scheduler-max-concurrency") || err.contains("SCHEDULER_MAX_CONCURRENCY"),
+            "{err}"
+        );
+    }
+}

@@ -1,11 +1,13 @@
 //! The SQLite database: opening (creating the file and its folder when missing),
 //! WAL mode, migrations from `migrations/`, and the queries, one file per table
 //! (`webhook_outbox.rs` holds the webhook writes made inside other tables'
-//! transactions).
+//! transactions; `group_commit.rs` commits the refreshes' lease claims and
+//! rotations in groups, one fsync per group).
 
 mod api_keys;
 mod dashboard_page;
 mod events;
+mod group_commit;
 mod integrations;
 mod oauth_states;
 mod refresh_queries;
@@ -57,6 +59,8 @@ pub enum DatabaseError {
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: SqlitePool,
+    /// The refresh's durable writes, committed in groups (`group_commit.rs`).
+    group: group_commit::GroupCommit,
 }
 
 impl Database {
@@ -89,7 +93,8 @@ impl Database {
             .await
             .map_err(DatabaseError::Open)?;
         sqlx::migrate!("../migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let group = group_commit::GroupCommit::start(pool.clone());
+        Ok(Self { pool, group })
     }
 
     /// The connection pool, for queries that live beside their table's module.

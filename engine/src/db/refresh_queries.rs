@@ -4,7 +4,8 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::events::{bind_event, insert_event, Announce, NewEvent};
+use super::events::{insert_event, Announce, NewEvent};
+use super::group_commit::{OwnedEvent, Write, Written};
 use super::{Database, DatabaseError};
 
 /// What a refresh needs of a row.
@@ -86,10 +87,22 @@ pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
        AND (retry_after IS NULL OR retry_after <= ?2)
      ORDER BY refresh_token_issued_at LIMIT ?3";
 
+/// Takes a row's lease and marks its refresh token as sent. Binds: owner,
+/// until, now, id.
+pub(super) const CLAIM_SQL: &str =
+    "UPDATE integrations SET lease_owner = ?1, lease_expires_at = ?2,
+        lease_fence = lease_fence + 1,
+        refresh_sent_at = CASE WHEN refresh_token IS NULL THEN NULL
+                               ELSE coalesce(refresh_sent_at, ?3) END
+     WHERE id = ?4 AND disconnected_at IS NULL
+       AND (lease_owner IS NULL OR lease_expires_at <= ?3)
+     RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
+        is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled";
+
 /// A rotation's write: new tokens, active, every failure forgotten. Compare-
 /// and-swap on the refresh token sent and the lease's fence. Binds: see
 /// [`bind_rotation`].
-const ROTATION_UPDATE: &str =
+pub(super) const ROTATION_UPDATE: &str =
     "UPDATE integrations SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
         expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
         last_error = NULL, transient_failures = 0, retry_after = NULL,
@@ -98,7 +111,7 @@ const ROTATION_UPDATE: &str =
         failing_since = NULL, failing_announced = 0
      WHERE id = ? AND refresh_token = ? AND lease_fence = ? AND disconnected_at IS NULL";
 
-fn bind_rotation<'q>(
+pub(super) fn bind_rotation<'q>(
     query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     id: IntegrationId,
     sent: &'q [u8],
@@ -139,6 +152,7 @@ impl Database {
     /// Takes the row's refresh lease for `owner` until `until`, unless a live
     /// lease is held, and in the same durable write marks the refresh token as
     /// sent (keeping an earlier mark: the leeway counts from the first send).
+    /// Committed with the other refreshes' writes of the moment (group commit).
     pub async fn claim_refresh(
         &self,
         id: IntegrationId,
@@ -146,22 +160,19 @@ impl Database {
         until: UnixTime,
         now: UnixTime,
     ) -> Result<Claim, DatabaseError> {
-        let claimed: Option<RefreshRow> = sqlx::query_as(
-            "UPDATE integrations SET lease_owner = ?1, lease_expires_at = ?2,
-                lease_fence = lease_fence + 1,
-                refresh_sent_at = CASE WHEN refresh_token IS NULL THEN NULL
-                                       ELSE coalesce(refresh_sent_at, ?3) END
-             WHERE id = ?4 AND disconnected_at IS NULL
-               AND (lease_owner IS NULL OR lease_expires_at <= ?3)
-             RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
-                is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled",
-        )
-        .bind(owner)
-        .bind(until)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
+        let claimed = match self
+            .group
+            .write(Write::Claim {
+                id,
+                owner: owner.to_owned(),
+                until,
+                now,
+            })
+            .await?
+        {
+            Written::Claimed(row) => row,
+            Written::Rotated(_) => None,
+        };
         if let Some(row) = claimed {
             return Ok(Claim::Claimed(row));
         }
@@ -221,9 +232,9 @@ impl Database {
     /// A rotation that ends a failure streak also enqueues `announce`
     /// (`integration.recovered`) in that transaction.
     ///
-    /// This is the refresh's hot path, so the common case travels to SQLite's
-    /// worker thread as ONE multi-statement query (the event is inserted only
-    /// when the update matched: `changes() = 1`) instead of four round trips.
+    /// This is the refresh's hot path: the common case is committed together
+    /// with the other refreshes' writes waiting at that moment, one fsync for
+    /// all (`group_commit.rs`); it returns once its group is durable.
     #[allow(clippy::too_many_arguments)]
     pub async fn store_rotation(
         &self,
@@ -240,31 +251,20 @@ impl Database {
                 .store_rotation_announcing(id, sent, fence, rotation, event, announce, now)
                 .await;
         }
-        let mut conn = self.pool().acquire().await?;
-        let sql = format!(
-            "BEGIN IMMEDIATE;
-             {ROTATION_UPDATE};
-             INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message, actor)
-                SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id;
-             COMMIT;"
-        );
-        let update = bind_rotation(sqlx::query(&sql), id, sent, fence, rotation, now);
-        let stored = bind_event(update, event, now)
-            // `fetch_all` runs every statement through COMMIT. (The summed
-            // rows-affected of a multi-statement query is no witness: SQLite reports
-            // BEGIN and COMMIT with the previous statement's count.)
-            .fetch_all(&mut *conn)
-            .await;
-        match stored {
-            // The event's id when the update matched; no row when it did not.
-            Ok(event_ids) => Ok(!event_ids.is_empty()),
-            Err(e) => {
-                // A statement failed after BEGIN: end the transaction before the
-                // connection goes back to the pool. (If SQLite already rolled
-                // back, this ROLLBACK has nothing to do and its error says so.)
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                Err(e.into())
-            }
+        match self
+            .group
+            .write(Write::Rotation {
+                id,
+                sent: sent.to_vec(),
+                fence,
+                rotation: rotation.clone(),
+                event: OwnedEvent::of(event),
+                now,
+            })
+            .await?
+        {
+            Written::Rotated(stored) => Ok(stored),
+            Written::Claimed(_) => Ok(false),
         }
     }
 

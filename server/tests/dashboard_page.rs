@@ -285,3 +285,78 @@ async fn the_table_view_and_the_summary_render_without_javascript() {
         "the switch to the table"
     );
 }
+
+#[tokio::test]
+async fn the_search_index_follows_every_change_and_takes_any_text() {
+    let app = TestApp::spawn().await;
+    seed(&app, 20).await;
+    // Substrings of three characters or more use the trigram index...
+    let (_, mid) = page(&app, &[("search", "bex-1")]).await;
+    // globex-1, globex-11, 13, 15, 17, 19
+    assert_eq!(mid["total"], 6, "{mid}");
+    // ...and shorter ones still find substrings.
+    let (_, short) = page(&app, &[("search", "-7")]).await;
+    assert_eq!(short["total"], 1);
+    // Any text is a phrase, never syntax.
+    for text in [
+        "\"",
+        "a\"b",
+        "acme OR globex",
+        "acme*",
+        "NEAR(acme)",
+        "-acme",
+        "^acm",
+        ":::",
+    ] {
+        let (status, body) = page(&app, &[("search", text)]).await;
+        assert_eq!(status, StatusCode::OK, "{text}: {body}");
+        assert_eq!(body["total"], 0, "{text}: {body}");
+    }
+    // A site renamed, an account renamed, a row deleted: the index follows.
+    // Sites are replaced as a consent replaces them: deleted, then inserted.
+    sqlx::query("DELETE FROM integration_sites WHERE integration_id = 3")
+        .execute(app.database.pool())
+        .await
+        .expect("drop sites");
+    sqlx::query("INSERT INTO integration_sites VALUES (3, 'cloud-3', 'initech-3', 'https://initech-3.atlassian.net')")
+        .execute(app.database.pool())
+        .await
+        .expect("new site");
+    let (_, renamed) = page(&app, &[("search", "initech")]).await;
+    assert_eq!(renamed["total"], 1);
+    let (_, gone) = page(&app, &[("search", "globex-3.")]).await;
+    assert_eq!(gone["total"], 0);
+    sqlx::query("UPDATE integrations SET account_name = 'Grace Hopper' WHERE id = 5")
+        .execute(app.database.pool())
+        .await
+        .expect("rename account");
+    let (_, grace) = page(&app, &[("search", "hopper")]).await;
+    assert_eq!(grace["total"], 1);
+    assert_eq!(grace["items"][0]["id"], 5);
+    let (_, old_name) = page(&app, &[("search", "person 5@")]).await;
+    assert_eq!(old_name["total"], 0);
+    // A connect through the real flow lands in the index with its sites.
+    let flow = app.connect(common::ADA, &[common::ACME], None).await;
+    assert_eq!(flow.status, StatusCode::SEE_OTHER);
+    let (_, ada) = page(&app, &[("search", "lovelace")]).await;
+    assert_eq!(ada["total"], 1);
+    // The plan reads the index, not every row.
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM integrations i WHERE i.disconnected_at IS NULL
+           AND i.id IN (SELECT rowid FROM integrations_search WHERE integrations_search MATCH '\"acme\"')",
+    )
+    .fetch_all(app.database.pool())
+    .await
+    .expect("plan");
+    let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        plan.iter().any(|p| p.contains("VIRTUAL TABLE INDEX")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|p| p.starts_with("SEARCH i USING INTEGER PRIMARY KEY")),
+        "{plan:?}"
+    );
+    assert!(!plan.contains(&"SCAN i"), "{plan:?}");
+}

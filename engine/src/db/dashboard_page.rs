@@ -110,6 +110,11 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// `text` as one FTS5 phrase: in double quotes, its own quotes doubled.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 /// ` WHERE ...` for the query's filters.
 fn push_filter(
     qb: &mut QueryBuilder<'_, Sqlite>,
@@ -127,10 +132,19 @@ fn push_filter(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let pattern = like_pattern(&text.to_lowercase());
-        qb.push(" AND i.search_text LIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\'");
+        let text = text.to_lowercase();
+        if text.chars().count() >= 3 {
+            // The trigram index: an index lookup, not a scan. The text is one
+            // FTS5 phrase (its quotes doubled), so no character is syntax.
+            qb.push(" AND i.id IN (SELECT rowid FROM integrations_search WHERE integrations_search MATCH ")
+                .push_bind(fts_phrase(&text))
+                .push(")");
+        } else {
+            // Too short for a trigram: LIKE over the rows.
+            qb.push(" AND i.search_text LIKE ")
+                .push_bind(like_pattern(&text))
+                .push(" ESCAPE '\\'");
+        }
     }
 }
 

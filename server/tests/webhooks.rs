@@ -38,6 +38,23 @@ async fn delivered_types(app: &TestApp, receiver: &Receiver) -> Vec<String> {
     receiver.types()
 }
 
+/// POSTs one of the settings page's forms as the administrator: it answers
+/// with a redirect back to the page; its `Location` (with the notice).
+async fn settings_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
+    let res = app
+        .http
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .expect("settings form");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+    res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
 fn the_settings_secret(html: &str) -> String {
     let start = html
         .find("whsec_")
@@ -75,14 +92,12 @@ async fn the_signature_verifies_with_the_endpoint_secret_and_not_with_another() 
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
     // ...until an administrator allows private addresses.
-    let res = app
-        .http
-        .post(app.url("/settings/webhooks/settings"))
-        .form(&[("allow_private", "on")])
-        .send()
-        .await
-        .expect("settings");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    settings_form(
+        &app,
+        "/settings/webhooks/settings",
+        &[("allow_private", "on")],
+    )
+    .await;
     let (status, page) = app
         .post_form("/settings/webhooks", &[("url", receiver.url.as_str())])
         .await;
@@ -395,13 +410,7 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
         .fetch_one(app.database.pool())
         .await
         .expect("id");
-    let res = app
-        .http
-        .post(app.url(&format!("/settings/webhooks/{id}/enable")))
-        .send()
-        .await
-        .expect("enable");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    settings_form(&app, &format!("/settings/webhooks/{id}/enable"), &[]).await;
     receiver.fail_with(200);
     receiver.clear();
     let deliveries: Vec<i64> = sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY id")
@@ -411,19 +420,12 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
     let redeliver = |delivery: i64| {
         let app = &app;
         async move {
-            let res = app
-                .http
-                .post(app.url(&format!(
-                    "/settings/webhooks/deliveries/{delivery}/redeliver"
-                )))
-                .send()
-                .await
-                .expect("redeliver");
-            assert_eq!(res.status(), StatusCode::SEE_OTHER);
-            res.headers()["location"]
-                .to_str()
-                .expect("ascii")
-                .to_owned()
+            settings_form(
+                app,
+                &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
+                &[],
+            )
+            .await
         }
     };
     for delivery in &deliveries {
@@ -437,16 +439,11 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
         ["integration.connected", "integration.connected"]
     );
     // "Redeliver undelivered" queues everything not received, in one go.
-    let res = app
-        .http
-        .post(app.url(&format!("/settings/webhooks/{id}/redeliver")))
-        .send()
-        .await
-        .expect("redeliver undelivered");
-    assert!(res.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .contains("webhook_undelivered_queued"));
+    assert!(
+        settings_form(&app, &format!("/settings/webhooks/{id}/redeliver"), &[])
+            .await
+            .contains("webhook_undelivered_queued")
+    );
     assert_eq!(
         deliver(&app).await.attempted,
         0,
@@ -462,13 +459,7 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
         .fetch_one(app.database.pool())
         .await
         .expect("the environment's endpoint");
-    let res = app
-        .http
-        .post(app.url(&format!("/settings/webhooks/{id}/test")))
-        .send()
-        .await
-        .expect("test");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    settings_form(&app, &format!("/settings/webhooks/{id}/test"), &[]).await;
     deliver(&app).await;
     let got = receiver.received();
     assert_eq!(got.len(), 1);
@@ -481,40 +472,25 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
         .fetch_one(app.database.pool())
         .await
         .expect("id");
-    let res = app
-        .http
-        .post(app.url(&format!(
-            "/settings/webhooks/deliveries/{delivery}/redeliver"
-        )))
-        .send()
-        .await
-        .expect("redeliver");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    settings_form(
+        &app,
+        &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
+        &[],
+    )
+    .await;
     deliver(&app).await;
     let got = receiver.received();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].id, got[1].id);
     // The environment's endpoint cannot be deleted from the page.
-    let res = app
-        .http
-        .post(app.url(&format!("/settings/webhooks/{id}/delete")))
-        .send()
-        .await
-        .expect("delete");
-    assert!(res.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .contains("webhook_from_environment"));
+    assert!(
+        settings_form(&app, &format!("/settings/webhooks/{id}/delete"), &[])
+            .await
+            .contains("webhook_from_environment")
+    );
     // An unknown endpoint is named as such.
-    let res = app
-        .http
-        .post(app.url("/settings/webhooks/999/test"))
-        .send()
+    assert!(settings_form(&app, "/settings/webhooks/999/test", &[])
         .await
-        .expect("test");
-    assert!(res.headers()["location"]
-        .to_str()
-        .expect("ascii")
         .contains("no_such_webhook"));
 }
 
@@ -596,18 +572,16 @@ async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
 #[tokio::test]
 async fn a_viewer_cannot_manage_webhooks() {
     let app = TestApp::spawn().await;
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[
+    settings_form(
+        &app,
+        "/settings/users",
+        &[
             ("email", "vera@example.com"),
             ("password", "viewer-password-1"),
             ("role", "viewer"),
-        ])
-        .send()
-        .await
-        .expect("add user");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        ],
+    )
+    .await;
     let session = sign_in(&app.base, "vera@example.com", "viewer-password-1")
         .await
         .expect("signed in");

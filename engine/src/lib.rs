@@ -15,7 +15,8 @@
 //!   its throttle, users and roles, the account log (`accounts/rules.rs` is pure).
 //! - [`changes`]: every committed change to an integration, published once
 //!   to subscribers (the live event stream).
-//! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
+//! - [`clock`]: the time source, a parameter everywhere so tests move time by hand,
+//!   and `rfc3339`, how every view and message writes an instant.
 //! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
 //! - [`integration`]: the stored integration and its sites, as the engine sees them.
 //! - [`secret`]: [`Secret`], a token that cannot be printed or serialized.

@@ -2,7 +2,6 @@
 //! context, mapping the engine's types into views, and turning engine errors
 //! into an HTTP status and a sentence (causes go to the log, never to the browser).
 
-use chrono::{DateTime, SecondsFormat};
 use leptos::prelude::*;
 
 use domain::{status_at, IntegrationId, StatusInputs, UnixTime};
@@ -90,12 +89,9 @@ pub fn app_info(engine: &Engine) -> AppInfo {
     }
 }
 
-/// RFC 3339 (UTC, seconds) for an instant.
-pub fn rfc3339(at: UnixTime) -> String {
-    DateTime::from_timestamp(at.secs(), 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+/// RFC 3339 (UTC, seconds) for an instant: the engine's, so pages, views
+/// and webhook messages write times alike.
+pub use engine::clock::rfc3339;
 
 /// The view of `i` at `engine`'s clock.
 pub fn integration_view(engine: &Engine, i: Integration) -> IntegrationView {

@@ -7,7 +7,8 @@ use domain::time::CONSENT_LIFETIME_SECS;
 use domain::webhook_event::CONSENT_WARNING_DAYS;
 use domain::{IntegrationId, UnixTime, WebhookEvent};
 
-use super::{rfc3339, Notice};
+use super::Notice;
+use crate::clock::rfc3339;
 use crate::Engine;
 
 /// Integrations read per batch, and batches per tick at most (the rest are

@@ -25,11 +25,11 @@ pub mod signing;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat};
 use domain::{UnixTime, WebhookEvent};
 use rand::RngCore;
 use serde_json::json;
 
+use crate::clock::rfc3339;
 use crate::integration::Integration;
 
 pub use delivery::{retry_delay_secs, DeliveryReport};
@@ -103,12 +103,6 @@ pub fn new_message_id() -> String {
     rand::thread_rng().fill_bytes(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("msg_{hex}")
-}
-
-pub(crate) fn rfc3339(at: UnixTime) -> String {
-    DateTime::from_timestamp(at.secs(), 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The engine's own rendering of an integration, used until the server

@@ -65,8 +65,8 @@ impl Mode {
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub mode: Mode,
-    /// Seconds before expiry at which a token counts as "expiring".
-    pub refresh_margin_secs: i64,
+    /// The refresh margin and policy the statuses are judged by.
+    pub status_rule: domain::StatusRule,
     /// The server's clock when it answered: the first render (server and
     /// hydration alike) counts down from it, so the two never mismatch.
     pub server_now: i64,
@@ -286,6 +286,8 @@ pub struct FleetSummaryView {
     pub active: i64,
     pub expiring: i64,
     pub expired: i64,
+    #[serde(default)]
+    pub idle: i64,
     pub needs_reauth: i64,
 }
 
@@ -296,6 +298,7 @@ impl FleetSummaryView {
             Status::Active => self.active,
             Status::Expiring => self.expiring,
             Status::Expired => self.expired,
+            Status::Idle => self.idle,
             Status::NeedsReauth => self.needs_reauth,
         }
     }

@@ -2,4 +2,4 @@
 //! `domain` crate, so the server render, the browser's ticking clock and the
 //! engine's status filter agree.
 
-pub use domain::{status_at, StatusInputs};
+pub use domain::{status_at, StatusInputs, StatusRule};

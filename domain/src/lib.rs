@@ -10,6 +10,8 @@
 //! - [`ids`]: [`IntegrationId`], the number that names an integration everywhere.
 //! - [`time`]: [`UnixTime`], an instant in UNIX seconds, and Atlassian's lifetimes.
 //! - [`status`]: [`Status`] and [`status_at`], an integration's standing at an instant.
+//! - [`refresh_policy`]: [`RefreshPolicy`], scheduled or on-demand refreshes, and
+//!   the [`StatusRule`] (margin and policy) statuses are judged by.
 //! - [`event`]: [`EventKind`] and [`EventOutcome`], the columns of the event log.
 //! - [`settings_notice`]: [`SettingsNotice`], what `/settings` says after a form.
 //! - [`webhook_event`]: [`WebhookEvent`], what a webhook reports, by its wire name.
@@ -24,6 +26,7 @@ pub mod api_scope;
 pub mod connect_failure;
 pub mod event;
 pub mod ids;
+pub mod refresh_policy;
 pub mod settings_notice;
 pub mod status;
 pub mod time;
@@ -34,6 +37,7 @@ pub use api_scope::ApiScope;
 pub use connect_failure::{ConnectFailure, Flash, Tone};
 pub use event::{EventKind, EventOutcome};
 pub use ids::IntegrationId;
+pub use refresh_policy::{RefreshPolicy, StatusRule};
 pub use settings_notice::SettingsNotice;
 pub use status::{status_at, Status, StatusInputs};
 pub use time::UnixTime;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::RefreshPolicy;
+
 /// Where an integration stands, derived from its timestamps by [`status_at`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -11,6 +13,9 @@ pub enum Status {
     Active,
     Expiring,
     Expired,
+    /// On demand ([`RefreshPolicy::OnDemand`]): the access token ran out and
+    /// the refresh token is alive; the next use refreshes it. Healthy.
+    Idle,
     NeedsReauth,
 }
 
@@ -21,6 +26,7 @@ impl Status {
             Status::Active => "active",
             Status::Expiring => "expiring",
             Status::Expired => "expired",
+            Status::Idle => "idle",
             Status::NeedsReauth => "needs re-auth",
         }
     }
@@ -32,6 +38,7 @@ impl Status {
             Status::Active => "active",
             Status::Expiring => "expiring",
             Status::Expired => "expired",
+            Status::Idle => "idle",
             Status::NeedsReauth => "needs_reauth",
         }
     }
@@ -41,11 +48,13 @@ impl Status {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Every status, in the dashboard's order.
-    pub const ALL: [Status; 4] = [
+    /// Every status, in the dashboard's order (a policy has a subset:
+    /// [`RefreshPolicy::statuses`]).
+    pub const ALL: [Status; 5] = [
         Status::Active,
         Status::Expiring,
         Status::Expired,
+        Status::Idle,
         Status::NeedsReauth,
     ];
 }
@@ -57,25 +66,28 @@ pub struct StatusInputs {
     pub has_refresh_token: bool,
     /// Access token expiry, UNIX seconds.
     pub expires_at: i64,
-    /// Seconds before expiry at which the token counts as expiring.
+    /// Seconds before expiry at which the token is refreshed.
     pub margin_secs: i64,
+    pub policy: RefreshPolicy,
 }
 
 /// The status at `now` (UNIX seconds).
 ///
 /// An inactive integration, or an expired one with no refresh token, needs
 /// re-authentication: nothing can revive it without the user. An expired one
-/// with a refresh token is merely `expired`: the next refresh revives it.
+/// with a refresh token is merely `expired` (the next refresh revives it), or
+/// `idle` on demand, where nothing refreshes it until it is needed. On demand
+/// nothing is `expiring` either.
 pub fn status_at(inputs: StatusInputs, now: i64) -> Status {
     if !inputs.is_active {
         Status::NeedsReauth
     } else if now >= inputs.expires_at {
-        if inputs.has_refresh_token {
-            Status::Expired
-        } else {
-            Status::NeedsReauth
+        match (inputs.has_refresh_token, inputs.policy) {
+            (false, _) => Status::NeedsReauth,
+            (true, RefreshPolicy::Scheduled) => Status::Expired,
+            (true, RefreshPolicy::OnDemand) => Status::Idle,
         }
-    } else if inputs.expires_at - now <= inputs.margin_secs {
+    } else if inputs.expires_at - now <= inputs.policy.expiring_margin(inputs.margin_secs) {
         Status::Expiring
     } else {
         Status::Active
@@ -100,6 +112,50 @@ mod tests {
             has_refresh_token,
             expires_at: 10_000,
             margin_secs: 300,
+            policy: RefreshPolicy::Scheduled,
+        }
+    }
+
+    #[test]
+    fn on_demand_an_expired_token_with_a_refresh_token_is_idle() {
+        let on_demand = |is_active, has_refresh_token| StatusInputs {
+            policy: RefreshPolicy::OnDemand,
+            ..inputs(is_active, has_refresh_token)
+        };
+        let i = on_demand(true, true);
+        // Never "expiring": nothing refreshes ahead of time.
+        assert_eq!(status_at(i, 10_000 - 301), Status::Active);
+        assert_eq!(status_at(i, 9_999), Status::Active);
+        assert_eq!(status_at(i, 10_000), Status::Idle);
+        assert_eq!(status_at(i, 10_000 + 86_400), Status::Idle);
+        // Without a refresh token, or deactivated, it is dead as before.
+        assert_eq!(
+            status_at(on_demand(true, false), 10_000),
+            Status::NeedsReauth
+        );
+        assert_eq!(status_at(on_demand(false, true), 0), Status::NeedsReauth);
+    }
+
+    #[test]
+    fn a_policy_lists_exactly_the_statuses_it_can_produce() {
+        for policy in [RefreshPolicy::Scheduled, RefreshPolicy::OnDemand] {
+            let mut seen = Vec::new();
+            for (is_active, has_refresh_token) in [(true, true), (true, false), (false, true)] {
+                for now in [0, 9_700, 9_999, 10_000, 20_000] {
+                    let i = StatusInputs {
+                        policy,
+                        ..inputs(is_active, has_refresh_token)
+                    };
+                    let status = status_at(i, now);
+                    if !seen.contains(&status) {
+                        seen.push(status);
+                    }
+                }
+            }
+            for status in &seen {
+                assert!(policy.statuses().contains(status), "{policy:?}: {status:?}");
+            }
+            assert_eq!(seen.len(), policy.statuses().len(), "{policy:?}");
         }
     }
 

@@ -1,5 +1,7 @@
 //! "Test connection": one real Jira call (`/rest/api/3/myself`) with the stored
-//! access token, on the integration's first site.
+//! access token, on the integration's first site. On demand
+//! ([`domain::RefreshPolicy::OnDemand`]) a token that has run out (or is about
+//! to) is refreshed first: the test is a use like any other.
 
 use domain::{EventKind, EventOutcome, IntegrationId};
 
@@ -25,7 +27,12 @@ pub enum ConnectionTestError {
     Provider(ProviderError),
     #[error("The database could not be read; the server logged the cause.")]
     Storage,
+    #[error("The idle access token could not be refreshed for the test: {0}")]
+    Refresh(String),
 }
+
+/// On demand, a test refreshes a token that has less than this left.
+const TEST_MIN_VALIDITY_SECS: i64 = 60;
 
 /// The Jira user the token acts as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +65,17 @@ impl Engine {
             .sites
             .first()
             .ok_or(ConnectionTestError::NoSite(id))?;
+        let on_demand = self.settings().refresh_policy == domain::RefreshPolicy::OnDemand;
+        if on_demand
+            && integration.is_active
+            && integration.has_refresh_token
+            && integration.expires_at - self.now() < TEST_MIN_VALIDITY_SECS
+        {
+            let outcome = self.refresh(id, actor).await;
+            if !outcome.ok() {
+                return Err(ConnectionTestError::Refresh(outcome.message));
+            }
+        }
         let blob = self
             .db
             .encrypted_tokens(id)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use domain::{Actor, EventKind, EventOutcome, IntegrationId, UnixTime};
+use domain::{Actor, EventKind, EventOutcome, IntegrationId, RefreshPolicy, StatusRule, UnixTime};
 
 use crate::db::{FleetSummary, NewEvent, Page, PageQuery, TokenEvent, MAX_PAGE_SIZE};
 use crate::oauth::AtlassianClient;
@@ -57,6 +57,18 @@ pub struct EngineSettings {
     pub refresh_margin_secs: i64,
     /// The most scheduled token requests in flight at once (the pace adapts below it).
     pub max_concurrency: usize,
+    /// Whether the scheduler keeps access tokens fresh or only refresh tokens alive.
+    pub refresh_policy: RefreshPolicy,
+}
+
+impl EngineSettings {
+    /// How the statuses are judged under these settings.
+    pub fn status_rule(&self) -> StatusRule {
+        StatusRule {
+            margin_secs: self.refresh_margin_secs,
+            policy: self.refresh_policy,
+        }
+    }
 }
 
 /// Why a use case could not be carried out. The text is for the user; the
@@ -160,7 +172,7 @@ impl Engine {
     /// is overdue): the scheduler's lag, for `/metrics`.
     pub async fn scheduler_lag_secs(&self) -> Result<i64, EngineError> {
         self.db
-            .scheduler_lag_secs(self.now(), self.settings.refresh_margin_secs)
+            .scheduler_lag_secs(self.now(), self.settings.status_rule())
             .await
             .map_err(storage("measure the scheduler's lag"))
     }
@@ -189,7 +201,7 @@ impl Engine {
             ..query
         };
         self.db
-            .dashboard_page(&query, self.now(), self.settings.refresh_margin_secs)
+            .dashboard_page(&query, self.now(), self.settings.status_rule())
             .await
             .map_err(storage("list the integrations"))
     }
@@ -198,7 +210,7 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn fleet_summary(&self) -> Result<FleetSummary, EngineError> {
         self.db
-            .fleet_summary(self.now(), self.settings.refresh_margin_secs)
+            .fleet_summary(self.now(), self.settings.status_rule())
             .await
             .map_err(storage("count the integrations"))
     }

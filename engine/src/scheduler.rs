@@ -1,6 +1,7 @@
 //! The background scheduler: each tick refreshes every active integration with
-//! a refresh token that is within the margin of expiry (or whose refresh token
-//! has idled 30 days, so Atlassian's 90-day inactivity expiry never strikes),
+//! a refresh token that is within the margin of expiry (not on demand:
+//! [`RefreshPolicy::OnDemand`]) or whose refresh token has idled 30 days (so
+//! Atlassian's 90-day inactivity expiry never strikes),
 //! flags expired integrations that have no way to refresh, and warns of
 //! consents that end within 30, 7 or 1 days (webhooks). Refreshes run as
 //! many at once as the provider's pace allows ([`crate::provider_pace`]), a
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use domain::{EventKind, EventOutcome, IntegrationId, UnixTime, WebhookEvent};
+use domain::{EventKind, EventOutcome, IntegrationId, RefreshPolicy, UnixTime, WebhookEvent};
 
 use crate::db::{Announce, AnnounceIf, NewEvent};
 use crate::provider_pace::Signal;
@@ -162,14 +163,16 @@ async fn due(
         tracing::info!("the provider asked to slow down: only unresolved refreshes run");
         engine.db.unresolved(now, BATCH).await
     } else {
+        // On demand, access tokens are refreshed when something needs one:
+        // the scheduler only keeps refresh tokens alive.
+        let settings = engine.settings();
+        let expiring_before = match settings.refresh_policy {
+            RefreshPolicy::Scheduled => now + settings.refresh_margin_secs,
+            RefreshPolicy::OnDemand => UnixTime(i64::MIN),
+        };
         engine
             .db
-            .due_for_refresh(
-                now + engine.settings().refresh_margin_secs,
-                now - IDLE_REFRESH_SECS,
-                now,
-                BATCH,
-            )
+            .due_for_refresh(expiring_before, now - IDLE_REFRESH_SECS, now, BATCH)
             .await
     };
     let due = match due {

@@ -121,9 +121,11 @@ impl Application {
                 sandbox_mode: config.sandbox_mode(),
                 refresh_margin_secs: i64::from(config.refresh_margin_secs),
                 max_concurrency: usize::from(config.scheduler_max_concurrency),
+                refresh_policy: config.refresh_policy,
             },
-        )
-        .with_integration_view(webhook_view(i64::from(config.refresh_margin_secs)));
+        );
+        let rule = engine.settings().status_rule();
+        let engine = engine.with_integration_view(webhook_view(rule));
         let webhook = match (&config.webhook_url, &config.webhook_secret) {
             (Some(url), Some(secret)) => Some((url, Secret::new(secret.clone()))),
             _ => None,
@@ -568,12 +570,12 @@ async fn shutdown_signal() {
 
 /// Webhook messages show an integration exactly as the dashboard and the
 /// service API do (`IntegrationView`).
-fn webhook_view(margin_secs: i64) -> Arc<engine::webhooks::IntegrationViewFn> {
+fn webhook_view(rule: domain::StatusRule) -> Arc<engine::webhooks::IntegrationViewFn> {
     Arc::new(move |integration, now| {
         serde_json::to_value(app::api::integration_view_at(
             integration.clone(),
             now,
-            margin_secs,
+            rule,
         ))
         .unwrap_or_default()
     })

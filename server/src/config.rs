@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+use domain::RefreshPolicy;
 use url::Url;
 
 /// The dashboard's configuration. Its `Debug` redacts the client secret and
@@ -76,6 +77,14 @@ pub struct Config {
     /// Refresh access tokens this many seconds before they expire.
     #[arg(long, env = "REFRESH_MARGIN_SECS", default_value_t = 300)]
     pub refresh_margin_secs: u32,
+
+    /// When access tokens are refreshed: `scheduled` keeps every one fresh
+    /// (refreshed within the margin of its expiry, 24 token requests a day per
+    /// integration); `on-demand` refreshes one only when something needs it
+    /// (a button, a token hand-out, the proxy, a connection test) and keeps
+    /// the refresh tokens alive against the 90-day inactivity expiry.
+    #[arg(long, env = "REFRESH_POLICY", default_value = "scheduled", value_parser = refresh_policy)]
+    pub refresh_policy: RefreshPolicy,
 
     /// Give up on a request to Atlassian after this many seconds (a timeout is
     /// a transient failure: the tokens are kept and the refresh retried).
@@ -324,6 +333,7 @@ impl std::fmt::Debug for Config {
             )
             .field("reseal_tokens", &self.reseal_tokens)
             .field("refresh_margin_secs", &self.refresh_margin_secs)
+            .field("refresh_policy", &self.refresh_policy)
             .field("provider_timeout_secs", &self.provider_timeout_secs)
             .field("scheduler_interval_secs", &self.scheduler_interval_secs)
             .field("scheduler_max_concurrency", &self.scheduler_max_concurrency)
@@ -351,6 +361,11 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// `REFRESH_POLICY`'s value.
+fn refresh_policy(text: &str) -> Result<RefreshPolicy, String> {
+    RefreshPolicy::parse(text).ok_or_else(|| "use scheduled or on-demand".to_owned())
+}
+
 /// A URL as text, with any password in it replaced.
 fn without_password(text: &str) -> String {
     match Url::parse(text) {
@@ -374,6 +389,20 @@ mod tests {
         assert!(config.sandbox_mode());
         assert_eq!(config.leptos_site_addr.port(), 3000);
         assert_eq!(config.refresh_margin_secs, 300);
+        assert_eq!(config.refresh_policy, RefreshPolicy::Scheduled);
+    }
+
+    #[test]
+    fn the_refresh_policy_is_scheduled_or_on_demand() {
+        let config = Config::from_args(["server", "--refresh-policy", "on-demand"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!(config.refresh_policy, RefreshPolicy::OnDemand);
+        let err = Config::from_args(["server", "--refresh-policy", "lazy"]).expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("REFRESH_POLICY"), "{text}");
+        assert!(text.contains("scheduled or on-demand"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 
     #[test]

@@ -111,14 +111,8 @@ pub async fn scrape(
     let summary = engine.fleet_summary().await?;
     let lag = engine.scheduler_lag_secs().await?;
     for status in Status::ALL {
-        let count = match status {
-            Status::Active => summary.active,
-            Status::Expiring => summary.expiring,
-            Status::Expired => summary.expired,
-            Status::NeedsReauth => summary.needs_reauth,
-        };
         metrics::gauge!("jira_dashboard_integrations", "status" => status.as_str())
-            .set(count as f64);
+            .set(summary.count(status) as f64);
     }
     metrics::gauge!("jira_dashboard_scheduler_lag_seconds").set(lag as f64);
     let mut response = handle.render().into_response();

@@ -137,7 +137,41 @@ async fn the_rendered_dashboard_shows_one_page_and_the_pager() {
 /// one filter, and that filter is its badge.
 #[tokio::test]
 async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
-    let app = TestApp::spawn().await;
+    filters_and_badges_agree(
+        &[],
+        &[
+            ("active", "active"),
+            ("expiring", "expiring"),
+            ("expired", "expired"),
+            ("needs_reauth", "needsReauth"),
+        ],
+        &["needs_reauth", "expired", "expiring", "active"],
+    )
+    .await;
+}
+
+/// On demand nothing is "expiring" or "expired": a token that ran out with a
+/// refresh token alive is "idle", in the filter as on the badge.
+#[tokio::test]
+async fn on_demand_the_filter_and_the_badge_agree_on_idle() {
+    filters_and_badges_agree(
+        &["--refresh-policy", "on-demand"],
+        &[
+            ("active", "active"),
+            ("idle", "idle"),
+            ("needs_reauth", "needsReauth"),
+        ],
+        &["needs_reauth", "idle", "active"],
+    )
+    .await;
+}
+
+/// Rows on every boundary of the margin, active or not, with a refresh token
+/// or not, under the server flags `args`: each lands in exactly one of
+/// `filters` (name, summary field), and that filter is its badge; sorted by
+/// status, the badges follow `ranks`.
+async fn filters_and_badges_agree(args: &[&str], filters: &[(&str, &str)], ranks: &[&str]) {
+    let app = TestApp::spawn_with(args).await;
     let margin = 300; // the default REFRESH_MARGIN_SECS
     let offsets = [-1, 0, 1, margin - 1, margin, margin + 1];
     let mut tx = app.database.pool().begin().await.expect("tx");
@@ -169,12 +203,7 @@ async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
 
     let (_, summary) = app.post_form("/api/fleet_summary", &[]).await;
     let mut seen = 0;
-    for (filter, counted) in [
-        ("active", "active"),
-        ("expiring", "expiring"),
-        ("expired", "expired"),
-        ("needs_reauth", "needsReauth"),
-    ] {
+    for &(filter, counted) in filters {
         let (status, body) = page(&app, &[("status", filter), ("size", "500")]).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let items = body["items"].as_array().expect("items");
@@ -185,14 +214,17 @@ async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
         seen += items.len();
     }
     assert_eq!(seen, id as usize, "every row in exactly one filter");
+    let total: i64 = filters
+        .iter()
+        .map(|(_, counted)| summary[counted].as_i64().expect("a count"))
+        .sum();
+    assert_eq!(
+        total, id,
+        "the summary's other statuses are empty: {summary}"
+    );
 
     // Sorted by status, the badges come most urgent first.
-    let rank = |s: &Value| {
-        ["needs_reauth", "expired", "expiring", "active"]
-            .iter()
-            .position(|r| s == r)
-            .expect("a known status")
-    };
+    let rank = |s: &Value| ranks.iter().position(|r| s == r).expect("a known status");
     let (_, sorted) = page(&app, &[("sort", "status"), ("size", "500")]).await;
     let ranks: Vec<usize> = sorted["items"]
         .as_array()
@@ -208,8 +240,7 @@ async fn the_status_filter_and_the_badge_agree_on_every_boundary() {
 async fn the_fleet_summary_counts_the_whole_fleet_whatever_the_filter() {
     let app = TestApp::spawn().await;
     seed(&app, 100).await;
-    let expected =
-        serde_json::json!({"active": 60, "expiring": 20, "expired": 0, "needsReauth": 20});
+    let expected = serde_json::json!({"active": 60, "expiring": 20, "expired": 0, "idle": 0, "needsReauth": 20});
     let (status, summary) = app.post_form("/api/fleet_summary", &[]).await;
     assert_eq!(status, StatusCode::OK, "{summary}");
     assert_eq!(summary, expected);

@@ -51,7 +51,7 @@ pub async fn dashboard_page(
             server_side::client_error(
                 http::StatusCode::BAD_REQUEST,
                 format!(
-                    "Unknown status filter \"{}\": use active, expiring, expired or needs_reauth.",
+                    "Unknown status filter \"{}\": use active, expiring, expired, idle or needs_reauth.",
                     text.chars().take(40).collect::<String>()
                 ),
             )

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use domain::{status_at, IntegrationId, StatusInputs, UnixTime};
+use domain::{status_at, IntegrationId, StatusInputs, StatusRule, UnixTime};
 use engine::db::TokenEvent;
 use engine::{Engine, EngineError, Integration};
 
@@ -83,7 +83,7 @@ pub fn app_info(engine: &Engine) -> AppInfo {
         } else {
             Mode::Atlassian
         },
-        refresh_margin_secs: settings.refresh_margin_secs,
+        status_rule: settings.status_rule(),
         server_now: engine.now().secs(),
         viewer: viewer(),
     }
@@ -95,18 +95,19 @@ pub use engine::clock::rfc3339;
 
 /// The view of `i` at `engine`'s clock.
 pub fn integration_view(engine: &Engine, i: Integration) -> IntegrationView {
-    integration_view_at(i, engine.now(), engine.settings().refresh_margin_secs)
+    integration_view_at(i, engine.now(), engine.settings().status_rule())
 }
 
-/// The view of `i` at `now`, refreshed `margin_secs` before expiry (the
-/// webhook messages render integrations with it).
-pub fn integration_view_at(i: Integration, now: UnixTime, margin_secs: i64) -> IntegrationView {
+/// The view of `i` at `now`, its status judged by `rule` (the webhook
+/// messages render integrations with it).
+pub fn integration_view_at(i: Integration, now: UnixTime, rule: StatusRule) -> IntegrationView {
     let status = status_at(
         StatusInputs {
             is_active: i.is_active,
             has_refresh_token: i.has_refresh_token,
             expires_at: i.expires_at.secs(),
-            margin_secs,
+            margin_secs: rule.margin_secs,
+            policy: rule.policy,
         },
         now.secs(),
     );
@@ -162,6 +163,7 @@ pub fn fleet_summary_view(s: engine::db::FleetSummary) -> crate::model::FleetSum
         active: s.active,
         expiring: s.expiring,
         expired: s.expired,
+        idle: s.idle,
         needs_reauth: s.needs_reauth,
     }
 }

@@ -2,19 +2,25 @@ use leptos::prelude::*;
 
 use crate::dashboard_query::DashboardQuery;
 use crate::model::{FleetSummaryView, Status};
+use domain::RefreshPolicy;
 
 /// The fleet by status above the cards: each count links to its filter (the
 /// one shown is marked), so what needs a person is one click away. The counts
 /// follow `summary`, which the page re-reads as live changes arrive.
 #[component]
-pub fn FleetSummary(summary: RwSignal<FleetSummaryView>, current: DashboardQuery) -> impl IntoView {
+pub fn FleetSummary(
+    summary: RwSignal<FleetSummaryView>,
+    current: DashboardQuery,
+    /// Only the statuses this policy can produce are shown.
+    policy: RefreshPolicy,
+) -> impl IntoView {
     let link = |status: Option<Status>| {
         let name = status.map(Status::as_str);
         let shown = current.status.as_deref() == name;
         let count = move || {
             summary.with(|s| match status {
                 Some(st) => s.count(st),
-                None => Status::ALL.iter().map(|&st| s.count(st)).sum(),
+                None => policy.statuses().iter().map(|&st| s.count(st)).sum(),
             })
         };
         view! {
@@ -33,7 +39,7 @@ pub fn FleetSummary(summary: RwSignal<FleetSummaryView>, current: DashboardQuery
     view! {
         <nav class="fleet-summary" aria-label="Integrations by status">
             {link(None)}
-            {Status::ALL.map(|st| link(Some(st)))}
+            {policy.statuses().iter().map(|&st| link(Some(st))).collect_view()}
         </nav>
     }
 }

@@ -122,12 +122,12 @@ pub fn Dashboard() -> impl IntoView {
         <Header info/>
         <main class="content" id="main">
             {flash}
-            <Filters current=wanted.clone()/>
             <Transition fallback=|| view! { <p class="loading">"Loading integrations…"</p> }>
                 {move || { let w = wanted.clone(); Suspend::new(async move {
                     let info = info.await;
                     let page = integrations.await;
                     let filtered = w.status.is_some() || w.search.is_some();
+                    let policy = info.as_ref().map(|i| i.status_rule.policy).unwrap_or_default();
                     if let Ok(page) = &page {
                         summary.set(page.summary);
                     }
@@ -161,8 +161,9 @@ pub fn Dashboard() -> impl IntoView {
                         .into_any(),
                     };
                     view! {
+                        <Filters current=w.clone() policy/>
                         <div class="list-head">
-                            <FleetSummary summary current=w.clone()/>
+                            <FleetSummary summary current=w.clone() policy/>
                             <ViewSwitch current=w/>
                         </div>
                         {list}

@@ -3,7 +3,7 @@
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use domain::{Status, UnixTime};
+use domain::{RefreshPolicy, Status, StatusRule, UnixTime};
 
 use super::integrations::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
 use super::{Database, DatabaseError};
@@ -14,7 +14,15 @@ pub const MAX_PAGE_SIZE: i64 = 500;
 
 /// Appends the condition of a status filter: the same rules as
 /// [`domain::status_at`] (a test holds the two together at every boundary).
-fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime, soon: UnixTime) {
+fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime, rule: StatusRule) {
+    let soon = rule.soon(now);
+    // An expired access token with a refresh token is "expired" when tokens
+    // are kept fresh, "idle" on demand: each name matches nothing under the
+    // other policy.
+    let ran_out = match rule.policy {
+        RefreshPolicy::Scheduled => Status::Expired,
+        RefreshPolicy::OnDemand => Status::Idle,
+    };
     match status {
         Status::Active => {
             qb.push(" AND i.is_active = 1 AND i.expires_at > ")
@@ -26,9 +34,12 @@ fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime,
                 .push(" AND i.expires_at <= ")
                 .push_bind(soon);
         }
-        Status::Expired => {
+        Status::Expired | Status::Idle if status == ran_out => {
             qb.push(" AND i.is_active = 1 AND i.refresh_token IS NOT NULL AND i.expires_at <= ")
                 .push_bind(now);
+        }
+        Status::Expired | Status::Idle => {
+            qb.push(" AND 0");
         }
         Status::NeedsReauth => {
             qb.push(" AND (i.is_active = 0 OR (i.refresh_token IS NULL AND i.expires_at <= ")
@@ -77,7 +88,21 @@ pub struct FleetSummary {
     pub active: i64,
     pub expiring: i64,
     pub expired: i64,
+    pub idle: i64,
     pub needs_reauth: i64,
+}
+
+impl FleetSummary {
+    /// The count of one status.
+    pub fn count(&self, status: Status) -> i64 {
+        match status {
+            Status::Active => self.active,
+            Status::Expiring => self.expiring,
+            Status::Expired => self.expired,
+            Status::Idle => self.idle,
+            Status::NeedsReauth => self.needs_reauth,
+        }
+    }
 }
 
 /// What the dashboard asks for.
@@ -120,11 +145,11 @@ fn push_filter(
     qb: &mut QueryBuilder<'_, Sqlite>,
     query: &PageQuery,
     now: UnixTime,
-    margin_secs: i64,
+    rule: StatusRule,
 ) {
     qb.push(" WHERE i.disconnected_at IS NULL");
     if let Some(status) = query.status {
-        push_status(qb, status, now, now + margin_secs);
+        push_status(qb, status, now, rule);
     }
     if let Some(text) = query
         .search
@@ -175,9 +200,9 @@ impl Database {
     pub async fn fleet_summary(
         &self,
         now: UnixTime,
-        margin_secs: i64,
+        rule: StatusRule,
     ) -> Result<FleetSummary, DatabaseError> {
-        let soon = now + margin_secs;
+        let soon = rule.soon(now);
         let (needs_reauth, expired, expiring, active): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT \
                COALESCE(SUM(is_active = 0 OR (refresh_token IS NULL AND expires_at <= ?1)), 0), \
@@ -190,10 +215,15 @@ impl Database {
         .bind(soon)
         .fetch_one(self.pool())
         .await?;
+        let (expired, idle) = match rule.policy {
+            RefreshPolicy::Scheduled => (expired, 0),
+            RefreshPolicy::OnDemand => (0, expired),
+        };
         Ok(FleetSummary {
             active,
             expiring,
             expired,
+            idle,
             needs_reauth,
         })
     }
@@ -203,18 +233,18 @@ impl Database {
         &self,
         query: &PageQuery,
         now: UnixTime,
-        margin_secs: i64,
+        rule: StatusRule,
     ) -> Result<Page, DatabaseError> {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM integrations i");
-        push_filter(&mut count, query, now, margin_secs);
+        push_filter(&mut count, query, now, rule);
         let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
 
         let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" i");
-        push_filter(&mut select, query, now, margin_secs);
+        push_filter(&mut select, query, now, rule);
         select.push(" ORDER BY ");
-        push_order(&mut select, query.order, now, now + margin_secs);
+        push_order(&mut select, query.order, now, rule.soon(now));
         select
             .push(" LIMIT ")
             .push_bind(page_size)

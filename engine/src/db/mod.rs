@@ -120,21 +120,32 @@ impl Database {
         applied.is_ok_and(|n| usize::try_from(n).is_ok_and(|n| n >= known))
     }
 
-    /// How long the most overdue refresh has waited at `now`: the oldest
-    /// `expires_at - margin` among the active integrations with a refresh
-    /// token, if it has passed (0 when nothing is overdue).
+    /// How long the most overdue refresh has waited at `now` (0 when nothing
+    /// is overdue), among the active integrations with a refresh token: the
+    /// oldest `expires_at - margin` when access tokens are kept fresh, and
+    /// the oldest refresh token's idle deadline (issued + 30 days) under
+    /// either policy.
     pub async fn scheduler_lag_secs(
         &self,
         now: domain::UnixTime,
-        margin_secs: i64,
+        rule: domain::StatusRule,
     ) -> Result<i64, DatabaseError> {
-        let oldest: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(expires_at) FROM integrations
-             WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL",
+        let (oldest_expiry, oldest_issue): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT
+               (SELECT MIN(expires_at) FROM integrations
+                 WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL),
+               (SELECT MIN(refresh_token_issued_at) FROM integrations
+                 WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL)",
         )
         .fetch_one(&self.pool)
         .await?;
-        Ok(oldest.map_or(0, |at| (now.secs() - (at - margin_secs)).max(0)))
+        let expiry_due = match rule.policy {
+            domain::RefreshPolicy::Scheduled => oldest_expiry.map(|at| at - rule.margin_secs),
+            domain::RefreshPolicy::OnDemand => None,
+        };
+        let idle_due = oldest_issue.map(|at| at + crate::scheduler::IDLE_REFRESH_SECS);
+        let due = expiry_due.into_iter().chain(idle_due).min();
+        Ok(due.map_or(0, |at| (now.secs() - at).max(0)))
     }
 }
 

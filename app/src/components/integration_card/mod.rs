@@ -14,17 +14,18 @@ use leptos::prelude::*;
 use super::{DashboardCtx, NoticeTone};
 use crate::countdown::{short_time, unix};
 use crate::model::{https_link, AppInfo, IntegrationView, Status};
-use crate::status::StatusInputs;
+use crate::status::{StatusInputs, StatusRule};
 use painter::CardNodes;
 use tick::CardTick;
 
 /// What a card's countdown follows: its status inputs and token lifetime.
-fn countdown_inputs(integration: &IntegrationView, margin_secs: i64) -> (StatusInputs, i64) {
+fn countdown_inputs(integration: &IntegrationView, rule: StatusRule) -> (StatusInputs, i64) {
     let inputs = StatusInputs {
         is_active: integration.is_active,
         has_refresh_token: integration.has_refresh_token,
         expires_at: unix(&integration.expires_at),
-        margin_secs,
+        margin_secs: rule.margin_secs,
+        policy: rule.policy,
     };
     (inputs, integration.access_token_lifetime_secs)
 }
@@ -35,13 +36,13 @@ fn countdown_inputs(integration: &IntegrationView, margin_secs: i64) -> (StatusI
 #[component]
 pub fn IntegrationCard(integration: RwSignal<IntegrationView>, info: AppInfo) -> impl IntoView {
     let ctx = expect_context::<DashboardCtx>();
-    let margin = info.refresh_margin_secs;
+    let rule = info.status_rule;
     let first_view = integration.get_untracked();
     let id = first_view.id;
     // Rendered from the server's clock (the same on the server and during
     // hydration); then every tick of the page clock rewrites the countdown and
     // the bar in place, and sets `status` only when the status changes.
-    let (inputs, lifetime) = countdown_inputs(&first_view, margin);
+    let (inputs, lifetime) = countdown_inputs(&first_view, rule);
     let first = CardTick::at(inputs, lifetime, info.server_now);
     let status = RwSignal::new(first.status);
     let first_percent = first.countdown.percent.to_string();
@@ -54,7 +55,7 @@ pub fn IntegrationCard(integration: RwSignal<IntegrationView>, info: AppInfo) ->
     );
     // Runs again (ending the previous tick) whenever the integration changes.
     Effect::new(move |_| {
-        let (inputs, lifetime) = integration.with(|i| countdown_inputs(i, margin));
+        let (inputs, lifetime) = integration.with(|i| countdown_inputs(i, rule));
         let nodes = (|| {
             Some(CardNodes {
                 card: card.get_untracked()?.into(),

@@ -41,6 +41,8 @@ impl Countdown {
     pub fn at(status: Status, remaining: i64, lifetime: i64) -> Self {
         let text = if status == Status::NeedsReauth && remaining > 0 {
             format!("inactive: {}", countdown_text(remaining))
+        } else if status == Status::Idle {
+            "idle: refreshed when next needed".to_owned()
         } else {
             countdown_text(remaining)
         };
@@ -69,7 +71,27 @@ mod tests {
             has_refresh_token,
             expires_at: EXPIRES_AT,
             margin_secs: 300,
+            policy: domain::RefreshPolicy::Scheduled,
         }
+    }
+
+    #[test]
+    fn an_idle_card_says_it_is_refreshed_when_next_needed() {
+        let on_demand = StatusInputs {
+            policy: domain::RefreshPolicy::OnDemand,
+            ..inputs(true, true)
+        };
+        assert_eq!(
+            CardTick::at(on_demand, LIFETIME, EXPIRES_AT - 10),
+            CardTick {
+                status: Status::Active,
+                countdown: Countdown::at(Status::Active, 10, LIFETIME),
+            }
+        );
+        let idle = CardTick::at(on_demand, LIFETIME, EXPIRES_AT + 5);
+        assert_eq!(idle.status, Status::Idle);
+        assert_eq!(idle.countdown.text, "idle: refreshed when next needed");
+        assert_eq!(idle.countdown.percent, 0);
     }
 
     fn tick(status: Status, text: &str, percent: u8) -> CardTick {

@@ -89,12 +89,8 @@ pub async fn dashboard_page(
         })
         .await
         .map_err(server_side::engine_error)?;
-    let summary = engine
-        .fleet_summary()
-        .await
-        .map_err(server_side::engine_error)?;
     Ok(DashboardPageView {
-        summary: server_side::fleet_summary_view(summary),
+        summary: server_side::fleet_summary_view(found.summary),
         page_size: found.page_size,
         total: found.total,
         page,

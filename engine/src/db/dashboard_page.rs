@@ -1,5 +1,8 @@
 //! The dashboard's paged, filtered listing: one page of integrations (with
-//! their sites) and the total that matches, in two indexed queries.
+//! their sites), the total that matches and the fleet's counts by status, at
+//! a million integrations too: counts come from `fleet_counts` and index
+//! ranges, pages from an index walk or a table walk that stops at the page,
+//! never from a pass over every row (a search narrows by its trigram index).
 
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -103,6 +106,11 @@ impl FleetSummary {
             Status::NeedsReauth => self.needs_reauth,
         }
     }
+
+    /// Every connected integration.
+    pub fn total(&self) -> i64 {
+        self.active + self.expiring + self.expired + self.idle + self.needs_reauth
+    }
 }
 
 /// What the dashboard asks for.
@@ -124,6 +132,8 @@ pub struct Page {
     pub total: i64,
     /// The page size used (clamped to 1..=[`MAX_PAGE_SIZE`]).
     pub page_size: i64,
+    /// The whole fleet by status at the same instant.
+    pub summary: FleetSummary,
 }
 
 /// `%text%` for LIKE, with LIKE's wildcards escaped.
@@ -194,63 +204,199 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
     qb.push("i.id");
 }
 
+/// A status filter's rows, oldest first, are found by walking the table in id
+/// order while that reads at most this many rows per row with the status (a
+/// walk reads rows in order and stops at the page; the other way reads every
+/// row with the status from its index ranges, then sorts them).
+const WALK_PER_MATCH: i64 = 8;
+
+/// Rows in `(expires_at, id)` order from two ordered lists: the first `n`.
+fn merge_by_expiry(a: Vec<IntegrationRow>, b: Vec<IntegrationRow>, n: usize) -> Vec<IntegrationRow> {
+    let mut merged: Vec<IntegrationRow> = a.into_iter().chain(b).collect();
+    merged.sort_by_key(|r| (r.expires_at, r.id));
+    merged.truncate(n);
+    merged
+}
+
 impl Database {
-    /// Counts the connected integrations by status at `now`: one pass, with
-    /// the same conditions as the status filter.
+    /// How many connected integrations are active and inactive
+    /// (`fleet_counts`, kept by triggers).
+    async fn connected_counts(&self) -> Result<(i64, i64), DatabaseError> {
+        let counts: Vec<(bool, i64)> =
+            sqlx::query_as("SELECT is_active, connected FROM fleet_counts")
+                .fetch_all(self.pool())
+                .await?;
+        let count = |active: bool| {
+            counts
+                .iter()
+                .find(|(a, _)| *a == active)
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok((count(true), count(false)))
+    }
+
+    /// Counts the connected integrations by status at `now`, with the same
+    /// conditions as the status filter, without reading every row: the
+    /// active and inactive totals are kept by triggers, and the statuses that
+    /// depend on the clock are ranges of the `(is_active, expires_at)` index
+    /// (the range that is usually small is counted, the other derived).
     pub async fn fleet_summary(
         &self,
         now: UnixTime,
         rule: StatusRule,
     ) -> Result<FleetSummary, DatabaseError> {
         let soon = rule.soon(now);
-        let (needs_reauth, expired, expiring, active): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT \
-               COALESCE(SUM(is_active = 0 OR (refresh_token IS NULL AND expires_at <= ?1)), 0), \
-               COALESCE(SUM(is_active = 1 AND refresh_token IS NOT NULL AND expires_at <= ?1), 0), \
-               COALESCE(SUM(is_active = 1 AND expires_at > ?1 AND expires_at <= ?2), 0), \
-               COALESCE(SUM(is_active = 1 AND expires_at > ?2), 0) \
-             FROM integrations WHERE disconnected_at IS NULL",
+        let (active_total, inactive) = self.connected_counts().await?;
+        // Active, no refresh token, run out: only a person can revive it
+        // (the scheduler soon flags it inactive). A partial index.
+        let dead: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM integrations INDEXED BY integrations_without_refresh_token
+             WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= ?1",
         )
         .bind(now)
-        .bind(soon)
         .fetch_one(self.pool())
         .await?;
-        let (expired, idle) = match rule.policy {
-            RefreshPolicy::Scheduled => (expired, 0),
-            RefreshPolicy::OnDemand => (0, expired),
+        let range = |from: Option<UnixTime>, to: Option<UnixTime>| {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT count(*) FROM integrations INDEXED BY integrations_due_soon WHERE is_active = 1",
+            );
+            if let Some(from) = from {
+                q.push(" AND expires_at > ").push_bind(from);
+            }
+            if let Some(to) = to {
+                q.push(" AND expires_at <= ").push_bind(to);
+            }
+            q
         };
-        Ok(FleetSummary {
-            active,
-            expiring,
-            expired,
-            idle,
-            needs_reauth,
-        })
+        let summary = match rule.policy {
+            RefreshPolicy::Scheduled => {
+                // The scheduler keeps the run-out range small.
+                let ran_out: i64 = range(None, Some(now))
+                    .build_query_scalar()
+                    .fetch_one(self.pool())
+                    .await?;
+                let expiring: i64 = range(Some(now), Some(soon))
+                    .build_query_scalar()
+                    .fetch_one(self.pool())
+                    .await?;
+                FleetSummary {
+                    active: active_total - ran_out - expiring,
+                    expiring,
+                    expired: ran_out - dead,
+                    idle: 0,
+                    needs_reauth: inactive + dead,
+                }
+            }
+            RefreshPolicy::OnDemand => {
+                // Most tokens sit idle: the fresh range is the small one.
+                let fresh: i64 = range(Some(now), None)
+                    .build_query_scalar()
+                    .fetch_one(self.pool())
+                    .await?;
+                FleetSummary {
+                    active: fresh,
+                    expiring: 0,
+                    expired: 0,
+                    idle: active_total - fresh - dead,
+                    needs_reauth: inactive + dead,
+                }
+            }
+        };
+        Ok(summary)
     }
 
-    /// A page of connected integrations, oldest first, filtered at `now`.
+    /// A page of connected integrations, filtered at `now`, with the
+    /// number that match and the fleet's counts by status.
     pub async fn dashboard_page(
         &self,
         query: &PageQuery,
         now: UnixTime,
         rule: StatusRule,
     ) -> Result<Page, DatabaseError> {
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM integrations i");
-        push_filter(&mut count, query, now, rule);
-        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
-
         let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
-        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select.push(" i");
-        push_filter(&mut select, query, now, rule);
-        select.push(" ORDER BY ");
-        push_order(&mut select, query.order, now, rule.soon(now));
-        select
-            .push(" LIMIT ")
-            .push_bind(page_size)
-            .push(" OFFSET ")
-            .push_bind(query.page.max(0).saturating_mul(page_size));
-        let rows: Vec<IntegrationRow> = select.build_query_as().fetch_all(self.pool()).await?;
+        let offset = query.page.max(0).saturating_mul(page_size);
+        let summary = self.fleet_summary(now, rule).await?;
+        let searching = query
+            .search
+            .as_deref()
+            .is_some_and(|text| !text.trim().is_empty());
+        let (total, rows) = if searching {
+            // The trigram index narrows the rows first; counting them all is
+            // quick for a selective search (see the README's figures).
+            let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM integrations i");
+            push_filter(&mut count, query, now, rule);
+            let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+            let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+            select.push(" i");
+            push_filter(&mut select, query, now, rule);
+            select.push(" ORDER BY ");
+            push_order(&mut select, query.order, now, rule.soon(now));
+            select
+                .push(" LIMIT ")
+                .push_bind(page_size)
+                .push(" OFFSET ")
+                .push_bind(offset);
+            (total, select.build_query_as().fetch_all(self.pool()).await?)
+        } else {
+            let total = match query.status {
+                Some(status) => summary.count(status),
+                None => summary.total(),
+            };
+            let rows = match (query.order, query.status) {
+                // Nothing there (a status this policy never gives, say): no
+                // query, which could not use the index it names anyway.
+                _ if offset >= total => Vec::new(),
+                (PageOrder::Oldest, status) => {
+                    // Rows walked to reach the page's end, at the status's density.
+                    let walked = offset
+                        .saturating_add(page_size)
+                        .saturating_mul(summary.total())
+                        / total.max(1);
+                    let sparse =
+                        status.is_some() && walked > total.saturating_mul(WALK_PER_MATCH);
+                    self.oldest_first(status, sparse, now, rule, page_size, offset)
+                        .await?
+                }
+                (PageOrder::Expiry, Some(status)) => {
+                    self.by_expiry(status, now, rule, page_size, offset).await?
+                }
+                (PageOrder::Expiry, None) => {
+                    // Active and inactive, each in expiry order on the index, merged.
+                    let n = offset.saturating_add(page_size);
+                    let active = self.by_expiry_where(" AND i.is_active = 1", n, 0).await?;
+                    let inactive = self.by_expiry_where(" AND i.is_active = 0", n, 0).await?;
+                    let merged = merge_by_expiry(active, inactive, usize::try_from(n).unwrap_or(0));
+                    merged
+                        .into_iter()
+                        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                        .collect()
+                }
+                (PageOrder::Status, Some(status)) => {
+                    self.by_expiry(status, now, rule, page_size, offset).await?
+                }
+                (PageOrder::Status, None) => {
+                    // Most urgent status first, each in expiry order: the
+                    // page takes its share of each, by the counts.
+                    let mut rows = Vec::new();
+                    let mut skip = offset;
+                    for &status in STATUS_RANK {
+                        let count = summary.count(status);
+                        let want = page_size - i64::try_from(rows.len()).unwrap_or(page_size);
+                        if want <= 0 {
+                            break;
+                        }
+                        if skip >= count {
+                            skip -= count;
+                            continue;
+                        }
+                        rows.extend(self.by_expiry(status, now, rule, want, skip).await?);
+                        skip = 0;
+                    }
+                    rows
+                }
+            };
+            (total, rows)
+        };
 
         let mut sites: Vec<SiteRow> = Vec::new();
         if !rows.is_empty() {
@@ -269,9 +415,116 @@ impl Database {
             items,
             total,
             page_size,
+            summary,
         })
     }
+
+    /// Connected integrations (with `status`, if any) in id order: walking
+    /// the table and stopping at the page, or, when few rows have the
+    /// status (`sparse`), from the index and sorted.
+    async fn oldest_first(
+        &self,
+        status: Option<Status>,
+        sparse: bool,
+        now: UnixTime,
+        rule: StatusRule,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+        select.push(match (status, sparse) {
+            // "Needs re-auth" is two ranges (inactive, or run out without a
+            // refresh token): the planner takes both indexes.
+            (Some(Status::NeedsReauth), true) => " i",
+            (Some(_), true) => " i INDEXED BY integrations_due_soon",
+            _ => " i NOT INDEXED",
+        });
+        push_filter(
+            &mut select,
+            &PageQuery {
+                status,
+                ..PageQuery::default()
+            },
+            now,
+            rule,
+        );
+        select
+            .push(" ORDER BY i.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+    }
+
+    /// Integrations with `status` in `(expires_at, id)` order, on the
+    /// `(is_active, expires_at)` index (no sort).
+    async fn by_expiry(
+        &self,
+        status: Status,
+        now: UnixTime,
+        rule: StatusRule,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        if status == Status::NeedsReauth {
+            // Inactive, merged with the active ones that ran out without a
+            // refresh token (a partial index).
+            let n = offset.saturating_add(limit);
+            let inactive = self.by_expiry_where(" AND i.is_active = 0", n, 0).await?;
+            let mut dead = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+            dead.push(
+                " i INDEXED BY integrations_without_refresh_token WHERE i.is_active = 1 \
+                 AND i.refresh_token IS NULL AND i.disconnected_at IS NULL AND i.expires_at <= ",
+            )
+            .push_bind(now)
+            .push(" ORDER BY i.expires_at, i.id LIMIT ")
+            .push_bind(n);
+            let dead: Vec<IntegrationRow> = dead.build_query_as().fetch_all(self.pool()).await?;
+            return Ok(merge_by_expiry(inactive, dead, usize::try_from(n).unwrap_or(0))
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .collect());
+        }
+        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+        select.push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL");
+        push_status(&mut select, status, now, rule);
+        select
+            .push(" ORDER BY i.expires_at, i.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+    }
+
+    /// Connected integrations matching `condition` (SQL on `i`, without
+    /// values) in `(expires_at, id)` order on the index: the first `limit`
+    /// after `offset`.
+    async fn by_expiry_where(
+        &self,
+        condition: &'static str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+        select
+            .push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL")
+            .push(condition)
+            .push(" ORDER BY i.expires_at, i.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+    }
 }
+
+/// The statuses in the order "what needs a person first" lists them.
+const STATUS_RANK: &[Status] = &[
+    Status::NeedsReauth,
+    Status::Expired,
+    Status::Idle,
+    Status::Expiring,
+    Status::Active,
+];
 
 #[cfg(test)]
 mod tests {

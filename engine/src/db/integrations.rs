@@ -18,7 +18,7 @@ pub(super) struct IntegrationRow {
     account_email: Option<String>,
     scopes: String,
     has_refresh_token: bool,
-    expires_at: UnixTime,
+    pub(super) expires_at: UnixTime,
     access_token_lifetime: i64,
     is_active: bool,
     refresh_failures: i64,

@@ -495,7 +495,11 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
         let summary = app.engine.fleet_summary().await.expect("summary");
         for status in domain::Status::ALL {
             let expected = connected.iter().filter(|r| status_of(r) == status).count();
-            assert_eq!(summary.count(status), expected as i64, "{policy:?} {status:?}");
+            assert_eq!(
+                summary.count(status),
+                expected as i64,
+                "{policy:?} {status:?}"
+            );
         }
         for status in std::iter::once(None).chain(domain::Status::ALL.map(Some)) {
             for order in [
@@ -510,9 +514,7 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
                     .collect();
                 match order {
                     engine::db::PageOrder::Oldest => expected.sort_by_key(|r| r.id),
-                    engine::db::PageOrder::Expiry => {
-                        expected.sort_by_key(|r| (r.expires_at, r.id))
-                    }
+                    engine::db::PageOrder::Expiry => expected.sort_by_key(|r| (r.expires_at, r.id)),
                     engine::db::PageOrder::Status => expected.sort_by_key(|r| {
                         let s = status_of(r);
                         (rank.iter().position(|&x| x == s), r.expires_at, r.id)
@@ -532,7 +534,11 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
                         })
                         .await
                         .expect("page");
-                    assert_eq!(got.total, expected.len() as i64, "{policy:?} {status:?} {order:?}");
+                    assert_eq!(
+                        got.total,
+                        expected.len() as i64,
+                        "{policy:?} {status:?} {order:?}"
+                    );
                     found.extend(got.items.iter().map(|i| i.id.get()));
                 }
                 assert_eq!(found, expected, "{policy:?} {status:?} {order:?}");

@@ -211,7 +211,11 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
 const WALK_PER_MATCH: i64 = 8;
 
 /// Rows in `(expires_at, id)` order from two ordered lists: the first `n`.
-fn merge_by_expiry(a: Vec<IntegrationRow>, b: Vec<IntegrationRow>, n: usize) -> Vec<IntegrationRow> {
+fn merge_by_expiry(
+    a: Vec<IntegrationRow>,
+    b: Vec<IntegrationRow>,
+    n: usize,
+) -> Vec<IntegrationRow> {
     let mut merged: Vec<IntegrationRow> = a.into_iter().chain(b).collect();
     merged.sort_by_key(|r| (r.expires_at, r.id));
     merged.truncate(n);
@@ -352,8 +356,7 @@ impl Database {
                         .saturating_add(page_size)
                         .saturating_mul(summary.total())
                         / total.max(1);
-                    let sparse =
-                        status.is_some() && walked > total.saturating_mul(WALK_PER_MATCH);
+                    let sparse = status.is_some() && walked > total.saturating_mul(WALK_PER_MATCH);
                     self.oldest_first(status, sparse, now, rule, page_size, offset)
                         .await?
                 }
@@ -480,10 +483,12 @@ impl Database {
             .push(" ORDER BY i.expires_at, i.id LIMIT ")
             .push_bind(n);
             let dead: Vec<IntegrationRow> = dead.build_query_as().fetch_all(self.pool()).await?;
-            return Ok(merge_by_expiry(inactive, dead, usize::try_from(n).unwrap_or(0))
-                .into_iter()
-                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                .collect());
+            return Ok(
+                merge_by_expiry(inactive, dead, usize::try_from(n).unwrap_or(0))
+                    .into_iter()
+                    .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                    .collect(),
+            );
         }
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL");

@@ -1324,14 +1324,20 @@ async fn scale_queries(b: &Bench) {
 /// issued in the run.
 async fn scale_server(b: &Bench) {
     let db = format!("sqlite://{}", b.instance.database_file.display());
-    let key_file = b.instance.database_file.with_file_name("token-encryption.key");
+    let key_file = b
+        .instance
+        .database_file
+        .with_file_name("token-encryption.key");
     let key = std::fs::read_to_string(&key_file).expect("the sandbox's token key");
     let atlassian = [
         ("JIRA_CLIENT_ID", "bench-client"),
         ("JIRA_CLIENT_SECRET", "bench-secret"),
         ("TOKEN_ENCRYPTION_KEY", key.trim()),
     ];
-    for (mode, env) in [("against Atlassian", &atlassian[..]), ("in sandbox mode", &[][..])] {
+    for (mode, env) in [
+        ("against Atlassian", &atlassian[..]),
+        ("in sandbox mode", &[][..]),
+    ] {
         let mut startups = Vec::new();
         let mut rss = (0.0, 0.0);
         for round in 0..3 {

@@ -39,3 +39,8 @@ END;
 
 CREATE INDEX integrations_without_refresh_token ON integrations (expires_at)
     WHERE is_active = 1 AND refresh_token IS NULL;
+
+-- "Needs re-auth", oldest first: the connected inactive integrations in id
+-- order (a table walk would cross every active row to find them).
+CREATE INDEX integrations_inactive ON integrations (id)
+    WHERE is_active = 0 AND disconnected_at IS NULL;

@@ -24,8 +24,20 @@ use crate::Engine;
 
 /// Refresh a refresh token that has not been used for this long.
 pub const IDLE_REFRESH_SECS: i64 = 30 * 86_400;
-/// Integrations handled per tick at most (the rest wait for the next tick).
+/// Integrations handled per tick at least (the rest wait for the next
+/// tick); more while the provider's pace allows more in flight.
 pub const BATCH: i64 = 500;
+
+/// A tick's batch: [`BATCH`], or four times the pace if that is more, so the
+/// batch's tail (the wait for its slowest answers before the next batch is
+/// read) stays a small part of it.
+fn batch_size(engine: &Engine) -> i64 {
+    BATCH.max(
+        i64::try_from(engine.pace.limit())
+            .unwrap_or(BATCH)
+            .saturating_mul(4),
+    )
+}
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -34,8 +46,10 @@ pub struct TickReport {
     pub flagged: Vec<IntegrationId>,
     /// Integrations whose consent's end was announced (30, 7 or 1 days ahead).
     pub consent_warned: Vec<IntegrationId>,
-    /// How many were due (a full [`BATCH`] means more are waiting).
+    /// How many were due (up to the batch).
     pub due: usize,
+    /// The batch was full: more are waiting.
+    pub full: bool,
 }
 
 /// What a refresh's result says about the provider's load.
@@ -56,10 +70,12 @@ pub async fn tick(engine: &Engine) -> TickReport {
         consent_warned: engine.warn_expiring_consents(now).await,
         ..TickReport::default()
     };
-    let Some((due, unresolved)) = due(engine, now).await else {
+    let batch = batch_size(engine);
+    let Some((due, unresolved)) = due(engine, now, batch).await else {
         return report;
     };
     report.due = due.len();
+    report.full = i64::try_from(due.len()).unwrap_or(i64::MAX) >= batch;
     // As many in flight as the provider's pace allows (it adapts to the
     // answers as they come), a new one started as soon as one ends.
     let mut queue = due.into_iter();
@@ -155,13 +171,14 @@ async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<Integrati
 async fn due(
     engine: &Engine,
     now: UnixTime,
+    batch: i64,
 ) -> Option<(Vec<IntegrationId>, HashSet<IntegrationId>)> {
     // While the provider asks everyone to wait, only refreshes whose outcome
     // is unknown go ahead: their token dies with the leeway, not with the pause.
     let paused = engine.slowed_down(now);
     let due = if paused {
         tracing::info!("the provider asked to slow down: only unresolved refreshes run");
-        engine.db.unresolved(now, BATCH).await
+        engine.db.unresolved(now, batch).await
     } else {
         // On demand, access tokens are refreshed when something needs one:
         // the scheduler only keeps refresh tokens alive.
@@ -172,7 +189,7 @@ async fn due(
         };
         engine
             .db
-            .due_for_refresh(expiring_before, now - IDLE_REFRESH_SECS, now, BATCH)
+            .due_for_refresh(expiring_before, now - IDLE_REFRESH_SECS, now, batch)
             .await
     };
     let due = match due {
@@ -199,7 +216,7 @@ pub fn spawn(engine: Engine, interval: Duration) -> tokio::task::JoinHandle<()> 
             timer.tick().await;
             // A full batch means a backlog: the next batch starts at once,
             // so the pace, not the interval, bounds the throughput.
-            while tick(&engine).await.due >= usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            while tick(&engine).await.full {
                 if engine.slowed_down(engine.now()) {
                     break;
                 }

@@ -434,13 +434,14 @@ impl Database {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        if status == Some(Status::NeedsReauth) {
+            return self.needing_reauth_oldest_first(now, limit, offset).await;
+        }
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select.push(match (status, sparse) {
-            // "Needs re-auth" is two ranges (inactive, or run out without a
-            // refresh token): the planner takes both indexes.
-            (Some(Status::NeedsReauth), true) => " i",
-            (Some(_), true) => " i INDEXED BY integrations_due_soon",
-            _ => " i NOT INDEXED",
+        select.push(if sparse {
+            " i INDEXED BY integrations_due_soon"
+        } else {
+            " i NOT INDEXED"
         });
         push_filter(
             &mut select,
@@ -456,6 +457,52 @@ impl Database {
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
+        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+    }
+
+    /// "Needs re-auth" in id order: the inactive ones on their own partial
+    /// index, merged with the active ones that ran out without a refresh
+    /// token (another, small, partial index); then the page's rows by id.
+    async fn needing_reauth_oldest_first(
+        &self,
+        now: UnixTime,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        let n = offset.saturating_add(limit);
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM integrations INDEXED BY integrations_inactive
+             WHERE is_active = 0 AND disconnected_at IS NULL ORDER BY id LIMIT ?1",
+        )
+        .bind(n)
+        .fetch_all(self.pool())
+        .await?;
+        let dead: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM integrations INDEXED BY integrations_without_refresh_token
+             WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= ?1
+             ORDER BY id LIMIT ?2",
+        )
+        .bind(now)
+        .bind(n)
+        .fetch_all(self.pool())
+        .await?;
+        ids.extend(dead);
+        ids.sort_unstable();
+        let page: Vec<i64> = ids
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
+        if page.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+        select.push(" WHERE id IN (");
+        let mut list = select.separated(", ");
+        for id in &page {
+            list.push_bind(*id);
+        }
+        select.push(") ORDER BY id");
         Ok(select.build_query_as().fetch_all(self.pool()).await?)
     }
 

@@ -11,6 +11,11 @@
 //! proxy's overhead, memory while a 50 MB answer streams (`bench service`
 //! alone). `bench refresh` runs the refresh figures alone;
 //! `bench seed <db> <n>` only seeds a database (for the browser measurement).
+//! Issue 18's scale: `bench pace` (the scheduler against a 150 ms provider),
+//! `bench policy` (token requests per integration per day under each refresh
+//! policy), `bench search` (search at 1,000,000) and `bench scale` (ten minutes
+//! of scheduling at 1,000,000, then the pages, the database's size, the
+//! server's start-up and memory). Without a mode, everything.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -691,6 +696,10 @@ async fn main() {
     bench_live(&b).await;
     bench_service(&b).await;
     bench_pace(&b).await;
+    bench_policy().await;
+    // A million integrations each, on fresh instances (the last takes about 20 minutes).
+    bench_search(&start().await).await;
+    bench_scale(&start().await).await;
 }
 
 /// The service API: token hand-outs under load, the proxy's overhead over

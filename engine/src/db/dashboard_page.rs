@@ -204,12 +204,6 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
     qb.push("i.id");
 }
 
-/// A status filter's rows, oldest first, are found by walking the table in id
-/// order while that reads at most this many rows per row with the status (a
-/// walk reads rows in order and stops at the page; the other way reads every
-/// row with the status from its index ranges, then sorts them).
-const WALK_PER_MATCH: i64 = 8;
-
 /// Rows in `(expires_at, id)` order from two ordered lists: the first `n`.
 fn merge_by_expiry(
     a: Vec<IntegrationRow>,
@@ -351,12 +345,11 @@ impl Database {
                 // query, which could not use the index it names anyway.
                 _ if offset >= total => Vec::new(),
                 (PageOrder::Oldest, status) => {
-                    // Rows walked to reach the page's end, at the status's density.
-                    let walked = offset
-                        .saturating_add(page_size)
-                        .saturating_mul(summary.total())
-                        / total.max(1);
-                    let sparse = status.is_some() && walked > total.saturating_mul(WALK_PER_MATCH);
+                    // A walk in id order stops at the page, but crosses every
+                    // row without the status before it: fine for most of the
+                    // fleet, wherever the others sit. Fewer are read from
+                    // their index range (ids only), whatever their ids.
+                    let sparse = status.is_some() && total.saturating_mul(2) <= summary.total();
                     self.oldest_first(status, sparse, now, rule, page_size, offset)
                         .await?
                 }
@@ -423,8 +416,8 @@ impl Database {
     }
 
     /// Connected integrations (with `status`, if any) in id order: walking
-    /// the table and stopping at the page, or, when few rows have the
-    /// status (`sparse`), from the index and sorted.
+    /// the table and stopping at the page, or, when at most half the fleet
+    /// has the status (`sparse`), from its index ranges.
     async fn oldest_first(
         &self,
         status: Option<Status>,
@@ -437,12 +430,23 @@ impl Database {
         if status == Some(Status::NeedsReauth) {
             return self.needing_reauth_oldest_first(now, limit, offset).await;
         }
+        if let (Some(status), true) = (status, sparse) {
+            // Active, so connected: the range's ids come from the index
+            // alone (only "expired" and "idle" look at the row, for its
+            // refresh token); the first `limit` after `offset` by id.
+            let mut ids = QueryBuilder::<Sqlite>::new(
+                "SELECT i.id FROM integrations i INDEXED BY integrations_due_soon WHERE 1",
+            );
+            push_status(&mut ids, status, now, rule);
+            ids.push(" ORDER BY i.id LIMIT ")
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
+            let ids: Vec<i64> = ids.build_query_scalar().fetch_all(self.pool()).await?;
+            return self.rows_by_id(&ids).await;
+        }
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select.push(if sparse {
-            " i INDEXED BY integrations_due_soon"
-        } else {
-            " i NOT INDEXED"
-        });
+        select.push(" i NOT INDEXED");
         push_filter(
             &mut select,
             &PageQuery {
@@ -493,13 +497,18 @@ impl Database {
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(0))
             .collect();
-        if page.is_empty() {
+        self.rows_by_id(&page).await
+    }
+
+    /// The rows of `ids`, in id order.
+    async fn rows_by_id(&self, ids: &[i64]) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" WHERE id IN (");
         let mut list = select.separated(", ");
-        for id in &page {
+        for id in ids {
             list.push_bind(*id);
         }
         select.push(") ORDER BY id");

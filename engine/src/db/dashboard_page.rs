@@ -204,16 +204,21 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
     qb.push("i.id");
 }
 
-/// Rows in `(expires_at, id)` order from two ordered lists: the first `n`.
+/// The page (`limit` after `offset`) of two lists' rows together, in
+/// `(expires_at, id)` order; each list holds its first `offset + limit`.
 fn merge_by_expiry(
     a: Vec<IntegrationRow>,
     b: Vec<IntegrationRow>,
-    n: usize,
+    offset: i64,
+    limit: i64,
 ) -> Vec<IntegrationRow> {
     let mut merged: Vec<IntegrationRow> = a.into_iter().chain(b).collect();
     merged.sort_by_key(|r| (r.expires_at, r.id));
-    merged.truncate(n);
     merged
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect()
 }
 
 impl Database {
@@ -361,11 +366,7 @@ impl Database {
                     let n = offset.saturating_add(page_size);
                     let active = self.by_expiry_where(" AND i.is_active = 1", n, 0).await?;
                     let inactive = self.by_expiry_where(" AND i.is_active = 0", n, 0).await?;
-                    let merged = merge_by_expiry(active, inactive, usize::try_from(n).unwrap_or(0));
-                    merged
-                        .into_iter()
-                        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                        .collect()
+                    merge_by_expiry(active, inactive, offset, page_size)
                 }
                 (PageOrder::Status, Some(status)) => {
                     self.by_expiry(status, now, rule, page_size, offset).await?
@@ -539,12 +540,7 @@ impl Database {
             .push(" ORDER BY i.expires_at, i.id LIMIT ")
             .push_bind(n);
             let dead: Vec<IntegrationRow> = dead.build_query_as().fetch_all(self.pool()).await?;
-            return Ok(
-                merge_by_expiry(inactive, dead, usize::try_from(n).unwrap_or(0))
-                    .into_iter()
-                    .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                    .collect(),
-            );
+            return Ok(merge_by_expiry(inactive, dead, offset, limit));
         }
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL");

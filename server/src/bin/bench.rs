@@ -409,25 +409,7 @@ async fn bench_due_soon(b: &Bench) {
         .execute(b.instance.database.pool())
         .await
         .expect("analyze");
-    let mut times = Vec::new();
-    let mut due = 0;
-    for _ in 0..50 {
-        let started = Instant::now();
-        due = b
-            .instance
-            .database
-            .due_for_refresh(
-                UnixTime(NOW + 300),
-                UnixTime(NOW - 30 * 86_400),
-                UnixTime(NOW),
-                engine::scheduler::BATCH,
-            )
-            .await
-            .expect("due")
-            .len();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    let t = median(times);
+    let (due, t) = time_due_soon(&b.instance.database, UnixTime(NOW), 300).await;
     println!(
         "due_for_refresh -> {due} rows: median {t:.3} ms (budget <= 5): {}",
         verdict(t <= 5.0)
@@ -452,6 +434,27 @@ async fn bench_due_soon(b: &Bench) {
         }
     }
     println!("index walks only (no scan, no sort): {}", verdict(!scans));
+}
+
+/// The scheduler's "due soon" query at `now`: rows found, median of 50 runs in ms.
+async fn time_due_soon(db: &Database, now: UnixTime, margin: i64) -> (usize, f64) {
+    let mut times = Vec::new();
+    let mut due = 0;
+    for _ in 0..50 {
+        let started = Instant::now();
+        due = db
+            .due_for_refresh(
+                now + margin,
+                now - engine::scheduler::IDLE_REFRESH_SECS,
+                now,
+                engine::scheduler::BATCH,
+            )
+            .await
+            .expect("due")
+            .len();
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    (due, median(times))
 }
 
 /// The real server binary, on a free port and `db`, with `env` added; answers
@@ -1250,23 +1253,7 @@ async fn scale_queries(b: &Bench) {
     let db = &b.instance.database;
     let now = b.clock.now();
     let margin = b.instance.engine.settings().refresh_margin_secs;
-    let mut times = Vec::new();
-    let mut due = 0;
-    for _ in 0..50 {
-        let started = Instant::now();
-        due = db
-            .due_for_refresh(
-                now + margin,
-                now - engine::scheduler::IDLE_REFRESH_SECS,
-                now,
-                engine::scheduler::BATCH,
-            )
-            .await
-            .expect("due")
-            .len();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    let t = median(times);
+    let (due, t) = time_due_soon(db, now, margin).await;
     println!(
         "\"due soon\" -> {due} rows: median {t:.2} ms (budget <= 5): {}",
         verdict(t <= 5.0)

@@ -7,8 +7,9 @@ use domain::{EventKind, EventOutcome, IntegrationId};
 
 use crate::db::NewEvent;
 use crate::provider_error::ProviderError;
+use crate::service_api::HandoutError;
 use crate::vault::Column;
-use crate::Engine;
+use crate::{Engine, EngineError};
 
 /// Why a connection test could not succeed; the text is for the user.
 #[derive(Debug, thiserror::Error)]
@@ -66,27 +67,37 @@ impl Engine {
             .first()
             .ok_or(ConnectionTestError::NoSite(id))?;
         let on_demand = self.settings().refresh_policy == domain::RefreshPolicy::OnDemand;
-        if on_demand
-            && integration.is_active
-            && integration.has_refresh_token
-            && integration.expires_at - self.now() < TEST_MIN_VALIDITY_SECS
-        {
-            let outcome = self.refresh(id, actor).await;
-            if !outcome.ok() {
-                return Err(ConnectionTestError::Refresh(outcome.message));
-            }
-        }
-        let blob = self
-            .db
-            .encrypted_tokens(id)
-            .await
-            .map_err(storage)?
-            .and_then(|(access, _)| access)
-            .ok_or(ConnectionTestError::NoToken(id))?;
-        let token = self
-            .vault
-            .decrypt(id, Column::AccessToken, &blob)
-            .map_err(|_| ConnectionTestError::Vault)?;
+        let token = if on_demand && integration.is_active && integration.has_refresh_token {
+            // The hand-out's path: it honours a refresh in flight, a
+            // provider's pause and a row's retry time, and rotates once
+            // however many tests ask at the same moment.
+            self.fresh_access_token(id, TEST_MIN_VALIDITY_SECS, actor)
+                .await
+                .map_err(|e| match e {
+                    HandoutError::NotFound(id) => ConnectionTestError::NotFound(id),
+                    HandoutError::Vault => ConnectionTestError::Vault,
+                    HandoutError::Engine(EngineError::NotFound(id)) => {
+                        ConnectionTestError::NotFound(id)
+                    }
+                    HandoutError::Engine(EngineError::Storage(_)) => ConnectionTestError::Storage,
+                    HandoutError::RequiresReauth(message)
+                    | HandoutError::Unavailable { message, .. } => {
+                        ConnectionTestError::Refresh(message)
+                    }
+                })?
+                .token
+        } else {
+            let blob = self
+                .db
+                .encrypted_tokens(id)
+                .await
+                .map_err(storage)?
+                .and_then(|(access, _)| access)
+                .ok_or(ConnectionTestError::NoToken(id))?;
+            self.vault
+                .decrypt(id, Column::AccessToken, &blob)
+                .map_err(|_| ConnectionTestError::Vault)?
+        };
         let result = self.atlassian.myself(&site.cloud_id, &token).await;
         let (outcome, status, code, message) = match &result {
             Ok(me) => (

@@ -28,6 +28,15 @@ pub const IDLE_REFRESH_SECS: i64 = 30 * 86_400;
 /// tick); more while the provider's pace allows more in flight.
 pub const BATCH: i64 = 500;
 
+/// How long a tick goes on starting refreshes. A batch sized for a quick
+/// provider drains slowly if the provider slows down mid-tick (timeouts
+/// halve the pace down to one at a time), and what is unresolved waits for
+/// the tick's end to be retried, with Atlassian's 10-minute leeway running:
+/// after this long the tick stops starting refreshes, waits for those in
+/// flight (each has its own timeout) and reports itself full, so the next
+/// tick starts at once, unresolved refreshes first.
+pub const TICK_BUDGET: Duration = Duration::from_secs(60);
+
 /// A tick's batch: [`BATCH`], or four times the pace if that is more, so the
 /// batch's tail (the wait for its slowest answers before the next batch is
 /// read) stays a small part of it.
@@ -61,9 +70,16 @@ fn pace_signal(result: &RefreshResult) -> Signal {
     }
 }
 
-/// Runs one tick at the engine's current time.
-#[tracing::instrument(skip(engine))]
+/// Runs one tick at the engine's current time, within [`TICK_BUDGET`].
 pub async fn tick(engine: &Engine) -> TickReport {
+    tick_within(engine, TICK_BUDGET).await
+}
+
+/// Runs one tick that starts refreshes for `budget` at most (what is left
+/// waits for the next tick, which the report's `full` starts at once).
+#[tracing::instrument(skip(engine))]
+pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
+    let ticking = Instant::now();
     let now = engine.clock.now();
     let mut report = TickReport {
         flagged: flag_the_unrefreshable(engine, now).await,
@@ -82,6 +98,17 @@ pub async fn tick(engine: &Engine) -> TickReport {
     let mut tasks = JoinSet::new();
     loop {
         while tasks.len() < engine.pace.limit() {
+            if ticking.elapsed() >= budget && !queue.as_slice().is_empty() {
+                if !report.full {
+                    tracing::warn!(
+                        left = queue.len(),
+                        "the tick ran out of time: the rest waits for the next tick"
+                    );
+                }
+                report.full = true;
+                queue = Vec::new().into_iter();
+                break;
+            }
             let Some(id) = queue.next() else { break };
             let engine = engine.clone();
             let exempt = unresolved.contains(&id);

@@ -107,6 +107,13 @@ async fn search_matches_site_or_account_case_insensitively() {
     assert_eq!(both["total"], 10);
     let (_, wildcard) = page(&app, &[("search", "%")]).await;
     assert_eq!(wildcard["total"], 0, "LIKE wildcards are literal");
+    // Control characters are dropped, not handed to FTS5 (a NUL fails it).
+    let (status, nul) = page(&app, &[("search", "pers\u{0}on 42\u{7}")]).await;
+    assert_eq!(status, StatusCode::OK, "{nul}");
+    assert_eq!(nul["total"], 1);
+    let (status, only_controls) = page(&app, &[("search", "\u{0}\u{1}")]).await;
+    assert_eq!(status, StatusCode::OK, "{only_controls}");
+    assert_eq!(only_controls["total"], 100, "no search at all");
 }
 
 async fn render(app: &TestApp, path: &str) -> String {

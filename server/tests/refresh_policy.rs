@@ -11,6 +11,7 @@ use common::*;
 use domain::{Actor, ApiScope};
 use engine::scheduler::tick;
 use reqwest::StatusCode;
+use sandbox::FaultKind;
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400;
@@ -154,11 +155,52 @@ async fn on_demand_a_connection_test_refreshes_an_idle_token_first() {
     app.clock.advance(2 * 3_600);
     assert_eq!(first(&app).await["status"], "idle");
     let requests = app.sandbox.token_requests_for(ADA);
-    let (status, result) = app.post_form("/api/test_connection", &[("id", "1")]).await;
-    assert_eq!(status, StatusCode::OK, "{result}");
-    assert_eq!(result["ok"], true, "{result}");
+    // Five tests at once, the provider slow: one rotation serves them all
+    // (the hand-out's single flight), not one each.
+    app.sandbox.store().settings.latency_ms = 200;
+    let test = || app.post_form("/api/test_connection", &[("id", "1")]);
+    let (a, b, c, d, e) = tokio::join!(test(), test(), test(), test(), test());
+    for (status, result) in [a, b, c, d, e] {
+        assert_eq!(status, StatusCode::OK, "{result}");
+        assert_eq!(result["ok"], true, "{result}");
+    }
     assert_eq!(app.sandbox.token_requests_for(ADA), requests + 1);
     assert_eq!(first(&app).await["status"], "active");
+
+    // Idle again, and the provider asks to wait (429, Retry-After 120 s): a
+    // second test inside the wait sends nothing and says so.
+    app.sandbox.store().settings.latency_ms = 0;
+    app.clock.advance(2 * 3_600);
+    app.sandbox.inject_fault(
+        FaultKind::Status {
+            code: 429,
+            retry_after_secs: Some(120),
+        },
+        1,
+    );
+    let requests = app.sandbox.token_requests_for(ADA);
+    let (_, refused) = app.post_form("/api/test_connection", &[("id", "1")]).await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("429")),
+        "{refused}"
+    );
+    assert_eq!(app.sandbox.token_requests_for(ADA), requests + 1);
+    let (_, waiting) = app.post_form("/api/test_connection", &[("id", "1")]).await;
+    assert_eq!(waiting["ok"], false, "{waiting}");
+    assert!(
+        waiting["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("must wait 120 s")),
+        "{waiting}"
+    );
+    assert_eq!(
+        app.sandbox.token_requests_for(ADA),
+        requests + 1,
+        "nothing is sent while the provider asks to wait"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@
 mod common;
 
 use common::*;
-use engine::scheduler::tick;
+use std::time::Duration;
+
+use engine::scheduler::{tick, tick_within};
 use sandbox::FaultKind;
 
 #[tokio::test]
@@ -68,4 +70,34 @@ fn a_ceiling_out_of_range_stops_start_up_naming_the_variable() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_tick_that_runs_out_of_time_stops_starting_refreshes_and_says_it_is_full() {
+    // One at a time, 300 ms an answer: a budget of 100 ms starts only one.
+    let app = TestApp::spawn_with(&["--scheduler-max-concurrency", "1"]).await;
+    app.connect(ADA, &[ACME], None).await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    // Both within the margin of expiry.
+    app.clock.advance(3_400);
+    app.sandbox.store().settings.latency_ms = 300;
+    let report = tick_within(&app.engine, Duration::from_millis(100)).await;
+    assert_eq!(report.due, 2);
+    assert_eq!(report.refreshed.len(), 1, "{report:?}");
+    assert!(report.refreshed[0].ok(), "{report:?}");
+    assert!(
+        report.full,
+        "the rest is waiting: the next tick starts at once"
+    );
+
+    // The next tick takes the one left, and only that one.
+    let report = tick(&app.engine).await;
+    assert_eq!(report.refreshed.len(), 1, "{report:?}");
+    assert!(report.refreshed[0].ok(), "{report:?}");
+    assert!(!report.full, "{report:?}");
+    assert_eq!(
+        app.sandbox.token_requests_for(ADA) + app.sandbox.token_requests_for(GRACE),
+        4,
+        "two connects and two refreshes"
+    );
 }

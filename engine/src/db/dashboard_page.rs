@@ -4,6 +4,8 @@
 //! ranges, pages from an index walk or a table walk that stops at the page,
 //! never from a pass over every row (a search narrows by its trigram index).
 
+use std::collections::HashMap;
+
 use sqlx::{QueryBuilder, Sqlite};
 
 use domain::{RefreshPolicy, Status, StatusRule, UnixTime};
@@ -150,6 +152,19 @@ fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
+/// What the query searches for, lower case, without control characters
+/// (FTS5 cannot take a NUL) or surrounding spaces; `None` for no search.
+fn search_text(query: &PageQuery) -> Option<String> {
+    let text: String = query
+        .search
+        .as_deref()?
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_lowercase())
+}
+
 /// ` WHERE ...` for the query's filters.
 fn push_filter(
     qb: &mut QueryBuilder<'_, Sqlite>,
@@ -161,13 +176,7 @@ fn push_filter(
     if let Some(status) = query.status {
         push_status(qb, status, now, rule);
     }
-    if let Some(text) = query
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let text = text.to_lowercase();
+    if let Some(text) = search_text(query) {
         if text.chars().count() >= 3 {
             // The trigram index: an index lookup, not a scan. The text is one
             // FTS5 phrase (its quotes doubled), so no character is syntax.
@@ -204,30 +213,48 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
     qb.push("i.id");
 }
 
-/// The page (`limit` after `offset`) of two lists' rows together, in
-/// `(expires_at, id)` order; each list holds its first `offset + limit`.
-fn merge_by_expiry(
-    a: Vec<IntegrationRow>,
-    b: Vec<IntegrationRow>,
-    offset: i64,
-    limit: i64,
-) -> Vec<IntegrationRow> {
-    let mut merged: Vec<IntegrationRow> = a.into_iter().chain(b).collect();
-    merged.sort_by_key(|r| (r.expires_at, r.id));
-    merged
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect()
-}
+/// The ids of every connected integration, active then inactive, each an
+/// index range in `(expires_at, id)` order. Two lists that SQLite merges
+/// (a compound SELECT with an ORDER BY streams both sides in order), so a
+/// deep page costs index steps, never memory for the rows before it.
+const CONNECTED_BY_EXPIRY: &str =
+    "SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
+     WHERE is_active = 1 AND disconnected_at IS NULL
+ UNION ALL
+ SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
+     WHERE is_active = 0 AND disconnected_at IS NULL
+ ORDER BY expires_at, id LIMIT ?1 OFFSET ?2";
+
+/// The ids of "needs re-auth" in `(expires_at, id)` order: the inactive
+/// ones, merged (as above) with the active ones that ran out without a
+/// refresh token (a partial index). `?3` is now.
+const NEEDING_REAUTH_BY_EXPIRY: &str =
+    "SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
+     WHERE is_active = 0 AND disconnected_at IS NULL
+ UNION ALL
+ SELECT id, expires_at FROM integrations INDEXED BY integrations_without_refresh_token
+     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= ?3
+ ORDER BY expires_at, id LIMIT ?1 OFFSET ?2";
+
+/// The ids of "needs re-auth" in id order: the inactive ones on their own
+/// partial index, merged with the active ones that ran out without a
+/// refresh token (sorted by id: that set is small). `?3` is now.
+const NEEDING_REAUTH_BY_ID: &str = "SELECT id FROM integrations INDEXED BY integrations_inactive
+     WHERE is_active = 0 AND disconnected_at IS NULL
+ UNION ALL
+ SELECT id FROM integrations INDEXED BY integrations_without_refresh_token
+     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= ?3
+ ORDER BY id LIMIT ?1 OFFSET ?2";
 
 impl Database {
     /// How many connected integrations are active and inactive
     /// (`fleet_counts`, kept by triggers).
-    async fn connected_counts(&self) -> Result<(i64, i64), DatabaseError> {
+    async fn connected_counts(
+        reader: &mut sqlx::SqliteConnection,
+    ) -> Result<(i64, i64), DatabaseError> {
         let counts: Vec<(bool, i64)> =
             sqlx::query_as("SELECT is_active, connected FROM fleet_counts")
-                .fetch_all(self.pool())
+                .fetch_all(reader)
                 .await?;
         let count = |active: bool| {
             counts
@@ -249,7 +276,10 @@ impl Database {
         rule: StatusRule,
     ) -> Result<FleetSummary, DatabaseError> {
         let soon = rule.soon(now);
-        let (active_total, inactive) = self.connected_counts().await?;
+        // One read transaction: every count from the same snapshot, so a
+        // write between two of them cannot skew the sums.
+        let mut tx = self.pool().begin().await?;
+        let (active_total, inactive) = Self::connected_counts(&mut tx).await?;
         // Active, no refresh token, run out: only a person can revive it
         // (the scheduler soon flags it inactive). A partial index.
         let dead: i64 = sqlx::query_scalar(
@@ -257,7 +287,7 @@ impl Database {
              WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= ?1",
         )
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
         let range = |from: Option<UnixTime>, to: Option<UnixTime>| {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -276,11 +306,11 @@ impl Database {
                 // The scheduler keeps the run-out range small.
                 let ran_out: i64 = range(None, Some(now))
                     .build_query_scalar()
-                    .fetch_one(self.pool())
+                    .fetch_one(&mut *tx)
                     .await?;
                 let expiring: i64 = range(Some(now), Some(soon))
                     .build_query_scalar()
-                    .fetch_one(self.pool())
+                    .fetch_one(&mut *tx)
                     .await?;
                 FleetSummary {
                     active: active_total - ran_out - expiring,
@@ -294,7 +324,7 @@ impl Database {
                 // Most tokens sit idle: the fresh range is the small one.
                 let fresh: i64 = range(Some(now), None)
                     .build_query_scalar()
-                    .fetch_one(self.pool())
+                    .fetch_one(&mut *tx)
                     .await?;
                 FleetSummary {
                     active: fresh,
@@ -305,6 +335,7 @@ impl Database {
                 }
             }
         };
+        tx.commit().await?;
         Ok(summary)
     }
 
@@ -319,10 +350,7 @@ impl Database {
         let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
         let offset = query.page.max(0).saturating_mul(page_size);
         let summary = self.fleet_summary(now, rule).await?;
-        let searching = query
-            .search
-            .as_deref()
-            .is_some_and(|text| !text.trim().is_empty());
+        let searching = search_text(query).is_some();
         let (total, rows) = if searching {
             // The trigram index narrows the rows first; counting them all is
             // quick for a selective search (see the README's figures).
@@ -362,11 +390,13 @@ impl Database {
                     self.by_expiry(status, now, rule, page_size, offset).await?
                 }
                 (PageOrder::Expiry, None) => {
-                    // Active and inactive, each in expiry order on the index, merged.
-                    let n = offset.saturating_add(page_size);
-                    let active = self.by_expiry_where(" AND i.is_active = 1", n, 0).await?;
-                    let inactive = self.by_expiry_where(" AND i.is_active = 0", n, 0).await?;
-                    merge_by_expiry(active, inactive, offset, page_size)
+                    let ids: Vec<(i64, i64)> = sqlx::query_as(CONNECTED_BY_EXPIRY)
+                        .bind(page_size)
+                        .bind(offset)
+                        .fetch_all(self.pool())
+                        .await?;
+                    let ids: Vec<i64> = ids.into_iter().map(|(id, _)| id).collect();
+                    self.rows_in_order(&ids).await?
                 }
                 (PageOrder::Status, Some(status)) => {
                     self.by_expiry(status, now, rule, page_size, offset).await?
@@ -465,40 +495,30 @@ impl Database {
         Ok(select.build_query_as().fetch_all(self.pool()).await?)
     }
 
-    /// "Needs re-auth" in id order: the inactive ones on their own partial
-    /// index, merged with the active ones that ran out without a refresh
-    /// token (another, small, partial index); then the page's rows by id.
+    /// "Needs re-auth" in id order ([`NEEDING_REAUTH_BY_ID`]), then the
+    /// page's rows by id.
     async fn needing_reauth_oldest_first(
         &self,
         now: UnixTime,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<IntegrationRow>, DatabaseError> {
-        let n = offset.saturating_add(limit);
-        let mut ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM integrations INDEXED BY integrations_inactive
-             WHERE is_active = 0 AND disconnected_at IS NULL ORDER BY id LIMIT ?1",
-        )
-        .bind(n)
-        .fetch_all(self.pool())
-        .await?;
-        let dead: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM integrations INDEXED BY integrations_without_refresh_token
-             WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= ?1
-             ORDER BY id LIMIT ?2",
-        )
-        .bind(now)
-        .bind(n)
-        .fetch_all(self.pool())
-        .await?;
-        ids.extend(dead);
-        ids.sort_unstable();
-        let page: Vec<i64> = ids
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(limit).unwrap_or(0))
-            .collect();
-        self.rows_by_id(&page).await
+        let ids: Vec<i64> = sqlx::query_scalar(NEEDING_REAUTH_BY_ID)
+            .bind(limit)
+            .bind(offset)
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        self.rows_by_id(&ids).await
+    }
+
+    /// The rows of `ids`, in the order of `ids`.
+    async fn rows_in_order(&self, ids: &[i64]) -> Result<Vec<IntegrationRow>, DatabaseError> {
+        let position: HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(n, id)| (*id, n)).collect();
+        let mut rows = self.rows_by_id(ids).await?;
+        rows.sort_by_key(|r| position.get(&r.id.0).copied().unwrap_or(usize::MAX));
+        Ok(rows)
     }
 
     /// The rows of `ids`, in id order.
@@ -527,45 +547,19 @@ impl Database {
         offset: i64,
     ) -> Result<Vec<IntegrationRow>, DatabaseError> {
         if status == Status::NeedsReauth {
-            // Inactive, merged with the active ones that ran out without a
-            // refresh token (a partial index).
-            let n = offset.saturating_add(limit);
-            let inactive = self.by_expiry_where(" AND i.is_active = 0", n, 0).await?;
-            let mut dead = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-            dead.push(
-                " i INDEXED BY integrations_without_refresh_token WHERE i.is_active = 1 \
-                 AND i.refresh_token IS NULL AND i.disconnected_at IS NULL AND i.expires_at <= ",
-            )
-            .push_bind(now)
-            .push(" ORDER BY i.expires_at, i.id LIMIT ")
-            .push_bind(n);
-            let dead: Vec<IntegrationRow> = dead.build_query_as().fetch_all(self.pool()).await?;
-            return Ok(merge_by_expiry(inactive, dead, offset, limit));
+            let ids: Vec<(i64, i64)> = sqlx::query_as(NEEDING_REAUTH_BY_EXPIRY)
+                .bind(limit)
+                .bind(offset)
+                .bind(now)
+                .fetch_all(self.pool())
+                .await?;
+            let ids: Vec<i64> = ids.into_iter().map(|(id, _)| id).collect();
+            return self.rows_in_order(&ids).await;
         }
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
         select.push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL");
         push_status(&mut select, status, now, rule);
         select
-            .push(" ORDER BY i.expires_at, i.id LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        Ok(select.build_query_as().fetch_all(self.pool()).await?)
-    }
-
-    /// Connected integrations matching `condition` (SQL on `i`, without
-    /// values) in `(expires_at, id)` order on the index: the first `limit`
-    /// after `offset`.
-    async fn by_expiry_where(
-        &self,
-        condition: &'static str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<IntegrationRow>, DatabaseError> {
-        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select
-            .push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL")
-            .push(condition)
             .push(" ORDER BY i.expires_at, i.id LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")

@@ -199,7 +199,7 @@ pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
                 Write::Failure { retry_after: at },
                 RefreshResult::Transient,
                 format!(
-                    "Atlassian could not be reached or answered garbage ({err}). The tokens were kept; \
+                    "Atlassian did not complete the refresh: {err}. The tokens were kept; \
                      the refresh is retried in {retry_in} s."
                 ),
             )

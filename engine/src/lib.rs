@@ -43,6 +43,7 @@ pub mod connect;
 pub mod connection_test;
 pub mod db;
 mod engine_handle;
+pub mod hop_tickets;
 pub mod integration;
 pub mod oauth;
 pub mod provider_error;

@@ -7,7 +7,10 @@
 //! many at once as the provider's pace allows ([`crate::provider_pace`]), a
 //! full batch is followed at once by the next, and each refresh runs
 //! with bounded concurrency, each with its own timeout, so one slow site never
-//! stalls the others.
+//! stalls the others. Each batch is claimed in the database for this process
+//! (`scheduled_by`, for [`crate::db::SCHEDULER_CLAIM_SECS`]), so several
+//! processes sharing a database refresh each due integration once, and a
+//! backlog spreads over all of them.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -205,7 +208,7 @@ async fn due(
     let paused = engine.slowed_down(now);
     let due = if paused {
         tracing::info!("the provider asked to slow down: only unresolved refreshes run");
-        engine.db.unresolved(now, batch).await
+        engine.db.claim_unresolved(&engine.owner, now, batch).await
     } else {
         // On demand, access tokens are refreshed when something needs one:
         // the scheduler only keeps refresh tokens alive.
@@ -216,7 +219,13 @@ async fn due(
         };
         engine
             .db
-            .due_for_refresh(expiring_before, now - IDLE_REFRESH_SECS, now, batch)
+            .claim_due_for_refresh(
+                &engine.owner,
+                expiring_before,
+                now - IDLE_REFRESH_SECS,
+                now,
+                batch,
+            )
             .await
     };
     let due = match due {

@@ -181,6 +181,7 @@ impl Application {
                 hosts: ServedHosts::new(config.served_hosts()),
                 https: config.secure_cookies(),
                 auth: sign_in::auth_layer(engine.clone(), sessions, config.secure_cookies()),
+                hop_tickets: engine.hop_tickets(),
             },
         );
         Ok(Self {
@@ -493,6 +494,8 @@ struct Guards {
     /// Served over https: browsers are told to keep to it (HSTS).
     https: bool,
     auth: axum_login::AuthManagerLayer<sign_in::Backend, tower_sessions_sqlx_store::SqliteStore>,
+    /// The hop tickets the start handler issues and the cross-site guard spends.
+    hop_tickets: crate::cross_site::HopTickets,
 }
 
 /// The layers around every route, the sandbox's included, innermost first.
@@ -508,6 +511,8 @@ fn with_layers(router: Router, guards: Guards) -> Router {
         ))
         .layer(guards.auth);
     with_outer_layers(router, guards.hosts, guards.https)
+        // Outside the cross-site guard, which reads them.
+        .layer(axum::Extension(guards.hop_tickets))
 }
 
 /// The layers that need no session: cross-site refusal, host allowlist,
@@ -517,8 +522,6 @@ fn with_outer_layers(router: Router, hosts: ServedHosts, https: bool) -> Router 
         .layer(axum::middleware::from_fn(
             crate::cross_site::reject_cross_site,
         ))
-        // The hop tickets the start handler issues and the guard spends.
-        .layer(axum::Extension(crate::cross_site::HopTickets::default()))
         // Only our own names (DNS rebinding), before anything else looks at the request.
         .layer(axum::middleware::from_fn_with_state(
             hosts,

@@ -14,8 +14,8 @@
 //! sites, and for a user's first click it would be refused here.
 //!
 //! So the hop carries a [`HopTickets`] ticket (`?hop=`): 256 random bits,
-//! single-use, valid for [`HOP_TICKET_LIFETIME`], kept in this process's
-//! memory. A cross-site `GET /oauth/start` is let through only with a live
+//! single-use, valid for a minute, kept (as a digest) in the database, so
+//! whichever process the hop lands on can spend it. A cross-site `GET /oauth/start` is let through only with a live
 //! ticket, and presenting one spends it whatever the request's labels. (A
 //! request without `Sec-Fetch-Site` gets a plain hop: a client that sends no
 //! Fetch Metadata sends no `Origin` on a GET navigation either, and passes.)
@@ -42,37 +42,30 @@
 //!   only) and die after one use, so a hopped URL left in a browser's history
 //!   is worthless.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use rand::RngCore;
+pub use engine::hop_tickets::HopTickets;
 
 /// The path whose GET starts a flow (and is therefore guarded).
 const START_PATH: &str = "/oauth/start";
 /// The query parameter that carries the hop's ticket.
 pub const HOP_PARAM: &str = "hop";
-/// How long a hop's ticket stays valid: the browser follows the redirect at once.
-pub const HOP_TICKET_LIFETIME: Duration = Duration::from_secs(60);
-/// At most this many unspent tickets are kept; past it the oldest is dropped.
-const MAX_TICKETS: usize = 10_000;
 
 pub async fn reject_cross_site(request: Request, next: Next) -> Response {
     let starts_a_flow = request.uri().path() == START_PATH;
     let guarded =
         request.method() != Method::GET && request.method() != Method::HEAD || starts_a_flow;
     // A ticket is spent by any start that presents it, cross-site or not.
-    let hop_ticket_ok = starts_a_flow
-        && hop_ticket(&request).is_some_and(|ticket| {
-            request
-                .extensions()
-                .get::<HopTickets>()
-                .is_some_and(|tickets| tickets.redeem(&ticket))
-        });
+    let hop_ticket_ok = match (
+        starts_a_flow,
+        hop_ticket(&request),
+        request.extensions().get::<HopTickets>(),
+    ) {
+        (true, Some(ticket), Some(tickets)) => tickets.redeem(&ticket).await,
+        _ => false,
+    };
     if guarded && is_cross_site(&request) && !hop_ticket_ok {
         tracing::warn!(path = %request.uri().path(), "rejected a cross-site request");
         return crate::oauth_routes::error_page_titled(
@@ -112,98 +105,5 @@ fn is_cross_site(request: &Request) -> bool {
         }
         (Some(_), None) => true,
         (None, _) => false,
-    }
-}
-
-/// The single-use tickets of hops between host names (see the module's
-/// documentation). The router shares one set between the start handler,
-/// which issues them, and the guard, which spends them.
-#[derive(Clone)]
-pub struct HopTickets {
-    /// Ticket -> when it stops being valid.
-    live: Arc<Mutex<HashMap<String, Instant>>>,
-    capacity: usize,
-}
-
-impl Default for HopTickets {
-    fn default() -> Self {
-        Self::with_capacity(MAX_TICKETS)
-    }
-}
-
-impl HopTickets {
-    /// Keeps at most `capacity` unspent tickets (the oldest goes first).
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            live: Arc::default(),
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// A fresh ticket, valid once within [`HOP_TICKET_LIFETIME`].
-    pub fn issue(&self) -> String {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let now = Instant::now();
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.retain(|_, expires| *expires > now);
-        if live.len() >= self.capacity {
-            if let Some(oldest) = live
-                .iter()
-                .min_by_key(|(_, expires)| **expires)
-                .map(|(t, _)| t.clone())
-            {
-                live.remove(&oldest);
-            }
-        }
-        live.insert(ticket.clone(), now + HOP_TICKET_LIFETIME);
-        ticket
-    }
-
-    /// Spends `ticket`: true if it was issued here, unspent and unexpired.
-    pub fn redeem(&self, ticket: &str) -> bool {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.remove(ticket)
-            .is_some_and(|expires| expires > Instant::now())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_ticket_is_good_once() {
-        let tickets = HopTickets::default();
-        let ticket = tickets.issue();
-        assert_eq!(ticket.len(), 64);
-        assert!(tickets.redeem(&ticket));
-        assert!(!tickets.redeem(&ticket));
-        assert!(!tickets.redeem("made-up"));
-        assert_ne!(tickets.issue(), tickets.issue());
-    }
-
-    #[test]
-    fn an_expired_ticket_is_refused() {
-        let tickets = HopTickets::default();
-        let ticket = tickets.issue();
-        tickets
-            .live
-            .lock()
-            .expect("lock")
-            .insert(ticket.clone(), Instant::now() - Duration::from_secs(1));
-        assert!(!tickets.redeem(&ticket));
-    }
-
-    #[test]
-    fn unspent_tickets_are_bounded() {
-        let tickets = HopTickets::with_capacity(8);
-        let first = tickets.issue();
-        for _ in 0..8 {
-            tickets.issue();
-        }
-        assert_eq!(tickets.live.lock().expect("lock").len(), 8);
-        assert!(!tickets.redeem(&first), "the oldest went first");
     }
 }

@@ -59,6 +59,97 @@ impl LocalInstance {
         Self::start_in(Arc::new(dir), extra, clock).await
     }
 
+    /// Connected integrations `ids` (none may exist yet), each holding a
+    /// real token family of the in-process sandbox (issued by its consent
+    /// and code exchange, without the HTTP round trips) sealed as the
+    /// connect flow seals it: Ada's grant on one site, issued at `t0`, the
+    /// access token expiring at `expires_at(id)`. A thousand rows per
+    /// transaction, the sandbox's record of them stored after each.
+    ///
+    /// # Panics
+    /// When the database or the sandbox refuse a write: seeding is set-up.
+    pub async fn seed_sandbox_families(
+        &self,
+        ids: std::ops::RangeInclusive<i64>,
+        t0: i64,
+        expires_at: impl Fn(i64) -> i64,
+    ) {
+        use domain::IntegrationId;
+        use engine::vault::Column;
+        use engine::Secret;
+        const CHUNK: i64 = 1_000;
+        let redirect_uri = self.engine.redirect_uri().to_string();
+        let client_id = self.atlassian.settings().client_id.clone();
+        let pool = self.database.pool();
+        let (mut first, end) = ids.into_inner();
+        while first <= end {
+            let last = (first + CHUNK - 1).min(end);
+            let issued: Vec<_> = {
+                let mut store = self.sandbox.store();
+                (first..=last)
+                    .map(|_| {
+                        let code = store.issue_code(
+                            sandbox::rules::CodeGrant {
+                                client_id: client_id.clone(),
+                                redirect_uri: redirect_uri.clone(),
+                                scopes: vec!["read:jira-work".into(), "offline_access".into()],
+                                account_id: "557058:ada-lovelace".into(),
+                                cloud_ids: vec!["11111111-aaaa-4aaa-8aaa-111111111111".into()],
+                                code_challenge: None,
+                            },
+                            t0,
+                        );
+                        store
+                            .exchange_code(&client_id, &code, &redirect_uri, None, t0)
+                            .expect("exchange")
+                    })
+                    .collect()
+            };
+            let mut tx = pool.begin().await.expect("tx");
+            for (id, tokens) in (first..=last).zip(issued) {
+                let iid = IntegrationId(id);
+                let access = self
+                    .vault
+                    .encrypt(iid, Column::AccessToken, &Secret::new(tokens.access_token))
+                    .expect("seal");
+                let refresh = self
+                    .vault
+                    .encrypt(
+                        iid,
+                        Column::RefreshToken,
+                        &Secret::new(tokens.refresh_token.expect("a refresh token")),
+                    )
+                    .expect("seal");
+                sqlx::query(
+                    "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
+                        access_token, expires_at, access_token_lifetime, is_active, refresh_token_issued_at,
+                        consented_at, created_at, updated_at)
+                     VALUES (?1, 'family-' || ?1, 'Family ' || ?1, NULL, 'read:jira-work offline_access',
+                        ?2, ?3, ?4, 3600, 1, ?5, ?5, ?5, ?5)",
+                )
+                .bind(id)
+                .bind(refresh)
+                .bind(access)
+                .bind(expires_at(id))
+                .bind(t0)
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+                sqlx::query(
+                    "INSERT INTO integration_sites VALUES (?1, 'cloud-' || ?1, 'site-' || ?1,
+                        'https://site-' || ?1 || '.atlassian.net')",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .expect("site");
+            }
+            tx.commit().await.expect("commit");
+            self.sandbox.flush().await.expect("sandbox state");
+            first = last + 1;
+        }
+    }
+
     /// Stops serving, as a stopping server does: the live event streams end
     /// and no new request is accepted.
     pub fn stop(&self) {

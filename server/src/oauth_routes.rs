@@ -56,7 +56,9 @@ pub async fn start(
             // cross-site; one that sends none sends no `Origin` on a GET
             // navigation either, and the guard lets it through as it is.
             if headers.contains_key("sec-fetch-site") {
-                pairs.push((HOP_PARAM, hop_tickets.issue()));
+                if let Some(ticket) = hop_tickets.issue().await {
+                    pairs.push((HOP_PARAM, ticket));
+                }
             }
             if !pairs.is_empty() {
                 target.query_pairs_mut().extend_pairs(pairs);

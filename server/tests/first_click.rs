@@ -411,3 +411,40 @@ fn the_server_prints_the_address_to_open_on_the_redirect_uris_host() {
         "no other address looks like one to open: {printed:#?}"
     );
 }
+
+/// Behind a load balancer the hopped start may land on another process: the
+/// ticket lives in the shared database (as a digest), so any process spends
+/// it, once, within its minute.
+#[tokio::test]
+async fn a_hop_ticket_issued_by_one_process_is_spent_by_another_once() {
+    let app = TestApp::spawn().await;
+    let other = app.second_process().await;
+    let ticket = app.engine.hop_tickets().issue().await.expect("a ticket");
+    assert_eq!(ticket.len(), 64);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM hop_tickets").await,
+        1,
+        "stored"
+    );
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT digest FROM hop_tickets")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("digest");
+    assert_ne!(stored, ticket.as_bytes(), "only its digest is kept");
+    assert!(other.engine.hop_tickets().redeem(&ticket).await);
+    assert!(!app.engine.hop_tickets().redeem(&ticket).await, "spent");
+    assert!(!other.engine.hop_tickets().redeem("made-up").await);
+
+    // A minute later a ticket is worthless, and the next issue sweeps it.
+    let late = app.engine.hop_tickets().issue().await.expect("a ticket");
+    app.clock.advance(61);
+    assert!(!other.engine.hop_tickets().redeem(&late).await, "expired");
+    let _ = app.engine.hop_tickets().issue().await;
+    app.clock.advance(61);
+    let _ = app.engine.hop_tickets().issue().await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM hop_tickets").await,
+        1,
+        "expired tickets are swept"
+    );
+}

@@ -8,6 +8,7 @@ mod api_keys;
 mod dashboard_page;
 mod events;
 mod group_commit;
+mod hop_tickets;
 mod integrations;
 mod oauth_states;
 mod refresh_queries;
@@ -23,7 +24,7 @@ pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup, PriorSta
 pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
     Claim, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL,
-    UNRESOLVED_SQL,
+    SCHEDULER_CLAIM_SECS, UNRESOLVED_SQL,
 };
 pub use token_keys::KeyCheckError;
 pub use users::{AccountChange, AccountEvent, NewAccountEvent, UserRow};

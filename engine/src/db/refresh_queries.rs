@@ -64,30 +64,48 @@ pub struct Rotation {
 /// The scheduler's first look: refreshes whose outcome is unknown (the answer
 /// was lost, the process died, the rotation could not be stored), oldest
 /// first, whose lease is free and whose retry time has come. They must be
-/// retried inside Atlassian's 10-minute leeway. Binds: now, limit.
+/// retried inside Atlassian's 10-minute leeway. Not claimed by another
+/// scheduler ([`CLAIM_DUE_SQL`]). Binds: now, limit, this scheduler (the
+/// three listings share one layout; this one needs no `?4`).
 pub const UNRESOLVED_SQL: &str = "SELECT id FROM integrations
      WHERE refresh_sent_at IS NOT NULL AND disconnected_at IS NULL
        AND (retry_after IS NULL OR retry_after <= ?1)
        AND (lease_owner IS NULL OR lease_expires_at <= ?1)
+       AND (scheduled_until IS NULL OR scheduled_until <= ?1 OR scheduled_by = ?3)
      ORDER BY refresh_sent_at LIMIT ?2";
 
 /// The scheduler's "due soon" query, first half: active integrations with a
 /// refresh token expiring before `?1`, soonest first. It walks the
 /// `(is_active, expires_at)` index in order and stops at the limit: no table
-/// scan, no sort. Binds: expiring before, now, limit.
+/// scan, no sort. Binds: now, limit, this scheduler, expiring before.
 pub const DUE_FOR_REFRESH_SQL: &str = "SELECT id FROM integrations
-     WHERE is_active = 1 AND expires_at <= ?1
+     WHERE is_active = 1 AND expires_at <= ?4
        AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= ?2)
-     ORDER BY expires_at LIMIT ?3";
+       AND (retry_after IS NULL OR retry_after <= ?1)
+       AND (scheduled_until IS NULL OR scheduled_until <= ?1 OR scheduled_by = ?3)
+     ORDER BY expires_at LIMIT ?2";
 
 /// Second half: refresh tokens idle since before `?1` (the 90-day inactivity
-/// expiry), on the `(is_active, refresh_token_issued_at)` index.
+/// expiry), on the `(is_active, refresh_token_issued_at)` index. Binds: now,
+/// limit, this scheduler, idle before.
 pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
-     WHERE is_active = 1 AND refresh_token_issued_at <= ?1
+     WHERE is_active = 1 AND refresh_token_issued_at <= ?4
        AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= ?2)
-     ORDER BY refresh_token_issued_at LIMIT ?3";
+       AND (retry_after IS NULL OR retry_after <= ?1)
+       AND (scheduled_until IS NULL OR scheduled_until <= ?1 OR scheduled_by = ?3)
+     ORDER BY refresh_token_issued_at LIMIT ?2";
+
+/// Claims the rows a listing above finds for this scheduler: one statement,
+/// which SQLite runs holding the write lock from its first read, so two
+/// schedulers never claim the same row. `{listing}` is one of the three,
+/// with their binds; `?5` is the claim's end.
+const CLAIM_DUE_SQL: &str = "UPDATE integrations SET scheduled_by = ?3, scheduled_until = ?5
+     WHERE id IN ({listing}) RETURNING id";
+
+/// How long a scheduler's claim on a due row lasts (engine clock): longer
+/// than a tick (it stops starting refreshes after a minute, and each has its
+/// own timeout), far shorter than Atlassian's 10-minute leeway.
+pub const SCHEDULER_CLAIM_SECS: i64 = 120;
 
 /// Takes a row's lease and marks its refresh token as sent. Binds: owner,
 /// until, now, id.
@@ -381,15 +399,21 @@ impl Database {
         .await?)
     }
 
-    /// Rows whose refresh has an unknown outcome, ready for a retry.
-    pub async fn unresolved(
+    /// Claims for `scheduler` the rows whose refresh has an unknown
+    /// outcome, ready for a retry (at most `limit`).
+    pub async fn claim_unresolved(
         &self,
+        scheduler: &str,
         now: UnixTime,
         limit: i64,
     ) -> Result<Vec<IntegrationId>, DatabaseError> {
-        Ok(sqlx::query_scalar(UNRESOLVED_SQL)
+        let sql = CLAIM_DUE_SQL.replace("{listing}", UNRESOLVED_SQL);
+        Ok(sqlx::query_scalar(&sql)
             .bind(now)
             .bind(limit)
+            .bind(scheduler)
+            .bind(None::<UnixTime>)
+            .bind(now + SCHEDULER_CLAIM_SECS)
             .fetch_all(self.pool())
             .await?)
     }
@@ -398,9 +422,11 @@ impl Database {
     /// has an unknown outcome, then active ones with a refresh token expiring
     /// within the margin (`expires_at <= expiring_before`) or issued before
     /// `idle_before`, none waiting out a backoff; at most `limit`, the soonest
-    /// expiries first. Three ordered index walks, not a scan.
-    pub async fn due_for_refresh(
+    /// expiries first, claimed for `scheduler` (see [`CLAIM_DUE_SQL`]). Three
+    /// ordered index walks, not a scan.
+    pub async fn claim_due_for_refresh(
         &self,
+        scheduler: &str,
         expiring_before: UnixTime,
         idle_before: UnixTime,
         now: UnixTime,
@@ -409,7 +435,9 @@ impl Database {
         // Unknown outcomes first: they have minutes, not the margin, to live.
         // At most half the batch, so rows that keep failing (a lost key, say)
         // never starve the healthy ones.
-        let mut due = self.unresolved(now, (limit / 2).max(1)).await?;
+        let mut due = self
+            .claim_unresolved(scheduler, now, (limit / 2).max(1))
+            .await?;
         for (sql, bound) in [
             (DUE_FOR_REFRESH_SQL, expiring_before),
             (IDLE_REFRESH_SQL, idle_before),
@@ -418,10 +446,13 @@ impl Database {
             if room <= 0 {
                 break;
             }
-            let more: Vec<IntegrationId> = sqlx::query_scalar(sql)
-                .bind(bound)
+            let claim = CLAIM_DUE_SQL.replace("{listing}", sql);
+            let more: Vec<IntegrationId> = sqlx::query_scalar(&claim)
                 .bind(now)
                 .bind(room)
+                .bind(scheduler)
+                .bind(bound)
+                .bind(now + SCHEDULER_CLAIM_SECS)
                 .fetch_all(self.pool())
                 .await?;
             // Thousands per batch at full pace: a set, not a scan per id.

@@ -284,6 +284,16 @@ impl TestApp {
         self.callback(&callback, Some(&cookie)).await
     }
 
+    /// Integrations `1..=n`, each holding a real token family of the
+    /// sandbox (Ada's grant on one site, issued now), access tokens
+    /// expiring at `expires_at`: a fleet without `n` trips through the flow.
+    pub async fn seed_families(&self, n: i64, expires_at: i64) {
+        let now = engine::Clock::now(&self.clock).0;
+        self._instance
+            .seed_sandbox_families(1..=n, now, |_| expires_at)
+            .await;
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(self.database.pool())

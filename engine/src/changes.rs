@@ -5,7 +5,9 @@
 //! (read once, shared by every subscriber), or its id when it is gone.
 //!
 //! Subscribers that fall more than [`BUFFER`] changes behind are told so
-//! (`RecvError::Lagged`) and must re-read what they show.
+//! (`RecvError::Lagged`) and must re-read what they show. Changes made by
+//! other processes sharing the database arrive through the feed
+//! ([`crate::change_feed`]).
 
 use std::sync::Arc;
 
@@ -25,16 +27,8 @@ pub enum Change {
     Updated(Arc<Integration>),
     /// Disconnected: it leaves every page.
     Removed(IntegrationId),
-}
-
-impl Change {
-    /// The integration it concerns.
-    pub fn id(&self) -> IntegrationId {
-        match self {
-            Change::Updated(i) => i.id,
-            Change::Removed(id) => *id,
-        }
-    }
+    /// Changes were missed (made elsewhere, and the feed moved on): re-read.
+    Resync,
 }
 
 /// The engine's publisher (cheap to clone; one per engine).
@@ -47,15 +41,33 @@ impl Default for Changes {
     }
 }
 
+impl Changes {
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
+
+    pub(crate) fn send(&self, change: Change) {
+        // Nobody listening is fine.
+        let _ = self.0.send(change);
+    }
+}
+
 impl Engine {
     /// Every change committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.0.subscribe()
     }
 
-    /// Publishes integration `id` as it now stands (gone: published as removed).
+    /// Publishes integration `id` as it now stands (gone: published as
+    /// removed), here and, through the feed, to the other processes.
     pub(crate) async fn publish(&self, id: IntegrationId) {
-        if self.changes.0.receiver_count() == 0 {
+        self.queue_for_feed(id);
+        self.publish_here(id).await;
+    }
+
+    /// Tells this process's subscribers about integration `id` as it now stands.
+    pub(crate) async fn publish_here(&self, id: IntegrationId) {
+        if !self.changes.has_subscribers() {
             return;
         }
         let change = match self.db.find_integration(id).await {
@@ -68,7 +80,6 @@ impl Engine {
                 return;
             }
         };
-        // Nobody listening is fine.
-        let _ = self.changes.0.send(change);
+        self.changes.send(change);
     }
 }

@@ -40,6 +40,8 @@ pub struct Engine {
     pub(crate) slow_down_until: Arc<AtomicI64>,
     /// Where committed changes are published (see [`crate::changes`]).
     pub(crate) changes: crate::changes::Changes,
+    /// Changes published here, not yet in the database's feed.
+    pub(crate) unwritten: Arc<crate::change_feed::Unwritten>,
     /// The API keys' usage, written in batches (see [`crate::service_api::usage`]).
     pub(crate) usage: Arc<crate::service_api::usage::UsageLog>,
     /// Webhooks: the message view, the worker's wake-up, the HTTP clients.
@@ -107,6 +109,7 @@ impl Engine {
             slow_down_until: Arc::default(),
             usage: Arc::default(),
             changes: Default::default(),
+            unwritten: Arc::default(),
             webhooks: Arc::default(),
             pace: Arc::new(crate::provider_pace::ProviderPace::new(
                 settings.max_concurrency,

@@ -12,6 +12,9 @@ use crate::Database;
 
 /// How long a ticket stays valid: the browser follows the redirect at once.
 pub const HOP_TICKET_LIFETIME_SECS: i64 = 60;
+/// At most this many live tickets are stored; past it a hop goes without
+/// one (the browser then starts again from the dashboard's own link).
+pub const MAX_HOP_TICKETS: i64 = 10_000;
 
 /// Issues and spends hop tickets; cheap to clone.
 #[derive(Clone)]
@@ -27,7 +30,8 @@ impl HopTickets {
 
     /// A fresh ticket (256 random bits, hex), valid once within
     /// [`HOP_TICKET_LIFETIME_SECS`]; `None` if it could not be stored (the
-    /// cause is logged), and the hop then goes without one.
+    /// cause is logged) or [`MAX_HOP_TICKETS`] are live, and the hop then
+    /// goes without one.
     pub async fn issue(&self) -> Option<String> {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -35,10 +39,19 @@ impl HopTickets {
         let now = self.clock.now();
         match self
             .db
-            .insert_hop_ticket(&ticket, now + HOP_TICKET_LIFETIME_SECS, now)
+            .insert_hop_ticket(
+                &ticket,
+                now + HOP_TICKET_LIFETIME_SECS,
+                now,
+                MAX_HOP_TICKETS,
+            )
             .await
         {
-            Ok(()) => Some(ticket),
+            Ok(true) => Some(ticket),
+            Ok(false) => {
+                tracing::warn!("{MAX_HOP_TICKETS} hop tickets are live: this hop goes without one");
+                None
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not store a hop ticket");
                 None
@@ -47,8 +60,16 @@ impl HopTickets {
     }
 
     /// Spends `ticket`: true if it was issued (by any process), unspent and
-    /// unexpired.
+    /// unexpired. Anything but 64 lower-case hex digits is refused without
+    /// a look at the database.
     pub async fn redeem(&self, ticket: &str) -> bool {
+        let well_formed = ticket.len() == 64
+            && ticket
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !well_formed {
+            return false;
+        }
         match self.db.redeem_hop_ticket(ticket, self.clock.now()).await {
             Ok(good) => good,
             Err(e) => {

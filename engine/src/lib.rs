@@ -37,6 +37,7 @@
 //!   delivery with retries, and the consent warnings.
 
 pub mod accounts;
+pub mod change_feed;
 pub mod changes;
 pub mod clock;
 pub mod connect;

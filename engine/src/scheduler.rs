@@ -82,7 +82,6 @@ pub async fn tick(engine: &Engine) -> TickReport {
 /// waits for the next tick, which the report's `full` starts at once).
 #[tracing::instrument(skip(engine))]
 pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
-    let ticking = Instant::now();
     let now = engine.clock.now();
     let mut report = TickReport {
         flagged: flag_the_unrefreshable(engine, now).await,
@@ -97,17 +96,21 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
     report.full = i64::try_from(due.len()).unwrap_or(i64::MAX) >= batch;
     // As many in flight as the provider's pace allows (it adapts to the
     // answers as they come), a new one started as soon as one ends.
+    let claimed = due.clone();
+    let ticking = Instant::now();
+    let mut cut_short = false;
     let mut queue = due.into_iter();
     let mut tasks = JoinSet::new();
     loop {
         while tasks.len() < engine.pace.limit() {
             if ticking.elapsed() >= budget && !queue.as_slice().is_empty() {
-                if !report.full {
+                if !cut_short {
                     tracing::warn!(
                         left = queue.len(),
                         "the tick ran out of time: the rest waits for the next tick"
                     );
                 }
+                cut_short = true;
                 report.full = true;
                 queue = Vec::new().into_iter();
                 break;
@@ -142,6 +145,11 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
             }
             Err(e) => tracing::error!(error = %e, "a scheduled refresh stopped unexpectedly"),
         }
+    }
+    // What is still due (failed, or not started) goes to whichever
+    // scheduler looks next, this one or another.
+    if let Err(e) = engine.db.release_claims(&engine.owner, &claimed).await {
+        tracing::warn!(error = %e, "could not give back the tick's claims; they end by themselves");
     }
     report.refreshed.sort_by_key(|o| o.integration_id);
     report

@@ -262,9 +262,14 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        // Changes made by other processes sharing the database reach this
+        // one's live streams, and this one's reach theirs.
+        let feed = engine::change_feed::spawn(self.engine.clone());
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(stop)
-            .await
+            .await;
+        feed.abort();
+        served
     }
 }
 

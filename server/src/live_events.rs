@@ -6,7 +6,8 @@
 //!   reconnection delay to [`RECONNECT_AFTER`];
 //! - `event: integration`, data: the integration's view (JSON, never a token);
 //! - `event: removed`, data: `{"id": N}` (disconnected);
-//! - `event: resync`: this stream fell behind and skipped changes: re-read.
+//! - `event: resync`: this stream fell behind and skipped changes (or this
+//!   process fell behind the feed of changes made by others): re-read.
 //!
 //! A comment line (`: heartbeat`) every `LIVE_HEARTBEAT_SECS` keeps proxies
 //! from closing an idle stream. The stream ends when the server stops.
@@ -84,6 +85,7 @@ async fn next_event(
                 .event("removed")
                 .data(format!("{{\"id\":{}}}", id.get())),
         ),
+        Ok(Change::Resync) => Some(Event::default().event("resync").data("{}")),
         Err(RecvError::Lagged(skipped)) => {
             tracing::warn!(skipped, "a live stream fell behind; it is told to re-read");
             Some(Event::default().event("resync").data("{}"))

@@ -447,4 +447,20 @@ async fn a_hop_ticket_issued_by_one_process_is_spent_by_another_once() {
         1,
         "expired tickets are swept"
     );
+
+    // Live tickets are bounded: past the cap nothing is stored.
+    let now = engine::Clock::now(&app.clock);
+    let db = &app.database;
+    assert!(db
+        .insert_hop_ticket("a", now + 60, now, 3)
+        .await
+        .expect("insert"));
+    assert!(db
+        .insert_hop_ticket("b", now + 60, now, 3)
+        .await
+        .expect("insert"));
+    assert!(!db
+        .insert_hop_ticket("c", now + 60, now, 3)
+        .await
+        .expect("insert"));
 }

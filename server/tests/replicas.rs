@@ -1,12 +1,14 @@
 //! Several server processes on one database (issue 17), each with its own
 //! scheduler, all sending token requests to one provider (the first
 //! process's sandbox): the schedulers' claims hand each due integration to
-//! exactly one process and spread a backlog over all of them, and a claim
-//! left by a process that died only delays its rows, well inside
-//! Atlassian's 10-minute leeway. Real refreshes over HTTP.
+//! exactly one process and spread a backlog over all of them, a claim left
+//! by a process that died only delays its rows, well inside Atlassian's
+//! 10-minute leeway, and a dashboard open on one process sees the changes
+//! another made. Real refreshes and event streams over HTTP.
 
 mod common;
 
+use common::live::Stream;
 use common::*;
 use engine::scheduler::{tick, TickReport};
 use engine::Clock;
@@ -34,7 +36,8 @@ async fn three_schedulers_refresh_each_due_integration_exactly_once() {
     let third = app.second_process().await;
     const N: i64 = 1_500;
     // All within the refresh margin (300 s): three batches' worth.
-    app.seed_families(N, app.clock.now().0 + 100).await;
+    let soon = app.clock.now().0 + 100;
+    app.seed_families(N, |_| soon).await;
     let before = app.sandbox.token_requests_for(ADA);
 
     let (a, b, c) = tokio::join!(
@@ -86,7 +89,8 @@ async fn a_claim_left_by_a_dead_process_only_delays_its_rows() {
     let app = TestApp::spawn().await;
     let second = app.second_process().await;
     let now = app.clock.now();
-    app.seed_families(10, now.0 + 100).await;
+    // Integration 10 expires first, 1 last.
+    app.seed_families(10, |id| now.0 + 200 - id).await;
     // A process claims the batch, then dies before refreshing any of it.
     let claimed = app
         .database
@@ -99,13 +103,89 @@ async fn a_claim_left_by_a_dead_process_only_delays_its_rows() {
         )
         .await
         .expect("claim");
-    assert_eq!(claimed.len(), 10);
+    let ids: Vec<i64> = claimed.iter().map(|id| id.0).collect();
+    assert_eq!(
+        ids,
+        (1..=10).rev().collect::<Vec<_>>(),
+        "soonest expiry first"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM integrations WHERE scheduled_by = 'a-process-that-died'")
+            .await,
+        10
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM integrations WHERE scheduled_until = {}",
+            now.0 + 120
+        ))
+        .await,
+        10,
+        "claimed for two minutes"
+    );
     assert!(drain(&second.engine).await.is_empty(), "claimed by another");
+    app.clock.advance(119);
+    assert!(
+        drain(&second.engine).await.is_empty(),
+        "a second before its end"
+    );
 
     // The claim ends two minutes later; the rows' tokens expired meanwhile,
     // and the refresh tokens still work: the survivor refreshes them all.
-    app.clock.advance(121);
+    app.clock.advance(1);
     let refreshed = drain(&second.engine).await;
     assert_eq!(refreshed.len(), 10, "{refreshed:?}");
     assert!(refreshed.iter().all(|o| o.ok()), "{refreshed:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM integrations WHERE scheduled_by IS NOT NULL")
+            .await,
+        0,
+        "a tick that ends gives its claims back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_on_one_process_sees_the_changes_another_made() {
+    let app = TestApp::spawn().await;
+    let other = app.second_process().await;
+    let mut here = Stream::open(&app.http, app.url("/events")).await;
+    let mut there = Stream::open(&other.http, other.url("/events")).await;
+    for stream in [&mut here, &mut there] {
+        assert_eq!(stream.next_event().await.0, "ready");
+    }
+
+    // Connected through the first process: both streams hear it, once.
+    app.connect(ADA, &[ACME], None).await;
+    assert_eq!(here.next_view().await["id"], 1);
+    let view = there.next_view().await;
+    assert_eq!(view["id"], 1);
+    assert_eq!(view["status"], "active");
+
+    // Refreshed by the second process's scheduler.
+    app.clock.advance(3_600 - 200);
+    let report = tick(&other.engine).await;
+    assert_eq!(report.refreshed.len(), 1, "{report:?}");
+    let seen_there = there.next_view().await;
+    let seen_here = here.next_view().await;
+    assert_eq!(seen_here["expiresAt"], seen_there["expiresAt"]);
+    assert_ne!(seen_here["expiresAt"], view["expiresAt"], "the new expiry");
+
+    // Disconnected through the second process: gone from the first's page.
+    other
+        .post_form("/api/disconnect_integration", &[("id", "1")])
+        .await;
+    assert_eq!(there.next_event().await.0, "removed");
+    let (event, data) = here.next_event().await;
+    assert_eq!((event.as_str(), data.as_str()), ("removed", r#"{"id":1}"#));
+
+    // Nothing twice: the next frame on either is a heartbeat or nothing.
+    for stream in [&mut here, &mut there] {
+        let next =
+            tokio::time::timeout(std::time::Duration::from_millis(800), stream.next_frame()).await;
+        match next {
+            Err(_elapsed) => {}
+            Ok(Some((kind, _))) if kind == "comment" => {}
+            other => panic!("a change twice: {other:?}"),
+        }
+    }
 }

@@ -216,10 +216,12 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
 /// The ids of every connected integration, active then inactive, each an
 /// index range in `(expires_at, id)` order. Two lists that SQLite merges
 /// (a compound SELECT with an ORDER BY streams both sides in order), so a
-/// deep page costs index steps, never memory for the rows before it.
+/// deep page costs index steps, never memory for the rows before it. An
+/// active row is always connected (a disconnect sets `is_active = 0` in the
+/// same statement), so the active side is read from the index alone.
 const CONNECTED_BY_EXPIRY: &str =
     "SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
-     WHERE is_active = 1 AND disconnected_at IS NULL
+     WHERE is_active = 1
  UNION ALL
  SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
      WHERE is_active = 0 AND disconnected_at IS NULL
@@ -556,8 +558,12 @@ impl Database {
             let ids: Vec<i64> = ids.into_iter().map(|(id, _)| id).collect();
             return self.rows_in_order(&ids).await;
         }
+        // Every other status is active, so connected (see
+        // `CONNECTED_BY_EXPIRY`): the rows skipped before the page are
+        // index steps, not row reads (only "expired" and "idle" read the
+        // row, for its refresh token).
         let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select.push(" i INDEXED BY integrations_due_soon WHERE i.disconnected_at IS NULL");
+        select.push(" i INDEXED BY integrations_due_soon WHERE 1");
         push_status(&mut select, status, now, rule);
         select
             .push(" ORDER BY i.expires_at, i.id LIMIT ")

@@ -14,32 +14,50 @@ fn digest(ticket: &str) -> Vec<u8> {
 }
 
 impl Database {
-    /// Stores `ticket`, valid until `expires_at`, and sweeps the expired ones.
+    /// Sweeps the expired tickets and stores `ticket`, valid until
+    /// `expires_at`, unless `capacity` live ones are stored already (then
+    /// false: nothing is stored). One transaction.
     pub async fn insert_hop_ticket(
         &self,
         ticket: &str,
         expires_at: UnixTime,
         now: UnixTime,
-    ) -> Result<(), DatabaseError> {
+        capacity: i64,
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM hop_tickets WHERE expires_at <= ?")
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO hop_tickets (digest, expires_at) VALUES (?, ?)")
-            .bind(digest(ticket))
-            .bind(expires_at)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let stored = sqlx::query(
+            "INSERT INTO hop_tickets (digest, expires_at)
+             SELECT ?1, ?2 WHERE (SELECT count(*) FROM hop_tickets) < ?3",
+        )
+        .bind(digest(ticket))
+        .bind(expires_at)
+        .bind(capacity)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(stored == 1)
     }
 
     /// Spends `ticket`: true if it was stored, unspent and unexpired at `now`.
-    /// One statement, so two processes presenting it at once spend it once.
+    /// A read first, so a made-up ticket never takes the write lock; then
+    /// one statement, so two processes presenting it at once spend it once.
     pub async fn redeem_hop_ticket(
         &self,
         ticket: &str,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
+        let stored: Option<i64> = sqlx::query_scalar("SELECT 1 FROM hop_tickets WHERE digest = ?")
+            .bind(digest(ticket))
+            .fetch_optional(self.pool())
+            .await?;
+        if stored.is_none() {
+            return Ok(false);
+        }
         let spent: Option<UnixTime> =
             sqlx::query_scalar("DELETE FROM hop_tickets WHERE digest = ? RETURNING expires_at")
                 .bind(digest(ticket))

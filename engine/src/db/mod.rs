@@ -5,6 +5,7 @@
 //! rotations in groups, one fsync per group).
 
 mod api_keys;
+mod change_feed;
 mod dashboard_page;
 mod events;
 mod group_commit;
@@ -18,6 +19,7 @@ mod webhook_outbox;
 mod webhooks;
 
 pub use api_keys::{ApiKeyRow, KeyUsage, NewApiKey};
+pub use change_feed::{FeedEntry, FeedRead};
 pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
 pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup, PriorState};

@@ -98,13 +98,16 @@ pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
 /// Claims the rows a listing above finds for this scheduler: one statement,
 /// which SQLite runs holding the write lock from its first read, so two
 /// schedulers never claim the same row. `{listing}` is one of the three,
-/// with their binds; `?5` is the claim's end.
+/// with their binds; `?5` is the claim's end. It answers each row's sort
+/// key `{key}` too: RETURNING's order is SQLite's, not the listing's.
 const CLAIM_DUE_SQL: &str = "UPDATE integrations SET scheduled_by = ?3, scheduled_until = ?5
-     WHERE id IN ({listing}) RETURNING id";
+     WHERE id IN ({listing}) RETURNING id, {key}";
 
-/// How long a scheduler's claim on a due row lasts (engine clock): longer
-/// than a tick (it stops starting refreshes after a minute, and each has its
-/// own timeout), far shorter than Atlassian's 10-minute leeway.
+/// How long a scheduler's claim on a due row lasts (engine clock) if its
+/// tick never ends (the process died): longer than a tick (it stops
+/// starting refreshes after a minute, and each has its own timeout), far
+/// shorter than Atlassian's 10-minute leeway. A tick that ends gives its
+/// claims back ([`Database::release_claims`]).
 pub const SCHEDULER_CLAIM_SECS: i64 = 120;
 
 /// Takes a row's lease and marks its refresh token as sent. Binds: owner,
@@ -407,15 +410,64 @@ impl Database {
         now: UnixTime,
         limit: i64,
     ) -> Result<Vec<IntegrationId>, DatabaseError> {
-        let sql = CLAIM_DUE_SQL.replace("{listing}", UNRESOLVED_SQL);
-        Ok(sqlx::query_scalar(&sql)
+        self.claim_listing(
+            UNRESOLVED_SQL,
+            "refresh_sent_at",
+            scheduler,
+            now,
+            limit,
+            None,
+        )
+        .await
+    }
+
+    /// Runs a listing's claim ([`CLAIM_DUE_SQL`]); the ids in the listing's
+    /// order (`key`, then id).
+    async fn claim_listing(
+        &self,
+        listing: &str,
+        key: &str,
+        scheduler: &str,
+        now: UnixTime,
+        limit: i64,
+        bound: Option<UnixTime>,
+    ) -> Result<Vec<IntegrationId>, DatabaseError> {
+        let sql = CLAIM_DUE_SQL
+            .replace("{listing}", listing)
+            .replace("{key}", key);
+        let mut claimed: Vec<(IntegrationId, Option<i64>)> = sqlx::query_as(&sql)
             .bind(now)
             .bind(limit)
             .bind(scheduler)
-            .bind(None::<UnixTime>)
+            .bind(bound)
             .bind(now + SCHEDULER_CLAIM_SECS)
             .fetch_all(self.pool())
-            .await?)
+            .await?;
+        claimed.sort_unstable_by_key(|(id, key)| (*key, *id));
+        Ok(claimed.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Gives back `scheduler`'s claims on `ids` (its tick ended): whatever
+    /// is still due, failed or not started may go to any scheduler.
+    pub async fn release_claims(
+        &self,
+        scheduler: &str,
+        ids: &[IntegrationId],
+    ) -> Result<(), DatabaseError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
+            .unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "UPDATE integrations SET scheduled_by = NULL, scheduled_until = NULL
+             WHERE id IN (SELECT value FROM json_each(?2)) AND scheduled_by = ?1",
+        )
+        .bind(scheduler)
+        .bind(list)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Integrations that need a refresh now: first those whose last refresh
@@ -438,22 +490,16 @@ impl Database {
         let mut due = self
             .claim_unresolved(scheduler, now, (limit / 2).max(1))
             .await?;
-        for (sql, bound) in [
-            (DUE_FOR_REFRESH_SQL, expiring_before),
-            (IDLE_REFRESH_SQL, idle_before),
+        for (sql, key, bound) in [
+            (DUE_FOR_REFRESH_SQL, "expires_at", expiring_before),
+            (IDLE_REFRESH_SQL, "refresh_token_issued_at", idle_before),
         ] {
             let room = limit - i64::try_from(due.len()).unwrap_or(limit);
             if room <= 0 {
                 break;
             }
-            let claim = CLAIM_DUE_SQL.replace("{listing}", sql);
-            let more: Vec<IntegrationId> = sqlx::query_scalar(&claim)
-                .bind(now)
-                .bind(room)
-                .bind(scheduler)
-                .bind(bound)
-                .bind(now + SCHEDULER_CLAIM_SECS)
-                .fetch_all(self.pool())
+            let more = self
+                .claim_listing(sql, key, scheduler, now, room, Some(bound))
                 .await?;
             // Thousands per batch at full pace: a set, not a scan per id.
             let listed: HashSet<IntegrationId> = due.iter().copied().collect();

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use server::LocalInstance;
 use url::Url;
 
+pub mod live;
 pub mod receiver;
 
 pub const ADA: &str = "557058:ada-lovelace";
@@ -285,12 +286,13 @@ impl TestApp {
     }
 
     /// Integrations `1..=n`, each holding a real token family of the
-    /// sandbox (Ada's grant on one site, issued now), access tokens
-    /// expiring at `expires_at`: a fleet without `n` trips through the flow.
-    pub async fn seed_families(&self, n: i64, expires_at: i64) {
+    /// sandbox (Ada's grant on one site, issued now), the access token of
+    /// integration `id` expiring at `expires_at(id)`: a fleet without `n`
+    /// trips through the flow.
+    pub async fn seed_families(&self, n: i64, expires_at: impl Fn(i64) -> i64) {
         let now = engine::Clock::now(&self.clock).0;
         self._instance
-            .seed_sandbox_families(1..=n, now, |_| expires_at)
+            .seed_sandbox_families(1..=n, now, expires_at)
             .await;
     }
 

@@ -14,7 +14,8 @@
 //! - [`accounts`]: the people who sign in: first administrator, sign-in with
 //!   its throttle, users and roles, the account log (`accounts/rules.rs` is pure).
 //! - [`changes`]: every committed change to an integration, published once
-//!   to subscribers (the live event stream).
+//!   to subscribers (the live event stream); [`change_feed`] carries the
+//!   changes between processes that share the database.
 //! - [`clock`]: the time source, a parameter everywhere so tests move time by hand,
 //!   and `rfc3339`, how every view and message writes an instant.
 //! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
@@ -28,6 +29,8 @@
 //! - [`connect`]: the connect / re-authenticate flow (state, callback, storage);
 //!   `connect/placement.rs` holds its rules (which row a grant lands on, the event text).
 //! - [`connection_test`]: "Test connection", one real Jira call.
+//! - [`hop_tickets`]: the single-use tickets of a flow's start that moves
+//!   between host names, kept in the database for every process.
 //! - [`refresh`]: the one refresh function (single-flight, compare-and-swap);
 //!   `refresh/decision.rs` is its pure part (answer + row -> write, event, message).
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.

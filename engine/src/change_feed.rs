@@ -3,14 +3,25 @@
 //! appends it to the database's feed (`integration_changes`), a batch every
 //! [`WRITE_EVERY`]; every process follows the feed every [`FOLLOW_EVERY`]
 //! and tells its dashboards about the changes the others made, each re-read
-//! from the database. A follower that falls more than [`KEEP`] entries
-//! behind tells its dashboards to re-read what they show.
+//! from the database.
+//!
+//! Nothing is lost silently: when a process cannot append what it published
+//! (its queue overflowed, or the append failed), its next append carries a
+//! re-read marker (integration id 0) in their place; a follower that falls
+//! more than [`KEEP`] entries behind, finds the feed behind it (a restored
+//! database) or cannot re-read an integration tells its dashboards to
+//! re-read what they show.
+//!
+//! The order of entries relies on SQLite's single writer: an entry's number
+//! is assigned under the write lock, so once the newest number is visible,
+//! every smaller one is committed.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use domain::IntegrationId;
+use tokio::sync::watch;
 
 use crate::changes::Change;
 use crate::Engine;
@@ -23,33 +34,59 @@ pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
 pub const KEEP: i64 = 10_000;
 /// A follower reads at most this many entries per look.
 const READ_LIMIT: i64 = 1_000;
+/// The entry that tells followers to re-read everything.
+pub const REREAD_MARKER: IntegrationId = IntegrationId(0);
 
 /// The changes published here and not yet appended to the feed.
 #[derive(Default)]
-pub struct Unwritten(Mutex<Vec<IntegrationId>>);
+pub struct Unwritten(Mutex<Queue>);
+
+#[derive(Default)]
+struct Queue {
+    /// Each integration once, in the order first published.
+    ids: Vec<IntegrationId>,
+    queued: HashSet<IntegrationId>,
+    /// Changes were dropped: the next append tells followers to re-read.
+    dropped: bool,
+}
 
 impl Engine {
     /// Queues integration `id`'s change for the feed.
     pub(crate) fn queue_for_feed(&self, id: IntegrationId) {
-        let mut unwritten = self.unwritten.0.lock().unwrap_or_else(|p| p.into_inner());
-        // Past this the feed's readers re-read everything anyway.
-        if unwritten.len() < KEEP as usize {
-            unwritten.push(id);
+        let mut queue = self.unwritten.0.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.queued.contains(&id) {
+            return;
         }
+        if queue.ids.len() >= KEEP as usize {
+            queue.dropped = true;
+            return;
+        }
+        queue.queued.insert(id);
+        queue.ids.push(id);
     }
 
     /// Appends what this process published since the last time (each
-    /// integration once: a follower re-reads it as it stands).
-    async fn write_feed(&self) {
-        let queued =
-            std::mem::take(&mut *self.unwritten.0.lock().unwrap_or_else(|p| p.into_inner()));
-        if queued.is_empty() {
+    /// integration once: a follower re-reads it as it stands). Also called
+    /// once more at shutdown, after the last refreshes stored their answers.
+    pub async fn flush_feed(&self) {
+        let (mut ids, dropped) = {
+            let mut queue = self.unwritten.0.lock().unwrap_or_else(|p| p.into_inner());
+            let queue = std::mem::take(&mut *queue);
+            (queue.ids, queue.dropped)
+        };
+        if dropped {
+            ids.push(REREAD_MARKER);
+        }
+        if ids.is_empty() {
             return;
         }
-        let mut seen = HashSet::new();
-        let ids: Vec<IntegrationId> = queued.into_iter().filter(|id| seen.insert(*id)).collect();
         if let Err(e) = self.db.append_changes(&self.owner, &ids, KEEP).await {
-            tracing::error!(error = %e, changes = ids.len(), "could not append changes to the feed; other processes' dashboards will re-read when they reconnect");
+            tracing::error!(error = %e, changes = ids.len(), "could not append changes to the feed; the next append tells other processes to re-read");
+            self.unwritten
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .dropped = true;
         }
     }
 
@@ -64,13 +101,27 @@ impl Engine {
             }
         };
         let listening = self.changes.has_subscribers();
-        if listening && read.lost {
-            tracing::warn!("the change feed moved on without this process: its dashboards re-read");
-            self.changes.send(Change::Resync);
+        if read.lost || read.newest < cursor {
+            // Fell behind (or the feed is not the one this process knew):
+            // what was missed cannot be told one by one. Start again from
+            // the newest entry.
+            if listening {
+                tracing::warn!("this process fell behind the change feed: its dashboards re-read");
+                self.changes.send(Change::Resync);
+            }
+            return read.newest;
         }
         if listening {
+            let mut told = HashSet::new();
             for entry in &read.entries {
-                self.publish_here(entry.integration_id).await;
+                if !told.insert(entry.integration_id) {
+                    continue;
+                }
+                if entry.integration_id == REREAD_MARKER
+                    || !self.publish_here(entry.integration_id).await
+                {
+                    self.changes.send(Change::Resync);
+                }
             }
         }
         match read.entries.last() {
@@ -81,9 +132,16 @@ impl Engine {
     }
 }
 
+/// Resolves once `stopping` is true (its guard dropped at once, so the
+/// task stays `Send`).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
+
 /// Appends this process's changes to the feed and follows the others',
-/// until aborted.
-pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
+/// until `stopping` turns true (between two looks, never in the middle of
+/// an append); the caller then flushes what is left ([`Engine::flush_feed`]).
+pub fn spawn(engine: Engine, mut stopping: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // Only what is appended from now on: a dashboard that opens reads
         // the current state anyway.
@@ -92,7 +150,10 @@ pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
                 Ok(newest) => break newest,
                 Err(e) => {
                     tracing::error!(error = %e, "could not read the change feed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stopped(&mut stopping) => return,
+                    }
                 }
             }
         };
@@ -103,8 +164,9 @@ pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
         }
         loop {
             tokio::select! {
-                _ = write.tick() => engine.write_feed().await,
+                _ = write.tick() => engine.flush_feed().await,
                 _ = follow.tick() => cursor = engine.follow_feed(cursor).await,
+                _ = stopped(&mut stopping) => return,
             }
         }
     })

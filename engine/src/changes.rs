@@ -62,13 +62,16 @@ impl Engine {
     /// removed), here and, through the feed, to the other processes.
     pub(crate) async fn publish(&self, id: IntegrationId) {
         self.queue_for_feed(id);
-        self.publish_here(id).await;
+        if !self.publish_here(id).await {
+            self.changes.send(Change::Resync);
+        }
     }
 
-    /// Tells this process's subscribers about integration `id` as it now stands.
-    pub(crate) async fn publish_here(&self, id: IntegrationId) {
+    /// Tells this process's subscribers about integration `id` as it now
+    /// stands; false if it could not be read (the cause is logged).
+    pub(crate) async fn publish_here(&self, id: IntegrationId) -> bool {
         if !self.changes.has_subscribers() {
-            return;
+            return true;
         }
         let change = match self.db.find_integration(id).await {
             Ok(Some(integration)) if integration.disconnected_at.is_none() => {
@@ -77,9 +80,10 @@ impl Engine {
             Ok(_) => Change::Removed(id),
             Err(e) => {
                 tracing::error!(integration = %id, error = %e, "could not read a changed integration to publish it");
-                return;
+                return false;
             }
         };
         self.changes.send(change);
+        true
     }
 }

@@ -254,6 +254,7 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let stopping = self.stopping;
+        let feed_stops = stopping.subscribe();
         let stop = async move {
             stop.await;
             let _ = stopping.send(true);
@@ -264,11 +265,13 @@ impl Application {
             .into_make_service_with_connect_info::<SocketAddr>();
         // Changes made by other processes sharing the database reach this
         // one's live streams, and this one's reach theirs.
-        let feed = engine::change_feed::spawn(self.engine.clone());
+        let feed = engine::change_feed::spawn(self.engine.clone(), feed_stops);
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(stop)
             .await;
-        feed.abort();
+        // It stops between two looks; the caller flushes what is left
+        // after the last refreshes (`Engine::flush_feed`).
+        let _ = feed.await;
         served
     }
 }

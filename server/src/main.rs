@@ -67,8 +67,10 @@ async fn main() -> ExitCode {
     engine
         .finish_refreshes(std::time::Duration::from_secs(u64::from(timeout) + 5))
         .await;
-    // The API keys' counters and hand-out events still queued.
+    // The API keys' counters and hand-out events still queued, and the
+    // changes other processes' dashboards have not heard of yet.
     engine.flush_usage().await;
+    engine.flush_feed().await;
     if let Err(e) = served {
         eprintln!("error: the server stopped: {e}");
         return ExitCode::from(1);

@@ -10,6 +10,7 @@ mod common;
 
 use common::live::Stream;
 use common::*;
+use domain::IntegrationId;
 use engine::scheduler::{tick, TickReport};
 use engine::Clock;
 
@@ -188,4 +189,56 @@ async fn a_dashboard_on_one_process_sees_the_changes_another_made() {
             other => panic!("a change twice: {other:?}"),
         }
     }
+}
+
+/// The feed's rules, on the database: a follower that fell further behind
+/// than the feed keeps learns it lost entries; a follower hears only the
+/// other processes; a process's dropped changes reach followers as a
+/// re-read marker.
+#[tokio::test]
+async fn the_change_feed_says_when_a_follower_lost_entries() {
+    let app = TestApp::spawn().await;
+    let db = &app.database;
+    let start = db.newest_change().await.expect("newest");
+    let ids: Vec<IntegrationId> = (1..=5).map(IntegrationId).collect();
+    db.append_changes("elsewhere", &ids, 3)
+        .await
+        .expect("append");
+    let read = db.changes_after(start, "here", 100).await.expect("read");
+    assert!(read.lost, "two of five were dropped unread");
+    assert_eq!(read.entries.len(), 3);
+    assert_eq!(read.newest, start + 5);
+    let read = db
+        .changes_after(start + 2, "here", 100)
+        .await
+        .expect("read");
+    assert!(!read.lost, "nothing after the cursor was dropped");
+    let mine = db
+        .changes_after(start + 2, "elsewhere", 100)
+        .await
+        .expect("read");
+    assert!(mine.entries.is_empty(), "a process does not hear itself");
+    assert_eq!(mine.newest, start + 5);
+}
+
+/// The invariant the dashboard's index walks rely on, kept by the database.
+#[tokio::test]
+async fn an_active_integration_cannot_be_disconnected() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let broken = sqlx::query("UPDATE integrations SET disconnected_at = 1 WHERE id = 1")
+        .execute(app.database.pool())
+        .await;
+    assert!(broken.is_err(), "refused");
+    let (status, _) = app
+        .post_form("/api/disconnect_integration", &[("id", "1")])
+        .await;
+    assert!(status.is_success());
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM integrations WHERE is_active = 0 AND disconnected_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
 }

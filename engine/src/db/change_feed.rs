@@ -87,7 +87,7 @@ impl Database {
         tx.commit().await?;
         Ok(FeedRead {
             entries,
-            newest: newest.unwrap_or(after).max(after),
+            newest: newest.unwrap_or(0),
             lost: oldest.is_some_and(|oldest| oldest > after + 1),
         })
     }

@@ -31,7 +31,7 @@ impl Database {
             .await?;
         let stored = sqlx::query(
             "INSERT INTO hop_tickets (digest, expires_at)
-             SELECT ?1, ?2 WHERE (SELECT count(*) FROM hop_tickets) < ?3",
+             SELECT ?1, ?2 WHERE (SELECT count(*) FROM (SELECT 1 FROM hop_tickets LIMIT ?3)) < ?3",
         )
         .bind(digest(ticket))
         .bind(expires_at)

@@ -12,18 +12,23 @@
 //! database) or cannot re-read an integration tells its dashboards to
 //! re-read what they show.
 //!
-//! The order of entries relies on SQLite's single writer: an entry's number
-//! is assigned under the write lock, so once the newest number is visible,
-//! every smaller one is committed.
+//! The order of entries relies on one writer at a time: SQLite's write lock,
+//! or on PostgreSQL a lock every append takes on the feed's table. An
+//! entry's number is assigned under that lock, so once the newest number is
+//! visible, every smaller one is committed. On PostgreSQL an append also
+//! notifies (`LISTEN`/`NOTIFY`), so followers look at once instead of at
+//! their next tick.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use domain::IntegrationId;
+use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use crate::changes::Change;
+use crate::db::{Backend, CHANGES_CHANNEL};
 use crate::Engine;
 
 /// How often a process appends the changes it published.
@@ -138,6 +143,41 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
+/// On PostgreSQL, a connection listening for the feed's notifications;
+/// `None` on SQLite, or if listening failed (the follower's tick still
+/// reads the feed).
+async fn listen(engine: &Engine) -> Option<PgListener> {
+    let Backend::Postgres(pool) = engine.db.backend() else {
+        return None;
+    };
+    let listening = async {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    match listening.await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for the change feed's notifications; following it every {FOLLOW_EVERY:?}");
+            None
+        }
+    }
+}
+
+/// Resolves at the next notification (never without a listener). A lost
+/// connection is re-opened by the next call; the tick covers the gap.
+async fn notified(listener: &mut Option<PgListener>) {
+    match listener {
+        Some(listener) => {
+            if let Err(e) = listener.recv().await {
+                tracing::warn!(error = %e, "the change feed's listener lost its connection");
+                tokio::time::sleep(FOLLOW_EVERY).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Appends this process's changes to the feed and follows the others',
 /// until `stopping` turns true (between two looks, never in the middle of
 /// an append); the caller then flushes what is left ([`Engine::flush_feed`]).
@@ -157,6 +197,7 @@ pub fn spawn(engine: Engine, mut stopping: watch::Receiver<bool>) -> tokio::task
                 }
             }
         };
+        let mut listener = listen(&engine).await;
         let mut write = tokio::time::interval(WRITE_EVERY);
         let mut follow = tokio::time::interval(FOLLOW_EVERY);
         for timer in [&mut write, &mut follow] {
@@ -166,6 +207,7 @@ pub fn spawn(engine: Engine, mut stopping: watch::Receiver<bool>) -> tokio::task
             tokio::select! {
                 _ = write.tick() => engine.flush_feed().await,
                 _ = follow.tick() => cursor = engine.follow_feed(cursor).await,
+                _ = notified(&mut listener) => cursor = engine.follow_feed(cursor).await,
                 _ = stopped(&mut stopping) => return,
             }
         }

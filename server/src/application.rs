@@ -171,7 +171,7 @@ impl Application {
             // clock, behind the same layers as everything else.
             router = router.nest_service("/sandbox", sandbox.router());
         }
-        let sessions = sign_in::session_store(db.pool().clone())
+        let sessions = sign_in::session_store(db.backend())
             .await
             .map_err(|e| StartupError::Sessions(e.to_string()))?;
         let router = with_layers(
@@ -324,18 +324,9 @@ fn token_vault(config: &Config, db: &Database) -> Result<TokenVault, StartupErro
     }
     match (&config.token_encryption_key, config.sandbox_mode()) {
         (Some(key), _) => Ok(TokenVault::from_base64(key)?),
-        (None, true) => {
-            let options = db.pool().connect_options();
-            let folder = options
-                .get_filename()
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_else(|| std::path::PathBuf::from("data"));
-            Ok(TokenVault::load_or_create(
-                &folder.join("token-encryption.key"),
-            )?)
-        }
+        (None, true) => Ok(TokenVault::load_or_create(
+            &local_folder(config, db).join("token-encryption.key"),
+        )?),
         (None, false) => Err(VaultError::MissingKey.into()),
     }
 }
@@ -394,8 +385,28 @@ fn parse_known(text: &str) -> url::Url {
         .unwrap_or_else(|_| unreachable!("built from a valid socket address: {text}"))
 }
 
+/// Where sandbox mode keeps its local files (the token key; the sandbox's
+/// state on PostgreSQL): `DATA_DIR`, else beside a SQLite database, else `data/`.
+fn local_folder(config: &Config, db: &Database) -> std::path::PathBuf {
+    if let Some(dir) = &config.data_dir {
+        return dir.clone();
+    }
+    db.sqlite_pool()
+        .and_then(|pool| {
+            pool.connect_options()
+                .get_filename()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(std::path::Path::to_path_buf)
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from("data"))
+}
+
 /// The built-in sandbox: one registered client whose callback is ours; its
-/// state in the dashboard's database (tables `sandbox_*`).
+/// state in the dashboard's SQLite database (tables `sandbox_*`), or on
+/// PostgreSQL in a SQLite file of its own (`data/sandbox.db`): the emulated
+/// Atlassian is one process's, not the cluster's (`scripts/cluster` runs it
+/// as its own process).
 async fn sandbox_for(
     config: &Config,
     clock: Arc<dyn Clock>,
@@ -412,7 +423,18 @@ async fn sandbox_for(
         withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
         ..sandbox::Settings::default()
     };
-    let pool = sandbox::persist::sharing_wal_with(db.pool());
+    let pool = match db.sqlite_pool() {
+        Some(dashboard) => sandbox::persist::sharing_wal_with(dashboard),
+        None => {
+            let folder = local_folder(config, db);
+            // A missing folder makes the open below fail with a sentence.
+            let _ = std::fs::create_dir_all(&folder);
+            let path = folder.join("sandbox.db");
+            sandbox::persist::open_database(&format!("sqlite://{}", path.display()))
+                .await
+                .map_err(sandbox::OpenError::Database)?
+        }
+    };
     sandbox::Sandbox::open(
         vec![client],
         settings,
@@ -501,7 +523,7 @@ struct Guards {
     hosts: ServedHosts,
     /// Served over https: browsers are told to keep to it (HSTS).
     https: bool,
-    auth: axum_login::AuthManagerLayer<sign_in::Backend, tower_sessions_sqlx_store::SqliteStore>,
+    auth: axum_login::AuthManagerLayer<sign_in::Backend, sign_in::session_store::Sessions>,
     /// The hop tickets the start handler issues and the cross-site guard spends.
     hop_tickets: crate::cross_site::HopTickets,
 }

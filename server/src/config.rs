@@ -17,7 +17,8 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub leptos_site_addr: SocketAddr,
 
-    /// SQLite database; the file and its folder are created when missing.
+    /// SQLite database (the file and its folder are created when missing),
+    /// or PostgreSQL: `postgres://user:password@host:port/database`.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -111,6 +112,12 @@ pub struct Config {
     /// milliseconds (the real Atlassian: tens to hundreds; at most 60000).
     #[arg(long, env = "SANDBOX_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=60_000))]
     pub sandbox_latency_ms: u64,
+
+    /// Sandbox mode's local files (its token key; on PostgreSQL, the
+    /// emulator's own state, `sandbox.db`); unset = beside the SQLite
+    /// database, or `data` on PostgreSQL.
+    #[arg(long, env = "DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
 
     /// Sandbox mode only: issue no refresh tokens, like an app registered
     /// without offline access.
@@ -339,6 +346,7 @@ impl std::fmt::Debug for Config {
             .field("scheduler_max_concurrency", &self.scheduler_max_concurrency)
             .field("sandbox_access_token_secs", &self.sandbox_access_token_secs)
             .field("sandbox_latency_ms", &self.sandbox_latency_ms)
+            .field("data_dir", &self.data_dir)
             .field(
                 "sandbox_withhold_refresh_tokens",
                 &self.sandbox_withhold_refresh_tokens,

@@ -1,6 +1,9 @@
 //! A whole dashboard in sandbox mode on a free local port, with a throw-away
-//! SQLite file and the redirect URI on the real port: what the integration
-//! tests and the benchmark run against.
+//! database and the redirect URI on the real port: what the integration
+//! tests and the benchmark run against. The database is a SQLite file, or,
+//! when `TEST_POSTGRES_URL` names a PostgreSQL server
+//! (`postgres://user@host:port`), a fresh database of its own there: the
+//! same tests then run on PostgreSQL (`scripts/test` does both).
 
 use std::sync::Arc;
 
@@ -25,12 +28,57 @@ pub struct LocalInstance {
     pub database: Database,
     pub vault: TokenVault,
     pub atlassian: AtlassianClient,
-    /// The SQLite file it runs on.
+    /// The SQLite file it runs on (unused on PostgreSQL).
     pub database_file: std::path::PathBuf,
+    /// Its `DATABASE_URL`.
+    pub database_url: String,
     /// While no account exists: the first administrator's setup link.
     pub setup_link: Option<String>,
     stop: tokio::sync::watch::Sender<bool>,
-    dir: Arc<tempfile::TempDir>,
+    place: Arc<Place>,
+}
+
+/// Where an instance's data lives: a folder (the SQLite file, the token key,
+/// the sandbox's state) and the database's URL; a restart reuses both.
+struct Place {
+    dir: tempfile::TempDir,
+    database_url: String,
+}
+
+impl Place {
+    async fn new() -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let database_url = match std::env::var("TEST_POSTGRES_URL") {
+            Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await?,
+            _ => format!("sqlite://{}", dir.path().join("dashboard.db").display()),
+        };
+        Ok(Self { dir, database_url })
+    }
+}
+
+/// Creates a new, empty database on the PostgreSQL server at `server`; its URL.
+async fn fresh_postgres_database(server: &str) -> Result<String, String> {
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let server = server.trim_end_matches('/');
+    let name = format!(
+        "test_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .map_err(|e| format!("TEST_POSTGRES_URL: {e}"))?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| format!("TEST_POSTGRES_URL: create database: {e}"))?;
+    let _ = admin.close().await;
+    Ok(format!("{server}/{name}"))
 }
 
 impl LocalInstance {
@@ -45,8 +93,7 @@ impl LocalInstance {
             ADMIN_PASSWORD,
         ];
         with_admin.extend_from_slice(extra);
-        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-        Self::start_in(Arc::new(dir), &with_admin, clock).await
+        Self::start_in(Arc::new(Place::new().await?), &with_admin, clock).await
     }
 
     /// [`LocalInstance::start`] without any account: a first start, whose
@@ -55,8 +102,7 @@ impl LocalInstance {
         extra: &[&str],
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-        Self::start_in(Arc::new(dir), extra, clock).await
+        Self::start_in(Arc::new(Place::new().await?), extra, clock).await
     }
 
     /// Connected integrations `ids` (none may exist yet), each holding a
@@ -80,7 +126,7 @@ impl LocalInstance {
         const CHUNK: i64 = 1_000;
         let redirect_uri = self.engine.redirect_uri().to_string();
         let client_id = self.atlassian.settings().client_id.clone();
-        let pool = self.database.pool();
+        use engine::db::query;
         let (mut first, end) = ids.into_inner();
         while first <= end {
             let last = (first + CHUNK - 1).min(end);
@@ -105,7 +151,7 @@ impl LocalInstance {
                     })
                     .collect()
             };
-            let mut tx = pool.begin().await.expect("tx");
+            let mut tx = self.database.begin().await.expect("tx");
             for (id, tokens) in (first..=last).zip(issued) {
                 let iid = IntegrationId(id);
                 let access = self
@@ -120,29 +166,41 @@ impl LocalInstance {
                         &Secret::new(tokens.refresh_token.expect("a refresh token")),
                     )
                     .expect("seal");
-                sqlx::query(
+                query(
                     "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
                         access_token, expires_at, access_token_lifetime, is_active, refresh_token_issued_at,
                         consented_at, created_at, updated_at)
-                     VALUES (?1, 'family-' || ?1, 'Family ' || ?1, NULL, 'read:jira-work offline_access',
-                        ?2, ?3, ?4, 3600, 1, ?5, ?5, ?5, ?5)",
+                     VALUES ($1, 'family-' || CAST($1 AS TEXT), 'Family ' || CAST($1 AS TEXT), NULL,
+                        'read:jira-work offline_access', $2, $3, $4, 3600, 1, $5, $5, $5, $5)",
                 )
                 .bind(id)
                 .bind(refresh)
                 .bind(access)
                 .bind(expires_at(id))
                 .bind(t0)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .expect("insert");
-                sqlx::query(
-                    "INSERT INTO integration_sites VALUES (?1, 'cloud-' || ?1, 'site-' || ?1,
-                        'https://site-' || ?1 || '.atlassian.net')",
+                query(
+                    "INSERT INTO integration_sites VALUES ($1, 'cloud-' || CAST($1 AS TEXT),
+                        'site-' || CAST($1 AS TEXT),
+                        'https://site-' || CAST($1 AS TEXT) || '.atlassian.net')",
                 )
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .expect("site");
+            }
+            if tx.is_postgres() {
+                // Rows inserted with their ids: the next id the database
+                // hands out must come after them.
+                query(
+                    "SELECT setval(pg_get_serial_sequence('integrations', 'id'),
+                        (SELECT max(id) FROM integrations))",
+                )
+                .execute(&mut tx)
+                .await
+                .expect("sequence");
             }
             tx.commit().await.expect("commit");
             self.sandbox.flush().await.expect("sandbox state");
@@ -160,11 +218,11 @@ impl LocalInstance {
     /// database file and token key, on a new port. (This one keeps serving;
     /// a test simply stops talking to it.)
     pub async fn restart(&self, extra: &[&str], clock: Arc<dyn Clock>) -> Result<Self, String> {
-        Self::start_in(self.dir.clone(), extra, clock).await
+        Self::start_in(self.place.clone(), extra, clock).await
     }
 
     async fn start_in(
-        dir: Arc<tempfile::TempDir>,
+        place: Arc<Place>,
         extra: &[&str],
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
@@ -172,7 +230,8 @@ impl LocalInstance {
             .await
             .map_err(|e| format!("bind: {e}"))?;
         let addr = listener.local_addr().map_err(|e| format!("bind: {e}"))?;
-        let db = format!("sqlite://{}", dir.path().join("dashboard.db").display());
+        let db = place.database_url.clone();
+        let data_dir = place.dir.path().display().to_string();
         let redirect = format!("http://{addr}/oauth/callback");
         let site_addr = addr.to_string();
         let mut args = vec![
@@ -181,6 +240,8 @@ impl LocalInstance {
             site_addr.as_str(),
             "--database-url",
             db.as_str(),
+            "--data-dir",
+            data_dir.as_str(),
         ];
         // The redirect URI on the real port, unless the caller names another.
         if !extra.contains(&"--jira-redirect-uri") {
@@ -205,7 +266,8 @@ impl LocalInstance {
         }));
         Ok(Self {
             base: format!("http://{addr}"),
-            database_file: dir.path().join("dashboard.db"),
+            database_file: place.dir.path().join("dashboard.db"),
+            database_url: place.database_url.clone(),
             engine,
             sandbox,
             database,
@@ -213,7 +275,7 @@ impl LocalInstance {
             atlassian,
             setup_link,
             stop,
-            dir,
+            place,
         })
     }
 }

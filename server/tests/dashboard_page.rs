@@ -1,8 +1,10 @@
-//! The dashboard's paging, status filter and search, against a real SQLite file.
+//! The dashboard's paging, status filter and search, against a real database
+//! (SQLite, or PostgreSQL when `TEST_POSTGRES_URL` is set).
 
 mod common;
 
 use common::TestApp;
+use engine::db::query;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -10,37 +12,38 @@ const NOW: i64 = 1_800_000_000;
 
 /// Seeds `n` integrations: every 4th expiring, every 5th inactive, the rest active.
 async fn seed(app: &TestApp, n: i64) {
-    let mut tx = app.database.pool().begin().await.expect("tx");
+    let mut tx = app.database.begin().await.expect("tx");
     for i in 1..=n {
         let expires_at = if i % 4 == 0 { NOW + 100 } else { NOW + 3_000 };
         let active = i % 5 != 0;
-        sqlx::query(
+        // The refresh token is bound (`x'00'` is a bit string on PostgreSQL).
+        query(
             "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
                 expires_at, access_token_lifetime, is_active, consented_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'read:me offline_access', x'00', ?, 3600, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, 'read:me offline_access', $5, $6, 3600, $7, $8, $8, $8)",
         )
         .bind(i)
         .bind(format!("account-{i}"))
         .bind(format!("Person {i}"))
         .bind(format!("person{i}@example.com"))
+        .bind(vec![0_u8])
         .bind(expires_at)
         .bind(active)
         .bind(NOW)
-        .bind(NOW)
-        .bind(NOW)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .expect("insert");
         let site = if i % 2 == 0 { "acme" } else { "globex" };
-        sqlx::query("INSERT INTO integration_sites VALUES (?, ?, ?, ?)")
+        query("INSERT INTO integration_sites VALUES ($1, $2, $3, $4)")
             .bind(i)
             .bind(format!("cloud-{i}"))
             .bind(format!("{site}-{i}"))
             .bind(format!("https://{site}-{i}.atlassian.net"))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .expect("site");
     }
+    common::integration_ids_taken(&mut tx).await;
     tx.commit().await.expect("commit");
 }
 
@@ -181,16 +184,16 @@ async fn filters_and_badges_agree(args: &[&str], filters: &[(&str, &str)], ranks
     let app = TestApp::spawn_with(args).await;
     let margin = 300; // the default REFRESH_MARGIN_SECS
     let offsets = [-1, 0, 1, margin - 1, margin, margin + 1];
-    let mut tx = app.database.pool().begin().await.expect("tx");
-    let mut id = 0;
+    let mut tx = app.database.begin().await.expect("tx");
+    let mut id = 0_i64;
     for offset in offsets {
         for active in [true, false] {
             for refresh_token in [Some(vec![0_u8]), None] {
                 id += 1;
-                sqlx::query(
+                query(
                     "INSERT INTO integrations (id, account_id, account_name, scopes, refresh_token,
                         expires_at, access_token_lifetime, is_active, consented_at, created_at, updated_at)
-                     VALUES (?, ?, 'Edge', 'read:me', ?, ?, 3600, ?, ?, ?, ?)",
+                     VALUES ($1, $2, 'Edge', 'read:me', $3, $4, 3600, $5, $6, $6, $6)",
                 )
                 .bind(id)
                 .bind(format!("edge-{id}"))
@@ -198,14 +201,13 @@ async fn filters_and_badges_agree(args: &[&str], filters: &[(&str, &str)], ranks
                 .bind(NOW + offset)
                 .bind(active)
                 .bind(NOW)
-                .bind(NOW)
-                .bind(NOW)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .expect("insert");
             }
         }
     }
+    common::integration_ids_taken(&mut tx).await;
     tx.commit().await.expect("commit");
 
     let (_, summary) = app.post_form("/api/fleet_summary", &[]).await;
@@ -352,20 +354,20 @@ async fn the_search_index_follows_every_change_and_takes_any_text() {
     }
     // A site renamed, an account renamed, a row deleted: the index follows.
     // Sites are replaced as a consent replaces them: deleted, then inserted.
-    sqlx::query("DELETE FROM integration_sites WHERE integration_id = 3")
-        .execute(app.database.pool())
+    query("DELETE FROM integration_sites WHERE integration_id = 3")
+        .execute(&app.database)
         .await
         .expect("drop sites");
-    sqlx::query("INSERT INTO integration_sites VALUES (3, 'cloud-3', 'initech-3', 'https://initech-3.atlassian.net')")
-        .execute(app.database.pool())
+    query("INSERT INTO integration_sites VALUES (3, 'cloud-3', 'initech-3', 'https://initech-3.atlassian.net')")
+        .execute(&app.database)
         .await
         .expect("new site");
     let (_, renamed) = page(&app, &[("search", "initech")]).await;
     assert_eq!(renamed["total"], 1);
     let (_, gone) = page(&app, &[("search", "globex-3.")]).await;
     assert_eq!(gone["total"], 0);
-    sqlx::query("UPDATE integrations SET account_name = 'Grace Hopper' WHERE id = 5")
-        .execute(app.database.pool())
+    query("UPDATE integrations SET account_name = 'Grace Hopper' WHERE id = 5")
+        .execute(&app.database)
         .await
         .expect("rename account");
     let (_, grace) = page(&app, &[("search", "hopper")]).await;
@@ -379,11 +381,34 @@ async fn the_search_index_follows_every_change_and_takes_any_text() {
     let (_, ada) = page(&app, &[("search", "lovelace")]).await;
     assert_eq!(ada["total"], 1);
     // The plan reads the index, not every row.
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+    if app.database.backend().is_postgres() {
+        // The search is a LIKE on `search_text`, which its trigram index
+        // serves. With a few rows the planner rightly prefers a sequential
+        // scan: forbidden here, to see that the index can answer at all.
+        let mut tx = app.database.begin().await.expect("tx");
+        query("SET LOCAL enable_seqscan = off")
+            .execute(&mut tx)
+            .await
+            .expect("no sequential scans");
+        let plan: Vec<String> = query(
+            "EXPLAIN SELECT COUNT(*) FROM integrations i WHERE i.disconnected_at IS NULL
+               AND i.search_text LIKE '%acme%'",
+        )
+        .scalars(&mut tx)
+        .await
+        .expect("plan");
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("Index Scan on integrations_search_text_trgm")),
+            "{plan:?}"
+        );
+        return;
+    }
+    let plan: Vec<(i64, i64, i64, String)> = query(
         "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM integrations i WHERE i.disconnected_at IS NULL
            AND i.id IN (SELECT rowid FROM integrations_search WHERE integrations_search MATCH '\"acme\"')",
     )
-    .fetch_all(app.database.pool())
+    .fetch_all(&app.database)
     .await
     .expect("plan");
     let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
@@ -424,7 +449,7 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
     ] {
         let app = TestApp::spawn_with(args).await;
         let mut rows = Vec::new();
-        let mut tx = app.database.pool().begin().await.expect("tx");
+        let mut tx = app.database.begin().await.expect("tx");
         for id in 1..=300_i64 {
             let row = Modelled {
                 id,
@@ -438,11 +463,11 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
                 has_refresh_token: id % 11 != 0,
                 disconnected: id % 13 == 0,
             };
-            sqlx::query(
+            query(
                 "INSERT INTO integrations (id, account_id, account_name, scopes, refresh_token,
                     expires_at, access_token_lifetime, is_active, consented_at, created_at, updated_at,
                     disconnected_at)
-                 VALUES (?, ?, 'Model', 'read:me', ?, ?, 3600, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, 'Model', 'read:me', $3, $4, 3600, $5, $6, $6, $6, $7)",
             )
             .bind(id)
             .bind(format!("model-{id}"))
@@ -450,31 +475,30 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
             .bind(row.expires_at)
             .bind(row.is_active)
             .bind(NOW)
-            .bind(NOW)
-            .bind(NOW)
             .bind(row.disconnected.then_some(NOW))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .expect("insert");
             rows.push(row);
         }
+        common::integration_ids_taken(&mut tx).await;
         tx.commit().await.expect("commit");
         // A disconnect, a reconnect and a deactivation through the counters' triggers.
-        sqlx::query("UPDATE integrations SET is_active = 0, disconnected_at = ? WHERE id = 1")
+        query("UPDATE integrations SET is_active = 0, disconnected_at = $1 WHERE id = 1")
             .bind(NOW)
-            .execute(app.database.pool())
+            .execute(&app.database)
             .await
             .expect("disconnect");
         rows[0].disconnected = true;
         rows[0].is_active = false;
-        sqlx::query("UPDATE integrations SET is_active = 1, disconnected_at = NULL WHERE id = 13")
-            .execute(app.database.pool())
+        query("UPDATE integrations SET is_active = 1, disconnected_at = NULL WHERE id = 13")
+            .execute(&app.database)
             .await
             .expect("reconnect");
         rows[12].disconnected = false;
         rows[12].is_active = true;
-        sqlx::query("UPDATE integrations SET is_active = 0 WHERE id = 2")
-            .execute(app.database.pool())
+        query("UPDATE integrations SET is_active = 0 WHERE id = 2")
+            .execute(&app.database)
             .await
             .expect("deactivate");
         rows[1].is_active = false;

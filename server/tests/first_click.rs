@@ -426,8 +426,8 @@ async fn a_hop_ticket_issued_by_one_process_is_spent_by_another_once() {
         1,
         "stored"
     );
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT digest FROM hop_tickets")
-        .fetch_one(app.database.pool())
+    let stored: Vec<u8> = engine::db::query("SELECT digest FROM hop_tickets")
+        .scalar(&app.database)
         .await
         .expect("digest");
     assert_ne!(stored, ticket.as_bytes(), "only its digest is kept");

@@ -82,10 +82,10 @@ async fn readyz_and_healthz_answer_without_a_session() {
         assert_eq!(res.text().await.expect("body"), body);
     }
     // A database that lost a migration is not ready (but still healthy).
-    sqlx::query(
+    engine::db::query(
         "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
     )
-    .execute(app.database.pool())
+    .execute(&app.database)
     .await
     .expect("forget a migration");
     let res = anonymous()

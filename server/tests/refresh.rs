@@ -21,10 +21,10 @@ async fn stored_refresh_token(app: &TestApp) -> String {
 }
 
 async fn row(app: &TestApp) -> (i64, i64, Option<i64>) {
-    sqlx::query_as(
+    engine::db::query(
         "SELECT is_active, refresh_failures, last_refresh_at FROM integrations WHERE id = 1",
     )
-    .fetch_one(app.database.pool())
+    .fetch_one(&app.database)
     .await
     .expect("row")
 }
@@ -221,8 +221,8 @@ async fn transient_fault_then_retry(case: TransientFault) {
         "tokens kept, nothing half-stored"
     );
     let retry_after: Option<i64> =
-        sqlx::query_scalar("SELECT retry_after FROM integrations WHERE id = 1")
-            .fetch_one(app.database.pool())
+        engine::db::query("SELECT retry_after FROM integrations WHERE id = 1")
+            .scalar(&app.database)
             .await
             .expect("row");
     assert_eq!(retry_after, Some(1_800_000_000 + case.lead + 30));
@@ -323,21 +323,33 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
                 }
                 _ => {
                     let report = engine::scheduler::tick(&app.engine).await;
-                    let o = report
-                        .refreshed
-                        .into_iter()
-                        .next()
-                        .expect("the scheduler refreshed it");
+                    let Some(o) = report.refreshed.into_iter().next() else {
+                        // On PostgreSQL a tick skips the rows another tick
+                        // is claiming at that instant (`FOR UPDATE SKIP
+                        // LOCKED`), this process's too; on SQLite the
+                        // ticks' claims run one after the other and each
+                        // lists it.
+                        assert!(
+                            app.database.backend().is_postgres(),
+                            "the scheduler refreshed it"
+                        );
+                        return None;
+                    };
                     (o.ok(), o.message)
                 }
             }
+            .into()
         });
     }
     let mut outcomes = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        outcomes.push(done.expect("task"));
+        outcomes.extend(done.expect("task"));
     }
-    assert_eq!(outcomes.len(), 50);
+    assert!(
+        outcomes.len() >= 34,
+        "every caller but skipped ticks: {}",
+        outcomes.len()
+    );
     assert!(
         outcomes.iter().all(|o| *o == outcomes[0] && o.0),
         "{outcomes:?}"
@@ -468,12 +480,14 @@ async fn the_scheduler_refreshes_inside_the_margin_only() {
 async fn the_scheduler_refreshes_idle_refresh_tokens_before_90_days() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
-    sqlx::query("UPDATE integrations SET refresh_token_issued_at = ?, expires_at = ? WHERE id = 1")
-        .bind(1_800_000_000 - 31 * 86_400)
-        .bind(1_800_000_000 + 3_000)
-        .execute(app.database.pool())
-        .await
-        .expect("age it");
+    engine::db::query(
+        "UPDATE integrations SET refresh_token_issued_at = $1, expires_at = $2 WHERE id = 1",
+    )
+    .bind(1_800_000_000_i64 - 31 * 86_400)
+    .bind(1_800_000_000_i64 + 3_000)
+    .execute(&app.database)
+    .await
+    .expect("age it");
     let report = engine::scheduler::tick(&app.engine).await;
     assert_eq!(
         report.refreshed.len(),

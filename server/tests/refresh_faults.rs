@@ -48,11 +48,12 @@ async fn saved_by_the_scheduler_after(app: &TestApp, secs: i64) {
 
 /// The integration is active and was never deactivated.
 async fn assert_alive(app: &TestApp) {
-    let (active, failures): (bool, i64) =
-        sqlx::query_as("SELECT is_active, refresh_failures FROM integrations WHERE id = 1")
-            .fetch_one(app.database.pool())
-            .await
-            .expect("row");
+    let (active, failures): (bool, i64) = engine::db::query(
+        "SELECT (is_active = 1) AS is_active, refresh_failures FROM integrations WHERE id = 1",
+    )
+    .fetch_one(&app.database)
+    .await
+    .expect("row");
     assert!(
         active && failures == 0,
         "active {active}, failures {failures}"

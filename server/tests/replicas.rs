@@ -226,8 +226,8 @@ async fn the_change_feed_says_when_a_follower_lost_entries() {
 async fn an_active_integration_cannot_be_disconnected() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
-    let broken = sqlx::query("UPDATE integrations SET disconnected_at = 1 WHERE id = 1")
-        .execute(app.database.pool())
+    let broken = engine::db::query("UPDATE integrations SET disconnected_at = 1 WHERE id = 1")
+        .execute(&app.database)
         .await;
     assert!(broken.is_err(), "refused");
     let (status, _) = app

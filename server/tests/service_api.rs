@@ -216,8 +216,8 @@ async fn an_admin_creates_a_key_in_settings_and_sees_it_once() {
         .collect();
     assert_eq!(shown.len(), 4 + 43, "{shown}");
     // Stored as a hash: the database never holds the key.
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT key_hash FROM api_keys")
-        .fetch_one(app.database.pool())
+    let stored: Vec<u8> = engine::db::query("SELECT key_hash FROM api_keys")
+        .scalar(&app.database)
         .await
         .expect("row");
     assert_ne!(stored, shown.as_bytes());
@@ -357,14 +357,14 @@ async fn a_fresh_token_is_handed_out_as_it_is_and_logged_naming_the_key() {
     // Counted and logged, naming the key, never the token.
     app.engine.flush_usage().await;
     let (handouts, last_used): (i64, Option<i64>) =
-        sqlx::query_as("SELECT token_handouts, last_used_at FROM api_keys")
-            .fetch_one(app.database.pool())
+        engine::db::query("SELECT token_handouts, last_used_at FROM api_keys")
+            .fetch_one(&app.database)
             .await
             .expect("key row");
     assert_eq!((handouts, last_used.is_some()), (1, true));
     let (message, actor): (String, String) =
-        sqlx::query_as("SELECT message, actor FROM token_events WHERE kind = 'token_handout'")
-            .fetch_one(app.database.pool())
+        engine::db::query("SELECT message, actor FROM token_events WHERE kind = 'token_handout'")
+            .fetch_one(&app.database)
             .await
             .expect("event");
     assert!(message.contains("billing-sync"), "{message}");
@@ -650,8 +650,8 @@ async fn the_proxy_passes_methods_bodies_queries_and_content_headers_and_nothing
         assert!(!headers.to_string().contains(&key), "the key never leaves");
     }
     proxied.engine.flush_usage().await;
-    let calls: i64 = sqlx::query_scalar("SELECT proxied_calls FROM api_keys")
-        .fetch_one(app.database.pool())
+    let calls: i64 = engine::db::query("SELECT proxied_calls FROM api_keys")
+        .scalar(&app.database)
         .await
         .expect("row");
     assert_eq!(calls, 5);

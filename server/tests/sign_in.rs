@@ -247,8 +247,8 @@ async fn every_change_names_who_made_it() {
     )
     .await;
     let actors: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT kind, actor FROM token_events ORDER BY id")
-            .fetch_all(app.database.pool())
+        engine::db::query("SELECT kind, actor FROM token_events ORDER BY id")
+            .fetch_all(&app.database)
             .await
             .expect("events");
     let admin = format!("user:{ADMIN_EMAIL}");
@@ -265,8 +265,8 @@ async fn every_change_names_who_made_it() {
     );
     // The account log names the admin who added the operator.
     let log: Vec<(String, String)> =
-        sqlx::query_as("SELECT actor, action FROM account_events ORDER BY id")
-            .fetch_all(app.database.pool())
+        engine::db::query("SELECT actor, action FROM account_events ORDER BY id")
+            .fetch_all(&app.database)
             .await
             .expect("account log");
     assert_eq!(log.last(), Some(&(admin, "add_user".to_owned())));
@@ -436,8 +436,8 @@ async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
 async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
     let app = TestApp::spawn().await;
     let viewer = user(&app, "vera@example.com", "viewer").await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'vera@example.com'")
-        .fetch_one(app.database.pool())
+    let id: i64 = engine::db::query("SELECT id FROM users WHERE email = 'vera@example.com'")
+        .scalar(&app.database)
         .await
         .expect("id");
     let res = post(
@@ -451,8 +451,8 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // The only administrator can be neither removed nor demoted.
-    let admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin'")
-        .fetch_one(app.database.pool())
+    let admin_id: i64 = engine::db::query("SELECT id FROM users WHERE role = 'admin'")
+        .scalar(&app.database)
         .await
         .expect("admin");
     let res = post(
@@ -655,8 +655,8 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = browser.get(&link).send().await.expect("again");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(instance.database.pool())
+    let users: i64 = engine::db::query("SELECT COUNT(*) FROM users")
+        .scalar(&instance.database)
         .await
         .expect("count");
     assert_eq!(users, 1);
@@ -793,8 +793,8 @@ async fn every_answer_carries_the_security_headers() {
 async fn a_site_url_is_a_link_only_when_it_is_https() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
-    sqlx::query("UPDATE integration_sites SET url = 'javascript:alert(document.cookie)'")
-        .execute(app.database.pool())
+    engine::db::query("UPDATE integration_sites SET url = 'javascript:alert(document.cookie)'")
+        .execute(&app.database)
         .await
         .expect("a hostile provider");
     for page in ["/dashboard", "/integrations/1"] {
@@ -809,8 +809,8 @@ async fn a_site_url_is_a_link_only_when_it_is_https() {
         );
         assert!(!html.contains("href=\"javascript:"), "{page}: {html}");
     }
-    sqlx::query("UPDATE integration_sites SET url = 'https://acme.atlassian.net'")
-        .execute(app.database.pool())
+    engine::db::query("UPDATE integration_sites SET url = 'https://acme.atlassian.net'")
+        .execute(&app.database)
         .await
         .expect("a normal provider");
     let html = get(&app.http, app.url("/dashboard"))

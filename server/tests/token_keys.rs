@@ -67,7 +67,7 @@ fn integration_with_tokens(dir: &Path, key: &str) {
              VALUES (1, 'acc', 'Ada', '', ?, 0, 0, 0, 0, 0)",
         )
         .bind(sealed)
-        .execute(db.pool())
+        .execute(db.sqlite_pool().expect("sqlite"))
         .await
         .expect("insert");
     });
@@ -111,7 +111,7 @@ fn a_wrong_key_stops_start_up_and_a_rotation_keeps_every_token() {
             .expect("open");
         let blob: Vec<u8> =
             sqlx::query_scalar("SELECT access_token FROM integrations WHERE id = 1")
-                .fetch_one(db.pool())
+                .fetch_one(db.sqlite_pool().expect("sqlite"))
                 .await
                 .expect("row");
         let vault = engine::TokenVault::from_base64(KEY_B).expect("key");

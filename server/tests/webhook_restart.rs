@@ -148,11 +148,13 @@ async fn a_webhook_whose_sender_was_killed_mid_attempt_is_delivered_after_the_re
         got[1].signature,
         expected_signature(SECRET, &got[1].id, &got[1].timestamp, &got[1].body)
     );
+    // The binary runs on its own SQLite file (this test starts it by hand,
+    // not through `LocalInstance`), so this test stays on SQLite.
     let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.path().display()))
         .await
         .expect("open");
-    let state: String = sqlx::query_scalar("SELECT state FROM webhook_deliveries")
-        .fetch_one(db.pool())
+    let state: String = engine::db::query("SELECT state FROM webhook_deliveries")
+        .scalar(&db)
         .await
         .expect("delivery");
     assert_eq!(state, "delivered");

@@ -372,10 +372,11 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
     let mut attempts = 0;
     for _ in 0..200 {
         attempts += deliver(&app).await.attempted;
-        let enabled: bool = sqlx::query_scalar("SELECT enabled FROM webhook_endpoints")
-            .fetch_one(app.database.pool())
-            .await
-            .expect("endpoint");
+        let enabled: bool =
+            engine::db::query("SELECT (enabled = 1) AS enabled FROM webhook_endpoints")
+                .scalar(&app.database)
+                .await
+                .expect("endpoint");
         if !enabled {
             break;
         }
@@ -383,11 +384,12 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
     }
     // Retried with backoff, not hammered: tens of attempts in a day.
     assert!((10..60).contains(&attempts), "{attempts} attempts");
-    let (enabled, reason): (bool, Option<String>) =
-        sqlx::query_as("SELECT enabled, disabled_reason FROM webhook_endpoints")
-            .fetch_one(app.database.pool())
-            .await
-            .expect("endpoint");
+    let (enabled, reason): (bool, Option<String>) = engine::db::query(
+        "SELECT (enabled = 1) AS enabled, disabled_reason FROM webhook_endpoints",
+    )
+    .fetch_one(&app.database)
+    .await
+    .expect("endpoint");
     assert!(!enabled);
     assert!(reason.expect("reason").contains("failed for 24 hours"));
     assert_eq!(
@@ -406,15 +408,15 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
         1
     );
     assert_eq!(deliver(&app).await.attempted, 0);
-    let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints")
-        .fetch_one(app.database.pool())
+    let id: i64 = engine::db::query("SELECT id FROM webhook_endpoints")
+        .scalar(&app.database)
         .await
         .expect("id");
     settings_form(&app, &format!("/settings/webhooks/{id}/enable"), &[]).await;
     receiver.fail_with(200);
     receiver.clear();
-    let deliveries: Vec<i64> = sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY id")
-        .fetch_all(app.database.pool())
+    let deliveries: Vec<i64> = engine::db::query("SELECT id FROM webhook_deliveries ORDER BY id")
+        .scalars(&app.database)
         .await
         .expect("ids");
     let redeliver = |delivery: i64| {
@@ -455,8 +457,8 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
 async fn send_test_event_and_redeliver_from_the_settings_page() {
     let receiver = Receiver::start().await;
     let app = app_sending_to(&receiver).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE from_environment = 1")
-        .fetch_one(app.database.pool())
+    let id: i64 = engine::db::query("SELECT id FROM webhook_endpoints WHERE from_environment = 1")
+        .scalar(&app.database)
         .await
         .expect("the environment's endpoint");
     settings_form(&app, &format!("/settings/webhooks/{id}/test"), &[]).await;
@@ -468,8 +470,8 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
         .as_str()
         .expect("message")
         .contains("settings page"));
-    let delivery: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
-        .fetch_one(app.database.pool())
+    let delivery: i64 = engine::db::query("SELECT id FROM webhook_deliveries")
+        .scalar(&app.database)
         .await
         .expect("id");
     settings_form(
@@ -555,10 +557,11 @@ async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
         "one warning at each threshold, at the threshold"
     );
     // Still alive the whole way (the warnings are about the future).
-    let active: bool = sqlx::query_scalar("SELECT is_active FROM integrations WHERE id = 1")
-        .fetch_one(app.database.pool())
-        .await
-        .expect("row");
+    let active: bool =
+        engine::db::query("SELECT (is_active = 1) AS is_active FROM integrations WHERE id = 1")
+            .scalar(&app.database)
+            .await
+            .expect("row");
     assert!(active);
     // A new consent starts the count over.
     app.connect(ADA, &[ACME], Some(1)).await;
@@ -609,6 +612,7 @@ async fn a_viewer_cannot_manage_webhooks() {
 async fn resealing_the_tokens_reseals_the_webhook_secrets_too() {
     const KEY_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=";
     const KEY_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+    // A database of its own, outside `LocalInstance`: this one stays on SQLite.
     let dir = tempfile::tempdir().expect("temp dir");
     let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.path().display()))
         .await
@@ -629,9 +633,9 @@ async fn resealing_the_tokens_reseals_the_webhook_secrets_too() {
         .expect("sealed");
     let rotated = engine::TokenVault::from_key_list(&format!("{KEY_A},{KEY_B}")).expect("keys");
     assert_eq!(db.reseal_tokens(&rotated).await.expect("reseal"), 1);
-    let sealed: Vec<u8> = sqlx::query_scalar("SELECT secret FROM webhook_endpoints WHERE id = ?")
+    let sealed: Vec<u8> = engine::db::query("SELECT secret FROM webhook_endpoints WHERE id = $1")
         .bind(id)
-        .fetch_one(db.pool())
+        .scalar(&db)
         .await
         .expect("row");
     let new_only = engine::TokenVault::from_base64(KEY_A).expect("key");
@@ -660,18 +664,18 @@ async fn consent_warnings_reach_every_due_integration_however_many() {
         };
         (n, consented)
     }) {
-        sqlx::query(
+        engine::db::query(
             "INSERT INTO integrations (account_id, account_name, scopes, refresh_token, expires_at,
                 access_token_lifetime, consented_at, created_at, updated_at)
-             VALUES (?, ?, 'offline_access', x'00', ?, 3600, ?, ?, ?)",
+             VALUES ($1, $2, 'offline_access', $3, $4, 3600, $5, $6, $6)",
         )
         .bind(format!("account-{n}"))
         .bind(format!("Account {n}"))
+        .bind(vec![0u8]) // bound: `x'00'` is a bit string on PostgreSQL
         .bind(now + 3_600)
         .bind(consented)
         .bind(now)
-        .bind(now)
-        .execute(app.database.pool())
+        .execute(&app.database)
         .await
         .expect("seed");
     }
@@ -710,8 +714,8 @@ async fn finished_deliveries_are_pruned_after_30_days_and_pending_ones_kept() {
 async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
     let receiver = Receiver::start().await;
     let app = app_sending_to(&receiver).await;
-    let endpoint: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints")
-        .fetch_one(app.database.pool())
+    let endpoint: i64 = engine::db::query("SELECT id FROM webhook_endpoints")
+        .scalar(&app.database)
         .await
         .expect("endpoint");
     for n in 0..6 {

@@ -7,7 +7,7 @@ use domain::{ApiScope, IntegrationId, UnixTime};
 
 use super::events::{insert_event, NewEvent};
 use super::users::{log_account_event, NewAccountEvent};
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, Query};
 
 /// A stored key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -64,10 +64,10 @@ impl Database {
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<i64, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let id = sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let id = query(
             "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at, created_by)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(key.name)
         .bind(key.prefix)
@@ -75,27 +75,27 @@ impl Database {
         .bind(key.scopes)
         .bind(now)
         .bind(key.created_by)
-        .fetch_one(&mut *tx)
+        .scalar::<i64>(&mut tx)
         .await?;
-        log_account_event(&mut *tx, event, now).await?;
+        log_account_event(&mut tx, event, now).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Every key, newest first, revoked ones included.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, DatabaseError> {
-        Ok(sqlx::query_as(&format!("{SELECT_KEY} ORDER BY id DESC"))
-            .fetch_all(self.pool())
+        Ok(query(format!("{SELECT_KEY} ORDER BY id DESC"))
+            .fetch_all::<ApiKeyRow>(self)
             .await?)
     }
 
     /// The live (not revoked) key whose SHA-256 is `hash`.
     pub async fn find_live_api_key(&self, hash: &[u8]) -> Result<Option<ApiKeyRow>, DatabaseError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_KEY} WHERE key_hash = ? AND revoked_at IS NULL"
+        Ok(query(format!(
+            "{SELECT_KEY} WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
         .bind(hash)
-        .fetch_optional(self.pool())
+        .fetch_optional::<ApiKeyRow>(self)
         .await?)
     }
 
@@ -108,20 +108,20 @@ impl Database {
         actor: &str,
         now: UnixTime,
     ) -> Result<Option<String>, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let name: Option<String> = sqlx::query_scalar(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING name",
+        let mut tx = self.begin().await?;
+        let name = query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name",
         )
         .bind(now)
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .scalar_optional::<String>(&mut tx)
         .await?;
         let Some(name) = name else {
             return Ok(None);
         };
         let (subject, message) = event(&name);
         log_account_event(
-            &mut *tx,
+            &mut tx,
             &NewAccountEvent {
                 actor,
                 action: "revoke_api_key",
@@ -138,23 +138,32 @@ impl Database {
     /// Adds a batch of usage to the keys' counters and logs its hand-outs, in
     /// one transaction.
     pub async fn record_key_usage(&self, usage: &[(i64, KeyUsage)]) -> Result<(), DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        // In key order: PostgreSQL runs several processes' batches side by
+        // side, and row locks taken in one order cannot deadlock. (The batch
+        // comes from a map: its order meant nothing before.)
+        let mut usage: Vec<&(i64, KeyUsage)> = usage.iter().collect();
+        usage.sort_by_key(|(key_id, _)| *key_id);
+        let mut tx = self.begin().await?;
         for (key_id, used) in usage {
-            sqlx::query(
-                "UPDATE api_keys SET token_handouts = token_handouts + ?,
-                    proxied_calls = proxied_calls + ?,
-                    last_used_at = MAX(COALESCE(last_used_at, 0), ?)
-                 WHERE id = ?",
+            Query::dialect(
+                "UPDATE api_keys SET token_handouts = token_handouts + $1,
+                    proxied_calls = proxied_calls + $2,
+                    last_used_at = MAX(COALESCE(last_used_at, 0), $3)
+                 WHERE id = $4",
+                "UPDATE api_keys SET token_handouts = token_handouts + $1,
+                    proxied_calls = proxied_calls + $2,
+                    last_used_at = GREATEST(COALESCE(last_used_at, 0), $3)
+                 WHERE id = $4",
             )
             .bind(used.token_handouts)
             .bind(used.proxied_calls)
             .bind(used.last_used_at)
-            .bind(key_id)
-            .execute(&mut *tx)
+            .bind(*key_id)
+            .execute(&mut tx)
             .await?;
             for (integration, message, actor) in &used.events {
                 insert_event(
-                    &mut *tx,
+                    &mut tx,
                     &NewEvent {
                         integration_id: Some(*integration),
                         kind: domain::EventKind::TokenHandout,

@@ -3,7 +3,10 @@
 
 use domain::IntegrationId;
 
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError};
+
+/// The PostgreSQL channel [`Database::append_changes`] notifies.
+pub const CHANGES_CHANNEL: &str = "integration_changes";
 
 /// A change another process published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
@@ -25,28 +28,42 @@ pub struct FeedRead {
 
 impl Database {
     /// Appends `ids`, published by `origin`, in one transaction, and drops
-    /// all but the newest `keep` entries.
+    /// all but the newest `keep` entries. On PostgreSQL the transaction
+    /// locks out other appenders first, so entries commit in the order of
+    /// their numbers (a follower reading past a number never misses an
+    /// entry that commits later below it), and it notifies the followers
+    /// (`LISTEN integration_changes`) when it commits.
     pub async fn append_changes(
         &self,
         origin: &str,
         ids: &[IntegrationId],
         keep: i64,
     ) -> Result<(), DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        for id in ids {
-            sqlx::query("INSERT INTO integration_changes (integration_id, origin) VALUES (?, ?)")
-                .bind(id)
-                .bind(origin)
-                .execute(&mut *tx)
+        let mut tx = self.begin().await?;
+        if tx.is_postgres() {
+            query("LOCK TABLE integration_changes IN EXCLUSIVE MODE")
+                .execute(&mut tx)
                 .await?;
         }
-        sqlx::query(
+        for id in ids {
+            query("INSERT INTO integration_changes (integration_id, origin) VALUES ($1, $2)")
+                .bind(*id)
+                .bind(origin)
+                .execute(&mut tx)
+                .await?;
+        }
+        query(
             "DELETE FROM integration_changes
-             WHERE seq <= (SELECT max(seq) FROM integration_changes) - ?",
+             WHERE seq <= (SELECT max(seq) FROM integration_changes) - $1",
         )
         .bind(keep)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
+        if tx.is_postgres() {
+            query(format!("NOTIFY {CHANGES_CHANNEL}"))
+                .execute(&mut tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -54,8 +71,8 @@ impl Database {
     /// The newest entry's number (0 for none): where a new follower starts.
     pub async fn newest_change(&self) -> Result<i64, DatabaseError> {
         Ok(
-            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM integration_changes")
-                .fetch_one(self.pool())
+            query("SELECT coalesce(max(seq), 0) FROM integration_changes")
+                .scalar(self)
                 .await?,
         )
     }
@@ -70,19 +87,27 @@ impl Database {
         origin: &str,
         limit: i64,
     ) -> Result<FeedRead, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        // One snapshot for both reads (PostgreSQL's READ COMMITTED would
+        // give each statement its own).
+        let mut tx = match self.backend() {
+            super::Backend::Sqlite(_) => self.begin().await?,
+            super::Backend::Postgres(pool) => super::Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        };
         let (oldest, newest): (Option<i64>, Option<i64>) =
-            sqlx::query_as("SELECT min(seq), max(seq) FROM integration_changes")
-                .fetch_one(&mut *tx)
+            query("SELECT min(seq), max(seq) FROM integration_changes")
+                .fetch_one(&mut tx)
                 .await?;
-        let entries = sqlx::query_as(
+        let entries = query(
             "SELECT seq, integration_id FROM integration_changes
-             WHERE seq > ? AND origin != ? ORDER BY seq LIMIT ?",
+             WHERE seq > $1 AND origin != $2 ORDER BY seq LIMIT $3",
         )
         .bind(after)
         .bind(origin)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(FeedRead {

@@ -3,23 +3,105 @@
 //! a million integrations too: counts come from `fleet_counts` and index
 //! ranges, pages from an index walk or a table walk that stops at the page,
 //! never from a pass over every row (a search narrows by its trigram index).
+//!
+//! Each query has a SQLite text and a PostgreSQL text: SQLite's names the
+//! index each walk takes (`INDEXED BY`, which its planner would not always
+//! pick) and searches its FTS5 trigram table; PostgreSQL's leaves the index
+//! to its planner and searches `search_text` with LIKE (a pg_trgm GIN index).
 
 use std::collections::HashMap;
-
-use sqlx::{QueryBuilder, Sqlite};
 
 use domain::{RefreshPolicy, Status, StatusRule, UnixTime};
 
 use super::integrations::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, Query, Tx, Value};
 use crate::integration::Integration;
 
 /// The largest page the dashboard serves (`?size=500`).
 pub const MAX_PAGE_SIZE: i64 = 500;
 
+/// A query built piece by piece: its SQLite and PostgreSQL texts side by
+/// side and the values bound, placeholders numbered `$1`, `$2`, ... in the
+/// order they are pushed.
+#[derive(Debug, Default)]
+struct Sql {
+    sqlite: String,
+    postgres: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    /// Starts with `text`, the same on both backends.
+    fn new(text: &str) -> Self {
+        Sql {
+            sqlite: text.to_owned(),
+            postgres: text.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends `text` to both texts.
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.sqlite.push_str(text);
+        self.postgres.push_str(text);
+        self
+    }
+
+    /// Appends one text to each backend's.
+    fn push_dialect(&mut self, sqlite: &str, postgres: &str) -> &mut Self {
+        self.sqlite.push_str(sqlite);
+        self.postgres.push_str(postgres);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    fn push_bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        let placeholder = format!("${}", self.values.len());
+        self.push(&placeholder)
+    }
+
+    /// Appends a placeholder bound to a different value on each backend:
+    /// both values are bound, each text names its own (neither backend
+    /// minds a bound value its text does not use: SQLite binds by the
+    /// number in the name, PostgreSQL is told every parameter's type).
+    fn push_bind_dialect(
+        &mut self,
+        sqlite: impl Into<Value>,
+        postgres: impl Into<Value>,
+    ) -> &mut Self {
+        self.values.push(sqlite.into());
+        let sqlite = format!("${}", self.values.len());
+        self.values.push(postgres.into());
+        let postgres = format!("${}", self.values.len());
+        self.push_dialect(&sqlite, &postgres)
+    }
+
+    /// Appends `values` as placeholders separated by commas.
+    fn push_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        for (n, value) in values.into_iter().enumerate() {
+            if n > 0 {
+                self.push(", ");
+            }
+            self.push_bind(value);
+        }
+        self
+    }
+
+    /// The query, with its values bound.
+    fn build(self) -> Query {
+        let q = if self.sqlite == self.postgres {
+            query(self.sqlite)
+        } else {
+            Query::dialect(self.sqlite, self.postgres)
+        };
+        self.values.into_iter().fold(q, Query::bind)
+    }
+}
+
 /// Appends the condition of a status filter: the same rules as
 /// [`domain::status_at`] (a test holds the two together at every boundary).
-fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime, rule: StatusRule) {
+fn push_status(qb: &mut Sql, status: Status, now: UnixTime, rule: StatusRule) {
     let soon = rule.soon(now);
     // An expired access token with a refresh token is "expired" when tokens
     // are kept fresh, "idle" on demand: each name matches nothing under the
@@ -44,7 +126,7 @@ fn push_status(qb: &mut QueryBuilder<'_, Sqlite>, status: Status, now: UnixTime,
                 .push_bind(now);
         }
         Status::Expired | Status::Idle => {
-            qb.push(" AND 0");
+            qb.push_dialect(" AND 0", " AND FALSE");
         }
         Status::NeedsReauth => {
             qb.push(" AND (i.is_active = 0 OR (i.refresh_token IS NULL AND i.expires_at <= ")
@@ -138,13 +220,17 @@ pub struct Page {
     pub summary: FleetSummary,
 }
 
+/// `text` with LIKE's wildcards (and the escape character) escaped, for
+/// `LIKE ... ESCAPE '\'`.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// `%text%` for LIKE, with LIKE's wildcards escaped.
 fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+    format!("%{}%", like_escape(text))
 }
 
 /// `text` as one FTS5 phrase: in double quotes, its own quotes doubled.
@@ -166,23 +252,23 @@ fn search_text(query: &PageQuery) -> Option<String> {
 }
 
 /// ` WHERE ...` for the query's filters.
-fn push_filter(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    query: &PageQuery,
-    now: UnixTime,
-    rule: StatusRule,
-) {
+fn push_filter(qb: &mut Sql, query: &PageQuery, now: UnixTime, rule: StatusRule) {
     qb.push(" WHERE i.disconnected_at IS NULL");
     if let Some(status) = query.status {
         push_status(qb, status, now, rule);
     }
     if let Some(text) = search_text(query) {
         if text.chars().count() >= 3 {
-            // The trigram index: an index lookup, not a scan. The text is one
-            // FTS5 phrase (its quotes doubled), so no character is syntax.
-            qb.push(" AND i.id IN (SELECT rowid FROM integrations_search WHERE integrations_search MATCH ")
-                .push_bind(fts_phrase(&text))
-                .push(")");
+            // The trigram index: an index lookup, not a scan. On SQLite the
+            // text is one FTS5 phrase (its quotes doubled), so no character
+            // is syntax; on PostgreSQL a LIKE on `search_text`, which its
+            // pg_trgm GIN index answers (wildcards escaped as below).
+            qb.push_dialect(
+                " AND i.id IN (SELECT rowid FROM integrations_search WHERE integrations_search MATCH ",
+                " AND i.search_text LIKE ('%' || ",
+            )
+            .push_bind_dialect(fts_phrase(&text), like_escape(&text))
+            .push_dialect(")", " || '%') ESCAPE '\\'");
         } else {
             // Too short for a trigram: LIKE over the rows.
             qb.push(" AND i.search_text LIKE ")
@@ -193,7 +279,7 @@ fn push_filter(
 }
 
 /// The ORDER BY terms of `order` (ending with the id, so pages are stable).
-fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime, soon: UnixTime) {
+fn push_order(qb: &mut Sql, order: PageOrder, now: UnixTime, soon: UnixTime) {
     match order {
         PageOrder::Oldest => {}
         PageOrder::Expiry => {
@@ -219,43 +305,69 @@ fn push_order(qb: &mut QueryBuilder<'_, Sqlite>, order: PageOrder, now: UnixTime
 /// deep page costs index steps, never memory for the rows before it. An
 /// active row is always connected (a disconnect sets `is_active = 0` in the
 /// same statement), so the active side is read from the index alone.
+/// `$1` is the limit, `$2` the offset.
 const CONNECTED_BY_EXPIRY: &str =
     "SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
      WHERE is_active = 1
  UNION ALL
  SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
      WHERE is_active = 0 AND disconnected_at IS NULL
- ORDER BY expires_at, id LIMIT ?1 OFFSET ?2";
+ ORDER BY expires_at, id LIMIT $1 OFFSET $2";
+
+/// [`CONNECTED_BY_EXPIRY`] on PostgreSQL (the planner picks the indexes; a
+/// top-level UNION ALL is an append it can merge in order).
+const CONNECTED_BY_EXPIRY_PG: &str = "SELECT id, expires_at FROM integrations
+     WHERE is_active = 1
+ UNION ALL
+ SELECT id, expires_at FROM integrations
+     WHERE is_active = 0 AND disconnected_at IS NULL
+ ORDER BY expires_at, id LIMIT $1 OFFSET $2";
 
 /// The ids of "needs re-auth" in `(expires_at, id)` order: the inactive
 /// ones, merged (as above) with the active ones that ran out without a
-/// refresh token (a partial index). `?3` is now.
+/// refresh token (a partial index). `$1` is the limit, `$2` the offset,
+/// `$3` now.
 const NEEDING_REAUTH_BY_EXPIRY: &str =
     "SELECT id, expires_at FROM integrations INDEXED BY integrations_due_soon
      WHERE is_active = 0 AND disconnected_at IS NULL
  UNION ALL
  SELECT id, expires_at FROM integrations INDEXED BY integrations_without_refresh_token
-     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= ?3
- ORDER BY expires_at, id LIMIT ?1 OFFSET ?2";
+     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= $3
+ ORDER BY expires_at, id LIMIT $1 OFFSET $2";
+
+/// [`NEEDING_REAUTH_BY_EXPIRY`] on PostgreSQL.
+const NEEDING_REAUTH_BY_EXPIRY_PG: &str = "SELECT id, expires_at FROM integrations
+     WHERE is_active = 0 AND disconnected_at IS NULL
+ UNION ALL
+ SELECT id, expires_at FROM integrations
+     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= $3
+ ORDER BY expires_at, id LIMIT $1 OFFSET $2";
 
 /// The ids of "needs re-auth" in id order: the inactive ones on their own
 /// partial index, merged with the active ones that ran out without a
-/// refresh token (sorted by id: that set is small). `?3` is now.
+/// refresh token (sorted by id: that set is small). `$1` is the limit, `$2`
+/// the offset, `$3` now.
 const NEEDING_REAUTH_BY_ID: &str = "SELECT id FROM integrations INDEXED BY integrations_inactive
      WHERE is_active = 0 AND disconnected_at IS NULL
  UNION ALL
  SELECT id FROM integrations INDEXED BY integrations_without_refresh_token
-     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= ?3
- ORDER BY id LIMIT ?1 OFFSET ?2";
+     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= $3
+ ORDER BY id LIMIT $1 OFFSET $2";
+
+/// [`NEEDING_REAUTH_BY_ID`] on PostgreSQL.
+const NEEDING_REAUTH_BY_ID_PG: &str = "SELECT id FROM integrations
+     WHERE is_active = 0 AND disconnected_at IS NULL
+ UNION ALL
+ SELECT id FROM integrations
+     WHERE is_active = 1 AND refresh_token IS NULL AND disconnected_at IS NULL AND expires_at <= $3
+ ORDER BY id LIMIT $1 OFFSET $2";
 
 impl Database {
     /// How many connected integrations are active and inactive
     /// (`fleet_counts`, kept by triggers).
-    async fn connected_counts(
-        reader: &mut sqlx::SqliteConnection,
-    ) -> Result<(i64, i64), DatabaseError> {
+    async fn connected_counts(reader: &mut Tx) -> Result<(i64, i64), DatabaseError> {
         let counts: Vec<(bool, i64)> =
-            sqlx::query_as("SELECT is_active, connected FROM fleet_counts")
+            query("SELECT (is_active = 1) AS is_active, connected FROM fleet_counts")
                 .fetch_all(reader)
                 .await?;
         let count = |active: bool| {
@@ -279,41 +391,44 @@ impl Database {
     ) -> Result<FleetSummary, DatabaseError> {
         let soon = rule.soon(now);
         // One read transaction: every count from the same snapshot, so a
-        // write between two of them cannot skew the sums.
-        let mut tx = self.pool().begin().await?;
+        // write between two of them cannot skew the sums. (SQLite's
+        // transaction reads one snapshot; PostgreSQL's READ COMMITTED takes
+        // one per statement, so it asks for REPEATABLE READ.)
+        let mut tx = self.begin().await?;
+        if tx.is_postgres() {
+            query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut tx)
+                .await?;
+        }
         let (active_total, inactive) = Self::connected_counts(&mut tx).await?;
         // Active, no refresh token, run out: only a person can revive it
         // (the scheduler soon flags it inactive). A partial index.
-        let dead: i64 = sqlx::query_scalar(
+        let dead: i64 = Query::dialect(
             "SELECT count(*) FROM integrations INDEXED BY integrations_without_refresh_token
-             WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= ?1",
+             WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= $1",
+            "SELECT count(*) FROM integrations
+             WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= $1",
         )
         .bind(now)
-        .fetch_one(&mut *tx)
+        .scalar(&mut tx)
         .await?;
         let range = |from: Option<UnixTime>, to: Option<UnixTime>| {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT count(*) FROM integrations INDEXED BY integrations_due_soon WHERE is_active = 1",
-            );
+            let mut q = Sql::new("SELECT count(*) FROM integrations");
+            q.push_dialect(" INDEXED BY integrations_due_soon", "")
+                .push(" WHERE is_active = 1");
             if let Some(from) = from {
                 q.push(" AND expires_at > ").push_bind(from);
             }
             if let Some(to) = to {
                 q.push(" AND expires_at <= ").push_bind(to);
             }
-            q
+            q.build()
         };
         let summary = match rule.policy {
             RefreshPolicy::Scheduled => {
                 // The scheduler keeps the run-out range small.
-                let ran_out: i64 = range(None, Some(now))
-                    .build_query_scalar()
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let expiring: i64 = range(Some(now), Some(soon))
-                    .build_query_scalar()
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let ran_out: i64 = range(None, Some(now)).scalar(&mut tx).await?;
+                let expiring: i64 = range(Some(now), Some(soon)).scalar(&mut tx).await?;
                 FleetSummary {
                     active: active_total - ran_out - expiring,
                     expiring,
@@ -324,10 +439,7 @@ impl Database {
             }
             RefreshPolicy::OnDemand => {
                 // Most tokens sit idle: the fresh range is the small one.
-                let fresh: i64 = range(Some(now), None)
-                    .build_query_scalar()
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let fresh: i64 = range(Some(now), None).scalar(&mut tx).await?;
                 FleetSummary {
                     active: fresh,
                     expiring: 0,
@@ -356,10 +468,10 @@ impl Database {
         let (total, rows) = if searching {
             // The trigram index narrows the rows first; counting them all is
             // quick for a selective search (see the README's figures).
-            let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM integrations i");
+            let mut count = Sql::new("SELECT COUNT(*) FROM integrations i");
             push_filter(&mut count, query, now, rule);
-            let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
-            let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+            let total: i64 = count.build().scalar(self).await?;
+            let mut select = Sql::new(SELECT_INTEGRATION);
             select.push(" i");
             push_filter(&mut select, query, now, rule);
             select.push(" ORDER BY ");
@@ -369,7 +481,7 @@ impl Database {
                 .push_bind(page_size)
                 .push(" OFFSET ")
                 .push_bind(offset);
-            (total, select.build_query_as().fetch_all(self.pool()).await?)
+            (total, select.build().fetch_all(self).await?)
         } else {
             let total = match query.status {
                 Some(status) => summary.count(status),
@@ -392,11 +504,12 @@ impl Database {
                     self.by_expiry(status, now, rule, page_size, offset).await?
                 }
                 (PageOrder::Expiry, None) => {
-                    let ids: Vec<(i64, i64)> = sqlx::query_as(CONNECTED_BY_EXPIRY)
-                        .bind(page_size)
-                        .bind(offset)
-                        .fetch_all(self.pool())
-                        .await?;
+                    let ids: Vec<(i64, i64)> =
+                        Query::dialect(CONNECTED_BY_EXPIRY, CONNECTED_BY_EXPIRY_PG)
+                            .bind(page_size)
+                            .bind(offset)
+                            .fetch_all(self)
+                            .await?;
                     let ids: Vec<i64> = ids.into_iter().map(|(id, _)| id).collect();
                     self.rows_in_order(&ids).await?
                 }
@@ -429,15 +542,16 @@ impl Database {
 
         let mut sites: Vec<SiteRow> = Vec::new();
         if !rows.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT integration_id, cloud_id, name, url FROM integration_sites WHERE integration_id IN (",
             );
-            let mut ids = q.separated(", ");
-            for r in &rows {
-                ids.push_bind(r.id);
-            }
-            q.push(") ORDER BY name");
-            sites = q.build_query_as().fetch_all(self.pool()).await?;
+            q.push_list(rows.iter().map(|r| r.id));
+            // By name as SQLite compares text (bytes): PostgreSQL's default
+            // collation would sort by its locale's rules. The cloud id breaks
+            // ties, so both list a page's sites in the same order.
+            q.push(") ORDER BY name")
+                .push_dialect(", cloud_id", " COLLATE \"C\", cloud_id COLLATE \"C\"");
+            sites = q.build().fetch_all(self).await?;
         }
         let items = with_sites(rows, sites);
         Ok(Page {
@@ -467,19 +581,18 @@ impl Database {
             // Active, so connected: the range's ids come from the index
             // alone (only "expired" and "idle" look at the row, for its
             // refresh token); the first `limit` after `offset` by id.
-            let mut ids = QueryBuilder::<Sqlite>::new(
-                "SELECT i.id FROM integrations i INDEXED BY integrations_due_soon WHERE 1",
-            );
+            let mut ids = Sql::new("SELECT i.id FROM integrations i");
+            ids.push_dialect(" INDEXED BY integrations_due_soon WHERE 1", " WHERE TRUE");
             push_status(&mut ids, status, now, rule);
             ids.push(" ORDER BY i.id LIMIT ")
                 .push_bind(limit)
                 .push(" OFFSET ")
                 .push_bind(offset);
-            let ids: Vec<i64> = ids.build_query_scalar().fetch_all(self.pool()).await?;
+            let ids: Vec<i64> = ids.build().scalars(self).await?;
             return self.rows_by_id(&ids).await;
         }
-        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select.push(" i NOT INDEXED");
+        let mut select = Sql::new(SELECT_INTEGRATION);
+        select.push_dialect(" i NOT INDEXED", " i");
         push_filter(
             &mut select,
             &PageQuery {
@@ -494,7 +607,7 @@ impl Database {
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
-        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+        Ok(select.build().fetch_all(self).await?)
     }
 
     /// "Needs re-auth" in id order ([`NEEDING_REAUTH_BY_ID`]), then the
@@ -505,11 +618,11 @@ impl Database {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<IntegrationRow>, DatabaseError> {
-        let ids: Vec<i64> = sqlx::query_scalar(NEEDING_REAUTH_BY_ID)
+        let ids: Vec<i64> = Query::dialect(NEEDING_REAUTH_BY_ID, NEEDING_REAUTH_BY_ID_PG)
             .bind(limit)
             .bind(offset)
             .bind(now)
-            .fetch_all(self.pool())
+            .scalars(self)
             .await?;
         self.rows_by_id(&ids).await
     }
@@ -528,14 +641,11 @@ impl Database {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
+        let mut select = Sql::new(SELECT_INTEGRATION);
         select.push(" WHERE id IN (");
-        let mut list = select.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
+        select.push_list(ids.iter().copied());
         select.push(") ORDER BY id");
-        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+        Ok(select.build().fetch_all(self).await?)
     }
 
     /// Integrations with `status` in `(expires_at, id)` order, on the
@@ -549,12 +659,13 @@ impl Database {
         offset: i64,
     ) -> Result<Vec<IntegrationRow>, DatabaseError> {
         if status == Status::NeedsReauth {
-            let ids: Vec<(i64, i64)> = sqlx::query_as(NEEDING_REAUTH_BY_EXPIRY)
-                .bind(limit)
-                .bind(offset)
-                .bind(now)
-                .fetch_all(self.pool())
-                .await?;
+            let ids: Vec<(i64, i64)> =
+                Query::dialect(NEEDING_REAUTH_BY_EXPIRY, NEEDING_REAUTH_BY_EXPIRY_PG)
+                    .bind(limit)
+                    .bind(offset)
+                    .bind(now)
+                    .fetch_all(self)
+                    .await?;
             let ids: Vec<i64> = ids.into_iter().map(|(id, _)| id).collect();
             return self.rows_in_order(&ids).await;
         }
@@ -562,15 +673,18 @@ impl Database {
         // `CONNECTED_BY_EXPIRY`): the rows skipped before the page are
         // index steps, not row reads (only "expired" and "idle" read the
         // row, for its refresh token).
-        let mut select = QueryBuilder::<Sqlite>::new(SELECT_INTEGRATION);
-        select.push(" i INDEXED BY integrations_due_soon WHERE 1");
+        let mut select = Sql::new(SELECT_INTEGRATION);
+        select.push_dialect(
+            " i INDEXED BY integrations_due_soon WHERE 1",
+            " i WHERE TRUE",
+        );
         push_status(&mut select, status, now, rule);
         select
             .push(" ORDER BY i.expires_at, i.id LIMIT ")
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
-        Ok(select.build_query_as().fetch_all(self.pool()).await?)
+        Ok(select.build().fetch_all(self).await?)
     }
 }
 

@@ -1,13 +1,11 @@
 //! Queries on `token_events`: the per-integration event log. Never a token.
 
-use sqlx::query::Query;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{FromRow, Sqlite, SqliteExecutor};
+use sqlx::FromRow;
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
 use super::webhook_outbox::enqueue as enqueue_webhook;
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, On, Query};
 use crate::webhooks::{IntegrationViewFn, Notice};
 
 /// One entry of an integration's event log.
@@ -40,32 +38,29 @@ pub struct NewEvent<'a> {
     pub actor: Option<&'a str>,
 }
 
-/// Appends `event` at `now`, inside whatever transaction `executor` belongs to.
-pub async fn insert_event<'e>(
-    executor: impl SqliteExecutor<'e>,
+/// Appends `event` at `now`, on `on` (a transaction, or the database).
+pub async fn insert_event<'a>(
+    on: impl Into<On<'a>>,
     event: &NewEvent<'_>,
     now: UnixTime,
 ) -> Result<(), DatabaseError> {
     bind_event(
-        sqlx::query(
+        query(
             "INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message, actor)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         ),
         event,
         now,
     )
-    .execute(executor)
+    .execute(on)
     .await?;
     Ok(())
 }
 
 /// Binds an event's eight columns, in `token_events` order (integration_id,
-/// at, kind, outcome, http_status, error_code, message, actor), to the next eight `?`.
-pub(super) fn bind_event<'q>(
-    query: Query<'q, Sqlite, SqliteArguments<'q>>,
-    event: &NewEvent<'q>,
-    now: UnixTime,
-) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+/// at, kind, outcome, http_status, error_code, message, actor), to the next
+/// eight placeholders.
+pub(super) fn bind_event(query: Query, event: &NewEvent<'_>, now: UnixTime) -> Query {
     query
         .bind(event.integration_id)
         .bind(now)
@@ -102,46 +97,46 @@ impl Database {
     /// transaction: a state change, the entry that says so and its
     /// announcement land together or not at all. False when no row matched
     /// (nothing written).
-    pub(super) async fn update_and_log<'q>(
+    pub(super) async fn update_and_log(
         &self,
-        update: Query<'q, Sqlite, SqliteArguments<'q>>,
+        update: Query,
         event: &NewEvent<'_>,
         now: UnixTime,
         announce: Option<&Announce<'_>>,
     ) -> Result<bool, DatabaseError> {
         // IMMEDIATE: the write lock is taken before the first read, so a
         // concurrent writer makes this wait (busy timeout) instead of failing
-        // with "database is locked" when a read-then-write upgrade collides.
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        // with "database is locked" when a read-then-write upgrade collides;
+        // on PostgreSQL it keeps "was it active?" true until the update.
+        let mut tx = self.begin_immediate().await?;
         let id = event.integration_id;
         let was_active = match (announce.map(|a| a.when), id) {
             (Some(AnnounceIf::WasActive), Some(id)) => {
-                sqlx::query_scalar::<_, bool>("SELECT is_active FROM integrations WHERE id = ?")
+                query("SELECT is_active = 1 FROM integrations WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&mut *tx)
+                    .scalar_optional::<bool>(&mut tx)
                     .await?
                     .unwrap_or(false)
             }
             _ => true,
         };
-        if update.execute(&mut *tx).await?.rows_affected() == 0 {
+        if update.execute(&mut tx).await? == 0 {
             return Ok(false);
         }
-        insert_event(&mut *tx, event, now).await?;
+        insert_event(&mut tx, event, now).await?;
         if let (Some(announce), Some(id)) = (announce, id) {
             let due = match announce.when {
                 AnnounceIf::Always => true,
                 AnnounceIf::WasActive => was_active,
                 AnnounceIf::FailingFor(secs) => {
-                    sqlx::query(
+                    query(
                         "UPDATE integrations SET failing_announced = 1
-                         WHERE id = ? AND failing_announced = 0 AND failing_since <= ?",
+                         WHERE id = $1 AND failing_announced = 0 AND failing_since <= $2",
                     )
                     .bind(id)
                     .bind(now - secs)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?
-                    .rows_affected()
                         == 1
                 }
             };
@@ -159,7 +154,7 @@ impl Database {
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        insert_event(self.pool(), event, now).await
+        insert_event(self, event, now).await
     }
 
     /// An integration's events, newest first.
@@ -168,13 +163,13 @@ impl Database {
         integration_id: IntegrationId,
         limit: i64,
     ) -> Result<Vec<TokenEvent>, DatabaseError> {
-        Ok(sqlx::query_as(
+        Ok(query(
             "SELECT id, integration_id, at, kind, outcome, http_status, error_code, message, actor
-             FROM token_events WHERE integration_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+             FROM token_events WHERE integration_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(integration_id)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self)
         .await?)
     }
 }

@@ -9,16 +9,21 @@
 //! One task owns the queue and takes whatever has gathered while the previous
 //! group was committing (up to [`MAX_GROUP`]): an idle database commits a lone
 //! write at once, a busy one commits many per fsync.
+//!
+//! That is SQLite's answer to one writer at a time. PostgreSQL commits
+//! concurrent transactions side by side (and flushes their WAL together):
+//! there each write runs at once in its own transaction.
 
+use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use sqlx::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
-use super::events::bind_event;
+use super::events::{bind_event, insert_event};
 use super::refresh_queries::{bind_rotation, RefreshRow, Rotation, CLAIM_SQL, ROTATION_UPDATE};
-use super::{DatabaseError, NewEvent};
+use super::{query, Backend, DatabaseError, NewEvent, On};
 
 /// The most writes committed together.
 pub const MAX_GROUP: usize = 64;
@@ -89,28 +94,40 @@ pub(crate) enum Written {
     Rotated(bool),
 }
 
-struct Job {
+pub(crate) struct Job {
     write: Write,
     reply: oneshot::Sender<Result<Written, DatabaseError>>,
 }
 
-/// The queue's sending end (cheap to clone; the committer task ends when the
-/// last one is dropped).
+/// The queue's sending end on SQLite (cheap to clone; the committer task
+/// ends when the last one is dropped); PostgreSQL's pool otherwise.
 #[derive(Debug, Clone)]
-pub(crate) struct GroupCommit(mpsc::Sender<Job>);
+pub(crate) enum GroupCommit {
+    Queue(mpsc::Sender<Job>),
+    Direct(PgPool),
+}
 
 impl GroupCommit {
-    /// Starts the committer on `pool`.
-    pub(crate) fn start(pool: SqlitePool) -> Self {
-        let (tx, rx) = mpsc::channel(MAX_GROUP * 16);
-        tokio::spawn(committer(pool, rx));
-        Self(tx)
+    /// Starts the committer on SQLite's pool.
+    pub(crate) fn start(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite(pool) => {
+                let (tx, rx) = mpsc::channel(MAX_GROUP * 16);
+                tokio::spawn(committer(pool, rx));
+                Self::Queue(tx)
+            }
+            Backend::Postgres(pool) => Self::Direct(pool),
+        }
     }
 
     /// Queues `write` and waits until it is durable (or failed).
     pub(crate) async fn write(&self, write: Write) -> Result<Written, DatabaseError> {
+        let queue = match self {
+            Self::Queue(queue) => queue,
+            Self::Direct(pool) => return direct_write(pool, &write).await,
+        };
         let (reply, answer) = oneshot::channel();
-        self.0
+        queue
             .send(Job { write, reply })
             .await
             .map_err(|_| DatabaseError::Query(sqlx::Error::PoolClosed))?;
@@ -166,17 +183,16 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
             owner,
             until,
             now,
-        } => {
-            let sql = format!("SAVEPOINT one_write; {CLAIM_SQL}; RELEASE one_write;");
-            sqlx::query_as::<_, RefreshRow>(&sql)
-                .bind(owner)
-                .bind(until)
-                .bind(now)
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await
-                .map(|rows| Written::Claimed(rows.into_iter().next()))
-        }
+        } => query(format!(
+            "SAVEPOINT one_write; {CLAIM_SQL}; RELEASE one_write;"
+        ))
+        .bind(owner)
+        .bind(*until)
+        .bind(*now)
+        .bind(*id)
+        .fetch_all::<RefreshRow>(On::SqliteConn(&mut *conn))
+        .await
+        .map(|rows| Written::Claimed(rows.into_iter().next())),
         Write::Rotation {
             id,
             sent,
@@ -185,18 +201,19 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
             event,
             now,
         } => {
+            // The rotation's binds are $1 to $8, the event's follow.
             let sql = format!(
                 "SAVEPOINT one_write;
                  {ROTATION_UPDATE};
                  INSERT INTO token_events (integration_id, at, kind, outcome, http_status, error_code, message, actor)
-                    SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1 RETURNING id;
+                    SELECT $9, $10, $11, $12, $13, $14, $15, $16 WHERE changes() = 1 RETURNING id;
                  RELEASE one_write;"
             );
             let event = event.borrowed();
-            let update = bind_rotation(sqlx::query(&sql), *id, sent, *fence, rotation, *now);
+            let update = bind_rotation(query(sql), *id, sent, *fence, rotation, *now);
             // The event's id when the update matched; no row when it did not.
             bind_event(update, &event, *now)
-                .fetch_all(&mut *conn)
+                .scalars::<i64>(On::SqliteConn(&mut *conn))
                 .await
                 .map(|ids| Written::Rotated(!ids.is_empty()))
         }
@@ -208,6 +225,45 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
             .await;
     }
     Ok(done?)
+}
+
+/// One write on PostgreSQL, in its own transaction: the claim is one
+/// statement; the rotation and its event commit together.
+async fn direct_write(pool: &PgPool, write: &Write) -> Result<Written, DatabaseError> {
+    let on = || On::PgPool(pool);
+    Ok(match write {
+        Write::Claim {
+            id,
+            owner,
+            until,
+            now,
+        } => Written::Claimed(
+            query(CLAIM_SQL)
+                .bind(owner)
+                .bind(*until)
+                .bind(*now)
+                .bind(*id)
+                .fetch_optional::<RefreshRow>(on())
+                .await?,
+        ),
+        Write::Rotation {
+            id,
+            sent,
+            fence,
+            rotation,
+            event,
+            now,
+        } => {
+            let mut tx = super::Tx::Postgres(pool.begin().await?);
+            let update = bind_rotation(query(ROTATION_UPDATE), *id, sent, *fence, rotation, *now);
+            let stored = update.execute(&mut tx).await? == 1;
+            if stored {
+                insert_event(&mut tx, &event.borrowed(), *now).await?;
+            }
+            tx.commit().await?;
+            Written::Rotated(stored)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -228,7 +284,7 @@ mod tests {
             )
             .bind(id)
             .bind(format!("account-{id}"))
-            .execute(db.pool())
+            .execute(db.sqlite_pool().expect("sqlite"))
             .await
             .expect("seed");
         }
@@ -266,7 +322,7 @@ mod tests {
             "CREATE TRIGGER fail_three BEFORE UPDATE OF access_token ON integrations
              WHEN NEW.id = 3 BEGIN SELECT RAISE(ABORT, 'disk full'); END",
         )
-        .execute(db.pool())
+        .execute(db.sqlite_pool().expect("sqlite"))
         .await
         .expect("trigger");
         let mut answers = Vec::new();
@@ -288,7 +344,7 @@ mod tests {
             Job { write, reply }
         })
         .collect();
-        let results = commit_group(db.pool(), &jobs).await;
+        let results = commit_group(db.sqlite_pool().expect("sqlite"), &jobs).await;
         assert!(
             matches!(results[0], Ok(Written::Rotated(true))),
             "{:?}",
@@ -309,7 +365,7 @@ mod tests {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, refresh_token, lease_owner, refresh_sent_at FROM integrations ORDER BY id",
         )
-        .fetch_all(db.pool())
+        .fetch_all(db.sqlite_pool().expect("sqlite"))
         .await
         .expect("rows");
         assert_eq!(rows[0].1, vec![8]);
@@ -317,7 +373,7 @@ mod tests {
         assert_eq!(rows[2].1, vec![2]);
         assert_eq!((rows[3].2.as_deref(), rows[3].3), (Some("me"), Some(100)));
         let events: Vec<i64> = sqlx::query_scalar("SELECT integration_id FROM token_events")
-            .fetch_all(db.pool())
+            .fetch_all(db.sqlite_pool().expect("sqlite"))
             .await
             .expect("events");
         assert_eq!(events, [1]);
@@ -343,7 +399,7 @@ mod tests {
         // Exactly the even rows held the token sent.
         assert_eq!(stored, (1..=32).map(|id| id % 2 == 0).collect::<Vec<_>>());
         let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM token_events")
-            .fetch_one(db.pool())
+            .fetch_one(db.sqlite_pool().expect("sqlite"))
             .await
             .expect("count");
         assert_eq!(events, 16);

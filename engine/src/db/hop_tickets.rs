@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use domain::UnixTime;
 
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError};
 
 fn digest(ticket: &str) -> Vec<u8> {
     Sha256::digest(ticket.as_bytes()).to_vec()
@@ -16,7 +16,9 @@ fn digest(ticket: &str) -> Vec<u8> {
 impl Database {
     /// Sweeps the expired tickets and stores `ticket`, valid until
     /// `expires_at`, unless `capacity` live ones are stored already (then
-    /// false: nothing is stored). One transaction.
+    /// false: nothing is stored). One transaction. (On PostgreSQL two
+    /// processes storing at the same moment may each pass the count: the cap
+    /// is a bound on a flood, not an exact number.)
     pub async fn insert_hop_ticket(
         &self,
         ticket: &str,
@@ -24,21 +26,21 @@ impl Database {
         now: UnixTime,
         capacity: i64,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM hop_tickets WHERE expires_at <= ?")
+        let mut tx = self.begin().await?;
+        query("DELETE FROM hop_tickets WHERE expires_at <= $1")
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        let stored = sqlx::query(
+        let stored = query(
             "INSERT INTO hop_tickets (digest, expires_at)
-             SELECT ?1, ?2 WHERE (SELECT count(*) FROM (SELECT 1 FROM hop_tickets LIMIT ?3)) < ?3",
+             SELECT $1, $2
+             WHERE (SELECT count(*) FROM (SELECT 1 FROM hop_tickets LIMIT $3) AS live) < $3",
         )
         .bind(digest(ticket))
         .bind(expires_at)
         .bind(capacity)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .execute(&mut tx)
+        .await?;
         tx.commit().await?;
         Ok(stored == 1)
     }
@@ -51,17 +53,18 @@ impl Database {
         ticket: &str,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let stored: Option<i64> = sqlx::query_scalar("SELECT 1 FROM hop_tickets WHERE digest = ?")
-            .bind(digest(ticket))
-            .fetch_optional(self.pool())
-            .await?;
+        let stored: Option<i64> =
+            query("SELECT CAST(1 AS BIGINT) FROM hop_tickets WHERE digest = $1")
+                .bind(digest(ticket))
+                .scalar_optional(self)
+                .await?;
         if stored.is_none() {
             return Ok(false);
         }
         let spent: Option<UnixTime> =
-            sqlx::query_scalar("DELETE FROM hop_tickets WHERE digest = ? RETURNING expires_at")
+            query("DELETE FROM hop_tickets WHERE digest = $1 RETURNING expires_at")
                 .bind(digest(ticket))
-                .fetch_optional(self.pool())
+                .scalar_optional(self)
                 .await?;
         Ok(spent.is_some_and(|expires_at| expires_at > now))
     }

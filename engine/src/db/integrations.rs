@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use domain::{IntegrationId, UnixTime};
 
 use super::events::{insert_event, Announce, NewEvent};
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, Tx};
 use crate::integration::{Integration, Site};
 
 #[derive(FromRow)]
@@ -42,24 +42,24 @@ pub(super) struct SiteRow {
 pub(super) const SELECT_INTEGRATION: &str =
     "SELECT id, account_id, account_name, account_email, scopes,
         refresh_token IS NOT NULL AS has_refresh_token, expires_at, access_token_lifetime,
-        is_active, refresh_failures, last_refresh_at, last_error, refresh_token_issued_at,
+        (is_active = 1) AS is_active, refresh_failures, last_refresh_at, last_error, refresh_token_issued_at,
         consented_at, created_at, disconnected_at
      FROM integrations";
 
 impl Database {
     /// Every connected (not disconnected) integration with its sites, oldest first.
     pub async fn list_integrations(&self) -> Result<Vec<Integration>, DatabaseError> {
-        let rows: Vec<IntegrationRow> = sqlx::query_as(&format!(
+        let rows: Vec<IntegrationRow> = query(format!(
             "{SELECT_INTEGRATION} WHERE disconnected_at IS NULL ORDER BY id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self)
         .await?;
-        let sites: Vec<SiteRow> = sqlx::query_as(
+        let sites: Vec<SiteRow> = query(
             "SELECT s.integration_id, s.cloud_id, s.name, s.url
              FROM integration_sites s JOIN integrations i ON i.id = s.integration_id
              WHERE i.disconnected_at IS NULL ORDER BY s.name",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self)
         .await?;
         Ok(with_sites(rows, sites))
     }
@@ -145,18 +145,19 @@ pub struct GrantLookup {
 }
 
 /// One consent being stored: a write transaction taken up front
-/// (`BEGIN IMMEDIATE`), so a concurrent writer makes it wait instead of failing
+/// ([`Database::begin_immediate`]: `BEGIN IMMEDIATE`, or PostgreSQL's write
+/// lock), so a concurrent writer makes it wait instead of failing
 /// with "database is locked" after the provider's code was spent. Dropped
 /// without [`ConnectionWrite::commit`], it rolls back.
 pub struct ConnectionWrite {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: Tx,
 }
 
 impl Database {
     /// Starts storing a consent.
     pub async fn begin_connection(&self) -> Result<ConnectionWrite, DatabaseError> {
         Ok(ConnectionWrite {
-            tx: self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            tx: self.begin_immediate().await?,
         })
     }
 }
@@ -168,16 +169,16 @@ impl ConnectionWrite {
         account_id: &str,
         reauth_of: Option<IntegrationId>,
     ) -> Result<GrantLookup, DatabaseError> {
-        let by_account = sqlx::query_scalar("SELECT id FROM integrations WHERE account_id = ?")
+        let by_account = query("SELECT id FROM integrations WHERE account_id = $1")
             .bind(account_id)
-            .fetch_optional(&mut *self.tx)
+            .scalar_optional(&mut self.tx)
             .await?;
         let reauth_account = match reauth_of {
             None => None,
             Some(id) => Some(
-                sqlx::query_scalar("SELECT account_id FROM integrations WHERE id = ?")
+                query("SELECT account_id FROM integrations WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&mut *self.tx)
+                    .scalar_optional(&mut self.tx)
                     .await?,
             ),
         };
@@ -194,17 +195,15 @@ impl ConnectionWrite {
         account_name: &str,
         now: UnixTime,
     ) -> Result<IntegrationId, DatabaseError> {
-        Ok(sqlx::query_scalar(
+        Ok(query(
             "INSERT INTO integrations (account_id, account_name, scopes, expires_at,
                 access_token_lifetime, consented_at, created_at, updated_at)
-             VALUES (?, ?, '', 0, 0, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, '', 0, 0, $3, $3, $3) RETURNING id",
         )
         .bind(account_id)
         .bind(account_name)
         .bind(now)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *self.tx)
+        .scalar(&mut self.tx)
         .await?)
     }
 
@@ -216,15 +215,17 @@ impl ConnectionWrite {
         c: &ConnectionColumns<'_>,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        sqlx::query(
-            "UPDATE integrations SET account_id = ?, account_name = ?, account_email = ?, scopes = ?,
-                access_token = ?, refresh_token = ?, expires_at = ?, access_token_lifetime = ?,
+        query(
+            "UPDATE integrations SET account_id = $1, account_name = $2, account_email = $3,
+                scopes = $4, access_token = $5, refresh_token = $6, expires_at = $7,
+                access_token_lifetime = $8,
                 is_active = 1, last_error = NULL, transient_failures = 0, retry_after = NULL,
                 refresh_sent_at = NULL, lease_fence = lease_fence + 1, lease_owner = NULL,
                 lease_expires_at = NULL,
-                refresh_token_issued_at = ?, consented_at = ?, disconnected_at = NULL, updated_at = ?,
+                refresh_token_issued_at = $9, consented_at = $10, disconnected_at = NULL,
+                updated_at = $11,
                 failing_since = NULL, failing_announced = 0, consent_warned_days = NULL
-             WHERE id = ?",
+             WHERE id = $12",
         )
         .bind(c.account_id)
         .bind(c.account_name)
@@ -238,21 +239,22 @@ impl ConnectionWrite {
         .bind(now)
         .bind(now)
         .bind(id)
-        .execute(&mut *self.tx)
+        .execute(&mut self.tx)
         .await?;
-        sqlx::query("DELETE FROM integration_sites WHERE integration_id = ?")
+        query("DELETE FROM integration_sites WHERE integration_id = $1")
             .bind(id)
-            .execute(&mut *self.tx)
+            .execute(&mut self.tx)
             .await?;
         for site in c.sites {
-            sqlx::query(
-                "INSERT INTO integration_sites (integration_id, cloud_id, name, url) VALUES (?, ?, ?, ?)",
+            query(
+                "INSERT INTO integration_sites (integration_id, cloud_id, name, url)
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(id)
             .bind(&site.cloud_id)
             .bind(&site.name)
             .bind(&site.url)
-            .execute(&mut *self.tx)
+            .execute(&mut self.tx)
             .await?;
         }
         Ok(())
@@ -264,13 +266,13 @@ impl ConnectionWrite {
         &mut self,
         id: IntegrationId,
     ) -> Result<Option<PriorState>, DatabaseError> {
-        Ok(sqlx::query_as(
-            "SELECT disconnected_at IS NOT NULL AS disconnected, is_active AS active,
+        Ok(query(
+            "SELECT disconnected_at IS NOT NULL AS disconnected, is_active = 1 AS active,
                 transient_failures > 0 OR failing_since IS NOT NULL AS failing
-             FROM integrations WHERE id = ?",
+             FROM integrations WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(&mut self.tx)
         .await?)
     }
 
@@ -292,7 +294,7 @@ impl ConnectionWrite {
         event: &NewEvent<'_>,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        insert_event(&mut *self.tx, event, now).await
+        insert_event(&mut self.tx, event, now).await
     }
 
     /// Makes the consent durable.
@@ -307,8 +309,8 @@ impl Database {
         &self,
         id: IntegrationId,
     ) -> Result<Option<Integration>, DatabaseError> {
-        let mut conn = self.pool().acquire().await?;
-        find_integration_on(&mut conn, id).await
+        let mut tx = self.begin().await?;
+        find_integration_on(&mut tx, id).await
     }
 
     /// The encrypted tokens of an integration: (access, refresh), for the vault.
@@ -317,9 +319,9 @@ impl Database {
         id: IntegrationId,
     ) -> Result<Option<(Option<Vec<u8>>, Option<Vec<u8>>)>, DatabaseError> {
         Ok(
-            sqlx::query_as("SELECT access_token, refresh_token FROM integrations WHERE id = ?")
+            query("SELECT access_token, refresh_token FROM integrations WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self)
                 .await?,
         )
     }
@@ -333,11 +335,10 @@ impl Database {
         announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let update = sqlx::query(
+        let update = query(
             "UPDATE integrations SET access_token = NULL, refresh_token = NULL, is_active = 0,
-                disconnected_at = ?, updated_at = ? WHERE id = ? AND disconnected_at IS NULL",
+                disconnected_at = $1, updated_at = $1 WHERE id = $2 AND disconnected_at IS NULL",
         )
-        .bind(now)
         .bind(now)
         .bind(id);
         self.update_and_log(update, event, now, Some(announce))
@@ -345,23 +346,23 @@ impl Database {
     }
 }
 
-/// One integration (connected or not), with its sites, read on `conn` (inside
-/// whatever transaction it is in: the webhook outbox renders the row as the
-/// change it reports left it).
+/// One integration (connected or not), with its sites, read in `tx` (the
+/// webhook outbox renders the row as the change it reports left it).
 pub(crate) async fn find_integration_on(
-    conn: &mut sqlx::SqliteConnection,
+    tx: &mut Tx,
     id: IntegrationId,
 ) -> Result<Option<Integration>, DatabaseError> {
-    let row: Option<IntegrationRow> = sqlx::query_as(&format!("{SELECT_INTEGRATION} WHERE id = ?"))
+    let row: Option<IntegrationRow> = query(format!("{SELECT_INTEGRATION} WHERE id = $1"))
         .bind(id)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tx)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let sites: Vec<SiteRow> = sqlx::query_as(
-        "SELECT integration_id, cloud_id, name, url FROM integration_sites WHERE integration_id = ? ORDER BY name",
+    let sites: Vec<SiteRow> = query(
+        "SELECT integration_id, cloud_id, name, url FROM integration_sites
+         WHERE integration_id = $1 ORDER BY name",
     )
     .bind(id)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(with_sites(vec![row], sites).pop())
 }

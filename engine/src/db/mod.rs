@@ -1,10 +1,14 @@
-//! The SQLite database: opening (creating the file and its folder when missing),
-//! WAL mode, migrations from `migrations/`, and the queries, one file per table
+//! The database: SQLite (the embedded default: opening creates the file and
+//! its folder when missing, WAL mode, migrations from `migrations/`) or
+//! PostgreSQL (`postgres://...`, migrations from `migrations-postgres/`),
+//! chosen from `DATABASE_URL` (`backend.rs` runs one query text on either),
+//! and the queries, one file per table
 //! (`webhook_outbox.rs` holds the webhook writes made inside other tables'
 //! transactions; `group_commit.rs` commits the refreshes' lease claims and
 //! rotations in groups, one fsync per group).
 
 mod api_keys;
+mod backend;
 mod change_feed;
 mod dashboard_page;
 mod events;
@@ -19,7 +23,8 @@ mod webhook_outbox;
 mod webhooks;
 
 pub use api_keys::{ApiKeyRow, KeyUsage, NewApiKey};
-pub use change_feed::{FeedEntry, FeedRead};
+pub use backend::{query, Backend, On, Query, Rows, Tx, Value};
+pub use change_feed::{FeedEntry, FeedRead, CHANGES_CHANNEL};
 pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
 pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup, PriorState};
@@ -38,12 +43,13 @@ pub use webhooks::{
 use std::path::Path;
 use std::str::FromStr;
 
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 /// Why the database could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
-    #[error("DATABASE_URL is not a valid SQLite URL ({0})")]
+    #[error("DATABASE_URL is not a valid SQLite or PostgreSQL URL ({0})")]
     BadUrl(String),
     #[error("DATABASE_URL: cannot create the folder {path}: {source}")]
     CreateFolder {
@@ -58,18 +64,26 @@ pub enum DatabaseError {
     Query(#[from] sqlx::Error),
 }
 
+/// The PostgreSQL pool's size per process: the refreshes in flight (a
+/// claim, then a rotation, each a short statement) and the dashboard's reads.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
 /// A handle on the dashboard's database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pool: SqlitePool,
+    backend: Backend,
     /// The refresh's durable writes, committed in groups (`group_commit.rs`).
     group: group_commit::GroupCommit,
 }
 
 impl Database {
-    /// Opens (creating when missing) and migrates the database at `url`,
-    /// e.g. `sqlite://data/dashboard.db`.
+    /// Opens and migrates the database at `url`: PostgreSQL for
+    /// `postgres://...` (or `postgresql://`), else a SQLite file, created
+    /// when missing (e.g. `sqlite://data/dashboard.db`).
     pub async fn open(url: &str) -> Result<Self, DatabaseError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::open_postgres(url).await;
+        }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| DatabaseError::BadUrl(e.to_string()))?
             .create_if_missing(true)
@@ -96,30 +110,67 @@ impl Database {
             .await
             .map_err(DatabaseError::Open)?;
         sqlx::migrate!("../migrations").run(&pool).await?;
-        let group = group_commit::GroupCommit::start(pool.clone());
-        Ok(Self { pool, group })
+        let backend = Backend::Sqlite(pool);
+        let group = group_commit::GroupCommit::start(backend.clone());
+        Ok(Self { backend, group })
     }
 
-    /// The connection pool, for queries that live beside their table's module.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    async fn open_postgres(url: &str) -> Result<Self, DatabaseError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| DatabaseError::BadUrl(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_CONNECTIONS)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(DatabaseError::Open)?;
+        sqlx::migrate!("../migrations-postgres").run(&pool).await?;
+        let backend = Backend::Postgres(pool);
+        let group = group_commit::GroupCommit::start(backend.clone());
+        Ok(Self { backend, group })
+    }
+
+    /// The backend and its pool.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The SQLite pool, when the database is SQLite (the embedded sandbox
+    /// shares its file; benchmarks seed it directly).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.backend {
+            Backend::Sqlite(pool) => Some(pool),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Starts a transaction (see [`Backend::begin`]).
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.backend.begin().await
+    }
+
+    /// Starts a writing transaction (see [`Backend::begin_immediate`]).
+    pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
+        self.backend.begin_immediate().await
     }
 
     /// Whether the database answers a trivial query.
     pub async fn is_healthy(&self) -> bool {
-        sqlx::query_scalar::<_, i64>("SELECT 1")
-            .fetch_one(&self.pool)
+        query("SELECT CAST(1 AS BIGINT)")
+            .scalar::<i64>(self)
             .await
             .is_ok()
     }
 
     /// Whether every migration this build carries has been applied.
     pub async fn migrations_applied(&self) -> bool {
-        let known = sqlx::migrate!("../migrations").iter().count();
-        let applied: Result<i64, _> =
-            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(&self.pool)
-                .await;
+        let known = match self.backend {
+            Backend::Sqlite(_) => sqlx::migrate!("../migrations").iter().count(),
+            Backend::Postgres(_) => sqlx::migrate!("../migrations-postgres").iter().count(),
+        };
+        let applied = query("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .scalar::<i64>(self)
+            .await;
         applied.is_ok_and(|n| usize::try_from(n).is_ok_and(|n| n >= known))
     }
 
@@ -133,14 +184,14 @@ impl Database {
         now: domain::UnixTime,
         rule: domain::StatusRule,
     ) -> Result<i64, DatabaseError> {
-        let (oldest_expiry, oldest_issue): (Option<i64>, Option<i64>) = sqlx::query_as(
+        let (oldest_expiry, oldest_issue): (Option<i64>, Option<i64>) = query(
             "SELECT
                (SELECT MIN(expires_at) FROM integrations
                  WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL),
                (SELECT MIN(refresh_token_issued_at) FROM integrations
                  WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL)",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self)
         .await?;
         let expiry_due = match rule.policy {
             domain::RefreshPolicy::Scheduled => oldest_expiry.map(|at| at - rule.margin_secs),
@@ -173,7 +224,7 @@ mod tests {
         assert!(path.exists());
         assert!(db.is_healthy().await);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(db.pool())
+            .fetch_one(db.sqlite_pool().expect("sqlite"))
             .await
             .expect("pragma");
         assert_eq!(mode, "wal");

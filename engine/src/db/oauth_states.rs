@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError};
 use crate::secret::Secret;
 
 /// A state about to be stored by `/oauth/start`.
@@ -37,13 +37,13 @@ impl Database {
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
         // Old states are useless after expiry; sweep them as new ones arrive.
-        sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?")
+        query("DELETE FROM oauth_states WHERE expires_at < $1")
             .bind(now - 86_400)
-            .execute(self.pool())
+            .execute(self)
             .await?;
-        sqlx::query(
+        query(
             "INSERT INTO oauth_states (state, browser_binding, pkce_verifier, integration_id, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new.state)
         .bind(new.browser_binding)
@@ -51,7 +51,7 @@ impl Database {
         .bind(new.integration_id)
         .bind(now)
         .bind(new.expires_at)
-        .execute(self.pool())
+        .execute(self)
         .await?;
         Ok(())
     }
@@ -61,12 +61,12 @@ impl Database {
         &self,
         state: &str,
     ) -> Result<Option<StoredState>, DatabaseError> {
-        Ok(sqlx::query_as(
+        Ok(query(
             "SELECT browser_binding, pkce_verifier, integration_id, expires_at, used_at
-             FROM oauth_states WHERE state = ?",
+             FROM oauth_states WHERE state = $1",
         )
         .bind(state)
-        .fetch_optional(self.pool())
+        .fetch_optional::<StoredState>(self)
         .await?)
     }
 
@@ -77,11 +77,11 @@ impl Database {
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let done =
-            sqlx::query("UPDATE oauth_states SET used_at = ? WHERE state = ? AND used_at IS NULL")
+            query("UPDATE oauth_states SET used_at = $1 WHERE state = $2 AND used_at IS NULL")
                 .bind(now)
                 .bind(state)
-                .execute(self.pool())
+                .execute(self)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 }

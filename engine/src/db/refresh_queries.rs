@@ -8,7 +8,7 @@ use domain::{IntegrationId, UnixTime};
 
 use super::events::{insert_event, Announce, NewEvent};
 use super::group_commit::{OwnedEvent, Write, Written};
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, Query};
 
 /// What a refresh needs of a row.
 #[derive(Debug, Clone, FromRow)]
@@ -66,42 +66,51 @@ pub struct Rotation {
 /// first, whose lease is free and whose retry time has come. They must be
 /// retried inside Atlassian's 10-minute leeway. Not claimed by another
 /// scheduler ([`CLAIM_DUE_SQL`]). Binds: now, limit, this scheduler (the
-/// three listings share one layout; this one needs no `?4`).
+/// three listings share one layout; this one needs no `$4`).
 pub const UNRESOLVED_SQL: &str = "SELECT id FROM integrations
      WHERE refresh_sent_at IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= ?1)
-       AND (lease_owner IS NULL OR lease_expires_at <= ?1)
-       AND (scheduled_until IS NULL OR scheduled_until <= ?1 OR scheduled_by = ?3)
-     ORDER BY refresh_sent_at LIMIT ?2";
+       AND (retry_after IS NULL OR retry_after <= $1)
+       AND (lease_owner IS NULL OR lease_expires_at <= $1)
+       AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
+     ORDER BY refresh_sent_at LIMIT $2";
 
 /// The scheduler's "due soon" query, first half: active integrations with a
-/// refresh token expiring before `?1`, soonest first. It walks the
+/// refresh token expiring before `$4`, soonest first. It walks the
 /// `(is_active, expires_at)` index in order and stops at the limit: no table
 /// scan, no sort. Binds: now, limit, this scheduler, expiring before.
 pub const DUE_FOR_REFRESH_SQL: &str = "SELECT id FROM integrations
-     WHERE is_active = 1 AND expires_at <= ?4
+     WHERE is_active = 1 AND expires_at <= $4
        AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= ?1)
-       AND (scheduled_until IS NULL OR scheduled_until <= ?1 OR scheduled_by = ?3)
-     ORDER BY expires_at LIMIT ?2";
+       AND (retry_after IS NULL OR retry_after <= $1)
+       AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
+     ORDER BY expires_at LIMIT $2";
 
-/// Second half: refresh tokens idle since before `?1` (the 90-day inactivity
+/// Second half: refresh tokens idle since before `$4` (the 90-day inactivity
 /// expiry), on the `(is_active, refresh_token_issued_at)` index. Binds: now,
 /// limit, this scheduler, idle before.
 pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
-     WHERE is_active = 1 AND refresh_token_issued_at <= ?4
+     WHERE is_active = 1 AND refresh_token_issued_at <= $4
        AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= ?1)
-       AND (scheduled_until IS NULL OR scheduled_until <= ?1 OR scheduled_by = ?3)
-     ORDER BY refresh_token_issued_at LIMIT ?2";
+       AND (retry_after IS NULL OR retry_after <= $1)
+       AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
+     ORDER BY refresh_token_issued_at LIMIT $2";
 
 /// Claims the rows a listing above finds for this scheduler: one statement,
 /// which SQLite runs holding the write lock from its first read, so two
 /// schedulers never claim the same row. `{listing}` is one of the three,
-/// with their binds; `?5` is the claim's end. It answers each row's sort
-/// key `{key}` too: RETURNING's order is SQLite's, not the listing's.
-const CLAIM_DUE_SQL: &str = "UPDATE integrations SET scheduled_by = ?3, scheduled_until = ?5
+/// with their binds; `$5` is the claim's end. It answers each row's sort
+/// key `{key}` too: RETURNING's order is the database's, not the listing's.
+const CLAIM_DUE_SQL: &str = "UPDATE integrations SET scheduled_by = $3, scheduled_until = $5
      WHERE id IN ({listing}) RETURNING id, {key}";
+
+/// [`CLAIM_DUE_SQL`] on PostgreSQL, where writers run side by side: the
+/// listing locks the rows it lists and skips those another scheduler's
+/// claim has locked (`FOR UPDATE SKIP LOCKED`); a row claimed and committed
+/// meanwhile is re-checked against the listing's conditions under its lock,
+/// and left out when they no longer hold.
+const CLAIM_DUE_POSTGRES_SQL: &str =
+    "UPDATE integrations SET scheduled_by = $3, scheduled_until = $5
+     WHERE id IN ({listing} FOR UPDATE SKIP LOCKED) RETURNING id, {key}";
 
 /// How long a scheduler's claim on a due row lasts (engine clock) if its
 /// tick never ends (the process died): longer than a tick (it stops
@@ -113,43 +122,40 @@ pub const SCHEDULER_CLAIM_SECS: i64 = 120;
 /// Takes a row's lease and marks its refresh token as sent. Binds: owner,
 /// until, now, id.
 pub(super) const CLAIM_SQL: &str =
-    "UPDATE integrations SET lease_owner = ?1, lease_expires_at = ?2,
+    "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2,
         lease_fence = lease_fence + 1,
         refresh_sent_at = CASE WHEN refresh_token IS NULL THEN NULL
-                               ELSE coalesce(refresh_sent_at, ?3) END
-     WHERE id = ?4 AND disconnected_at IS NULL
-       AND (lease_owner IS NULL OR lease_expires_at <= ?3)
+                               ELSE coalesce(refresh_sent_at, $3) END
+     WHERE id = $4 AND disconnected_at IS NULL
+       AND (lease_owner IS NULL OR lease_expires_at <= $3)
      RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
         is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled";
 
 /// A rotation's write: new tokens, active, every failure forgotten. Compare-
-/// and-swap on the refresh token sent and the lease's fence. Binds: see
-/// [`bind_rotation`].
+/// and-swap on the refresh token sent and the lease's fence. Binds `$1` to
+/// `$8`: see [`bind_rotation`].
 pub(super) const ROTATION_UPDATE: &str =
-    "UPDATE integrations SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
-        expires_at = ?, access_token_lifetime = ?, is_active = 1, last_refresh_at = ?,
+    "UPDATE integrations SET access_token = $1, refresh_token = COALESCE($2, refresh_token),
+        expires_at = $3, access_token_lifetime = $4, is_active = 1, last_refresh_at = $5,
         last_error = NULL, transient_failures = 0, retry_after = NULL,
-        refresh_token_issued_at = CASE WHEN ? IS NULL THEN refresh_token_issued_at ELSE ? END,
-        refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
+        refresh_token_issued_at = CASE WHEN $2 IS NULL THEN refresh_token_issued_at ELSE $5 END,
+        refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5,
         failing_since = NULL, failing_announced = 0
-     WHERE id = ? AND refresh_token = ? AND lease_fence = ? AND disconnected_at IS NULL";
+     WHERE id = $6 AND refresh_token = $7 AND lease_fence = $8 AND disconnected_at IS NULL";
 
-pub(super) fn bind_rotation<'q>(
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+pub(super) fn bind_rotation(
+    query: Query,
     id: IntegrationId,
-    sent: &'q [u8],
+    sent: &[u8],
     fence: i64,
-    rotation: &'q Rotation,
+    rotation: &Rotation,
     now: UnixTime,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+) -> Query {
     query
         .bind(&rotation.access_token)
         .bind(&rotation.refresh_token)
         .bind(now + rotation.expires_in)
         .bind(rotation.expires_in)
-        .bind(now)
-        .bind(&rotation.refresh_token)
-        .bind(now)
         .bind(now)
         .bind(id)
         .bind(sent)
@@ -162,13 +168,13 @@ impl Database {
         &self,
         id: IntegrationId,
     ) -> Result<Option<RefreshRow>, DatabaseError> {
-        Ok(sqlx::query_as(
+        Ok(query(
             "SELECT id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
                 is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled
-             FROM integrations WHERE id = ? AND disconnected_at IS NULL",
+             FROM integrations WHERE id = $1 AND disconnected_at IS NULL",
         )
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self)
         .await?)
     }
 
@@ -214,17 +220,17 @@ impl Database {
         lease: Lease<'_>,
         until: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let done = sqlx::query(
-            "UPDATE integrations SET lease_expires_at = ?
-             WHERE id = ? AND lease_owner = ? AND lease_fence = ?",
+        let done = query(
+            "UPDATE integrations SET lease_expires_at = $1
+             WHERE id = $2 AND lease_owner = $3 AND lease_fence = $4",
         )
         .bind(until)
         .bind(id)
         .bind(lease.owner)
         .bind(lease.fence)
-        .execute(self.pool())
+        .execute(self)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Gives a lease back without writing an outcome; `unmark` also removes
@@ -235,16 +241,16 @@ impl Database {
         lease: Lease<'_>,
         unmark: bool,
     ) -> Result<(), DatabaseError> {
-        sqlx::query(
+        query(
             "UPDATE integrations SET lease_owner = NULL, lease_expires_at = NULL,
-                refresh_sent_at = CASE WHEN ? THEN NULL ELSE refresh_sent_at END
-             WHERE id = ? AND lease_owner = ? AND lease_fence = ?",
+                refresh_sent_at = CASE WHEN $1 = 1 THEN NULL ELSE refresh_sent_at END
+             WHERE id = $2 AND lease_owner = $3 AND lease_fence = $4",
         )
         .bind(unmark)
         .bind(id)
         .bind(lease.owner)
         .bind(lease.fence)
-        .execute(self.pool())
+        .execute(self)
         .await?;
         Ok(())
     }
@@ -303,16 +309,15 @@ impl Database {
         announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let matched = bind_rotation(sqlx::query(ROTATION_UPDATE), id, sent, fence, rotation, now)
-            .execute(&mut *tx)
+        let mut tx = self.begin_immediate().await?;
+        let matched = bind_rotation(query(ROTATION_UPDATE), id, sent, fence, rotation, now)
+            .execute(&mut tx)
             .await?
-            .rows_affected()
             == 1;
         if !matched {
             return Ok(false);
         }
-        insert_event(&mut *tx, event, now).await?;
+        insert_event(&mut tx, event, now).await?;
         super::webhook_outbox::enqueue(&mut tx, announce.view, id, &announce.notice, now).await?;
         tx.commit().await?;
         Ok(true)
@@ -333,15 +338,15 @@ impl Database {
         announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let update = sqlx::query(
+        let update = query(
             "UPDATE integrations SET is_active = 0, refresh_failures = refresh_failures + 1,
-                last_refresh_at = ?, last_error = ?, retry_after = NULL, refresh_sent_at = NULL,
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-             WHERE id = ? AND refresh_token IS ? AND lease_fence = ? AND disconnected_at IS NULL",
+                last_refresh_at = $1, last_error = $2, retry_after = NULL, refresh_sent_at = NULL,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+             WHERE id = $3 AND refresh_token IS NOT DISTINCT FROM $4 AND lease_fence = $5
+               AND disconnected_at IS NULL",
         )
         .bind(now)
         .bind(event.message)
-        .bind(now)
         .bind(id)
         .bind(sent)
         .bind(fence);
@@ -366,18 +371,17 @@ impl Database {
         announce: Option<&Announce<'_>>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let update = sqlx::query(
-            "UPDATE integrations SET last_error = ?, last_refresh_at = ?,
-                transient_failures = transient_failures + 1, retry_after = ?,
-                failing_since = COALESCE(failing_since, ?),
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-             WHERE id = ? AND refresh_token IS ? AND lease_fence = ? AND disconnected_at IS NULL",
+        let update = query(
+            "UPDATE integrations SET last_error = $1, last_refresh_at = $2,
+                transient_failures = transient_failures + 1, retry_after = $3,
+                failing_since = COALESCE(failing_since, $2),
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
+             WHERE id = $4 AND refresh_token IS NOT DISTINCT FROM $5 AND lease_fence = $6
+               AND disconnected_at IS NULL",
         )
         .bind(event.message)
         .bind(now)
         .bind(retry_after)
-        .bind(now)
-        .bind(now)
         .bind(id)
         .bind(sent)
         .bind(fence);
@@ -391,14 +395,14 @@ impl Database {
         id: IntegrationId,
         now: UnixTime,
     ) -> Result<Option<LeaseState>, DatabaseError> {
-        Ok(sqlx::query_as(
-            "SELECT lease_owner IS NOT NULL AND lease_expires_at > ? AS held, refresh_token,
+        Ok(query(
+            "SELECT lease_owner IS NOT NULL AND lease_expires_at > $1 AS held, refresh_token,
                 retry_after
-             FROM integrations WHERE id = ? AND disconnected_at IS NULL",
+             FROM integrations WHERE id = $2 AND disconnected_at IS NULL",
         )
         .bind(now)
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self)
         .await?)
     }
 
@@ -432,17 +436,16 @@ impl Database {
         limit: i64,
         bound: Option<UnixTime>,
     ) -> Result<Vec<IntegrationId>, DatabaseError> {
-        let sql = CLAIM_DUE_SQL
-            .replace("{listing}", listing)
-            .replace("{key}", key);
-        let mut claimed: Vec<(IntegrationId, Option<i64>)> = sqlx::query_as(&sql)
-            .bind(now)
-            .bind(limit)
-            .bind(scheduler)
-            .bind(bound)
-            .bind(now + SCHEDULER_CLAIM_SECS)
-            .fetch_all(self.pool())
-            .await?;
+        let claim = |sql: &str| sql.replace("{listing}", listing).replace("{key}", key);
+        let mut claimed: Vec<(IntegrationId, Option<i64>)> =
+            Query::dialect(claim(CLAIM_DUE_SQL), claim(CLAIM_DUE_POSTGRES_SQL))
+                .bind(now)
+                .bind(limit)
+                .bind(scheduler)
+                .bind(bound)
+                .bind(now + SCHEDULER_CLAIM_SECS)
+                .fetch_all(self)
+                .await?;
         claimed.sort_unstable_by_key(|(id, key)| (*key, *id));
         Ok(claimed.into_iter().map(|(id, _)| id).collect())
     }
@@ -459,13 +462,16 @@ impl Database {
         }
         let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
             .unwrap_or_else(|_| "[]".into());
-        sqlx::query(
+        Query::dialect(
             "UPDATE integrations SET scheduled_by = NULL, scheduled_until = NULL
-             WHERE id IN (SELECT value FROM json_each(?2)) AND scheduled_by = ?1",
+             WHERE id IN (SELECT value FROM json_each($2)) AND scheduled_by = $1",
+            "UPDATE integrations SET scheduled_by = NULL, scheduled_until = NULL
+             WHERE id IN (SELECT value::bigint FROM json_array_elements_text($2::json))
+               AND scheduled_by = $1",
         )
         .bind(scheduler)
         .bind(list)
-        .execute(self.pool())
+        .execute(self)
         .await?;
         Ok(())
     }
@@ -514,12 +520,13 @@ impl Database {
         &self,
         now: UnixTime,
     ) -> Result<Vec<IntegrationId>, DatabaseError> {
-        Ok(sqlx::query_scalar(
+        Ok(query(
             "SELECT id FROM integrations
-             WHERE is_active = 1 AND expires_at <= ? AND refresh_token IS NULL AND disconnected_at IS NULL",
+             WHERE is_active = 1 AND expires_at <= $1 AND refresh_token IS NULL
+               AND disconnected_at IS NULL",
         )
         .bind(now)
-        .fetch_all(self.pool())
+        .scalars(self)
         .await?)
     }
 
@@ -531,9 +538,9 @@ impl Database {
         announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let update = sqlx::query(
-            "UPDATE integrations SET is_active = 0, last_error = ?, updated_at = ?
-             WHERE id = ? AND is_active = 1",
+        let update = query(
+            "UPDATE integrations SET is_active = 0, last_error = $1, updated_at = $2
+             WHERE id = $3 AND is_active = 1",
         )
         .bind(event.message)
         .bind(now)

@@ -3,7 +3,7 @@
 
 use domain::{IntegrationId, UnixTime};
 
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError};
 use crate::vault::{Column, TokenVault, VaultError};
 
 /// Why the configured keys were refused, or a re-seal stopped.
@@ -30,20 +30,24 @@ impl Database {
         vault: &TokenVault,
         now: UnixTime,
     ) -> Result<(), KeyCheckError> {
-        let stored: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT check_value FROM token_key_check WHERE id = 1")
-                .fetch_optional(self.pool())
-                .await?;
+        // Immediate: read the check value, judge the key, then write it. Two
+        // processes starting at once on a fresh database (PostgreSQL runs
+        // them side by side) must not both find no check value and each
+        // write its own key's. (Returning without `commit` rolls back.)
+        let mut tx = self.begin_immediate().await?;
+        let stored = query("SELECT check_value FROM token_key_check WHERE id = 1")
+            .scalar_optional::<Vec<u8>>(&mut tx)
+            .await?;
         match &stored {
             Some(check) if !vault.opens_check_value(check) => {
                 return Err(VaultError::WrongKey.into())
             }
             Some(_) => {}
             None => {
-                let sample: Option<(IntegrationId, Vec<u8>)> = sqlx::query_as(
+                let sample = query(
                     "SELECT id, access_token FROM integrations WHERE access_token IS NOT NULL LIMIT 1",
                 )
-                .fetch_optional(self.pool())
+                .fetch_optional::<(IntegrationId, Vec<u8>)>(&mut tx)
                 .await?;
                 if let Some((id, blob)) = sample {
                     if vault.decrypt(id, Column::AccessToken, &blob).is_err() {
@@ -54,16 +58,17 @@ impl Database {
         }
         // Keep the check value the newest key's (after a rotation too).
         if stored.as_deref().is_none_or(|c| vault.needs_reseal(c)) {
-            sqlx::query(
-                "INSERT INTO token_key_check (id, check_value, written_at) VALUES (1, ?, ?)
+            query(
+                "INSERT INTO token_key_check (id, check_value, written_at) VALUES (1, $1, $2)
                  ON CONFLICT (id) DO UPDATE SET check_value = excluded.check_value,
                     written_at = excluded.written_at",
             )
             .bind(vault.check_value()?)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut tx)
             .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -72,7 +77,7 @@ impl Database {
     /// refresh running meanwhile wins). Answers how many rows were re-sealed.
     pub async fn reseal_tokens(&self, vault: &TokenVault) -> Result<u64, KeyCheckError> {
         type Row = (IntegrationId, Option<Vec<u8>>, Option<Vec<u8>>);
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows = query(
             // Rows with a refresh in flight or an unknown outcome are left to
             // their refresh (which re-seals them): rewriting their ciphertext
             // would make that refresh's compare-and-swap fail.
@@ -80,7 +85,7 @@ impl Database {
              WHERE (access_token IS NOT NULL OR refresh_token IS NOT NULL)
                AND lease_owner IS NULL AND refresh_sent_at IS NULL",
         )
-        .fetch_all(self.pool())
+        .fetch_all::<Row>(self)
         .await?;
         let reseal = |id, column, blob: &Option<Vec<u8>>| -> Result<Option<Vec<u8>>, VaultError> {
             match blob {
@@ -98,9 +103,10 @@ impl Database {
             if new_access == access && new_refresh == refresh {
                 continue;
             }
-            let updated = sqlx::query(
-                "UPDATE integrations SET access_token = ?, refresh_token = ?
-                 WHERE id = ? AND access_token IS ? AND refresh_token IS ?
+            let updated = query(
+                "UPDATE integrations SET access_token = $1, refresh_token = $2
+                 WHERE id = $3 AND access_token IS NOT DISTINCT FROM $4
+                   AND refresh_token IS NOT DISTINCT FROM $5
                    AND lease_owner IS NULL AND refresh_sent_at IS NULL",
             )
             .bind(&new_access)
@@ -108,9 +114,9 @@ impl Database {
             .bind(id)
             .bind(&access)
             .bind(&refresh)
-            .execute(self.pool())
+            .execute(self)
             .await?;
-            done += updated.rows_affected();
+            done += updated;
         }
         done += self.reseal_webhook_secrets(vault).await?;
         Ok(done)
@@ -119,8 +125,8 @@ impl Database {
     /// Re-seals the webhook endpoints' signing secrets with the newest key
     /// (they live in the same vault as the tokens); how many were re-sealed.
     async fn reseal_webhook_secrets(&self, vault: &TokenVault) -> Result<u64, KeyCheckError> {
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, secret FROM webhook_endpoints")
-            .fetch_all(self.pool())
+        let rows = query("SELECT id, secret FROM webhook_endpoints")
+            .fetch_all::<(i64, Vec<u8>)>(self)
             .await?;
         let mut done = 0;
         for (id, blob) in rows {
@@ -129,14 +135,12 @@ impl Database {
             }
             let secret = vault.decrypt_webhook_secret(id, &blob)?;
             let sealed = vault.encrypt_webhook_secret(id, &secret)?;
-            done +=
-                sqlx::query("UPDATE webhook_endpoints SET secret = ? WHERE id = ? AND secret = ?")
-                    .bind(&sealed)
-                    .bind(id)
-                    .bind(&blob)
-                    .execute(self.pool())
-                    .await?
-                    .rows_affected();
+            done += query("UPDATE webhook_endpoints SET secret = $1 WHERE id = $2 AND secret = $3")
+                .bind(&sealed)
+                .bind(id)
+                .bind(&blob)
+                .execute(self)
+                .await?;
         }
         Ok(done)
     }

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use domain::{Role, UnixTime};
 
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, On, Query};
 
 /// A stored account. (No `Debug`: it holds the password hash.)
 #[derive(Clone, FromRow)]
@@ -49,20 +49,20 @@ pub enum AccountChange {
 
 const USER_COLUMNS: &str = "id, email, password_hash, role, created_at";
 
-pub(super) async fn log_account_event<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+pub(super) async fn log_account_event(
+    on: impl Into<On<'_>>,
     event: &NewAccountEvent<'_>,
     now: UnixTime,
 ) -> Result<(), DatabaseError> {
-    sqlx::query(
-        "INSERT INTO account_events (at, actor, action, subject, message) VALUES (?, ?, ?, ?, ?)",
+    query(
+        "INSERT INTO account_events (at, actor, action, subject, message) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(now)
     .bind(event.actor)
     .bind(event.action)
     .bind(event.subject)
     .bind(event.message)
-    .execute(executor)
+    .execute(on)
     .await?;
     Ok(())
 }
@@ -70,17 +70,17 @@ pub(super) async fn log_account_event<'e>(
 impl Database {
     /// How many accounts exist.
     pub async fn count_users(&self) -> Result<i64, DatabaseError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.pool())
+        Ok(query("SELECT COUNT(*) FROM users")
+            .scalar::<i64>(self)
             .await?)
     }
 
     /// The account with this id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, DatabaseError> {
         Ok(
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            query(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(self.pool())
+                .fetch_optional::<UserRow>(self)
                 .await?,
         )
     }
@@ -88,9 +88,9 @@ impl Database {
     /// The account with this (lower-cased) email.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, DatabaseError> {
         Ok(
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"))
+            query(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
                 .bind(email)
-                .fetch_optional(self.pool())
+                .fetch_optional::<UserRow>(self)
                 .await?,
         )
     }
@@ -98,8 +98,8 @@ impl Database {
     /// Every account, by email.
     pub async fn users(&self) -> Result<Vec<UserRow>, DatabaseError> {
         Ok(
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
-                .fetch_all(self.pool())
+            query(format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
+                .fetch_all::<UserRow>(self)
                 .await?,
         )
     }
@@ -113,19 +113,19 @@ impl Database {
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<Option<i64>, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)
+        let mut tx = self.begin().await?;
+        let id: Option<i64> = query(
+            "INSERT INTO users (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (email) DO NOTHING RETURNING id",
         )
         .bind(email)
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .scalar_optional::<i64>(&mut tx)
         .await?;
         if id.is_some() {
-            log_account_event(&mut *tx, event, now).await?;
+            log_account_event(&mut tx, event, now).await?;
             tx.commit().await?;
         }
         Ok(id)
@@ -143,47 +143,37 @@ impl Database {
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<Option<i64>, DatabaseError> {
-        let mut conn = self.pool().acquire().await?;
         // The write lock from the start: two setups at once cannot both see "no account".
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let result = async {
-            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                .fetch_one(&mut *conn)
+        // (Returning without `commit` rolls back: the transaction is dropped.)
+        let mut tx = self.begin_immediate().await?;
+        let users = query("SELECT COUNT(*) FROM users")
+            .scalar::<i64>(&mut tx)
+            .await?;
+        if users > 0 {
+            return Ok(None);
+        }
+        if let Some((hash, issued_after)) = setup_token_hash {
+            let spent = query("DELETE FROM setup_token WHERE token_hash = $1 AND created_at > $2")
+                .bind(hash)
+                .bind(issued_after)
+                .execute(&mut tx)
                 .await?;
-            if users > 0 {
+            if spent == 0 {
                 return Ok(None);
             }
-            if let Some((hash, issued_after)) = setup_token_hash {
-                let spent =
-                    sqlx::query("DELETE FROM setup_token WHERE token_hash = ? AND created_at > ?")
-                        .bind(hash)
-                        .bind(issued_after)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
-                if spent == 0 {
-                    return Ok(None);
-                }
-            }
-            sqlx::query("DELETE FROM setup_token").execute(&mut *conn).await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, 'admin', ?) RETURNING id",
-            )
-            .bind(email)
-            .bind(password_hash)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await?;
-            log_account_event(&mut *conn, event, now).await?;
-            Ok::<_, DatabaseError>(Some(id))
         }
-        .await;
-        let end = match &result {
-            Ok(Some(_)) => "COMMIT",
-            _ => "ROLLBACK",
-        };
-        sqlx::query(end).execute(&mut *conn).await?;
-        result
+        query("DELETE FROM setup_token").execute(&mut tx).await?;
+        let id = query(
+            "INSERT INTO users (email, password_hash, role, created_at) VALUES ($1, $2, 'admin', $3) RETURNING id",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .scalar::<i64>(&mut tx)
+        .await?;
+        log_account_event(&mut tx, event, now).await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     /// Stores the hash of a new setup token (replacing any earlier one).
@@ -192,13 +182,13 @@ impl Database {
         token_hash: &str,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        sqlx::query(
-            "INSERT INTO setup_token (only_row, token_hash, created_at) VALUES (1, ?, ?)
+        query(
+            "INSERT INTO setup_token (only_row, token_hash, created_at) VALUES (1, $1, $2)
              ON CONFLICT (only_row) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at",
         )
         .bind(token_hash)
         .bind(now)
-        .execute(self.pool())
+        .execute(self)
         .await?;
         Ok(())
     }
@@ -210,13 +200,13 @@ impl Database {
         token_hash: &str,
         issued_after: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM setup_token WHERE token_hash = ? AND created_at > ?)
+        Ok(query(
+            "SELECT EXISTS (SELECT 1 FROM setup_token WHERE token_hash = $1 AND created_at > $2)
                 AND NOT EXISTS (SELECT 1 FROM users)",
         )
         .bind(token_hash)
         .bind(issued_after)
-        .fetch_one(self.pool())
+        .scalar::<bool>(self)
         .await?)
     }
 
@@ -229,14 +219,13 @@ impl Database {
         now: UnixTime,
     ) -> Result<AccountChange, DatabaseError> {
         self.guarded_change(
-            sqlx::query(
-                "UPDATE users SET role = ? WHERE id = ?
-                   AND (role <> 'admin' OR ? = 'admin'
+            query(
+                "UPDATE users SET role = $1 WHERE id = $2
+                   AND (role <> 'admin' OR $1 = 'admin'
                         OR (SELECT COUNT(*) FROM users WHERE role = 'admin') > 1)",
             )
             .bind(role.as_str())
-            .bind(id)
-            .bind(role.as_str()),
+            .bind(id),
             id,
             event,
             now,
@@ -252,8 +241,8 @@ impl Database {
         now: UnixTime,
     ) -> Result<AccountChange, DatabaseError> {
         self.guarded_change(
-            sqlx::query(
-                "DELETE FROM users WHERE id = ?
+            query(
+                "DELETE FROM users WHERE id = $1
                    AND (role <> 'admin' OR (SELECT COUNT(*) FROM users WHERE role = 'admin') > 1)",
             )
             .bind(id),
@@ -266,22 +255,25 @@ impl Database {
 
     /// Runs a change that refuses to leave no administrator, with its log
     /// entry, in one transaction.
-    async fn guarded_change<'q>(
+    async fn guarded_change(
         &self,
-        change: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        change: Query,
         id: i64,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<AccountChange, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        if change.execute(&mut *tx).await?.rows_affected() == 1 {
-            log_account_event(&mut *tx, event, now).await?;
+        // Immediate: the change counts the administrators, then demotes or
+        // removes one. Under PostgreSQL's READ COMMITTED, two such changes to
+        // two different administrators at once would each count 2 and leave none.
+        let mut tx = self.begin_immediate().await?;
+        if change.execute(&mut tx).await? == 1 {
+            log_account_event(&mut tx, event, now).await?;
             tx.commit().await?;
             return Ok(AccountChange::Done);
         }
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
+        let exists = query("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
             .bind(id)
-            .fetch_one(&mut *tx)
+            .scalar::<bool>(&mut tx)
             .await?;
         Ok(if exists {
             AccountChange::LastAdmin
@@ -298,16 +290,15 @@ impl Database {
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let changed = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let mut tx = self.begin().await?;
+        let changed = query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
-            .rows_affected()
             == 1;
         if changed {
-            log_account_event(&mut *tx, event, now).await?;
+            log_account_event(&mut tx, event, now).await?;
             tx.commit().await?;
         }
         Ok(changed)
@@ -315,12 +306,12 @@ impl Database {
 
     /// The newest account-log entries.
     pub async fn account_events(&self, limit: i64) -> Result<Vec<AccountEvent>, DatabaseError> {
-        Ok(sqlx::query_as(
+        Ok(query(
             "SELECT id, at, actor, action, subject, message FROM account_events
-             ORDER BY at DESC, id DESC LIMIT ?",
+             ORDER BY at DESC, id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all::<AccountEvent>(self)
         .await?)
     }
 
@@ -338,47 +329,41 @@ impl Database {
         since: UnixTime,
         now: UnixTime,
     ) -> Result<Result<Vec<i64>, Vec<UnixTime>>, DatabaseError> {
-        let mut conn = self.pool().acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let result = async {
-            sqlx::query("DELETE FROM sign_in_failures WHERE failed_at <= ?")
-                .bind(since)
-                .execute(&mut *conn)
-                .await?;
-            for subject in subjects {
-                let times: Vec<UnixTime> = sqlx::query_scalar(
-                    "SELECT failed_at FROM sign_in_failures WHERE subject = ? AND failed_at > ?
-                     ORDER BY failed_at DESC LIMIT 100",
-                )
-                .bind(subject)
-                .bind(since)
-                .fetch_all(&mut *conn)
-                .await?;
-                if times.len() >= max {
-                    return Ok::<_, DatabaseError>(Err(times));
-                }
+        // (Returning without `commit` rolls back: the transaction is dropped.)
+        let mut tx = self.begin_immediate().await?;
+        query("DELETE FROM sign_in_failures WHERE failed_at <= $1")
+            .bind(since)
+            .execute(&mut tx)
+            .await?;
+        for subject in subjects {
+            let times = query(
+                "SELECT failed_at FROM sign_in_failures WHERE subject = $1 AND failed_at > $2
+                 ORDER BY failed_at DESC LIMIT 100",
+            )
+            .bind(*subject)
+            .bind(since)
+            .scalars::<UnixTime>(&mut tx)
+            .await?;
+            if times.len() >= max {
+                return Ok(Err(times));
             }
-            let mut rows = Vec::with_capacity(subjects.len());
-            for subject in subjects {
-                rows.push(
-                    sqlx::query_scalar(
-                        "INSERT INTO sign_in_failures (subject, failed_at) VALUES (?, ?) RETURNING rowid",
-                    )
-                    .bind(subject)
-                    .bind(now)
-                    .fetch_one(&mut *conn)
-                    .await?,
-                );
-            }
-            Ok(Ok(rows))
         }
-        .await;
-        let end = match &result {
-            Ok(Ok(_)) => "COMMIT",
-            _ => "ROLLBACK",
-        };
-        sqlx::query(end).execute(&mut *conn).await?;
-        result
+        let mut rows = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            rows.push(
+                Query::dialect(
+                    "INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2) RETURNING rowid",
+                    // PostgreSQL has no rowid: its table has an identity `id` column.
+                    "INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(*subject)
+                .bind(now)
+                .scalar::<i64>(&mut tx)
+                .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(Ok(rows))
     }
 
     /// Takes back reserved attempts (the password was right), and forgets
@@ -388,17 +373,20 @@ impl Database {
         rows: &[i64],
         clear: Option<&str>,
     ) -> Result<(), DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for row in rows {
-            sqlx::query("DELETE FROM sign_in_failures WHERE rowid = ?")
-                .bind(row)
-                .execute(&mut *tx)
-                .await?;
+            Query::dialect(
+                "DELETE FROM sign_in_failures WHERE rowid = $1",
+                "DELETE FROM sign_in_failures WHERE id = $1",
+            )
+            .bind(*row)
+            .execute(&mut tx)
+            .await?;
         }
         if let Some(subject) = clear {
-            sqlx::query("DELETE FROM sign_in_failures WHERE subject = ?")
+            query("DELETE FROM sign_in_failures WHERE subject = $1")
                 .bind(subject)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;

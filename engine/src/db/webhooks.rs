@@ -6,7 +6,7 @@ use sqlx::FromRow;
 
 use domain::UnixTime;
 
-use super::{Database, DatabaseError};
+use super::{query, Database, DatabaseError, Query, Tx};
 
 /// An endpoint as stored (its secret still sealed).
 #[derive(Debug, Clone, FromRow)]
@@ -101,7 +101,8 @@ pub struct AfterFailure {
     pub endpoint_disabled: bool,
 }
 
-const SELECT_ENDPOINT: &str = "SELECT e.id, e.url, e.event_types, e.enabled, e.from_environment,
+const SELECT_ENDPOINT: &str = "SELECT e.id, e.url, e.event_types, (e.enabled = 1) AS enabled,
+        (e.from_environment = 1) AS from_environment,
         e.disabled_reason, e.failing_since, e.created_by, e.created_at,
         (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending') AS pending,
         (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state = 'delivered') AS delivered,
@@ -111,18 +112,18 @@ const SELECT_ENDPOINT: &str = "SELECT e.id, e.url, e.event_types, e.enabled, e.f
 impl Database {
     /// Every endpoint, the environment's first, then oldest first.
     pub async fn webhook_endpoints(&self) -> Result<Vec<EndpointRow>, DatabaseError> {
-        Ok(sqlx::query_as(&format!(
+        Ok(query(format!(
             "{SELECT_ENDPOINT} ORDER BY e.from_environment DESC, e.id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all::<EndpointRow>(self)
         .await?)
     }
 
     /// One endpoint.
     pub async fn webhook_endpoint(&self, id: i64) -> Result<Option<EndpointRow>, DatabaseError> {
-        Ok(sqlx::query_as(&format!("{SELECT_ENDPOINT} WHERE e.id = ?"))
+        Ok(query(format!("{SELECT_ENDPOINT} WHERE e.id = $1"))
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional::<EndpointRow>(self)
             .await?)
     }
 
@@ -137,27 +138,28 @@ impl Database {
         seal: impl FnOnce(i64) -> Result<Vec<u8>, crate::vault::VaultError>,
         now: UnixTime,
     ) -> Result<Result<i64, crate::vault::VaultError>, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let id: i64 = sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        // The empty secret is bound (`x''` is a bit string on PostgreSQL).
+        let id: i64 = query(
             "INSERT INTO webhook_endpoints (url, secret, event_types, from_environment, created_by, created_at, updated_at)
-             VALUES (?, x'', ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
         )
         .bind(url)
+        .bind(Vec::<u8>::new())
         .bind(event_types)
         .bind(from_environment)
         .bind(created_by)
         .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
+        .scalar::<i64>(&mut tx)
         .await?;
         let sealed = match seal(id) {
             Ok(sealed) => sealed,
             Err(e) => return Ok(Err(e)),
         };
-        sqlx::query("UPDATE webhook_endpoints SET secret = ? WHERE id = ?")
+        query("UPDATE webhook_endpoints SET secret = $1 WHERE id = $2")
             .bind(sealed)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(Ok(id))
@@ -167,11 +169,11 @@ impl Database {
     pub async fn environment_endpoint(
         &self,
     ) -> Result<Option<(i64, String, Vec<u8>)>, DatabaseError> {
-        Ok(sqlx::query_as(
-            "SELECT id, url, secret FROM webhook_endpoints WHERE from_environment = 1",
+        Ok(
+            query("SELECT id, url, secret FROM webhook_endpoints WHERE from_environment = 1")
+                .fetch_optional::<(i64, String, Vec<u8>)>(self)
+                .await?,
         )
-        .fetch_optional(self.pool())
-        .await?)
     }
 
     /// Points the environment's endpoint at `url` with the sealed `secret`;
@@ -183,22 +185,19 @@ impl Database {
         secret: &[u8],
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        sqlx::query(
-            "UPDATE webhook_endpoints SET secret = ?,
-                enabled = CASE WHEN url = ? THEN enabled ELSE 1 END,
-                disabled_reason = CASE WHEN url = ? THEN disabled_reason ELSE NULL END,
-                failing_since = CASE WHEN url = ? THEN failing_since ELSE NULL END,
-                url = ?, updated_at = ?
-             WHERE id = ?",
+        query(
+            "UPDATE webhook_endpoints SET secret = $1,
+                enabled = CASE WHEN url = $2 THEN enabled ELSE 1 END,
+                disabled_reason = CASE WHEN url = $2 THEN disabled_reason ELSE NULL END,
+                failing_since = CASE WHEN url = $2 THEN failing_since ELSE NULL END,
+                url = $2, updated_at = $3
+             WHERE id = $4",
         )
         .bind(secret)
         .bind(url)
-        .bind(url)
-        .bind(url)
-        .bind(url)
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self)
         .await?;
         Ok(())
     }
@@ -210,18 +209,16 @@ impl Database {
         enabled: bool,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        Ok(sqlx::query(
-            "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = NULL,
-                failing_since = CASE WHEN ? THEN NULL ELSE failing_since END, updated_at = ?
-             WHERE id = ?",
+        Ok(query(
+            "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = NULL,
+                failing_since = CASE WHEN $1 = 1 THEN NULL ELSE failing_since END, updated_at = $2
+             WHERE id = $3",
         )
-        .bind(enabled)
         .bind(enabled)
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self)
         .await?
-        .rows_affected()
             == 1)
     }
 
@@ -229,21 +226,20 @@ impl Database {
     /// for the other endpoints). `from_environment` rows are the environment's
     /// to remove: false for them and for unknown ids.
     pub async fn delete_webhook_endpoint(&self, id: i64, any: bool) -> Result<bool, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM webhook_endpoints WHERE id = ? AND (? OR from_environment = 0)",
+        let mut tx = self.begin().await?;
+        let deleted = query(
+            "DELETE FROM webhook_endpoints WHERE id = $1 AND ($2 = 1 OR from_environment = 0)",
         )
         .bind(id)
         .bind(any)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
-        .rows_affected()
             == 1;
-        sqlx::query(
+        query(
             "DELETE FROM webhook_messages WHERE NOT EXISTS
                 (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id)",
         )
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(deleted)
@@ -251,18 +247,18 @@ impl Database {
 
     /// Whether endpoints added in the UI may be on private addresses.
     pub async fn webhooks_allow_private(&self) -> Result<bool, DatabaseError> {
-        Ok(
-            sqlx::query_scalar("SELECT allow_private_addresses FROM webhook_settings WHERE id = 1")
-                .fetch_optional(self.pool())
-                .await?
-                .unwrap_or(false),
+        Ok(query(
+            "SELECT (allow_private_addresses = 1) AS allow_private_addresses FROM webhook_settings WHERE id = 1",
         )
+        .scalar_optional::<bool>(self)
+        .await?
+        .unwrap_or(false))
     }
 
     pub async fn set_webhooks_allow_private(&self, allow: bool) -> Result<(), DatabaseError> {
-        sqlx::query("UPDATE webhook_settings SET allow_private_addresses = ? WHERE id = 1")
+        query("UPDATE webhook_settings SET allow_private_addresses = $1 WHERE id = 1")
             .bind(allow)
-            .execute(self.pool())
+            .execute(self)
             .await?;
         Ok(())
     }
@@ -273,15 +269,15 @@ impl Database {
         endpoint_id: i64,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>, DatabaseError> {
-        Ok(sqlx::query_as(
+        Ok(query(
             "SELECT d.id, d.endpoint_id, d.message_id, m.type AS event_type, d.state, d.attempts,
                 d.next_attempt_at, d.last_status, d.last_error, d.delivered_at, d.created_at
              FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
-             WHERE d.endpoint_id = ? ORDER BY d.id DESC LIMIT ?",
+             WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2",
         )
         .bind(endpoint_id)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all::<DeliveryRow>(self)
         .await?)
     }
 
@@ -290,16 +286,18 @@ impl Database {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = vec!["?"; ids.len()].join(", ");
-        let sql = format!(
+        let marks = (1..=ids.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = query(format!(
             "SELECT delivery_id, at, status, duration_ms, error FROM webhook_attempts
              WHERE delivery_id IN ({marks}) ORDER BY id DESC"
-        );
-        let mut query = sqlx::query_as(&sql);
+        ));
         for id in ids {
-            query = query.bind(id);
+            q = q.bind(*id);
         }
-        Ok(query.fetch_all(self.pool()).await?)
+        Ok(q.fetch_all::<AttemptRow>(self).await?)
     }
 
     /// Sends a finished delivery (delivered, failed, skipped) again: pending
@@ -312,18 +310,17 @@ impl Database {
         now: UnixTime,
         window: i64,
     ) -> Result<bool, DatabaseError> {
-        Ok(sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?,
+        Ok(query(
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2,
                 attempts = 0
-             WHERE id = ? AND state != 'pending'
+             WHERE id = $3 AND state != 'pending'
                AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1)",
         )
         .bind(now)
         .bind(now + window)
         .bind(id)
-        .execute(self.pool())
+        .execute(self)
         .await?
-        .rows_affected()
             == 1)
     }
 
@@ -341,42 +338,58 @@ impl Database {
         per_endpoint: i64,
         in_flight: &[(i64, i64)],
     ) -> Result<Vec<DueDelivery>, DatabaseError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        // The write lock (on PostgreSQL, the advisory lock of
+        // `begin_immediate`) makes claims run one after the other, so two
+        // workers, of this process or another, never take the same delivery:
+        // each claim's UPDATE sees the leases of the claims before it.
+        let mut tx = self.begin_immediate().await?;
         let running: serde_json::Map<String, serde_json::Value> = in_flight
             .iter()
             .map(|(endpoint, n)| (endpoint.to_string(), serde_json::Value::from(*n)))
             .collect();
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE webhook_deliveries SET next_attempt_at = ?1
-             WHERE id IN (SELECT due.id FROM (
-                 SELECT d.id, d.endpoint_id, d.next_attempt_at,
-                     ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS nth
-                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                 WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.enabled = 1) AS due
-               LEFT JOIN json_each(?3) AS running ON running.key = CAST(due.endpoint_id AS TEXT)
-               WHERE due.nth <= ?4 - COALESCE(running.value, 0)
-               ORDER BY due.next_attempt_at, due.id LIMIT ?5)
-             RETURNING id",
+        let claim = |running_join: &str, running_count: &str| {
+            format!(
+                "UPDATE webhook_deliveries SET next_attempt_at = $1
+                 WHERE id IN (SELECT due.id FROM (
+                     SELECT d.id, d.endpoint_id, d.next_attempt_at,
+                         ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS nth
+                     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND e.enabled = 1) AS due
+                   LEFT JOIN {running_join} AS running ON running.key = CAST(due.endpoint_id AS TEXT)
+                   WHERE due.nth <= $4 - COALESCE({running_count}, 0)
+                   ORDER BY due.next_attempt_at, due.id LIMIT $5)
+                 RETURNING id"
+            )
+        };
+        let mut ids: Vec<i64> = Query::dialect(
+            claim("json_each($3)", "running.value"),
+            claim(
+                "json_each_text(CAST($3 AS json))",
+                "CAST(running.value AS BIGINT)",
+            ),
         )
         .bind(lease_until)
         .bind(now)
         .bind(serde_json::Value::Object(running).to_string())
         .bind(per_endpoint)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .scalars::<i64>(&mut tx)
         .await?;
+        // RETURNING's order is the database's: oldest first, as enqueued.
+        ids.sort_unstable();
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {
-            let row: DueDelivery = sqlx::query_as(
+            let row = query(
                 "SELECT d.id, d.message_id, d.attempts, d.give_up_at, d.next_attempt_at AS lease_until,
-                    m.body, e.id AS endpoint_id, e.url, e.secret, e.from_environment
+                    m.body, e.id AS endpoint_id, e.url, e.secret,
+                    (e.from_environment = 1) AS from_environment
                  FROM webhook_deliveries d
                  JOIN webhook_messages m ON m.id = d.message_id
                  JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                 WHERE d.id = ?",
+                 WHERE d.id = $1",
             )
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one::<DueDelivery>(&mut tx)
             .await?;
             due.push(row);
         }
@@ -391,20 +404,25 @@ impl Database {
         attempt: &AttemptResult,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        // The write lock (PostgreSQL: the advisory lock): this locks the
+        // delivery's row, then its endpoint's, while a concurrent failure
+        // that disables the endpoint locks the endpoint's, then every pending
+        // delivery's; interleaved on PostgreSQL they would deadlock. (On
+        // SQLite the first statement writes anyway: no change.)
+        let mut tx = self.begin_immediate().await?;
         insert_attempt(&mut tx, delivery.id, attempt, now).await?;
-        sqlx::query(
+        query(
             "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1,
-                last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ?",
+                last_status = $1, last_error = NULL, delivered_at = $2 WHERE id = $3",
         )
         .bind(attempt.status)
         .bind(now)
         .bind(delivery.id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?")
+        query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
             .bind(delivery.endpoint_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -423,13 +441,19 @@ impl Database {
         disabled_reason: &str,
         now: UnixTime,
     ) -> Result<AfterFailure, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        // The write lock (PostgreSQL: the advisory lock): two failures of
+        // one endpoint's deliveries, or a failure and a success, lock the
+        // same delivery and endpoint rows in opposite orders (the one that
+        // disables the endpoint ends every pending delivery) and would
+        // deadlock on PostgreSQL; the disabling must also see every other
+        // attempt's outcome. (On SQLite the first statement writes anyway.)
+        let mut tx = self.begin_immediate().await?;
         insert_attempt(&mut tx, delivery.id, attempt, now).await?;
         let gave_up = retry_at > delivery.give_up_at;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?,
-                state = CASE WHEN ? THEN 'failed' ELSE 'pending' END, next_attempt_at = ?
-             WHERE id = ? AND state = 'pending' AND next_attempt_at = ?",
+        query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2,
+                state = CASE WHEN $3 = 1 THEN 'failed' ELSE 'pending' END, next_attempt_at = $4
+             WHERE id = $5 AND state = 'pending' AND next_attempt_at = $6",
         )
         .bind(attempt.status)
         .bind(&attempt.error)
@@ -437,49 +461,48 @@ impl Database {
         .bind(retry_at)
         .bind(delivery.id)
         .bind(delivery.lease_until)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if attempt.endpoint_down() {
             // The receiver itself is down (no answer, 5xx, 429): its other
             // waiting messages wait with this one instead of each finding out.
-            sqlx::query(
-                "UPDATE webhook_deliveries SET next_attempt_at = ?
-                 WHERE endpoint_id = ? AND state = 'pending' AND id != ? AND next_attempt_at <= ?",
+            query(
+                "UPDATE webhook_deliveries SET next_attempt_at = $1
+                 WHERE endpoint_id = $2 AND state = 'pending' AND id != $3 AND next_attempt_at <= $4",
             )
             .bind(retry_at)
             .bind(delivery.endpoint_id)
             .bind(delivery.id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
-        sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
+        query(
+            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2",
         )
         .bind(now)
         .bind(delivery.endpoint_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let disabled = sqlx::query(
-            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ?
-             WHERE id = ? AND enabled = 1 AND failing_since <= ?",
+        let disabled = query(
+            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2
+             WHERE id = $3 AND enabled = 1 AND failing_since <= $4",
         )
         .bind(disabled_reason)
         .bind(now)
         .bind(delivery.endpoint_id)
         .bind(disable_failing_since)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
-        .rows_affected()
             == 1;
         if disabled {
-            sqlx::query(
+            query(
                 "UPDATE webhook_deliveries SET state = 'failed',
                     last_error = COALESCE(last_error || ' ', '') || '(endpoint disabled)'
-                 WHERE endpoint_id = ? AND state = 'pending'",
+                 WHERE endpoint_id = $1 AND state = 'pending'",
             )
             .bind(delivery.endpoint_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -495,27 +518,25 @@ impl Database {
     pub async fn prune_webhook_deliveries(&self, before: UnixTime) -> Result<u64, DatabaseError> {
         let mut gone = 0;
         loop {
-            let batch = sqlx::query(
+            let batch = query(
                 "DELETE FROM webhook_deliveries WHERE id IN
-                    (SELECT id FROM webhook_deliveries WHERE state != 'pending' AND created_at < ? LIMIT 1000)",
+                    (SELECT id FROM webhook_deliveries WHERE state != 'pending' AND created_at < $1 LIMIT 1000)",
             )
             .bind(before)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+            .execute(self)
+            .await?;
             gone += batch;
             if batch < 1000 {
                 break;
             }
         }
         loop {
-            let batch = sqlx::query(
+            let batch = query(
                 "DELETE FROM webhook_messages WHERE id IN (SELECT id FROM webhook_messages m WHERE NOT EXISTS
                     (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id) LIMIT 1000)",
             )
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+            .execute(self)
+            .await?;
             if batch < 1000 {
                 break;
             }
@@ -531,27 +552,24 @@ impl Database {
         now: UnixTime,
         window: i64,
     ) -> Result<u64, DatabaseError> {
-        Ok(sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, give_up_at = ?, attempts = 0
-             WHERE endpoint_id = ? AND state IN ('failed', 'skipped')
+        Ok(query(
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2, attempts = 0
+             WHERE endpoint_id = $3 AND state IN ('failed', 'skipped')
                AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1)",
         )
         .bind(now)
         .bind(now + window)
         .bind(id)
-        .execute(self.pool())
-        .await?
-        .rows_affected())
+        .execute(self)
+        .await?)
     }
 
     /// The state of delivery `id`, if it exists.
     pub async fn webhook_delivery_state(&self, id: i64) -> Result<Option<String>, DatabaseError> {
-        Ok(
-            sqlx::query_scalar("SELECT state FROM webhook_deliveries WHERE id = ?")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(query("SELECT state FROM webhook_deliveries WHERE id = $1")
+            .bind(id)
+            .scalar_optional::<String>(self)
+            .await?)
     }
 
     /// Writes a test message for one endpoint; its id.
@@ -561,7 +579,7 @@ impl Database {
         notice: &crate::webhooks::Notice,
         now: UnixTime,
     ) -> Result<String, DatabaseError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let id =
             super::webhook_outbox::enqueue_for_endpoint(&mut tx, endpoint_id, notice, now).await?;
         tx.commit().await?;
@@ -570,20 +588,20 @@ impl Database {
 }
 
 async fn insert_attempt(
-    conn: &mut sqlx::SqliteConnection,
+    tx: &mut Tx,
     delivery_id: i64,
     attempt: &AttemptResult,
     now: UnixTime,
 ) -> Result<(), DatabaseError> {
-    sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, at, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)",
+    query(
+        "INSERT INTO webhook_attempts (delivery_id, at, status, duration_ms, error) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(delivery_id)
     .bind(now)
     .bind(attempt.status)
     .bind(attempt.duration_ms)
     .bind(&attempt.error)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

@@ -195,7 +195,7 @@ async fn bench_refresh(b: &Bench) {
                 VALUES ({id}, {NOW}, 'bench', 'ok', 'durable commit floor');
              COMMIT;"
         ))
-        .execute(b.instance.database.pool())
+        .execute(sqlite(&b.instance.database))
         .await
         .expect("commit");
         commit.push(started.elapsed().as_secs_f64() * 1e3);
@@ -302,7 +302,7 @@ async fn bench_refresh(b: &Bench) {
 
 /// Bulk-inserts `n` integrations with sites (fast: one transaction).
 async fn seed_rows(db: &Database, from: i64, n: i64) {
-    seed_rows_at(db.pool(), from, n, NOW).await;
+    seed_rows_at(sqlite(db), from, n, NOW).await;
 }
 
 /// Bulk-inserts `n` integrations whose expiries spread over the hour after `now`.
@@ -366,7 +366,7 @@ async fn seed_placeholders(
 async fn bench_dashboard(b: &Bench) {
     println!("\n## 3. Dashboard render with 10,000 integrations (100 per page)");
     let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations")
-        .fetch_one(b.instance.database.pool())
+        .fetch_one(sqlite(&b.instance.database))
         .await
         .expect("count");
     seed_rows(&b.instance.database, 1_000_000, 10_000 - have).await;
@@ -401,12 +401,12 @@ async fn bench_dashboard(b: &Bench) {
 async fn bench_due_soon(b: &Bench) {
     println!("\n## 2. Scheduler \"due soon\" query at 100,000 integrations");
     let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations")
-        .fetch_one(b.instance.database.pool())
+        .fetch_one(sqlite(&b.instance.database))
         .await
         .expect("count");
     seed_rows(&b.instance.database, 2_000_000, 100_000 - have).await;
     sqlx::query("ANALYZE")
-        .execute(b.instance.database.pool())
+        .execute(sqlite(&b.instance.database))
         .await
         .expect("analyze");
     let (due, t) = time_due_soon(&b.instance.database, UnixTime(NOW), 300).await;
@@ -425,7 +425,7 @@ async fn bench_due_soon(b: &Bench) {
                 .bind(engine::scheduler::BATCH)
                 .bind("bench")
                 .bind(bound)
-                .fetch_all(b.instance.database.pool())
+                .fetch_all(sqlite(&b.instance.database))
                 .await
                 .expect("plan");
         println!("EXPLAIN QUERY PLAN:");
@@ -649,7 +649,7 @@ async fn seed_only(path: &str, count: i64) {
         .await
         .expect("open");
     let now = engine::Clock::now(&engine::SystemClock).secs();
-    seed_rows_at(db.pool(), 1, count, now).await;
+    seed_rows_at(sqlite(&db), 1, count, now).await;
     println!("seeded {count} integrations into {path}");
 }
 
@@ -893,7 +893,7 @@ async fn bench_proxy_memory() {
     let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(api_key.as_bytes()).into();
     sqlx::query("INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at, created_by) VALUES ('bench', 'jdk_proxy-be', ?, 'proxy', 0, 'bench')")
         .bind(&hash[..])
-        .execute(db.pool())
+        .execute(sqlite(&db))
         .await
         .expect("key");
 
@@ -1007,7 +1007,7 @@ async fn bench_search(b: &Bench) {
     let size: i64 = sqlx::query_scalar(
         "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
     )
-    .fetch_one(db.pool())
+    .fetch_one(sqlite(db))
     .await
     .expect("size");
     println!(
@@ -1086,7 +1086,7 @@ async fn bench_scale(b: &Bench) {
     seed_families(b, families, t0, WINDOW + 90).await;
     // The rest fall due only after the run.
     seed_placeholders(
-        b.instance.database.pool(),
+        sqlite(&b.instance.database),
         families + 1,
         FLEET - families,
         t0,
@@ -1095,7 +1095,7 @@ async fn bench_scale(b: &Bench) {
     )
     .await;
     sqlx::query("ANALYZE")
-        .execute(b.instance.database.pool())
+        .execute(sqlite(&b.instance.database))
         .await
         .expect("analyze");
     println!(
@@ -1129,7 +1129,7 @@ async fn bench_scale(b: &Bench) {
             "SELECT min(expires_at) FROM integrations
              WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL",
         )
-        .fetch_one(b.instance.database.pool())
+        .fetch_one(sqlite(&b.instance.database))
         .await
         .expect("oldest");
         if let Some(oldest) = oldest {
@@ -1153,7 +1153,7 @@ async fn bench_scale(b: &Bench) {
     .bind(families)
     .bind(margin)
     .bind(b.clock.now().secs())
-    .fetch_one(b.instance.database.pool())
+    .fetch_one(sqlite(&b.instance.database))
     .await
     .expect("stale");
     println!(
@@ -1243,17 +1243,17 @@ async fn scale_queries(b: &Bench) {
         );
     }
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(db.pool())
+        .execute(sqlite(db))
         .await
         .expect("checkpoint");
     let size: i64 = sqlx::query_scalar(
         "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
     )
-    .fetch_one(db.pool())
+    .fetch_one(sqlite(db))
     .await
     .expect("size");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM integrations")
-        .fetch_one(db.pool())
+        .fetch_one(sqlite(db))
         .await
         .expect("count");
     println!(
@@ -1415,4 +1415,11 @@ async fn bench_policy() {
         "REFRESH_POLICY=on-demand, a token asked for every working hour (8 a day): {:.1} token requests per integration per day over a week",
         per_day(&b, before, 7)
     );
+}
+
+/// The SQLite pool of a benchmark's database (the measurements at scale
+/// seed and inspect SQLite directly).
+fn sqlite(db: &engine::Database) -> &sqlx::SqlitePool {
+    db.sqlite_pool()
+        .expect("the benchmarks at scale run on SQLite")
 }

@@ -8,6 +8,7 @@
 //!   that may not act (`403`).
 //! - [`client_address`]: the address the sign-in throttle counts (`TRUSTED_PROXIES`).
 //! - [`routes`]: `/login`, `POST /logout`, `/setup?token=...`.
+//! - [`session_store`]: sessions in SQLite or PostgreSQL, as the database is.
 //! - [`pages`]: the HTML of the sign-in and setup pages (no WebAssembly: they
 //!   work before and without it).
 
@@ -16,12 +17,13 @@ pub mod backend;
 pub mod client_address;
 pub mod pages;
 pub mod routes;
+pub mod session_store;
 
 use axum_login::tower_sessions::cookie::{time::Duration, SameSite};
 use axum_login::tower_sessions::{Expiry, SessionManagerLayer};
 use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder};
 use engine::Engine;
-use tower_sessions_sqlx_store::SqliteStore;
+use session_store::Sessions;
 
 pub use backend::{AuthSession, Backend, SessionUser};
 
@@ -38,13 +40,12 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The session store in the dashboard's database (table `tower_sessions`,
-/// created when missing), with a task that deletes expired sessions hourly.
+/// The session store in the dashboard's database (created when missing),
+/// with a task that deletes expired sessions hourly.
 pub async fn session_store(
-    pool: tower_sessions_sqlx_store::sqlx::SqlitePool,
-) -> Result<SqliteStore, tower_sessions_sqlx_store::sqlx::Error> {
-    let store = SqliteStore::new(pool);
-    store.migrate().await?;
+    backend: &engine::db::Backend,
+) -> Result<Sessions, tower_sessions_sqlx_store::sqlx::Error> {
+    let store = Sessions::open(backend).await?;
     let sweeper = store.clone();
     tokio::spawn(async move {
         use axum_login::tower_sessions::ExpiredDeletion;
@@ -61,9 +62,9 @@ pub async fn session_store(
 /// The layer that gives every request its session and signed-in user.
 pub fn auth_layer(
     engine: Engine,
-    store: SqliteStore,
+    store: Sessions,
     secure: bool,
-) -> AuthManagerLayer<Backend, SqliteStore> {
+) -> AuthManagerLayer<Backend, Sessions> {
     let sessions = SessionManagerLayer::new(store)
         .with_name(cookie_name(secure))
         .with_secure(secure)

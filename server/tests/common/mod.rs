@@ -1,4 +1,5 @@
-//! Test harness: the real server on port 0 with its own SQLite file, the
+//! Test harness: the real server on port 0 with its own database (a SQLite
+//! file, or a fresh PostgreSQL database when `TEST_POSTGRES_URL` is set), the
 //! built-in sandbox mounted at /sandbox, and a clock the test moves by hand.
 
 #![allow(dead_code)]
@@ -296,9 +297,11 @@ impl TestApp {
             .await;
     }
 
+    /// The single integer `sql` answers (a `COUNT(*)`, or an integer
+    /// column): SQL both backends accept.
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.database.pool())
+        engine::db::query(sql.to_owned())
+            .scalar::<i64>(&self.database)
             .await
             .expect("count")
     }
@@ -370,23 +373,60 @@ impl TestApp {
             .expect("body")
     }
 
-    /// From now on every write of an access token fails ("disk full").
+    /// From now on every write of an access token fails ("disk full"): a
+    /// trigger that aborts the UPDATE (on PostgreSQL, a plpgsql function
+    /// raising an exception, and its trigger).
     pub async fn fail_rotations(&self) {
-        sqlx::query(
+        if self.database.backend().is_postgres() {
+            engine::db::query(
+                "CREATE FUNCTION fail_rotation() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN RAISE EXCEPTION 'disk full'; END $$",
+            )
+            .execute(&self.database)
+            .await
+            .expect("trigger function");
+        }
+        engine::db::Query::dialect(
             "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
              BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+            "CREATE TRIGGER fail_rotation BEFORE UPDATE OF access_token ON integrations
+             FOR EACH ROW EXECUTE FUNCTION fail_rotation()",
         )
-        .execute(self.database.pool())
+        .execute(&self.database)
         .await
         .expect("trigger");
     }
 
     /// The disk "recovers": writes succeed again.
     pub async fn heal_rotations(&self) {
-        sqlx::query("DROP TRIGGER fail_rotation")
-            .execute(self.database.pool())
-            .await
-            .expect("drop trigger");
+        engine::db::Query::dialect(
+            "DROP TRIGGER fail_rotation",
+            "DROP TRIGGER fail_rotation ON integrations",
+        )
+        .execute(&self.database)
+        .await
+        .expect("drop trigger");
+        if self.database.backend().is_postgres() {
+            engine::db::query("DROP FUNCTION fail_rotation()")
+                .execute(&self.database)
+                .await
+                .expect("drop trigger function");
+        }
+    }
+}
+
+/// After rows went into `integrations` with their own ids (in `tx`): on
+/// PostgreSQL, moves the id's identity sequence past them, so that the next
+/// integration the dashboard creates gets a free id (SQLite needs nothing).
+pub async fn integration_ids_taken(tx: &mut engine::db::Tx) {
+    if tx.is_postgres() {
+        engine::db::query(
+            "SELECT setval(pg_get_serial_sequence('integrations', 'id'),
+                (SELECT max(id) FROM integrations))",
+        )
+        .execute(tx)
+        .await
+        .expect("move the integration id sequence");
     }
 }
 

@@ -1,0 +1,369 @@
+//! The two databases the dashboard runs on, behind one query type.
+//!
+//! [`Backend`] is SQLite (the embedded default) or PostgreSQL (several
+//! processes sharing one database). Every query in `db/` is a [`Query`]:
+//! its SQL, written once in the dialect both accept (`$1` placeholders,
+//! flags stored as integers 0/1, `IS NOT DISTINCT FROM`), and its bound
+//! values, owned, so that the query can run on either backend's pool or
+//! transaction. Rows decode with each backend's own codecs (`FromRow` is
+//! derived generically). Where the dialects differ, [`Query::dialect`]
+//! takes one text per backend.
+
+use std::borrow::Cow;
+
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Arguments, FromRow, Postgres, Sqlite, Transaction};
+
+use domain::{IntegrationId, UnixTime};
+
+/// Which database, with its connection pool.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Backend {
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+
+    /// Starts a transaction (`BEGIN`).
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that holds the database's write lock from its
+    /// first statement, for a read-then-write that must not interleave
+    /// with another one: `BEGIN IMMEDIATE` on SQLite (one writer at a time
+    /// anyway); on PostgreSQL, a transaction-scoped advisory lock that every
+    /// such transaction takes, so they run one after the other as they do
+    /// on SQLite. The refresh's hot path never needs it: its writes are
+    /// single compare-and-swap statements.
+    pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
+    }
+}
+
+/// The advisory lock key of [`Backend::begin_immediate`] on PostgreSQL
+/// ("jira" in ASCII).
+const WRITE_LOCK_KEY: i64 = 0x6A69_7261;
+
+/// An open transaction on either backend; rolled back when dropped
+/// without [`Tx::commit`].
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Whether this is a PostgreSQL transaction.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+}
+
+/// Where a query runs: a pool (its own connection, autocommit) or an open
+/// transaction.
+pub enum On<'a> {
+    SqlitePool(&'a SqlitePool),
+    PgPool(&'a PgPool),
+    SqliteConn(&'a mut SqliteConnection),
+    PgConn(&'a mut PgConnection),
+}
+
+impl On<'_> {
+    fn is_postgres(&self) -> bool {
+        matches!(self, On::PgPool(_) | On::PgConn(_))
+    }
+}
+
+impl<'a> From<&'a Backend> for On<'a> {
+    fn from(backend: &'a Backend) -> Self {
+        match backend {
+            Backend::Sqlite(pool) => On::SqlitePool(pool),
+            Backend::Postgres(pool) => On::PgPool(pool),
+        }
+    }
+}
+
+impl<'a> From<&'a super::Database> for On<'a> {
+    fn from(db: &'a super::Database) -> Self {
+        db.backend().into()
+    }
+}
+
+impl<'a> From<&'a mut Tx> for On<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        match tx {
+            Tx::Sqlite(tx) => On::SqliteConn(tx),
+            Tx::Postgres(tx) => On::PgConn(tx),
+        }
+    }
+}
+
+/// A value bound to a placeholder. Flags bind as integers 0/1: both
+/// schemas store them so, and the SQL compares them with `= 1`.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Blob(Option<Vec<u8>>),
+}
+
+macro_rules! value_from {
+    ($variant:ident: $($t:ty => |$v:ident| $e:expr),* $(,)?) => {
+        $(impl From<$t> for Value {
+            fn from($v: $t) -> Self {
+                Value::$variant($e)
+            }
+        })*
+    };
+}
+
+value_from!(Int:
+    i64 => |v| Some(v),
+    Option<i64> => |v| v,
+    i32 => |v| Some(i64::from(v)),
+    u16 => |v| Some(i64::from(v)),
+    Option<u16> => |v| v.map(i64::from),
+    bool => |v| Some(i64::from(v)),
+    IntegrationId => |v| Some(v.0),
+    Option<IntegrationId> => |v| v.map(|id| id.0),
+    UnixTime => |v| Some(v.secs()),
+    Option<UnixTime> => |v| v.map(|t| t.secs()),
+);
+value_from!(Text:
+    &str => |v| Some(v.to_owned()),
+    String => |v| Some(v),
+    &String => |v| Some(v.clone()),
+    Option<&str> => |v| v.map(str::to_owned),
+    Option<String> => |v| v,
+    &Option<String> => |v| v.clone(),
+);
+value_from!(Blob:
+    &[u8] => |v| Some(v.to_vec()),
+    Vec<u8> => |v| Some(v),
+    &Vec<u8> => |v| Some(v.clone()),
+    Option<&[u8]> => |v| v.map(<[u8]>::to_vec),
+    Option<Vec<u8>> => |v| v,
+    &Option<Vec<u8>> => |v| v.clone(),
+);
+
+/// A query: its SQL (one text, or one per backend) and its bound values.
+#[derive(Debug, Clone)]
+#[must_use = "a query does nothing until it runs"]
+pub struct Query {
+    sqlite: Cow<'static, str>,
+    postgres: Cow<'static, str>,
+    values: Vec<Value>,
+}
+
+/// A query in the dialect both backends accept.
+pub fn query(sql: impl Into<Cow<'static, str>>) -> Query {
+    let sql = sql.into();
+    Query {
+        sqlite: sql.clone(),
+        postgres: sql,
+        values: Vec::new(),
+    }
+}
+
+impl Query {
+    /// A query whose text differs between the backends.
+    pub fn dialect(
+        sqlite: impl Into<Cow<'static, str>>,
+        postgres: impl Into<Cow<'static, str>>,
+    ) -> Query {
+        Query {
+            sqlite: sqlite.into(),
+            postgres: postgres.into(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Binds the next placeholder.
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.values.push(value.into());
+        self
+    }
+
+    fn sqlite(&self) -> Result<(&str, SqliteArguments<'static>), sqlx::Error> {
+        let mut args = SqliteArguments::default();
+        for value in &self.values {
+            match value.clone() {
+                Value::Int(v) => args.add(v),
+                Value::Text(v) => args.add(v),
+                Value::Blob(v) => args.add(v),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok((&self.sqlite, args))
+    }
+
+    fn postgres(&self) -> Result<(&str, PgArguments), sqlx::Error> {
+        let mut args = PgArguments::default();
+        for value in &self.values {
+            match value.clone() {
+                Value::Int(v) => args.add(v),
+                Value::Text(v) => args.add(v),
+                Value::Blob(v) => args.add(v),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok((&self.postgres, args))
+    }
+
+    /// Runs the query; how many rows it changed.
+    pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<u64, sqlx::Error> {
+        let on = on.into();
+        if on.is_postgres() {
+            let (sql, args) = self.postgres()?;
+            let q = sqlx::query_with(sql, args);
+            Ok(match on {
+                On::PgPool(p) => q.execute(p).await?,
+                On::PgConn(c) => q.execute(c).await?,
+                _ => unreachable!("checked above"),
+            }
+            .rows_affected())
+        } else {
+            let (sql, args) = self.sqlite()?;
+            let q = sqlx::query_with(sql, args);
+            Ok(match on {
+                On::SqlitePool(p) => q.execute(p).await?,
+                On::SqliteConn(c) => q.execute(c).await?,
+                _ => unreachable!("checked above"),
+            }
+            .rows_affected())
+        }
+    }
+
+    /// Every row, decoded as `T`.
+    pub async fn fetch_all<'a, T>(self, on: impl Into<On<'a>>) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: Rows,
+    {
+        let on = on.into();
+        if on.is_postgres() {
+            let (sql, args) = self.postgres()?;
+            let q = sqlx::query_as_with::<Postgres, T, _>(sql, args);
+            match on {
+                On::PgPool(p) => q.fetch_all(p).await,
+                On::PgConn(c) => q.fetch_all(c).await,
+                _ => unreachable!("checked above"),
+            }
+        } else {
+            let (sql, args) = self.sqlite()?;
+            let q = sqlx::query_as_with::<Sqlite, T, _>(sql, args);
+            match on {
+                On::SqlitePool(p) => q.fetch_all(p).await,
+                On::SqliteConn(c) => q.fetch_all(c).await,
+                _ => unreachable!("checked above"),
+            }
+        }
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional<'a, T>(
+        self,
+        on: impl Into<On<'a>>,
+    ) -> Result<Option<T>, sqlx::Error>
+    where
+        T: Rows,
+    {
+        let on = on.into();
+        if on.is_postgres() {
+            let (sql, args) = self.postgres()?;
+            let q = sqlx::query_as_with::<Postgres, T, _>(sql, args);
+            match on {
+                On::PgPool(p) => q.fetch_optional(p).await,
+                On::PgConn(c) => q.fetch_optional(c).await,
+                _ => unreachable!("checked above"),
+            }
+        } else {
+            let (sql, args) = self.sqlite()?;
+            let q = sqlx::query_as_with::<Sqlite, T, _>(sql, args);
+            match on {
+                On::SqlitePool(p) => q.fetch_optional(p).await,
+                On::SqliteConn(c) => q.fetch_optional(c).await,
+                _ => unreachable!("checked above"),
+            }
+        }
+    }
+
+    /// The first row; an error when there is none.
+    pub async fn fetch_one<'a, T>(self, on: impl Into<On<'a>>) -> Result<T, sqlx::Error>
+    where
+        T: Rows,
+    {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// The first column of every row.
+    pub async fn scalars<'a, T>(self, on: impl Into<On<'a>>) -> Result<Vec<T>, sqlx::Error>
+    where
+        (T,): Rows,
+    {
+        Ok(self
+            .fetch_all::<(T,)>(on)
+            .await?
+            .into_iter()
+            .map(|(v,)| v)
+            .collect())
+    }
+
+    /// The first column of the first row, if any.
+    pub async fn scalar_optional<'a, T>(
+        self,
+        on: impl Into<On<'a>>,
+    ) -> Result<Option<T>, sqlx::Error>
+    where
+        (T,): Rows,
+    {
+        Ok(self.fetch_optional::<(T,)>(on).await?.map(|(v,)| v))
+    }
+
+    /// The first column of the first row; an error when there is none.
+    pub async fn scalar<'a, T>(self, on: impl Into<On<'a>>) -> Result<T, sqlx::Error>
+    where
+        (T,): Rows,
+    {
+        Ok(self.fetch_one::<(T,)>(on).await?.0)
+    }
+}
+
+/// A row type both backends decode.
+pub trait Rows:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
+{
+}
+
+impl<T> Rows for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
+{
+}

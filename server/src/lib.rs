@@ -20,6 +20,8 @@
 //! - [`bad_input`]: the middleware that answers unreadable server-function arguments with 400.
 //! - `local_instance` (feature `local-instance`): a whole dashboard on a free
 //!   port with a throw-away database, for the integration tests and the benchmark.
+//! - `local_cluster` (feature `local-instance`): several `server` processes on
+//!   one PostgreSQL database with a standalone sandbox (cluster tests, `bench replicas`).
 //!
 //! `main.rs` stays thin: parse, build, serve; any start-up error is one line.
 
@@ -29,6 +31,8 @@ pub mod config;
 pub mod cross_site;
 pub mod hosts;
 pub mod live_events;
+#[cfg(feature = "local-instance")]
+pub mod local_cluster;
 #[cfg(feature = "local-instance")]
 pub mod local_instance;
 pub mod metrics;
@@ -42,4 +46,4 @@ pub mod sign_in;
 pub use application::{Application, StartupError};
 pub use config::Config;
 #[cfg(feature = "local-instance")]
-pub use local_instance::{LocalInstance, ADMIN_EMAIL, ADMIN_PASSWORD};
+pub use local_instance::{seed_families, LocalInstance, Seeding, ADMIN_EMAIL, ADMIN_PASSWORD};

@@ -57,7 +57,7 @@ impl Place {
 }
 
 /// Creates a new, empty database on the PostgreSQL server at `server`; its URL.
-async fn fresh_postgres_database(server: &str) -> Result<String, String> {
+pub(crate) async fn fresh_postgres_database(server: &str) -> Result<String, String> {
     use sqlx::Connection;
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -106,106 +106,21 @@ impl LocalInstance {
     }
 
     /// Connected integrations `ids` (none may exist yet), each holding a
-    /// real token family of the in-process sandbox (issued by its consent
-    /// and code exchange, without the HTTP round trips) sealed as the
-    /// connect flow seals it: Ada's grant on one site, issued at `t0`, the
-    /// access token expiring at `expires_at(id)`. A thousand rows per
-    /// transaction, the sandbox's record of them stored after each.
-    ///
-    /// # Panics
-    /// When the database or the sandbox refuse a write: seeding is set-up.
+    /// real token family of the in-process sandbox: see [`seed_families`].
     pub async fn seed_sandbox_families(
         &self,
         ids: std::ops::RangeInclusive<i64>,
         t0: i64,
         expires_at: impl Fn(i64) -> i64,
     ) {
-        use domain::IntegrationId;
-        use engine::vault::Column;
-        use engine::Secret;
-        const CHUNK: i64 = 1_000;
-        let redirect_uri = self.engine.redirect_uri().to_string();
-        let client_id = self.atlassian.settings().client_id.clone();
-        use engine::db::query;
-        let (mut first, end) = ids.into_inner();
-        while first <= end {
-            let last = (first + CHUNK - 1).min(end);
-            let issued: Vec<_> = {
-                let mut store = self.sandbox.store();
-                (first..=last)
-                    .map(|_| {
-                        let code = store.issue_code(
-                            sandbox::rules::CodeGrant {
-                                client_id: client_id.clone(),
-                                redirect_uri: redirect_uri.clone(),
-                                scopes: vec!["read:jira-work".into(), "offline_access".into()],
-                                account_id: "557058:ada-lovelace".into(),
-                                cloud_ids: vec!["11111111-aaaa-4aaa-8aaa-111111111111".into()],
-                                code_challenge: None,
-                            },
-                            t0,
-                        );
-                        store
-                            .exchange_code(&client_id, &code, &redirect_uri, None, t0)
-                            .expect("exchange")
-                    })
-                    .collect()
-            };
-            let mut tx = self.database.begin().await.expect("tx");
-            for (id, tokens) in (first..=last).zip(issued) {
-                let iid = IntegrationId(id);
-                let access = self
-                    .vault
-                    .encrypt(iid, Column::AccessToken, &Secret::new(tokens.access_token))
-                    .expect("seal");
-                let refresh = self
-                    .vault
-                    .encrypt(
-                        iid,
-                        Column::RefreshToken,
-                        &Secret::new(tokens.refresh_token.expect("a refresh token")),
-                    )
-                    .expect("seal");
-                query(
-                    "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
-                        access_token, expires_at, access_token_lifetime, is_active, refresh_token_issued_at,
-                        consented_at, created_at, updated_at)
-                     VALUES ($1, 'family-' || CAST($1 AS TEXT), 'Family ' || CAST($1 AS TEXT), NULL,
-                        'read:jira-work offline_access', $2, $3, $4, 3600, 1, $5, $5, $5, $5)",
-                )
-                .bind(id)
-                .bind(refresh)
-                .bind(access)
-                .bind(expires_at(id))
-                .bind(t0)
-                .execute(&mut tx)
-                .await
-                .expect("insert");
-                query(
-                    "INSERT INTO integration_sites VALUES ($1, 'cloud-' || CAST($1 AS TEXT),
-                        'site-' || CAST($1 AS TEXT),
-                        'https://site-' || CAST($1 AS TEXT) || '.atlassian.net')",
-                )
-                .bind(id)
-                .execute(&mut tx)
-                .await
-                .expect("site");
-            }
-            if tx.is_postgres() {
-                // Rows inserted with their ids: the next id the database
-                // hands out must come after them.
-                query(
-                    "SELECT setval(pg_get_serial_sequence('integrations', 'id'),
-                        (SELECT max(id) FROM integrations))",
-                )
-                .execute(&mut tx)
-                .await
-                .expect("sequence");
-            }
-            tx.commit().await.expect("commit");
-            self.sandbox.flush().await.expect("sandbox state");
-            first = last + 1;
-        }
+        let to = Seeding {
+            database: &self.database,
+            vault: &self.vault,
+            sandbox: &self.sandbox,
+            client_id: &self.atlassian.settings().client_id,
+            redirect_uri: self.engine.redirect_uri().as_str(),
+        };
+        seed_families(&to, ids, t0, expires_at).await;
     }
 
     /// Stops serving, as a stopping server does: the live event streams end
@@ -277,5 +192,119 @@ impl LocalInstance {
             stop,
             place,
         })
+    }
+}
+
+/// Where [`seed_families`] writes: a dashboard's database and token key, and
+/// the sandbox (with its registered client and callback) that issues the
+/// families.
+pub struct Seeding<'a> {
+    pub database: &'a Database,
+    pub vault: &'a TokenVault,
+    pub sandbox: &'a sandbox::Sandbox,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+}
+
+/// Connected integrations `ids` (none may exist yet), each holding a
+/// real token family of `to.sandbox` (issued by its consent
+/// and code exchange, without the HTTP round trips) sealed as the
+/// connect flow seals it: Ada's grant on one site, issued at `t0`, the
+/// access token expiring at `expires_at(id)`. A thousand rows per
+/// transaction, the sandbox's record of them stored after each.
+///
+/// # Panics
+/// When the database or the sandbox refuse a write: seeding is set-up.
+pub async fn seed_families(
+    to: &Seeding<'_>,
+    ids: std::ops::RangeInclusive<i64>,
+    t0: i64,
+    expires_at: impl Fn(i64) -> i64,
+) {
+    use domain::IntegrationId;
+    use engine::vault::Column;
+    use engine::Secret;
+    const CHUNK: i64 = 1_000;
+    let redirect_uri = to.redirect_uri.to_owned();
+    let client_id = to.client_id.to_owned();
+    use engine::db::query;
+    let (mut first, end) = ids.into_inner();
+    while first <= end {
+        let last = (first + CHUNK - 1).min(end);
+        let issued: Vec<_> = {
+            let mut store = to.sandbox.store();
+            (first..=last)
+                .map(|_| {
+                    let code = store.issue_code(
+                        sandbox::rules::CodeGrant {
+                            client_id: client_id.clone(),
+                            redirect_uri: redirect_uri.clone(),
+                            scopes: vec!["read:jira-work".into(), "offline_access".into()],
+                            account_id: "557058:ada-lovelace".into(),
+                            cloud_ids: vec!["11111111-aaaa-4aaa-8aaa-111111111111".into()],
+                            code_challenge: None,
+                        },
+                        t0,
+                    );
+                    store
+                        .exchange_code(&client_id, &code, &redirect_uri, None, t0)
+                        .expect("exchange")
+                })
+                .collect()
+        };
+        let mut tx = to.database.begin().await.expect("tx");
+        for (id, tokens) in (first..=last).zip(issued) {
+            let iid = IntegrationId(id);
+            let access = to
+                .vault
+                .encrypt(iid, Column::AccessToken, &Secret::new(tokens.access_token))
+                .expect("seal");
+            let refresh = to
+                .vault
+                .encrypt(
+                    iid,
+                    Column::RefreshToken,
+                    &Secret::new(tokens.refresh_token.expect("a refresh token")),
+                )
+                .expect("seal");
+            query(
+                "INSERT INTO integrations (id, account_id, account_name, account_email, scopes, refresh_token,
+                    access_token, expires_at, access_token_lifetime, is_active, refresh_token_issued_at,
+                    consented_at, created_at, updated_at)
+                 VALUES ($1, 'family-' || CAST($1 AS TEXT), 'Family ' || CAST($1 AS TEXT), NULL,
+                    'read:jira-work offline_access', $2, $3, $4, 3600, 1, $5, $5, $5, $5)",
+            )
+            .bind(id)
+            .bind(refresh)
+            .bind(access)
+            .bind(expires_at(id))
+            .bind(t0)
+            .execute(&mut tx)
+            .await
+            .expect("insert");
+            query(
+                "INSERT INTO integration_sites VALUES ($1, 'cloud-' || CAST($1 AS TEXT),
+                    'site-' || CAST($1 AS TEXT),
+                    'https://site-' || CAST($1 AS TEXT) || '.atlassian.net')",
+            )
+            .bind(id)
+            .execute(&mut tx)
+            .await
+            .expect("site");
+        }
+        if tx.is_postgres() {
+            // Rows inserted with their ids: the next id the database
+            // hands out must come after them.
+            query(
+                "SELECT setval(pg_get_serial_sequence('integrations', 'id'),
+                    (SELECT max(id) FROM integrations))",
+            )
+            .execute(&mut tx)
+            .await
+            .expect("sequence");
+        }
+        tx.commit().await.expect("commit");
+        to.sandbox.flush().await.expect("sandbox state");
+        first = last + 1;
     }
 }

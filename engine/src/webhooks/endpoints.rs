@@ -343,6 +343,21 @@ impl Engine {
         &self,
         endpoint: Option<(&Url, &Secret)>,
     ) -> Result<(), WebhookError> {
+        match self.configure_environment_webhook_once(endpoint).await {
+            // Another process sharing the database added it at the same
+            // moment (processes start together): this one now finds it and
+            // brings it in step instead.
+            Err(WebhookError::Storage(_)) if endpoint.is_some() => {
+                self.configure_environment_webhook_once(endpoint).await
+            }
+            done => done,
+        }
+    }
+
+    async fn configure_environment_webhook_once(
+        &self,
+        endpoint: Option<(&Url, &Secret)>,
+    ) -> Result<(), WebhookError> {
         let now: UnixTime = self.clock.now();
         let existing = self
             .db

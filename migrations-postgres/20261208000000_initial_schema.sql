@@ -239,6 +239,8 @@ CREATE TABLE sign_in_failures (
     failed_at BIGINT NOT NULL
 );
 CREATE INDEX sign_in_failures_by_subject ON sign_in_failures (subject, failed_at);
+-- The throttle sweeps old failures on every sign-in.
+CREATE INDEX sign_in_failures_by_time ON sign_in_failures (failed_at);
 
 CREATE TABLE setup_token (
     only_row   BIGINT PRIMARY KEY CHECK (only_row = 1),

@@ -171,7 +171,7 @@ async fn notified(listener: &mut Option<PgListener>) {
         Some(listener) => {
             if let Err(e) = listener.recv().await {
                 tracing::warn!(error = %e, "the change feed's listener lost its connection");
-                tokio::time::sleep(FOLLOW_EVERY).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }
         None => std::future::pending().await,

@@ -426,6 +426,9 @@ async fn sandbox_for(
     let pool = match db.sqlite_pool() {
         Some(dashboard) => sandbox::persist::sharing_wal_with(dashboard),
         None => {
+            tracing::warn!(
+                "sandbox mode on PostgreSQL: the built-in sandbox keeps its state in this process (DATA_DIR/sandbox.db); several processes sharing the database need a sandbox of their own (JIRA_* pointing at `cargo run -p sandbox`, as scripts/cluster does)"
+            );
             let folder = local_folder(config, db);
             // A missing folder makes the open below fail with a sentence.
             let _ = std::fs::create_dir_all(&folder);

@@ -8,11 +8,13 @@
 //! throw-away one started here with `scripts/postgres`. Every test name
 //! starts with `cluster_` (scripts/test runs them in its PostgreSQL pass).
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE};
 use sandbox::rules::FaultKind;
 use server::local_cluster::Cluster;
 use sha2::{Digest, Sha256};
@@ -29,29 +31,31 @@ async fn start(servers: usize, extra: &[(&str, &str)]) -> Cluster {
         .expect("start the cluster")
 }
 
-/// Signs the administrator in on `base`: the session cookie (`name=value`).
-async fn sign_in(base: &str) -> String {
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .post(format!("{base}/login"))
-        .form(&[
-            ("email", server::ADMIN_EMAIL),
-            ("password", server::ADMIN_PASSWORD),
-            ("next", "/dashboard"),
-        ])
-        .send()
-        .await
-        .expect("sign in");
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("jira_dashboard_session="))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("no session from {base}: {}", res.status()))
+/// A cluster of `servers` processes with one integration (Ada's, expiring in
+/// an hour: only a button refreshes it), the administrator signed in on the
+/// first process (the session cookie), Ada's token requests so far, and the
+/// next token request held in flight for `delay_ms`.
+async fn one_integration(
+    servers: usize,
+    extra: &[(&str, &str)],
+    delay_ms: u64,
+) -> (Cluster, String, u64) {
+    let cluster = start(servers, extra).await;
+    let now = cluster.sandbox.sandbox.now();
+    cluster.seed(1..=1, |_| now + 3_600).await;
+    let cookie = common::sign_in(
+        &cluster.servers[0].base,
+        server::ADMIN_EMAIL,
+        server::ADMIN_PASSWORD,
+    )
+    .await
+    .expect("sign in");
+    let before = ada(&cluster).token_requests;
+    cluster
+        .sandbox
+        .sandbox
+        .inject_fault(FaultKind::Delay { ms: delay_ms }, 1);
+    (cluster, cookie, before)
 }
 
 /// The dashboard's Refresh button, on `base`: (ok, message).
@@ -88,19 +92,10 @@ async fn count(cluster: &Cluster, sql: &'static str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_150_concurrent_refreshes_over_three_processes_make_one_token_request() {
-    let cluster = start(3, &[]).await;
-    let now = cluster.sandbox.sandbox.now();
-    cluster.seed(1..=1, |_| now + 3_600).await;
     // One sign-in: the session lives in the database, so every process
-    // knows it.
-    let cookie = sign_in(&cluster.servers[0].base).await;
-    let before = ada(&cluster).token_requests;
-    // A slow answer keeps the one token request in flight while all 150
-    // arrive, 50 on each process.
-    cluster
-        .sandbox
-        .sandbox
-        .inject_fault(FaultKind::Delay { ms: 3_000 }, 1);
+    // knows it. A slow answer keeps the one token request in flight while
+    // all 150 arrive, 50 on each process.
+    let (cluster, cookie, before) = one_integration(3, &[], 3_000).await;
     let http = reqwest::Client::new();
     let sent = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
@@ -144,16 +139,8 @@ async fn cluster_150_concurrent_refreshes_over_three_processes_make_one_token_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_a_process_killed_holding_the_lease_leaves_the_refresh_to_another() {
     // The survivor's scheduler looks every second.
-    let mut cluster = start(2, &[("SCHEDULER_INTERVAL_SECS", "1")]).await;
-    let now = cluster.sandbox.sandbox.now();
-    // Expiring in an hour: not due, so only the button starts a refresh.
-    cluster.seed(1..=1, |_| now + 3_600).await;
-    let cookie = sign_in(&cluster.servers[0].base).await;
-    let before = ada(&cluster).token_requests;
-    cluster
-        .sandbox
-        .sandbox
-        .inject_fault(FaultKind::Delay { ms: 2_000 }, 1);
+    let (mut cluster, cookie, before) =
+        one_integration(2, &[("SCHEDULER_INTERVAL_SECS", "1")], 2_000).await;
     let base = cluster.servers[0].base.clone();
     let (http, cookie_a) = (reqwest::Client::new(), cookie.clone());
     let doomed = tokio::spawn(async move {

@@ -33,8 +33,8 @@ impl Backend {
     /// Starts a transaction (`BEGIN`).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Backend::Sqlite(pool) => Tx::sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Tx::postgres(pool.begin().await?),
         })
     }
 
@@ -43,46 +43,99 @@ impl Backend {
     /// with another one: `BEGIN IMMEDIATE` on SQLite (one writer at a time
     /// anyway); on PostgreSQL, a transaction-scoped advisory lock that every
     /// such transaction takes, so they run one after the other as they do
-    /// on SQLite. The refresh's hot path never needs it: its writes are
-    /// single compare-and-swap statements.
+    /// on SQLite. Rare writes only (consents, account changes, webhook
+    /// claims): the refresh's writes are single compare-and-swap statements,
+    /// the sign-in throttle locks per subject ([`Backend::begin_locking`]).
     pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(WRITE_LOCK_KEY)
-                    .execute(&mut *tx)
-                    .await?;
-                Tx::Postgres(tx)
+        self.begin_locking(&[GLOBAL_WRITE_LOCK]).await
+    }
+
+    /// Starts a writing transaction that serialises with every other one
+    /// naming one of `keys`: `BEGIN IMMEDIATE` on SQLite (which serialises
+    /// all writers); on PostgreSQL, `READ COMMITTED` (whatever the server's
+    /// default) and a transaction-scoped advisory lock per key, taken in
+    /// order (no deadlock between two such transactions). At most
+    /// [`LOCK_WAITERS`] of a process's transactions wait for such locks at
+    /// once, so waiters never take the whole connection pool from the
+    /// refreshes.
+    pub async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
+        let pool = match self {
+            Backend::Sqlite(pool) => {
+                return Ok(Tx::sqlite(pool.begin_with("BEGIN IMMEDIATE").await?))
             }
+            Backend::Postgres(pool) => pool,
+        };
+        let permit = LOCK_WAITING
+            .acquire()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let mut tx = pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await?;
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("jira-dashboard:{key}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(Tx {
+            inner: TxInner::Postgres(tx),
+            _waiting: Some(permit),
         })
     }
 }
 
-/// The advisory lock key of [`Backend::begin_immediate`] on PostgreSQL
-/// ("jira" in ASCII).
-const WRITE_LOCK_KEY: i64 = 0x6A69_7261;
+/// The key of [`Backend::begin_immediate`]'s lock.
+const GLOBAL_WRITE_LOCK: &str = "writes";
+
+/// How many of a process's transactions may hold or wait for PostgreSQL
+/// advisory locks at once (of its pool of 16 connections).
+pub const LOCK_WAITERS: usize = 4;
+static LOCK_WAITING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOCK_WAITERS);
 
 /// An open transaction on either backend; rolled back when dropped
 /// without [`Tx::commit`].
 #[derive(Debug)]
-pub enum Tx {
+pub struct Tx {
+    inner: TxInner,
+    /// A place among the lock waiters, held to the end.
+    _waiting: Option<tokio::sync::SemaphorePermit<'static>>,
+}
+
+#[derive(Debug)]
+enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl Tx {
+    pub fn sqlite(tx: Transaction<'static, Sqlite>) -> Self {
+        Self {
+            inner: TxInner::Sqlite(tx),
+            _waiting: None,
+        }
+    }
+
+    pub fn postgres(tx: Transaction<'static, Postgres>) -> Self {
+        Self {
+            inner: TxInner::Postgres(tx),
+            _waiting: None,
+        }
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
         }
     }
 
     /// Whether this is a PostgreSQL transaction.
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self.inner, TxInner::Postgres(_))
     }
 }
 
@@ -93,12 +146,6 @@ pub enum On<'a> {
     PgPool(&'a PgPool),
     SqliteConn(&'a mut SqliteConnection),
     PgConn(&'a mut PgConnection),
-}
-
-impl On<'_> {
-    fn is_postgres(&self) -> bool {
-        matches!(self, On::PgPool(_) | On::PgConn(_))
-    }
 }
 
 impl<'a> From<&'a Backend> for On<'a> {
@@ -118,9 +165,9 @@ impl<'a> From<&'a super::Database> for On<'a> {
 
 impl<'a> From<&'a mut Tx> for On<'a> {
     fn from(tx: &'a mut Tx) -> Self {
-        match tx {
-            Tx::Sqlite(tx) => On::SqliteConn(tx),
-            Tx::Postgres(tx) => On::PgConn(tx),
+        match &mut tx.inner {
+            TxInner::Sqlite(tx) => On::SqliteConn(tx),
+            TxInner::Postgres(tx) => On::PgConn(tx),
         }
     }
 }
@@ -172,6 +219,33 @@ value_from!(Blob:
     Option<Vec<u8>> => |v| v,
     &Option<Vec<u8>> => |v| v.clone(),
 );
+
+/// Builds `$query`'s text and arguments for the backend `$on` names, makes
+/// the sqlx query with `$build` (`query_with`, `query_as_with`), runs
+/// `$method` on the pool or connection and maps the result with `$then`:
+/// the same code for either backend, each with its own types.
+macro_rules! run_on {
+    ($query:expr, $on:expr, $build:expr, $method:ident, $then:expr) => {{
+        match $on.into() {
+            On::SqlitePool(pool) => {
+                let (sql, args) = $query.sqlite()?;
+                $build(sql, args).$method(pool).await.map($then)
+            }
+            On::SqliteConn(conn) => {
+                let (sql, args) = $query.sqlite()?;
+                $build(sql, args).$method(conn).await.map($then)
+            }
+            On::PgPool(pool) => {
+                let (sql, args) = $query.postgres()?;
+                $build(sql, args).$method(pool).await.map($then)
+            }
+            On::PgConn(conn) => {
+                let (sql, args) = $query.postgres()?;
+                $build(sql, args).$method(conn).await.map($then)
+            }
+        }
+    }};
+}
 
 /// A query: its SQL (one text, or one per backend) and its bound values.
 #[derive(Debug, Clone)]
@@ -229,7 +303,15 @@ impl Query {
         for value in &self.values {
             match value.clone() {
                 Value::Int(v) => args.add(v),
-                Value::Text(v) => args.add(v),
+                // PostgreSQL's text cannot hold NUL (SQLite's can): dropped,
+                // so a stray one in a form or a provider's answer is not a 500.
+                Value::Text(v) => args.add(v.map(|s| {
+                    if s.contains('\0') {
+                        s.replace('\0', "")
+                    } else {
+                        s
+                    }
+                })),
                 Value::Blob(v) => args.add(v),
             }
             .map_err(sqlx::Error::Encode)?;
@@ -239,26 +321,8 @@ impl Query {
 
     /// Runs the query; how many rows it changed.
     pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<u64, sqlx::Error> {
-        let on = on.into();
-        if on.is_postgres() {
-            let (sql, args) = self.postgres()?;
-            let q = sqlx::query_with(sql, args);
-            Ok(match on {
-                On::PgPool(p) => q.execute(p).await?,
-                On::PgConn(c) => q.execute(c).await?,
-                _ => unreachable!("checked above"),
-            }
+        run_on!(self, on, sqlx::query_with, execute, |done| done
             .rows_affected())
-        } else {
-            let (sql, args) = self.sqlite()?;
-            let q = sqlx::query_with(sql, args);
-            Ok(match on {
-                On::SqlitePool(p) => q.execute(p).await?,
-                On::SqliteConn(c) => q.execute(c).await?,
-                _ => unreachable!("checked above"),
-            }
-            .rows_affected())
-        }
     }
 
     /// Every row, decoded as `T`.
@@ -266,24 +330,13 @@ impl Query {
     where
         T: Rows,
     {
-        let on = on.into();
-        if on.is_postgres() {
-            let (sql, args) = self.postgres()?;
-            let q = sqlx::query_as_with::<Postgres, T, _>(sql, args);
-            match on {
-                On::PgPool(p) => q.fetch_all(p).await,
-                On::PgConn(c) => q.fetch_all(c).await,
-                _ => unreachable!("checked above"),
-            }
-        } else {
-            let (sql, args) = self.sqlite()?;
-            let q = sqlx::query_as_with::<Sqlite, T, _>(sql, args);
-            match on {
-                On::SqlitePool(p) => q.fetch_all(p).await,
-                On::SqliteConn(c) => q.fetch_all(c).await,
-                _ => unreachable!("checked above"),
-            }
-        }
+        run_on!(
+            self,
+            on,
+            sqlx::query_as_with::<_, T, _>,
+            fetch_all,
+            |rows| rows
+        )
     }
 
     /// The first row, if any.
@@ -294,24 +347,13 @@ impl Query {
     where
         T: Rows,
     {
-        let on = on.into();
-        if on.is_postgres() {
-            let (sql, args) = self.postgres()?;
-            let q = sqlx::query_as_with::<Postgres, T, _>(sql, args);
-            match on {
-                On::PgPool(p) => q.fetch_optional(p).await,
-                On::PgConn(c) => q.fetch_optional(c).await,
-                _ => unreachable!("checked above"),
-            }
-        } else {
-            let (sql, args) = self.sqlite()?;
-            let q = sqlx::query_as_with::<Sqlite, T, _>(sql, args);
-            match on {
-                On::SqlitePool(p) => q.fetch_optional(p).await,
-                On::SqliteConn(c) => q.fetch_optional(c).await,
-                _ => unreachable!("checked above"),
-            }
-        }
+        run_on!(
+            self,
+            on,
+            sqlx::query_as_with::<_, T, _>,
+            fetch_optional,
+            |row| row
+        )
     }
 
     /// The first row; an error when there is none.

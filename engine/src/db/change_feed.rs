@@ -3,7 +3,7 @@
 
 use domain::IntegrationId;
 
-use super::{query, Database, DatabaseError};
+use super::{query, Database, DatabaseError, Query};
 
 /// The PostgreSQL channel [`Database::append_changes`] notifies.
 pub const CHANGES_CHANNEL: &str = "integration_changes";
@@ -45,13 +45,21 @@ impl Database {
                 .execute(&mut tx)
                 .await?;
         }
-        for id in ids {
-            query("INSERT INTO integration_changes (integration_id, origin) VALUES ($1, $2)")
-                .bind(*id)
-                .bind(origin)
-                .execute(&mut tx)
-                .await?;
-        }
+        // One statement for the batch (the lock is held for as short as can be).
+        let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
+            .unwrap_or_else(|_| "[]".into());
+        Query::dialect(
+            "INSERT INTO integration_changes (integration_id, origin)
+             SELECT value, $2 FROM json_each($1) ORDER BY key",
+            "INSERT INTO integration_changes (integration_id, origin)
+             SELECT CAST(value AS BIGINT), $2
+             FROM json_array_elements_text(CAST($1 AS json)) WITH ORDINALITY AS e(value, n)
+             ORDER BY n",
+        )
+        .bind(list)
+        .bind(origin)
+        .execute(&mut tx)
+        .await?;
         query(
             "DELETE FROM integration_changes
              WHERE seq <= (SELECT max(seq) FROM integration_changes) - $1",
@@ -91,7 +99,7 @@ impl Database {
         // give each statement its own).
         let mut tx = match self.backend() {
             super::Backend::Sqlite(_) => self.begin().await?,
-            super::Backend::Postgres(pool) => super::Tx::Postgres(
+            super::Backend::Postgres(pool) => super::Tx::postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
             ),

@@ -106,18 +106,20 @@ impl Database {
     ) -> Result<bool, DatabaseError> {
         // IMMEDIATE: the write lock is taken before the first read, so a
         // concurrent writer makes this wait (busy timeout) instead of failing
-        // with "database is locked" when a read-then-write upgrade collides;
-        // on PostgreSQL it keeps "was it active?" true until the update.
-        let mut tx = self.begin_immediate().await?;
+        // with "database is locked" when a read-then-write upgrade collides.
+        // On PostgreSQL the read locks the row instead, which keeps "was it
+        // active?" true until the update.
+        let mut tx = self.begin_locking(&[]).await?;
         let id = event.integration_id;
         let was_active = match (announce.map(|a| a.when), id) {
-            (Some(AnnounceIf::WasActive), Some(id)) => {
-                query("SELECT is_active = 1 FROM integrations WHERE id = $1")
-                    .bind(id)
-                    .scalar_optional::<bool>(&mut tx)
-                    .await?
-                    .unwrap_or(false)
-            }
+            (Some(AnnounceIf::WasActive), Some(id)) => Query::dialect(
+                "SELECT is_active = 1 FROM integrations WHERE id = $1",
+                "SELECT is_active = 1 FROM integrations WHERE id = $1 FOR UPDATE",
+            )
+            .bind(id)
+            .scalar_optional::<bool>(&mut tx)
+            .await?
+            .unwrap_or(false),
             _ => true,
         };
         if update.execute(&mut tx).await? == 0 {

@@ -23,7 +23,7 @@ use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
 use super::events::{bind_event, insert_event};
 use super::refresh_queries::{bind_rotation, RefreshRow, Rotation, CLAIM_SQL, ROTATION_UPDATE};
-use super::{query, Backend, DatabaseError, NewEvent, On};
+use super::{query, Backend, DatabaseError, NewEvent, On, Query};
 
 /// The most writes committed together.
 pub const MAX_GROUP: usize = 64;
@@ -183,13 +183,13 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
             owner,
             until,
             now,
-        } => query(format!(
-            "SAVEPOINT one_write; {CLAIM_SQL}; RELEASE one_write;"
-        ))
-        .bind(owner)
-        .bind(*until)
-        .bind(*now)
-        .bind(*id)
+        } => claim(
+            format!("SAVEPOINT one_write; {CLAIM_SQL}; RELEASE one_write;"),
+            owner,
+            *until,
+            *now,
+            *id,
+        )
         .fetch_all::<RefreshRow>(On::SqliteConn(&mut *conn))
         .await
         .map(|rows| Written::Claimed(rows.into_iter().next())),
@@ -227,6 +227,11 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
     Ok(done?)
 }
 
+/// [`CLAIM_SQL`] (in `sql`) with its binds.
+fn claim(sql: String, owner: &str, until: UnixTime, now: UnixTime, id: IntegrationId) -> Query {
+    query(sql).bind(owner).bind(until).bind(now).bind(id)
+}
+
 /// One write on PostgreSQL, in its own transaction: the claim is one
 /// statement; the rotation and its event commit together.
 async fn direct_write(pool: &PgPool, write: &Write) -> Result<Written, DatabaseError> {
@@ -238,11 +243,7 @@ async fn direct_write(pool: &PgPool, write: &Write) -> Result<Written, DatabaseE
             until,
             now,
         } => Written::Claimed(
-            query(CLAIM_SQL)
-                .bind(owner)
-                .bind(*until)
-                .bind(*now)
-                .bind(*id)
+            claim(CLAIM_SQL.to_owned(), owner, *until, *now, *id)
                 .fetch_optional::<RefreshRow>(on())
                 .await?,
         ),
@@ -254,7 +255,7 @@ async fn direct_write(pool: &PgPool, write: &Write) -> Result<Written, DatabaseE
             event,
             now,
         } => {
-            let mut tx = super::Tx::Postgres(pool.begin().await?);
+            let mut tx = super::Tx::postgres(pool.begin().await?);
             let update = bind_rotation(query(ROTATION_UPDATE), *id, sent, *fence, rotation, *now);
             let stored = update.execute(&mut tx).await? == 1;
             if stored {

@@ -116,8 +116,19 @@ impl Database {
     }
 
     async fn open_postgres(url: &str) -> Result<Self, DatabaseError> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|e| DatabaseError::BadUrl(e.to_string()))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| DatabaseError::BadUrl(e.to_string()))?
+            .options([
+                // A rotated refresh token must survive a crash, as on SQLite
+                // (FULL): whatever the server's default.
+                ("synchronous_commit", "on"),
+                // A process that stops mid-transaction (a frozen VM) must not
+                // hold its row and advisory locks for the hours TCP takes to
+                // notice; nor may a lock wait or a statement hang a request.
+                ("idle_in_transaction_session_timeout", "30s"),
+                ("lock_timeout", "30s"),
+                ("statement_timeout", "60s"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(std::time::Duration::from_secs(10))
@@ -125,6 +136,7 @@ impl Database {
             .await
             .map_err(DatabaseError::Open)?;
         sqlx::migrate!("../migrations-postgres").run(&pool).await?;
+        warn_of_clock_skew(&pool).await;
         let backend = Backend::Postgres(pool);
         let group = group_commit::GroupCommit::start(backend.clone());
         Ok(Self { backend, group })
@@ -152,6 +164,11 @@ impl Database {
     /// Starts a writing transaction (see [`Backend::begin_immediate`]).
     pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
         self.backend.begin_immediate().await
+    }
+
+    /// Starts a writing transaction serialised per key (see [`Backend::begin_locking`]).
+    pub async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
+        self.backend.begin_locking(keys).await
     }
 
     /// Whether the database answers a trivial query.
@@ -202,6 +219,31 @@ impl Database {
         Ok(due.map_or(0, |at| (now.secs() - at).max(0)))
     }
 }
+
+/// Leases, scheduler claims and Atlassian's leeway compare times that
+/// different processes wrote: a process whose clock is off by more than a
+/// few seconds is said so at start-up (against the database server's clock).
+async fn warn_of_clock_skew(pool: &sqlx::PgPool) {
+    let database: Result<i64, _> =
+        sqlx::query_scalar("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)")
+            .fetch_one(pool)
+            .await;
+    let here = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if let Ok(database) = database {
+        let skew = here - database;
+        if skew.abs() > MAX_CLOCK_SKEW_SECS {
+            tracing::warn!(
+                skew_secs = skew,
+                "this machine's clock is {skew} s off the database server's: leases and Atlassian's 10-minute leeway need the processes' clocks within a few seconds (run NTP)"
+            );
+        }
+    }
+}
+
+/// The clock difference [`warn_of_clock_skew`] tolerates.
+const MAX_CLOCK_SKEW_SECS: i64 = 5;
 
 fn create_folder(folder: &Path) -> Result<(), DatabaseError> {
     std::fs::create_dir_all(folder).map_err(|source| DatabaseError::CreateFolder {

@@ -330,7 +330,11 @@ impl Database {
         now: UnixTime,
     ) -> Result<Result<Vec<i64>, Vec<UnixTime>>, DatabaseError> {
         // (Returning without `commit` rolls back: the transaction is dropped.)
-        let mut tx = self.begin_immediate().await?;
+        // Serialised per subject: one address's or email's attempts count
+        // one after the other; sign-ins of others do not wait.
+        let keys: Vec<String> = subjects.iter().map(|s| format!("sign-in:{s}")).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut tx = self.begin_locking(&keys).await?;
         query("DELETE FROM sign_in_failures WHERE failed_at <= $1")
             .bind(since)
             .execute(&mut tx)

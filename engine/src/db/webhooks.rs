@@ -226,7 +226,10 @@ impl Database {
     /// for the other endpoints). `from_environment` rows are the environment's
     /// to remove: false for them and for unknown ids.
     pub async fn delete_webhook_endpoint(&self, id: i64, any: bool) -> Result<bool, DatabaseError> {
-        let mut tx = self.begin().await?;
+        // Under the write lock, as the attempts' records are: a delete that
+        // cascades to the deliveries while an attempt is recorded would lock
+        // their rows in the opposite order (a deadlock on PostgreSQL).
+        let mut tx = self.begin_immediate().await?;
         let deleted = query(
             "DELETE FROM webhook_endpoints WHERE id = $1 AND ($2 = 1 OR from_environment = 0)",
         )

@@ -27,7 +27,11 @@ impl Sessions {
             }
             Backend::Postgres(pool) => {
                 let store = PostgresStore::new(pool.clone());
-                store.migrate().await?;
+                // Processes starting together on an empty database may race
+                // to create the table: the loser finds it made on its retry.
+                if store.migrate().await.is_err() {
+                    store.migrate().await?;
+                }
                 Sessions::Postgres(store)
             }
         })

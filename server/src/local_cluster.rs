@@ -170,11 +170,16 @@ impl ServerProcess {
         ] {
             command.env_remove(inherited);
         }
+        // The line that says where it listens is the server's own, at info.
+        let log = env
+            .iter()
+            .find(|(k, _)| k == "RUST_LOG")
+            .map_or_else(|| "info".to_owned(), |(_, v)| format!("{v},server=info"));
         command
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", log)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command

@@ -716,10 +716,11 @@ async fn main() {
     bench_replicas().await;
 }
 
-/// Refreshes in flight per process in `bench replicas`: one process is then
-/// bound by the provider's latency (8 at 100 ms: at most 80 per second), as
-/// it would be on a machine of its own, and not by this machine's cores,
-/// which every process, PostgreSQL and the sandbox share here.
+/// Refreshes in flight per process in `bench replicas` (`BENCH_REPLICA_CONCURRENCY`
+/// changes it): one process is then bound by the provider's latency (8 at
+/// 100 ms: at most 80 per second), as it would be on a machine of its own,
+/// and not by this machine's cores, which every process, PostgreSQL and the
+/// sandbox share here.
 const REPLICA_CONCURRENCY: &str = "8";
 /// Integrations due at the start: more than three processes refresh in a window.
 const REPLICA_FLEET: i64 = 12_000;
@@ -750,9 +751,11 @@ async fn replica_rate(binary: &std::path::Path, processes: usize) -> f64 {
         latency_ms: 100,
         ..sandbox::Settings::default()
     };
+    let concurrency = std::env::var("BENCH_REPLICA_CONCURRENCY")
+        .unwrap_or_else(|_| REPLICA_CONCURRENCY.to_owned());
     let env = [
         ("SCHEDULER_INTERVAL_SECS", "1"),
-        ("SCHEDULER_MAX_CONCURRENCY", REPLICA_CONCURRENCY),
+        ("SCHEDULER_MAX_CONCURRENCY", concurrency.as_str()),
         ("RUST_LOG", "warn"),
     ];
     let mut cluster = server::local_cluster::Cluster::start(binary, 0, &env, settings)
@@ -778,8 +781,29 @@ async fn replica_rate(binary: &std::path::Path, processes: usize) -> f64 {
     tokio::time::sleep(REPLICA_WINDOW).await;
     let done = refreshed().await - before;
     let rate = done as f64 / started.elapsed().as_secs_f64();
+    // What the processes complained of, if anything (a figure that falls
+    // short says why here).
+    for (n, server) in cluster.servers.iter().enumerate() {
+        let said = server
+            .output
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let complaints: Vec<&String> = said
+            .iter()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .collect();
+        if let Some(first) = complaints.first() {
+            println!(
+                "  process {}: {} warnings or errors, the first: {}",
+                n + 1,
+                complaints.len(),
+                first.chars().take(300).collect::<String>()
+            );
+        }
+    }
     println!(
-        "{processes} process(es), {REPLICA_CONCURRENCY} refreshes in flight each: {done} refreshes in {:.0} s, {rate:.0}/s",
+        "{processes} process(es), {concurrency} refreshes in flight each: {done} refreshes in {:.0} s, {rate:.0}/s",
         started.elapsed().as_secs_f64()
     );
     rate

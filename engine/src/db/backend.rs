@@ -50,6 +50,20 @@ impl Backend {
         self.begin_locking(&[GLOBAL_WRITE_LOCK]).await
     }
 
+    /// Starts a read-only transaction whose statements all read one
+    /// snapshot: a plain transaction on SQLite (it reads one snapshot
+    /// already); `REPEATABLE READ` on PostgreSQL, whose default (`READ
+    /// COMMITTED`) gives each statement its own.
+    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Backend::Sqlite(pool) => Tx::sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Tx::postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
     /// Starts a writing transaction that serialises with every other one
     /// naming one of `keys`: `BEGIN IMMEDIATE` on SQLite (which serialises
     /// all writers); on PostgreSQL, `READ COMMITTED` (whatever the server's
@@ -146,6 +160,19 @@ pub enum On<'a> {
     PgPool(&'a PgPool),
     SqliteConn(&'a mut SqliteConnection),
     PgConn(&'a mut PgConnection),
+}
+
+impl On<'_> {
+    /// The same place for one more query: a pool is shared, a connection
+    /// (an open transaction) borrowed again.
+    pub fn reborrow(&mut self) -> On<'_> {
+        match self {
+            On::SqlitePool(pool) => On::SqlitePool(pool),
+            On::PgPool(pool) => On::PgPool(pool),
+            On::SqliteConn(conn) => On::SqliteConn(conn),
+            On::PgConn(conn) => On::PgConn(conn),
+        }
+    }
 }
 
 impl<'a> From<&'a Backend> for On<'a> {

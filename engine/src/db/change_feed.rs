@@ -95,15 +95,8 @@ impl Database {
         origin: &str,
         limit: i64,
     ) -> Result<FeedRead, DatabaseError> {
-        // One snapshot for both reads (PostgreSQL's READ COMMITTED would
-        // give each statement its own).
-        let mut tx = match self.backend() {
-            super::Backend::Sqlite(_) => self.begin().await?,
-            super::Backend::Postgres(pool) => super::Tx::postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
-            ),
-        };
+        // One snapshot for both reads.
+        let mut tx = self.begin_snapshot().await?;
         let (oldest, newest): (Option<i64>, Option<i64>) =
             query("SELECT min(seq), max(seq) FROM integration_changes")
                 .fetch_one(&mut tx)

@@ -391,15 +391,8 @@ impl Database {
     ) -> Result<FleetSummary, DatabaseError> {
         let soon = rule.soon(now);
         // One read transaction: every count from the same snapshot, so a
-        // write between two of them cannot skew the sums. (SQLite's
-        // transaction reads one snapshot; PostgreSQL's READ COMMITTED takes
-        // one per statement, so it asks for REPEATABLE READ.)
-        let mut tx = self.begin().await?;
-        if tx.is_postgres() {
-            query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut tx)
-                .await?;
-        }
+        // write between two of them cannot skew the sums.
+        let mut tx = self.begin_snapshot().await?;
         let (active_total, inactive) = Self::connected_counts(&mut tx).await?;
         // Active, no refresh token, run out: only a person can revive it
         // (the scheduler soon flags it inactive). A partial index.

@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use domain::{IntegrationId, UnixTime};
 
 use super::events::{insert_event, Announce, NewEvent};
-use super::{query, Database, DatabaseError, Tx};
+use super::{query, Database, DatabaseError, On, Tx};
 use crate::integration::{Integration, Site};
 
 #[derive(FromRow)]
@@ -309,8 +309,7 @@ impl Database {
         &self,
         id: IntegrationId,
     ) -> Result<Option<Integration>, DatabaseError> {
-        let mut tx = self.begin().await?;
-        find_integration_on(&mut tx, id).await
+        find_integration_on(self.into(), id).await
     }
 
     /// The encrypted tokens of an integration: (access, refresh), for the vault.
@@ -346,15 +345,16 @@ impl Database {
     }
 }
 
-/// One integration (connected or not), with its sites, read in `tx` (the
-/// webhook outbox renders the row as the change it reports left it).
+/// One integration (connected or not), with its sites, read on `on` (in a
+/// transaction, the webhook outbox renders the row as the change it reports
+/// left it).
 pub(crate) async fn find_integration_on(
-    tx: &mut Tx,
+    mut on: On<'_>,
     id: IntegrationId,
 ) -> Result<Option<Integration>, DatabaseError> {
     let row: Option<IntegrationRow> = query(format!("{SELECT_INTEGRATION} WHERE id = $1"))
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(on.reborrow())
         .await?;
     let Some(row) = row else { return Ok(None) };
     let sites: Vec<SiteRow> = query(
@@ -362,7 +362,7 @@ pub(crate) async fn find_integration_on(
          WHERE integration_id = $1 ORDER BY name",
     )
     .bind(id)
-    .fetch_all(&mut *tx)
+    .fetch_all(on)
     .await?;
     Ok(with_sites(vec![row], sites).pop())
 }

@@ -161,6 +161,11 @@ impl Database {
         self.backend.begin().await
     }
 
+    /// Starts a read-only transaction on one snapshot (see [`Backend::begin_snapshot`]).
+    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+        self.backend.begin_snapshot().await
+    }
+
     /// Starts a writing transaction (see [`Backend::begin_immediate`]).
     pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
         self.backend.begin_immediate().await

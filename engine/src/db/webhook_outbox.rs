@@ -34,7 +34,7 @@ pub(crate) async fn enqueue(
     if !wanted {
         return Ok(None);
     }
-    let Some(integration) = find_integration_on(tx, integration_id).await? else {
+    let Some(integration) = find_integration_on(tx.into(), integration_id).await? else {
         return Ok(None);
     };
     let body = message_body(notice, Some(view(&integration, now)), now);

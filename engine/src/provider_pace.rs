@@ -12,6 +12,12 @@
 //! - **Overload**: a `429`, a timeout or a `5xx` halves it (the engine's own
 //!   pause after a `429` also applies).
 //!
+//! It learns from every refresh token request, scheduled or not, timed from
+//! the request to its answer: the lease, the claims and the writes around it
+//! are the database's latency, and must not read as a struggling provider
+//! (with several processes on one PostgreSQL they did, and each process cut
+//! its pace as the fleet grew).
+//!
 //! Pure arithmetic behind a mutex; the clock is the caller's (each answer's
 //! measured duration), so every rule is a unit test below.
 

@@ -20,8 +20,7 @@ use tokio::task::JoinSet;
 use domain::{EventKind, EventOutcome, IntegrationId, RefreshPolicy, UnixTime, WebhookEvent};
 
 use crate::db::{Announce, AnnounceIf, NewEvent};
-use crate::provider_pace::Signal;
-use crate::refresh::{RefreshOutcome, RefreshResult};
+use crate::refresh::RefreshOutcome;
 use crate::webhooks::Notice;
 use crate::Engine;
 
@@ -62,15 +61,6 @@ pub struct TickReport {
     pub due: usize,
     /// The batch was full: more are waiting.
     pub full: bool,
-}
-
-/// What a refresh's result says about the provider's load.
-fn pace_signal(result: &RefreshResult) -> Signal {
-    match result {
-        // 5xx, 429, timeouts, broken connections.
-        RefreshResult::Transient => Signal::Overloaded,
-        _ => Signal::Answered,
-    }
 }
 
 /// Runs one tick at the engine's current time, within [`TICK_BUDGET`].
@@ -124,9 +114,7 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
                 if !exempt && engine.slowed_down(engine.now()) {
                     return None;
                 }
-                let started = Instant::now();
-                let outcome = engine.refresh(id, &domain::Actor::Scheduler).await;
-                Some((outcome, started.elapsed()))
+                Some(engine.refresh(id, &domain::Actor::Scheduler).await)
             });
         }
         let Some(done) = tasks.join_next().await else {
@@ -134,8 +122,7 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
         };
         match done {
             Ok(None) => {}
-            Ok(Some((outcome, took))) => {
-                engine.pace.record(pace_signal(&outcome.result), took);
+            Ok(Some(outcome)) => {
                 tracing::info!(
                     integration = %outcome.integration_id,
                     ok = outcome.ok(),

@@ -41,6 +41,43 @@ async fn the_pace_grows_with_answers_and_halves_on_a_429() {
 }
 
 #[tokio::test]
+async fn the_pace_learns_from_every_token_request_and_only_from_the_provider() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let id = domain::IntegrationId(1);
+    assert_eq!(app.engine.provider_pace_limit(), 8);
+    // An on-demand refresh is a token request like a scheduled one.
+    let outcome = app.engine.refresh(id, &domain::Actor::Scheduler).await;
+    assert!(outcome.ok(), "{outcome:?}");
+    assert_eq!(app.engine.provider_pace_limit(), 9);
+
+    // A 503 from the token endpoint is the provider's overload: halved.
+    app.sandbox.inject_fault(
+        FaultKind::Status {
+            code: 503,
+            retry_after_secs: None,
+        },
+        1,
+    );
+    let outcome = app.engine.refresh(id, &domain::Actor::Scheduler).await;
+    assert!(!outcome.ok(), "{outcome:?}");
+    assert_eq!(app.engine.provider_pace_limit(), 4);
+
+    // A refresh that never reaches the provider (its refresh token cannot
+    // be decrypted: a database or key problem) tells the pace nothing.
+    engine::db::query("UPDATE integrations SET refresh_token = $1 WHERE id = $2")
+        .bind(vec![0u8; 40])
+        .bind(id.0)
+        .execute(&app.database)
+        .await
+        .expect("garble the stored refresh token");
+    app.clock.advance(600);
+    let outcome = app.engine.refresh(id, &domain::Actor::Scheduler).await;
+    assert!(!outcome.ok(), "{outcome:?}");
+    assert_eq!(app.engine.provider_pace_limit(), 4);
+}
+
+#[tokio::test]
 async fn the_pace_never_passes_its_ceiling() {
     let app = TestApp::spawn_with(&[
         "--refresh-margin-secs",

@@ -28,6 +28,7 @@ pub use decision::{backoff_secs, ReauthReason, RefreshResult};
 
 use crate::db::{Announce, AnnounceIf, Claim, Lease, NewEvent, RefreshRow, Rotation};
 use crate::oauth::TokenSet;
+use crate::provider_pace::Signal;
 use crate::vault::Column;
 use crate::webhooks::{Notice, FAILING_NOTICE_AFTER_SECS};
 use crate::{Engine, Integration};
@@ -444,7 +445,16 @@ impl Engine {
                 }
             })
         });
-        Some(self.atlassian.refresh(token).await)
+        let asked = Instant::now();
+        let answer = self.atlassian.refresh(token).await;
+        // The pace learns from the provider's own answer time: the claims and
+        // writes around it are the database's latency, not the provider's.
+        let signal = match &answer {
+            Err(crate::ProviderError::Transient { .. }) => Signal::Overloaded,
+            _ => Signal::Answered,
+        };
+        self.pace.record(signal, asked.elapsed());
+        Some(answer)
     }
 
     /// Gives the lease back after an attempt that stores no outcome.

@@ -722,10 +722,25 @@ async fn main() {
 /// and not by this machine's cores, which every process, PostgreSQL and the
 /// sandbox share here.
 const REPLICA_CONCURRENCY: &str = "8";
-/// Integrations due at the start: more than three processes refresh in a window.
+/// Integrations due at the start, at least: a window must never run out of
+/// work, so the fleet is sized for three processes at their ceiling
+/// ([`replica_fleet`]).
 const REPLICA_FLEET: i64 = 12_000;
 const REPLICA_WARMUP: Duration = Duration::from_secs(5);
 const REPLICA_WINDOW: Duration = Duration::from_secs(30);
+/// The sandbox's answer time in `bench replicas`.
+const REPLICA_LATENCY_MS: u64 = 100;
+
+/// Integrations to seed so that three processes with `concurrency` in flight
+/// each, at most one answer per [`REPLICA_LATENCY_MS`] each, cannot refresh
+/// them all before the window ends (with a fifth to spare). A fleet that
+/// runs dry mid-window measures the fleet, not the processes: so did this
+/// benchmark's first version at 24 and 64 in flight.
+fn replica_fleet(concurrency: u64) -> i64 {
+    let ceiling_per_s = 3 * concurrency * 1_000 / REPLICA_LATENCY_MS;
+    let seconds = (REPLICA_WARMUP + REPLICA_WINDOW).as_secs();
+    REPLICA_FLEET.max(i64::try_from(ceiling_per_s * seconds * 6 / 5).unwrap_or(i64::MAX))
+}
 
 /// Issue 17: refreshes per second on PostgreSQL with one server process and
 /// with three (the release `server` binary, a sandbox answering in 100 ms,
@@ -748,11 +763,15 @@ async fn bench_replicas() {
 /// `processes` servers sharing a fresh PostgreSQL database.
 async fn replica_rate(binary: &std::path::Path, processes: usize) -> f64 {
     let settings = sandbox::Settings {
-        latency_ms: 100,
+        latency_ms: REPLICA_LATENCY_MS,
         ..sandbox::Settings::default()
     };
     let concurrency = std::env::var("BENCH_REPLICA_CONCURRENCY")
         .unwrap_or_else(|_| REPLICA_CONCURRENCY.to_owned());
+    let fleet =
+        replica_fleet(concurrency.parse().unwrap_or_else(|_| {
+            panic!("BENCH_REPLICA_CONCURRENCY is not a number: {concurrency}")
+        }));
     let env = [
         ("SCHEDULER_INTERVAL_SECS", "1"),
         ("SCHEDULER_MAX_CONCURRENCY", concurrency.as_str()),
@@ -762,9 +781,7 @@ async fn replica_rate(binary: &std::path::Path, processes: usize) -> f64 {
         .await
         .expect("start the cluster");
     let now = cluster.sandbox.sandbox.now();
-    cluster
-        .seed(1..=REPLICA_FLEET, |id| now + 60 + id % 240)
-        .await;
+    cluster.seed(1..=fleet, |id| now + 60 + id % 240).await;
     for _ in 0..processes {
         cluster.add_server().expect("start a server");
     }
@@ -779,8 +796,13 @@ async fn replica_rate(binary: &std::path::Path, processes: usize) -> f64 {
     tokio::time::sleep(REPLICA_WARMUP).await;
     let (before, started) = (refreshed().await, Instant::now());
     tokio::time::sleep(REPLICA_WINDOW).await;
-    let done = refreshed().await - before;
+    let total = refreshed().await;
+    let done = total - before;
     let rate = done as f64 / started.elapsed().as_secs_f64();
+    assert!(
+        total < fleet,
+        "all {fleet} integrations were refreshed before the window ended: the figure measures the fleet"
+    );
     // What the processes complained of, if anything (a figure that falls
     // short says why here).
     for (n, server) in cluster.servers.iter().enumerate() {
@@ -803,8 +825,9 @@ async fn replica_rate(binary: &std::path::Path, processes: usize) -> f64 {
         }
     }
     println!(
-        "{processes} process(es), {concurrency} refreshes in flight each: {done} refreshes in {:.0} s, {rate:.0}/s",
-        started.elapsed().as_secs_f64()
+        "{processes} process(es), {concurrency} refreshes in flight each: {done} refreshes in {:.0} s, {rate:.0}/s ({} of {fleet} due left)",
+        started.elapsed().as_secs_f64(),
+        fleet - total
     );
     rate
 }

@@ -18,6 +18,9 @@
 //! visible, every smaller one is committed. On PostgreSQL an append also
 //! notifies (`LISTEN`/`NOTIFY`), so followers look at once instead of at
 //! their next tick.
+//!
+//! Each tick also takes on the provider's pause that another process was
+//! asked for ([`Engine::learn_fleet_pause`]).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -206,7 +209,10 @@ pub fn spawn(engine: Engine, mut stopping: watch::Receiver<bool>) -> tokio::task
         loop {
             tokio::select! {
                 _ = write.tick() => engine.flush_feed().await,
-                _ = follow.tick() => cursor = engine.follow_feed(cursor).await,
+                _ = follow.tick() => {
+                    cursor = engine.follow_feed(cursor).await;
+                    engine.learn_fleet_pause().await;
+                }
                 _ = notified(&mut listener) => cursor = engine.follow_feed(cursor).await,
                 _ = stopped(&mut stopping) => return,
             }

@@ -119,9 +119,12 @@ impl Engine {
 
     /// The provider asked everyone to wait (a `429`), or rejected the app's
     /// credentials: no scheduled refresh starts for `secs` (at most
-    /// [`MAX_SLOW_DOWN_SECS`]; longer waits are each row's own `retry_after`).
+    /// [`MAX_SLOW_DOWN_SECS`]; longer waits are each row's own `retry_after`),
+    /// in this process at once and in every other process sharing the
+    /// database at its next look ([`Engine::learn_fleet_pause`]): the
+    /// provider limits the app, not one process.
     /// Refreshes whose outcome is unknown are exempt: the leeway does not wait.
-    pub(crate) fn slow_down(&self, now: UnixTime, secs: i64) {
+    pub(crate) async fn slow_down(&self, now: UnixTime, secs: i64) {
         let until = now + secs.clamp(0, MAX_SLOW_DOWN_SECS);
         self.slow_down_until
             .fetch_max(until.secs(), Ordering::SeqCst);
@@ -129,6 +132,28 @@ impl Engine {
             until = until.secs(),
             "the provider asked to slow down: the scheduler pauses"
         );
+        if let Err(e) = self.db.pause_provider(until).await {
+            tracing::warn!(error = %e, "could not share the provider's pause with other processes");
+        }
+    }
+
+    /// Takes on the pause another process sharing the database was asked
+    /// for (see [`Engine::slow_down`]).
+    pub(crate) async fn learn_fleet_pause(&self) {
+        match self.db.provider_paused_until().await {
+            Ok(until) => {
+                let before = self
+                    .slow_down_until
+                    .fetch_max(until.secs(), Ordering::SeqCst);
+                if until.secs() > before && until > self.now() {
+                    tracing::warn!(
+                        until = until.secs(),
+                        "another process was asked to slow down: the scheduler pauses"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the provider's pause"),
+        }
     }
 
     /// Until when everyone must hold off (after a `429`), if ever.

@@ -200,6 +200,9 @@ async fn due(
 ) -> Option<(Vec<IntegrationId>, HashSet<IntegrationId>)> {
     // While the provider asks everyone to wait, only refreshes whose outcome
     // is unknown go ahead: their token dies with the leeway, not with the pause.
+    // Another process may have been asked (the feed's follower also looks,
+    // mid-tick).
+    engine.learn_fleet_pause().await;
     let paused = engine.slowed_down(now);
     let due = if paused {
         tracing::info!("the provider asked to slow down: only unresolved refreshes run");

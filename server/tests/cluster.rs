@@ -21,6 +21,23 @@ use sha2::{Digest, Sha256};
 
 const ADA: &str = "557058:ada-lovelace";
 
+/// Looks every `every` until `not_yet` answers `None`; fails with its last
+/// answer (what it was still waiting for) after `within`.
+async fn wait_until<F, Fut>(within: Duration, every: Duration, mut not_yet: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let Some(waiting) = not_yet().await else {
+            return;
+        };
+        assert!(Instant::now() < deadline, "{waiting}");
+        tokio::time::sleep(every).await;
+    }
+}
+
 fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_server"))
 }
@@ -153,47 +170,43 @@ async fn cluster_a_process_killed_holding_the_lease_leaves_the_refresh_to_anothe
     });
     // Once the token request is in flight (the lease taken, the token
     // marked as sent), the process dies without a word.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let c = &cluster;
+    wait_until(Duration::from_secs(10), Duration::from_millis(20), || async move {
         let leased = count(
-            &cluster,
+            c,
             "SELECT COUNT(*) FROM integrations WHERE lease_owner IS NOT NULL AND refresh_sent_at IS NOT NULL",
         )
         .await;
-        if leased == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the refresh never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (leased != 1).then(|| "the refresh never started".to_owned())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.servers[0].kill();
     let _ = doomed.await;
     // The survivor retries the unknown outcome once the dead lease expires
     // (a minute), with the same refresh token: inside the leeway even if
     // the sandbox rotated it.
-    let deadline = Instant::now() + Duration::from_secs(150);
-    loop {
-        let settled = count(
-            &cluster,
-            "SELECT COUNT(*) FROM integrations
+    let c = &cluster;
+    wait_until(
+        Duration::from_secs(150),
+        Duration::from_millis(250),
+        || async move {
+            let settled = count(
+                c,
+                "SELECT COUNT(*) FROM integrations
              WHERE refresh_sent_at IS NULL AND lease_owner IS NULL AND is_active = 1",
-        )
-        .await;
-        let stored = count(
-            &cluster,
-            "SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'",
-        )
-        .await;
-        if settled == 1 && stored == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the survivor never finished the refresh"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+            )
+            .await;
+            let stored = count(
+                c,
+                "SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'",
+            )
+            .await;
+            (settled != 1 || stored != 1)
+                .then(|| "the survivor never finished the refresh".to_owned())
+        },
+    )
+    .await;
     let grant = ada(&cluster);
     assert_eq!(
         grant.live_families, 1,
@@ -281,22 +294,20 @@ async fn cluster_three_schedulers_refresh_3000_due_integrations_exactly_once() {
         cluster.add_server().expect("server");
     }
     let key = metrics_key(&cluster).await;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let refreshed = count(
-            &cluster,
-            "SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'",
-        )
-        .await;
-        if refreshed >= 3_000 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{refreshed} of 3,000 refreshed in 3 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let c = &cluster;
+    wait_until(
+        Duration::from_secs(180),
+        Duration::from_millis(500),
+        || async move {
+            let refreshed = count(
+                c,
+                "SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'",
+            )
+            .await;
+            (refreshed < 3_000).then(|| format!("{refreshed} of 3,000 refreshed in 3 minutes"))
+        },
+    )
+    .await;
     // A few more ticks: nothing is refreshed twice.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(

@@ -196,6 +196,41 @@ async fn a_dashboard_on_one_process_sees_the_changes_another_made() {
 /// other processes; a process's dropped changes reach followers as a
 /// re-read marker.
 #[tokio::test]
+async fn a_429_seen_by_one_process_pauses_the_schedulers_of_all() {
+    let app = TestApp::spawn().await;
+    let second = app.second_process().await;
+    app.connect(ADA, &[ACME], None).await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    // Both within the refresh margin.
+    app.clock.advance(3_400);
+    app.sandbox.inject_fault(
+        sandbox::FaultKind::Status {
+            code: 429,
+            retry_after_secs: Some(90),
+        },
+        1,
+    );
+    let outcome = app
+        .engine
+        .refresh(IntegrationId(1), &domain::Actor::Scheduler)
+        .await;
+    assert!(!outcome.ok(), "{outcome:?}");
+    let before = app.sandbox.token_requests_for(GRACE);
+
+    // The other process's scheduler holds off too: Atlassian limits the app.
+    let report = tick(&second.engine).await;
+    assert!(report.refreshed.is_empty(), "{report:?}");
+    assert_eq!(app.sandbox.token_requests_for(GRACE), before);
+
+    // And goes on once the pause is over.
+    app.clock.advance(91);
+    let report = tick(&second.engine).await;
+    assert_eq!(report.refreshed.len(), 2, "{report:?}");
+    assert!(report.refreshed.iter().all(|o| o.ok()), "{report:?}");
+    assert_eq!(app.sandbox.token_requests_for(GRACE), before + 1);
+}
+
+#[tokio::test]
 async fn the_change_feed_says_when_a_follower_lost_entries() {
     let app = TestApp::spawn().await;
     let db = &app.database;

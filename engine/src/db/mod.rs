@@ -16,6 +16,7 @@ mod group_commit;
 mod hop_tickets;
 mod integrations;
 mod oauth_states;
+mod provider_pause;
 mod refresh_queries;
 mod token_keys;
 mod users;

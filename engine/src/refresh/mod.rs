@@ -287,10 +287,12 @@ impl Engine {
         };
         if let Some(Err(e)) = &answer {
             if e.is_rate_limited() {
-                self.slow_down(now, e.retry_after_secs().unwrap_or(60));
+                self.slow_down(now, e.retry_after_secs().unwrap_or(60))
+                    .await;
             } else if matches!(e, crate::ProviderError::ClientRejected { .. }) {
                 // The app's credentials are wrong for every integration alike.
-                self.slow_down(now, backoff_secs(row.transient_failures));
+                self.slow_down(now, backoff_secs(row.transient_failures))
+                    .await;
             }
         }
         let before = Before {

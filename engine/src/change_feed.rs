@@ -211,7 +211,10 @@ pub fn spawn(engine: Engine, mut stopping: watch::Receiver<bool>) -> tokio::task
                 _ = write.tick() => engine.flush_feed().await,
                 _ = follow.tick() => {
                     cursor = engine.follow_feed(cursor).await;
-                    engine.learn_fleet_pause().await;
+                    if let Err(e) = engine.learn_fleet_pause().await {
+                        // The scheduler's tick says so; not every 250 ms.
+                        tracing::debug!(error = %e, "could not read the provider's pause");
+                    }
                 }
                 _ = notified(&mut listener) => cursor = engine.follow_feed(cursor).await,
                 _ = stopped(&mut stopping) => return,

@@ -117,43 +117,65 @@ impl Engine {
         }
     }
 
-    /// The provider asked everyone to wait (a `429`), or rejected the app's
-    /// credentials: no scheduled refresh starts for `secs` (at most
-    /// [`MAX_SLOW_DOWN_SECS`]; longer waits are each row's own `retry_after`),
-    /// in this process at once and in every other process sharing the
-    /// database at its next look ([`Engine::learn_fleet_pause`]): the
-    /// provider limits the app, not one process.
+    /// The provider rejected the app's credentials, or asked to wait: no
+    /// scheduled refresh of this process starts for `secs` (at most
+    /// [`MAX_SLOW_DOWN_SECS`]; longer waits are each row's own `retry_after`).
     /// Refreshes whose outcome is unknown are exempt: the leeway does not wait.
-    pub(crate) async fn slow_down(&self, now: UnixTime, secs: i64) {
+    /// Answers the pause's end if it moved it.
+    pub(crate) fn slow_down(&self, now: UnixTime, secs: i64) -> Option<UnixTime> {
         let until = now + secs.clamp(0, MAX_SLOW_DOWN_SECS);
-        self.slow_down_until
+        let before = self
+            .slow_down_until
             .fetch_max(until.secs(), Ordering::SeqCst);
         tracing::warn!(
             until = until.secs(),
             "the provider asked to slow down: the scheduler pauses"
         );
+        (until.secs() > before).then_some(until)
+    }
+
+    /// A `429`: Atlassian limits the app, not one process, so the pause of
+    /// [`Engine::slow_down`] is also stored for every other process sharing
+    /// the database, which takes it on at its next look
+    /// ([`Engine::learn_fleet_pause`]).
+    pub(crate) async fn rate_limited(&self, now: UnixTime, secs: i64) {
+        let Some(until) = self.slow_down(now, secs) else {
+            // Already paused as long: nothing new to tell the others.
+            return;
+        };
         if let Err(e) = self.db.pause_provider(until).await {
             tracing::warn!(error = %e, "could not share the provider's pause with other processes");
         }
     }
 
     /// Takes on the pause another process sharing the database was asked
-    /// for (see [`Engine::slow_down`]).
-    pub(crate) async fn learn_fleet_pause(&self) {
-        match self.db.provider_paused_until().await {
-            Ok(until) => {
-                let before = self
-                    .slow_down_until
-                    .fetch_max(until.secs(), Ordering::SeqCst);
-                if until.secs() > before && until > self.now() {
-                    tracing::warn!(
-                        until = until.secs(),
-                        "another process was asked to slow down: the scheduler pauses"
-                    );
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not read the provider's pause"),
+    /// for. A stored pause that ends later than any pause may last was
+    /// written by a process whose clock ran ahead: it ends after
+    /// [`MAX_SLOW_DOWN_SECS`] from now instead, for every process.
+    pub(crate) async fn learn_fleet_pause(&self) -> Result<(), DatabaseError> {
+        let stored = self.db.provider_paused_until().await?;
+        let now = self.now();
+        let latest = now + MAX_SLOW_DOWN_SECS;
+        let until = if stored > latest {
+            tracing::warn!(
+                ends_in_secs = stored.secs() - now.secs(),
+                "the provider's pause another process stored lasts longer than any may (a clock ahead?): it ends in {MAX_SLOW_DOWN_SECS} s"
+            );
+            self.db.cap_provider_pause(stored, latest).await?;
+            latest
+        } else {
+            stored
+        };
+        let before = self
+            .slow_down_until
+            .fetch_max(until.secs(), Ordering::SeqCst);
+        if until.secs() > before && until > now {
+            tracing::warn!(
+                until = until.secs(),
+                "another process was asked to slow down: the scheduler pauses"
+            );
         }
+        Ok(())
     }
 
     /// Until when everyone must hold off (after a `429`), if ever.

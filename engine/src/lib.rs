@@ -61,7 +61,9 @@ pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Database, DatabaseError};
-pub use engine_handle::{Engine, EngineError, EngineSettings, IntegrationDetail};
+pub use engine_handle::{
+    Engine, EngineError, EngineSettings, IntegrationDetail, MAX_SLOW_DOWN_SECS,
+};
 pub use integration::{Integration, Site};
 pub use provider_error::ProviderError;
 pub use secret::Secret;

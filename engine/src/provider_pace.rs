@@ -15,8 +15,8 @@
 //! It learns from every refresh token request, scheduled or not, timed from
 //! the request to its answer: the lease, the claims and the writes around it
 //! are the database's latency, and must not read as a struggling provider
-//! (with several processes on one PostgreSQL they did, and each process cut
-//! its pace as the fleet grew).
+//! (a slow database holds the refreshes back anyway: each one waits for a
+//! connection of the pool).
 //!
 //! Pure arithmetic behind a mutex; the clock is the caller's (each answer's
 //! measured duration), so every rule is a unit test below.

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use domain::{EventKind, EventOutcome, IntegrationId, RefreshPolicy, UnixTime, WebhookEvent};
 
-use crate::db::{Announce, AnnounceIf, NewEvent};
+use crate::db::{Announce, AnnounceIf, DueBatch, NewEvent};
 use crate::refresh::RefreshOutcome;
 use crate::webhooks::Notice;
 use crate::Engine;
@@ -201,12 +201,21 @@ async fn due(
     // While the provider asks everyone to wait, only refreshes whose outcome
     // is unknown go ahead: their token dies with the leeway, not with the pause.
     // Another process may have been asked (the feed's follower also looks,
-    // mid-tick).
-    engine.learn_fleet_pause().await;
+    // mid-tick: the batch's unresolved refreshes stay exempt then too).
+    if let Err(e) = engine.learn_fleet_pause().await {
+        tracing::warn!(error = %e, "could not read the provider's pause");
+    }
     let paused = engine.slowed_down(now);
     let due = if paused {
         tracing::info!("the provider asked to slow down: only unresolved refreshes run");
-        engine.db.claim_unresolved(&engine.owner, now, batch).await
+        engine
+            .db
+            .claim_unresolved(&engine.owner, now, batch)
+            .await
+            .map(|ids| DueBatch {
+                unresolved: ids.iter().copied().collect(),
+                ids,
+            })
     } else {
         // On demand, access tokens are refreshed when something needs one:
         // the scheduler only keeps refresh tokens alive.
@@ -226,19 +235,13 @@ async fn due(
             )
             .await
     };
-    let due = match due {
-        Ok(ids) => ids,
+    match due {
+        Ok(batch) => Some((batch.ids, batch.unresolved)),
         Err(e) => {
             tracing::error!(error = %e, "could not list integrations due for refresh");
-            return None;
+            None
         }
-    };
-    let unresolved: HashSet<IntegrationId> = if paused {
-        due.iter().copied().collect()
-    } else {
-        Default::default()
-    };
-    Some((due, unresolved))
+    }
 }
 
 /// Runs [`tick`] every `interval` until the process ends.

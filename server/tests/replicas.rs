@@ -104,7 +104,7 @@ async fn a_claim_left_by_a_dead_process_only_delays_its_rows() {
         )
         .await
         .expect("claim");
-    let ids: Vec<i64> = claimed.iter().map(|id| id.0).collect();
+    let ids: Vec<i64> = claimed.ids.iter().map(|id| id.0).collect();
     assert_eq!(
         ids,
         (1..=10).rev().collect::<Vec<_>>(),
@@ -191,10 +191,8 @@ async fn a_dashboard_on_one_process_sees_the_changes_another_made() {
     }
 }
 
-/// The feed's rules, on the database: a follower that fell further behind
-/// than the feed keeps learns it lost entries; a follower hears only the
-/// other processes; a process's dropped changes reach followers as a
-/// re-read marker.
+/// Atlassian limits the app, not a process: a `429` one process got holds
+/// back the others' schedulers for as long.
 #[tokio::test]
 async fn a_429_seen_by_one_process_pauses_the_schedulers_of_all() {
     let app = TestApp::spawn().await;
@@ -230,6 +228,38 @@ async fn a_429_seen_by_one_process_pauses_the_schedulers_of_all() {
     assert_eq!(app.sandbox.token_requests_for(GRACE), before + 1);
 }
 
+/// A pause stored by a process whose clock ran ahead (a month from now)
+/// lasts no longer than any pause may, for every process.
+#[tokio::test]
+async fn a_pause_stored_far_ahead_ends_after_the_longest_pause() {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    app.clock.advance(3_400);
+    let month = app.clock.now() + 30 * 86_400;
+    app.database
+        .pause_provider(month)
+        .await
+        .expect("a pause from a clock a month ahead");
+    let report = tick(&app.engine).await;
+    assert!(report.refreshed.is_empty(), "{report:?}");
+    assert_eq!(
+        app.database
+            .provider_paused_until()
+            .await
+            .expect("read the pause"),
+        app.clock.now() + engine::MAX_SLOW_DOWN_SECS,
+        "brought forward for every process"
+    );
+    app.clock.advance(engine::MAX_SLOW_DOWN_SECS + 1);
+    let report = tick(&app.engine).await;
+    assert_eq!(report.refreshed.len(), 1, "{report:?}");
+    assert!(report.refreshed[0].ok(), "{report:?}");
+}
+
+/// The feed's rules, on the database: a follower that fell further behind
+/// than the feed keeps learns it lost entries; a follower hears only the
+/// other processes; a process's dropped changes reach followers as a
+/// re-read marker.
 #[tokio::test]
 async fn the_change_feed_says_when_a_follower_lost_entries() {
     let app = TestApp::spawn().await;

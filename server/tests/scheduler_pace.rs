@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use std::time::Duration;
 
+use engine::refresh::RefreshResult;
 use engine::scheduler::{tick, tick_within};
 use sandbox::FaultKind;
 
@@ -46,8 +47,10 @@ async fn the_pace_learns_from_every_token_request_and_only_from_the_provider() {
     app.connect(ADA, &[ACME], None).await;
     let id = domain::IntegrationId(1);
     assert_eq!(app.engine.provider_pace_limit(), 8);
-    // An on-demand refresh is a token request like a scheduled one.
-    let outcome = app.engine.refresh(id, &domain::Actor::Scheduler).await;
+    // A refresh outside the scheduler (a person's button) is a token
+    // request like a scheduled one.
+    let person = domain::Actor::User("admin@example.com".into());
+    let outcome = app.engine.refresh(id, &person).await;
     assert!(outcome.ok(), "{outcome:?}");
     assert_eq!(app.engine.provider_pace_limit(), 9);
 
@@ -60,7 +63,7 @@ async fn the_pace_learns_from_every_token_request_and_only_from_the_provider() {
         1,
     );
     let outcome = app.engine.refresh(id, &domain::Actor::Scheduler).await;
-    assert!(!outcome.ok(), "{outcome:?}");
+    assert_eq!(outcome.result, RefreshResult::Transient, "{outcome:?}");
     assert_eq!(app.engine.provider_pace_limit(), 4);
 
     // A refresh that never reaches the provider (its refresh token cannot
@@ -72,8 +75,10 @@ async fn the_pace_learns_from_every_token_request_and_only_from_the_provider() {
         .await
         .expect("garble the stored refresh token");
     app.clock.advance(600);
+    let asked = app.sandbox.token_requests_for(ADA);
     let outcome = app.engine.refresh(id, &domain::Actor::Scheduler).await;
-    assert!(!outcome.ok(), "{outcome:?}");
+    assert_eq!(outcome.result, RefreshResult::StoreFailed, "{outcome:?}");
+    assert_eq!(app.sandbox.token_requests_for(ADA), asked, "nothing sent");
     assert_eq!(app.engine.provider_pace_limit(), 4);
 }
 

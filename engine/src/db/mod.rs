@@ -31,8 +31,8 @@ pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup, PriorState};
 pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
-    Claim, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL,
-    SCHEDULER_CLAIM_SECS, UNRESOLVED_SQL,
+    Claim, DueBatch, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL,
+    IDLE_REFRESH_SQL, SCHEDULER_CLAIM_SECS, UNRESOLVED_SQL,
 };
 pub use token_keys::KeyCheckError;
 pub use users::{AccountChange, AccountEvent, NewAccountEvent, UserRow};

@@ -46,6 +46,16 @@ pub struct LeaseState {
 }
 
 /// Who holds a lease, and with which fence.
+/// A scheduler's batch, claimed for it.
+#[derive(Debug, Clone, Default)]
+pub struct DueBatch {
+    /// In the order to refresh them: unknown outcomes first.
+    pub ids: Vec<IntegrationId>,
+    /// Those whose last refresh has an unknown outcome: they go ahead even
+    /// while the provider asks everyone to wait (the leeway does not).
+    pub unresolved: HashSet<IntegrationId>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Lease<'a> {
     pub owner: &'a str,
@@ -476,7 +486,7 @@ impl Database {
         Ok(())
     }
 
-    /// Integrations that need a refresh now: first those whose last refresh
+    /// Integrations that need a refresh now ([`DueBatch`]): first those whose last refresh
     /// has an unknown outcome, then active ones with a refresh token expiring
     /// within the margin (`expires_at <= expiring_before`) or issued before
     /// `idle_before`, none waiting out a backoff; at most `limit`, the soonest
@@ -489,13 +499,14 @@ impl Database {
         idle_before: UnixTime,
         now: UnixTime,
         limit: i64,
-    ) -> Result<Vec<IntegrationId>, DatabaseError> {
+    ) -> Result<DueBatch, DatabaseError> {
         // Unknown outcomes first: they have minutes, not the margin, to live.
         // At most half the batch, so rows that keep failing (a lost key, say)
         // never starve the healthy ones.
         let mut due = self
             .claim_unresolved(scheduler, now, (limit / 2).max(1))
             .await?;
+        let unresolved: HashSet<IntegrationId> = due.iter().copied().collect();
         for (sql, key, bound) in [
             (DUE_FOR_REFRESH_SQL, "expires_at", expiring_before),
             (IDLE_REFRESH_SQL, "refresh_token_issued_at", idle_before),
@@ -511,7 +522,10 @@ impl Database {
             let listed: HashSet<IntegrationId> = due.iter().copied().collect();
             due.extend(more.into_iter().filter(|id| !listed.contains(id)));
         }
-        Ok(due)
+        Ok(DueBatch {
+            ids: due,
+            unresolved,
+        })
     }
 
     /// Active integrations whose access token expired and that have no refresh

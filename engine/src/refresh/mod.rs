@@ -287,12 +287,13 @@ impl Engine {
         };
         if let Some(Err(e)) = &answer {
             if e.is_rate_limited() {
-                self.slow_down(now, e.retry_after_secs().unwrap_or(60))
+                self.rate_limited(now, e.retry_after_secs().unwrap_or(60))
                     .await;
             } else if matches!(e, crate::ProviderError::ClientRejected { .. }) {
                 // The app's credentials are wrong for every integration alike.
-                self.slow_down(now, backoff_secs(row.transient_failures))
-                    .await;
+                // Not shared with other processes: one may hold the right
+                // ones (a new secret being rolled out).
+                self.slow_down(now, backoff_secs(row.transient_failures));
             }
         }
         let before = Before {

@@ -306,6 +306,12 @@ impl Query {
         }
     }
 
+    /// A statement only PostgreSQL runs (its caller checked the backend):
+    /// `query-check/` checks its text against PostgreSQL's schema alone.
+    pub fn postgres_only(sql: &'static str) -> Query {
+        query(sql)
+    }
+
     /// Binds the next placeholder.
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
         self.values.push(value.into());

@@ -41,7 +41,7 @@ impl Database {
     ) -> Result<(), DatabaseError> {
         let mut tx = self.begin().await?;
         if tx.is_postgres() {
-            query("LOCK TABLE integration_changes IN EXCLUSIVE MODE")
+            Query::postgres_only("LOCK TABLE integration_changes IN EXCLUSIVE MODE")
                 .execute(&mut tx)
                 .await?;
         }
@@ -79,7 +79,7 @@ impl Database {
     /// The newest entry's number (0 for none): where a new follower starts.
     pub async fn newest_change(&self) -> Result<i64, DatabaseError> {
         Ok(
-            query("SELECT coalesce(max(seq), 0) FROM integration_changes")
+            query("SELECT coalesce(max(seq), 0) AS newest FROM integration_changes")
                 .scalar(self)
                 .await?,
         )
@@ -98,7 +98,7 @@ impl Database {
         // One snapshot for both reads.
         let mut tx = self.begin_snapshot().await?;
         let (oldest, newest): (Option<i64>, Option<i64>) =
-            query("SELECT min(seq), max(seq) FROM integration_changes")
+            query("SELECT min(seq) AS oldest, max(seq) AS newest FROM integration_changes")
                 .fetch_one(&mut tx)
                 .await?;
         let entries = query(

@@ -397,7 +397,7 @@ impl Database {
         // Active, no refresh token, run out: only a person can revive it
         // (the scheduler soon flags it inactive). A partial index.
         let dead: i64 = Query::dialect(
-            "SELECT count(*) FROM integrations INDEXED BY integrations_without_refresh_token
+            "SELECT count(*) AS n FROM integrations INDEXED BY integrations_without_refresh_token
              WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= $1",
             "SELECT count(*) FROM integrations
              WHERE is_active = 1 AND refresh_token IS NULL AND expires_at <= $1",

@@ -113,8 +113,8 @@ impl Database {
         let id = event.integration_id;
         let was_active = match (announce.map(|a| a.when), id) {
             (Some(AnnounceIf::WasActive), Some(id)) => Query::dialect(
-                "SELECT is_active = 1 FROM integrations WHERE id = $1",
-                "SELECT is_active = 1 FROM integrations WHERE id = $1 FOR UPDATE",
+                "SELECT (is_active = 1) AS is_active FROM integrations WHERE id = $1",
+                "SELECT (is_active = 1) AS is_active FROM integrations WHERE id = $1 FOR UPDATE",
             )
             .bind(id)
             .scalar_optional::<bool>(&mut tx)

@@ -53,12 +53,11 @@ impl Database {
         ticket: &str,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let stored: Option<i64> =
-            query("SELECT CAST(1 AS BIGINT) FROM hop_tickets WHERE digest = $1")
-                .bind(digest(ticket))
-                .scalar_optional(self)
-                .await?;
-        if stored.is_none() {
+        let stored: i64 = query("SELECT COUNT(*) AS n FROM hop_tickets WHERE digest = $1")
+            .bind(digest(ticket))
+            .scalar(self)
+            .await?;
+        if stored == 0 {
             return Ok(false);
         }
         let spent: Option<UnixTime> =

@@ -6,6 +6,11 @@
 //! (`webhook_outbox.rs` holds the webhook writes made inside other tables'
 //! transactions; `group_commit.rs` commits the refreshes' lease claims and
 //! rotations in groups, one fsync per group).
+//!
+//! Every query text written as a literal (`query("...")`,
+//! `Query::dialect("...", "...")`, `Query::postgres_only("...")`) is compiled
+//! against each backend's schema by `query-check/` (see the README's
+//! Development section).
 
 mod api_keys;
 mod backend;
@@ -179,7 +184,7 @@ impl Database {
 
     /// Whether the database answers a trivial query.
     pub async fn is_healthy(&self) -> bool {
-        query("SELECT CAST(1 AS BIGINT)")
+        query("SELECT CAST(1 AS BIGINT) AS alive")
             .scalar::<i64>(self)
             .await
             .is_ok()
@@ -191,7 +196,7 @@ impl Database {
             Backend::Sqlite(_) => sqlx::migrate!("../migrations").iter().count(),
             Backend::Postgres(_) => sqlx::migrate!("../migrations-postgres").iter().count(),
         };
-        let applied = query("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        let applied = query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success")
             .scalar::<i64>(self)
             .await;
         applied.is_ok_and(|n| usize::try_from(n).is_ok_and(|n| n >= known))
@@ -210,9 +215,11 @@ impl Database {
         let (oldest_expiry, oldest_issue): (Option<i64>, Option<i64>) = query(
             "SELECT
                (SELECT MIN(expires_at) FROM integrations
-                 WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL),
+                 WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL)
+                 AS oldest_expiry,
                (SELECT MIN(refresh_token_issued_at) FROM integrations
-                 WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL)",
+                 WHERE is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL)
+                 AS oldest_issue",
         )
         .fetch_one(self)
         .await?;

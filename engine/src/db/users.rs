@@ -70,7 +70,7 @@ pub(super) async fn log_account_event(
 impl Database {
     /// How many accounts exist.
     pub async fn count_users(&self) -> Result<i64, DatabaseError> {
-        Ok(query("SELECT COUNT(*) FROM users")
+        Ok(query("SELECT COUNT(*) AS n FROM users")
             .scalar::<i64>(self)
             .await?)
     }
@@ -146,7 +146,7 @@ impl Database {
         // The write lock from the start: two setups at once cannot both see "no account".
         // (Returning without `commit` rolls back: the transaction is dropped.)
         let mut tx = self.begin_immediate().await?;
-        let users = query("SELECT COUNT(*) FROM users")
+        let users = query("SELECT COUNT(*) AS n FROM users")
             .scalar::<i64>(&mut tx)
             .await?;
         if users > 0 {
@@ -202,7 +202,7 @@ impl Database {
     ) -> Result<bool, DatabaseError> {
         Ok(query(
             "SELECT EXISTS (SELECT 1 FROM setup_token WHERE token_hash = $1 AND created_at > $2)
-                AND NOT EXISTS (SELECT 1 FROM users)",
+                AND NOT EXISTS (SELECT 1 FROM users) AS valid",
         )
         .bind(token_hash)
         .bind(issued_after)
@@ -271,7 +271,7 @@ impl Database {
             tx.commit().await?;
             return Ok(AccountChange::Done);
         }
-        let exists = query("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+        let exists = query("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS found")
             .bind(id)
             .scalar::<bool>(&mut tx)
             .await?;

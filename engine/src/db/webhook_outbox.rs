@@ -131,7 +131,7 @@ impl super::Database {
         let lifetime = domain::time::CONSENT_LIFETIME_SECS;
         Ok(query(
             "SELECT id, account_name, consented_at FROM integrations
-             WHERE consented_at <= $1 - $2 + 30 * 86400 AND consented_at > $1 - $2
+             WHERE consented_at <= CAST($1 AS BIGINT) - $2 + 30 * 86400 AND consented_at > CAST($1 AS BIGINT) - $2
                AND is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL
                AND (consent_warned_days IS NULL OR consent_warned_days >
                     CASE WHEN consented_at + $2 - $1 <= 86400 THEN 1

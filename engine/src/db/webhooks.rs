@@ -211,7 +211,7 @@ impl Database {
     ) -> Result<bool, DatabaseError> {
         Ok(query(
             "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = NULL,
-                failing_since = CASE WHEN $1 = 1 THEN NULL ELSE failing_since END, updated_at = $2
+                failing_since = CASE WHEN CAST($1 AS BIGINT) = 1 THEN NULL ELSE failing_since END, updated_at = $2
              WHERE id = $3",
         )
         .bind(enabled)

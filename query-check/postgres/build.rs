@@ -1,0 +1,5 @@
+include!("../scan.rs");
+
+fn main() {
+    generate("postgres");
+}

@@ -2,17 +2,19 @@
 // query text of the product's code and writes one `sqlx::query_unchecked!`
 // per text for the backend (`sqlite` or `postgres`) into OUT_DIR/checks.rs.
 //
-// What counts as a query text (a string literal, the way the code writes it):
-// - `query("...")`: both backends;
-// - `Query::dialect("sqlite text", "postgres text")`: each its own;
-// - `Query::postgres_only("...")`: PostgreSQL alone;
-// - every `query("...")` of a file in SQLITE_ONLY: SQLite alone.
-// Not checked (they are no literal, or not the product's queries): texts
-// assembled with `format!` or from constants, raw `sqlx::query*` calls
+// What counts as a query text: the argument of
+// - `query(...)`: both backends;
+// - `Query::dialect(sqlite, postgres)`: each its own;
+// - `Query::postgres_only(...)`: PostgreSQL alone;
+// - every `query(...)` of a file in SQLITE_ONLY: SQLite alone;
+// when it is a string literal, a `&str` constant of the product, or a
+// `format!("...")` whose only arguments are such constants inline (`{NAME}`).
+// Not checked: texts assembled at run time (from a function's arguments, or
+// a list of placeholders as long as a list), raw `sqlx::query*` calls
 // (transaction control, pragmas, advisory locks), `#[cfg(test)]` code, and
 // the benchmark's and test harness's own SQL.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Product sources, relative to the workspace root.
@@ -33,7 +35,8 @@ pub fn generate(backend: &str) {
         .and_then(Path::parent)
         .expect("query-check/<backend> sits two folders below the workspace")
         .to_path_buf();
-    let mut texts = BTreeSet::new();
+    // The product's files (test modules come last in this code base's files).
+    let mut sources = Vec::new();
     for root in ROOTS {
         let root = workspace.join(root);
         println!("cargo:rerun-if-changed={}", root.display());
@@ -50,19 +53,23 @@ pub fn generate(backend: &str) {
                 continue;
             }
             let source = std::fs::read_to_string(&file).expect("read a source file");
-            // Test modules come last in this code base's files.
-            let product = source.split("#[cfg(test)]").next().unwrap_or_default();
-            let sqlite_only = SQLITE_ONLY.contains(&relative.as_str());
-            for (kind, found) in find(product) {
-                let wanted = match (kind, backend) {
-                    (Kind::Both, "sqlite") => true,
-                    (Kind::Both, _) => !sqlite_only,
-                    (Kind::DialectSqlite, b) => b == "sqlite",
-                    (Kind::DialectPostgres | Kind::PostgresOnly, b) => b == "postgres",
-                };
-                if wanted {
-                    texts.insert(found);
-                }
+            let product = source.split("#[cfg(test)]").next().unwrap_or_default().to_owned();
+            sources.push((relative, product));
+        }
+    }
+    let consts = constants(&sources);
+    let mut texts = BTreeSet::new();
+    for (relative, product) in &sources {
+        let sqlite_only = SQLITE_ONLY.contains(&relative.as_str());
+        for (kind, found) in find(product, &consts) {
+            let wanted = match (kind, backend) {
+                (Kind::Both, "sqlite") => true,
+                (Kind::Both, _) => !sqlite_only,
+                (Kind::DialectSqlite, b) => b == "sqlite",
+                (Kind::DialectPostgres | Kind::PostgresOnly, b) => b == "postgres",
+            };
+            if wanted {
+                texts.insert(found);
             }
         }
     }
@@ -100,8 +107,96 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// The `&str` constants of the product (`const NAME: &str = "...";`), by
+/// name; a name defined twice with different texts is left out.
+fn constants(sources: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut found: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (_, source) in sources {
+        let mut at = 0;
+        while let Some(offset) = source[at..].find("const ") {
+            at += offset + "const ".len();
+            let rest = &source[at..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let after = rest[name.len()..].trim_start();
+            let Some(value) = after
+                .strip_prefix(": &str")
+                .or_else(|| after.strip_prefix(": &'static str"))
+                .and_then(|v| v.trim_start().strip_prefix('='))
+            else {
+                continue;
+            };
+            let from = source.len() - value.len();
+            if name.is_empty() {
+                continue;
+            }
+            if let Some((text, _)) = literal(source, from) {
+                let entry = found.entry(name).or_insert_with(|| Some(text.clone()));
+                if entry.as_deref() != Some(text.as_str()) {
+                    *entry = None;
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|(name, text)| Some((name, text?)))
+        .collect()
+}
+
+/// A query call's argument as a text: a literal, a constant, or
+/// `format!("...")` whose only arguments are inline constants (`{NAME}`);
+/// `None` for anything else (a text assembled at run time).
+fn argument(source: &str, from: usize, consts: &BTreeMap<String, String>) -> Option<(String, usize)> {
+    let rest = &source[from..];
+    let start = from + (rest.len() - rest.trim_start().len());
+    let rest = &source[start..];
+    if rest.starts_with('"') {
+        return literal(source, start);
+    }
+    if let Some(format) = rest.strip_prefix("format!(") {
+        let open = source.len() - format.len();
+        let (template, end) = literal(source, open)?;
+        if !source[end..].trim_start().starts_with(')') {
+            return None;
+        }
+        let close = end + source[end..].find(')')? + 1;
+        let mut text = String::new();
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    text.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    text.push('}');
+                }
+                '{' => {
+                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    text.push_str(consts.get(&name)?);
+                }
+                c => text.push(c),
+            }
+        }
+        return Some((text, close));
+    }
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+        .collect();
+    let after = rest[name.len()..].trim_start();
+    if name.is_empty() || !(after.starts_with(',') || after.starts_with(')')) {
+        return None;
+    }
+    Some((consts.get(&name)?.clone(), start + name.len()))
+}
+
 /// The query texts of `source`, each with what runs it.
-fn find(source: &str) -> Vec<(Kind, String)> {
+fn find(source: &str, consts: &BTreeMap<String, String>) -> Vec<(Kind, String)> {
     let mut found = Vec::new();
     let bytes = source.as_bytes();
     let mut at = 0;
@@ -142,7 +237,7 @@ fn find(source: &str) -> Vec<(Kind, String)> {
         };
         at += skip;
         let Some(kind) = kind else { continue };
-        let Some((text, after)) = literal(source, at) else { continue };
+        let Some((text, after)) = argument(source, at, consts) else { continue };
         at = after;
         match kind {
             Kind::DialectSqlite => {
@@ -150,7 +245,7 @@ fn find(source: &str) -> Vec<(Kind, String)> {
                 let comma = source[at..].trim_start();
                 if let Some(next) = comma.strip_prefix(',') {
                     let from = source.len() - next.len();
-                    if let Some((postgres, after)) = literal(source, from) {
+                    if let Some((postgres, after)) = argument(source, from, consts) {
                         found.push((Kind::DialectPostgres, postgres));
                         at = after;
                     }

@@ -308,7 +308,7 @@ impl Query {
 
     /// A statement only PostgreSQL runs (its caller checked the backend):
     /// `query-check/` checks its text against PostgreSQL's schema alone.
-    pub fn postgres_only(sql: &'static str) -> Query {
+    pub fn postgres_only(sql: impl Into<Cow<'static, str>>) -> Query {
         query(sql)
     }
 

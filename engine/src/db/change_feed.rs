@@ -68,7 +68,7 @@ impl Database {
         .execute(&mut tx)
         .await?;
         if tx.is_postgres() {
-            query(format!("NOTIFY {CHANGES_CHANNEL}"))
+            Query::postgres_only(format!("NOTIFY {CHANGES_CHANNEL}"))
                 .execute(&mut tx)
                 .await?;
         }

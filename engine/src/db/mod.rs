@@ -7,10 +7,10 @@
 //! transactions; `group_commit.rs` commits the refreshes' lease claims and
 //! rotations in groups, one fsync per group).
 //!
-//! Every query text written as a literal (`query("...")`,
-//! `Query::dialect("...", "...")`, `Query::postgres_only("...")`) is compiled
-//! against each backend's schema by `query-check/` (see the README's
-//! Development section).
+//! Every query text written as a literal, a `&str` constant or a `format!`
+//! of constants (in `query`, `Query::dialect`, `Query::postgres_only`) is
+//! compiled against each backend's schema by `query-check/` (see the
+//! README's Development section).
 
 mod api_keys;
 mod backend;

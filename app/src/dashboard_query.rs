@@ -26,7 +26,7 @@ impl DashboardQuery {
     pub fn from_query(q: &Query) -> Self {
         let text = |name: &str| q.get(name).map(str::to_owned);
         Self {
-            page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+            page: q.get("page").map_or(1, page_number),
             status: text("status").filter(|s| !s.is_empty() && s != "all"),
             search: text("q").filter(|s| !s.trim().is_empty()),
             size: q.get("size").and_then(|s| s.parse().ok()),
@@ -99,6 +99,19 @@ impl DashboardQuery {
     }
 }
 
+/// `?page=` as a number: too big for one means "far past the end" (the
+/// server shows the last page), too small "before the start" (the first);
+/// anything but a number is page 1.
+fn page_number(text: &str) -> i64 {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) if digits(text.strip_prefix('+').unwrap_or(text)) => i64::MAX,
+        Err(_) if text.strip_prefix('-').is_some_and(digits) => i64::MIN,
+        Err(_) => 1,
+    }
+}
+
 /// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -168,6 +181,19 @@ mod tests {
             DashboardQuery::from_query(&params(&[("status", "")])).status,
             None
         );
+    }
+
+    #[test]
+    fn a_page_too_big_for_a_number_is_far_past_the_end() {
+        let page = |text: &str| DashboardQuery::from_query(&params(&[("page", text)])).page;
+        assert_eq!(page("9223372036854775807"), i64::MAX);
+        assert_eq!(page("99999999999999999999999"), i64::MAX);
+        assert_eq!(page("-99999999999999999999999"), i64::MIN);
+        assert_eq!(page("7"), 7);
+        assert_eq!(page("0"), 0);
+        assert_eq!(page("1e9"), 1);
+        assert_eq!(page("-"), 1);
+        assert_eq!(page(""), 1);
     }
 
     #[test]

@@ -272,7 +272,8 @@ pub struct DashboardPageView {
     pub items: Vec<IntegrationView>,
     /// Integrations matching the filter, on every page.
     pub total: i64,
-    /// 1-based.
+    /// The page served, 1-based: the one asked for, or the last when the
+    /// one asked for lies beyond it.
     pub page: i64,
     pub page_size: i64,
     /// The whole fleet by status (not just this filter).

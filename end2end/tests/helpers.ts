@@ -28,13 +28,17 @@ export async function resetIntegrations(request: APIRequestContext) {
   }
 }
 
-/** Changes the built-in sandbox's switches (withheld refresh tokens, token lifetime). */
+/**
+ * Changes the built-in sandbox's switches (withheld refresh tokens, token lifetime).
+ * `/sandbox/control/...` needs an administrator's session: `request` must carry
+ * one (the tests' `request` fixture does, from the administrator's saved state).
+ */
 export async function sandboxSettings(
   request: APIRequestContext,
   settings: { withholdRefreshTokens?: boolean; accessTokenLifetimeSecs?: number },
 ) {
   const res = await request.post('/sandbox/control/settings', { data: settings });
-  expect(res.ok()).toBeTruthy();
+  expect(res.ok(), `sandbox settings: ${res.status()} ${await res.text()}`).toBeTruthy();
 }
 
 /** From the dashboard: Start OAuth Flow, pick the account, Accept; back on the dashboard. */

@@ -147,6 +147,14 @@ test('the integration page shows deadlines, the event log and a connection test'
   await expect(page.getByTestId('idle-deadline')).toHaveText(/\d{4}-\d\d-\d\d/);
   await expect(page.getByTestId('absolute-deadline')).toHaveText(/\d{4}-\d\d-\d\d/);
   await expect(page.locator('table.events')).toContainText(/connect|reauth/);
+  // The curl examples scroll sideways: each is a named region in the tab
+  // order, so a keyboard reaches and scrolls it (axe scrollable-region-focusable).
+  for (const name of ['Example: a fresh access token with curl', 'Example: a Jira call through the proxy with curl']) {
+    const example = page.getByRole('region', { name });
+    await expect(example).toHaveAttribute('tabindex', '0');
+    await example.focus();
+    await expect(example).toBeFocused();
+  }
   await page.getByRole('button', { name: 'Test connection' }).click();
   await expect(page.getByTestId('notice')).toHaveText('Connected to acme as Ada Lovelace.');
 });

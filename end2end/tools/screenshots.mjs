@@ -1,6 +1,7 @@
 // Takes the README's screenshots from a running dashboard in sandbox mode:
 //   BASE_URL=http://localhost:3000 EMAIL=you@example.com PASSWORD=... node end2end/tools/screenshots.mjs docs/
-// (EMAIL and PASSWORD: an operator or administrator of that dashboard.)
+// (EMAIL and PASSWORD: an administrator of that dashboard: the sandbox's
+// controls, /sandbox/control/..., need an administrator's session.)
 // It connects two accounts through the sandbox's consent page, then captures
 // the dashboard (desktop and 375 px) and the re-authentication dialog.
 import { chromium } from '@playwright/test';
@@ -31,12 +32,13 @@ async function connect(page, account, sites) {
   await hydrated(page);
 }
 
-const settings = (body) => fetch(`${base}/sandbox/control/settings`, {
-  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-});
-
 // One signed-in browser context for every page.
 const context = await browser.newContext();
+// Through the signed-in context (its session cookie goes along).
+const settings = async (body) => {
+  const res = await context.request.post(`${base}/sandbox/control/settings`, { data: body });
+  if (!res.ok()) throw new Error(`sandbox settings: ${res.status()} ${await res.text()}`);
+};
 const signIn = await context.newPage();
 await signIn.goto(`${base}/login`);
 await signIn.getByLabel('Email').fill(process.env.EMAIL ?? '');

@@ -232,15 +232,6 @@ impl Engine {
         self.db.is_healthy().await
     }
 
-    /// Every connected integration, oldest first.
-    #[tracing::instrument(skip(self))]
-    pub async fn integrations(&self) -> Result<Vec<Integration>, EngineError> {
-        self.db
-            .list_integrations()
-            .await
-            .map_err(storage("list the integrations"))
-    }
-
     /// One page of the dashboard at the engine's clock; the page size is
     /// clamped to 1..=[`MAX_PAGE_SIZE`] and the page number to 0 or more.
     #[tracing::instrument(skip(self))]

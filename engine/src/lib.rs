@@ -6,8 +6,8 @@
 //!
 //! Layout:
 //! - [`Engine`] (`engine_handle.rs`): the one door. Its fields are private; each
-//!   use case is a method returning domain types: `integrations`,
-//!   `dashboard_page`, `integration`, `integration_detail`, `disconnect`
+//!   use case is a method returning domain types: `integrations_page`
+//!   ([`listing`]), `dashboard_page`, `integration`, `integration_detail`, `disconnect`
 //!   (there), `refresh` / `refresh_integration` ([`refresh`]),
 //!   `test_connection` ([`connection_test`]), `start_connect` /
 //!   `finish_connect` ([`connect`]), and [`scheduler::tick`].
@@ -20,8 +20,11 @@
 //!   and `rfc3339`, how every view and message writes an instant.
 //! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
 //! - [`integration`]: the stored integration and its sites, as the engine sees them.
+//! - [`listing`]: the fleet listing a bounded page at a time (a keyset on the
+//!   id, the service API's opaque cursor, the size's bounds).
 //! - [`secret`]: [`Secret`], a token that cannot be printed or serialized.
-//! - [`vault`]: AES-256-GCM encryption of tokens at rest.
+//! - [`vault`]: XChaCha20-Poly1305 encryption of tokens at rest (older
+//!   AES-256-GCM values still open), and its nonce budget.
 //! - [`oauth`]: the OAuth client (the `oauth2` crate) and the Atlassian API calls.
 //! - [`provider_error`]: what a provider failure means for the product.
 //! - [`provider_pace`]: how many scheduled token requests may be in flight (adapts
@@ -49,6 +52,7 @@ pub mod db;
 mod engine_handle;
 pub mod hop_tickets;
 pub mod integration;
+pub mod listing;
 pub mod oauth;
 pub mod provider_error;
 pub mod provider_pace;

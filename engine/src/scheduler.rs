@@ -8,7 +8,8 @@
 //! full batch is followed at once by the next, and each refresh runs
 //! with bounded concurrency, each with its own timeout, so one slow site never
 //! stalls the others. Each batch is claimed in the database for this process
-//! (`scheduled_by`, for [`crate::db::SCHEDULER_CLAIM_SECS`]), so several
+//! (`scheduled_by`, for [`crate::db::SCHEDULER_CLAIM_SECS`], renewed while
+//! the tick runs), so several
 //! processes sharing a database refresh each due integration once, and a
 //! backlog spreads over all of them.
 
@@ -19,7 +20,9 @@ use tokio::task::JoinSet;
 
 use domain::{EventKind, EventOutcome, IntegrationId, RefreshPolicy, UnixTime, WebhookEvent};
 
-use crate::db::{Announce, AnnounceIf, DueBatch, NewEvent};
+use crate::db::{
+    Announce, AnnounceIf, DueBatch, NewEvent, SCHEDULER_CLAIM_RENEW_SECS, SCHEDULER_CLAIM_SECS,
+};
 use crate::refresh::RefreshOutcome;
 use crate::webhooks::Notice;
 use crate::Engine;
@@ -87,6 +90,21 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
     // As many in flight as the provider's pace allows (it adapts to the
     // answers as they come), a new one started as soon as one ends.
     let claimed = due.clone();
+    // The claims live SCHEDULER_CLAIM_SECS unless renewed: renewed while
+    // this tick runs, they end soon after a process that died mid-tick.
+    let _renewing = crate::refresh::AbortOnDrop(tokio::spawn({
+        let engine = engine.clone();
+        let claimed = claimed.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(SCHEDULER_CLAIM_RENEW_SECS)).await;
+                let until = engine.clock.now() + SCHEDULER_CLAIM_SECS;
+                if let Err(e) = engine.db.renew_claims(&engine.owner, &claimed, until).await {
+                    tracing::warn!(error = %e, "could not renew the tick's claims");
+                }
+            }
+        }
+    }));
     let ticking = Instant::now();
     let mut cut_short = false;
     let mut queue = due.into_iter();
@@ -147,48 +165,63 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
 async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<IntegrationId> {
     let mut flagged = Vec::new();
     match engine.db.expired_without_refresh(now).await {
-        Ok(ids) => {
-            for id in ids {
-                let event = NewEvent {
-                    integration_id: Some(id),
-                    kind: EventKind::Expired,
-                    outcome: EventOutcome::NeedsReauth,
-                    http_status: None,
-                    error_code: None,
-                    message: "The access token expired and there is no refresh token (offline_access was not \
-                              granted): re-authenticate to reconnect.",
-                    actor: Some("scheduler"),
-                };
-                let announce = Announce {
-                    notice: Notice::new(
-                        WebhookEvent::NeedsReauth,
-                        Some("no_offline_access"),
-                        event.message,
-                    ),
-                    view: &*engine.webhooks.view,
-                    when: AnnounceIf::Always,
-                };
-                match engine
-                    .db
-                    .flag_needs_reauth(id, &event, &announce, now)
-                    .await
-                {
-                    Ok(true) => {
-                        engine.wake_webhooks();
-                        engine.publish(id).await;
-                        flagged.push(id)
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::error!(integration = %id, error = %e, "could not flag the integration")
-                    }
+        Ok(listed) => {
+            for (id, fence) in listed {
+                if flag_if_still_unrefreshable(engine, id, fence, now).await {
+                    flagged.push(id);
                 }
             }
         }
         Err(e) => tracing::error!(error = %e, "could not list expired integrations"),
     }
-
     flagged
+}
+
+/// Flags one integration listed as expired without a refresh token (with
+/// the lease's fencing counter read then), unless it changed since: one
+/// re-authenticated meanwhile keeps working and no false
+/// `integration.needs_reauth` goes out. Answers whether it was flagged.
+pub async fn flag_if_still_unrefreshable(
+    engine: &Engine,
+    id: IntegrationId,
+    fence: i64,
+    now: UnixTime,
+) -> bool {
+    let event = NewEvent {
+        integration_id: Some(id),
+        kind: EventKind::Expired,
+        outcome: EventOutcome::NeedsReauth,
+        http_status: None,
+        error_code: None,
+        message: "The access token expired and there is no refresh token (offline_access was not \
+                  granted): re-authenticate to reconnect.",
+        actor: Some("scheduler"),
+    };
+    let announce = Announce {
+        notice: Notice::new(
+            WebhookEvent::NeedsReauth,
+            Some("no_offline_access"),
+            event.message,
+        ),
+        view: &*engine.webhooks.view,
+        when: AnnounceIf::Always,
+    };
+    match engine
+        .db
+        .flag_needs_reauth(id, fence, &event, &announce, now)
+        .await
+    {
+        Ok(true) => {
+            engine.wake_webhooks();
+            engine.publish(id).await;
+            true
+        }
+        Ok(false) => false,
+        Err(e) => {
+            tracing::error!(integration = %id, error = %e, "could not flag the integration");
+            false
+        }
+    }
 }
 
 /// What this tick refreshes, and (while the provider asks everyone to wait)

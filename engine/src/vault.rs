@@ -1,40 +1,69 @@
-//! [`TokenVault`]: AES-256-GCM encryption of tokens at rest.
+//! [`TokenVault`]: XChaCha20-Poly1305 encryption of tokens at rest.
 //!
-//! A sealed value is `0x02 || key id (4 bytes) || nonce (12) || ciphertext`:
-//! a random 96-bit nonce per value, the id of the key that sealed it (the
-//! first four bytes of its SHA-256), and as associated data the integration id
-//! AND the column, so a ciphertext copied onto another row, or from the
-//! access-token column into the refresh-token column, does not decrypt.
+//! A sealed value is `0x03 || key id (4 bytes) || nonce (24) || ciphertext`:
+//! XChaCha20-Poly1305 under a 32-byte key, a random 192-bit nonce per value,
+//! the id of the key that sealed it (the first four bytes of its SHA-256), and
+//! as associated data the integration id AND the column, so a ciphertext
+//! copied onto another row, or from the access-token column into the
+//! refresh-token column, does not decrypt. Webhook signing secrets and the
+//! key-check value are sealed the same way, bound to their own labels.
+//!
+//! Why a 192-bit nonce (the nonce budget): with random nonces, one key can
+//! seal only so many values before two share a nonce, and a repeated nonce
+//! under one key gives away the XOR of two tokens and lets the authenticator
+//! be forged. AES-256-GCM's 96-bit nonce is, by NIST SP 800-38D, good for
+//! 2^32 random-nonce encryptions per key. This product seals two tokens per
+//! refresh, and the scheduled policy refreshes one-hour tokens every 55
+//! minutes (about 26 times a day): about 52 million values a day at a million
+//! integrations, so one key reached 2^32 in about 80 days, sooner than keys
+//! are usually rotated. XChaCha20's 192-bit random nonce puts that bound out
+//! of reach: after 2^80 values under one key the chance of any repeat is
+//! still about 2^-33, so a key never has to be rotated for its nonces' sake.
+//!
+//! Older formats still open, and count as needing a re-seal
+//! ([`TokenVault::needs_reseal`]):
+//! - `0x02 || key id (4) || nonce (12) || ciphertext`: AES-256-GCM with the
+//!   same key, id and associated data (written until the move to XChaCha);
+//! - `nonce (12) || ciphertext`: AES-256-GCM with the integration id alone as
+//!   associated data (written before key ids existed).
 //!
 //! Several keys may be configured, newest first (`TOKEN_ENCRYPTION_KEYS`):
 //! the newest seals, any of them opens, so a key can be rotated without
-//! downtime; values sealed with an older key are re-sealed when rewritten (every
-//! refresh rewrites both tokens) or all at once by `server --reseal-tokens`.
-//! Values written before key ids existed (`nonce || ciphertext`, the id alone
-//! as associated data) still open, and are re-sealed the same way.
+//! downtime. A value sealed with an older key or in an older format is
+//! re-sealed when rewritten (every refresh rewrites both tokens) or all at
+//! once by `server --reseal-tokens`: after it, every value is in the current
+//! format under the newest key.
 //!
 //! A key-check value in the database ([`TokenVault::check_value`]) lets
 //! start-up refuse a key that is not the database's, instead of every refresh
-//! failing later.
+//! failing later. Start-up rewrites it when it is in an older format; one in
+//! an older format still proves the key.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
-use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
+use aes_gcm::{AeadCore, Aes256Gcm};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
 use domain::IntegrationId;
 
 use crate::secret::Secret;
 
-const NONCE_LEN: usize = 12;
 const KEY_ID_LEN: usize = 4;
-/// The first byte of a value sealed in the current format.
+/// The first byte of a value sealed in the current format (XChaCha20-Poly1305).
+const SEALED_V3: u8 = 0x03;
+/// The first byte of a value sealed with AES-256-GCM and a key id (read only).
 const SEALED_V2: u8 = 0x02;
-const V2_HEADER: usize = 1 + KEY_ID_LEN;
+/// The format byte and the key id, before the nonce.
+const HEADER: usize = 1 + KEY_ID_LEN;
+/// XChaCha20-Poly1305's nonce.
+const XNONCE_LEN: usize = 24;
+/// AES-256-GCM's nonce (formats 0x02 and before key ids).
+const GCM_NONCE_LEN: usize = 12;
 /// What the key-check value seals.
 const KEY_CHECK_TEXT: &str = "jira-dashboard token key check";
 
@@ -76,9 +105,13 @@ impl Column {
     }
 }
 
+/// One configured key, ready for the current format and the older ones.
 struct SealingKey {
     id: [u8; KEY_ID_LEN],
-    cipher: Aes256Gcm,
+    /// Seals and opens the current format.
+    cipher: XChaCha20Poly1305,
+    /// Opens values sealed before the move to XChaCha (never seals).
+    legacy: Aes256Gcm,
 }
 
 /// Encrypts tokens under the newest key and decrypts them under any key.
@@ -104,17 +137,20 @@ fn sealing_key(text: &str) -> Option<SealingKey> {
     id.copy_from_slice(&digest[..KEY_ID_LEN]);
     Some(SealingKey {
         id,
-        cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+        cipher: XChaCha20Poly1305::new_from_slice(&bytes).ok()?,
+        legacy: Aes256Gcm::new_from_slice(&bytes).ok()?,
     })
 }
 
-/// The associated data of a current-format value.
 /// What a webhook secret's ciphertext is bound to.
 fn webhook_aad(endpoint_id: i64) -> Vec<u8> {
     format!("webhook-secret:{endpoint_id}").into_bytes()
 }
 
-fn v2_aad(integration_id: IntegrationId, column: Column) -> Vec<u8> {
+/// What a token's ciphertext is bound to: its row and column. The same for
+/// formats 0x02 and 0x03 (the `v2` in it names this associated data, which
+/// came with key ids, not the sealed value's format).
+fn token_aad(integration_id: IntegrationId, column: Column) -> Vec<u8> {
     let mut aad = b"jira-dashboard/token/v2/".to_vec();
     aad.extend_from_slice(&integration_id.get().to_be_bytes());
     aad.push(b'/');
@@ -161,7 +197,7 @@ impl TokenVault {
                 if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(folder).map_err(file_error)?;
                 }
-                let key = STANDARD.encode(Aes256Gcm::generate_key(OsRng));
+                let key = STANDARD.encode(XChaCha20Poly1305::generate_key(&mut OsRng));
                 write_private(path, &key).map_err(file_error)?;
                 Self::from_base64(&key)
             }
@@ -174,47 +210,67 @@ impl TokenVault {
         &self.keys[0]
     }
 
+    /// `plain` sealed in the current format: `0x03 || key id || nonce || ciphertext`.
     fn seal(&self, key: &SealingKey, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = key
             .cipher
             .encrypt(&nonce, Payload { msg: plain, aad })
             .map_err(|_| VaultError::Encrypt)?;
-        let mut out = Vec::with_capacity(V2_HEADER + NONCE_LEN + ciphertext.len());
-        out.push(SEALED_V2);
+        let mut out = Vec::with_capacity(HEADER + XNONCE_LEN + ciphertext.len());
+        out.push(SEALED_V3);
         out.extend_from_slice(&key.id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
         Ok(out)
     }
 
-    /// The plaintext of a current-format value, or of a legacy one.
+    /// The key whose id `blob` carries after its format byte, if configured.
+    fn key_for(&self, blob: &[u8]) -> Option<&SealingKey> {
+        let id = blob.get(1..HEADER)?;
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// The plaintext of a value in the current format or an older one.
     fn open(&self, blob: &[u8], aad: &[u8], legacy_aad: Option<&[u8]>) -> Option<Vec<u8>> {
-        if blob.len() > V2_HEADER + NONCE_LEN && blob[0] == SEALED_V2 {
-            let (id, rest) = blob[1..].split_at(KEY_ID_LEN);
-            if let Some(key) = self.keys.iter().find(|k| k.id == id) {
-                let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-                let payload = Payload {
-                    msg: ciphertext,
-                    aad,
-                };
-                if let Ok(plain) = key.cipher.decrypt(Nonce::from_slice(nonce), payload) {
-                    return Some(plain);
-                }
+        let opened = match blob.first() {
+            Some(&SEALED_V3) if blob.len() > HEADER + XNONCE_LEN => {
+                self.key_for(blob).and_then(|key| {
+                    let (nonce, msg) = blob[HEADER..].split_at(XNONCE_LEN);
+                    key.cipher
+                        .decrypt(XNonce::from_slice(nonce), Payload { msg, aad })
+                        .ok()
+                })
             }
+            Some(&SEALED_V2) if blob.len() > HEADER + GCM_NONCE_LEN => {
+                self.key_for(blob).and_then(|key| {
+                    let (nonce, msg) = blob[HEADER..].split_at(GCM_NONCE_LEN);
+                    key.legacy
+                        .decrypt(aes_gcm::Nonce::from_slice(nonce), Payload { msg, aad })
+                        .ok()
+                })
+            }
+            _ => None,
+        };
+        if opened.is_some() {
+            return opened;
         }
-        // Before key ids: `nonce || ciphertext`, the integration id as associated data.
+        // Before key ids: `nonce || ciphertext`, the integration id as
+        // associated data. Its random nonce may begin with any byte, 0x02 and
+        // 0x03 included, so it is tried whatever the first byte.
         let legacy_aad = legacy_aad?;
-        if blob.len() <= NONCE_LEN {
+        if blob.len() <= GCM_NONCE_LEN {
             return None;
         }
-        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        let (nonce, msg) = blob.split_at(GCM_NONCE_LEN);
         self.keys.iter().find_map(|key| {
             let payload = Payload {
-                msg: ciphertext,
+                msg,
                 aad: legacy_aad,
             };
-            key.cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
+            key.legacy
+                .decrypt(aes_gcm::Nonce::from_slice(nonce), payload)
+                .ok()
         })
     }
 
@@ -228,7 +284,7 @@ impl TokenVault {
         self.seal(
             self.newest(),
             token.expose().as_bytes(),
-            &v2_aad(integration_id, column),
+            &token_aad(integration_id, column),
         )
     }
 
@@ -241,7 +297,7 @@ impl TokenVault {
     ) -> Result<Secret, VaultError> {
         let legacy_aad = integration_id.get().to_be_bytes();
         let plain = self
-            .open(blob, &v2_aad(integration_id, column), Some(&legacy_aad))
+            .open(blob, &token_aad(integration_id, column), Some(&legacy_aad))
             .ok_or(VaultError::Decrypt)?;
         String::from_utf8(plain)
             .map(Secret::new)
@@ -276,19 +332,24 @@ impl TokenVault {
             .map_err(|_| VaultError::Decrypt)
     }
 
-    /// Whether `blob` is sealed with something other than the newest key in
-    /// the current format (it should be re-sealed).
+    /// Whether `blob` should be re-sealed: it is sealed with a key other than
+    /// the newest, or in an older format (AES-256-GCM, `0x02` or from before
+    /// key ids), whose 96-bit nonces limit how many values one key may seal.
     pub fn needs_reseal(&self, blob: &[u8]) -> bool {
-        !(blob.len() > V2_HEADER && blob[0] == SEALED_V2 && blob[1..V2_HEADER] == self.newest().id)
+        !(blob.len() > HEADER + XNONCE_LEN
+            && blob[0] == SEALED_V3
+            && blob[1..HEADER] == self.newest().id)
     }
 
-    /// A value that only the newest key opens: stored once in the database so
-    /// that start-up can tell whether the configured keys are the database's.
+    /// A value that only the newest key opens, in the current format: stored
+    /// once in the database so that start-up can tell whether the configured
+    /// keys are the database's.
     pub fn check_value(&self) -> Result<Vec<u8>, VaultError> {
         self.seal(self.newest(), KEY_CHECK_TEXT.as_bytes(), b"key-check")
     }
 
-    /// Whether one of the configured keys opens the database's key-check value.
+    /// Whether one of the configured keys opens the database's key-check value
+    /// (in the current format or in format 0x02).
     pub fn opens_check_value(&self, blob: &[u8]) -> bool {
         self.open(blob, b"key-check", None)
             .is_some_and(|plain| plain == KEY_CHECK_TEXT.as_bytes())
@@ -315,6 +376,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aes_gcm::Key;
 
     const ACCESS: Column = Column::AccessToken;
     const REFRESH: Column = Column::RefreshToken;
@@ -442,7 +504,7 @@ mod tests {
         let v = TokenVault::from_base64(&key(3)).expect("vault");
         // The old format: nonce || ciphertext, the id alone as associated data.
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&[3u8; 32]));
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let nonce = Aes256Gcm::generate_nonce(OsRng);
         let aad = 9_i64.to_be_bytes();
         let ct = cipher
             .encrypt(
@@ -470,5 +532,182 @@ mod tests {
             .opens_check_value(&check));
         let rotated = TokenVault::from_key_list(&format!("{} {}", key(5), key(4))).expect("keys");
         assert!(rotated.opens_check_value(&check));
+    }
+
+    /// The id a key's values carry: the first four bytes of its SHA-256.
+    fn key_id(byte: u8) -> [u8; KEY_ID_LEN] {
+        let digest = Sha256::digest([byte; 32]);
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        id
+    }
+
+    /// `plain` sealed in format 0x02 exactly as the vault did before the move
+    /// to XChaCha: `0x02 || key id || 12-byte nonce || AES-256-GCM ciphertext`.
+    fn sealed_in_format_2(byte: u8, plain: &[u8], aad: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&[byte; 32]));
+        let nonce = Aes256Gcm::generate_nonce(OsRng);
+        let ct = cipher
+            .encrypt(&nonce, Payload { msg: plain, aad })
+            .expect("encrypt");
+        let mut out = vec![0x02];
+        out.extend_from_slice(&key_id(byte));
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    #[test]
+    fn new_values_are_xchacha20_poly1305_with_a_192_bit_nonce() {
+        let v = TokenVault::from_base64(&key(6)).expect("vault");
+        let blob = v
+            .encrypt(IntegrationId(11), REFRESH, &Secret::new("rt-1"))
+            .expect("encrypt");
+        assert_eq!(blob[0], 0x03);
+        assert_eq!(blob[1..5], key_id(6));
+        // Header, 24-byte nonce, the token, Poly1305's 16-byte tag.
+        assert_eq!(blob.len(), 5 + 24 + "rt-1".len() + 16);
+        assert!(!v.needs_reseal(&blob));
+        // Opened by XChaCha20-Poly1305 itself, from the layout alone.
+        let cipher = XChaCha20Poly1305::new_from_slice(&[6u8; 32]).expect("key");
+        let aad = token_aad(IntegrationId(11), REFRESH);
+        let plain = cipher
+            .decrypt(
+                XNonce::from_slice(&blob[5..29]),
+                Payload {
+                    msg: &blob[29..],
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 opens it");
+        assert_eq!(plain, b"rt-1");
+        assert_eq!(
+            v.decrypt(IntegrationId(11), REFRESH, &blob)
+                .expect("decrypt")
+                .expose(),
+            "rt-1"
+        );
+    }
+
+    #[test]
+    fn format_2_values_still_open_and_need_a_reseal_into_the_new_format() {
+        let aad = token_aad(IntegrationId(12), ACCESS);
+        let blob = sealed_in_format_2(7, b"old-at", &aad);
+        let v = vault(); // key 7: the newest, the very key that sealed it
+        assert_eq!(
+            v.decrypt(IntegrationId(12), ACCESS, &blob)
+                .expect("opens")
+                .expose(),
+            "old-at"
+        );
+        // Sealed with the newest key, but with a 96-bit nonce: re-seal it.
+        assert!(v.needs_reseal(&blob));
+        // Still bound to its row and column.
+        assert!(v.decrypt(IntegrationId(13), ACCESS, &blob).is_err());
+        assert!(v.decrypt(IntegrationId(12), REFRESH, &blob).is_err());
+        // An older key in a rotated list opens it too.
+        let rotated = TokenVault::from_key_list(&format!("{}, {}", key(8), key(7))).expect("keys");
+        let token = rotated
+            .decrypt(IntegrationId(12), ACCESS, &blob)
+            .expect("old key opens");
+        assert!(rotated.needs_reseal(&blob));
+        // What `--reseal-tokens` and a refresh write: the new format.
+        let resealed = v
+            .encrypt(IntegrationId(12), ACCESS, &token)
+            .expect("reseal");
+        assert_eq!(resealed[0], 0x03);
+        assert!(!v.needs_reseal(&resealed));
+    }
+
+    #[test]
+    fn new_values_are_bound_to_their_row_and_column() {
+        let v = vault();
+        let blob = v
+            .encrypt(IntegrationId(20), ACCESS, &Secret::new("at"))
+            .expect("encrypt");
+        assert_eq!(blob[0], 0x03);
+        assert!(v.decrypt(IntegrationId(20), ACCESS, &blob).is_ok());
+        for (id, column) in [(21, ACCESS), (20, REFRESH), (21, REFRESH)] {
+            assert!(
+                matches!(
+                    v.decrypt(IntegrationId(id), column, &blob),
+                    Err(VaultError::Decrypt)
+                ),
+                "opened as {id} {column:?}"
+            );
+        }
+        // Nor as a webhook secret or the key-check value.
+        assert!(v.decrypt_webhook_secret(20, &blob).is_err());
+        assert!(!v.opens_check_value(&blob));
+    }
+
+    #[test]
+    fn a_tampered_value_does_not_open() {
+        let v = vault();
+        let blob = v
+            .encrypt(IntegrationId(30), ACCESS, &Secret::new("token-30"))
+            .expect("encrypt");
+        // Every byte: format, key id, nonce, ciphertext, tag.
+        for i in 0..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x01;
+            assert!(
+                matches!(
+                    v.decrypt(IntegrationId(30), ACCESS, &bad),
+                    Err(VaultError::Decrypt)
+                ),
+                "byte {i} changed and it still opened"
+            );
+        }
+        // Relabelled as format 0x02, truncated, or nothing at all.
+        let mut relabelled = blob.clone();
+        relabelled[0] = 0x02;
+        assert!(v.decrypt(IntegrationId(30), ACCESS, &relabelled).is_err());
+        for len in [0, 1, 5, 29, 29 + 16, blob.len() - 1] {
+            assert!(
+                v.decrypt(IntegrationId(30), ACCESS, &blob[..len]).is_err(),
+                "{len} bytes opened"
+            );
+        }
+        // A tampered format-2 value does not open either.
+        let old = sealed_in_format_2(7, b"old", &token_aad(IntegrationId(30), ACCESS));
+        let mut bad = old.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x01;
+        assert!(v.decrypt(IntegrationId(30), ACCESS, &old).is_ok());
+        assert!(v.decrypt(IntegrationId(30), ACCESS, &bad).is_err());
+    }
+
+    #[test]
+    fn a_format_2_key_check_value_still_proves_the_key_and_is_rewritten() {
+        let old_check = sealed_in_format_2(9, KEY_CHECK_TEXT.as_bytes(), b"key-check");
+        let v = TokenVault::from_base64(&key(9)).expect("vault");
+        assert!(v.opens_check_value(&old_check));
+        assert!(!TokenVault::from_base64(&key(10))
+            .expect("other")
+            .opens_check_value(&old_check));
+        // Start-up rewrites a check value that needs a re-seal: in the new format.
+        assert!(v.needs_reseal(&old_check));
+        let new_check = v.check_value().expect("check");
+        assert_eq!(new_check[0], 0x03);
+        assert!(!v.needs_reseal(&new_check));
+        assert!(v.opens_check_value(&new_check));
+    }
+
+    #[test]
+    fn a_format_2_webhook_secret_still_opens_and_needs_a_reseal() {
+        let blob = sealed_in_format_2(7, b"whsec_old", &webhook_aad(4));
+        let v = vault();
+        assert_eq!(
+            v.decrypt_webhook_secret(4, &blob).expect("opens").expose(),
+            "whsec_old"
+        );
+        assert!(v.decrypt_webhook_secret(5, &blob).is_err());
+        assert!(v.needs_reseal(&blob));
+        let resealed = v
+            .encrypt_webhook_secret(4, &Secret::new("whsec_old"))
+            .expect("seal");
+        assert_eq!(resealed[0], 0x03);
+        assert!(!v.needs_reseal(&resealed));
     }
 }

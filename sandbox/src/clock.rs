@@ -20,6 +20,11 @@ pub fn system_time() -> TimeSource {
 /// The most one advance may move the clock (ten years): beyond any token's life.
 pub const MAX_ADVANCE_SECS: i64 = 10 * 366 * 86_400;
 
+/// The furthest the clock may be moved from its source in all (a hundred
+/// years): far beyond any test's need, and far enough from `i64`'s limits
+/// that every "now plus a lifetime" stays an ordinary number.
+pub const MAX_OFFSET_SECS: i64 = 100 * 366 * 86_400;
+
 /// A time source plus an adjustable offset.
 pub struct SandboxClock {
     source: TimeSource,
@@ -38,12 +43,38 @@ impl SandboxClock {
         (self.source)().saturating_add(self.offset.load(Ordering::SeqCst))
     }
 
-    /// Moves the offset by `secs`; answers the new offset.
+    /// Moves the offset by `secs` (at most [`MAX_ADVANCE_SECS`] either way),
+    /// stopping at [`MAX_OFFSET_SECS`] from the source; answers the new offset.
     pub fn advance(&self, secs: i64) -> i64 {
         let secs = secs.clamp(-MAX_ADVANCE_SECS, MAX_ADVANCE_SECS);
+        let moved = |offset: i64| {
+            offset
+                .saturating_add(secs)
+                .clamp(-MAX_OFFSET_SECS, MAX_OFFSET_SECS)
+        };
+        let before = self
+            .offset
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(moved(o)))
+            .unwrap_or_else(|o| o);
+        moved(before)
+    }
+
+    /// Moves the offset forward by `secs` (`0..=`[`MAX_ADVANCE_SECS`]) unless
+    /// that would take it beyond [`MAX_OFFSET_SECS`]: the new offset, or
+    /// `None` and no move at all.
+    pub fn try_advance(&self, secs: i64) -> Option<i64> {
+        if !(0..=MAX_ADVANCE_SECS).contains(&secs) {
+            return None;
+        }
+        let moved = |offset: i64| {
+            offset
+                .checked_add(secs)
+                .filter(|o| (-MAX_OFFSET_SECS..=MAX_OFFSET_SECS).contains(o))
+        };
         self.offset
-            .fetch_add(secs, Ordering::SeqCst)
-            .saturating_add(secs)
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, moved)
+            .ok()
+            .and_then(moved)
     }
 
     /// How far the clock has been moved from its source.
@@ -51,11 +82,12 @@ impl SandboxClock {
         self.offset.load(Ordering::SeqCst)
     }
 
-    /// A clock `offset` seconds ahead of `source` (a persisted offset).
+    /// A clock `offset` seconds ahead of `source` (a persisted offset, held
+    /// to [`MAX_OFFSET_SECS`]).
     pub fn with_offset(source: TimeSource, offset: i64) -> Self {
         Self {
             source,
-            offset: AtomicI64::new(offset),
+            offset: AtomicI64::new(offset.clamp(-MAX_OFFSET_SECS, MAX_OFFSET_SECS)),
         }
     }
 }
@@ -108,6 +140,29 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_offset_stays_within_its_limit() {
+        let clock = SandboxClock::new(Arc::new(|| 1_800_000_000));
+        assert_eq!(clock.try_advance(-1), None);
+        assert_eq!(clock.try_advance(MAX_ADVANCE_SECS + 1), None);
+        assert_eq!(clock.try_advance(i64::MAX), None);
+        assert_eq!(clock.offset(), 0, "a refused advance moves nothing");
+        for _ in 0..10 {
+            assert!(clock.try_advance(MAX_ADVANCE_SECS).is_some());
+        }
+        assert_eq!(clock.offset(), MAX_OFFSET_SECS);
+        assert_eq!(clock.try_advance(1), None, "past 100 years");
+        assert_eq!(clock.offset(), MAX_OFFSET_SECS);
+        // The helper stops at the limit instead of wrapping.
+        for _ in 0..20 {
+            clock.advance(i64::MAX);
+        }
+        assert_eq!(clock.offset(), MAX_OFFSET_SECS);
+        assert_eq!(clock.now(), 1_800_000_000 + MAX_OFFSET_SECS);
+        let clock = SandboxClock::with_offset(Arc::new(|| 0), i64::MAX);
+        assert_eq!(clock.offset(), MAX_OFFSET_SECS, "a stored offset too");
+    }
 
     #[test]
     fn rfc3339_formats_utc_times() {

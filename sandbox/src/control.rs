@@ -1,5 +1,11 @@
 //! `/control/...`: knobs for tests and demos. The dashboard mounts the sandbox
-//! (and so these) only in sandbox mode.
+//! (and so these) only in sandbox mode, where its guard lets only an
+//! administrator's session reach `/sandbox/control/...`; the standalone
+//! `sandbox` binary, a developer tool, serves them to whoever reaches its
+//! address (loopback by default).
+//!
+//! Every number a control takes has a limit (the constants below): a value
+//! beyond it is answered `400` with a sentence, and nothing changes.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +16,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::rules::{Fault, FaultKind};
-use crate::Sandbox;
+use crate::{AdvanceError, Sandbox};
+
+/// The most token requests (faults) or Jira calls (`429`s) one control may
+/// plan to fail: more than any test needs, few enough to wait out.
+pub const MAX_PLANNED_FAILURES: u32 = 1_000;
+/// The longest the provider may be made to take, in milliseconds (a minute),
+/// for the latency setting and an injected delay alike.
+pub const MAX_LATENCY_MS: u64 = 60_000;
+/// The longest access token lifetime (a year: no token outlives its
+/// family's absolute expiry).
+pub const MAX_ACCESS_TOKEN_LIFETIME_SECS: i64 = 365 * 86_400;
+/// The longest `Retry-After` a planned refusal may ask for (a day).
+pub const MAX_RETRY_AFTER_SECS: u32 = 86_400;
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
@@ -41,6 +59,11 @@ fn not_stored(e: &sqlx::Error) -> Response {
         .into_response()
 }
 
+/// A `400` whose body says what was wrong.
+fn refused(sentence: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": sentence}))).into_response()
+}
+
 /// `{"kind": "server_error" | "malformed" | {"delay": {"ms": 1500}}, "count": N}`.
 #[derive(Deserialize)]
 struct FaultBody {
@@ -54,14 +77,38 @@ async fn faults(
 ) -> Response {
     match body {
         Ok(Json(FaultBody { kind, count })) => {
+            if let Err(sentence) = fault_within_limits(kind, count) {
+                return refused(&sentence);
+            }
             sandbox.store().set_fault(Fault { kind, remaining: count });
             Json(json!({"pending": count})).into_response()
         }
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": format!("expected {{\"kind\": \"server_error\" | \"malformed\" | {{\"delay\": {{\"ms\": N}}}}, \"count\": N}}: {e}")})),
-        )
-            .into_response(),
+        Err(e) => refused(&format!("expected {{\"kind\": \"server_error\" | \"malformed\" | {{\"delay\": {{\"ms\": N}}}}, \"count\": N}}: {e}")),
+    }
+}
+
+/// Whether a planned fault keeps to the limits; the sentence saying which
+/// it passes otherwise.
+fn fault_within_limits(kind: FaultKind, count: u32) -> Result<(), String> {
+    if count > MAX_PLANNED_FAILURES {
+        return Err(format!(
+            "count must be at most {MAX_PLANNED_FAILURES} token requests."
+        ));
+    }
+    match kind {
+        FaultKind::Delay { ms } if ms > MAX_LATENCY_MS => Err(format!(
+            "delay.ms must be at most {MAX_LATENCY_MS} (a minute)."
+        )),
+        FaultKind::Status { code, .. } if !(400..=599).contains(&code) => {
+            Err("status.code must be an error status, from 400 to 599.".to_owned())
+        }
+        FaultKind::Status {
+            retry_after_secs: Some(secs),
+            ..
+        } if secs > u64::from(MAX_RETRY_AFTER_SECS) => Err(format!(
+            "status.retry_after_secs must be at most {MAX_RETRY_AFTER_SECS} (a day)."
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -76,23 +123,29 @@ struct Advance {
     secs: i64,
 }
 
-/// Moves the sandbox's clock forward (never backward).
+/// Moves the sandbox's clock forward (never backward), at most ten years at
+/// a time and a hundred in all.
 async fn advance_clock(
     State(sandbox): State<Sandbox>,
     body: Result<Json<Advance>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    match body {
-        Ok(Json(Advance { secs })) if (0..=crate::clock::MAX_ADVANCE_SECS).contains(&secs) => {
-            match sandbox.advance_clock_durably(secs).await {
-                Ok(()) => Json(json!({"now": sandbox.now()})).into_response(),
-                Err(e) => not_stored(&e),
-            }
+    let secs = match body {
+        Ok(Json(Advance { secs })) if (0..=crate::clock::MAX_ADVANCE_SECS).contains(&secs) => secs,
+        _ => {
+            return refused(&format!(
+                "expected {{\"secs\": N}} with 0 <= N <= {} (ten years).",
+                crate::clock::MAX_ADVANCE_SECS
+            ))
         }
-        _ => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "expected {\"secs\": N} with 0 <= N <= 10 years"})),
-        )
-            .into_response(),
+    };
+    match sandbox.advance_clock_durably(secs).await {
+        Ok(()) => Json(json!({"now": sandbox.now()})).into_response(),
+        Err(AdvanceError::OutOfRange) => refused(&format!(
+            "the clock may be moved at most {} seconds (a hundred years) ahead in all; it is {} ahead now.",
+            crate::clock::MAX_OFFSET_SECS,
+            sandbox.clock_offset()
+        )),
+        Err(AdvanceError::NotStored(e)) => not_stored(&e),
     }
 }
 
@@ -105,31 +158,27 @@ struct SettingsPatch {
 }
 
 /// Changes switches at run time: withholding refresh tokens, the access
-/// token lifetime, the provider's latency (at most a minute).
+/// token lifetime (a second to a year), the provider's latency (at most a
+/// minute). Any subset; all checked before any changes.
 async fn settings(
     State(sandbox): State<Sandbox>,
     body: Result<Json<SettingsPatch>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Ok(Json(patch)) = body else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "expected {\"withholdRefreshTokens\": bool, \"accessTokenLifetimeSecs\": N, \"latencyMs\": N}"})),
-        )
-            .into_response();
+        return refused("expected {\"withholdRefreshTokens\": bool, \"accessTokenLifetimeSecs\": N, \"latencyMs\": N}");
     };
-    if patch.access_token_lifetime_secs.is_some_and(|s| s <= 0) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "accessTokenLifetimeSecs must be positive"})),
-        )
-            .into_response();
+    if patch
+        .access_token_lifetime_secs
+        .is_some_and(|s| !(1..=MAX_ACCESS_TOKEN_LIFETIME_SECS).contains(&s))
+    {
+        return refused(&format!(
+            "accessTokenLifetimeSecs must be from 1 to {MAX_ACCESS_TOKEN_LIFETIME_SECS} (a year)."
+        ));
     }
-    if patch.latency_ms.is_some_and(|ms| ms > 60_000) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "latencyMs must be at most 60000"})),
-        )
-            .into_response();
+    if patch.latency_ms.is_some_and(|ms| ms > MAX_LATENCY_MS) {
+        return refused(&format!(
+            "latencyMs must be at most {MAX_LATENCY_MS} (a minute)."
+        ));
     }
     let mut store = sandbox.store();
     if let Some(ms) = patch.latency_ms {
@@ -149,9 +198,6 @@ async fn settings(
     .into_response()
 }
 
-/// The longest `Retry-After` a planned Jira rate limit may ask for (a day).
-const MAX_RETRY_AFTER_SECS: u32 = 86_400;
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct JiraRateLimitPlan {
@@ -169,14 +215,12 @@ async fn jira_rate_limit(
         Ok(Json(JiraRateLimitPlan {
             next,
             retry_after_secs,
-        })) if retry_after_secs <= MAX_RETRY_AFTER_SECS => {
+        })) if next <= MAX_PLANNED_FAILURES && retry_after_secs <= MAX_RETRY_AFTER_SECS => {
             sandbox.plan_jira_rate_limit(next, retry_after_secs);
             Json(json!({"pending": next, "retryAfterSecs": retry_after_secs})).into_response()
         }
-        _ => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "expected {\"next\": N, \"retryAfterSecs\": S} with N >= 0 and 0 <= S <= 86400"})),
-        )
-            .into_response(),
+        _ => refused(&format!(
+            "expected {{\"next\": N, \"retryAfterSecs\": S}} with 0 <= N <= {MAX_PLANNED_FAILURES} and 0 <= S <= {MAX_RETRY_AFTER_SECS} (a day)."
+        )),
     }
 }

@@ -26,7 +26,8 @@
 //!   subset, issues, projects) and the rate limit of every Jira route; its
 //!   seeded issues and the issues created through it live in memory only.
 //! - [`control`]: `/control/...` for tests and demos (revoke, faults, counters,
-//!   clock, Jira rate limit).
+//!   clock, Jira rate limit), each number within a limit; under the dashboard
+//!   only an administrator reaches them.
 
 pub mod authorize;
 pub mod clock;
@@ -91,6 +92,15 @@ impl std::fmt::Display for OpenError {
 }
 
 impl std::error::Error for OpenError {}
+
+/// Why [`Sandbox::advance_clock_durably`] did not move the clock for good.
+#[derive(Debug)]
+pub enum AdvanceError {
+    /// Backward, or too far: the clock did not move.
+    OutOfRange,
+    /// Moved, but not stored yet (retried with the next change).
+    NotStored(sqlx::Error),
+}
 
 impl Sandbox {
     /// A sandbox that knows `clients`, applies `settings`, and reads time from
@@ -266,6 +276,11 @@ impl Sandbox {
         self.inner.clock.now()
     }
 
+    /// How far the clock has been moved ahead of its source, in seconds.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.clock.offset()
+    }
+
     /// Moves the sandbox's clock forward by `secs` (stored soon after, when
     /// persisted; the control route uses [`Sandbox::advance_clock_durably`]).
     pub fn advance_clock(&self, secs: i64) {
@@ -273,10 +288,22 @@ impl Sandbox {
         self.flush_soon();
     }
 
-    /// Moves the sandbox's clock forward by `secs`, durably.
-    pub async fn advance_clock_durably(&self, secs: i64) -> Result<(), sqlx::Error> {
-        self.advance_clock_in_memory(secs);
-        self.flush().await
+    /// Moves the sandbox's clock forward by `secs`, durably: the control
+    /// route's move, refused whole when `secs` is not in
+    /// `0..=`[`clock::MAX_ADVANCE_SECS`] or the clock would end up more than
+    /// [`clock::MAX_OFFSET_SECS`] ahead of its source.
+    pub async fn advance_clock_durably(&self, secs: i64) -> Result<(), AdvanceError> {
+        {
+            // Under the store's lock, so offsets are journaled in the order taken.
+            let mut store = self.store();
+            let offset = self
+                .inner
+                .clock
+                .try_advance(secs)
+                .ok_or(AdvanceError::OutOfRange)?;
+            store.record_clock_offset(offset);
+        }
+        self.flush().await.map_err(AdvanceError::NotStored)
     }
 
     fn advance_clock_in_memory(&self, secs: i64) {

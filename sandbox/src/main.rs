@@ -1,16 +1,24 @@
 //! The sandbox on its own: `cargo run -p sandbox`, then point an OAuth client at
 //! it (the printed client id and secret, the configured redirect URI).
+//!
+//! A developer tool, for this machine: it has no accounts or sessions, so its
+//! `/control/...` routes (revoke any grant, inject faults, move the clock,
+//! change token lifetimes) answer whoever reaches it. It listens on loopback
+//! (`127.0.0.1:4000`) unless `SANDBOX_ADDR` says otherwise, and says so
+//! loudly when it does. (Inside the dashboard, under `/sandbox`, those routes
+//! need an administrator's session.)
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use sandbox::{clock, Client, Sandbox, Settings};
+use sandbox::{clock, control, Client, Sandbox, Settings};
 
 #[derive(Parser)]
 #[command(about = "Emulates Atlassian's OAuth 2.0 (3LO) endpoints")]
 struct Args {
-    /// Address to listen on.
+    /// Address to listen on: loopback, as the controls are open to anyone
+    /// who reaches it.
     #[arg(long, env = "SANDBOX_ADDR", default_value = "127.0.0.1:4000")]
     sandbox_addr: SocketAddr,
     /// The registered app's client id.
@@ -31,12 +39,12 @@ struct Args {
     )]
     sandbox_redirect_uris: String,
     /// Access token lifetime (Atlassian: 3600).
-    #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=control::MAX_ACCESS_TOKEN_LIFETIME_SECS))]
     sandbox_access_token_secs: i64,
 
     /// Every provider endpoint answers after this many milliseconds (the real
     /// Atlassian: tens to hundreds).
-    #[arg(long, env = "SANDBOX_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=60_000))]
+    #[arg(long, env = "SANDBOX_LATENCY_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=control::MAX_LATENCY_MS))]
     sandbox_latency_ms: u64,
     /// Issue no refresh tokens, as for an app without offline access.
     #[arg(long, env = "SANDBOX_WITHHOLD_REFRESH_TOKENS", default_value_t = false)]
@@ -111,6 +119,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !args.sandbox_addr.ip().is_loopback() {
+        eprintln!(
+            "warning: SANDBOX_ADDR {} is not a loopback address: anyone who reaches it can use /control (revoke grants, inject faults, move the clock)",
+            args.sandbox_addr
+        );
+    }
     println!(
         "Atlassian sandbox on http://{addr}  (authorize: http://{addr}/authorize, client id: {id}, redirect URIs: {uris})",
         addr = args.sandbox_addr,

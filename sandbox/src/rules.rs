@@ -578,7 +578,7 @@ impl Store {
         let lifetime = self.settings.access_token_lifetime_secs;
         let access_token = random_token("sbx_at_");
         let hash = token_hash(&access_token);
-        let expires_at = now + lifetime;
+        let expires_at = now.saturating_add(lifetime);
         self.access_tokens
             .insert(hash, AccessRecord { family, expires_at });
         self.record(Change::AccessToken {

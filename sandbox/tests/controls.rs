@@ -191,3 +191,166 @@ async fn the_provider_answers_after_the_configured_latency_and_the_controls_do_n
         .unwrap_or_default()
         .contains("latencyMs"));
 }
+
+/// Every number past its limit (and every i64/u64 extreme), one control at a
+/// time: each answered `400` with a sentence naming the field.
+const OUT_OF_BOUNDS: &[(&str, &str, &str)] = &[
+    (
+        "faults",
+        r#"{"kind": "server_error", "count": 1001}"#,
+        "count",
+    ),
+    (
+        "faults",
+        r#"{"kind": "server_error", "count": 4294967295}"#,
+        "count",
+    ),
+    (
+        "faults",
+        r#"{"kind": {"delay": {"ms": 60001}}, "count": 1}"#,
+        "delay.ms",
+    ),
+    (
+        "faults",
+        r#"{"kind": {"delay": {"ms": 18446744073709551615}}, "count": 1}"#,
+        "delay.ms",
+    ),
+    (
+        "faults",
+        r#"{"kind": {"status": {"code": 200, "retry_after_secs": null}}, "count": 1}"#,
+        "status.code",
+    ),
+    (
+        "faults",
+        r#"{"kind": {"status": {"code": 101, "retry_after_secs": null}}, "count": 1}"#,
+        "status.code",
+    ),
+    (
+        "faults",
+        r#"{"kind": {"status": {"code": 429, "retry_after_secs": 86401}}, "count": 1}"#,
+        "retry_after_secs",
+    ),
+    (
+        "settings",
+        r#"{"accessTokenLifetimeSecs": 0}"#,
+        "accessTokenLifetimeSecs",
+    ),
+    (
+        "settings",
+        r#"{"accessTokenLifetimeSecs": 31536001}"#,
+        "accessTokenLifetimeSecs",
+    ),
+    (
+        "settings",
+        r#"{"withholdRefreshTokens": true, "accessTokenLifetimeSecs": 9223372036854775807}"#,
+        "accessTokenLifetimeSecs",
+    ),
+    (
+        "settings",
+        r#"{"accessTokenLifetimeSecs": 60, "latencyMs": 60001}"#,
+        "latencyMs",
+    ),
+    ("clock/advance", r#"{"secs": 9223372036854775807}"#, "secs"),
+    ("clock/advance", r#"{"secs": 316224001}"#, "secs"),
+    (
+        "jira-rate-limit",
+        r#"{"next": 1001, "retryAfterSecs": 5}"#,
+        "next",
+    ),
+    (
+        "jira-rate-limit",
+        r#"{"next": 1, "retryAfterSecs": 86401}"#,
+        "retryAfterSecs",
+    ),
+];
+
+#[tokio::test]
+async fn numbers_beyond_their_limits_are_refused_and_change_nothing() {
+    let sb = TestSandbox::start().await;
+    let tokens = sb.connect(ALL_SCOPES).await;
+    let now = sb.sandbox.now();
+    for (path, body, field) in OUT_OF_BOUNDS {
+        let res = sb
+            .http
+            .post(format!("{}/control/{path}", sb.base))
+            .header("content-type", "application/json")
+            .body(*body)
+            .send()
+            .await
+            .expect("control");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+        let answer: Value = res.json().await.expect("json");
+        let sentence = answer["error"].as_str().unwrap_or_default();
+        assert!(sentence.contains(field), "{path} {body}: {sentence}");
+    }
+    // Nothing changed: no fault, no rate limit, the same clock and settings.
+    assert_eq!(sb.sandbox.now(), now);
+    assert_eq!(sb.sandbox.clock_offset(), 0);
+    assert!(sb.sandbox.jira().rate_limiter.planned().is_none());
+    let started = Instant::now();
+    let (status, rotated) = sb.refresh(&s(&tokens, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(rotated["expires_in"], 3_600);
+    assert!(rotated.get("refresh_token").is_some());
+}
+
+#[tokio::test]
+async fn numbers_at_their_limits_are_taken() {
+    let sb = TestSandbox::start().await;
+    for (path, body) in [
+        ("faults", json!({"kind": "server_error", "count": 1000})),
+        (
+            "faults",
+            json!({"kind": {"status": {"code": 503, "retry_after_secs": 86_400}}, "count": 1}),
+        ),
+        ("faults", json!({"kind": "server_error", "count": 0})),
+        (
+            "settings",
+            json!({"accessTokenLifetimeSecs": 31_536_000, "latencyMs": 60_000}),
+        ),
+        (
+            "settings",
+            json!({"accessTokenLifetimeSecs": 1, "latencyMs": 0}),
+        ),
+        (
+            "jira-rate-limit",
+            json!({"next": 1000, "retryAfterSecs": 86_400}),
+        ),
+        ("jira-rate-limit", json!({"next": 0, "retryAfterSecs": 0})),
+    ] {
+        let (status, answer) = control(&sb, path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{path} {body}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn the_clock_moves_at_most_a_hundred_years_in_all() {
+    let sb = TestSandbox::start().await;
+    let ten_years = sandbox::clock::MAX_ADVANCE_SECS;
+    for _ in 0..9 {
+        let (status, _) = control(&sb, "clock/advance", json!({"secs": ten_years})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = control(&sb, "clock/advance", json!({"secs": ten_years - 1})).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = sb.sandbox.now();
+    let (status, answer) = control(&sb, "clock/advance", json!({"secs": 2})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("a hundred years"));
+    assert_eq!(sb.sandbox.now(), before, "the clock did not move");
+    // What is left of the hundred years may still be used; tokens still work.
+    let (status, _) = control(&sb, "clock/advance", json!({"secs": 1})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sb.sandbox.clock_offset(), sandbox::clock::MAX_OFFSET_SECS);
+    let tokens = sb.connect(ALL_SCOPES).await;
+    assert_eq!(
+        sb.get_with_token("/me", &s(&tokens, "access_token"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}

@@ -155,6 +155,10 @@ impl Application {
             live: LiveSettings {
                 stopping: stopping.subscribe(),
                 heartbeat: std::time::Duration::from_secs(u64::from(config.live_heartbeat_secs)),
+                streams: crate::live_streams::LiveStreams::new(
+                    usize::try_from(config.live_streams_per_user).unwrap_or(usize::MAX),
+                    usize::try_from(config.live_streams_max).unwrap_or(usize::MAX),
+                ),
             },
             proxy: crate::service_api::ProxyClient::new()
                 .map_err(|e| StartupError::HttpClient(e.to_string()))?,

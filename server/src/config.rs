@@ -105,7 +105,7 @@ pub struct Config {
 
     /// Sandbox mode only: lifetime of the access tokens the sandbox issues
     /// (Atlassian's is 3600; 60 makes a demo's countdown visible).
-    #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, env = "SANDBOX_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
     pub sandbox_access_token_secs: i64,
 
     /// Sandbox mode: every provider endpoint answers after this many
@@ -149,6 +149,16 @@ pub struct Config {
     /// Seconds between the heartbeats of an idle live event stream (`/events`).
     #[arg(long, env = "LIVE_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=300))]
     pub live_heartbeat_secs: u32,
+
+    /// Live event streams (`/events`) one user may hold open at once (a page
+    /// per open tab); one more is refused with `429`.
+    #[arg(long, env = "LIVE_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub live_streams_per_user: u32,
+
+    /// Live event streams this process holds open at once, all users
+    /// together; one more is refused with `429`.
+    #[arg(long, env = "LIVE_STREAMS_MAX", default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub live_streams_max: u32,
 
     /// A webhook endpoint for automation (with WEBHOOK_SECRET): it receives
     /// every event type. The operator's own choice, so it may be anywhere,
@@ -356,6 +366,8 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &redacted(&self.admin_password))
             .field("trusted_proxies", &self.trusted_proxies)
             .field("live_heartbeat_secs", &self.live_heartbeat_secs)
+            .field("live_streams_per_user", &self.live_streams_per_user)
+            .field("live_streams_max", &self.live_streams_max)
             // The origin only: a hook's path may carry its own credential.
             .field(
                 "webhook_url",

@@ -9,7 +9,8 @@
 //! - [`sign_in`]: sessions, `/login`, `/logout`, `/setup`, and the guard that
 //!   checks every request's session and role.
 //! - [`settings_routes`]: the forms of `/settings` (users, roles, own password).
-//! - [`live_events`]: `GET /events`, the server-sent stream of every change.
+//! - [`live_events`]: `GET /events`, the server-sent stream of every change;
+//!   [`live_streams`]: how many may be open, per user and per process.
 //! - [`metrics`]: `GET /metrics` (Prometheus text, `metrics:read` keys) and
 //!   the HTTP request counter around every route.
 //! - [`service_api`]: `/v1`, for the programs that call Jira: API keys, views,
@@ -31,6 +32,7 @@ pub mod config;
 pub mod cross_site;
 pub mod hosts;
 pub mod live_events;
+pub mod live_streams;
 #[cfg(feature = "local-instance")]
 pub mod local_cluster;
 #[cfg(feature = "local-instance")]

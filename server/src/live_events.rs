@@ -11,14 +11,24 @@
 //!
 //! A comment line (`: heartbeat`) every `LIVE_HEARTBEAT_SECS` keeps proxies
 //! from closing an idle stream. The stream ends when the server stops.
+//!
+//! Each user holds at most [`crate::live_streams::STREAMS_PER_USER`] streams
+//! and a process [`crate::live_streams::STREAMS_PER_PROCESS`]; one more gets
+//! `429` JSON `{"error":"too_many_streams","message"}` with `Retry-After`.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use engine::accounts::User;
 use engine::changes::Change;
 use engine::Engine;
+
+use crate::live_streams::{LiveStreams, StreamPermit};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
@@ -32,27 +42,56 @@ pub struct LiveSettings {
     /// Becomes `true` when the server is stopping: every stream ends.
     pub stopping: watch::Receiver<bool>,
     pub heartbeat: Duration,
+    /// The open streams, counted against their ceilings.
+    pub streams: LiveStreams,
 }
 
 /// The handler.
 pub async fn events(
     State(engine): State<Engine>,
     State(live): State<LiveSettings>,
+    Extension(user): Extension<User>,
+) -> Response {
+    match live.streams.open(user.id) {
+        Ok(permit) => stream(engine, live, permit).into_response(),
+        Err(refused) => {
+            tracing::warn!(user = user.id, ?refused, "a live stream was refused");
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(serde_json::json!({
+                    "error": "too_many_streams",
+                    "message": refused.message(),
+                })),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            response
+        }
+    }
+}
+
+/// The stream itself; `permit` is held until it ends.
+fn stream(
+    engine: Engine,
+    live: LiveSettings,
+    permit: StreamPermit,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = engine.subscribe();
     let first = Event::default()
         .event("ready")
         .retry(RECONNECT_AFTER)
         .data("{}");
-    let state = (engine, changes, live.stopping, Some(first));
+    let state = (engine, changes, live.stopping, Some(first), permit);
     let stream = stream::unfold(
         state,
-        |(engine, mut changes, mut stopping, first)| async move {
+        |(engine, mut changes, mut stopping, first, permit)| async move {
             if let Some(first) = first {
-                return Some((Ok(first), (engine, changes, stopping, None)));
+                return Some((Ok(first), (engine, changes, stopping, None, permit)));
             }
             let event = next_event(&engine, &mut changes, &mut stopping).await?;
-            Some((Ok(event), (engine, changes, stopping, None)))
+            Some((Ok(event), (engine, changes, stopping, None, permit)))
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(live.heartbeat).text("heartbeat"))

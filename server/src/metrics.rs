@@ -11,7 +11,9 @@
 //! - `jira_dashboard_webhook_deliveries_total{result}`: webhook attempts by
 //!   result (`delivered`, `failed` and retried, `gave_up`)
 //! - `jira_dashboard_http_requests_total{route, method, status}` (the route's
-//!   pattern, e.g. `/v1/integrations/:id`, never the raw path),
+//!   pattern, e.g. `/v1/integrations/:id`, never the raw path, or `unmatched`;
+//!   the method among the standard nine, or `other`: no label takes a value a
+//!   client chooses, so the series stay a fixed set),
 //!   `jira_dashboard_http_request_duration_seconds{route}`
 //!
 //! One recorder per process (the `metrics` facade is global): several
@@ -21,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -70,7 +72,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| route_label(p.as_str()))
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -84,6 +86,24 @@ pub async fn track(request: Request, next: Next) -> Response {
     metrics::histogram!("jira_dashboard_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A method as a label: the standard ones by name, anything else `other`.
+/// A client chooses its method freely (any token of up to 64 KB); a label
+/// taking it would make a new series, kept forever, per made-up method.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// A route pattern as a label: `/v1/integrations/:id` rather than axum's
@@ -125,7 +145,17 @@ pub async fn scrape(
 
 #[cfg(test)]
 mod tests {
-    use super::route_label;
+    use super::{method_label, route_label};
+    use axum::http::Method;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let made_up = Method::from_bytes("X".repeat(2048).as_bytes()).expect("a token");
+        assert_eq!(method_label(&made_up), "other");
+        let other = Method::from_bytes(b"BREW").expect("a token");
+        assert_eq!(method_label(&other), "other");
+    }
 
     #[test]
     fn route_patterns_name_their_parameters_with_colons() {

@@ -430,31 +430,34 @@ async fn add_webhook(
 }
 
 /// `POST /settings/webhooks/{id}/{test|enable|disable|delete|redeliver}`
-/// (`redeliver`: everything the endpoint did not receive).
+/// (`redeliver`: everything the endpoint did not receive); the account log
+/// names `me`.
 async fn webhook_action(
     State(engine): State<Engine>,
+    Extension(me): Extension<User>,
     Path((id, action)): Path<(i64, String)>,
 ) -> Response {
     use engine::webhooks::WebhookError;
+    let by = me.actor();
     let (result, done) = match action.as_str() {
         "test" => (
-            engine.send_test_webhook(id).await.map(|_| ()),
+            engine.send_test_webhook(id, &by).await.map(|_| ()),
             SettingsNotice::WebhookTestQueued,
         ),
         "enable" => (
-            engine.set_webhook_endpoint_enabled(id, true).await,
+            engine.set_webhook_endpoint_enabled(id, true, &by).await,
             SettingsNotice::WebhookEnabled,
         ),
         "disable" => (
-            engine.set_webhook_endpoint_enabled(id, false).await,
+            engine.set_webhook_endpoint_enabled(id, false, &by).await,
             SettingsNotice::WebhookDisabled,
         ),
         "delete" => (
-            engine.delete_webhook_endpoint(id).await,
+            engine.delete_webhook_endpoint(id, &by).await,
             SettingsNotice::WebhookDeleted,
         ),
         "redeliver" => (
-            engine.redeliver_undelivered(id).await.map(|_| ()),
+            engine.redeliver_undelivered(id, &by).await.map(|_| ()),
             SettingsNotice::WebhookUndeliveredQueued,
         ),
         _ => return crate::oauth_routes::error_page_titled(
@@ -473,9 +476,14 @@ async fn webhook_action(
     })
 }
 
-/// `POST /settings/webhooks/deliveries/{id}/redeliver`.
-async fn redeliver_webhook(State(engine): State<Engine>, Path(id): Path<i64>) -> Response {
-    back(match engine.redeliver_webhook(id).await {
+/// `POST /settings/webhooks/deliveries/{id}/redeliver`; the account log
+/// names `me`.
+async fn redeliver_webhook(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Path(id): Path<i64>,
+) -> Response {
+    back(match engine.redeliver_webhook(id, &me.actor()).await {
         Ok(()) => SettingsNotice::WebhookRedelivered,
         Err(engine::webhooks::WebhookError::CannotRedeliver) => SettingsNotice::WebhookCannotSend,
         Err(engine::webhooks::WebhookError::AlreadyPending) => SettingsNotice::WebhookPending,
@@ -488,7 +496,8 @@ pub struct WebhookSettingsForm {
     allow_private: Option<String>,
 }
 
-/// `POST /settings/webhooks/settings`: whether endpoints may be private.
+/// `POST /settings/webhooks/settings`: whether endpoints may be private
+/// (the engine logs a change naming `me`).
 async fn webhook_settings(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
@@ -498,11 +507,8 @@ async fn webhook_settings(
     let settings = engine::webhooks::WebhookSettings {
         allow_private_addresses: allow,
     };
-    match engine.set_webhook_settings(settings).await {
-        Ok(()) => {
-            tracing::info!(actor = %me.email, allow_private = allow, "webhook address setting changed");
-            back(SettingsNotice::WebhookSettingsSaved)
-        }
+    match engine.set_webhook_settings(settings, &me.actor()).await {
+        Ok(()) => back(SettingsNotice::WebhookSettingsSaved),
         Err(_) => back(SettingsNotice::Failed),
     }
 }

@@ -124,3 +124,52 @@ async fn the_stream_ends_cleanly_when_the_server_stops() {
     .await;
     assert!(ended.is_ok(), "the stream ended");
 }
+
+#[tokio::test]
+async fn one_user_holds_a_bounded_number_of_streams() {
+    let app = TestApp::spawn().await;
+    let per_user = server::live_streams::STREAMS_PER_USER;
+    let mut open = Vec::new();
+    for _ in 0..per_user {
+        let mut stream = Stream::open(&app.http, app.url("/events")).await;
+        assert_eq!(stream.next_event().await.0, "ready");
+        open.push(stream);
+    }
+    // One more is refused with a sentence, not held open.
+    let res = app.http.get(app.url("/events")).send().await.expect("get");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "too_many_streams");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("tabs")));
+    // Another user is not held up by this one's streams.
+    let res = app
+        .http
+        .post(app.url("/settings/users"))
+        .form(&[
+            ("email", "viewer@example.com"),
+            ("password", "a viewer's password"),
+            ("role", "viewer"),
+        ])
+        .send()
+        .await
+        .expect("add user");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let viewer = sign_in(&app.base, "viewer@example.com", "a viewer's password")
+        .await
+        .expect("signs in");
+    let mut theirs = Stream::open(&client_with_session(&viewer), app.url("/events")).await;
+    assert_eq!(theirs.next_event().await.0, "ready");
+    // Closing a stream frees its place.
+    drop(open.pop());
+    let mut reopened = None;
+    for _ in 0..50 {
+        let res = app.http.get(app.url("/events")).send().await.expect("get");
+        if res.status() == StatusCode::OK {
+            reopened = Some(res);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reopened.is_some(), "a closed stream's place was freed");
+}

@@ -234,3 +234,53 @@ async fn the_fleet_refreshes_hand_outs_lag_and_requests_are_counted() {
         Some(0.0)
     );
 }
+
+#[tokio::test]
+async fn no_label_takes_a_value_the_client_chose() {
+    let app = TestApp::spawn().await;
+    // Made-up methods and paths, from a stranger: refused (405, 404, 401),
+    // and counted, but never as a new series each.
+    for i in 0..40 {
+        let method =
+            reqwest::Method::from_bytes(format!("MADEUP{i}{}", "X".repeat(500)).as_bytes())
+                .expect("a token");
+        let _ = anonymous()
+            .request(
+                method,
+                app.url(&format!("/v1/integrations/{i}/nowhere-{i}")),
+            )
+            .send()
+            .await
+            .expect("send");
+        let _ = anonymous()
+            .get(app.url(&format!("/no-such-page-{i}")))
+            .send()
+            .await
+            .expect("send");
+    }
+    let metrics_key = key(&app, &[ApiScope::MetricsRead]).await;
+    let scrape = scrape(&app, &metrics_key).await;
+    let known = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "other",
+    ];
+    let requests: Vec<&Sample> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "jira_dashboard_http_requests_total")
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|s| s.labels.get("method") == Some("other")),
+        "made-up methods are counted as `other`"
+    );
+    for sample in &requests {
+        let method = sample.labels.get("method").unwrap_or_default();
+        assert!(known.contains(&method), "method label {method:?}");
+        let route = sample.labels.get("route").unwrap_or_default();
+        assert!(
+            !route.contains("nowhere") && !route.contains("no-such-page"),
+            "route label {route:?} is a raw path"
+        );
+    }
+}

@@ -338,3 +338,95 @@ async fn stopping_waits_for_a_refresh_already_sent_to_store_its_answer() {
         0
     );
 }
+
+#[tokio::test]
+async fn an_integration_re_authenticated_after_the_listing_is_not_flagged() {
+    let app = TestApp::spawn_with(&["--sandbox-withhold-refresh-tokens"]).await;
+    app.connect(GRACE, &[GLOBEX], None).await;
+    app.clock.advance(3_601);
+    // The scheduler lists it (expired, no refresh token) ...
+    let listed = app
+        .database
+        .expired_without_refresh(app.engine.now())
+        .await
+        .expect("listing");
+    assert_eq!(listed.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [ONE]);
+    // ... a person re-authenticates it before the scheduler writes ...
+    app.connect(GRACE, &[GLOBEX], Some(1)).await;
+    // ... and the write finds it changed: nothing flagged, nothing announced.
+    let (id, fence) = listed[0];
+    assert!(
+        !engine::scheduler::flag_if_still_unrefreshable(&app.engine, id, fence, app.engine.now())
+            .await
+    );
+    let view = app.engine.integration(ONE).await.expect("integration");
+    assert!(view.is_active, "still active after its re-authentication");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'needs_reauth'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_messages WHERE type = 'integration.needs_reauth'")
+            .await,
+        0
+    );
+    // Expired again, with the fence read now, it is flagged once.
+    app.clock.advance(3_601);
+    let listed = app
+        .database
+        .expired_without_refresh(app.engine.now())
+        .await
+        .expect("listing");
+    assert_eq!(tick(&app.engine).await.flagged, [ONE]);
+    assert_eq!(listed.len(), 1);
+}
+
+/// A clock that, once told to, jumps forward at every read: a process
+/// paused (stopped, swapped out) between each two of its steps.
+struct StallingClock {
+    inner: engine::ManualClock,
+    stall: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl engine::Clock for StallingClock {
+    fn now(&self) -> domain::UnixTime {
+        let stall = self.stall.load(std::sync::atomic::Ordering::SeqCst);
+        if stall > 0 {
+            self.inner.advance(stall);
+        }
+        self.inner.now()
+    }
+}
+
+#[tokio::test]
+async fn a_process_paused_past_its_lease_sends_nothing() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let manual = engine::ManualClock::new(1_800_000_000);
+    let stall = Arc::new(AtomicI64::new(0));
+    let clock = StallingClock {
+        inner: manual.clone(),
+        stall: stall.clone(),
+    };
+    let app = TestApp::spawn_on(&[], Arc::new(clock), manual).await;
+    app.connect(ADA, &[ACME], None).await;
+    let before = app.sandbox.token_requests_for(ADA);
+    let token = app.stored_token(1, Column::RefreshToken).await;
+    // Each step of the refresh finds the lease older than it lasts.
+    stall.store(engine::refresh::LEASE_SECS + 5, Ordering::SeqCst);
+    let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
+    stall.store(0, Ordering::SeqCst);
+    assert_eq!(outcome.result, RefreshResult::Transient, "{outcome:?}");
+    assert_eq!(
+        app.sandbox.token_requests_for(ADA),
+        before,
+        "a spent lease sends no token"
+    );
+    assert_eq!(app.stored_token(1, Column::RefreshToken).await, token);
+    // Running again, after the lease ran out, it refreshes with that token.
+    app.clock.advance(engine::refresh::LEASE_SECS + 1);
+    let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
+    assert!(outcome.ok(), "{outcome:?}");
+    assert_eq!(app.sandbox.token_requests_for(ADA), before + 1);
+}

@@ -452,7 +452,8 @@ async fn only_a_person_can_repair_a_revoked_grant_409() {
 #[tokio::test]
 async fn without_a_refresh_token_the_rest_of_the_token_then_409() {
     let app = TestApp::spawn().await;
-    let res = anonymous()
+    let res = app
+        .http
         .post(app.url("/sandbox/control/settings"))
         .json(&json!({"withholdRefreshTokens": true}))
         .send()
@@ -512,7 +513,8 @@ async fn a_transient_failure_hands_out_a_still_valid_token_else_503() {
 
 /// A test upstream standing in for Jira: echoes what it received, answers a
 /// chosen status with rate-limit headers, always refuses with 401, or streams
-/// a large answer slowly.
+/// a large answer slowly (each under Jira's REST API, [`JIRA`], the only
+/// paths the proxy passes).
 #[derive(Clone, Default)]
 struct Upstream {
     calls: Arc<AtomicUsize>,
@@ -536,7 +538,9 @@ impl Upstream {
     async fn answer(&self, request: Request) -> Response {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let path = request.uri().path().to_owned();
-        if let Some(code) = path.strip_prefix("/api/status/") {
+        let jira = format!("/api/{JIRA}/");
+        let under_jira = path.strip_prefix(&jira).unwrap_or_default();
+        if let Some(code) = under_jira.strip_prefix("status/") {
             let code = code.parse().unwrap_or(500);
             return (
                 AxumStatus::from_u16(code).unwrap_or(AxumStatus::INTERNAL_SERVER_ERROR),
@@ -551,10 +555,10 @@ impl Upstream {
             )
                 .into_response();
         }
-        if path == "/api/always-401" {
+        if under_jira == "always-401" {
             return (AxumStatus::UNAUTHORIZED, "{\"message\":\"Unauthorized\"}").into_response();
         }
-        if let Some(mb) = path.strip_prefix("/api/big/") {
+        if let Some(mb) = under_jira.strip_prefix("big/") {
             let mb: usize = mb.parse().unwrap_or(1);
             // One chunk at once, the rest after a pause: a proxy that buffers
             // the whole answer shows nothing until the pause is over.
@@ -594,6 +598,9 @@ impl Upstream {
     }
 }
 
+/// Jira's REST API on the site ACME, under `JIRA_API_URL`.
+const JIRA: &str = "ex/jira/11111111-aaaa-4aaa-8aaa-111111111111/rest/api/3";
+
 /// A dashboard (on `app`'s database) whose Jira API base is a test upstream.
 async fn with_upstream(app: &TestApp) -> (TestApp, Upstream) {
     let upstream = Upstream::default();
@@ -613,9 +620,9 @@ async fn the_proxy_passes_methods_bodies_queries_and_content_headers_and_nothing
         let res = anonymous()
             .request(
                 method.clone(),
-                proxied.url(
-                    "/v1/integrations/1/proxy/rest/api/3/issue/ACME-1?fields=summary&expand=names",
-                ),
+                proxied.url(&format!(
+                    "/v1/integrations/1/proxy/{JIRA}/issue/ACME-1?fields=summary&expand=names"
+                )),
             )
             .bearer_auth(&key)
             .header("content-type", "application/json")
@@ -630,7 +637,7 @@ async fn the_proxy_passes_methods_bodies_queries_and_content_headers_and_nothing
         assert_eq!(res.status(), StatusCode::OK);
         let echo: Value = res.json().await.expect("json");
         assert_eq!(echo["method"], method.as_str());
-        assert_eq!(echo["path"], "/api/rest/api/3/issue/ACME-1");
+        assert_eq!(echo["path"], format!("/api/{JIRA}/issue/ACME-1"));
         assert_eq!(echo["query"], "fields=summary&expand=names");
         assert_eq!(echo["body"], "{\"fields\":{\"summary\":\"Hi\"}}");
         let headers = &echo["headers"];
@@ -665,7 +672,7 @@ async fn upstream_statuses_and_rate_limit_headers_come_back_as_they_are() {
     let key = new_key(&proxied, &[ApiScope::Proxy]).await;
     for code in [429_u16, 404, 500, 201] {
         let res = anonymous()
-            .get(proxied.url(&format!("/v1/integrations/1/proxy/status/{code}")))
+            .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/status/{code}")))
             .bearer_auth(&key)
             .send()
             .await
@@ -697,7 +704,7 @@ async fn a_401_from_upstream_refreshes_once_and_retries_once() {
     app.clock.advance(400);
     let call = || async {
         anonymous()
-            .get(proxied.url("/v1/integrations/1/proxy/always-401"))
+            .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/always-401")))
             .bearer_auth(&key)
             .send()
             .await
@@ -829,7 +836,7 @@ async fn a_large_answer_is_streamed_as_it_arrives() {
     let key = new_key(&proxied, &[ApiScope::Proxy]).await;
     let started = Instant::now();
     let mut res = anonymous()
-        .get(proxied.url("/v1/integrations/1/proxy/big/50"))
+        .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/big/50")))
         .bearer_auth(&key)
         .send()
         .await
@@ -933,7 +940,8 @@ async fn the_proxy_reaches_the_sandboxes_jira_search_issues_and_rate_limits() {
     let issue: Value = res.json().await.expect("json");
     assert_eq!(issue["fields"]["summary"], "Made through the proxy");
     // Jira's 429 comes back as it is, with its headers.
-    let res = anonymous()
+    let res = app
+        .http
         .post(app.url("/sandbox/control/jira-rate-limit"))
         .json(&json!({"next": 1, "retryAfterSecs": 9}))
         .send()
@@ -978,7 +986,7 @@ async fn concurrent_401s_share_one_rotation() {
         tasks.spawn(async move {
             tokio::time::sleep(Duration::from_millis(15 * i)).await;
             anonymous()
-                .get(proxied.url("/v1/integrations/1/proxy/always-401"))
+                .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/always-401")))
                 .bearer_auth(key.as_str())
                 .send()
                 .await
@@ -1064,7 +1072,7 @@ async fn trace_and_matrix_parameters_are_refused() {
     let res = anonymous()
         .request(
             reqwest::Method::from_bytes(b"TRACE").expect("method"),
-            proxied.url("/v1/integrations/1/proxy/rest/api/3/myself"),
+            proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/myself")),
         )
         .bearer_auth(&key)
         .send()

@@ -273,7 +273,7 @@ async fn every_change_names_who_made_it() {
 }
 
 #[tokio::test]
-async fn five_failures_per_email_or_per_address_close_the_door_for_15_minutes() {
+async fn five_failures_per_email_and_address_or_twenty_per_address_close_the_door_for_15_minutes() {
     let app = TestApp::spawn().await;
     for _ in 0..5 {
         let refused = sign_in(&app.base, ADMIN_EMAIL, "wrong password").await;
@@ -300,8 +300,8 @@ async fn five_failures_per_email_or_per_address_close_the_door_for_15_minutes() 
         .await
         .expect("signs in after the window");
 
-    // One client address trying many emails is throttled too.
-    for i in 0..5 {
+    // One client address trying many emails is throttled too, after twenty.
+    for i in 0..20 {
         let email = format!("nobody{i}@example.com");
         let refused = sign_in(&app.base, &email, "whatever password").await;
         assert_eq!(refused.expect_err("unknown").0, StatusCode::UNAUTHORIZED);
@@ -313,6 +313,124 @@ async fn five_failures_per_email_or_per_address_close_the_door_for_15_minutes() 
     )
     .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A sign-in from `client` (behind the trusted proxy at 127.0.0.1): its status.
+async fn attempt_from(app: &TestApp, client: &str, email: &str, password: &str) -> StatusCode {
+    anonymous()
+        .post(app.url("/login"))
+        .header("x-forwarded-for", client)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("post")
+        .status()
+}
+
+#[tokio::test]
+async fn a_stranger_guessing_an_email_cannot_lock_its_owner_out() {
+    let app = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1"]).await;
+    let attacker = "198.51.100.1";
+    for _ in 0..5 {
+        assert_eq!(
+            attempt_from(&app, attacker, ADMIN_EMAIL, "a wrong guess").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The attacker's address is refused for this email ...
+    assert_eq!(
+        attempt_from(&app, attacker, ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ... the owner, elsewhere, signs in with the right password.
+    assert_eq!(
+        attempt_from(&app, "203.0.113.7", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+    // Renewed for fifteen minutes, again and again: the owner still gets in.
+    for _ in 0..3 {
+        app.clock.advance(901);
+        for _ in 0..5 {
+            attempt_from(&app, attacker, ADMIN_EMAIL, "a wrong guess").await;
+        }
+        assert_eq!(
+            attempt_from(&app, "203.0.113.7", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+            StatusCode::SEE_OTHER
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_email_guessed_from_many_addresses_slows_down_but_its_owner_gets_in() {
+    let app = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1"]).await;
+    // Five addresses, one guess each: each heard (none had failed before).
+    for i in 1..=5 {
+        assert_eq!(
+            attempt_from(
+                &app,
+                &format!("198.51.100.{i}"),
+                ADMIN_EMAIL,
+                "a wrong guess"
+            )
+            .await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // A second guess from an address that failed: the email now has five
+    // failures, so it waits 2 s after the newest.
+    let res = anonymous()
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "198.51.100.1")
+        .form(&[("email", ADMIN_EMAIL), ("password", "another guess")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()[RETRY_AFTER], "2");
+    app.clock.advance(2);
+    assert_eq!(
+        attempt_from(&app, "198.51.100.1", ADMIN_EMAIL, "another guess").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Six failures now: 4 s.
+    app.clock.advance(3);
+    assert_eq!(
+        attempt_from(&app, "198.51.100.2", ADMIN_EMAIL, "a third guess").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A clean address is heard at once: the owner's right password works.
+    assert_eq!(
+        attempt_from(&app, "203.0.113.7", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_counted_by_their_64() {
+    let app = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1"]).await;
+    // Five failures from five addresses of one /64 ...
+    for i in 1..=5 {
+        assert_eq!(
+            attempt_from(
+                &app,
+                &format!("2001:db8:7:7::{i}"),
+                ADMIN_EMAIL,
+                "a wrong guess"
+            )
+            .await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // ... close the door for the whole /64 ...
+    assert_eq!(
+        attempt_from(&app, "2001:db8:7:7:ffff::99", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ... not for the next network.
+    assert_eq!(
+        attempt_from(&app, "2001:db8:7:8::1", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -923,15 +1041,15 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
                 .status()
         }
     };
-    for i in 0..5 {
+    for i in 0..20 {
         assert_eq!(attempt("198.51.100.1", i).await, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
-        attempt("198.51.100.1", 5).await,
+        attempt("198.51.100.1", 20).await,
         StatusCode::TOO_MANY_REQUESTS
     );
     // Another client behind the same proxy is not locked out.
-    assert_eq!(attempt("198.51.100.2", 6).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt("198.51.100.2", 21).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -1055,4 +1173,53 @@ async fn paths_that_could_be_normalised_into_others_are_refused() {
             "{path}: nothing rendered"
         );
     }
+}
+
+#[tokio::test]
+async fn the_session_store_holds_no_cookie_value() {
+    let app = TestApp::spawn().await;
+    let cookie = sign_in(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("signs in");
+    let value = cookie
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .expect("name=value");
+    let table = if app.database.backend().is_postgres() {
+        "tower_sessions.session"
+    } else {
+        "tower_sessions"
+    };
+    let ids: Vec<String> = engine::db::query(format!("SELECT id FROM {table}"))
+        .scalars(&app.database)
+        .await
+        .expect("session ids");
+    assert!(!ids.is_empty());
+    assert!(
+        !ids.iter()
+            .any(|id| id == &value || value.contains(id.as_str())),
+        "the cookie's value is stored as it is"
+    );
+    // The session works, and signing out removes its row.
+    let res = post(
+        &client_with_session(&cookie),
+        app.url("/api/list_integrations"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let before = ids.len();
+    post(&client_with_session(&cookie), app.url("/logout"), &[]).await;
+    let after: Vec<String> = engine::db::query(format!("SELECT id FROM {table}"))
+        .scalars(&app.database)
+        .await
+        .expect("session ids");
+    assert_eq!(after.len(), before - 1);
+    let res = post(
+        &client_with_session(&cookie),
+        app.url("/api/list_integrations"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

@@ -626,6 +626,12 @@ async fn resealing_the_tokens_reseals_the_webhook_secrets_too() {
             false,
             None,
             |id| old.encrypt_webhook_secret(id, &secret),
+            &engine::db::NewAccountEvent {
+                actor: "environment",
+                action: "add_webhook",
+                subject: "https://hooks.example.com",
+                message: "Added webhook endpoint https://hooks.example.com/…",
+            },
             domain::UnixTime(1),
         )
         .await
@@ -720,7 +726,7 @@ async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
         .expect("endpoint");
     for n in 0..6 {
         app.engine
-            .send_test_webhook(endpoint)
+            .send_test_webhook(endpoint, &Actor::User(server::ADMIN_EMAIL.into()))
             .await
             .expect("queued");
         let _ = n;
@@ -760,9 +766,12 @@ async fn plain_http_is_accepted_only_to_a_private_address() {
     let events = domain::WebhookEvent::SUBSCRIBABLE;
     for allow in [false, true] {
         app.engine
-            .set_webhook_settings(engine::webhooks::WebhookSettings {
-                allow_private_addresses: allow,
-            })
+            .set_webhook_settings(
+                engine::webhooks::WebhookSettings {
+                    allow_private_addresses: allow,
+                },
+                &admin,
+            )
             .await
             .expect("settings");
         let err = app

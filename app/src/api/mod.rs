@@ -14,16 +14,41 @@ use crate::model::{
     IntegrationView, RefreshOutcomeView,
 };
 
-/// Every connected integration, as views (never a token).
+/// The connected integrations as views (never a token), oldest first, a
+/// bounded page at a time: `limit` of them (default 100, at most 500) with
+/// ids above `after` (from the first without it). The answer stays a JSON
+/// array (DESIGN.md's contract); the headers say the rest: `X-Total-Count`,
+/// every connected integration, and `X-Next-After`, the `after` of the next
+/// page (absent on the last). The whole fleet in one answer was 94.5 MB at
+/// 200,000 integrations.
 #[server(endpoint = "list_integrations")]
-pub async fn list_integrations() -> Result<Vec<IntegrationView>, ServerFnError> {
+pub async fn list_integrations(
+    after: Option<String>,
+    limit: Option<String>,
+) -> Result<Vec<IntegrationView>, ServerFnError> {
+    // Text, read here: a bad number gets this product's sentence, not the
+    // form decoder's.
+    use engine::listing::{parse_after, parse_limit, DEFAULT_LISTING_LIMIT};
     server_side::signed_in(domain::Permission::Read)?;
     let engine = server_side::engine()?;
-    let integrations = engine
-        .integrations()
+    let bad = |e: engine::listing::ListingError| {
+        server_side::client_error(http::StatusCode::BAD_REQUEST, e.to_string())
+    };
+    let after = match after.as_deref() {
+        None => None,
+        Some(text) => parse_after(text).map_err(bad)?,
+    };
+    let limit = match limit.as_deref() {
+        None => DEFAULT_LISTING_LIMIT,
+        Some(text) => parse_limit(text).map_err(bad)?,
+    };
+    let page = engine
+        .integrations_page(after, limit)
         .await
         .map_err(server_side::engine_error)?;
-    Ok(integrations
+    server_side::page_headers(page.total, page.next_after);
+    Ok(page
+        .items
         .into_iter()
         .map(|i| server_side::integration_view(&engine, i))
         .collect())
@@ -78,7 +103,9 @@ pub async fn dashboard_page(
             )
         })?,
     };
-    let page = page.unwrap_or(1).clamp(1, i64::from(i32::MAX));
+    // 1 or more here; past the last page, the engine serves the last one
+    // and says which it served.
+    let page = page.unwrap_or(1).max(1);
     let found = engine
         .dashboard_page(engine::db::PageQuery {
             page: page - 1,
@@ -93,7 +120,7 @@ pub async fn dashboard_page(
         summary: server_side::fleet_summary_view(found.summary),
         page_size: found.page_size,
         total: found.total,
-        page,
+        page: found.page + 1,
         items: found
             .items
             .into_iter()

@@ -65,6 +65,26 @@ pub fn client_error(status: http::StatusCode, sentence: String) -> ServerFnError
     ServerFnError::new(sentence)
 }
 
+/// The fleet listing's paging headers on the server function's answer:
+/// `X-Total-Count` and, when another page follows, `X-Next-After` (its `after`).
+pub fn page_headers(total: i64, next_after: Option<IntegrationId>) {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let headers = [
+        ("x-total-count", Some(total)),
+        ("x-next-after", next_after.map(IntegrationId::get)),
+    ];
+    for (name, value) in headers {
+        if let Some(value) = value {
+            response.insert_header(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from(value),
+            );
+        }
+    }
+}
+
 /// A form's `id`, as an integration id (positive), or a 400.
 pub fn integration_id(id: i64) -> Result<IntegrationId, ServerFnError> {
     id.to_string().parse().map_err(|e| {

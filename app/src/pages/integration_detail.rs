@@ -152,7 +152,7 @@ fn Detail(
         <ApiExamples id=id origin=detail.public_origin.clone() cloud_id=i.sites.first().map(|s| s.cloud_id.clone())/>
         <section aria-labelledby="events-title" class="panel">
             <h2 id="events-title">"Event log"</h2>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Event log table">
                 <table class="events">
                     <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"Outcome"</th><th scope="col">"HTTP"</th><th scope="col">"Code"</th><th scope="col">"Details"</th><th scope="col">"By"</th></tr></thead>
                     <tbody>
@@ -174,9 +174,16 @@ fn Detail(
     }
 }
 
+/// The accessible names of the two examples (what a screen reader says
+/// when the keyboard reaches one).
+const TOKEN_EXAMPLE_LABEL: &str = "Example: a fresh access token with curl";
+const PROXY_EXAMPLE_LABEL: &str = "Example: a Jira call through the proxy with curl";
+
 /// How a program uses this integration through the service API: a fresh
 /// token, or a Jira call through the proxy (copyable; the key is an API key
-/// an admin creates in Settings).
+/// an admin creates in Settings). Each example scrolls sideways on a narrow
+/// screen, so each is a named region in the tab order: a keyboard reaches
+/// and scrolls it too (WCAG 2.1.1, axe `scrollable-region-focusable`).
 #[component]
 fn ApiExamples(id: i64, origin: String, cloud_id: Option<String>) -> impl IntoView {
     let token = format!(
@@ -190,8 +197,41 @@ fn ApiExamples(id: i64, origin: String, cloud_id: Option<String>) -> impl IntoVi
         <section aria-labelledby="api-title" class="panel">
             <h2 id="api-title">"Use it from a program"</h2>
             <p class="muted">"With an API key (Settings, admins): a fresh access token (scope tokens:read), or a Jira call made for you (scope proxy). This dashboard stays the one owner of the refresh token."</p>
-            <pre class="snippet" data-testid="curl-token">{token}</pre>
-            <pre class="snippet" data-testid="curl-proxy">{proxied}</pre>
+            <pre class="snippet" data-testid="curl-token" tabindex="0" role="region" aria-label=TOKEN_EXAMPLE_LABEL>{token}</pre>
+            <pre class="snippet" data-testid="curl-proxy" tabindex="0" role="region" aria-label=PROXY_EXAMPLE_LABEL>{proxied}</pre>
         </section>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    /// Each `<pre>` of the examples, as rendered.
+    fn examples() -> Vec<String> {
+        let html = Owner::new().with(|| {
+            view! { <ApiExamples id=7 origin="https://dash.example.com".to_owned() cloud_id=None/> }
+                .to_html()
+        });
+        html.split("<pre")
+            .skip(1)
+            .map(|pre| pre.split("</pre>").next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn each_scrollable_curl_example_is_a_named_region_a_keyboard_reaches() {
+        let examples = examples();
+        assert_eq!(examples.len(), 2, "{examples:?}");
+        for (pre, label) in examples
+            .iter()
+            .zip([TOKEN_EXAMPLE_LABEL, PROXY_EXAMPLE_LABEL])
+        {
+            let tag = pre.split('>').next().unwrap_or_default();
+            assert!(tag.contains("tabindex=\"0\""), "{tag}");
+            assert!(tag.contains("role=\"region\""), "{tag}");
+            assert!(tag.contains(&format!("aria-label=\"{label}\"")), "{tag}");
+            assert!(pre.contains("curl"), "{pre}");
+        }
     }
 }

@@ -164,7 +164,7 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
         <section class="panel" aria-labelledby="keys-title">
             <h2 id="keys-title">"API keys"</h2>
             <p class="muted">"Services that call Jira ask this dashboard for a fresh access token, or send their calls through it, with one of these keys (Authorization: Bearer <key>). See the README's service API page and /v1/openapi.json. Revoking a key refuses its next request; access tokens it already received stay valid until they expire (at most an hour)."</p>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="API keys table">
                 <table class="keys">
                     <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"Tokens"</th><th>"Proxied"</th><th></th></tr></thead>
                     <tbody>{rows}</tbody>
@@ -360,7 +360,7 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
                 {missed}
                 {delete}
             </div>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Deliveries table">
                 <table class="deliveries">
                     <thead><tr><th>"Event"</th><th>"Message"</th><th>"State"</th><th>"Attempts"</th><th></th></tr></thead>
                     <tbody>{rows}</tbody>
@@ -400,7 +400,7 @@ fn Users(users: Vec<UserView>, me: String) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="users-title">
             <h2 id="users-title">"Users"</h2>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Users table">
                 <table class="users">
                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Added"</th><th scope="col">"Remove"</th></tr></thead>
                     <tbody>

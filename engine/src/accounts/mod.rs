@@ -18,7 +18,10 @@ use crate::db::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
 use crate::{Engine, EngineError};
 
 use hashing::Busy;
-use rules::{check_new_password, normalized_email, throttled_for, MAX_FAILURES, WINDOW_SECS};
+use rules::{
+    attempt_verdict, check_new_password, normalized_email, throttled_for, AttemptHistory,
+    MAX_FAILURES, WINDOW_SECS,
+};
 
 /// How long a setup link works after the server printed it.
 pub const SETUP_LINK_LIFETIME_SECS: i64 = 3_600;
@@ -257,11 +260,14 @@ impl Engine {
             .collect())
     }
 
-    /// Checks an email and password from `client` (its address), with the
-    /// throttle: after five failures for the email or for the client within
-    /// 15 minutes, the next attempt is refused without looking. An attempt
-    /// counts as a failure from before the password is checked until it
-    /// proves right, so parallel guesses cannot slip past the count.
+    /// Checks an email and password from `client` (its address, or for
+    /// IPv6 its /64: whoever holds one address holds the network), with the
+    /// throttle of [`rules::attempt_verdict`]: five failures for this email
+    /// from this address, or twenty from this address for any emails, close
+    /// the door for 15 minutes; an email failing from many addresses slows
+    /// down, but never for an address that has not failed recently. An
+    /// attempt counts as a failure from before the password is checked until
+    /// it proves right, so parallel guesses cannot slip past the count.
     pub async fn sign_in(
         &self,
         email: &str,
@@ -271,12 +277,31 @@ impl Engine {
         // An unusable email is still throttled (by its raw text) and still
         // answered with the same sentence.
         let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let email_subject = format!("email:{email}");
+        let pair_subject = format!("pair:{email}|{client}");
         let client_subject = format!("addr:{client}");
-        let reserved = match self
-            .reserve_attempt(&[&email_subject, &client_subject])
-            .await?
-        {
+        let email_subject = format!("email:{email}");
+        let now = self.now();
+        let reserved = self
+            .db
+            .reserve_attempt(
+                &[&pair_subject, &client_subject, &email_subject],
+                now - WINDOW_SECS,
+                now,
+                |history| match history {
+                    [pair, address, email] => attempt_verdict(
+                        AttemptHistory {
+                            pair,
+                            address,
+                            email,
+                        },
+                        now,
+                    ),
+                    _ => Some(1),
+                },
+            )
+            .await
+            .map_err(storage("reserve a sign-in attempt"))?;
+        let reserved = match reserved {
             Ok(rows) => rows,
             Err(retry_after_secs) => {
                 tracing::warn!("sign-in throttled");
@@ -291,8 +316,10 @@ impl Engine {
         let hash = row.as_ref().map(|r| r.password_hash.clone());
         match (hashing::verify(password, hash).await?, row) {
             (true, Some(row)) => {
+                // The right password clears this address's failures for
+                // this email (a typo or two), not the email's from elsewhere.
                 self.db
-                    .release_attempt(&reserved, Some(&email_subject))
+                    .release_attempt(&reserved, Some(&pair_subject))
                     .await
                     .map_err(storage("clear the sign-in throttle"))?;
                 tracing::info!(user = row.id, "signed in");
@@ -305,19 +332,19 @@ impl Engine {
         }
     }
 
-    /// Reserves an attempt for `subjects` (see [`Engine::sign_in`]): the rows
-    /// to take back on success, or the seconds until one of them may try again.
-    async fn reserve_attempt(
-        &self,
-        subjects: &[&str],
-    ) -> Result<Result<Vec<i64>, i64>, EngineError> {
+    /// Reserves an attempt for `subject`, refused after [`MAX_FAILURES`]
+    /// inside the window: the rows to take back on success, or the seconds
+    /// until it may try again.
+    async fn reserve_refusing(&self, subject: &str) -> Result<Result<Vec<i64>, i64>, EngineError> {
         let now = self.now();
-        let reserved = self
-            .db
-            .reserve_attempt(subjects, MAX_FAILURES, now - WINDOW_SECS, now)
+        self.db
+            .reserve_attempt(&[subject], now - WINDOW_SECS, now, |history| {
+                history
+                    .first()
+                    .and_then(|failures| throttled_for(failures, MAX_FAILURES, now))
+            })
             .await
-            .map_err(storage("reserve a sign-in attempt"))?;
-        Ok(reserved.map_err(|failures| throttled_for(&failures, now).unwrap_or(1)))
+            .map_err(storage("reserve an attempt"))
     }
 
     /// An administrator adds an account.
@@ -406,8 +433,10 @@ impl Engine {
             .map_err(storage("read an account"))?
             .ok_or(AccountError::NotFound)?;
         check_new_password(new).map_err(AccountError::InvalidPassword)?;
-        let subject = format!("email:{}", user.email);
-        let reserved = match self.reserve_attempt(&[&subject]).await? {
+        // Its own count: strangers guessing this email at sign-in cannot
+        // hold up a signed-in user's password change.
+        let subject = format!("password-change:{}", user.id);
+        let reserved = match self.reserve_refusing(&subject).await? {
             Ok(rows) => rows,
             Err(retry_after_secs) => return Err(AccountError::Throttled { retry_after_secs }),
         };

@@ -1,10 +1,27 @@
 //! The pure rules of accounts: what an email and a password must be, and when
-//! the sign-in throttle lets the next attempt through.
+//! the sign-in throttle lets the next attempt through ([`attempt_verdict`]).
+//!
+//! The throttle refuses by (email, address) pair and by address, never by
+//! email alone: a stranger who knows someone's email cannot lock them out
+//! from elsewhere. An email guessed from many addresses is slowed down
+//! instead, progressively, for every address that failed recently; an
+//! address with no recent failure is always heard, so its owner's right
+//! password gets through whatever others guess.
 
 use domain::UnixTime;
 
-/// Failed sign-ins allowed per email and per client address in [`WINDOW_SECS`].
+/// Failed sign-ins allowed per (email, client address) pair in
+/// [`WINDOW_SECS`]; the next attempt from that address for that email is
+/// refused unseen until the oldest leaves the window.
 pub const MAX_FAILURES: usize = 5;
+/// Failed sign-ins allowed per client address, whatever the emails, in
+/// [`WINDOW_SECS`] (one address spraying passwords over many accounts).
+pub const MAX_ADDRESS_FAILURES: usize = 20;
+/// Failures an email collects, from any address, before it is slowed down:
+/// each further attempt from an address that failed recently waits 2 s,
+/// then 4 s, 8 s ... (doubling per failure, at most [`WINDOW_SECS`]) after
+/// the email's newest failure.
+pub const SLOW_DOWN_AFTER: usize = 5;
 /// The throttle's window: 15 minutes.
 pub const WINDOW_SECS: i64 = 15 * 60;
 pub use domain::access::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
@@ -47,21 +64,68 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Given one subject's failures inside the window (newest first), how many
-/// seconds until it may try again; `None` when it may try now.
-pub fn throttled_for(failures_newest_first: &[UnixTime], now: UnixTime) -> Option<i64> {
-    let recent: Vec<UnixTime> = failures_newest_first
+/// The failures the throttle weighs for one sign-in attempt, each list
+/// newest first (older than the window or not, it sorts that out).
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptHistory<'a> {
+    /// This email from this address.
+    pub pair: &'a [UnixTime],
+    /// This address, for any email.
+    pub address: &'a [UnixTime],
+    /// This email, from any address.
+    pub email: &'a [UnixTime],
+}
+
+/// How many seconds until this attempt may be made; `None` when it may be
+/// made now (and its password checked).
+pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64> {
+    let address = recent(history.address, now);
+    throttled_for(history.pair, MAX_FAILURES, now)
+        .or_else(|| throttled_for(history.address, MAX_ADDRESS_FAILURES, now))
+        .or_else(|| {
+            // An address with no recent failure is heard at once: the owner
+            // of the account, signing in from their usual place.
+            if address.is_empty() {
+                return None;
+            }
+            slowed_for(history.email, now)
+        })
+}
+
+/// Given one subject's failures (newest first), how many seconds until it may
+/// try again when `max` failures inside the window close its door; `None`
+/// when it may try now.
+pub fn throttled_for(failures_newest_first: &[UnixTime], max: usize, now: UnixTime) -> Option<i64> {
+    let recent = recent(failures_newest_first, now);
+    if recent.len() < max || max == 0 {
+        return None;
+    }
+    // Once the max-th newest leaves the window, fewer than max remain inside it.
+    let freeing = recent[max - 1];
+    Some((freeing.secs() + WINDOW_SECS - now.secs()).max(1))
+}
+
+/// An email's slow-down: after [`SLOW_DOWN_AFTER`] failures inside the window,
+/// the wait after its newest failure doubles with each further one.
+fn slowed_for(email_failures_newest_first: &[UnixTime], now: UnixTime) -> Option<i64> {
+    let recent = recent(email_failures_newest_first, now);
+    if recent.len() < SLOW_DOWN_AFTER {
+        return None;
+    }
+    let doublings = u32::try_from(recent.len() - SLOW_DOWN_AFTER + 1).unwrap_or(u32::MAX);
+    let wait = 2_i64
+        .checked_pow(doublings)
+        .map_or(WINDOW_SECS, |w| w.min(WINDOW_SECS));
+    let until = recent[0].secs() + wait;
+    (until > now.secs()).then(|| until - now.secs())
+}
+
+fn recent(failures: &[UnixTime], now: UnixTime) -> Vec<UnixTime> {
+    failures
         .iter()
         .copied()
         .filter(|at| at.secs() > now.secs() - WINDOW_SECS)
-        .collect();
-    if recent.len() < MAX_FAILURES {
-        return None;
-    }
-    // Once the MAX_FAILURES-th newest leaves the window, fewer than
-    // MAX_FAILURES remain inside it.
-    let freeing = recent[MAX_FAILURES - 1];
-    Some((freeing.secs() + WINDOW_SECS - now.secs()).max(1))
+        .collect()
 }
 
 #[cfg(test)]
@@ -102,12 +166,73 @@ mod tests {
     fn five_failures_in_fifteen_minutes_close_the_door_until_the_oldest_leaves() {
         let now = at(10_000);
         let four: Vec<UnixTime> = (0..4).map(|i| at(9_900 - i)).collect();
-        assert_eq!(throttled_for(&four, now), None);
+        assert_eq!(throttled_for(&four, MAX_FAILURES, now), None);
         // Five failures at 9,900 .. 9,896: the oldest leaves at 9,896 + 900.
         let five: Vec<UnixTime> = (0..5).map(|i| at(9_900 - i)).collect();
-        assert_eq!(throttled_for(&five, now), Some(9_896 + 900 - 10_000));
+        assert_eq!(
+            throttled_for(&five, MAX_FAILURES, now),
+            Some(9_896 + 900 - 10_000)
+        );
         // Failures older than the window do not count.
         let old: Vec<UnixTime> = (0..10).map(|i| at(9_000 - i)).collect();
-        assert_eq!(throttled_for(&old, now), None);
+        assert_eq!(throttled_for(&old, MAX_FAILURES, now), None);
+    }
+
+    fn verdict(
+        pair: &[UnixTime],
+        address: &[UnixTime],
+        email: &[UnixTime],
+        now: UnixTime,
+    ) -> Option<i64> {
+        attempt_verdict(
+            AttemptHistory {
+                pair,
+                address,
+                email,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn the_pair_and_the_address_close_their_doors_but_the_email_alone_never_does() {
+        let now = at(10_000);
+        let five: Vec<UnixTime> = (0..5).map(|i| at(9_990 - i)).collect();
+        // This address failed five times for this email: refused.
+        assert!(verdict(&five, &five, &five, now).is_some());
+        // Another address, never failed, same email: heard, however many
+        // failures the email has from elsewhere.
+        let many: Vec<UnixTime> = (0..500).map(|i| at(9_999 - i % 800)).collect();
+        assert_eq!(verdict(&[], &[], &many, now), None);
+        // One address spraying many emails: refused after twenty.
+        let twenty: Vec<UnixTime> = (0..20).map(|i| at(9_990 - i)).collect();
+        assert!(verdict(&[], &twenty, &[], now).is_some());
+        assert_eq!(verdict(&[], &twenty[..19], &[], now), None);
+    }
+
+    #[test]
+    fn an_email_guessed_from_many_addresses_slows_down_progressively() {
+        let now = at(10_000);
+        let dirty = [at(9_000 + 500)];
+        // Four failures: no wait.
+        let four: Vec<UnixTime> = (0..4).map(|i| at(9_999 - i)).collect();
+        assert_eq!(verdict(&[], &dirty, &four, now), None);
+        // Five, the newest just now: 2 s; six: 4 s; ... capped at the window.
+        let waits: Vec<Option<i64>> = (5..=16)
+            .map(|n| {
+                let email: Vec<UnixTime> = (0..n).map(|i| at(10_000 - i)).collect();
+                verdict(&[], &dirty, &email, now)
+            })
+            .collect();
+        assert_eq!(
+            waits,
+            [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900].map(Some)
+        );
+        // The wait counts from the newest failure.
+        let email: Vec<UnixTime> = (0..6).map(|i| at(9_990 - i)).collect();
+        assert_eq!(verdict(&[], &dirty, &email, now), None);
+        // An address without a recent failure is not slowed.
+        let email: Vec<UnixTime> = (0..16).map(|i| at(10_000 - i)).collect();
+        assert_eq!(verdict(&[], &[], &email, now), None);
     }
 }

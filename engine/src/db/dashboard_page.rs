@@ -214,6 +214,10 @@ pub struct PageQuery {
 pub struct Page {
     pub items: Vec<Integration>,
     pub total: i64,
+    /// The 0-based page served: the one asked for, or the last page when
+    /// the one asked for lies beyond it (a bookmark from a bigger fleet,
+    /// `?page=9223372036854775807`).
+    pub page: i64,
     /// The page size used (clamped to 1..=[`MAX_PAGE_SIZE`]).
     pub page_size: i64,
     /// The whole fleet by status at the same instant.
@@ -365,7 +369,7 @@ const NEEDING_REAUTH_BY_ID_PG: &str = "SELECT id FROM integrations
 impl Database {
     /// How many connected integrations are active and inactive
     /// (`fleet_counts`, kept by triggers).
-    async fn connected_counts(reader: &mut Tx) -> Result<(i64, i64), DatabaseError> {
+    pub(super) async fn connected_counts(reader: &mut Tx) -> Result<(i64, i64), DatabaseError> {
         let counts: Vec<(bool, i64)> =
             query("SELECT (is_active = 1) AS is_active, connected FROM fleet_counts")
                 .fetch_all(reader)
@@ -455,15 +459,16 @@ impl Database {
         rule: StatusRule,
     ) -> Result<Page, DatabaseError> {
         let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
-        let offset = query.page.max(0).saturating_mul(page_size);
         let summary = self.fleet_summary(now, rule).await?;
         let searching = search_text(query).is_some();
-        let (total, rows) = if searching {
+        let (page, total, rows) = if searching {
             // The trigram index narrows the rows first; counting them all is
             // quick for a selective search (see the README's figures).
             let mut count = Sql::new("SELECT COUNT(*) FROM integrations i");
             push_filter(&mut count, query, now, rule);
             let total: i64 = count.build().scalar(self).await?;
+            let page = page_within(query.page, page_size, total);
+            let offset = page * page_size;
             let mut select = Sql::new(SELECT_INTEGRATION);
             select.push(" i");
             push_filter(&mut select, query, now, rule);
@@ -474,12 +479,14 @@ impl Database {
                 .push_bind(page_size)
                 .push(" OFFSET ")
                 .push_bind(offset);
-            (total, select.build().fetch_all(self).await?)
+            (page, total, select.build().fetch_all(self).await?)
         } else {
             let total = match query.status {
                 Some(status) => summary.count(status),
                 None => summary.total(),
             };
+            let page = page_within(query.page, page_size, total);
+            let offset = page * page_size;
             let rows = match (query.order, query.status) {
                 // Nothing there (a status this policy never gives, say): no
                 // query, which could not use the index it names anyway.
@@ -530,7 +537,7 @@ impl Database {
                     rows
                 }
             };
-            (total, rows)
+            (page, total, rows)
         };
 
         let mut sites: Vec<SiteRow> = Vec::new();
@@ -550,6 +557,7 @@ impl Database {
         Ok(Page {
             items,
             total,
+            page,
             page_size,
             summary,
         })
@@ -681,6 +689,15 @@ impl Database {
     }
 }
 
+/// The 0-based page to serve when `asked` is wanted of `total` rows in pages
+/// of `page_size`: at least the first, at most the last (the first when
+/// nothing matches), so an address past the end shows the end rather than an
+/// empty page numbered in the billions.
+fn page_within(asked: i64, page_size: i64, total: i64) -> i64 {
+    let last = (total.max(1) - 1) / page_size.max(1);
+    asked.clamp(0, last)
+}
+
 /// The statuses in the order "what needs a person first" lists them.
 const STATUS_RANK: &[Status] = &[
     Status::NeedsReauth,
@@ -693,6 +710,20 @@ const STATUS_RANK: &[Status] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_past_the_end_is_the_last_page() {
+        assert_eq!(page_within(0, 100, 250), 0);
+        assert_eq!(page_within(2, 100, 250), 2);
+        assert_eq!(page_within(3, 100, 250), 2);
+        assert_eq!(page_within(i64::MAX, 100, 250), 2);
+        assert_eq!(page_within(1, 100, 200), 1);
+        assert_eq!(page_within(2, 100, 200), 1);
+        assert_eq!(page_within(-5, 100, 250), 0);
+        assert_eq!(page_within(i64::MIN, 500, 250), 0);
+        assert_eq!(page_within(i64::MAX, 1, 0), 0);
+        assert_eq!(page_within(i64::MAX, 1, i64::MAX), i64::MAX - 1);
+    }
 
     #[test]
     fn like_wildcards_are_escaped() {

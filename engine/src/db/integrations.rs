@@ -6,8 +6,9 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
+use super::dashboard_page::MAX_PAGE_SIZE;
 use super::events::{insert_event, Announce, NewEvent};
-use super::{query, Database, DatabaseError, On, Tx};
+use super::{query, Database, DatabaseError, On, Query, Tx};
 use crate::integration::{Integration, Site};
 
 #[derive(FromRow)]
@@ -46,22 +47,73 @@ pub(super) const SELECT_INTEGRATION: &str =
         consented_at, created_at, disconnected_at
      FROM integrations";
 
+/// One page of the connected integrations in id order (the fleet listing of
+/// `GET /v1/integrations` and `POST /api/list_integrations`): never the whole
+/// fleet at once, which at a million rows would not fit in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationsPage {
+    pub items: Vec<Integration>,
+    /// The last id of this page when more follow: the next page starts after it.
+    pub next_after: Option<IntegrationId>,
+    /// Every connected integration (the triggers' `fleet_counts`, not a count of rows).
+    pub total: i64,
+}
+
 impl Database {
-    /// Every connected (not disconnected) integration with its sites, oldest first.
-    pub async fn list_integrations(&self) -> Result<Vec<Integration>, DatabaseError> {
-        let rows: Vec<IntegrationRow> = query(format!(
-            "{SELECT_INTEGRATION} WHERE disconnected_at IS NULL ORDER BY id"
+    /// Up to `limit` connected integrations (clamped to 1..=[`MAX_PAGE_SIZE`],
+    /// the dashboard's bound) with ids
+    /// above `after` (from the first without it), oldest first, with their
+    /// sites; the rows, their sites and the total are read from one snapshot.
+    /// A keyset, not an offset: a deep page costs what the first one does, and
+    /// a connection or a disconnect between two pages neither repeats nor
+    /// skips anyone else.
+    pub async fn integrations_after(
+        &self,
+        after: Option<IntegrationId>,
+        limit: i64,
+    ) -> Result<IntegrationsPage, DatabaseError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let after = after.map_or(0, IntegrationId::get);
+        let mut tx = self.begin_snapshot().await?;
+        let (active, inactive) = Self::connected_counts(&mut tx).await?;
+        // A walk of the primary key from `after` that stops after the page,
+        // however deep it is; one row more than the page tells whether
+        // another page follows.
+        let mut rows: Vec<IntegrationRow> = query(format!(
+            "{SELECT_INTEGRATION} WHERE disconnected_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
         ))
-        .fetch_all(self)
+        .bind(after)
+        .bind(limit.saturating_add(1))
+        .fetch_all(&mut tx)
         .await?;
-        let sites: Vec<SiteRow> = query(
-            "SELECT s.integration_id, s.cloud_id, s.name, s.url
-             FROM integration_sites s JOIN integrations i ON i.id = s.integration_id
-             WHERE i.disconnected_at IS NULL ORDER BY s.name",
-        )
-        .fetch_all(self)
-        .await?;
-        Ok(with_sites(rows, sites))
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        // The sites of the same page (the same walk, without the extra row).
+        let sites: Vec<SiteRow> = if rows.is_empty() {
+            Vec::new()
+        } else {
+            Query::dialect(
+                "SELECT integration_id, cloud_id, name, url FROM integration_sites
+                 WHERE integration_id IN (SELECT id FROM integrations
+                     WHERE disconnected_at IS NULL AND id > $1 ORDER BY id LIMIT $2)
+                 ORDER BY name, cloud_id",
+                "SELECT integration_id, cloud_id, name, url FROM integration_sites
+                 WHERE integration_id IN (SELECT id FROM integrations
+                     WHERE disconnected_at IS NULL AND id > $1 ORDER BY id LIMIT $2)
+                 ORDER BY name, cloud_id COLLATE \"C\"",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut tx)
+            .await?
+        };
+        tx.commit().await?;
+        let next_after = rows.last().filter(|_| more).map(|r| r.id);
+        Ok(IntegrationsPage {
+            items: with_sites(rows, sites),
+            next_after,
+            total: active + inactive,
+        })
     }
 }
 

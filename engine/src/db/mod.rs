@@ -33,11 +33,13 @@ pub use backend::{query, Backend, On, Query, Rows, Tx, Value};
 pub use change_feed::{FeedEntry, FeedRead, CHANGES_CHANNEL};
 pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
 pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
-pub use integrations::{ConnectionColumns, ConnectionWrite, GrantLookup, PriorState};
+pub use integrations::{
+    ConnectionColumns, ConnectionWrite, GrantLookup, IntegrationsPage, PriorState,
+};
 pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
     Claim, DueBatch, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL,
-    IDLE_REFRESH_SQL, SCHEDULER_CLAIM_SECS, UNRESOLVED_SQL,
+    IDLE_REFRESH_SQL, SCHEDULER_CLAIM_RENEW_SECS, SCHEDULER_CLAIM_SECS, UNRESOLVED_SQL,
 };
 pub use token_keys::KeyCheckError;
 pub use users::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
@@ -59,6 +61,11 @@ pub enum DatabaseError {
     BadUrl(String),
     #[error("DATABASE_URL: cannot create the folder {path}: {source}")]
     CreateFolder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("DATABASE_URL: cannot create the database file {path}: {source}")]
+    CreateFile {
         path: String,
         source: std::io::Error,
     },
@@ -107,6 +114,7 @@ impl Database {
         {
             create_folder(folder)?;
         }
+        owner_only_files(options.get_filename())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A local file does not drop connections: skip the ping (a round
@@ -258,11 +266,70 @@ async fn warn_of_clock_skew(pool: &sqlx::PgPool) {
 /// The clock difference [`warn_of_clock_skew`] tolerates.
 const MAX_CLOCK_SKEW_SECS: i64 = 5;
 
+/// Creates the database's folder, and any missing parent, readable by this
+/// user alone (a folder that already exists keeps its mode).
 fn create_folder(folder: &Path) -> Result<(), DatabaseError> {
-    std::fs::create_dir_all(folder).map_err(|source| DatabaseError::CreateFolder {
-        path: folder.display().to_string(),
-        source,
-    })
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(folder)
+        .map_err(|source| DatabaseError::CreateFolder {
+            path: folder.display().to_string(),
+            source,
+        })
+}
+
+/// The SQLite file holds every sealed token, the session store and the
+/// account log: it is created readable and writable by this user alone
+/// (SQLite gives its `-wal` and `-shm` files the database file's mode), and
+/// an existing file, or its `-wal` or `-shm`, that others may read is
+/// narrowed to the owner.
+fn owner_only_files(database: &Path) -> Result<(), DatabaseError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let name = database.as_os_str();
+        if name.is_empty() || name == ":memory:" {
+            return Ok(());
+        }
+        let not_created = |source: std::io::Error| DatabaseError::CreateFile {
+            path: database.display().to_string(),
+            source,
+        };
+        if !database.exists() {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(database)
+            {
+                Ok(_) => {}
+                // Another process created it meanwhile: narrowed below.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(not_created(e)),
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = database.as_os_str().to_owned();
+            file.push(suffix);
+            let file = Path::new(&file);
+            let Ok(metadata) = std::fs::metadata(file) else {
+                continue;
+            };
+            if metadata.permissions().mode() & 0o077 != 0 {
+                if let Err(e) =
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                {
+                    tracing::warn!(file = %file.display(), error = %e, "could not make the database file readable by its owner alone");
+                } else {
+                    tracing::info!(file = %file.display(), "the database file was readable by others: now by its owner alone");
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -283,6 +350,37 @@ mod tests {
             .await
             .expect("pragma");
         assert_eq!(mode, "wal");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_its_wal_and_its_folder_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let folder = dir.path().join("data");
+        let path = folder.join("dashboard.db");
+        let db = Database::open(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("open");
+        // A write, so the WAL and shared-memory files exist.
+        sqlx::query("CREATE TABLE perms_probe (x INTEGER)")
+            .execute(db.sqlite_pool().expect("sqlite"))
+            .await
+            .expect("write");
+        assert_eq!(mode(&folder), 0o700);
+        for file in ["dashboard.db", "dashboard.db-wal", "dashboard.db-shm"] {
+            assert_eq!(mode(&folder.join(file)), 0o600, "{file}");
+        }
+        drop(db);
+        // A file left readable by others (an older version, a copy) is narrowed.
+        let old = dir.path().join("old.db");
+        std::fs::write(&old, b"").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        Database::open(&format!("sqlite://{}", old.display()))
+            .await
+            .expect("open");
+        assert_eq!(mode(&old), 0o600);
     }
 
     #[tokio::test]

@@ -122,12 +122,17 @@ const CLAIM_DUE_POSTGRES_SQL: &str =
     "UPDATE integrations SET scheduled_by = $3, scheduled_until = $5
      WHERE id IN ({listing} FOR UPDATE SKIP LOCKED) RETURNING id, {key}";
 
-/// How long a scheduler's claim on a due row lasts (engine clock) if its
-/// tick never ends (the process died): longer than a tick (it stops
-/// starting refreshes after a minute, and each has its own timeout), far
-/// shorter than Atlassian's 10-minute leeway. A tick that ends gives its
-/// claims back ([`Database::release_claims`]).
-pub const SCHEDULER_CLAIM_SECS: i64 = 120;
+/// How long a scheduler's claim on a due row lasts (engine clock) unless
+/// renewed: the tick renews its claims every [`SCHEDULER_CLAIM_RENEW_SECS`]
+/// while it runs ([`Database::renew_claims`]), so a process that dies
+/// mid-tick delays its rows by at most this long, far inside Atlassian's
+/// 10-minute leeway. A tick that ends gives its claims back
+/// ([`Database::release_claims`]).
+pub const SCHEDULER_CLAIM_SECS: i64 = 15;
+/// Integrations a tick flags as needing re-authentication at most.
+pub const FLAG_BATCH: i64 = 1_000;
+/// How often a running tick renews its claims.
+pub const SCHEDULER_CLAIM_RENEW_SECS: u64 = 5;
 
 /// Takes a row's lease and marks its refresh token as sent. Binds: owner,
 /// until, now, id.
@@ -460,6 +465,34 @@ impl Database {
         Ok(claimed.into_iter().map(|(id, _)| id).collect())
     }
 
+    /// Extends `scheduler`'s claims on `ids` (its tick still runs) until
+    /// `until`; the rows another scheduler took over meanwhile stay theirs.
+    pub async fn renew_claims(
+        &self,
+        scheduler: &str,
+        ids: &[IntegrationId],
+        until: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
+            .unwrap_or_else(|_| "[]".into());
+        Query::dialect(
+            "UPDATE integrations SET scheduled_until = $3
+             WHERE id IN (SELECT value FROM json_each($2)) AND scheduled_by = $1",
+            "UPDATE integrations SET scheduled_until = $3
+             WHERE id IN (SELECT value::bigint FROM json_array_elements_text($2::json))
+               AND scheduled_by = $1",
+        )
+        .bind(scheduler)
+        .bind(list)
+        .bind(until)
+        .execute(self)
+        .await?;
+        Ok(())
+    }
+
     /// Gives back `scheduler`'s claims on `ids` (its tick ended): whatever
     /// is still due, failed or not started may go to any scheduler.
     pub async fn release_claims(
@@ -529,36 +562,46 @@ impl Database {
     }
 
     /// Active integrations whose access token expired and that have no refresh
-    /// token: nothing but the user can revive them.
+    /// token: nothing but the user can revive them. At most [`FLAG_BATCH`],
+    /// longest expired first (the rest in the next tick).
     pub async fn expired_without_refresh(
         &self,
         now: UnixTime,
-    ) -> Result<Vec<IntegrationId>, DatabaseError> {
+    ) -> Result<Vec<(IntegrationId, i64)>, DatabaseError> {
         Ok(query(
-            "SELECT id FROM integrations
+            "SELECT id, lease_fence FROM integrations
              WHERE is_active = 1 AND expires_at <= $1 AND refresh_token IS NULL
-               AND disconnected_at IS NULL",
+               AND disconnected_at IS NULL
+             ORDER BY expires_at LIMIT $2",
         )
         .bind(now)
-        .scalars(self)
+        .bind(FLAG_BATCH)
+        .fetch_all(self)
         .await?)
     }
 
-    /// Marks an expired integration without a refresh token inactive, once.
+    /// Marks an expired integration without a refresh token inactive, once,
+    /// if it still is what [`Database::expired_without_refresh`] listed: the
+    /// write repeats the listing's conditions and the lease's fencing counter
+    /// read with it, so an integration re-authenticated (or reconnected, or
+    /// claimed) between the listing and this write is left alone.
     pub async fn flag_needs_reauth(
         &self,
         id: IntegrationId,
+        fence: i64,
         event: &NewEvent<'_>,
         announce: &Announce<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = query(
             "UPDATE integrations SET is_active = 0, last_error = $1, updated_at = $2
-             WHERE id = $3 AND is_active = 1",
+             WHERE id = $3 AND is_active = 1 AND expires_at <= $2 AND refresh_token IS NULL
+               AND disconnected_at IS NULL AND lease_fence = $4",
         )
         .bind(event.message)
         .bind(now)
-        .bind(id);
+        .bind(id)
+        .bind(fence);
         self.update_and_log(update, event, now, Some(announce))
             .await
     }

@@ -21,6 +21,9 @@ impl From<sqlx::Error> for KeyCheckError {
     }
 }
 
+/// Integrations read per batch by [`Database::reseal_tokens`].
+const RESEAL_BATCH: i64 = 1_000;
+
 impl Database {
     /// Checks that `vault` holds this database's key, and records the newest
     /// key's check value. A database from before the check value existed is
@@ -72,21 +75,12 @@ impl Database {
         Ok(())
     }
 
-    /// Re-seals every stored token that is not sealed with the newest key, a
-    /// row at a time, each only if the row still holds what was read (a
-    /// refresh running meanwhile wins). Answers how many rows were re-sealed.
+    /// Re-seals every stored token that is not sealed with the newest key in
+    /// the current format ([`TokenVault::needs_reseal`]), a row at a time,
+    /// each only if the row still holds what was read (a refresh running
+    /// meanwhile wins). Answers how many rows were re-sealed.
     pub async fn reseal_tokens(&self, vault: &TokenVault) -> Result<u64, KeyCheckError> {
         type Row = (IntegrationId, Option<Vec<u8>>, Option<Vec<u8>>);
-        let rows = query(
-            // Rows with a refresh in flight or an unknown outcome are left to
-            // their refresh (which re-seals them): rewriting their ciphertext
-            // would make that refresh's compare-and-swap fail.
-            "SELECT id, access_token, refresh_token FROM integrations
-             WHERE (access_token IS NOT NULL OR refresh_token IS NOT NULL)
-               AND lease_owner IS NULL AND refresh_sent_at IS NULL",
-        )
-        .fetch_all::<Row>(self)
-        .await?;
         let reseal = |id, column, blob: &Option<Vec<u8>>| -> Result<Option<Vec<u8>>, VaultError> {
             match blob {
                 Some(b) if vault.needs_reseal(b) => {
@@ -97,26 +91,47 @@ impl Database {
             }
         };
         let mut done = 0;
-        for (id, access, refresh) in rows {
-            let new_access = reseal(id, Column::AccessToken, &access)?;
-            let new_refresh = reseal(id, Column::RefreshToken, &refresh)?;
-            if new_access == access && new_refresh == refresh {
-                continue;
-            }
-            let updated = query(
-                "UPDATE integrations SET access_token = $1, refresh_token = $2
-                 WHERE id = $3 AND access_token IS NOT DISTINCT FROM $4
-                   AND refresh_token IS NOT DISTINCT FROM $5
-                   AND lease_owner IS NULL AND refresh_sent_at IS NULL",
+        // A batch at a time, by id: a million rows never sit in memory at once.
+        let mut after = IntegrationId(0);
+        loop {
+            let rows = query(
+                // Rows with a refresh in flight or an unknown outcome are left to
+                // their refresh (which re-seals them): rewriting their ciphertext
+                // would make that refresh's compare-and-swap fail.
+                "SELECT id, access_token, refresh_token FROM integrations
+                 WHERE id > $1 AND (access_token IS NOT NULL OR refresh_token IS NOT NULL)
+                   AND lease_owner IS NULL AND refresh_sent_at IS NULL
+                 ORDER BY id LIMIT $2",
             )
-            .bind(&new_access)
-            .bind(&new_refresh)
-            .bind(id)
-            .bind(&access)
-            .bind(&refresh)
-            .execute(self)
+            .bind(after)
+            .bind(RESEAL_BATCH)
+            .fetch_all::<Row>(self)
             .await?;
-            done += updated;
+            let Some((last, _, _)) = rows.last() else {
+                break;
+            };
+            after = *last;
+            for (id, access, refresh) in rows {
+                let new_access = reseal(id, Column::AccessToken, &access)?;
+                let new_refresh = reseal(id, Column::RefreshToken, &refresh)?;
+                if new_access == access && new_refresh == refresh {
+                    continue;
+                }
+                let updated = query(
+                    "UPDATE integrations SET access_token = $1, refresh_token = $2
+                     WHERE id = $3 AND access_token IS NOT DISTINCT FROM $4
+                       AND refresh_token IS NOT DISTINCT FROM $5
+                       AND lease_owner IS NULL AND refresh_sent_at IS NULL",
+                )
+                .bind(&new_access)
+                .bind(&new_refresh)
+                .bind(id)
+                .bind(&access)
+                .bind(&refresh)
+                .execute(self)
+                .await?;
+                done += updated;
+            }
         }
         done += self.reseal_webhook_secrets(vault).await?;
         Ok(done)

@@ -315,20 +315,20 @@ impl Database {
         .await?)
     }
 
-    /// Reserves one attempt for every subject, atomically: unless one of them
-    /// already has `max` failures since `since` (then `Err` with that
-    /// subject's failure times, newest first, and nothing written), a
-    /// failure is recorded for each subject BEFORE the password is checked,
-    /// so parallel attempts cannot all pass the count. `Ok` holds the rows to
-    /// take back if the password turns out right. Failures older than `since`
-    /// are forgotten on the way.
+    /// Reserves one attempt for every subject, atomically: each subject's
+    /// failures since `since` (newest first, at most 100) go to `verdict`,
+    /// in `subjects`' order; unless it answers a wait (then `Err` with it,
+    /// and nothing written), a failure is recorded for each subject BEFORE
+    /// the password is checked, so parallel attempts cannot all pass the
+    /// count. `Ok` holds the rows to take back if the password turns out
+    /// right. Failures older than `since` are forgotten on the way.
     pub async fn reserve_attempt(
         &self,
         subjects: &[&str],
-        max: usize,
         since: UnixTime,
         now: UnixTime,
-    ) -> Result<Result<Vec<i64>, Vec<UnixTime>>, DatabaseError> {
+        verdict: impl FnOnce(&[Vec<UnixTime>]) -> Option<i64> + Send,
+    ) -> Result<Result<Vec<i64>, i64>, DatabaseError> {
         // (Returning without `commit` rolls back: the transaction is dropped.)
         // Serialised per subject: one address's or email's attempts count
         // one after the other; sign-ins of others do not wait.
@@ -339,18 +339,21 @@ impl Database {
             .bind(since)
             .execute(&mut tx)
             .await?;
+        let mut history = Vec::with_capacity(subjects.len());
         for subject in subjects {
-            let times = query(
-                "SELECT failed_at FROM sign_in_failures WHERE subject = $1 AND failed_at > $2
-                 ORDER BY failed_at DESC LIMIT 100",
-            )
-            .bind(*subject)
-            .bind(since)
-            .scalars::<UnixTime>(&mut tx)
-            .await?;
-            if times.len() >= max {
-                return Ok(Err(times));
-            }
+            history.push(
+                query(
+                    "SELECT failed_at FROM sign_in_failures WHERE subject = $1 AND failed_at > $2
+                     ORDER BY failed_at DESC LIMIT 100",
+                )
+                .bind(*subject)
+                .bind(since)
+                .scalars::<UnixTime>(&mut tx)
+                .await?,
+            );
+        }
+        if let Some(wait) = verdict(&history) {
+            return Ok(Err(wait));
         }
         let mut rows = Vec::with_capacity(subjects.len());
         for subject in subjects {

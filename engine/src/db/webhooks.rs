@@ -1,11 +1,17 @@
 //! Queries on the webhook tables: endpoints, deliveries and their attempts,
 //! and the administrators' webhook settings. (The outbox's writes, made inside
 //! other tables' transactions, are in `webhook_outbox.rs`.)
+//!
+//! Every change an administrator (or the environment, at start-up) makes to
+//! the endpoints or the settings writes its account-log entry in the same
+//! transaction: the change and the entry naming who made it commit together,
+//! and a change that does not happen logs nothing.
 
 use sqlx::FromRow;
 
 use domain::UnixTime;
 
+use super::users::{log_account_event, NewAccountEvent};
 use super::{query, Database, DatabaseError, Query, Tx};
 
 /// An endpoint as stored (its secret still sealed).
@@ -127,8 +133,9 @@ impl Database {
             .await?)
     }
 
-    /// Adds an endpoint; `seal` turns its new id into the sealed secret
-    /// (the ciphertext is bound to the id). Its id.
+    /// Adds an endpoint and logs `event`; `seal` turns its new id into the
+    /// sealed secret (the ciphertext is bound to the id). Its id.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_webhook_endpoint(
         &self,
         url: &str,
@@ -136,6 +143,7 @@ impl Database {
         from_environment: bool,
         created_by: Option<&str>,
         seal: impl FnOnce(i64) -> Result<Vec<u8>, crate::vault::VaultError>,
+        event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<Result<i64, crate::vault::VaultError>, DatabaseError> {
         let mut tx = self.begin().await?;
@@ -161,6 +169,7 @@ impl Database {
             .bind(id)
             .execute(&mut tx)
             .await?;
+        log_account_event(&mut tx, event, now).await?;
         tx.commit().await?;
         Ok(Ok(id))
     }
@@ -176,40 +185,58 @@ impl Database {
         )
     }
 
-    /// Points the environment's endpoint at `url` with the sealed `secret`;
-    /// a changed URL starts afresh (enabled, no failure streak).
+    /// Points the environment's endpoint at `url` with the sealed `secret`
+    /// and logs `event` (none: the same secret sealed anew, with the newest
+    /// key), if it still has the sealed secret `was` (as read before): false
+    /// when another process starting at the same moment changed it first
+    /// (then nothing is written or logged). A changed URL starts afresh
+    /// (enabled, no failure streak).
     pub async fn update_environment_endpoint(
         &self,
         id: i64,
         url: &str,
         secret: &[u8],
+        was: &[u8],
+        event: Option<&NewAccountEvent<'_>>,
         now: UnixTime,
-    ) -> Result<(), DatabaseError> {
-        query(
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.begin().await?;
+        let updated = query(
             "UPDATE webhook_endpoints SET secret = $1,
                 enabled = CASE WHEN url = $2 THEN enabled ELSE 1 END,
                 disabled_reason = CASE WHEN url = $2 THEN disabled_reason ELSE NULL END,
                 failing_since = CASE WHEN url = $2 THEN failing_since ELSE NULL END,
                 url = $2, updated_at = $3
-             WHERE id = $4",
+             WHERE id = $4 AND secret = $5",
         )
         .bind(secret)
         .bind(url)
         .bind(now)
         .bind(id)
-        .execute(self)
-        .await?;
-        Ok(())
+        .bind(was)
+        .execute(&mut tx)
+        .await?
+            == 1;
+        if updated {
+            if let Some(event) = event {
+                log_account_event(&mut tx, event, now).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(updated)
     }
 
-    /// Enables or disables an endpoint by hand (enabling forgets the failures).
+    /// Enables or disables an endpoint by hand (enabling forgets the
+    /// failures) and logs `event`; false (nothing logged) for an unknown id.
     pub async fn set_webhook_endpoint_enabled(
         &self,
         id: i64,
         enabled: bool,
+        event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        Ok(query(
+        let mut tx = self.begin().await?;
+        let changed = query(
             "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = NULL,
                 failing_since = CASE WHEN CAST($1 AS BIGINT) = 1 THEN NULL ELSE failing_since END, updated_at = $2
              WHERE id = $3",
@@ -217,15 +244,27 @@ impl Database {
         .bind(enabled)
         .bind(now)
         .bind(id)
-        .execute(self)
+        .execute(&mut tx)
         .await?
-            == 1)
+            == 1;
+        if changed {
+            log_account_event(&mut tx, event, now).await?;
+            tx.commit().await?;
+        }
+        Ok(changed)
     }
 
     /// Deletes an endpoint with its deliveries and attempts (messages stay
-    /// for the other endpoints). `from_environment` rows are the environment's
-    /// to remove: false for them and for unknown ids.
-    pub async fn delete_webhook_endpoint(&self, id: i64, any: bool) -> Result<bool, DatabaseError> {
+    /// for the other endpoints) and logs `event`. `from_environment` rows are
+    /// the environment's to remove (`any`): false for them and for unknown
+    /// ids, and nothing logged.
+    pub async fn delete_webhook_endpoint(
+        &self,
+        id: i64,
+        any: bool,
+        event: &NewAccountEvent<'_>,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
         // Under the write lock, as the attempts' records are: a delete that
         // cascades to the deliveries while an attempt is recorded would lock
         // their rows in the opposite order (a deadlock on PostgreSQL).
@@ -238,14 +277,18 @@ impl Database {
         .execute(&mut tx)
         .await?
             == 1;
+        if !deleted {
+            return Ok(false);
+        }
         query(
             "DELETE FROM webhook_messages WHERE NOT EXISTS
                 (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id)",
         )
         .execute(&mut tx)
         .await?;
+        log_account_event(&mut tx, event, now).await?;
         tx.commit().await?;
-        Ok(deleted)
+        Ok(true)
     }
 
     /// Whether endpoints added in the UI may be on private addresses.
@@ -258,12 +301,28 @@ impl Database {
         .unwrap_or(false))
     }
 
-    pub async fn set_webhooks_allow_private(&self, allow: bool) -> Result<(), DatabaseError> {
-        query("UPDATE webhook_settings SET allow_private_addresses = $1 WHERE id = 1")
-            .bind(allow)
-            .execute(self)
-            .await?;
-        Ok(())
+    /// Allows or forbids private addresses and logs `event`, when that
+    /// changes the setting; whether it did (saving it unchanged logs nothing).
+    pub async fn set_webhooks_allow_private(
+        &self,
+        allow: bool,
+        event: &NewAccountEvent<'_>,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
+        let mut tx = self.begin().await?;
+        let changed = query(
+            "UPDATE webhook_settings SET allow_private_addresses = $1
+             WHERE id = 1 AND allow_private_addresses <> $1",
+        )
+        .bind(allow)
+        .execute(&mut tx)
+        .await?
+            == 1;
+        if changed {
+            log_account_event(&mut tx, event, now).await?;
+            tx.commit().await?;
+        }
+        Ok(changed)
     }
 
     /// An endpoint's latest deliveries, newest first.
@@ -304,16 +363,18 @@ impl Database {
     }
 
     /// Sends a finished delivery (delivered, failed, skipped) again: pending
-    /// now, with a new day and a new backoff. False when there is no such
-    /// finished delivery (a pending one is being tried already) or its
-    /// endpoint is disabled.
+    /// now, with a new day and a new backoff; logs `event`. False (nothing
+    /// logged) when there is no such finished delivery (a pending one is
+    /// being tried already) or its endpoint is disabled.
     pub async fn redeliver_webhook(
         &self,
         id: i64,
         now: UnixTime,
         window: i64,
+        event: &NewAccountEvent<'_>,
     ) -> Result<bool, DatabaseError> {
-        Ok(query(
+        let mut tx = self.begin().await?;
+        let again = query(
             "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2,
                 attempts = 0
              WHERE id = $3 AND state != 'pending'
@@ -322,9 +383,14 @@ impl Database {
         .bind(now)
         .bind(now + window)
         .bind(id)
-        .execute(self)
+        .execute(&mut tx)
         .await?
-            == 1)
+            == 1;
+        if again {
+            log_account_event(&mut tx, event, now).await?;
+            tx.commit().await?;
+        }
+        Ok(again)
     }
 
     /// Takes up to `limit` due deliveries of enabled endpoints for one attempt
@@ -548,14 +614,18 @@ impl Database {
     }
 
     /// Sends again every delivery of endpoint `id` that did not arrive
-    /// (failed or skipped); how many.
+    /// (failed or skipped); how many. When there were some, logs `event`
+    /// with the message `message` words from that number.
     pub async fn redeliver_undelivered(
         &self,
         id: i64,
         now: UnixTime,
         window: i64,
+        event: &NewAccountEvent<'_>,
+        message: impl FnOnce(u64) -> String,
     ) -> Result<u64, DatabaseError> {
-        Ok(query(
+        let mut tx = self.begin().await?;
+        let n = query(
             "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2, attempts = 0
              WHERE endpoint_id = $3 AND state IN ('failed', 'skipped')
                AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled = 1)",
@@ -563,28 +633,54 @@ impl Database {
         .bind(now)
         .bind(now + window)
         .bind(id)
-        .execute(self)
+        .execute(&mut tx)
+        .await?;
+        if n > 0 {
+            let message = message(n);
+            log_account_event(
+                &mut tx,
+                &NewAccountEvent {
+                    message: &message,
+                    ..*event
+                },
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
+    /// Delivery `id`, if it exists: its state, message id and event type,
+    /// and its endpoint's URL (what the account log names).
+    pub async fn webhook_delivery_target(
+        &self,
+        id: i64,
+    ) -> Result<Option<(String, String, String, String)>, DatabaseError> {
+        Ok(query(
+            "SELECT d.state, d.message_id, m.type AS event_type, e.url
+             FROM webhook_deliveries d
+             JOIN webhook_messages m ON m.id = d.message_id
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE d.id = $1",
+        )
+        .bind(id)
+        .fetch_optional::<(String, String, String, String)>(self)
         .await?)
     }
 
-    /// The state of delivery `id`, if it exists.
-    pub async fn webhook_delivery_state(&self, id: i64) -> Result<Option<String>, DatabaseError> {
-        Ok(query("SELECT state FROM webhook_deliveries WHERE id = $1")
-            .bind(id)
-            .scalar_optional::<String>(self)
-            .await?)
-    }
-
-    /// Writes a test message for one endpoint; its id.
+    /// Writes a test message for one endpoint and logs `event`; its id.
     pub async fn enqueue_test_webhook(
         &self,
         endpoint_id: i64,
         notice: &crate::webhooks::Notice,
+        event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<String, DatabaseError> {
         let mut tx = self.begin().await?;
         let id =
             super::webhook_outbox::enqueue_for_endpoint(&mut tx, endpoint_id, notice, now).await?;
+        log_account_event(&mut tx, event, now).await?;
         tx.commit().await?;
         Ok(id)
     }

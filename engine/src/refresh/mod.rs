@@ -59,16 +59,68 @@ pub struct Refreshed {
     pub integration: Integration,
 }
 
-/// How long a claimed refresh lease lasts without renewal (engine clock).
-pub const LEASE_SECS: i64 = 60;
-/// How often the holder renews its lease while the token request runs.
-const LEASE_RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How long a claimed refresh lease lasts without renewal (engine clock): a
+/// process that dies holding one delays that integration's refresh by at
+/// most this long; callers waiting for it then take over.
+pub const LEASE_SECS: i64 = 15;
+/// How often the holder renews its lease while the token request runs: two
+/// renewals may fail (a slow database) before the lease runs out.
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(5);
+/// The part of a lease a holder never spends: a token is not sent, and a
+/// token request not kept waiting, with less than this left (the engine
+/// clock counts whole seconds, and processes' clocks differ a little).
+const LEASE_MARGIN: Duration = Duration::from_secs(3);
 /// How often a caller waiting for another process's lease looks again.
 const LEASE_POLL_EVERY: Duration = Duration::from_millis(250);
 
+/// Until when (this process's monotonic clock) a lease renewed at `asked`
+/// with expiry `until` (engine clock, read again as `now` after the renewal)
+/// may be spent: the earlier of the two clocks' views, less
+/// [`LEASE_MARGIN`]. `None` when nothing of it is left.
+fn lease_deadline(
+    asked: Instant,
+    until: domain::UnixTime,
+    now: domain::UnixTime,
+) -> Option<Instant> {
+    let by_engine_clock = Duration::from_secs((until - now).max(0).unsigned_abs());
+    let by_own_clock =
+        Duration::from_secs(LEASE_SECS.unsigned_abs()).saturating_sub(asked.elapsed());
+    by_engine_clock
+        .min(by_own_clock)
+        .checked_sub(LEASE_MARGIN)
+        .filter(|left| !left.is_zero())
+        .map(|left| Instant::now() + left)
+}
+
+/// Resolves once the lease's deadline (as renewals move it) has passed.
+async fn lease_runs_out(held: &mut watch::Receiver<Option<Instant>>) {
+    loop {
+        let deadline = *held.borrow_and_update();
+        let Some(deadline) = deadline else { return };
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {
+                if *held.borrow() == Some(deadline) {
+                    return;
+                }
+            }
+            changed = held.changed() => {
+                if changed.is_err() {
+                    // The renewer stopped (the lease was lost): what is held
+                    // now is all there is.
+                    let last = *held.borrow();
+                    if let Some(deadline) = last {
+                        tokio::time::sleep_until(deadline.into()).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Aborts the task when dropped: the lease renewer never outlives its request,
 /// not even one that panicked.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -411,8 +463,11 @@ impl Engine {
     }
 
     /// The token request, with the lease renewed while it runs. `None` when
-    /// the lease was lost before the token could be sent (a stalled process
-    /// must not send a token another process may already have rotated).
+    /// the lease was lost, or ran out, before the token could be sent (a
+    /// stalled process must not send a token another process may already
+    /// have rotated). The request runs only while the lease is held: it is
+    /// cut (an unknown outcome, retried with the same token) once the lease
+    /// runs out unrenewed.
     async fn ask_holding_lease(
         &self,
         id: IntegrationId,
@@ -425,11 +480,16 @@ impl Engine {
             fence,
         };
         let fresh = claimed_at.elapsed() < Duration::from_secs(LEASE_SECS.unsigned_abs() / 2);
+        let asked_to_renew = Instant::now();
         let until = self.clock.now() + LEASE_SECS;
         if !fresh || !matches!(self.db.renew_lease(id, lease, until).await, Ok(true)) {
             tracing::warn!("the refresh lease was lost before the token was sent; nothing sent");
             return None;
         }
+        // Held until `until` by the engine's clock, and for at most
+        // LEASE_SECS from before the renewal by this process's own.
+        let (held_until, mut held) =
+            watch::channel(lease_deadline(asked_to_renew, until, self.clock.now()));
         let _renewing = AbortOnDrop({
             let engine = self.clone();
             tokio::spawn(async move {
@@ -439,17 +499,38 @@ impl Engine {
                         owner: &engine.owner,
                         fence,
                     };
+                    let asked = Instant::now();
                     let until = engine.clock.now() + LEASE_SECS;
                     match engine.db.renew_lease(id, lease, until).await {
-                        Ok(true) => {}
+                        Ok(true) => {
+                            let _ =
+                                held_until.send(lease_deadline(asked, until, engine.clock.now()));
+                        }
                         Ok(false) => break,
                         Err(e) => tracing::warn!(error = %e, "could not renew the refresh lease"),
                     }
                 }
             })
         });
+        // Immediately before sending: a process paused since the renewal
+        // (a stop, a swap storm, a long GC of the host) finds its lease spent.
+        let still_held = held
+            .borrow()
+            .is_some_and(|deadline| deadline > Instant::now());
+        if !still_held {
+            tracing::warn!("the refresh lease ran out before the token was sent; nothing sent");
+            return None;
+        }
         let asked = Instant::now();
-        let answer = self.atlassian.refresh(token).await;
+        let answer = tokio::select! {
+            answer = self.atlassian.refresh(token) => answer,
+            () = lease_runs_out(&mut held) => {
+                tracing::warn!("the refresh lease ran out during the token request; its outcome is unknown and it is retried with the same token");
+                Err(crate::ProviderError::transient(
+                    "the refresh lease ran out before the answer came",
+                ))
+            }
+        };
         // The pace learns from the provider's own answer time: the claims and
         // writes around it are the database's latency, not the provider's.
         let signal = match &answer {

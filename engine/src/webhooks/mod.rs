@@ -12,12 +12,15 @@
 //!   for a day.
 //! - [`endpoints`]: the use cases of the settings page (add, enable, delete,
 //!   send a test event, redeliver) and the endpoint from the environment.
+//! - [`audit`]: how the account log words each of those changes, naming
+//!   who made it (never an endpoint's path or secret).
 //! - [`address_rules`]: which addresses an endpoint added in the UI may
 //!   reach (no loopback or private network unless an administrator allows it).
 //! - [`signing`]: secrets and signatures (the `standardwebhooks` crate).
 //! - [`consent`]: `integration.consent_expiring`, 30, 7 and 1 days ahead.
 
 pub mod address_rules;
+pub mod audit;
 mod consent;
 pub mod delivery;
 pub mod endpoints;

@@ -5,7 +5,8 @@
 //!
 //! - [`caller`]: the key of a request, and the scope check.
 //! - [`errors`]: the API's error answers (`{"error", "message"}` JSON).
-//! - [`integrations`]: `GET /v1/integrations`, `GET /v1/integrations/{id}`.
+//! - [`integrations`]: `GET /v1/integrations` (a bounded page at a time:
+//!   `limit`, an opaque `cursor`), `GET /v1/integrations/{id}`.
 //! - [`access_token`]: `POST /v1/integrations/{id}/access-token`.
 //! - [`proxy`]: `/v1/integrations/{id}/proxy/{path}`, any method, to `JIRA_API_URL`.
 //! - [`openapi`]: `GET /v1/openapi.json`, generated from the handlers (utoipa).

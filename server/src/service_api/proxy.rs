@@ -1,5 +1,6 @@
 //! `/v1/integrations/{id}/proxy/{path}`, any method: the call goes to
-//! `{JIRA_API_URL}/{path}` (and never anywhere else) with the query, the body
+//! `{JIRA_API_URL}/{path}` (and never anywhere else), for Jira's REST APIs
+//! only (`ex/jira/{cloudId}/rest/...`, [`is_jira_path`]), with the query, the body
 //! and the content headers, and the integration's fresh access token in place
 //! of the caller's `Authorization`; no cookies, no other header. Upstream's
 //! status, body and rate-limit headers come back as they are, the body
@@ -133,18 +134,45 @@ pub fn upstream_url(base: &url::Url, path: &str, query: Option<&str>) -> Option<
     (same_origin && under).then_some(url)
 }
 
+/// Whether `path` (under `JIRA_API_URL`, as the caller wrote it) is one of
+/// Jira's REST APIs through Atlassian's gateway: `ex/jira/{cloudId}/rest/`
+/// and more, the cloud id letters, digits and hyphens. The key's scope is
+/// `proxy`, to Jira: not the platform's other endpoints, and not whatever
+/// else lives beside the API (in sandbox mode `JIRA_API_URL` is this
+/// process's `/sandbox`, whose `/control` routes move its clock and revoke
+/// grants; under `scripts/cluster` a standalone sandbox's).
+pub fn is_jira_path(path: &str) -> bool {
+    let mut segments = path.splitn(5, '/');
+    let cloud_id_ok = |id: &str| {
+        !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    matches!(
+        (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ),
+        (Some("ex"), Some("jira"), Some(cloud_id), Some("rest"), Some(rest))
+            if cloud_id_ok(cloud_id) && !rest.is_empty()
+    )
+}
+
 /// One proxied call.
 #[utoipa::path(
     get,
     path = "/v1/integrations/{id}/proxy/{path}",
     params(
         ("id" = i64, Path, description = "The integration's id"),
-        ("path" = String, Path, description = "The path under JIRA_API_URL, e.g. `ex/jira/{cloudId}/rest/api/3/search/jql`"),
+        ("path" = String, Path, description = "The path under JIRA_API_URL, one of Jira's REST APIs: `ex/jira/{cloudId}/rest/...`, e.g. `ex/jira/{cloudId}/rest/api/3/search/jql`"),
     ),
     security(("api_key" = ["proxy"])),
     responses(
         (status = 200, description = "Jira's answer, as it is (any status). The same for HEAD, POST, PUT, PATCH, DELETE and OPTIONS; other methods get 405."),
-        (status = 400, description = "A path that leaves JIRA_API_URL"),
+        (status = 400, description = "A path that is not Jira's REST API (`ex/jira/{cloudId}/rest/...`) or leaves JIRA_API_URL"),
         (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks proxy"),
         (status = 404, description = "No such connected integration"),
@@ -177,6 +205,12 @@ pub async fn forward(
              separators, backslashes, empty segments or other hosts.",
             )
         })?;
+    if !is_jira_path(&path) {
+        return Err(ApiError::bad_request(
+            "The proxy reaches Jira's REST APIs only: the path must start with \
+             ex/jira/{cloudId}/rest/.",
+        ));
+    }
     let method = request.method().clone();
     if !METHODS.contains(&method) {
         return Err(ApiError::method_not_allowed(

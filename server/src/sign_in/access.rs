@@ -19,7 +19,8 @@ use super::AuthSession;
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Anyone: the sign-in pages, probes, static files and the sandbox.
+    /// Anyone: the sign-in pages, probes, static files and the sandbox (its
+    /// controls excepted).
     Open,
     /// A session whose role holds this permission.
     Needs(Permission),
@@ -46,6 +47,10 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
     let reads = method == Method::GET || method == Method::HEAD;
     match path {
         "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico" => Rule::Open,
+        // The sandbox's knobs (revoke, faults, clock, settings) are an administrator's.
+        _ if path == "/sandbox/control" || path.starts_with("/sandbox/control/") => {
+            Rule::Needs(Administer)
+        }
         _ if path == "/sandbox" || path.starts_with("/sandbox/") => Rule::Open,
         _ if path.starts_with("/pkg/") => Rule::Open,
         // The service API authenticates by API key, not by session (its own
@@ -117,7 +122,7 @@ pub fn is_plain_path(path: &str) -> bool {
 /// Whether the request comes from a program rather than a page load.
 fn wants_json(request: &Request) -> bool {
     let path = request.uri().path();
-    path.starts_with("/api/") || path == "/events"
+    path.starts_with("/api/") || path == "/events" || path.starts_with("/sandbox/control/")
 }
 
 fn unauthenticated(request: &Request, public: &PublicOrigin) -> Response {
@@ -202,6 +207,30 @@ mod tests {
             (&get, "/healthz", Rule::Open),
             (&get, "/pkg/jira-dashboard.css", Rule::Open),
             (&post, "/sandbox/oauth/token", Rule::Open),
+            (&get, "/sandbox/authorize", Rule::Open),
+            (&post, "/sandbox/authorize", Rule::Open),
+            (&get, "/sandbox/me", Rule::Open),
+            (&get, "/sandbox/ex/jira/abc/rest/api/3/myself", Rule::Open),
+            (&post, "/sandbox/control/settings", Rule::Needs(Administer)),
+            (&post, "/sandbox/control/faults", Rule::Needs(Administer)),
+            (
+                &post,
+                "/sandbox/control/clock/advance",
+                Rule::Needs(Administer),
+            ),
+            (
+                &post,
+                "/sandbox/control/jira-rate-limit",
+                Rule::Needs(Administer),
+            ),
+            (
+                &post,
+                "/sandbox/control/grants/x/revoke",
+                Rule::Needs(Administer),
+            ),
+            (&get, "/sandbox/control/stats", Rule::Needs(Administer)),
+            (&get, "/sandbox/control", Rule::Needs(Administer)),
+            (&get, "/sandbox/controls", Rule::Open),
             (&get, "/", Rule::Needs(Read)),
             (&get, "/dashboard", Rule::Needs(Read)),
             (&get, "/integrations/3", Rule::Needs(Read)),

@@ -2,7 +2,9 @@
 //! the peer is one of `TRUSTED_PROXIES`, the nearest address in
 //! `X-Forwarded-For` that is not a trusted proxy (the rightmost hops are
 //! the ones our own proxies wrote; anything left of them is the client's to
-//! forge).
+//! forge). The throttle counts networks, not addresses: an IPv4 address
+//! as it is, an IPv6 address by its /64 (one subscriber's network, where
+//! every address is theirs to use).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,7 +16,8 @@ use axum::extract::{ConnectInfo, Request};
 pub struct TrustedProxies(pub Arc<Vec<IpAddr>>);
 
 impl TrustedProxies {
-    /// The client's address for `request` (or "unknown" without a peer).
+    /// The client's network for `request`, as the throttle counts it (see
+    /// [`throttled_network`]), or "unknown" without a peer.
     pub fn client_of(&self, request: &Request) -> String {
         let Some(peer) = request
             .extensions()
@@ -29,7 +32,7 @@ impl TrustedProxies {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        self.client(peer, &forwarded.join(",")).to_string()
+        throttled_network(self.client(peer, &forwarded.join(",")))
     }
 
     /// The pure rule: walk `X-Forwarded-For` from the right while the hop is trusted.
@@ -55,12 +58,45 @@ impl TrustedProxies {
     }
 }
 
+/// What the sign-in throttle counts for a client address: an IPv4 address
+/// itself (also when written as IPv4-mapped IPv6), an IPv6 address's /64.
+pub fn throttled_network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("ip")
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(
+            throttled_network(ip("2001:db8:1:2:aaaa::1")),
+            throttled_network(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        );
+        assert_eq!(
+            throttled_network(ip("2001:db8:1:2::9")),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            throttled_network(ip("2001:db8:1:2::1")),
+            throttled_network(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(throttled_network(ip("203.0.113.9")), "203.0.113.9");
+        assert_eq!(throttled_network(ip("::ffff:203.0.113.9")), "203.0.113.9");
     }
 
     #[test]

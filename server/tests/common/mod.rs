@@ -114,6 +114,19 @@ impl TestApp {
         Self::on(instance, clock).await
     }
 
+    /// Spawns on `clock`, a clock of the test's own making that reads
+    /// `manual` (which the test moves, as `TestApp::clock`).
+    pub async fn spawn_on(
+        extra: &[&str],
+        clock: Arc<dyn engine::Clock>,
+        manual: ManualClock,
+    ) -> Self {
+        let instance = LocalInstance::start(extra, clock)
+            .await
+            .expect("start the dashboard");
+        Self::on(instance, manual).await
+    }
+
     /// The dashboard restarted: a second server on this one's database file and
     /// key, on the same clock (this one keeps running, unused).
     pub async fn restart(&self) -> Self {

@@ -82,7 +82,9 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
         ..TickReport::default()
     };
     let batch = batch_size(engine);
-    let Some((due, unresolved)) = due(engine, now, batch).await else {
+    // The clock read again: flagging and warning may have taken a while, and
+    // a claim must last its full length from when it is made.
+    let Some((due, unresolved)) = due(engine, engine.clock.now(), batch).await else {
         return report;
     };
     report.due = due.len();

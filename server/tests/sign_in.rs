@@ -497,10 +497,7 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
         &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
     )
     .await;
-    let set_cookie = res.headers()[SET_COOKIE]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let set_cookie = session_set_cookie(&res);
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "plain http: {set_cookie}");
@@ -533,10 +530,7 @@ async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
         .send()
         .await
         .expect("sign in");
-    let set_cookie = res.headers()[SET_COOKIE]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let set_cookie = session_set_cookie(&res);
     assert!(
         set_cookie.starts_with("__Host-jira_dashboard_session="),
         "{set_cookie}"
@@ -1222,4 +1216,115 @@ async fn the_session_store_holds_no_cookie_value() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A sign-in from `client` with `cookie` (`name=value`) sent along: the answer.
+async fn attempt_with_cookie(
+    app: &TestApp,
+    client: &str,
+    cookie: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    anonymous()
+        .post(app.url("/login"))
+        .header("x-forwarded-for", client)
+        .header(COOKIE, cookie)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("post")
+}
+
+#[tokio::test]
+async fn many_addresses_get_few_quick_guesses_and_the_owners_browser_always_gets_in() {
+    let app = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1"]).await;
+    // The owner signs in once from their browser, which keeps a proof of it.
+    let res = attempt_with_cookie(&app, "203.0.113.7", "", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let device = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("jira_dashboard_device="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .expect("a known-device cookie");
+    let set = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("jira_dashboard_device="))
+        .expect("cookie")
+        .to_ascii_lowercase();
+    assert!(
+        set.contains("httponly") && set.contains("samesite=strict"),
+        "{set}"
+    );
+    // Thirty /64s, one guess each: only the first quick guesses are heard.
+    let mut heard = 0;
+    for i in 1..=30 {
+        let status = attempt_from(
+            &app,
+            &format!("2001:db8:{i}::1"),
+            ADMIN_EMAIL,
+            "a wrong guess",
+        )
+        .await;
+        match status {
+            StatusCode::UNAUTHORIZED => heard += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(heard, engine::accounts::rules::CLEAN_ADDRESS_CAP);
+    // A new browser, even from a clean address, is slowed down now ...
+    assert_eq!(
+        attempt_from(&app, "198.51.100.200", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ... the owner's browser is not, wherever it is (here an address that
+    // failed for another email a moment ago).
+    attempt_from(
+        &app,
+        "198.51.100.201",
+        "someone@example.com",
+        "a wrong guess",
+    )
+    .await;
+    let res =
+        attempt_with_cookie(&app, "198.51.100.201", &device, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // A made-up or another account's proof is no proof.
+    let forged = "jira_dashboard_device=v1.1800000000.AAAA.AAAA";
+    let res =
+        attempt_with_cookie(&app, "198.51.100.202", forged, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_huge_email_costs_the_throttle_a_digest() {
+    let app = TestApp::spawn().await;
+    let huge = format!("{}@example.com", "x".repeat(200_000));
+    let refused = sign_in(&app.base, &huge, "a wrong guess").await;
+    assert_eq!(refused.expect_err("refused").0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sign_in_failures WHERE LENGTH(subject) > 100")
+            .await,
+        0
+    );
+    assert!(app.count("SELECT COUNT(*) FROM sign_in_failures").await >= 3);
+}
+
+/// The `Set-Cookie` header of the session cookie (a sign-in also sets the
+/// known-device cookie).
+fn session_set_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("jira_dashboard_session="))
+        .expect("a session cookie")
+        .to_owned()
 }

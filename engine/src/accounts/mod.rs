@@ -5,9 +5,11 @@
 //! Argon2id (`password-auth`) on a blocking thread: the hash is slow on purpose.
 //!
 //! `rules.rs` holds the pure rules (email and password shape, the throttle);
-//! `hashing.rs` the Argon2id work, never more than a few at once.
+//! `hashing.rs` the Argon2id work, never more than a few at once;
+//! `known_device.rs` the proof a browser keeps that it signed in before.
 
 pub mod hashing;
+pub mod known_device;
 pub mod rules;
 
 use domain::{Actor, Role, UnixTime};
@@ -35,6 +37,9 @@ pub struct User {
     pub role: Role,
     pub created_at: UnixTime,
     session_key: [u8; 32],
+    /// Keys the proofs of known devices ([`known_device`]); changes with
+    /// the password, like the session key.
+    device_key: [u8; 32],
 }
 
 impl std::fmt::Debug for User {
@@ -54,12 +59,18 @@ impl User {
             .chain_update(row.password_hash.as_bytes())
             .finalize()
             .into();
+        let device_key = Sha256::new()
+            .chain_update(b"known-device:")
+            .chain_update(row.password_hash.as_bytes())
+            .finalize()
+            .into();
         Self {
             id: row.id,
             email: row.email,
             role: row.role,
             created_at: row.created_at,
             session_key,
+            device_key,
         }
     }
 
@@ -265,22 +276,35 @@ impl Engine {
     /// throttle of [`rules::attempt_verdict`]: five failures for this email
     /// from this address, or twenty from this address for any emails, close
     /// the door for 15 minutes; an email failing from many addresses slows
-    /// down, but never for an address that has not failed recently. An
-    /// attempt counts as a failure from before the password is checked until
-    /// it proves right, so parallel guesses cannot slip past the count.
+    /// down, never for a browser that signed in to it before (`device`, its
+    /// proof: [`known_device`]). An attempt counts as a failure from before
+    /// the password is checked until it proves right, so parallel guesses
+    /// cannot slip past the count.
     pub async fn sign_in(
         &self,
         email: &str,
         password: &str,
         client: &str,
+        device: Option<&str>,
     ) -> Result<User, SignInError> {
         // An unusable email is still throttled (by its raw text) and still
-        // answered with the same sentence.
+        // answered with the same sentence. Subjects naming an email are
+        // stored as digests: a stranger's megabyte of "email" costs 64 bytes.
         let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let pair_subject = format!("pair:{email}|{client}");
+        let pair_subject = format!("pair:{}", digest(&[&email, client]));
         let client_subject = format!("addr:{client}");
-        let email_subject = format!("email:{email}");
+        let email_subject = format!("email:{}", digest(&[&email]));
         let now = self.now();
+        let known_device = match device {
+            Some(proof) => self
+                .db
+                .user_by_email(&email)
+                .await
+                .map_err(storage("read an account"))?
+                .map(User::from_row)
+                .is_some_and(|user| user.knows_device(proof, now)),
+            None => false,
+        };
         let reserved = self
             .db
             .reserve_attempt(
@@ -293,6 +317,7 @@ impl Engine {
                             pair,
                             address,
                             email,
+                            known_device,
                         },
                         now,
                     ),
@@ -469,6 +494,16 @@ impl Engine {
             .await
             .map_err(storage("read the account log"))
     }
+}
+
+/// A throttle subject's stored form: the SHA-256 (hex) of its parts.
+fn digest(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update(b"\0");
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn account_change(change: AccountChange) -> Result<(), AccountError> {

@@ -4,9 +4,11 @@
 //! The throttle refuses by (email, address) pair and by address, never by
 //! email alone: a stranger who knows someone's email cannot lock them out
 //! from elsewhere. An email guessed from many addresses is slowed down
-//! instead, progressively, for every address that failed recently; an
-//! address with no recent failure is always heard, so its owner's right
-//! password gets through whatever others guess.
+//! instead, progressively: never for a browser that signed in to it before
+//! (a known device), nor, until the email has [`CLEAN_ADDRESS_CAP`] failures
+//! in the window, for an address with no recent failure; so its owner's
+//! right password gets through whatever others guess, while a guesser with
+//! many addresses gets at most that many quick guesses per window.
 
 use domain::UnixTime;
 
@@ -22,6 +24,10 @@ pub const MAX_ADDRESS_FAILURES: usize = 20;
 /// then 4 s, 8 s ... (doubling per failure, at most [`WINDOW_SECS`]) after
 /// the email's newest failure.
 pub const SLOW_DOWN_AFTER: usize = 5;
+/// Failures an email collects in the window before even addresses without a
+/// recent failure are slowed down for it (known devices never are): the
+/// bound on the guesses of someone holding many addresses.
+pub const CLEAN_ADDRESS_CAP: usize = 10;
 /// The throttle's window: 15 minutes.
 pub const WINDOW_SECS: i64 = 15 * 60;
 pub use domain::access::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
@@ -74,6 +80,8 @@ pub struct AttemptHistory<'a> {
     pub address: &'a [UnixTime],
     /// This email, from any address.
     pub email: &'a [UnixTime],
+    /// The browser proved it signed in to this account before.
+    pub known_device: bool,
 }
 
 /// How many seconds until this attempt may be made; `None` when it may be
@@ -83,9 +91,11 @@ pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64
     throttled_for(history.pair, MAX_FAILURES, now)
         .or_else(|| throttled_for(history.address, MAX_ADDRESS_FAILURES, now))
         .or_else(|| {
-            // An address with no recent failure is heard at once: the owner
-            // of the account, signing in from their usual place.
-            if address.is_empty() {
+            // The owner's own browser is heard at once; so is an address
+            // with no recent failure, until strangers have spent the quick
+            // guesses such addresses get.
+            let quick = address.is_empty() && recent(history.email, now).len() < CLEAN_ADDRESS_CAP;
+            if history.known_device || quick {
                 return None;
             }
             slowed_for(history.email, now)
@@ -189,6 +199,7 @@ mod tests {
                 pair,
                 address,
                 email,
+                known_device: false,
             },
             now,
         )
@@ -200,10 +211,27 @@ mod tests {
         let five: Vec<UnixTime> = (0..5).map(|i| at(9_990 - i)).collect();
         // This address failed five times for this email: refused.
         assert!(verdict(&five, &five, &five, now).is_some());
-        // Another address, never failed, same email: heard, however many
-        // failures the email has from elsewhere.
+        // Another address, never failed, same email: heard while the email
+        // has fewer than CLEAN_ADDRESS_CAP failures from elsewhere ...
+        let nine: Vec<UnixTime> = (0..9).map(|i| at(9_999 - i)).collect();
+        assert_eq!(verdict(&[], &[], &nine, now), None);
+        // ... then slowed like any other (a guesser with many addresses) ...
         let many: Vec<UnixTime> = (0..500).map(|i| at(9_999 - i % 800)).collect();
-        assert_eq!(verdict(&[], &[], &many, now), None);
+        assert!(verdict(&[], &[], &many, now).is_some());
+        // ... but never the owner's own browser, wherever it is.
+        let owner = AttemptHistory {
+            pair: &[],
+            address: &[],
+            email: &many,
+            known_device: true,
+        };
+        assert_eq!(attempt_verdict(owner, now), None);
+        let dirty = [at(9_999)];
+        let owner_on_a_shared_network = AttemptHistory {
+            address: &dirty,
+            ..owner
+        };
+        assert_eq!(attempt_verdict(owner_on_a_shared_network, now), None);
         // One address spraying many emails: refused after twenty.
         let twenty: Vec<UnixTime> = (0..20).map(|i| at(9_990 - i)).collect();
         assert!(verdict(&[], &twenty, &[], now).is_some());
@@ -231,8 +259,8 @@ mod tests {
         // The wait counts from the newest failure.
         let email: Vec<UnixTime> = (0..6).map(|i| at(9_990 - i)).collect();
         assert_eq!(verdict(&[], &dirty, &email, now), None);
-        // An address without a recent failure is not slowed.
-        let email: Vec<UnixTime> = (0..16).map(|i| at(10_000 - i)).collect();
+        // An address without a recent failure is not slowed, below the cap.
+        let email: Vec<UnixTime> = (0..9).map(|i| at(10_000 - i)).collect();
         assert_eq!(verdict(&[], &[], &email, now), None);
     }
 }

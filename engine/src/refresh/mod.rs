@@ -506,7 +506,12 @@ impl Engine {
                             let _ =
                                 held_until.send(lease_deadline(asked, until, engine.clock.now()));
                         }
-                        Ok(false) => break,
+                        Ok(false) => {
+                            // Lost (taken over after it ran out): the request
+                            // is cut at once.
+                            let _ = held_until.send(None);
+                            break;
+                        }
                         Err(e) => tracing::warn!(error = %e, "could not renew the refresh lease"),
                     }
                 }
@@ -514,9 +519,13 @@ impl Engine {
         });
         // Immediately before sending: a process paused since the renewal
         // (a stop, a swap storm, a long GC of the host) finds its lease spent.
+        // By both clocks: this process's monotonic one stops while a virtual
+        // machine is suspended; the engine's is the one other processes read.
+        let margin = i64::try_from(LEASE_MARGIN.as_secs()).unwrap_or(i64::MAX);
         let still_held = held
             .borrow()
-            .is_some_and(|deadline| deadline > Instant::now());
+            .is_some_and(|deadline| deadline > Instant::now())
+            && self.clock.now() + margin < until;
         if !still_held {
             tracing::warn!("the refresh lease ran out before the token was sent; nothing sent");
             return None;
@@ -525,10 +534,12 @@ impl Engine {
         let answer = tokio::select! {
             answer = self.atlassian.refresh(token) => answer,
             () = lease_runs_out(&mut held) => {
+                // Not the provider's slowness (the database could not renew
+                // the lease): the pace learns nothing from it.
                 tracing::warn!("the refresh lease ran out during the token request; its outcome is unknown and it is retried with the same token");
-                Err(crate::ProviderError::transient(
+                return Some(Err(crate::ProviderError::transient(
                     "the refresh lease ran out before the answer came",
-                ))
+                )));
             }
         };
         // The pace learns from the provider's own answer time: the claims and

@@ -30,6 +30,8 @@ pub struct Credentials {
     pub password: String,
     /// The client's address, for the throttle.
     pub client: String,
+    /// The browser's known-device proof, if it sent one.
+    pub device: Option<String>,
 }
 
 #[derive(Clone)]
@@ -49,7 +51,11 @@ impl AuthnBackend for Backend {
     type Error = SignInError;
 
     async fn authenticate(&self, c: Credentials) -> Result<Option<SessionUser>, SignInError> {
-        match self.engine.sign_in(&c.email, &c.password, &c.client).await {
+        match self
+            .engine
+            .sign_in(&c.email, &c.password, &c.client, c.device.as_deref())
+            .await
+        {
             Ok(user) => Ok(Some(SessionUser(user))),
             Err(SignInError::Invalid) => Ok(None),
             Err(e) => Err(e),

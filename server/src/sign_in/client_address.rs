@@ -35,9 +35,13 @@ impl TrustedProxies {
         throttled_network(self.client(peer, &forwarded.join(",")))
     }
 
-    /// The pure rule: walk `X-Forwarded-For` from the right while the hop is trusted.
+    /// The pure rule: walk `X-Forwarded-For` from the right while the hop is
+    /// trusted. Addresses compare in their canonical form: a dual-stack
+    /// listener sees an IPv4 proxy as `::ffff:a.b.c.d`, and a hop may be
+    /// written with its port (`a.b.c.d:p`, `[v6]:p`) or in brackets.
     pub fn client(&self, peer: IpAddr, forwarded_for: &str) -> IpAddr {
-        let trusted = |ip: &IpAddr| self.0.contains(ip);
+        let trusted = |ip: &IpAddr| self.0.iter().any(|t| t.to_canonical() == ip.to_canonical());
+        let peer = peer.to_canonical();
         if !trusted(&peer) {
             return peer;
         }
@@ -47,15 +51,29 @@ impl TrustedProxies {
             .map(str::trim)
             .filter(|h| !h.is_empty())
         {
-            match hop.parse::<IpAddr>() {
-                Ok(ip) if trusted(&ip) => client = ip,
-                Ok(ip) => return ip,
+            match hop_address(hop) {
+                Some(ip) if trusted(&ip) => client = ip,
+                Some(ip) => return ip,
                 // An unreadable hop: nothing left of it can be believed.
-                Err(_) => return client,
+                None => return client,
             }
         }
         client
     }
+}
+
+/// One `X-Forwarded-For` hop's address: `ip`, `ip:port`, `[v6]` or `[v6]:port`.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse::<IpAddr>().ok())
+        })?;
+    Some(ip.to_canonical())
 }
 
 /// What the sign-in throttle counts for a client address: an IPv4 address
@@ -79,6 +97,32 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("ip")
+    }
+
+    #[test]
+    fn a_dual_stack_listener_still_knows_its_proxy_and_ports_are_dropped() {
+        let proxies = TrustedProxies(Arc::new(vec![ip("127.0.0.1")]));
+        // The peer as a dual-stack socket reports it.
+        assert_eq!(
+            proxies.client(ip("::ffff:127.0.0.1"), "198.51.100.1"),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), "198.51.100.1:5123"),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), "[2001:db8::1]:443"),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), "[2001:db8::2]"),
+            ip("2001:db8::2")
+        );
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), "::ffff:198.51.100.7"),
+            ip("198.51.100.7")
+        );
     }
 
     #[test]

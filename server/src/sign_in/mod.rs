@@ -7,6 +7,7 @@
 //!   answers to a stranger (303 to `/login`, or `401` JSON) and to a role
 //!   that may not act (`403`).
 //! - [`client_address`]: the address the sign-in throttle counts (`TRUSTED_PROXIES`).
+//! - [`known_device`]: the cookie that tells the throttle a browser signed in before.
 //! - [`routes`]: `/login`, `POST /logout`, `/setup?token=...`.
 //! - [`session_store`]: sessions in SQLite or PostgreSQL, as the database is.
 //! - [`pages`]: the HTML of the sign-in and setup pages (no WebAssembly: they
@@ -15,6 +16,7 @@
 pub mod access;
 pub mod backend;
 pub mod client_address;
+pub mod known_device;
 pub mod pages;
 pub mod routes;
 pub mod session_store;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::access::{login_url, request_host, PublicOrigin};
 use super::client_address::TrustedProxies;
+use super::known_device;
 use super::pages::{self, SignInPage};
 use super::{AuthSession, SessionUser};
 use crate::application::AppState;
@@ -89,20 +90,19 @@ pub struct SignInForm {
 
 async fn sign_in(
     State(proxies): State<TrustedProxies>,
+    State(engine): State<Engine>,
+    State(public): State<PublicOrigin>,
     mut auth: AuthSession,
     request: Request,
 ) -> Response {
     let client = proxies.client_of(&request);
+    let secure = public.origin.starts_with("https://");
+    let device = known_device::read(request.headers(), secure);
     let form = match Form::<SignInForm>::from_request(request, &()).await {
         Ok(Form(form)) => form,
         Err(rejection) => return rejection.into_response(),
     };
     let next = safe_next(form.next.as_deref());
-    let credentials = super::backend::Credentials {
-        email: form.email.clone(),
-        password: form.password,
-        client,
-    };
     let refused = |status, error: &str| {
         pages::sign_in(SignInPage {
             status,
@@ -112,17 +112,24 @@ async fn sign_in(
             note: None,
         })
     };
-    let user = match auth.authenticate(credentials).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return refused(StatusCode::UNAUTHORIZED, &SignInError::Invalid.to_string()),
-        Err(axum_login::Error::Backend(e @ SignInError::Throttled { retry_after_secs })) => {
+    // The engine directly, not the auth backend's `authenticate`: a refusal
+    // is an answer here, not an error to log.
+    let signed_in = engine
+        .sign_in(&form.email, &form.password, &client, device.as_deref())
+        .await;
+    let user = match signed_in {
+        Ok(user) => SessionUser(user),
+        Err(SignInError::Invalid) => {
+            return refused(StatusCode::UNAUTHORIZED, &SignInError::Invalid.to_string())
+        }
+        Err(e @ SignInError::Throttled { retry_after_secs }) => {
             let mut response = refused(StatusCode::TOO_MANY_REQUESTS, &e.to_string());
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             return response;
         }
-        Err(axum_login::Error::Backend(e @ SignInError::Busy(_))) => {
+        Err(e @ SignInError::Busy(_)) => {
             let mut response = refused(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
             response
                 .headers_mut()
@@ -138,7 +145,13 @@ async fn sign_in(
         }
     };
     match start_session(&mut auth, &user).await {
-        Ok(()) => Redirect::to(&next).into_response(),
+        Ok(()) => {
+            let mut response = Redirect::to(&next).into_response();
+            // This browser is now known to the account: strangers guessing
+            // at its email elsewhere never slow it down.
+            known_device::remember(&mut response, &user.0.device_proof(engine.now()), secure);
+            response
+        }
         Err(response) => response,
     }
 }

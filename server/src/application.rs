@@ -291,6 +291,13 @@ async fn open_store(
     Ok((db, vault))
 }
 
+/// `server --clear-sign-in-throttle EMAIL`: forgets the failed sign-ins
+/// counted against `email` (the server does not start).
+pub async fn clear_sign_in_throttle(config: &Config, email: &str) -> Result<u64, StartupError> {
+    let (db, _vault) = open_store(config, &SystemClock).await?;
+    Ok(engine::accounts::clear_sign_in_throttle(&db, email).await?)
+}
+
 /// `server --reseal-tokens`: re-encrypts every stored token with the newest
 /// key and answers how many rows changed (the server does not start).
 pub async fn reseal_tokens(config: &Config) -> Result<u64, StartupError> {

@@ -75,6 +75,11 @@ pub struct Config {
     #[arg(long)]
     pub reseal_tokens: bool,
 
+    /// Forget the failed sign-ins counted against this email (someone kept
+    /// out while strangers guess at it), then exit.
+    #[arg(long, value_name = "EMAIL")]
+    pub clear_sign_in_throttle: Option<String>,
+
     /// Refresh access tokens this many seconds before they expire.
     #[arg(long, env = "REFRESH_MARGIN_SECS", default_value_t = 300)]
     pub refresh_margin_secs: u32,
@@ -349,6 +354,7 @@ impl std::fmt::Debug for Config {
                 &redacted(&self.token_encryption_keys),
             )
             .field("reseal_tokens", &self.reseal_tokens)
+            .field("clear_sign_in_throttle", &self.clear_sign_in_throttle)
             .field("refresh_margin_secs", &self.refresh_margin_secs)
             .field("refresh_policy", &self.refresh_policy)
             .field("provider_timeout_secs", &self.provider_timeout_secs)

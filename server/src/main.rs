@@ -33,6 +33,18 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Some(email) = config.clear_sign_in_throttle.clone() {
+        return match server::application::clear_sign_in_throttle(&config, &email).await {
+            Ok(n) => {
+                println!("forgot {n} failed sign-in(s) counted against {email}: they may sign in again now");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let interval = std::time::Duration::from_secs(u64::from(config.scheduler_interval_secs));
     let timeout = config.provider_timeout_secs;
     let open = config.dashboard_url();

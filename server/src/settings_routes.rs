@@ -278,6 +278,7 @@ pub struct PasswordForm {
 
 async fn change_password(
     State(engine): State<Engine>,
+    State(public): State<crate::sign_in::access::PublicOrigin>,
     Extension(me): Extension<User>,
     mut auth: AuthSession,
     Form(form): Form<PasswordForm>,
@@ -289,8 +290,16 @@ async fn change_password(
         Ok(updated) => {
             // This browser carries on, under a new session id, with the new
             // password; every other session (a stolen cookie included) ends.
+            // The new password forgot every known device: this one is
+            // known again.
+            let proof_for = updated.clone();
             match crate::sign_in::routes::start_session(&mut auth, &SessionUser(updated)).await {
-                Ok(()) => back(SettingsNotice::PasswordChanged),
+                Ok(()) => crate::sign_in::known_device::remembered(
+                    back(SettingsNotice::PasswordChanged),
+                    &proof_for,
+                    engine.now(),
+                    public.origin.starts_with("https://"),
+                ),
                 Err(response) => response,
             }
         }

@@ -1328,3 +1328,99 @@ fn session_set_cookie(res: &reqwest::Response) -> String {
         .expect("a session cookie")
         .to_owned()
 }
+
+/// The known-device cookie (`name=value`) a sign-in response set.
+fn device_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("jira_dashboard_device="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .expect("a known-device cookie")
+}
+
+#[tokio::test]
+async fn the_owners_browser_has_its_own_count_and_an_operator_can_clear_an_email() {
+    let app = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1"]).await;
+    let res = attempt_with_cookie(&app, "203.0.113.7", "", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let device = device_cookie(&res);
+    // Someone on the owner's own network shuts its door for the email ...
+    for _ in 0..25 {
+        attempt_from(&app, "198.51.100.50", ADMIN_EMAIL, "a wrong guess").await;
+    }
+    assert_eq!(
+        attempt_from(&app, "198.51.100.50", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ... not for the owner's browser there, even behind a planted cookie.
+    let planted = format!("jira_dashboard_device=v1.1.a.b; {device}");
+    let res =
+        attempt_with_cookie(&app, "198.51.100.50", &planted, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // A proof used for guessing closes its own door after five.
+    for _ in 0..5 {
+        let res =
+            attempt_with_cookie(&app, "198.51.100.60", &device, ADMIN_EMAIL, "a wrong guess").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res =
+        attempt_with_cookie(&app, "198.51.100.61", &device, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Many addresses slow the email down for a new browser ...
+    for i in 1..=12 {
+        attempt_from(
+            &app,
+            &format!("2001:db8:{i}::1"),
+            ADMIN_EMAIL,
+            "a wrong guess",
+        )
+        .await;
+    }
+    assert_eq!(
+        attempt_from(&app, "192.0.2.1", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ... until the operator forgets the email's failures.
+    assert!(
+        app.engine
+            .clear_sign_in_throttle(ADMIN_EMAIL)
+            .await
+            .expect("clear")
+            > 0
+    );
+    assert_eq!(
+        attempt_from(&app, "192.0.2.1", ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_keeps_this_browser_known() {
+    let app = TestApp::spawn().await;
+    let res = post(
+        &app.http,
+        app.url("/settings/password"),
+        &[
+            ("current", ADMIN_PASSWORD),
+            ("new", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), "/settings?notice=password_changed");
+    let device = device_cookie(&res);
+    let value = device
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .expect("value");
+    let user = app
+        .engine
+        .users()
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|u| u.email == ADMIN_EMAIL)
+        .expect("user");
+    assert!(user.knows_device(&value, app.engine.now()));
+}

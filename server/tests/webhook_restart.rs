@@ -138,6 +138,22 @@ async fn a_webhook_whose_sender_was_killed_mid_attempt_is_delivered_after_the_re
     // The dead attempt's lease (its 10 s timeout and a margin) runs out, then
     // the new process delivers the same message.
     let got = receiver.wait_for(2, 45).await;
+    // The receiver has the request; the process records the answer a moment
+    // later: wait for that before stopping it.
+    let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.path().display()))
+        .await
+        .expect("open");
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = engine::db::query("SELECT state FROM webhook_deliveries")
+            .scalar(&db)
+            .await
+            .expect("delivery");
+        if state == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let _ = second.kill();
     let _ = second.wait();
     assert_eq!(got.len(), 2, "delivered again after the restart");
@@ -150,12 +166,5 @@ async fn a_webhook_whose_sender_was_killed_mid_attempt_is_delivered_after_the_re
     );
     // The binary runs on its own SQLite file (this test starts it by hand,
     // not through `LocalInstance`), so this test stays on SQLite.
-    let db = engine::Database::open(&format!("sqlite://{}/db.sqlite", dir.path().display()))
-        .await
-        .expect("open");
-    let state: String = engine::db::query("SELECT state FROM webhook_deliveries")
-        .scalar(&db)
-        .await
-        .expect("delivery");
     assert_eq!(state, "delivered");
 }

@@ -92,7 +92,7 @@ pub enum SignInError {
     /// The same sentence for an unknown email and a wrong password.
     #[error("Wrong email or password.")]
     Invalid,
-    #[error("Too many failed sign-ins: try again in {retry_after_secs} seconds.")]
+    #[error("Too many failed sign-ins: try again in {retry_after_secs} seconds, or from a browser you signed in with before (an administrator can also clear it).")]
     Throttled { retry_after_secs: i64 },
     #[error(transparent)]
     Busy(#[from] Busy),
@@ -285,39 +285,51 @@ impl Engine {
         email: &str,
         password: &str,
         client: &str,
-        device: Option<&str>,
+        devices: &[String],
     ) -> Result<User, SignInError> {
         // An unusable email is still throttled (by its raw text) and still
         // answered with the same sentence. Subjects naming an email are
         // stored as digests: a stranger's megabyte of "email" costs 64 bytes.
         let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let pair_subject = format!("pair:{}", digest(&[&email, client]));
-        let client_subject = format!("addr:{client}");
-        let email_subject = format!("email:{}", digest(&[&email]));
+        let subjects = ThrottleSubjects::of(&email, client);
         let now = self.now();
-        let known_device = match device {
-            Some(proof) => self
-                .db
+        // A browser may send several proofs (another one planted first, a
+        // stale one): any of the first few that this account made counts.
+        let device_subject = if devices.is_empty() {
+            None
+        } else {
+            self.db
                 .user_by_email(&email)
                 .await
                 .map_err(storage("read an account"))?
                 .map(User::from_row)
-                .is_some_and(|user| user.knows_device(proof, now)),
-            None => false,
+                .and_then(|user| {
+                    devices
+                        .iter()
+                        .take(MAX_DEVICE_PROOFS)
+                        .find(|proof| user.knows_device(proof, now))
+                })
+                .map(|proof| format!("device:{}", digest(&[proof])))
         };
+        let mut reserving = vec![
+            subjects.pair.as_str(),
+            subjects.address.as_str(),
+            subjects.email.as_str(),
+        ];
+        reserving.extend(device_subject.as_deref());
         let reserved = self
             .db
             .reserve_attempt(
-                &[&pair_subject, &client_subject, &email_subject],
+                &reserving,
                 now - WINDOW_SECS,
                 now,
                 |history| match history {
-                    [pair, address, email] => attempt_verdict(
+                    [pair, address, email, device @ ..] => attempt_verdict(
                         AttemptHistory {
                             pair,
                             address,
                             email,
-                            known_device,
+                            known_device: device.first().map(Vec::as_slice),
                         },
                         now,
                     ),
@@ -329,32 +341,67 @@ impl Engine {
         let reserved = match reserved {
             Ok(rows) => rows,
             Err(retry_after_secs) => {
-                tracing::warn!("sign-in throttled");
+                // Counted, not logged one by one: a stranger polling a shut
+                // door would otherwise write the log full.
+                metrics::counter!("jira_dashboard_sign_in_refusals_total").increment(1);
+                tracing::debug!("sign-in throttled");
                 return Err(SignInError::Throttled { retry_after_secs });
             }
         };
-        let row = self
-            .db
-            .user_by_email(&email)
-            .await
-            .map_err(storage("read an account"))?;
-        let hash = row.as_ref().map(|r| r.password_hash.clone());
-        match (hashing::verify(password, hash).await?, row) {
-            (true, Some(row)) => {
+        let checked = self.check_password(&email, password).await;
+        let row = match checked {
+            Ok(row) => row,
+            Err(e) => {
+                // Not a wrong password (the server was too busy to check,
+                // or the database failed): the attempt is taken back.
+                self.db
+                    .release_attempt(&reserved, None)
+                    .await
+                    .map_err(storage("clear the sign-in throttle"))?;
+                return Err(e);
+            }
+        };
+        match row {
+            Some(row) => {
                 // The right password clears this address's failures for
                 // this email (a typo or two), not the email's from elsewhere.
                 self.db
-                    .release_attempt(&reserved, Some(&pair_subject))
+                    .release_attempt(&reserved, Some(&subjects.pair))
                     .await
                     .map_err(storage("clear the sign-in throttle"))?;
                 tracing::info!(user = row.id, "signed in");
                 Ok(User::from_row(row))
             }
-            _ => {
+            None => {
                 tracing::info!("failed sign-in");
                 Err(SignInError::Invalid)
             }
         }
+    }
+
+    /// The account `email` names if `password` is its password.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<UserRow>, SignInError> {
+        let row = self
+            .db
+            .user_by_email(email)
+            .await
+            .map_err(storage("read an account"))?;
+        let hash = row.as_ref().map(|r| r.password_hash.clone());
+        Ok(match hashing::verify(password, hash).await? {
+            true => row,
+            false => None,
+        })
+    }
+
+    /// [`clear_sign_in_throttle`] on this engine's database.
+    pub async fn clear_sign_in_throttle(&self, email: &str) -> Result<u64, EngineError> {
+        clear_sign_in_throttle(&self.db, email)
+            .await
+            .map_err(storage("clear the sign-in throttle"))
     }
 
     /// Reserves an attempt for `subject`, refused after [`MAX_FAILURES`]
@@ -465,7 +512,18 @@ impl Engine {
             Ok(rows) => rows,
             Err(retry_after_secs) => return Err(AccountError::Throttled { retry_after_secs }),
         };
-        if !hashing::verify(current, Some(row.password_hash)).await? {
+        let verified = match hashing::verify(current, Some(row.password_hash)).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                // Too busy to check is not a wrong password.
+                self.db
+                    .release_attempt(&reserved, None)
+                    .await
+                    .map_err(storage("clear the sign-in throttle"))?;
+                return Err(e.into());
+            }
+        };
+        if !verified {
             return Err(AccountError::WrongPassword);
         }
         self.db
@@ -493,6 +551,46 @@ impl Engine {
             .account_events(limit.clamp(1, 500))
             .await
             .map_err(storage("read the account log"))
+    }
+}
+
+/// Forgets the sign-in failures counted against `email` (the per-email
+/// slow-down, and every address's count for it): the operator's way in for a
+/// person kept out while strangers guess at their email
+/// (`server --clear-sign-in-throttle EMAIL`). Answers how many were forgotten.
+pub async fn clear_sign_in_throttle(
+    db: &crate::Database,
+    email: &str,
+) -> Result<u64, crate::DatabaseError> {
+    let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    let subjects = ThrottleSubjects::of(&email, "");
+    db.clear_sign_in_failures(&subjects.email, &subjects.pair_prefix)
+        .await
+}
+
+/// How many known-device proofs one sign-in looks at.
+const MAX_DEVICE_PROOFS: usize = 4;
+
+/// The throttle's subjects for one attempt, as stored.
+struct ThrottleSubjects {
+    /// `pair:<digest of the email>|<client>`: the email's digest first, so
+    /// all of an email's pairs can be forgotten at once.
+    pair: String,
+    pair_prefix: String,
+    address: String,
+    email: String,
+}
+
+impl ThrottleSubjects {
+    fn of(email: &str, client: &str) -> Self {
+        let email_digest = digest(&[email]);
+        let pair_prefix = format!("pair:{email_digest}|");
+        Self {
+            pair: format!("{pair_prefix}{client}"),
+            pair_prefix,
+            address: format!("addr:{client}"),
+            email: format!("email:{email_digest}"),
+        }
     }
 }
 

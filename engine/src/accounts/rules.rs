@@ -80,22 +80,29 @@ pub struct AttemptHistory<'a> {
     pub address: &'a [UnixTime],
     /// This email, from any address.
     pub email: &'a [UnixTime],
-    /// The browser proved it signed in to this account before.
-    pub known_device: bool,
+    /// The browser proved it signed in to this account before: that
+    /// proof's own failures (a known device has its own count instead of
+    /// the address's and the email's).
+    pub known_device: Option<&'a [UnixTime]>,
 }
 
 /// How many seconds until this attempt may be made; `None` when it may be
 /// made now (and its password checked).
 pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64> {
+    // The owner's own browser: neither a shared network's failures nor
+    // strangers guessing at the email hold it up, and a stolen proof gets
+    // five guesses a window, like one address.
+    if let Some(device) = history.known_device {
+        return throttled_for(device, MAX_FAILURES, now);
+    }
     let address = recent(history.address, now);
     throttled_for(history.pair, MAX_FAILURES, now)
         .or_else(|| throttled_for(history.address, MAX_ADDRESS_FAILURES, now))
         .or_else(|| {
-            // The owner's own browser is heard at once; so is an address
-            // with no recent failure, until strangers have spent the quick
-            // guesses such addresses get.
+            // An address with no recent failure is heard at once, until
+            // strangers have spent the quick guesses such addresses get.
             let quick = address.is_empty() && recent(history.email, now).len() < CLEAN_ADDRESS_CAP;
-            if history.known_device || quick {
+            if quick {
                 return None;
             }
             slowed_for(history.email, now)
@@ -199,7 +206,7 @@ mod tests {
                 pair,
                 address,
                 email,
-                known_device: false,
+                known_device: None,
             },
             now,
         )
@@ -218,24 +225,23 @@ mod tests {
         // ... then slowed like any other (a guesser with many addresses) ...
         let many: Vec<UnixTime> = (0..500).map(|i| at(9_999 - i % 800)).collect();
         assert!(verdict(&[], &[], &many, now).is_some());
-        // ... but never the owner's own browser, wherever it is.
+        // ... but never the owner's own browser, wherever it is, even on a
+        // network whose address failed twenty times for this email ...
+        let twenty: Vec<UnixTime> = (0..20).map(|i| at(9_990 - i)).collect();
         let owner = AttemptHistory {
-            pair: &[],
-            address: &[],
+            pair: &twenty,
+            address: &twenty,
             email: &many,
-            known_device: true,
+            known_device: Some(&[]),
         };
         assert_eq!(attempt_verdict(owner, now), None);
-        let dirty = [at(9_999)];
-        let owner_on_a_shared_network = AttemptHistory {
-            address: &dirty,
+        // ... while a proof that failed five times (stolen, guessed with)
+        // closes its own door.
+        let stolen = AttemptHistory {
+            known_device: Some(&five),
             ..owner
         };
-        assert_eq!(attempt_verdict(owner_on_a_shared_network, now), None);
-        // One address spraying many emails: refused after twenty.
-        let twenty: Vec<UnixTime> = (0..20).map(|i| at(9_990 - i)).collect();
-        assert!(verdict(&[], &twenty, &[], now).is_some());
-        assert_eq!(verdict(&[], &twenty[..19], &[], now), None);
+        assert!(attempt_verdict(stolen, now).is_some());
     }
 
     #[test]

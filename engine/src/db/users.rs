@@ -373,6 +373,23 @@ impl Database {
         Ok(Ok(rows))
     }
 
+    /// Forgets the failures of subject `email` and of every subject that
+    /// starts with `pair_prefix`; answers how many.
+    pub async fn clear_sign_in_failures(
+        &self,
+        email: &str,
+        pair_prefix: &str,
+    ) -> Result<u64, DatabaseError> {
+        Ok(query(
+            "DELETE FROM sign_in_failures
+             WHERE subject = $1 OR substr(subject, 1, length(CAST($2 AS TEXT))) = CAST($2 AS TEXT)",
+        )
+        .bind(email)
+        .bind(pair_prefix)
+        .execute(self)
+        .await?)
+    }
+
     /// Takes back reserved attempts (the password was right), and forgets
     /// `clear`'s earlier failures.
     pub async fn release_attempt(

@@ -30,8 +30,8 @@ pub struct Credentials {
     pub password: String,
     /// The client's address, for the throttle.
     pub client: String,
-    /// The browser's known-device proof, if it sent one.
-    pub device: Option<String>,
+    /// The browser's known-device proofs, if it sent any.
+    pub devices: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -53,7 +53,7 @@ impl AuthnBackend for Backend {
     async fn authenticate(&self, c: Credentials) -> Result<Option<SessionUser>, SignInError> {
         match self
             .engine
-            .sign_in(&c.email, &c.password, &c.client, c.device.as_deref())
+            .sign_in(&c.email, &c.password, &c.client, &c.devices)
             .await
         {
             Ok(user) => Ok(Some(SessionUser(user))),

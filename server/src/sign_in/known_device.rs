@@ -8,7 +8,9 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
+use domain::UnixTime;
 use engine::accounts::known_device::KNOWN_DEVICE_SECS;
+use engine::accounts::User;
 
 /// The cookie's name.
 pub fn cookie_name(secure: bool) -> &'static str {
@@ -19,8 +21,9 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The proof the browser sent, if any.
-pub fn read(headers: &HeaderMap, secure: bool) -> Option<String> {
+/// The proofs the browser sent (a planted cookie of the same name may come
+/// first: each is looked at, the first few of them).
+pub fn read(headers: &HeaderMap, secure: bool) -> Vec<String> {
     let name = cookie_name(secure);
     headers
         .get_all(COOKIE)
@@ -28,8 +31,17 @@ pub fn read(headers: &HeaderMap, secure: bool) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
+        .filter(|c| c.name() == name)
         .map(|c| c.value().to_owned())
+        .take(8)
+        .collect()
+}
+
+/// `response` with a new proof for `user` (a sign-in, a setup, a password
+/// change: the browser that did it is known from now on).
+pub fn remembered(mut response: Response, user: &User, now: UnixTime, secure: bool) -> Response {
+    remember(&mut response, &user.device_proof(now), secure);
+    response
 }
 
 /// Sets the cookie holding `proof` on `response`.

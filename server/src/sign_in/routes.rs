@@ -97,7 +97,7 @@ async fn sign_in(
 ) -> Response {
     let client = proxies.client_of(&request);
     let secure = public.origin.starts_with("https://");
-    let device = known_device::read(request.headers(), secure);
+    let devices = known_device::read(request.headers(), secure);
     let form = match Form::<SignInForm>::from_request(request, &()).await {
         Ok(Form(form)) => form,
         Err(rejection) => return rejection.into_response(),
@@ -115,7 +115,7 @@ async fn sign_in(
     // The engine directly, not the auth backend's `authenticate`: a refusal
     // is an answer here, not an error to log.
     let signed_in = engine
-        .sign_in(&form.email, &form.password, &client, device.as_deref())
+        .sign_in(&form.email, &form.password, &client, &devices)
         .await;
     let user = match signed_in {
         Ok(user) => SessionUser(user),
@@ -145,13 +145,14 @@ async fn sign_in(
         }
     };
     match start_session(&mut auth, &user).await {
-        Ok(()) => {
-            let mut response = Redirect::to(&next).into_response();
-            // This browser is now known to the account: strangers guessing
-            // at its email elsewhere never slow it down.
-            known_device::remember(&mut response, &user.0.device_proof(engine.now()), secure);
-            response
-        }
+        // This browser is now known to the account: strangers guessing at
+        // its email elsewhere never slow it down.
+        Ok(()) => known_device::remembered(
+            Redirect::to(&next).into_response(),
+            &user.0,
+            engine.now(),
+            secure,
+        ),
         Err(response) => response,
     }
 }
@@ -204,6 +205,7 @@ pub struct SetupForm {
 
 async fn set_up(
     State(engine): State<Engine>,
+    State(public): State<PublicOrigin>,
     mut auth: AuthSession,
     Form(form): Form<SetupForm>,
 ) -> Response {
@@ -230,8 +232,15 @@ async fn set_up(
         }
         Err(e) => return pages::setup_link_invalid(&e.to_string()),
     };
+    let secure = public.origin.starts_with("https://");
+    let proof_for = user.clone();
     match start_session(&mut auth, &SessionUser(user)).await {
-        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Ok(()) => known_device::remembered(
+            Redirect::to("/dashboard").into_response(),
+            &proof_for,
+            engine.now(),
+            secure,
+        ),
         Err(response) => response,
     }
 }

@@ -53,9 +53,15 @@ impl User {
         ) else {
             return false;
         };
-        let Ok(issued) = issued.parse::<i64>() else {
+        let Ok(issued_at) = issued.parse::<i64>() else {
             return false;
         };
+        // Written as this server writes it: `+5` or `005` would verify too,
+        // and each spelling would get a count of its own.
+        if issued != issued_at.to_string() {
+            return false;
+        }
+        let issued = issued_at;
         let age = now.secs().saturating_sub(issued);
         if !(0..=KNOWN_DEVICE_SECS).contains(&age) {
             return false;
@@ -119,6 +125,13 @@ mod tests {
         let later = proof.replacen(&now.secs().to_string(), &(now.secs() + 5).to_string(), 1);
         assert!(!ann.knows_device(&later, now + 5));
         assert!(!ann.knows_device(&proof[..proof.len() - 2], now));
+        // Another spelling of the same issue time is not the same proof.
+        for respelt in [
+            proof.replacen("v1.", "v1.0", 1),
+            proof.replacen("v1.", "v1.+", 1),
+        ] {
+            assert!(!ann.knows_device(&respelt, now), "{respelt}");
+        }
         for junk in [
             "",
             "v1",

@@ -309,7 +309,7 @@ impl Engine {
                         .take(MAX_DEVICE_PROOFS)
                         .find(|proof| user.knows_device(proof, now))
                 })
-                .map(|proof| format!("device:{}", digest(&[proof])))
+                .map(|proof| format!("{}{}", subjects.device_prefix, digest(&[proof])))
         };
         let mut reserving = vec![
             subjects.pair.as_str(),
@@ -564,12 +564,15 @@ pub async fn clear_sign_in_throttle(
 ) -> Result<u64, crate::DatabaseError> {
     let email = normalized_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
     let subjects = ThrottleSubjects::of(&email, "");
-    db.clear_sign_in_failures(&subjects.email, &subjects.pair_prefix)
-        .await
+    Ok(db
+        .clear_sign_in_failures(&subjects.email, &subjects.pair_prefix)
+        .await?
+        + db.clear_sign_in_failures(&subjects.email, &subjects.device_prefix)
+            .await?)
 }
 
 /// How many known-device proofs one sign-in looks at.
-const MAX_DEVICE_PROOFS: usize = 4;
+pub const MAX_DEVICE_PROOFS: usize = 8;
 
 /// The throttle's subjects for one attempt, as stored.
 struct ThrottleSubjects {
@@ -577,6 +580,8 @@ struct ThrottleSubjects {
     /// all of an email's pairs can be forgotten at once.
     pair: String,
     pair_prefix: String,
+    /// `device:<digest of the email>|`, then the proof's digest.
+    device_prefix: String,
     address: String,
     email: String,
 }
@@ -587,6 +592,7 @@ impl ThrottleSubjects {
         let pair_prefix = format!("pair:{email_digest}|");
         Self {
             pair: format!("{pair_prefix}{client}"),
+            device_prefix: format!("device:{email_digest}|"),
             pair_prefix,
             address: format!("addr:{client}"),
             email: format!("email:{email_digest}"),

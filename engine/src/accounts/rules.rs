@@ -93,7 +93,11 @@ pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64
     // strangers guessing at the email hold it up, and a stolen proof gets
     // five guesses a window, like one address.
     if let Some(device) = history.known_device {
-        return throttled_for(device, MAX_FAILURES, now);
+        if throttled_for(device, MAX_FAILURES, now).is_none() {
+            return None;
+        }
+        // A proof whose own door is shut counts for nothing: the attempt is
+        // judged like one without it.
     }
     let address = recent(history.address, now);
     throttled_for(history.pair, MAX_FAILURES, now)
@@ -236,12 +240,19 @@ mod tests {
         };
         assert_eq!(attempt_verdict(owner, now), None);
         // ... while a proof that failed five times (stolen, guessed with)
-        // closes its own door.
+        // closes its own door: judged like no proof at all.
         let stolen = AttemptHistory {
             known_device: Some(&five),
             ..owner
         };
         assert!(attempt_verdict(stolen, now).is_some());
+        let stolen_elsewhere = AttemptHistory {
+            pair: &[],
+            address: &[],
+            email: &[],
+            known_device: Some(&five),
+        };
+        assert_eq!(attempt_verdict(stolen_elsewhere, now), None);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn read(headers: &HeaderMap, secure: bool) -> Vec<String> {
         .filter_map(Result::ok)
         .filter(|c| c.name() == name)
         .map(|c| c.value().to_owned())
-        .take(8)
+        .take(engine::accounts::MAX_DEVICE_PROOFS)
         .collect()
 }
 

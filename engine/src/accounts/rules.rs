@@ -92,12 +92,13 @@ pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64
     // The owner's own browser: neither a shared network's failures nor
     // strangers guessing at the email hold it up, and a stolen proof gets
     // five guesses a window, like one address.
-    if let Some(device) = history.known_device {
-        if throttled_for(device, MAX_FAILURES, now).is_none() {
-            return None;
-        }
-        // A proof whose own door is shut counts for nothing: the attempt is
-        // judged like one without it.
+    // A proof whose own door is shut counts for nothing: the attempt is
+    // judged like one without it.
+    let known_and_open = history
+        .known_device
+        .is_some_and(|device| throttled_for(device, MAX_FAILURES, now).is_none());
+    if known_and_open {
+        return None;
     }
     let address = recent(history.address, now);
     throttled_for(history.pair, MAX_FAILURES, now)

@@ -46,8 +46,7 @@ impl Database {
                 .await?;
         }
         // One statement for the batch (the lock is held for as short as can be).
-        let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
-            .unwrap_or_else(|_| "[]".into());
+        let list = super::json_id_list(ids);
         Query::dialect(
             "INSERT INTO integration_changes (integration_id, origin)
              SELECT value, $2 FROM json_each($1) ORDER BY key",

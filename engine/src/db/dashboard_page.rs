@@ -13,12 +13,9 @@ use std::collections::HashMap;
 
 use domain::{RefreshPolicy, Status, StatusRule, UnixTime};
 
-use super::integrations::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
+use super::integrations::{with_sites, IntegrationRow, SiteRow, MAX_PAGE_SIZE, SELECT_INTEGRATION};
 use super::{query, Database, DatabaseError, Query, Tx, Value};
 use crate::integration::Integration;
-
-/// The largest page the dashboard serves (`?size=500`).
-pub const MAX_PAGE_SIZE: i64 = 500;
 
 /// A query built piece by piece: its SQLite and PostgreSQL texts side by
 /// side and the values bound, placeholders numbered `$1`, `$2`, ... in the

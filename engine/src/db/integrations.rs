@@ -6,10 +6,13 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::dashboard_page::MAX_PAGE_SIZE;
 use super::events::{insert_event, Announce, NewEvent};
 use super::{query, Database, DatabaseError, On, Query, Tx};
 use crate::integration::{Integration, Site};
+
+/// The largest page of integrations served at once: the dashboard's
+/// (`?size=500`) and the service API's listing alike.
+pub const MAX_PAGE_SIZE: i64 = 500;
 
 #[derive(FromRow)]
 pub(super) struct IntegrationRow {

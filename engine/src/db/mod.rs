@@ -31,10 +31,10 @@ mod webhooks;
 pub use api_keys::{ApiKeyRow, KeyUsage, NewApiKey};
 pub use backend::{query, Backend, On, Query, Rows, Tx, Value};
 pub use change_feed::{FeedEntry, FeedRead, CHANGES_CHANNEL};
-pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery, MAX_PAGE_SIZE};
+pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery};
 pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
 pub use integrations::{
-    ConnectionColumns, ConnectionWrite, GrantLookup, IntegrationsPage, PriorState,
+    ConnectionColumns, ConnectionWrite, GrantLookup, IntegrationsPage, PriorState, MAX_PAGE_SIZE,
 };
 pub use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::{
@@ -261,6 +261,13 @@ async fn warn_of_clock_skew(pool: &sqlx::PgPool) {
             );
         }
     }
+}
+
+/// `ids` as a JSON array, the one parameter of an `IN (json_each($n))` list
+/// (SQLite; `json_array_elements_text` on PostgreSQL).
+fn json_id_list(ids: &[domain::IntegrationId]) -> String {
+    serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
+        .unwrap_or_else(|_| "[]".into())
 }
 
 /// The clock difference [`warn_of_clock_skew`] tolerates.

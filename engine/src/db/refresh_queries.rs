@@ -476,8 +476,7 @@ impl Database {
         if ids.is_empty() {
             return Ok(());
         }
-        let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
-            .unwrap_or_else(|_| "[]".into());
+        let list = super::json_id_list(ids);
         Query::dialect(
             "UPDATE integrations SET scheduled_until = $3
              WHERE id IN (SELECT value FROM json_each($2)) AND scheduled_by = $1",
@@ -503,8 +502,7 @@ impl Database {
         if ids.is_empty() {
             return Ok(());
         }
-        let list = serde_json::to_string(&ids.iter().map(|id| id.0).collect::<Vec<i64>>())
-            .unwrap_or_else(|_| "[]".into());
+        let list = super::json_id_list(ids);
         Query::dialect(
             "UPDATE integrations SET scheduled_by = NULL, scheduled_until = NULL
              WHERE id IN (SELECT value FROM json_each($2)) AND scheduled_by = $1",

@@ -6,7 +6,8 @@
 //! - [`shell`] and [`App`] (this file): the HTML document and the page switch.
 //! - [`address`]: which page the address names, and its query (no
 //!   client-side router: every link is a full page load).
-//! - [`model`]: the JSON views that cross the wire (camelCase, never a token).
+//! - [`model`]: the views the pages show (`domain::views`, the wire contract,
+//!   re-exported) and what only pages need.
 //! - [`status`], [`countdown`]: pure logic (status from timestamps; countdown
 //!   text, lifetime share and the times the pages print), shared by the server
 //!   render and the browser.

@@ -94,6 +94,36 @@ pub fn status_at(inputs: StatusInputs, now: i64) -> Status {
     }
 }
 
+/// How many connected integrations have each status at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetSummary {
+    pub active: i64,
+    pub expiring: i64,
+    pub expired: i64,
+    #[serde(default)]
+    pub idle: i64,
+    pub needs_reauth: i64,
+}
+
+impl FleetSummary {
+    /// The count of one status.
+    pub fn count(&self, status: Status) -> i64 {
+        match status {
+            Status::Active => self.active,
+            Status::Expiring => self.expiring,
+            Status::Expired => self.expired,
+            Status::Idle => self.idle,
+            Status::NeedsReauth => self.needs_reauth,
+        }
+    }
+
+    /// Every connected integration.
+    pub fn total(&self) -> i64 {
+        self.active + self.expiring + self.expired + self.idle + self.needs_reauth
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

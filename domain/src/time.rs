@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub const REFRESH_TOKEN_IDLE_SECS: i64 = 90 * 86_400;
 /// A refresh-token family dies 365 days after the consent that began it.
 pub const CONSENT_LIFETIME_SECS: i64 = 365 * 86_400;
+/// A refresh token unused this long is refreshed anyway, well before
+/// Atlassian's 90-day inactivity expiry ends it.
+pub const IDLE_REFRESH_SECS: i64 = 30 * 86_400;
 /// A rotated-away refresh token still works this long (the retry leeway).
 pub const ROTATION_LEEWAY_SECS: i64 = 600;
 
@@ -51,6 +54,14 @@ impl Sub<UnixTime> for UnixTime {
     fn sub(self, earlier: UnixTime) -> i64 {
         self.0.saturating_sub(earlier.0)
     }
+}
+
+/// RFC 3339 (UTC, whole seconds) for an instant: how every view, page and
+/// webhook message writes one.
+pub fn rfc3339(at: UnixTime) -> String {
+    chrono::DateTime::from_timestamp(at.secs(), 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -35,19 +35,19 @@ use crate::db::{Backend, CHANGES_CHANNEL};
 use crate::Engine;
 
 /// How often a process appends the changes it published.
-pub const WRITE_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const WRITE_EVERY: Duration = Duration::from_millis(100);
 /// How often a process looks for the changes of the others.
-pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const FOLLOW_EVERY: Duration = Duration::from_millis(250);
 /// The feed keeps this many newest entries.
-pub const KEEP: i64 = 10_000;
+pub(crate) const KEEP: i64 = 10_000;
 /// A follower reads at most this many entries per look.
 const READ_LIMIT: i64 = 1_000;
 /// The entry that tells followers to re-read everything.
-pub const REREAD_MARKER: IntegrationId = IntegrationId(0);
+pub(crate) const REREAD_MARKER: IntegrationId = IntegrationId(0);
 
 /// The changes published here and not yet appended to the feed.
 #[derive(Default)]
-pub struct Unwritten(Mutex<Queue>);
+pub(crate) struct Unwritten(Mutex<Queue>);
 
 #[derive(Default)]
 struct Queue {

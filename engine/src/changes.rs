@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use crate::{Engine, Integration};
 
 /// Changes kept for a slow subscriber before it is told it lagged.
-pub const BUFFER: usize = 1_024;
+pub(crate) const BUFFER: usize = 1_024;
 
 /// One committed change.
 #[derive(Debug, Clone)]

@@ -49,14 +49,6 @@ impl Clock for ManualClock {
     }
 }
 
-/// RFC 3339 (UTC, whole seconds) for an instant: how every page, JSON view
-/// and webhook message writes a time.
-pub fn rfc3339(at: UnixTime) -> String {
-    chrono::DateTime::from_timestamp(at.secs(), 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,17 +11,18 @@ use rand::RngCore;
 
 use domain::{Actor, EventKind, EventOutcome, IntegrationId, RefreshPolicy, StatusRule, UnixTime};
 
-use crate::db::{FleetSummary, NewEvent, Page, PageQuery, TokenEvent, MAX_PAGE_SIZE};
+use crate::db::{NewEvent, Page, TokenEvent, MAX_PAGE_SIZE};
 use crate::oauth::AtlassianClient;
 use crate::refresh::Flights;
 use crate::vault::TokenVault;
 use crate::{Clock, Database, DatabaseError, Integration};
+use domain::{FleetSummary, PageQuery};
 
 /// The longest the whole scheduler pauses after a `429`.
 pub const MAX_SLOW_DOWN_SECS: i64 = 120;
 
 /// Events shown on an integration's page, newest first.
-pub const EVENT_LOG_LENGTH: i64 = 200;
+pub(crate) const EVENT_LOG_LENGTH: i64 = 200;
 
 /// The dashboard's server-side services.
 #[derive(Clone)]
@@ -299,14 +300,14 @@ impl Engine {
             actor: Some(&actor),
         };
         let announce = crate::db::Announce {
-            notice: crate::webhooks::Notice::new(
+            notice: domain::Notice::new(
                 domain::WebhookEvent::Disconnected,
                 None,
                 format!(
                     "Integration {id} was disconnected in the dashboard; its tokens are deleted."
                 ),
             ),
-            view: &*self.webhooks.view,
+            rule: self.settings.status_rule(),
             when: crate::db::AnnounceIf::Always,
         };
         match self.db.disconnect(id, &event, &announce, self.now()).await {

@@ -11,10 +11,10 @@ use crate::clock::Clock;
 use crate::Database;
 
 /// How long a ticket stays valid: the browser follows the redirect at once.
-pub const HOP_TICKET_LIFETIME_SECS: i64 = 60;
+pub(crate) const HOP_TICKET_LIFETIME_SECS: i64 = 60;
 /// At most this many live tickets are stored; past it a hop goes without
 /// one (the browser then starts again from the dashboard's own link).
-pub const MAX_HOP_TICKETS: i64 = 10_000;
+pub(crate) const MAX_HOP_TICKETS: i64 = 10_000;
 
 /// Issues and spends hop tickets; cheap to clone.
 #[derive(Clone)]

@@ -2,7 +2,12 @@
 //! into the browser bundle: only the `app` crate's `ssr` feature and the `server`
 //! binary depend on this crate.
 //!
-//! Ids, instants, statuses and event kinds are the `domain` crate's types.
+//! Ids, instants, statuses, event kinds, the stored integration and the wire
+//! contract's views are the `domain` crate's types.
+//!
+//! Layers, each importing only those below it: the foundation ([`clock`],
+//! [`secret`], [`vault`]); storage ([`db`]); the features (everything else);
+//! the [`Engine`] facade every other crate goes through.
 //!
 //! Layout:
 //! - [`Engine`] (`engine_handle.rs`): the one door. Its fields are private; each
@@ -16,10 +21,13 @@
 //! - [`changes`]: every committed change to an integration, published once
 //!   to subscribers (the live event stream); [`change_feed`] carries the
 //!   changes between processes that share the database.
-//! - [`clock`]: the time source, a parameter everywhere so tests move time by hand,
-//!   and `rfc3339`, how every view and message writes an instant.
-//! - [`db`]: the SQLite database (open, migrate, WAL) and its queries, one file per table.
-//! - [`integration`]: the stored integration and its sites, as the engine sees them.
+//! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
+//! - [`db`]: storage, SQLite or PostgreSQL (`db/backend.rs` runs one query text
+//!   on either; migrations from `migrations/` and `migrations-postgres/`), one
+//!   file per table. It imports only `domain` and the foundation ([`clock`],
+//!   [`secret`], [`vault`]), never a feature: an announced change is rendered
+//!   by `db/announce.rs` with `domain`'s `IntegrationView::at`, inside the
+//!   change's own transaction.
 //! - [`listing`]: the fleet listing a bounded page at a time (a keyset on the
 //!   id, the service API's opaque cursor, the size's bounds).
 //! - [`secret`]: [`Secret`], a token that cannot be printed or serialized.
@@ -39,6 +47,8 @@
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
 //! - [`service_api`]: API keys, token hand-outs and their usage (the programs
 //!   that call Jira: the HTTP side is the server's `service_api`).
+//! - [`views`]: the wire contract's views (`domain::views`) made from the
+//!   engine's data, at its clock and status rule.
 //! - [`webhooks`]: webhook endpoints, the outbox's messages, their signed
 //!   delivery with retries, and the consent warnings.
 
@@ -51,7 +61,6 @@ pub mod connection_test;
 pub mod db;
 mod engine_handle;
 pub mod hop_tickets;
-pub mod integration;
 pub mod listing;
 pub mod oauth;
 pub mod provider_error;
@@ -61,14 +70,15 @@ pub mod scheduler;
 pub mod secret;
 pub mod service_api;
 pub mod vault;
+pub mod views;
 pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Database, DatabaseError};
+pub use domain::{Integration, Site};
 pub use engine_handle::{
     Engine, EngineError, EngineSettings, IntegrationDetail, MAX_SLOW_DOWN_SECS,
 };
-pub use integration::{Integration, Site};
 pub use provider_error::ProviderError;
 pub use secret::Secret;
 pub use vault::TokenVault;

@@ -26,7 +26,7 @@ use crate::{Engine, EngineError};
 pub const DEFAULT_LISTING_LIMIT: i64 = 100;
 
 /// The largest page a caller may ask for (the dashboard's largest page too).
-pub const MAX_LISTING_LIMIT: i64 = MAX_PAGE_SIZE;
+pub(crate) const MAX_LISTING_LIMIT: i64 = MAX_PAGE_SIZE;
 
 /// What a cursor says before it is encoded (a version, should it ever change).
 const CURSOR_PREFIX: &str = "after:";
@@ -54,7 +54,7 @@ pub enum ListingError {
 /// The page size asked for: the default without one, else 1 to
 /// [`MAX_LISTING_LIMIT`] (anything else is refused, not silently clamped:
 /// a caller asking for 10,000 should learn it gets fewer).
-pub fn listing_limit(asked: Option<i64>) -> Result<i64, ListingError> {
+pub(crate) fn listing_limit(asked: Option<i64>) -> Result<i64, ListingError> {
     match asked {
         None => Ok(DEFAULT_LISTING_LIMIT),
         Some(n) if (1..=MAX_LISTING_LIMIT).contains(&n) => Ok(n),

@@ -21,9 +21,9 @@ use crate::secret::Secret;
 
 /// The shortest access-token lifetime believed: a second (the sandbox's demo
 /// and browser tests issue tokens of a few seconds; zero or less is nonsense).
-pub const MIN_EXPIRES_IN_SECS: i64 = 1;
+pub(crate) const MIN_EXPIRES_IN_SECS: i64 = 1;
 /// The longest access-token lifetime believed (a day; Atlassian's is an hour).
-pub const MAX_EXPIRES_IN_SECS: i64 = 86_400;
+pub(crate) const MAX_EXPIRES_IN_SECS: i64 = 86_400;
 
 type ConfiguredClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;

@@ -65,7 +65,7 @@ impl ProviderError {
     }
 
     /// A `429 Too Many Requests`: the provider wants everyone to slow down.
-    pub fn is_rate_limited(&self) -> bool {
+    pub(crate) fn is_rate_limited(&self) -> bool {
         self.status() == Some(429)
     }
 
@@ -82,13 +82,13 @@ impl ProviderError {
 
 /// Statuses that say "not now" rather than "no", whatever the body says:
 /// timeouts, rate limits, too early, and every server error.
-pub fn is_transient_status(status: u16) -> bool {
+pub(crate) fn is_transient_status(status: u16) -> bool {
     matches!(status, 408 | 425 | 429 | 500..=599)
 }
 
 /// Seconds from a `Retry-After` header's value (delay-seconds; an HTTP date
 /// is read as "soon": 60 s), at most an hour.
-pub fn parse_retry_after(value: &str) -> Option<i64> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<i64> {
     let value = value.trim();
     if value.is_empty() {
         return None;
@@ -97,15 +97,15 @@ pub fn parse_retry_after(value: &str) -> Option<i64> {
 }
 
 /// Classifies an OAuth error answer from the token endpoint.
-pub fn classify_token_error(
+pub(crate) fn classify_token_error(
     status: u16,
     code: &str,
     description: &str,
     retry_after_secs: Option<i64>,
 ) -> ProviderError {
     // The provider's words reach the log, the event log and the page: bounded.
-    let code = &crate::connect::loggable(code, 64);
-    let description = &crate::connect::loggable(description, 200);
+    let code = &loggable(code, 64);
+    let description = &loggable(description, 200);
     match (status, code.as_str()) {
         (s, _) if is_transient_status(s) => ProviderError::Transient {
             status: Some(status),
@@ -129,6 +129,20 @@ pub fn classify_token_error(
             description: description.to_owned(),
         },
     }
+}
+
+/// `text` made safe for a log line: control characters become spaces, and
+/// it is cut after `max` characters.
+pub(crate) fn loggable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -205,5 +219,15 @@ mod tests {
         assert_eq!(parse_retry_after("999999"), Some(3_600));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), Some(60));
         assert_eq!(parse_retry_after(""), None);
+    }
+
+    #[test]
+    fn query_words_are_bounded_and_lose_control_characters() {
+        assert_eq!(loggable("server_error", 64), "server_error");
+        assert_eq!(
+            loggable("a\nforged line\r\x1b[31m", 64),
+            "a forged line  [31m"
+        );
+        assert_eq!(loggable(&"x".repeat(70_000), 5), "xxxxx…");
     }
 }

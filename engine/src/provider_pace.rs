@@ -27,8 +27,6 @@ use std::time::Duration;
 /// Where the number starts, and its floor.
 pub const INITIAL: usize = 8;
 const FLOOR: f64 = 1.0;
-/// The default ceiling (`SCHEDULER_MAX_CONCURRENCY`).
-pub const DEFAULT_CEILING: usize = 256;
 
 #[derive(Debug)]
 struct State {
@@ -42,11 +40,11 @@ struct State {
 
 /// The adaptive concurrency limit (one per engine).
 #[derive(Debug)]
-pub struct ProviderPace(Mutex<State>);
+pub(crate) struct ProviderPace(Mutex<State>);
 
 /// What an answer said about the provider's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// An answer (success, or an error that is not about load).
     Answered,
     /// `429`, a timeout, a `5xx`: too much.

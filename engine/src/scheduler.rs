@@ -24,11 +24,10 @@ use crate::db::{
     Announce, AnnounceIf, DueBatch, NewEvent, SCHEDULER_CLAIM_RENEW_SECS, SCHEDULER_CLAIM_SECS,
 };
 use crate::refresh::RefreshOutcome;
-use crate::webhooks::Notice;
 use crate::Engine;
+use domain::Notice;
 
-/// Refresh a refresh token that has not been used for this long.
-pub const IDLE_REFRESH_SECS: i64 = 30 * 86_400;
+pub use domain::time::IDLE_REFRESH_SECS;
 /// Integrations handled per tick at least (the rest wait for the next
 /// tick); more while the provider's pace allows more in flight.
 pub const BATCH: i64 = 500;
@@ -40,7 +39,7 @@ pub const BATCH: i64 = 500;
 /// after this long the tick stops starting refreshes, waits for those in
 /// flight (each has its own timeout) and reports itself full, so the next
 /// tick starts at once, unresolved refreshes first.
-pub const TICK_BUDGET: Duration = Duration::from_secs(60);
+pub(crate) const TICK_BUDGET: Duration = Duration::from_secs(60);
 
 /// A tick's batch: [`BATCH`], or four times the pace if that is more, so the
 /// batch's tail (the wait for its slowest answers before the next batch is
@@ -205,7 +204,7 @@ pub async fn flag_if_still_unrefreshable(
             Some("no_offline_access"),
             event.message,
         ),
-        view: &*engine.webhooks.view,
+        rule: engine.settings().status_rule(),
         when: AnnounceIf::Always,
     };
     match engine

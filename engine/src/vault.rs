@@ -350,7 +350,7 @@ impl TokenVault {
 
     /// Whether one of the configured keys opens the database's key-check value
     /// (in the current format or in format 0x02).
-    pub fn opens_check_value(&self, blob: &[u8]) -> bool {
+    pub(crate) fn opens_check_value(&self, blob: &[u8]) -> bool {
         self.open(blob, b"key-check", None)
             .is_some_and(|plain| plain == KEY_CHECK_TEXT.as_bytes())
     }

@@ -124,8 +124,6 @@ impl Application {
                 refresh_policy: config.refresh_policy,
             },
         );
-        let rule = engine.settings().status_rule();
-        let engine = engine.with_integration_view(webhook_view(rule));
         let webhook = match (&config.webhook_url, &config.webhook_secret) {
             (Some(url), Some(secret)) => Some((url, Secret::new(secret.clone()))),
             _ => None,
@@ -613,19 +611,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-}
-
-/// Webhook messages show an integration exactly as the dashboard and the
-/// service API do (`IntegrationView`).
-fn webhook_view(rule: domain::StatusRule) -> Arc<engine::webhooks::IntegrationViewFn> {
-    Arc::new(move |integration, now| {
-        serde_json::to_value(app::api::integration_view_at(
-            integration.clone(),
-            now,
-            rule,
-        ))
-        .unwrap_or_default()
-    })
 }
 
 #[cfg(test)]

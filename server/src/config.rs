@@ -85,7 +85,7 @@ pub struct Config {
     pub refresh_margin_secs: u32,
 
     /// When access tokens are refreshed: `scheduled` keeps every one fresh
-    /// (refreshed within the margin of its expiry, 24 token requests a day per
+    /// (refreshed within the margin of its expiry, about 26 token requests a day per
     /// integration); `on-demand` refreshes one only when something needs it
     /// (a button, a token hand-out, the proxy, a connection test) and keeps
     /// the refresh tokens alive against the 90-day inactivity expiry.

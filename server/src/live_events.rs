@@ -112,7 +112,7 @@ async fn next_event(
     };
     match received {
         Ok(Change::Updated(integration)) => {
-            let view = app::api::integration_view(engine, (*integration).clone());
+            let view = engine.integration_view((*integration).clone());
             let event = Event::default().event("integration").json_data(view);
             Some(event.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "could not serialise an integration view");

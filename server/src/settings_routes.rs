@@ -63,8 +63,8 @@ async fn settings_page(
 /// endpoint secret just made (once), or why an endpoint was refused.
 #[derive(Default)]
 struct Extra {
-    new_key: Option<app::model::NewKeyView>,
-    new_webhook: Option<app::model::NewWebhookView>,
+    new_key: Option<domain::views::NewKeyView>,
+    new_webhook: Option<domain::views::NewWebhookView>,
     webhook_error: Option<String>,
 }
 
@@ -75,7 +75,9 @@ async fn render(
     notice: Option<SettingsNotice>,
     extra: Extra,
 ) -> Response {
-    use app::model::{AccountEventView, ApiKeyView, AppInfo, SettingsView, UserView, ViewerView};
+    use domain::views::{
+        AccountEventView, ApiKeyView, AppInfo, SettingsView, UserView, ViewerView,
+    };
     let admin = me.role.may(domain::Permission::Administer);
     let (users, events, keys) = if admin {
         match (
@@ -115,7 +117,7 @@ async fn render(
         email: me.email.clone(),
         role: me.role,
     };
-    let at = |t: domain::UnixTime| app::api::rfc3339(t);
+    let at = |t: domain::UnixTime| domain::time::rfc3339(t);
     let settings = SettingsView {
         me: viewer.clone(),
         users: users
@@ -322,7 +324,7 @@ async fn create_api_key(
         .collect();
     match engine.create_api_key(name, &scopes, &me.actor()).await {
         Ok(created) => {
-            let shown = app::model::NewKeyView {
+            let shown = domain::views::NewKeyView {
                 name: created.row.name.clone(),
                 key: created.key,
             };
@@ -361,9 +363,9 @@ async fn revoke_api_key(
 fn webhook_view(
     summary: engine::webhooks::EndpointSummary,
     label: &impl Fn(String) -> String,
-) -> app::model::WebhookEndpointView {
-    use app::api::rfc3339 as at;
-    use app::model::{WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView};
+) -> domain::views::WebhookEndpointView {
+    use domain::time::rfc3339 as at;
+    use domain::views::{WebhookAttemptView, WebhookDeliveryView, WebhookEndpointView};
     let e = summary.endpoint;
     WebhookEndpointView {
         id: e.id,
@@ -424,7 +426,7 @@ async fn add_webhook(
         .collect();
     let extra = match engine.add_webhook_endpoint(url, &events, &me.actor()).await {
         Ok(created) => Extra {
-            new_webhook: Some(app::model::NewWebhookView {
+            new_webhook: Some(domain::views::NewWebhookView {
                 url: url.trim().to_owned(),
                 secret: created.secret.expose().to_owned(),
             }),

@@ -534,9 +534,9 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
         }
         for status in std::iter::once(None).chain(domain::Status::ALL.map(Some)) {
             for order in [
-                engine::db::PageOrder::Oldest,
-                engine::db::PageOrder::Expiry,
-                engine::db::PageOrder::Status,
+                domain::PageOrder::Oldest,
+                domain::PageOrder::Expiry,
+                domain::PageOrder::Status,
             ] {
                 let mut expected: Vec<&Modelled> = connected
                     .iter()
@@ -544,9 +544,9 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
                     .filter(|r| status.is_none_or(|s| status_of(r) == s))
                     .collect();
                 match order {
-                    engine::db::PageOrder::Oldest => expected.sort_by_key(|r| r.id),
-                    engine::db::PageOrder::Expiry => expected.sort_by_key(|r| (r.expires_at, r.id)),
-                    engine::db::PageOrder::Status => expected.sort_by_key(|r| {
+                    domain::PageOrder::Oldest => expected.sort_by_key(|r| r.id),
+                    domain::PageOrder::Expiry => expected.sort_by_key(|r| (r.expires_at, r.id)),
+                    domain::PageOrder::Status => expected.sort_by_key(|r| {
                         let s = status_of(r);
                         (rank.iter().position(|&x| x == s), r.expires_at, r.id)
                     }),
@@ -557,7 +557,7 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
                 for page in 0..=pages {
                     let got = app
                         .engine
-                        .dashboard_page(engine::db::PageQuery {
+                        .dashboard_page(domain::PageQuery {
                             page,
                             page_size: 17,
                             status,

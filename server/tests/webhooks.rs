@@ -621,10 +621,12 @@ async fn resealing_the_tokens_reseals_the_webhook_secrets_too() {
     let secret = engine::Secret::new(SECRET);
     let id = db
         .insert_webhook_endpoint(
-            "https://hooks.example.com/j",
-            "",
-            false,
-            None,
+            engine::db::NewEndpointRow {
+                url: "https://hooks.example.com/j",
+                event_types: "",
+                from_environment: false,
+                created_by: None,
+            },
             |id| old.encrypt_webhook_secret(id, &secret),
             &engine::db::NewAccountEvent {
                 actor: "environment",

@@ -5,7 +5,7 @@
 #[cfg(feature = "ssr")]
 mod server_side;
 #[cfg(feature = "ssr")]
-pub use server_side::{app_info, integration_view, integration_view_at, rfc3339};
+pub use server_side::app_info;
 
 use leptos::prelude::*;
 
@@ -50,7 +50,7 @@ pub async fn list_integrations(
     Ok(page
         .items
         .into_iter()
-        .map(|i| server_side::integration_view(&engine, i))
+        .map(|i| engine.integration_view(i))
         .collect())
 }
 
@@ -92,8 +92,8 @@ pub async fn dashboard_page(
         ));
     }
     let order = match sort.as_deref() {
-        None | Some("") => engine::db::PageOrder::default(),
-        Some(text) => engine::db::PageOrder::parse(text).ok_or_else(|| {
+        None | Some("") => domain::PageOrder::default(),
+        Some(text) => domain::PageOrder::parse(text).ok_or_else(|| {
             server_side::client_error(
                 http::StatusCode::BAD_REQUEST,
                 format!(
@@ -107,7 +107,7 @@ pub async fn dashboard_page(
     // and says which it served.
     let page = page.unwrap_or(1).max(1);
     let found = engine
-        .dashboard_page(engine::db::PageQuery {
+        .dashboard_page(domain::PageQuery {
             page: page - 1,
             page_size: size.unwrap_or(crate::model::PAGE_SIZE),
             status,
@@ -117,14 +117,14 @@ pub async fn dashboard_page(
         .await
         .map_err(server_side::engine_error)?;
     Ok(DashboardPageView {
-        summary: server_side::fleet_summary_view(found.summary),
+        summary: found.summary,
         page_size: found.page_size,
         total: found.total,
         page: found.page + 1,
         items: found
             .items
             .into_iter()
-            .map(|i| server_side::integration_view(&engine, i))
+            .map(|i| engine.integration_view(i))
             .collect(),
     })
 }
@@ -139,7 +139,7 @@ pub async fn fleet_summary() -> Result<FleetSummaryView, ServerFnError> {
         .fleet_summary()
         .await
         .map_err(server_side::engine_error)?;
-    Ok(server_side::fleet_summary_view(summary))
+    Ok(summary)
 }
 
 /// The longest search the dashboard accepts (site names and emails are short).
@@ -177,7 +177,7 @@ pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFn
         ok: refreshed.outcome.ok(),
         requires_reauth: refreshed.outcome.requires_reauth(),
         message: refreshed.outcome.message,
-        integration: server_side::integration_view(&engine, refreshed.integration),
+        integration: engine.integration_view(refreshed.integration),
     })
 }
 
@@ -218,11 +218,11 @@ pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, Server
         .await
         .map_err(server_side::engine_error)?;
     Ok(IntegrationDetailView {
-        integration: server_side::integration_view(&engine, detail.integration),
+        integration: engine.integration_view(detail.integration),
         events: detail
             .events
             .into_iter()
-            .map(server_side::event_view)
+            .map(engine::views::event_view)
             .collect(),
         info: server_side::app_info(&engine),
         public_origin: engine.redirect_uri().origin().ascii_serialization(),

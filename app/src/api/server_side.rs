@@ -1,14 +1,13 @@
 //! Server-side helpers of the server functions: reaching the engine through
-//! context, mapping the engine's types into views, and turning engine errors
+//! context, the header's facts, and turning engine errors
 //! into an HTTP status and a sentence (causes go to the log, never to the browser).
 
 use leptos::prelude::*;
 
-use domain::{status_at, IntegrationId, StatusInputs, StatusRule, UnixTime};
-use engine::db::TokenEvent;
-use engine::{Engine, EngineError, Integration};
+use domain::IntegrationId;
+use engine::{Engine, EngineError};
 
-use crate::model::{AppInfo, EventView, IntegrationView, Mode, SiteView};
+use crate::model::{AppInfo, Mode};
 
 /// The signed-in user the server's guard let through, if their role holds
 /// `permission` (the guard checked it already; this is the second lock, and
@@ -106,84 +105,5 @@ pub fn app_info(engine: &Engine) -> AppInfo {
         status_rule: settings.status_rule(),
         server_now: engine.now().secs(),
         viewer: viewer(),
-    }
-}
-
-/// RFC 3339 (UTC, seconds) for an instant: the engine's, so pages, views
-/// and webhook messages write times alike.
-pub use engine::clock::rfc3339;
-
-/// The view of `i` at `engine`'s clock.
-pub fn integration_view(engine: &Engine, i: Integration) -> IntegrationView {
-    integration_view_at(i, engine.now(), engine.settings().status_rule())
-}
-
-/// The view of `i` at `now`, its status judged by `rule` (the webhook
-/// messages render integrations with it).
-pub fn integration_view_at(i: Integration, now: UnixTime, rule: StatusRule) -> IntegrationView {
-    let status = status_at(
-        StatusInputs {
-            is_active: i.is_active,
-            has_refresh_token: i.has_refresh_token,
-            expires_at: i.expires_at.secs(),
-            margin_secs: rule.margin_secs,
-            policy: rule.policy,
-        },
-        now.secs(),
-    );
-    IntegrationView {
-        id: i.id.get(),
-        status,
-        is_active: i.is_active,
-        has_refresh_token: i.has_refresh_token,
-        expires_at: rfc3339(i.expires_at),
-        access_token_lifetime_secs: i.access_token_lifetime,
-        refresh_failures: i.refresh_failures,
-        last_refresh_at: i.last_refresh_at.map(rfc3339),
-        refresh_token_idle_expires_at: i.refresh_token_idle_expires_at().map(rfc3339),
-        consent_expires_at: i.consent_expires_at().map(rfc3339),
-        last_error: i.last_error,
-        account_id: i.account_id,
-        account_name: i.account_name,
-        account_email: i.account_email,
-        sites: i
-            .sites
-            .into_iter()
-            .map(|s| SiteView {
-                cloud_id: s.cloud_id,
-                name: s.name,
-                url: s.url,
-            })
-            .collect(),
-        scopes: i.scopes,
-        created_at: rfc3339(i.created_at),
-    }
-}
-
-pub fn event_view(e: TokenEvent) -> EventView {
-    EventView {
-        id: e.id,
-        at: rfc3339(e.at),
-        kind: e.kind,
-        outcome: e.outcome,
-        http_status: e.http_status,
-        error_code: e.error_code,
-        message: e.message,
-        actor: e
-            .actor
-            .as_deref()
-            .and_then(domain::Actor::parse)
-            .map(|a| a.label().to_owned()),
-    }
-}
-
-/// The fleet's counts by status, as the dashboard shows them.
-pub fn fleet_summary_view(s: engine::db::FleetSummary) -> crate::model::FleetSummaryView {
-    crate::model::FleetSummaryView {
-        active: s.active,
-        expiring: s.expiring,
-        expired: s.expired,
-        idle: s.idle,
-        needs_reauth: s.needs_reauth,
     }
 }

@@ -163,7 +163,7 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="keys-title">
             <h2 id="keys-title">"API keys"</h2>
-            <p class="muted">"Services that call Jira ask this dashboard for a fresh access token, or send their calls through it, with one of these keys (Authorization: Bearer <key>). See the README's service API page and /v1/openapi.json. Revoking a key refuses its next request; access tokens it already received stay valid until they expire (at most an hour)."</p>
+            <p class="muted">"Services that call Jira ask this dashboard for a fresh access token, or send their calls through it, with one of these keys (Authorization: Bearer <key>). See docs/SERVICE_API.md and /v1/openapi.json. Revoking a key refuses its next request; access tokens it already received stay valid until they expire (at most an hour)."</p>
             <div class="table-wrap" tabindex="0" role="region" aria-label="API keys table">
                 <table class="keys">
                     <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"Tokens"</th><th>"Proxied"</th><th></th></tr></thead>

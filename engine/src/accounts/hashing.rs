@@ -10,9 +10,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Hashes or checks at once, across the process.
-pub const PERMITS: usize = 4;
+pub(crate) const PERMITS: usize = 4;
 /// How long a request waits for its turn before it is told to come back.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// Every permit was taken for longer than [`WAIT`].
 #[derive(Debug, Clone, Copy, thiserror::Error)]

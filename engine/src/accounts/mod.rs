@@ -26,7 +26,7 @@ use rules::{
 };
 
 /// How long a setup link works after the server printed it.
-pub const SETUP_LINK_LIFETIME_SECS: i64 = 3_600;
+pub(crate) const SETUP_LINK_LIFETIME_SECS: i64 = 3_600;
 
 /// A person with an account, as the rest of the product sees them. (No
 /// `Debug` of the hash: only [`User::session_key`] derives from it.)

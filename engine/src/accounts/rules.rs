@@ -15,24 +15,24 @@ use domain::UnixTime;
 /// Failed sign-ins allowed per (email, client address) pair in
 /// [`WINDOW_SECS`]; the next attempt from that address for that email is
 /// refused unseen until the oldest leaves the window.
-pub const MAX_FAILURES: usize = 5;
+pub(crate) const MAX_FAILURES: usize = 5;
 /// Failed sign-ins allowed per client address, whatever the emails, in
 /// [`WINDOW_SECS`] (one address spraying passwords over many accounts).
-pub const MAX_ADDRESS_FAILURES: usize = 20;
+pub(crate) const MAX_ADDRESS_FAILURES: usize = 20;
 /// Failures an email collects, from any address, before it is slowed down:
 /// each further attempt from an address that failed recently waits 2 s,
 /// then 4 s, 8 s ... (doubling per failure, at most [`WINDOW_SECS`]) after
 /// the email's newest failure.
-pub const SLOW_DOWN_AFTER: usize = 5;
+pub(crate) const SLOW_DOWN_AFTER: usize = 5;
 /// Failures an email collects in the window before even addresses without a
 /// recent failure are slowed down for it (known devices never are): the
 /// bound on the guesses of someone holding many addresses.
 pub const CLEAN_ADDRESS_CAP: usize = 10;
 /// The throttle's window: 15 minutes.
-pub const WINDOW_SECS: i64 = 15 * 60;
+pub(crate) const WINDOW_SECS: i64 = 15 * 60;
 pub use domain::access::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 /// The longest email accepted (RFC 5321's path limit).
-pub const MAX_EMAIL_CHARS: usize = 254;
+pub(crate) const MAX_EMAIL_CHARS: usize = 254;
 
 /// An email as stored: trimmed and lower-cased, or why it is not one.
 pub fn normalized_email(text: &str) -> Result<String, String> {
@@ -73,7 +73,7 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
 /// The failures the throttle weighs for one sign-in attempt, each list
 /// newest first (older than the window or not, it sorts that out).
 #[derive(Debug, Clone, Copy)]
-pub struct AttemptHistory<'a> {
+pub(crate) struct AttemptHistory<'a> {
     /// This email from this address.
     pub pair: &'a [UnixTime],
     /// This address, for any email.
@@ -88,7 +88,7 @@ pub struct AttemptHistory<'a> {
 
 /// How many seconds until this attempt may be made; `None` when it may be
 /// made now (and its password checked).
-pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64> {
+pub(crate) fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64> {
     // The owner's own browser: neither a shared network's failures nor
     // strangers guessing at the email hold it up, and a stolen proof gets
     // five guesses a window, like one address.
@@ -117,7 +117,11 @@ pub fn attempt_verdict(history: AttemptHistory<'_>, now: UnixTime) -> Option<i64
 /// Given one subject's failures (newest first), how many seconds until it may
 /// try again when `max` failures inside the window close its door; `None`
 /// when it may try now.
-pub fn throttled_for(failures_newest_first: &[UnixTime], max: usize, now: UnixTime) -> Option<i64> {
+pub(crate) fn throttled_for(
+    failures_newest_first: &[UnixTime],
+    max: usize,
+    now: UnixTime,
+) -> Option<i64> {
     let recent = recent(failures_newest_first, now);
     if recent.len() < max || max == 0 {
         return None;

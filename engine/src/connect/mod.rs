@@ -11,16 +11,17 @@ use url::Url;
 
 mod placement;
 
-pub use placement::{connection_event, connection_notices, place_grant, Placement};
+pub(crate) use placement::Placement;
+pub(crate) use placement::{connection_event, connection_notices, place_grant};
 
 use domain::{Actor, ConnectFailure, EventKind, EventOutcome, Flash, IntegrationId, UnixTime};
 
 use crate::db::{ConnectionColumns, NewEvent, NewOAuthState, StoredState};
-use crate::integration::Site;
 use crate::oauth::TokenSet;
-use crate::provider_error::ProviderError;
+use crate::provider_error::{loggable, ProviderError};
 use crate::vault::Column;
 use crate::{DatabaseError, Engine, Secret};
+use domain::Site;
 
 /// States live 10 minutes.
 pub const STATE_LIFETIME_SECS: i64 = 600;
@@ -142,20 +143,6 @@ impl ConnectError {
             ConnectError::Failed { failure, .. } => Some(Flash::Failed(*failure)),
         }
     }
-}
-
-/// `text` made safe for a log line: control characters become spaces, and
-/// it is cut after `max` characters.
-pub fn loggable(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().count() > max {
-        out.push('…');
-    }
-    out
 }
 
 fn random_text() -> String {
@@ -472,7 +459,7 @@ impl Engine {
             .map_err(storage_error)?;
         for notice in connection_notices(prior, &c.account_name, &message) {
             write
-                .announce(id, &notice, &*self.webhooks.view, now)
+                .announce(id, &notice, self.settings().status_rule(), now)
                 .await
                 .map_err(storage_error)?;
         }
@@ -483,20 +470,5 @@ impl Engine {
             Placement::Reconnect(_) => Connected::Reconnected(id),
             Placement::Reauthenticate(_) => Connected::Reauthenticated(id),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::loggable;
-
-    #[test]
-    fn query_words_are_bounded_and_lose_control_characters() {
-        assert_eq!(loggable("server_error", 64), "server_error");
-        assert_eq!(
-            loggable("a\nforged line\r\x1b[31m", 64),
-            "a forged line  [31m"
-        );
-        assert_eq!(loggable(&"x".repeat(70_000), 5), "xxxxx…");
     }
 }

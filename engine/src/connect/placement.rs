@@ -5,11 +5,11 @@
 use domain::{ConnectFailure, EventKind, IntegrationId, WebhookEvent};
 
 use crate::db::{GrantLookup, PriorState};
-use crate::webhooks::Notice;
+use domain::Notice;
 
 /// The row a consent is written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
+pub(crate) enum Placement {
     /// A new integration.
     New,
     /// The account already had an integration: that row is updated.
@@ -21,7 +21,7 @@ pub enum Placement {
 /// One integration per Atlassian account (one grant per app and account), and
 /// a re-authentication must come back with the integration's own account:
 /// anything else would silently move integration N to another account.
-pub fn place_grant(
+pub(crate) fn place_grant(
     account_id: &str,
     reauth_of: Option<IntegrationId>,
     rows: &GrantLookup,
@@ -38,7 +38,7 @@ pub fn place_grant(
 }
 
 /// The event a stored consent writes: its kind and its sentence.
-pub fn connection_event(
+pub(crate) fn connection_event(
     placement: Placement,
     account_name: &str,
     sites: usize,
@@ -70,7 +70,7 @@ pub fn connection_event(
 /// before (`None`: a new row): `integration.connected` for a new or a
 /// disconnected one; otherwise `integration.reauthenticated`, followed by
 /// `integration.recovered` when the row was deactivated or failing.
-pub fn connection_notices(
+pub(crate) fn connection_notices(
     prior: Option<PriorState>,
     account_name: &str,
     message: &str,

@@ -45,7 +45,7 @@ pub struct NewApiKey<'a> {
 
 /// What one key did since the last batch, and the events to log for it.
 #[derive(Debug, Clone, Default)]
-pub struct KeyUsage {
+pub(crate) struct KeyUsage {
     pub token_handouts: i64,
     pub proxied_calls: i64,
     pub last_used_at: UnixTime,
@@ -83,14 +83,17 @@ impl Database {
     }
 
     /// Every key, newest first, revoked ones included.
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, DatabaseError> {
+    pub(crate) async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, DatabaseError> {
         Ok(query(format!("{SELECT_KEY} ORDER BY id DESC"))
             .fetch_all::<ApiKeyRow>(self)
             .await?)
     }
 
     /// The live (not revoked) key whose SHA-256 is `hash`.
-    pub async fn find_live_api_key(&self, hash: &[u8]) -> Result<Option<ApiKeyRow>, DatabaseError> {
+    pub(crate) async fn find_live_api_key(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<ApiKeyRow>, DatabaseError> {
         Ok(query(format!(
             "{SELECT_KEY} WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
@@ -137,7 +140,10 @@ impl Database {
 
     /// Adds a batch of usage to the keys' counters and logs its hand-outs, in
     /// one transaction.
-    pub async fn record_key_usage(&self, usage: &[(i64, KeyUsage)]) -> Result<(), DatabaseError> {
+    pub(crate) async fn record_key_usage(
+        &self,
+        usage: &[(i64, KeyUsage)],
+    ) -> Result<(), DatabaseError> {
         // In key order: PostgreSQL runs several processes' batches side by
         // side, and row locks taken in one order cannot deadlock. (The batch
         // comes from a map: its order meant nothing before.)

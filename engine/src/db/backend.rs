@@ -46,7 +46,7 @@ impl Backend {
     /// on SQLite. Rare writes only (consents, account changes, webhook
     /// claims): the refresh's writes are single compare-and-swap statements,
     /// the sign-in throttle locks per subject ([`Backend::begin_locking`]).
-    pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
         self.begin_locking(&[GLOBAL_WRITE_LOCK]).await
     }
 
@@ -54,7 +54,7 @@ impl Backend {
     /// snapshot: a plain transaction on SQLite (it reads one snapshot
     /// already); `REPEATABLE READ` on PostgreSQL, whose default (`READ
     /// COMMITTED`) gives each statement its own.
-    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Backend::Sqlite(pool) => Tx::sqlite(pool.begin().await?),
             Backend::Postgres(pool) => Tx::postgres(
@@ -72,7 +72,7 @@ impl Backend {
     /// [`LOCK_WAITERS`] of a process's transactions wait for such locks at
     /// once, so waiters never take the whole connection pool from the
     /// refreshes.
-    pub async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
         let pool = match self {
             Backend::Sqlite(pool) => {
                 return Ok(Tx::sqlite(pool.begin_with("BEGIN IMMEDIATE").await?))
@@ -107,7 +107,7 @@ const GLOBAL_WRITE_LOCK: &str = "writes";
 
 /// How many of a process's transactions may hold or wait for PostgreSQL
 /// advisory locks at once (of its pool of 16 connections).
-pub const LOCK_WAITERS: usize = 4;
+pub(crate) const LOCK_WAITERS: usize = 4;
 static LOCK_WAITING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOCK_WAITERS);
 
 /// An open transaction on either backend; rolled back when dropped
@@ -165,7 +165,7 @@ pub enum On<'a> {
 impl On<'_> {
     /// The same place for one more query: a pool is shared, a connection
     /// (an open transaction) borrowed again.
-    pub fn reborrow(&mut self) -> On<'_> {
+    pub(crate) fn reborrow(&mut self) -> On<'_> {
         match self {
             On::SqlitePool(pool) => On::SqlitePool(pool),
             On::PgPool(pool) => On::PgPool(pool),
@@ -413,7 +413,7 @@ impl Query {
     }
 
     /// The first column of the first row, if any.
-    pub async fn scalar_optional<'a, T>(
+    pub(crate) async fn scalar_optional<'a, T>(
         self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<T>, sqlx::Error>

@@ -6,7 +6,7 @@ use domain::IntegrationId;
 use super::{query, Database, DatabaseError, Query};
 
 /// The PostgreSQL channel [`Database::append_changes`] notifies.
-pub const CHANGES_CHANNEL: &str = "integration_changes";
+pub(crate) const CHANGES_CHANNEL: &str = "integration_changes";
 
 /// A change another process published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]

@@ -11,11 +11,12 @@
 
 use std::collections::HashMap;
 
-use domain::{RefreshPolicy, Status, StatusRule, UnixTime};
+use domain::{FleetSummary, PageOrder, PageQuery, RefreshPolicy, Status, StatusRule, UnixTime};
 
-use super::integrations::{with_sites, IntegrationRow, SiteRow, MAX_PAGE_SIZE, SELECT_INTEGRATION};
+use super::integration_rows::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
+use super::integrations::MAX_PAGE_SIZE;
 use super::{query, Database, DatabaseError, Query, Tx, Value};
-use crate::integration::Integration;
+use domain::Integration;
 
 /// A query built piece by piece: its SQLite and PostgreSQL texts side by
 /// side and the values bound, placeholders numbered `$1`, `$2`, ... in the
@@ -131,79 +132,6 @@ fn push_status(qb: &mut Sql, status: Status, now: UnixTime, rule: StatusRule) {
                 .push("))");
         }
     }
-}
-
-/// The order of the dashboard's listing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum PageOrder {
-    /// Oldest connection first (the default).
-    #[default]
-    Oldest,
-    /// Soonest access-token expiry first.
-    Expiry,
-    /// What needs a person first: needs re-auth, expired, expiring, active;
-    /// soonest expiry first within each.
-    Status,
-}
-
-impl PageOrder {
-    /// The name used in addresses (`?sort=expiry`); `None` for the default.
-    pub fn as_str(self) -> Option<&'static str> {
-        match self {
-            PageOrder::Oldest => None,
-            PageOrder::Expiry => Some("expiry"),
-            PageOrder::Status => Some("status"),
-        }
-    }
-
-    /// The order named by [`PageOrder::as_str`].
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "expiry" => Some(PageOrder::Expiry),
-            "status" => Some(PageOrder::Status),
-            _ => None,
-        }
-    }
-}
-
-/// How many connected integrations have each status at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FleetSummary {
-    pub active: i64,
-    pub expiring: i64,
-    pub expired: i64,
-    pub idle: i64,
-    pub needs_reauth: i64,
-}
-
-impl FleetSummary {
-    /// The count of one status.
-    pub fn count(&self, status: Status) -> i64 {
-        match status {
-            Status::Active => self.active,
-            Status::Expiring => self.expiring,
-            Status::Expired => self.expired,
-            Status::Idle => self.idle,
-            Status::NeedsReauth => self.needs_reauth,
-        }
-    }
-
-    /// Every connected integration.
-    pub fn total(&self) -> i64 {
-        self.active + self.expiring + self.expired + self.idle + self.needs_reauth
-    }
-}
-
-/// What the dashboard asks for.
-#[derive(Debug, Clone, Default)]
-pub struct PageQuery {
-    /// 0-based page number.
-    pub page: i64,
-    pub page_size: i64,
-    pub status: Option<Status>,
-    /// Matches site name or URL, account name or email (case-insensitive).
-    pub search: Option<String>,
-    pub order: PageOrder,
 }
 
 /// One page and the number of integrations that match the filter.
@@ -460,7 +388,7 @@ impl Database {
         let searching = search_text(query).is_some();
         let (page, total, rows) = if searching {
             // The trigram index narrows the rows first; counting them all is
-            // quick for a selective search (see the README's figures).
+            // quick for a selective search (see docs/OPERATIONS.md's performance figures).
             let mut count = Sql::new("SELECT COUNT(*) FROM integrations i");
             push_filter(&mut count, query, now, rule);
             let total: i64 = count.build().scalar(self).await?;

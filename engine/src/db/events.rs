@@ -4,9 +4,8 @@ use sqlx::FromRow;
 
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
-use super::webhook_outbox::enqueue as enqueue_webhook;
+use super::announce::{self, Announce, AnnounceIf};
 use super::{query, Database, DatabaseError, On, Query};
-use crate::webhooks::{IntegrationViewFn, Notice};
 
 /// One entry of an integration's event log.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -39,7 +38,7 @@ pub struct NewEvent<'a> {
 }
 
 /// Appends `event` at `now`, on `on` (a transaction, or the database).
-pub async fn insert_event<'a>(
+pub(crate) async fn insert_event<'a>(
     on: impl Into<On<'a>>,
     event: &NewEvent<'_>,
     now: UnixTime,
@@ -72,25 +71,6 @@ pub(super) fn bind_event(query: Query, event: &NewEvent<'_>, now: UnixTime) -> Q
         .bind(event.actor)
 }
 
-/// A webhook message a change may announce, and when.
-pub struct Announce<'a> {
-    pub notice: Notice,
-    pub view: &'a IntegrationViewFn,
-    pub when: AnnounceIf,
-}
-
-/// The condition under which a change is announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnnounceIf {
-    /// Whenever the change is written.
-    Always,
-    /// Only if the integration was active before (a deactivation, once).
-    WasActive,
-    /// Only if its failure streak began this many seconds ago or earlier and
-    /// was not announced yet (once per streak).
-    FailingFor(i64),
-}
-
 impl Database {
     /// Runs `update` and, when it changed a row, logs `event` and (when its
     /// condition holds) enqueues `announce`'s webhook message, in one
@@ -102,7 +82,7 @@ impl Database {
         update: Query,
         event: &NewEvent<'_>,
         now: UnixTime,
-        announce: Option<&Announce<'_>>,
+        announce: Option<&Announce>,
     ) -> Result<bool, DatabaseError> {
         // IMMEDIATE: the write lock is taken before the first read, so a
         // concurrent writer makes this wait (busy timeout) instead of failing
@@ -143,7 +123,7 @@ impl Database {
                 }
             };
             if due {
-                enqueue_webhook(&mut tx, announce.view, id, &announce.notice, now).await?;
+                announce::enqueue(&mut tx, id, &announce.notice, announce.rule, now).await?;
             }
         }
         tx.commit().await?;
@@ -151,7 +131,7 @@ impl Database {
     }
 
     /// Appends an event.
-    pub async fn record_event(
+    pub(crate) async fn record_event(
         &self,
         event: &NewEvent<'_>,
         now: UnixTime,
@@ -160,7 +140,7 @@ impl Database {
     }
 
     /// An integration's events, newest first.
-    pub async fn events_of(
+    pub(crate) async fn events_of(
         &self,
         integration_id: IntegrationId,
         limit: i64,

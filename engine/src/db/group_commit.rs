@@ -22,11 +22,13 @@ use tokio::sync::{mpsc, oneshot};
 use domain::{EventKind, EventOutcome, IntegrationId, UnixTime};
 
 use super::events::{bind_event, insert_event};
-use super::refresh_queries::{bind_rotation, RefreshRow, Rotation, CLAIM_SQL, ROTATION_UPDATE};
+use super::refresh_rows::{
+    bind_rotation, Fenced, RefreshRow, Rotation, CLAIM_SQL, ROTATION_UPDATE,
+};
 use super::{query, Backend, DatabaseError, NewEvent, On, Query};
 
 /// The most writes committed together.
-pub const MAX_GROUP: usize = 64;
+pub(crate) const MAX_GROUP: usize = 64;
 
 /// An event owned by its write (the queue outlives the caller's borrows).
 #[derive(Debug, Clone)]
@@ -210,7 +212,7 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
                  RELEASE one_write;"
             );
             let event = event.borrowed();
-            let update = bind_rotation(query(sql), *id, sent, *fence, rotation, *now);
+            let update = bind_rotation(query(sql), fenced(*id, sent, *fence), rotation, *now);
             // The event's id when the update matched; no row when it did not.
             bind_event(update, &event, *now)
                 .scalars::<i64>(On::SqliteConn(&mut *conn))
@@ -225,6 +227,15 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
             .await;
     }
     Ok(done?)
+}
+
+/// A queued rotation's compare-and-swap target.
+fn fenced(id: IntegrationId, sent: &[u8], fence: i64) -> Fenced<'_> {
+    Fenced {
+        id,
+        sent: Some(sent),
+        fence,
+    }
 }
 
 /// [`CLAIM_SQL`] (in `sql`) with its binds.
@@ -256,7 +267,12 @@ async fn direct_write(pool: &PgPool, write: &Write) -> Result<Written, DatabaseE
             now,
         } => {
             let mut tx = super::Tx::postgres(pool.begin().await?);
-            let update = bind_rotation(query(ROTATION_UPDATE), *id, sent, *fence, rotation, *now);
+            let update = bind_rotation(
+                query(ROTATION_UPDATE),
+                fenced(*id, sent, *fence),
+                rotation,
+                *now,
+            );
             let stored = update.execute(&mut tx).await? == 1;
             if stored {
                 insert_event(&mut tx, &event.borrowed(), *now).await?;

@@ -48,7 +48,7 @@ impl Database {
     /// Spends `ticket`: true if it was stored, unspent and unexpired at `now`.
     /// A read first, so a made-up ticket never takes the write lock; then
     /// one statement, so two processes presenting it at once spend it once.
-    pub async fn redeem_hop_ticket(
+    pub(crate) async fn redeem_hop_ticket(
         &self,
         ticket: &str,
         now: UnixTime,

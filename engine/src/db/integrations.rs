@@ -1,54 +1,19 @@
 //! Queries on `integrations` and `integration_sites`.
 
-use std::collections::HashMap;
-
 use sqlx::FromRow;
 
-use domain::{IntegrationId, UnixTime};
+use domain::{Integration, IntegrationId, Notice, Site, StatusRule, UnixTime};
 
-use super::events::{insert_event, Announce, NewEvent};
-use super::{query, Database, DatabaseError, On, Query, Tx};
-use crate::integration::{Integration, Site};
+use super::announce::{self, Announce};
+use super::events::{insert_event, NewEvent};
+use super::integration_rows::{
+    find_integration_on, with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION,
+};
+use super::{query, Database, DatabaseError, Query, Tx};
 
 /// The largest page of integrations served at once: the dashboard's
 /// (`?size=500`) and the service API's listing alike.
 pub const MAX_PAGE_SIZE: i64 = 500;
-
-#[derive(FromRow)]
-pub(super) struct IntegrationRow {
-    pub(super) id: IntegrationId,
-    account_id: String,
-    account_name: String,
-    account_email: Option<String>,
-    scopes: String,
-    has_refresh_token: bool,
-    pub(super) expires_at: UnixTime,
-    access_token_lifetime: i64,
-    is_active: bool,
-    refresh_failures: i64,
-    last_refresh_at: Option<UnixTime>,
-    last_error: Option<String>,
-    refresh_token_issued_at: Option<UnixTime>,
-    consented_at: UnixTime,
-    created_at: UnixTime,
-    disconnected_at: Option<UnixTime>,
-}
-
-#[derive(FromRow)]
-pub(super) struct SiteRow {
-    pub(super) integration_id: IntegrationId,
-    pub(super) cloud_id: String,
-    pub(super) name: String,
-    pub(super) url: String,
-}
-
-/// The columns of an [`Integration`]; callers may alias the table as `i`.
-pub(super) const SELECT_INTEGRATION: &str =
-    "SELECT id, account_id, account_name, account_email, scopes,
-        refresh_token IS NOT NULL AS has_refresh_token, expires_at, access_token_lifetime,
-        (is_active = 1) AS is_active, refresh_failures, last_refresh_at, last_error, refresh_token_issued_at,
-        consented_at, created_at, disconnected_at
-     FROM integrations";
 
 /// One page of the connected integrations in id order (the fleet listing of
 /// `GET /v1/integrations` and `POST /api/list_integrations`): never the whole
@@ -70,7 +35,7 @@ impl Database {
     /// A keyset, not an offset: a deep page costs what the first one does, and
     /// a connection or a disconnect between two pages neither repeats nor
     /// skips anyone else.
-    pub async fn integrations_after(
+    pub(crate) async fn integrations_after(
         &self,
         after: Option<IntegrationId>,
         limit: i64,
@@ -120,55 +85,6 @@ impl Database {
     }
 }
 
-/// The sites of each integration, by integration id, in the rows' order.
-fn group_sites(rows: Vec<SiteRow>) -> HashMap<IntegrationId, Vec<Site>> {
-    let mut by_integration: HashMap<IntegrationId, Vec<Site>> = HashMap::new();
-    for s in rows {
-        by_integration
-            .entry(s.integration_id)
-            .or_default()
-            .push(Site {
-                cloud_id: s.cloud_id,
-                name: s.name,
-                url: s.url,
-            });
-    }
-    by_integration
-}
-
-/// Integrations from their rows and all their sites' rows.
-pub(super) fn with_sites(rows: Vec<IntegrationRow>, sites: Vec<SiteRow>) -> Vec<Integration> {
-    let mut sites = group_sites(sites);
-    rows.into_iter()
-        .map(|r| {
-            let own = sites.remove(&r.id).unwrap_or_default();
-            into_integration(r, own)
-        })
-        .collect()
-}
-
-fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
-    Integration {
-        id: r.id,
-        account_id: r.account_id,
-        account_name: r.account_name,
-        account_email: r.account_email,
-        scopes: r.scopes.split_whitespace().map(str::to_owned).collect(),
-        has_refresh_token: r.has_refresh_token,
-        expires_at: r.expires_at,
-        access_token_lifetime: r.access_token_lifetime,
-        is_active: r.is_active,
-        refresh_failures: r.refresh_failures,
-        last_refresh_at: r.last_refresh_at,
-        last_error: r.last_error,
-        refresh_token_issued_at: r.refresh_token_issued_at,
-        consented_at: r.consented_at,
-        created_at: r.created_at,
-        disconnected_at: r.disconnected_at,
-        sites,
-    }
-}
-
 /// The columns a consent writes, tokens already sealed by the vault.
 pub struct ConnectionColumns<'a> {
     pub account_id: &'a str,
@@ -183,7 +99,7 @@ pub struct ConnectionColumns<'a> {
 
 /// How an integration stood before a new consent landed on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
-pub struct PriorState {
+pub(crate) struct PriorState {
     pub disconnected: bool,
     pub active: bool,
     pub failing: bool,
@@ -191,7 +107,7 @@ pub struct PriorState {
 
 /// What the rows say about where a consent may land.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantLookup {
+pub(crate) struct GrantLookup {
     /// The integration that already holds this Atlassian account, if any.
     pub by_account: Option<IntegrationId>,
     /// The account of the integration being re-authenticated: `None` when the
@@ -219,7 +135,7 @@ impl Database {
 
 impl ConnectionWrite {
     /// Which integration holds `account_id`, and the account of `reauth_of`.
-    pub async fn lookup(
+    pub(crate) async fn lookup(
         &mut self,
         account_id: &str,
         reauth_of: Option<IntegrationId>,
@@ -317,7 +233,7 @@ impl ConnectionWrite {
 
     /// How row `id` stood before this consent: (disconnected, active,
     /// failing). `None` for a row this write created.
-    pub async fn prior_state(
+    pub(crate) async fn prior_state(
         &mut self,
         id: IntegrationId,
     ) -> Result<Option<PriorState>, DatabaseError> {
@@ -332,19 +248,19 @@ impl ConnectionWrite {
     }
 
     /// Enqueues the webhook message of this consent, in the same transaction.
-    pub async fn announce(
+    pub(crate) async fn announce(
         &mut self,
         id: IntegrationId,
-        notice: &crate::webhooks::Notice,
-        view: &crate::webhooks::IntegrationViewFn,
+        notice: &Notice,
+        rule: StatusRule,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        super::webhook_outbox::enqueue(&mut self.tx, view, id, notice, now).await?;
+        announce::enqueue(&mut self.tx, id, notice, rule, now).await?;
         Ok(())
     }
 
     /// Logs `event` in the same transaction.
-    pub async fn record_event(
+    pub(crate) async fn record_event(
         &mut self,
         event: &NewEvent<'_>,
         now: UnixTime,
@@ -386,7 +302,7 @@ impl Database {
         &self,
         id: IntegrationId,
         event: &NewEvent<'_>,
-        announce: &Announce<'_>,
+        announce: &Announce,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = query(
@@ -398,26 +314,4 @@ impl Database {
         self.update_and_log(update, event, now, Some(announce))
             .await
     }
-}
-
-/// One integration (connected or not), with its sites, read on `on` (in a
-/// transaction, the webhook outbox renders the row as the change it reports
-/// left it).
-pub(crate) async fn find_integration_on(
-    mut on: On<'_>,
-    id: IntegrationId,
-) -> Result<Option<Integration>, DatabaseError> {
-    let row: Option<IntegrationRow> = query(format!("{SELECT_INTEGRATION} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(on.reborrow())
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let sites: Vec<SiteRow> = query(
-        "SELECT integration_id, cloud_id, name, url FROM integration_sites
-         WHERE integration_id = $1 ORDER BY name",
-    )
-    .bind(id)
-    .fetch_all(on)
-    .await?;
-    Ok(with_sites(vec![row], sites).pop())
 }

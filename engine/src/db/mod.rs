@@ -12,41 +12,52 @@
 //! compiled against each backend's schema by `query-check/` (see the
 //! README's Development section).
 
+mod announce;
 mod api_keys;
 mod backend;
 mod change_feed;
+mod consent_warnings;
 mod dashboard_page;
 mod events;
 mod group_commit;
 mod hop_tickets;
+mod integration_rows;
 mod integrations;
 mod oauth_states;
 mod provider_pause;
 mod refresh_queries;
+mod refresh_rows;
 mod token_keys;
 mod users;
 mod webhook_outbox;
 mod webhooks;
 
-pub use api_keys::{ApiKeyRow, KeyUsage, NewApiKey};
+pub use announce::{Announce, AnnounceIf};
+pub use api_keys::ApiKeyRow;
+pub(crate) use api_keys::KeyUsage;
+pub use api_keys::NewApiKey;
 pub use backend::{query, Backend, On, Query, Rows, Tx, Value};
-pub use change_feed::{FeedEntry, FeedRead, CHANGES_CHANNEL};
-pub use dashboard_page::{FleetSummary, Page, PageOrder, PageQuery};
-pub use events::{Announce, AnnounceIf, NewEvent, TokenEvent};
-pub use integrations::{
-    ConnectionColumns, ConnectionWrite, GrantLookup, IntegrationsPage, PriorState, MAX_PAGE_SIZE,
-};
-pub use oauth_states::{NewOAuthState, StoredState};
-pub use refresh_queries::{
-    Claim, DueBatch, Lease, LeaseState, RefreshRow, Rotation, DUE_FOR_REFRESH_SQL,
-    IDLE_REFRESH_SQL, SCHEDULER_CLAIM_RENEW_SECS, SCHEDULER_CLAIM_SECS, UNRESOLVED_SQL,
-};
+pub(crate) use change_feed::CHANGES_CHANNEL;
+pub use change_feed::{FeedEntry, FeedRead};
+pub use dashboard_page::Page;
+pub use events::{NewEvent, TokenEvent};
+pub use integrations::{ConnectionColumns, MAX_PAGE_SIZE};
+pub use integrations::{ConnectionWrite, IntegrationsPage};
+pub(crate) use integrations::{GrantLookup, PriorState};
+pub(crate) use oauth_states::{NewOAuthState, StoredState};
+pub use refresh_queries::DueBatch;
+pub(crate) use refresh_queries::Lease;
+pub(crate) use refresh_queries::SCHEDULER_CLAIM_RENEW_SECS;
+pub use refresh_queries::{Claim, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL, SCHEDULER_CLAIM_SECS};
+pub use refresh_rows::RefreshRow;
+pub use refresh_rows::{Fenced, Rotation};
 pub use token_keys::KeyCheckError;
-pub use users::{AccountChange, AccountEvent, NewAccountEvent, UserRow};
-pub use webhook_outbox::filter_admits;
-pub use webhooks::{
-    AfterFailure, AttemptResult, AttemptRow, DeliveryRow, DueDelivery, EndpointRow,
-};
+pub use users::NewAccountEvent;
+pub use users::{AccountChange, AccountEvent, UserRow};
+pub(crate) use webhook_outbox::filter_admits;
+pub(crate) use webhooks::AttemptResult;
+pub use webhooks::NewEndpointRow;
+pub use webhooks::{AttemptRow, DeliveryRow, DueDelivery, EndpointRow};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -176,17 +187,17 @@ impl Database {
     }
 
     /// Starts a read-only transaction on one snapshot (see [`Backend::begin_snapshot`]).
-    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
         self.backend.begin_snapshot().await
     }
 
     /// Starts a writing transaction (see [`Backend::begin_immediate`]).
-    pub async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin_immediate(&self) -> Result<Tx, sqlx::Error> {
         self.backend.begin_immediate().await
     }
 
     /// Starts a writing transaction serialised per key (see [`Backend::begin_locking`]).
-    pub async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
         self.backend.begin_locking(keys).await
     }
 
@@ -199,7 +210,7 @@ impl Database {
     }
 
     /// Whether every migration this build carries has been applied.
-    pub async fn migrations_applied(&self) -> bool {
+    pub(crate) async fn migrations_applied(&self) -> bool {
         let known = match self.backend {
             Backend::Sqlite(_) => sqlx::migrate!("../migrations").iter().count(),
             Backend::Postgres(_) => sqlx::migrate!("../migrations-postgres").iter().count(),
@@ -235,7 +246,7 @@ impl Database {
             domain::RefreshPolicy::Scheduled => oldest_expiry.map(|at| at - rule.margin_secs),
             domain::RefreshPolicy::OnDemand => None,
         };
-        let idle_due = oldest_issue.map(|at| at + crate::scheduler::IDLE_REFRESH_SECS);
+        let idle_due = oldest_issue.map(|at| at + domain::time::IDLE_REFRESH_SECS);
         let due = expiry_due.into_iter().chain(idle_due).min();
         Ok(due.map_or(0, |at| (now.secs() - at).max(0)))
     }

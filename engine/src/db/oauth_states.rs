@@ -8,7 +8,7 @@ use super::{query, Database, DatabaseError};
 use crate::secret::Secret;
 
 /// A state about to be stored by `/oauth/start`.
-pub struct NewOAuthState<'a> {
+pub(crate) struct NewOAuthState<'a> {
     /// The `state` parameter sent to the provider.
     pub state: &'a str,
     /// Hash of the HttpOnly cookie the browser must present back.
@@ -21,7 +21,7 @@ pub struct NewOAuthState<'a> {
 
 /// A stored state, as the callback needs it. (No `Debug`: it holds the PKCE verifier.)
 #[derive(Clone, FromRow)]
-pub struct StoredState {
+pub(crate) struct StoredState {
     pub browser_binding: String,
     pub pkce_verifier: String,
     pub integration_id: Option<IntegrationId>,
@@ -31,7 +31,7 @@ pub struct StoredState {
 
 impl Database {
     /// Stores a new state.
-    pub async fn insert_oauth_state(
+    pub(crate) async fn insert_oauth_state(
         &self,
         new: &NewOAuthState<'_>,
         now: UnixTime,
@@ -57,7 +57,7 @@ impl Database {
     }
 
     /// The stored state, if any.
-    pub async fn find_oauth_state(
+    pub(crate) async fn find_oauth_state(
         &self,
         state: &str,
     ) -> Result<Option<StoredState>, DatabaseError> {
@@ -71,7 +71,7 @@ impl Database {
     }
 
     /// Marks the state used; false if another request used it first.
-    pub async fn consume_oauth_state(
+    pub(crate) async fn consume_oauth_state(
         &self,
         state: &str,
         now: UnixTime,

@@ -31,7 +31,7 @@ impl Database {
     /// Brings a pause stored as `seen` forward to `latest`, unless another
     /// process changed it meanwhile. For a pause longer than any may last:
     /// a process whose clock ran ahead wrote it.
-    pub async fn cap_provider_pause(
+    pub(crate) async fn cap_provider_pause(
         &self,
         seen: UnixTime,
         latest: UnixTime,

@@ -6,23 +6,11 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::events::{insert_event, Announce, NewEvent};
+use super::announce::Announce;
+use super::events::{insert_event, NewEvent};
 use super::group_commit::{OwnedEvent, Write, Written};
+use super::refresh_rows::{bind_rotation, Fenced, RefreshRow, Rotation, ROTATION_UPDATE};
 use super::{query, Database, DatabaseError, Query};
-
-/// What a refresh needs of a row.
-#[derive(Debug, Clone, FromRow)]
-pub struct RefreshRow {
-    pub id: IntegrationId,
-    pub refresh_token: Option<Vec<u8>>,
-    pub transient_failures: i64,
-    /// When the stored refresh token was first sent without a known outcome.
-    pub refresh_sent_at: Option<UnixTime>,
-    /// The fencing counter of the lease this row was claimed with.
-    pub lease_fence: i64,
-    /// Inactive or in a failure streak: a success now is a recovery.
-    pub troubled: bool,
-}
 
 /// The result of trying to take a row's refresh lease.
 #[derive(Debug, Clone)]
@@ -37,7 +25,7 @@ pub enum Claim {
 
 /// A row's lease as a waiting caller sees it.
 #[derive(Debug, Clone, FromRow)]
-pub struct LeaseState {
+pub(crate) struct LeaseState {
     /// Someone holds a lease that has not expired.
     pub held: bool,
     pub refresh_token: Option<Vec<u8>>,
@@ -57,18 +45,9 @@ pub struct DueBatch {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Lease<'a> {
+pub(crate) struct Lease<'a> {
     pub owner: &'a str,
     pub fence: i64,
-}
-
-/// The new tokens of a successful refresh, encrypted.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    pub access_token: Vec<u8>,
-    /// `None` keeps the stored refresh token (a provider that did not rotate).
-    pub refresh_token: Option<Vec<u8>>,
-    pub expires_in: i64,
 }
 
 /// The scheduler's first look: refreshes whose outcome is unknown (the answer
@@ -77,7 +56,7 @@ pub struct Rotation {
 /// retried inside Atlassian's 10-minute leeway. Not claimed by another
 /// scheduler ([`CLAIM_DUE_SQL`]). Binds: now, limit, this scheduler (the
 /// three listings share one layout; this one needs no `$4`).
-pub const UNRESOLVED_SQL: &str = "SELECT id FROM integrations
+pub(crate) const UNRESOLVED_SQL: &str = "SELECT id FROM integrations
      WHERE refresh_sent_at IS NOT NULL AND disconnected_at IS NULL
        AND (retry_after IS NULL OR retry_after <= $1)
        AND (lease_owner IS NULL OR lease_expires_at <= $1)
@@ -130,52 +109,9 @@ const CLAIM_DUE_POSTGRES_SQL: &str =
 /// ([`Database::release_claims`]).
 pub const SCHEDULER_CLAIM_SECS: i64 = 15;
 /// Integrations a tick flags as needing re-authentication at most.
-pub const FLAG_BATCH: i64 = 1_000;
+pub(crate) const FLAG_BATCH: i64 = 1_000;
 /// How often a running tick renews its claims.
-pub const SCHEDULER_CLAIM_RENEW_SECS: u64 = 5;
-
-/// Takes a row's lease and marks its refresh token as sent. Binds: owner,
-/// until, now, id.
-pub(super) const CLAIM_SQL: &str =
-    "UPDATE integrations SET lease_owner = $1, lease_expires_at = $2,
-        lease_fence = lease_fence + 1,
-        refresh_sent_at = CASE WHEN refresh_token IS NULL THEN NULL
-                               ELSE coalesce(refresh_sent_at, $3) END
-     WHERE id = $4 AND disconnected_at IS NULL
-       AND (lease_owner IS NULL OR lease_expires_at <= $3)
-     RETURNING id, refresh_token, transient_failures, refresh_sent_at, lease_fence,
-        is_active = 0 OR transient_failures > 0 OR failing_since IS NOT NULL AS troubled";
-
-/// A rotation's write: new tokens, active, every failure forgotten. Compare-
-/// and-swap on the refresh token sent and the lease's fence. Binds `$1` to
-/// `$8`: see [`bind_rotation`].
-pub(super) const ROTATION_UPDATE: &str =
-    "UPDATE integrations SET access_token = $1, refresh_token = COALESCE($2, refresh_token),
-        expires_at = $3, access_token_lifetime = $4, is_active = 1, last_refresh_at = $5,
-        last_error = NULL, transient_failures = 0, retry_after = NULL,
-        refresh_token_issued_at = CASE WHEN $2 IS NULL THEN refresh_token_issued_at ELSE $5 END,
-        refresh_sent_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5,
-        failing_since = NULL, failing_announced = 0
-     WHERE id = $6 AND refresh_token = $7 AND lease_fence = $8 AND disconnected_at IS NULL";
-
-pub(super) fn bind_rotation(
-    query: Query,
-    id: IntegrationId,
-    sent: &[u8],
-    fence: i64,
-    rotation: &Rotation,
-    now: UnixTime,
-) -> Query {
-    query
-        .bind(&rotation.access_token)
-        .bind(&rotation.refresh_token)
-        .bind(now + rotation.expires_in)
-        .bind(rotation.expires_in)
-        .bind(now)
-        .bind(id)
-        .bind(sent)
-        .bind(fence)
-}
+pub(crate) const SCHEDULER_CLAIM_RENEW_SECS: u64 = 5;
 
 impl Database {
     /// The row to refresh, if the integration exists and is connected.
@@ -229,7 +165,7 @@ impl Database {
     }
 
     /// Extends a lease still held with `lease`'s fence; false if it was lost.
-    pub async fn renew_lease(
+    pub(crate) async fn renew_lease(
         &self,
         id: IntegrationId,
         lease: Lease<'_>,
@@ -250,7 +186,7 @@ impl Database {
 
     /// Gives a lease back without writing an outcome; `unmark` also removes
     /// the "sent" mark the claim set (when nothing was sent after all).
-    pub async fn release_lease(
+    pub(crate) async fn release_lease(
         &self,
         id: IntegrationId,
         lease: Lease<'_>,
@@ -279,28 +215,29 @@ impl Database {
     /// This is the refresh's hot path: the common case is committed together
     /// with the other refreshes' writes waiting at that moment, one fsync for
     /// all (`group_commit.rs`); it returns once its group is durable.
-    #[allow(clippy::too_many_arguments)]
     pub async fn store_rotation(
         &self,
-        id: IntegrationId,
-        sent: &[u8],
-        fence: i64,
+        at: Fenced<'_>,
         rotation: &Rotation,
         event: &NewEvent<'_>,
-        announce: Option<&Announce<'_>>,
+        announce: Option<&Announce>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
+        // Nothing was sent, so nothing can have rotated.
+        let Some(sent) = at.sent else {
+            return Ok(false);
+        };
         if let Some(announce) = announce {
             return self
-                .store_rotation_announcing(id, sent, fence, rotation, event, announce, now)
+                .store_rotation_announcing(at, rotation, event, announce, now)
                 .await;
         }
         match self
             .group
             .write(Write::Rotation {
-                id,
+                id: at.id,
                 sent: sent.to_vec(),
-                fence,
+                fence: at.fence,
                 rotation: rotation.clone(),
                 event: OwnedEvent::of(event),
                 now,
@@ -313,19 +250,16 @@ impl Database {
     }
 
     /// [`Database::store_rotation`] with its announcement: statement by statement.
-    #[allow(clippy::too_many_arguments)]
     async fn store_rotation_announcing(
         &self,
-        id: IntegrationId,
-        sent: &[u8],
-        fence: i64,
+        at: Fenced<'_>,
         rotation: &Rotation,
         event: &NewEvent<'_>,
-        announce: &Announce<'_>,
+        announce: &Announce,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let mut tx = self.begin_immediate().await?;
-        let matched = bind_rotation(query(ROTATION_UPDATE), id, sent, fence, rotation, now)
+        let matched = bind_rotation(query(ROTATION_UPDATE), at, rotation, now)
             .execute(&mut tx)
             .await?
             == 1;
@@ -333,7 +267,7 @@ impl Database {
             return Ok(false);
         }
         insert_event(&mut tx, event, now).await?;
-        super::webhook_outbox::enqueue(&mut tx, announce.view, id, &announce.notice, now).await?;
+        super::announce::enqueue(&mut tx, at.id, &announce.notice, announce.rule, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -346,11 +280,9 @@ impl Database {
     /// repaired row. False when the row had changed (nothing written).
     pub async fn deactivate(
         &self,
-        id: IntegrationId,
-        sent: Option<&[u8]>,
-        fence: i64,
+        at: Fenced<'_>,
         event: &NewEvent<'_>,
-        announce: &Announce<'_>,
+        announce: &Announce,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = query(
@@ -362,9 +294,9 @@ impl Database {
         )
         .bind(now)
         .bind(event.message)
-        .bind(id)
-        .bind(sent)
-        .bind(fence);
+        .bind(at.id)
+        .bind(at.sent)
+        .bind(at.fence);
         self.update_and_log(update, event, now, Some(announce))
             .await
     }
@@ -375,15 +307,12 @@ impl Database {
     /// Only while the row holds the refresh token that was sent, under this
     /// lease: false, with nothing written, when it changed (a re-authentication,
     /// a disconnect, a lease taken over).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_refresh_failure(
+    pub(crate) async fn record_refresh_failure(
         &self,
-        id: IntegrationId,
-        sent: Option<&[u8]>,
-        fence: i64,
+        at: Fenced<'_>,
         retry_after: UnixTime,
         event: &NewEvent<'_>,
-        announce: Option<&Announce<'_>>,
+        announce: Option<&Announce>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = query(
@@ -397,15 +326,15 @@ impl Database {
         .bind(event.message)
         .bind(now)
         .bind(retry_after)
-        .bind(id)
-        .bind(sent)
-        .bind(fence);
+        .bind(at.id)
+        .bind(at.sent)
+        .bind(at.fence);
         self.update_and_log(update, event, now, announce).await
     }
 
     /// Where a row's lease stands at `now`, read without writing (for a caller
     /// waiting on another process's refresh).
-    pub async fn lease_state(
+    pub(crate) async fn lease_state(
         &self,
         id: IntegrationId,
         now: UnixTime,
@@ -423,7 +352,7 @@ impl Database {
 
     /// Claims for `scheduler` the rows whose refresh has an unknown
     /// outcome, ready for a retry (at most `limit`).
-    pub async fn claim_unresolved(
+    pub(crate) async fn claim_unresolved(
         &self,
         scheduler: &str,
         now: UnixTime,
@@ -467,7 +396,7 @@ impl Database {
 
     /// Extends `scheduler`'s claims on `ids` (its tick still runs) until
     /// `until`; the rows another scheduler took over meanwhile stay theirs.
-    pub async fn renew_claims(
+    pub(crate) async fn renew_claims(
         &self,
         scheduler: &str,
         ids: &[IntegrationId],
@@ -494,7 +423,7 @@ impl Database {
 
     /// Gives back `scheduler`'s claims on `ids` (its tick ended): whatever
     /// is still due, failed or not started may go to any scheduler.
-    pub async fn release_claims(
+    pub(crate) async fn release_claims(
         &self,
         scheduler: &str,
         ids: &[IntegrationId],
@@ -583,12 +512,12 @@ impl Database {
     /// write repeats the listing's conditions and the lease's fencing counter
     /// read with it, so an integration re-authenticated (or reconnected, or
     /// claimed) between the listing and this write is left alone.
-    pub async fn flag_needs_reauth(
+    pub(crate) async fn flag_needs_reauth(
         &self,
         id: IntegrationId,
         fence: i64,
         event: &NewEvent<'_>,
-        announce: &Announce<'_>,
+        announce: &Announce,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
         let update = query(

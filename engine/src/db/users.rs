@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use domain::{Role, UnixTime};
 
-use super::{query, Database, DatabaseError, On, Query};
+use super::{query, Database, DatabaseError, On, Query, Tx};
 
 /// A stored account. (No `Debug`: it holds the password hash.)
 #[derive(Clone, FromRow)]
@@ -67,16 +67,35 @@ pub(super) async fn log_account_event(
     Ok(())
 }
 
+/// Runs `change` on `tx` and, when it changed exactly one row, logs `event`
+/// (if any) and commits: the change and its log entry land together, and
+/// nothing is logged when nothing changed (the transaction is rolled back).
+pub(super) async fn change_and_log(
+    mut tx: Tx,
+    change: Query,
+    event: Option<&NewAccountEvent<'_>>,
+    now: UnixTime,
+) -> Result<bool, DatabaseError> {
+    if change.execute(&mut tx).await? != 1 {
+        return Ok(false);
+    }
+    if let Some(event) = event {
+        log_account_event(&mut tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
 impl Database {
     /// How many accounts exist.
-    pub async fn count_users(&self) -> Result<i64, DatabaseError> {
+    pub(crate) async fn count_users(&self) -> Result<i64, DatabaseError> {
         Ok(query("SELECT COUNT(*) AS n FROM users")
             .scalar::<i64>(self)
             .await?)
     }
 
     /// The account with this id.
-    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, DatabaseError> {
+    pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, DatabaseError> {
         Ok(
             query(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
                 .bind(id)
@@ -86,7 +105,10 @@ impl Database {
     }
 
     /// The account with this (lower-cased) email.
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, DatabaseError> {
+    pub(crate) async fn user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserRow>, DatabaseError> {
         Ok(
             query(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
                 .bind(email)
@@ -105,7 +127,7 @@ impl Database {
     }
 
     /// Adds an account and its log entry; `None` when the email is taken.
-    pub async fn insert_user(
+    pub(crate) async fn insert_user(
         &self,
         email: &str,
         password_hash: &str,
@@ -135,7 +157,7 @@ impl Database {
     /// the setup token if one is given (it must match the stored one, issued
     /// after the given instant). `None` when an account exists already or the
     /// token does not match.
-    pub async fn insert_first_admin(
+    pub(crate) async fn insert_first_admin(
         &self,
         email: &str,
         password_hash: &str,
@@ -177,7 +199,7 @@ impl Database {
     }
 
     /// Stores the hash of a new setup token (replacing any earlier one).
-    pub async fn store_setup_token(
+    pub(crate) async fn store_setup_token(
         &self,
         token_hash: &str,
         now: UnixTime,
@@ -283,25 +305,17 @@ impl Database {
     }
 
     /// Replaces an account's password hash, with its log entry.
-    pub async fn set_password_hash(
+    pub(crate) async fn set_password_hash(
         &self,
         id: i64,
         password_hash: &str,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.begin().await?;
-        let changed = query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        let change = query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
-            .bind(id)
-            .execute(&mut tx)
-            .await?
-            == 1;
-        if changed {
-            log_account_event(&mut tx, event, now).await?;
-            tx.commit().await?;
-        }
-        Ok(changed)
+            .bind(id);
+        change_and_log(self.begin().await?, change, Some(event), now).await
     }
 
     /// The newest account-log entries.
@@ -322,7 +336,7 @@ impl Database {
     /// the password is checked, so parallel attempts cannot all pass the
     /// count. `Ok` holds the rows to take back if the password turns out
     /// right. Failures older than `since` are forgotten on the way.
-    pub async fn reserve_attempt(
+    pub(crate) async fn reserve_attempt(
         &self,
         subjects: &[&str],
         since: UnixTime,
@@ -375,7 +389,7 @@ impl Database {
 
     /// Forgets the failures of subject `email` and of every subject that
     /// starts with `pair_prefix`; answers how many.
-    pub async fn clear_sign_in_failures(
+    pub(crate) async fn clear_sign_in_failures(
         &self,
         email: &str,
         pair_prefix: &str,
@@ -392,7 +406,7 @@ impl Database {
 
     /// Takes back reserved attempts (the password was right), and forgets
     /// `clear`'s earlier failures.
-    pub async fn release_attempt(
+    pub(crate) async fn release_attempt(
         &self,
         rows: &[i64],
         clear: Option<&str>,

@@ -4,49 +4,45 @@
 //! loses the change and its message together; after it, both are durable and
 //! the delivery worker finds the message however long the server was down.
 
-use domain::{IntegrationId, UnixTime, WebhookEvent};
+use domain::webhook_message::DELIVERY_WINDOW_SECS;
+use domain::{IntegrationId, Notice, UnixTime, WebhookEvent};
+use rand::RngCore;
 
-use super::integrations::find_integration_on;
 use super::{query, DatabaseError, Query, Tx};
-use crate::webhooks::{
-    message_body, new_message_id, IntegrationViewFn, Notice, DELIVERY_WINDOW_SECS,
-};
 
-/// The rows a message needs: the message itself and one delivery per
-/// endpoint whose filter admits it (`skipped` for a disabled endpoint, so
-/// that it can be redelivered once enabled). Answers the message's id, or
-/// `None` when no endpoint wants it (nothing is written then).
-pub(crate) async fn enqueue(
-    tx: &mut Tx,
-    view: &IntegrationViewFn,
-    integration_id: IntegrationId,
-    notice: &Notice,
-    now: UnixTime,
-) -> Result<Option<String>, DatabaseError> {
+/// Whether any endpoint's filter admits `event` (a disabled one included: its
+/// delivery is written `skipped`, to be redelivered once enabled).
+pub(super) async fn wanted(tx: &mut Tx, event: WebhookEvent) -> Result<bool, DatabaseError> {
     let (sqlite_wants, pg_wants) = wants(1);
-    let wanted: bool = Query::dialect(
+    Query::dialect(
         format!("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE {sqlite_wants})"),
         format!("SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE {pg_wants})"),
     )
-    .bind(notice.event.as_str())
+    .bind(event.as_str())
     .scalar::<bool>(&mut *tx)
-    .await?;
-    if !wanted {
-        return Ok(None);
-    }
-    let Some(integration) = find_integration_on(tx.into(), integration_id).await? else {
-        return Ok(None);
-    };
-    let body = message_body(notice, Some(view(&integration, now)), now);
+    .await
+    .map_err(DatabaseError::from)
+}
+
+/// Writes a finished message `body` and one delivery per endpoint whose
+/// filter admits `event` (`skipped` for a disabled endpoint, so that it can
+/// be redelivered once enabled). Answers the message's id.
+pub(super) async fn insert(
+    tx: &mut Tx,
+    integration_id: Option<IntegrationId>,
+    event: WebhookEvent,
+    body: &str,
+    now: UnixTime,
+) -> Result<String, DatabaseError> {
     let id = new_message_id();
     query(
         "INSERT INTO webhook_messages (id, type, integration_id, created_at, body) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&id)
-    .bind(notice.event.as_str())
+    .bind(event.as_str())
     .bind(integration_id)
     .bind(now)
-    .bind(&body)
+    .bind(body)
     .execute(&mut *tx)
     .await?;
     let deliveries = |wants: &str| {
@@ -65,10 +61,19 @@ pub(crate) async fn enqueue(
         .bind(now)
         .bind(now + DELIVERY_WINDOW_SECS)
         .bind(now)
-        .bind(notice.event.as_str())
+        .bind(event.as_str())
         .execute(&mut *tx)
         .await?;
-    Ok(Some(id))
+    Ok(id)
+}
+
+/// A new message id (`msg_` and 128 random bits): the `webhook-id` a receiver
+/// deduplicates on.
+fn new_message_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("msg_{hex}")
 }
 
 /// A message for one endpoint alone, whatever its filter ("Send test event").
@@ -78,7 +83,7 @@ pub(crate) async fn enqueue_for_endpoint(
     notice: &Notice,
     now: UnixTime,
 ) -> Result<String, DatabaseError> {
-    let body = message_body(notice, None, now);
+    let body = notice.body(None, now);
     let id = new_message_id();
     query(
         "INSERT INTO webhook_messages (id, type, integration_id, created_at, body) VALUES ($1, $2, NULL, $3, $4)",
@@ -114,64 +119,31 @@ fn wants(n: usize) -> (String, String) {
 }
 
 /// Whether `filter` (as stored) admits `event`: the same rule as [`wants`].
-pub fn filter_admits(filter: &str, event: WebhookEvent) -> bool {
+pub(crate) fn filter_admits(filter: &str, event: WebhookEvent) -> bool {
     filter.trim().is_empty() || filter.split_whitespace().any(|t| t == event.as_str())
 }
 
-impl super::Database {
-    /// Connected, refreshable integrations whose consent ends within 30 days
-    /// of `now` (and has not ended), that have not been warned at the
-    /// threshold they have reached: (id, account name, consented at). The
-    /// threshold is computed here, so rows already warned are never read again.
-    pub async fn consents_to_warn(
-        &self,
-        now: UnixTime,
-        limit: i64,
-    ) -> Result<Vec<(IntegrationId, String, UnixTime)>, DatabaseError> {
-        let lifetime = domain::time::CONSENT_LIFETIME_SECS;
-        Ok(query(
-            "SELECT id, account_name, consented_at FROM integrations
-             WHERE consented_at <= CAST($1 AS BIGINT) - $2 + 30 * 86400 AND consented_at > CAST($1 AS BIGINT) - $2
-               AND is_active = 1 AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-               AND (consent_warned_days IS NULL OR consent_warned_days >
-                    CASE WHEN consented_at + $2 - $1 <= 86400 THEN 1
-                         WHEN consented_at + $2 - $1 <= 7 * 86400 THEN 7 ELSE 30 END)
-             ORDER BY consented_at LIMIT $3",
-        )
-        .bind(now)
-        .bind(lifetime)
-        .bind(limit)
-        .fetch_all::<(IntegrationId, String, UnixTime)>(self)
-        .await?)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_msg_and_128_random_bits() {
+        let a = new_message_id();
+        assert!(a.starts_with("msg_") && a.len() == 36, "{a}");
+        assert_ne!(a, new_message_id());
     }
 
-    /// Records that the consent of `id` was warned `days` ahead and enqueues
-    /// the warning, in one transaction; false when it was warned already.
-    pub(crate) async fn mark_consent_warned(
-        &self,
-        id: IntegrationId,
-        days: i64,
-        notice: &Notice,
-        view: &IntegrationViewFn,
-        now: UnixTime,
-    ) -> Result<bool, DatabaseError> {
-        // A single conditional UPDATE: of two concurrent twins (PostgreSQL),
-        // the second waits for the first's row lock, re-reads the row and
-        // changes nothing, so the warning is enqueued once.
-        let mut tx = self.begin().await?;
-        let marked = query(
-            "UPDATE integrations SET consent_warned_days = $1
-             WHERE id = $2 AND (consent_warned_days IS NULL OR consent_warned_days > $1)",
-        )
-        .bind(days)
-        .bind(id)
-        .execute(&mut tx)
-        .await?
-            == 1;
-        if marked {
-            enqueue(&mut tx, view, id, notice, now).await?;
-            tx.commit().await?;
-        }
-        Ok(marked)
+    #[test]
+    fn a_filter_admits_its_words_or_everything_when_empty() {
+        assert!(filter_admits("", WebhookEvent::Connected));
+        assert!(filter_admits(
+            " integration.connected  integration.recovered",
+            WebhookEvent::Recovered
+        ));
+        assert!(!filter_admits(
+            "integration.connected",
+            WebhookEvent::Recovered
+        ));
     }
 }

@@ -11,7 +11,7 @@ use sqlx::FromRow;
 
 use domain::UnixTime;
 
-use super::users::{log_account_event, NewAccountEvent};
+use super::users::{change_and_log, log_account_event, NewAccountEvent};
 use super::{query, Database, DatabaseError, Query, Tx};
 
 /// An endpoint as stored (its secret still sealed).
@@ -78,7 +78,7 @@ pub struct DueDelivery {
 
 /// How one attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttemptResult {
+pub(crate) struct AttemptResult {
     /// The receiver's HTTP status, if it answered.
     pub status: Option<u16>,
     pub duration_ms: i64,
@@ -93,14 +93,14 @@ impl AttemptResult {
 
     /// The failure was the receiver's as a whole (no answer, a 5xx, a 429),
     /// not this message's (another 4xx).
-    pub fn endpoint_down(&self) -> bool {
+    pub(crate) fn endpoint_down(&self) -> bool {
         self.status.is_none_or(|s| s >= 500 || s == 429)
     }
 }
 
 /// What recording a failed attempt led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AfterFailure {
+pub(crate) struct AfterFailure {
     /// The delivery's day is over: no more attempts.
     pub gave_up: bool,
     /// The endpoint had failed for a day and is now disabled.
@@ -115,6 +115,17 @@ const SELECT_ENDPOINT: &str = "SELECT e.id, e.url, e.event_types, (e.enabled = 1
         (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('failed', 'skipped')) AS failed
      FROM webhook_endpoints e";
 
+/// An endpoint's columns as it is added (its secret is sealed once its id is known).
+#[derive(Debug, Clone, Copy)]
+pub struct NewEndpointRow<'a> {
+    pub url: &'a str,
+    /// Space-separated event types; empty for every type.
+    pub event_types: &'a str,
+    pub from_environment: bool,
+    /// Who added it (`user:<email>`, `environment`).
+    pub created_by: Option<&'a str>,
+}
+
 impl Database {
     /// Every endpoint, the environment's first, then oldest first.
     pub async fn webhook_endpoints(&self) -> Result<Vec<EndpointRow>, DatabaseError> {
@@ -126,7 +137,10 @@ impl Database {
     }
 
     /// One endpoint.
-    pub async fn webhook_endpoint(&self, id: i64) -> Result<Option<EndpointRow>, DatabaseError> {
+    pub(crate) async fn webhook_endpoint(
+        &self,
+        id: i64,
+    ) -> Result<Option<EndpointRow>, DatabaseError> {
         Ok(query(format!("{SELECT_ENDPOINT} WHERE e.id = $1"))
             .bind(id)
             .fetch_optional::<EndpointRow>(self)
@@ -135,13 +149,9 @@ impl Database {
 
     /// Adds an endpoint and logs `event`; `seal` turns its new id into the
     /// sealed secret (the ciphertext is bound to the id). Its id.
-    #[allow(clippy::too_many_arguments)]
     pub async fn insert_webhook_endpoint(
         &self,
-        url: &str,
-        event_types: &str,
-        from_environment: bool,
-        created_by: Option<&str>,
+        endpoint: NewEndpointRow<'_>,
         seal: impl FnOnce(i64) -> Result<Vec<u8>, crate::vault::VaultError>,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
@@ -152,11 +162,11 @@ impl Database {
             "INSERT INTO webhook_endpoints (url, secret, event_types, from_environment, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
         )
-        .bind(url)
+        .bind(endpoint.url)
         .bind(Vec::<u8>::new())
-        .bind(event_types)
-        .bind(from_environment)
-        .bind(created_by)
+        .bind(endpoint.event_types)
+        .bind(endpoint.from_environment)
+        .bind(endpoint.created_by)
         .bind(now)
         .scalar::<i64>(&mut tx)
         .await?;
@@ -175,7 +185,7 @@ impl Database {
     }
 
     /// The endpoint from the environment: its id, URL and sealed secret.
-    pub async fn environment_endpoint(
+    pub(crate) async fn environment_endpoint(
         &self,
     ) -> Result<Option<(i64, String, Vec<u8>)>, DatabaseError> {
         Ok(
@@ -191,7 +201,7 @@ impl Database {
     /// when another process starting at the same moment changed it first
     /// (then nothing is written or logged). A changed URL starts afresh
     /// (enabled, no failure streak).
-    pub async fn update_environment_endpoint(
+    pub(crate) async fn update_environment_endpoint(
         &self,
         id: i64,
         url: &str,
@@ -200,8 +210,8 @@ impl Database {
         event: Option<&NewAccountEvent<'_>>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.begin().await?;
-        let updated = query(
+        let tx = self.begin().await?;
+        let change = query(
             "UPDATE webhook_endpoints SET secret = $1,
                 enabled = CASE WHEN url = $2 THEN enabled ELSE 1 END,
                 disabled_reason = CASE WHEN url = $2 THEN disabled_reason ELSE NULL END,
@@ -213,17 +223,8 @@ impl Database {
         .bind(url)
         .bind(now)
         .bind(id)
-        .bind(was)
-        .execute(&mut tx)
-        .await?
-            == 1;
-        if updated {
-            if let Some(event) = event {
-                log_account_event(&mut tx, event, now).await?;
-            }
-            tx.commit().await?;
-        }
-        Ok(updated)
+        .bind(was);
+        change_and_log(tx, change, event, now).await
     }
 
     /// Enables or disables an endpoint by hand (enabling forgets the
@@ -235,23 +236,15 @@ impl Database {
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.begin().await?;
-        let changed = query(
+        let change = query(
             "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = NULL,
                 failing_since = CASE WHEN CAST($1 AS BIGINT) = 1 THEN NULL ELSE failing_since END, updated_at = $2
              WHERE id = $3",
         )
         .bind(enabled)
         .bind(now)
-        .bind(id)
-        .execute(&mut tx)
-        .await?
-            == 1;
-        if changed {
-            log_account_event(&mut tx, event, now).await?;
-            tx.commit().await?;
-        }
-        Ok(changed)
+        .bind(id);
+        change_and_log(self.begin().await?, change, Some(event), now).await
     }
 
     /// Deletes an endpoint with its deliveries and attempts (messages stay
@@ -292,7 +285,7 @@ impl Database {
     }
 
     /// Whether endpoints added in the UI may be on private addresses.
-    pub async fn webhooks_allow_private(&self) -> Result<bool, DatabaseError> {
+    pub(crate) async fn webhooks_allow_private(&self) -> Result<bool, DatabaseError> {
         Ok(query(
             "SELECT (allow_private_addresses = 1) AS allow_private_addresses FROM webhook_settings WHERE id = 1",
         )
@@ -303,26 +296,18 @@ impl Database {
 
     /// Allows or forbids private addresses and logs `event`, when that
     /// changes the setting; whether it did (saving it unchanged logs nothing).
-    pub async fn set_webhooks_allow_private(
+    pub(crate) async fn set_webhooks_allow_private(
         &self,
         allow: bool,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.begin().await?;
-        let changed = query(
+        let change = query(
             "UPDATE webhook_settings SET allow_private_addresses = $1
              WHERE id = 1 AND allow_private_addresses <> $1",
         )
-        .bind(allow)
-        .execute(&mut tx)
-        .await?
-            == 1;
-        if changed {
-            log_account_event(&mut tx, event, now).await?;
-            tx.commit().await?;
-        }
-        Ok(changed)
+        .bind(allow);
+        change_and_log(self.begin().await?, change, Some(event), now).await
     }
 
     /// An endpoint's latest deliveries, newest first.
@@ -373,8 +358,7 @@ impl Database {
         window: i64,
         event: &NewAccountEvent<'_>,
     ) -> Result<bool, DatabaseError> {
-        let mut tx = self.begin().await?;
-        let again = query(
+        let change = query(
             "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2,
                 attempts = 0
              WHERE id = $3 AND state != 'pending'
@@ -382,15 +366,8 @@ impl Database {
         )
         .bind(now)
         .bind(now + window)
-        .bind(id)
-        .execute(&mut tx)
-        .await?
-            == 1;
-        if again {
-            log_account_event(&mut tx, event, now).await?;
-            tx.commit().await?;
-        }
-        Ok(again)
+        .bind(id);
+        change_and_log(self.begin().await?, change, Some(event), now).await
     }
 
     /// Takes up to `limit` due deliveries of enabled endpoints for one attempt
@@ -467,7 +444,7 @@ impl Database {
     }
 
     /// Records a successful attempt: delivered, and the endpoint is healthy.
-    pub async fn record_webhook_success(
+    pub(crate) async fn record_webhook_success(
         &self,
         delivery: &DueDelivery,
         attempt: &AttemptResult,
@@ -501,7 +478,7 @@ impl Database {
     /// delivery's day (then it gave up); an endpoint failing since
     /// `disable_failing_since` or earlier is disabled with `disabled_reason`,
     /// and its waiting deliveries end.
-    pub async fn record_webhook_failure(
+    pub(crate) async fn record_webhook_failure(
         &self,
         delivery: &DueDelivery,
         attempt: &AttemptResult,
@@ -653,7 +630,7 @@ impl Database {
 
     /// Delivery `id`, if it exists: its state, message id and event type,
     /// and its endpoint's URL (what the account log names).
-    pub async fn webhook_delivery_target(
+    pub(crate) async fn webhook_delivery_target(
         &self,
         id: i64,
     ) -> Result<Option<(String, String, String, String)>, DatabaseError> {
@@ -670,10 +647,10 @@ impl Database {
     }
 
     /// Writes a test message for one endpoint and logs `event`; its id.
-    pub async fn enqueue_test_webhook(
+    pub(crate) async fn enqueue_test_webhook(
         &self,
         endpoint_id: i64,
-        notice: &crate::webhooks::Notice,
+        notice: &domain::Notice,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
     ) -> Result<String, DatabaseError> {

@@ -10,7 +10,7 @@ use crate::provider_error::ProviderError;
 
 /// Backoff after transient failures: 30 s, 60 s, 120 s, 240 s, then 300 s, so
 /// retries with the same refresh token stay inside the 10-minute leeway.
-pub fn backoff_secs(failures_so_far: i64) -> i64 {
+pub(crate) fn backoff_secs(failures_so_far: i64) -> i64 {
     let exp = u32::try_from(failures_so_far.clamp(0, 4)).unwrap_or(4);
     (30 * 2_i64.pow(exp)).min(300)
 }
@@ -18,12 +18,12 @@ pub fn backoff_secs(failures_so_far: i64) -> i64 {
 /// A refresh whose outcome is unknown is retried with the same token no later
 /// than this long after that token was first sent: the last retry lands a
 /// minute before Atlassian's 10-minute leeway ends, whatever the backoff says.
-pub const LEEWAY_RETRY_BY_SECS: i64 = ROTATION_LEEWAY_SECS - 60;
+pub(crate) const LEEWAY_RETRY_BY_SECS: i64 = ROTATION_LEEWAY_SECS - 60;
 
 /// When to retry after a transient failure: the backoff (or the provider's
 /// `Retry-After`, if longer), but never past [`LEEWAY_RETRY_BY_SECS`] after the
 /// first send while the leeway lasts. After the leeway only the backoff counts.
-pub fn retry_at(
+pub(crate) fn retry_at(
     failures_so_far: i64,
     retry_after_secs: Option<i64>,
     first_sent: UnixTime,
@@ -228,7 +228,7 @@ pub enum Stored {
 
 /// What a write that did not go through means for the user, and the event
 /// that says so (logged on its own). `None` when the write went through.
-pub fn after_write(
+pub(crate) fn after_write(
     decision: &Decision,
     id: IntegrationId,
     stored: Stored,

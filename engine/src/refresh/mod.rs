@@ -23,15 +23,18 @@ use domain::{Actor, EventKind, EventOutcome, IntegrationId, WebhookEvent};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+pub(crate) use decision::backoff_secs;
+pub use decision::ReauthReason;
+pub use decision::RefreshResult;
 use decision::{after_write, decide, Attempt, Before, Decision, PlannedEvent, Stored, Write};
-pub use decision::{backoff_secs, ReauthReason, RefreshResult};
 
-use crate::db::{Announce, AnnounceIf, Claim, Lease, NewEvent, RefreshRow, Rotation};
+use crate::db::{Announce, AnnounceIf, Claim, Fenced, Lease, NewEvent, RefreshRow, Rotation};
 use crate::oauth::TokenSet;
 use crate::provider_pace::Signal;
 use crate::vault::Column;
-use crate::webhooks::{Notice, FAILING_NOTICE_AFTER_SECS};
+use crate::webhooks::FAILING_NOTICE_AFTER_SECS;
 use crate::{Engine, Integration};
+use domain::Notice;
 
 /// The outcome every caller of one refresh shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +136,7 @@ impl Drop for AbortOnDrop {
 /// that goes away (a closed browser tab) abandons nothing, and the next caller
 /// joins the same request instead of sending the token a second time.
 #[derive(Default)]
-pub struct Flights(Mutex<HashMap<IntegrationId, watch::Receiver<Option<RefreshOutcome>>>>);
+pub(crate) struct Flights(Mutex<HashMap<IntegrationId, watch::Receiver<Option<RefreshOutcome>>>>);
 
 impl Engine {
     /// Refreshes integration `id`, or joins the refresh already in flight (in
@@ -148,7 +151,7 @@ impl Engine {
     /// replaced (by a flight that finished between the caller's read and its
     /// call) sends nothing and answers `Refreshed`. Two callers racing past a
     /// finished flight thus never rotate twice.
-    pub async fn refresh_replacing(
+    pub(crate) async fn refresh_replacing(
         &self,
         id: IntegrationId,
         actor: &Actor,
@@ -292,9 +295,9 @@ impl Engine {
         };
         let claimed_at = Instant::now();
         let fence = row.lease_fence;
-        let sent = row.refresh_token;
+        let sent = row.refresh_token.as_deref();
         let now = self.clock.now();
-        let answer = match &sent {
+        let answer = match sent {
             None => None,
             Some(blob) => match self.vault.decrypt(id, Column::RefreshToken, blob) {
                 Ok(token) => match self.ask_holding_lease(id, fence, claimed_at, &token).await {
@@ -322,7 +325,7 @@ impl Engine {
                     let failing = self.failing_announcement(id, &message);
                     if let Err(e) = self
                         .db
-                        .record_refresh_failure(id, sent.as_deref(), fence, retry, &new_event(id, &event, actor), Some(&failing), now)
+                        .record_refresh_failure(row.fenced(), retry, &new_event(id, &event, actor), Some(&failing), now)
                         .await
                     {
                         tracing::error!(error = %e, "could not record the failure");
@@ -355,15 +358,7 @@ impl Engine {
         let decision = decide(attempt, before, now);
         let tokens = answer.as_ref().and_then(|a| a.as_ref().ok());
         let stored = self
-            .write(
-                id,
-                sent.as_deref(),
-                fence,
-                &decision,
-                tokens,
-                actor,
-                row.troubled,
-            )
+            .write(row.fenced(), &decision, tokens, actor, row.troubled)
             .await;
         if stored != Stored::Done {
             // Nothing was written, so the lease is still ours: give it back.
@@ -565,22 +560,20 @@ impl Engine {
 
     /// Carries out the decision's write (with its event and its webhook
     /// announcement, in one transaction), fenced by the lease it was claimed with.
-    #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
-        id: IntegrationId,
-        sent: Option<&[u8]>,
-        fence: i64,
+        at: Fenced<'_>,
         decision: &Decision,
         tokens: Option<&TokenSet>,
         actor: &str,
         troubled: bool,
     ) -> Stored {
+        let id = at.id;
         let event = new_event(id, &decision.event, actor);
         let now = self.clock.now();
-        let view = &*self.webhooks.view;
-        let written = match (decision.write, sent, tokens) {
-            (Write::Rotation, Some(sent), Some(tokens)) => match self.seal(id, tokens) {
+        let rule = self.settings().status_rule();
+        let written = match (decision.write, tokens) {
+            (Write::Rotation, Some(tokens)) => match self.seal(id, tokens) {
                 Ok(rotation) => {
                     let recovered = troubled.then(|| Announce {
                         notice: Notice::new(
@@ -588,18 +581,18 @@ impl Engine {
                             Some("refreshed"),
                             format!("Integration {id} works again: its token was refreshed after failures."),
                         ),
-                        view,
+                        rule,
                         when: AnnounceIf::Always,
                     });
                     self.db
-                        .store_rotation(id, sent, fence, &rotation, &event, recovered.as_ref(), now)
+                        .store_rotation(at, &rotation, &event, recovered.as_ref(), now)
                         .await
                         .map_err(|e| e.to_string())
                 }
                 Err(e) => Err(e.to_string()),
             },
-            (Write::Rotation, _, _) => Err("a rotation without tokens".to_owned()),
-            (Write::Deactivation, sent, _) => {
+            (Write::Rotation, None) => Err("a rotation without tokens".to_owned()),
+            (Write::Deactivation, _) => {
                 let reason = match decision.result {
                     RefreshResult::NeedsReauth(ReauthReason::NoOfflineAccess) => {
                         "no_offline_access"
@@ -612,26 +605,18 @@ impl Engine {
                         Some(reason),
                         decision.message.clone(),
                     ),
-                    view,
+                    rule,
                     when: AnnounceIf::WasActive,
                 };
                 self.db
-                    .deactivate(id, sent, fence, &event, &announce, now)
+                    .deactivate(at, &event, &announce, now)
                     .await
                     .map_err(|e| e.to_string())
             }
-            (Write::Failure { retry_after }, sent, _) => {
+            (Write::Failure { retry_after }, _) => {
                 let failing = self.failing_announcement(id, &decision.message);
                 self.db
-                    .record_refresh_failure(
-                        id,
-                        sent,
-                        fence,
-                        retry_after,
-                        &event,
-                        Some(&failing),
-                        now,
-                    )
+                    .record_refresh_failure(at, retry_after, &event, Some(&failing), now)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -650,7 +635,7 @@ impl Engine {
     }
 
     /// `integration.refresh_failing`, sent once a failure streak is 10 minutes old.
-    fn failing_announcement(&self, id: IntegrationId, last: &str) -> Announce<'_> {
+    fn failing_announcement(&self, id: IntegrationId, last: &str) -> Announce {
         Announce {
             notice: Notice::new(
                 WebhookEvent::RefreshFailing,
@@ -660,7 +645,7 @@ impl Engine {
                     FAILING_NOTICE_AFTER_SECS / 60
                 ),
             ),
-            view: &*self.webhooks.view,
+            rule: self.settings().status_rule(),
             when: AnnounceIf::FailingFor(FAILING_NOTICE_AFTER_SECS),
         }
     }

@@ -50,7 +50,7 @@ pub enum HandoutError {
 /// was issued at least this long ago (or expires within the refresh margin):
 /// a `401` that a refresh cannot cure (a scope Jira wants and the grant lacks)
 /// must not rotate the token on every call.
-pub const REJECTED_TOKEN_COOLDOWN_SECS: i64 = 300;
+pub(crate) const REJECTED_TOKEN_COOLDOWN_SECS: i64 = 300;
 
 impl Engine {
     /// Integration `id`'s access token for `key`, valid for at least

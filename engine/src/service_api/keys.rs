@@ -14,11 +14,11 @@ use crate::engine_handle::storage;
 use crate::{Engine, EngineError};
 
 /// What every key starts with (so secret scanners can spot a leaked one).
-pub const KEY_PREFIX: &str = "jdk_";
+pub(crate) const KEY_PREFIX: &str = "jdk_";
 /// How many of the key's first characters lists show.
 const SHOWN_PREFIX_CHARS: usize = 12;
 /// The longest key name accepted.
-pub const MAX_KEY_NAME_CHARS: usize = 80;
+pub(crate) const MAX_KEY_NAME_CHARS: usize = 80;
 
 /// A live key, as a request presents it.
 #[derive(Debug, Clone, PartialEq, Eq)]

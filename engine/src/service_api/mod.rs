@@ -14,4 +14,5 @@ pub mod keys;
 pub mod usage;
 
 pub use handout::{AccessToken, HandoutError};
-pub use keys::{ApiKey, ApiKeyError, CreatedKey, KEY_PREFIX};
+pub use keys::CreatedKey;
+pub use keys::{ApiKey, ApiKeyError};

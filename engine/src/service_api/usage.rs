@@ -44,12 +44,12 @@ enum Entry {
 
 /// The queue to the writer task, started on first use.
 #[derive(Default)]
-pub struct UsageLog(OnceLock<mpsc::Sender<Entry>>);
+pub(crate) struct UsageLog(OnceLock<mpsc::Sender<Entry>>);
 
 impl Engine {
     /// Counts a hand-out of integration `integration`'s token to `key`, and
     /// logs it (the event names the key, never the token).
-    pub async fn record_handout(
+    pub(crate) async fn record_handout(
         &self,
         key: &ApiKey,
         integration: IntegrationId,

@@ -30,7 +30,7 @@ pub enum AddressError {
 
 /// Whether `ip` is on the public internet (not loopback, private, link-local,
 /// shared, documentation, benchmarking, multicast, reserved or unspecified).
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => {
@@ -84,7 +84,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// Checks an endpoint URL's host against the rule (resolving a name).
-pub async fn check_url(url: &Url, allow_private: bool) -> Result<(), AddressError> {
+pub(crate) async fn check_url(url: &Url, allow_private: bool) -> Result<(), AddressError> {
     if allow_private {
         return Ok(());
     }
@@ -116,7 +116,7 @@ pub async fn check_url(url: &Url, allow_private: bool) -> Result<(), AddressErro
 /// The address of an IP-literal host that is not public. (The guarded
 /// client's resolver filters names; a literal never reaches a resolver, so
 /// every attempt checks it here.)
-pub fn internal_literal(url: &Url) -> Option<IpAddr> {
+pub(crate) fn internal_literal(url: &Url) -> Option<IpAddr> {
     let ip = match url.host()? {
         Host::Ipv4(ip) => IpAddr::V4(ip),
         Host::Ipv6(ip) => IpAddr::V6(ip),

@@ -14,20 +14,20 @@ use crate::db::NewAccountEvent;
 /// The account log's actor for the endpoint of `WEBHOOK_URL` /
 /// `WEBHOOK_SECRET`, brought in step with the environment at start-up (the
 /// same word the endpoint's "created by" shows).
-pub const ENVIRONMENT: &str = "environment";
+pub(crate) const ENVIRONMENT: &str = "environment";
 
 /// The account log's `action` of each change.
 pub mod action {
     pub const ADD: &str = "add_webhook";
-    pub const CHANGE: &str = "change_webhook";
-    pub const ENABLE: &str = "enable_webhook";
-    pub const DISABLE: &str = "disable_webhook";
+    pub(crate) const CHANGE: &str = "change_webhook";
+    pub(crate) const ENABLE: &str = "enable_webhook";
+    pub(crate) const DISABLE: &str = "disable_webhook";
     pub const DELETE: &str = "delete_webhook";
-    pub const TEST: &str = "test_webhook";
-    pub const REDELIVER: &str = "redeliver_webhook";
-    pub const REDELIVER_UNDELIVERED: &str = "redeliver_webhooks";
-    pub const ALLOW_PRIVATE: &str = "allow_private_webhooks";
-    pub const FORBID_PRIVATE: &str = "forbid_private_webhooks";
+    pub(crate) const TEST: &str = "test_webhook";
+    pub(crate) const REDELIVER: &str = "redeliver_webhook";
+    pub(crate) const REDELIVER_UNDELIVERED: &str = "redeliver_webhooks";
+    pub(crate) const ALLOW_PRIVATE: &str = "allow_private_webhooks";
+    pub(crate) const FORBID_PRIVATE: &str = "forbid_private_webhooks";
 }
 
 /// The subject of a change to the webhook settings (not to one endpoint).
@@ -35,7 +35,7 @@ const SETTINGS_SUBJECT: &str = "webhook settings";
 
 /// An endpoint as the account log names it: its origin, then `/…` when its
 /// URL goes on (`https://hooks.example.com/…`).
-pub fn endpoint_label(url: &str) -> String {
+pub(crate) fn endpoint_label(url: &str) -> String {
     let Ok(url) = Url::parse(url) else {
         return "(an unreadable URL)".to_owned();
     };
@@ -49,7 +49,7 @@ pub fn endpoint_label(url: &str) -> String {
 
 /// One account-log entry about the webhooks, owned until it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
+pub(crate) struct LogEntry {
     pub actor: String,
     pub action: &'static str,
     pub subject: String,
@@ -76,7 +76,7 @@ impl LogEntry {
     }
 
     /// Private addresses allowed (the address rule off) or forbidden again.
-    pub fn private_addresses(actor: impl Into<String>, allow: bool) -> Self {
+    pub(crate) fn private_addresses(actor: impl Into<String>, allow: bool) -> Self {
         let (action, message) = if allow {
             (
                 action::ALLOW_PRIVATE,

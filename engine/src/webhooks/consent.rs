@@ -7,9 +7,9 @@ use domain::time::CONSENT_LIFETIME_SECS;
 use domain::webhook_event::CONSENT_WARNING_DAYS;
 use domain::{IntegrationId, UnixTime, WebhookEvent};
 
-use super::Notice;
-use crate::clock::rfc3339;
 use crate::Engine;
+use domain::time::rfc3339;
+use domain::Notice;
 
 /// Integrations read per batch, and batches per tick at most (the rest are
 /// next tick's).
@@ -19,7 +19,7 @@ const MAX_BATCHES: usize = 20;
 /// The threshold (days) a consent ending at `ends_at` has reached at `now`,
 /// if any: the smallest of 30, 7, 1 whose window has begun. `None` before 30
 /// days are left and once the consent has ended.
-pub fn threshold_reached(ends_at: UnixTime, now: UnixTime) -> Option<i64> {
+pub(crate) fn threshold_reached(ends_at: UnixTime, now: UnixTime) -> Option<i64> {
     let left = ends_at - now;
     if left <= 0 {
         return None;
@@ -32,7 +32,7 @@ pub fn threshold_reached(ends_at: UnixTime, now: UnixTime) -> Option<i64> {
 }
 
 /// The notice for a consent ending at `ends_at`, `days` ahead.
-pub fn consent_notice(account_name: &str, days: i64, ends_at: UnixTime) -> Notice {
+pub(crate) fn consent_notice(account_name: &str, days: i64, ends_at: UnixTime) -> Notice {
     let when = rfc3339(ends_at);
     let span = if days == 1 {
         "1 day".to_owned()
@@ -76,7 +76,7 @@ impl Engine {
                 let notice = consent_notice(&account_name, days, ends_at);
                 match self
                     .db
-                    .mark_consent_warned(id, days, &notice, &*self.webhooks.view, now)
+                    .mark_consent_warned(id, days, &notice, self.settings().status_rule(), now)
                     .await
                 {
                     Ok(true) => {

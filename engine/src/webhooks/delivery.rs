@@ -27,7 +27,7 @@ const IN_FLIGHT: usize = 32;
 const PER_ENDPOINT: i64 = 4;
 /// How often finished deliveries are pruned, and how long they are kept.
 const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
-pub const KEEP_FINISHED_SECS: i64 = 30 * 86_400;
+pub(crate) const KEEP_FINISHED_SECS: i64 = 30 * 86_400;
 /// How long a taken delivery is hidden from other workers: the attempt's
 /// timeout and a margin.
 const LEASE_SECS: i64 = ATTEMPT_TIMEOUT_SECS as i64 + 5;
@@ -35,12 +35,12 @@ const LEASE_SECS: i64 = ATTEMPT_TIMEOUT_SECS as i64 + 5;
 const FIRST_DELAY_SECS: i64 = 5;
 const MAX_DELAY_SECS: i64 = 3_600;
 /// Why an endpoint was disabled.
-pub const DISABLED_REASON: &str = "Disabled by the server: every delivery attempt failed for 24 hours. Fix the receiver, then enable it and redeliver.";
+pub(crate) const DISABLED_REASON: &str = "Disabled by the server: every delivery attempt failed for 24 hours. Fix the receiver, then enable it and redeliver.";
 
 /// The delay before the next attempt after `failures` failed ones: 5 s, 10 s,
 /// 20 s, ... up to an hour, of which the second half is random (`jitter` in
 /// [0, 1)), so that a receiver coming back is not hit by every retry at once.
-pub fn retry_delay_secs(failures: i64, jitter: f64) -> i64 {
+pub(crate) fn retry_delay_secs(failures: i64, jitter: f64) -> i64 {
     let exp = u32::try_from((failures - 1).clamp(0, 20)).unwrap_or(20);
     let full = FIRST_DELAY_SECS
         .saturating_mul(2_i64.saturating_pow(exp))

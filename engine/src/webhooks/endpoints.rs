@@ -10,15 +10,18 @@ use url::Url;
 
 use super::address_rules::{self, AddressError};
 use super::audit::{action, LogEntry, ENVIRONMENT};
-use super::{signing, Notice, DELIVERY_WINDOW_SECS};
+use super::signing;
+use crate::db::NewEndpointRow;
 use crate::db::{filter_admits, AttemptRow, DeliveryRow, EndpointRow};
 use crate::{Engine, Secret};
+use domain::webhook_message::DELIVERY_WINDOW_SECS;
+use domain::Notice;
 
 /// The longest endpoint URL accepted.
-pub const MAX_URL_LEN: usize = 2_000;
+pub(crate) const MAX_URL_LEN: usize = 2_000;
 /// Deliveries shown per endpoint, and attempts per delivery (the newest).
-pub const DELIVERIES_SHOWN: i64 = 20;
-pub const ATTEMPTS_SHOWN: usize = 10;
+pub(crate) const DELIVERIES_SHOWN: i64 = 20;
+pub(crate) const ATTEMPTS_SHOWN: usize = 10;
 
 /// Why a webhook use case could not be carried out: a sentence for the page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,7 +86,7 @@ fn storage(what: &'static str) -> impl FnOnce(crate::DatabaseError) -> WebhookEr
 }
 
 /// Parses and checks an endpoint URL's shape (not yet its address).
-pub fn parse_endpoint_url(text: &str) -> Result<Url, WebhookError> {
+pub(crate) fn parse_endpoint_url(text: &str) -> Result<Url, WebhookError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(WebhookError::BadUrl("is missing"));
@@ -176,10 +179,12 @@ impl Engine {
         let id = self
             .db
             .insert_webhook_endpoint(
-                url.as_str(),
-                &filter_text(events),
-                false,
-                Some(&actor.stored()),
+                NewEndpointRow {
+                    url: url.as_str(),
+                    event_types: &filter_text(events),
+                    from_environment: false,
+                    created_by: Some(&actor.stored()),
+                },
                 move |id| vault.encrypt_webhook_secret(id, &sealed_secret),
                 &entry.event(),
                 self.clock.now(),
@@ -532,10 +537,12 @@ impl Engine {
                 let secret = secret.clone();
                 self.db
                     .insert_webhook_endpoint(
-                        url.as_str(),
-                        "",
-                        true,
-                        Some(ENVIRONMENT),
+                        NewEndpointRow {
+                            url: url.as_str(),
+                            event_types: "",
+                            from_environment: true,
+                            created_by: Some(ENVIRONMENT),
+                        },
                         move |id| vault.encrypt_webhook_secret(id, &secret),
                         &entry.event(),
                         now,

@@ -14,7 +14,7 @@ const SECRET_BYTES: usize = 24;
 const MIN_SECRET_BYTES: usize = 16;
 
 /// A new signing secret, `whsec_...`: shown once, then only used to sign.
-pub fn new_secret() -> Secret {
+pub(crate) fn new_secret() -> Secret {
     let mut bytes = [0u8; SECRET_BYTES];
     rand::thread_rng().fill_bytes(&mut bytes);
     Secret::new(format!(

@@ -163,26 +163,20 @@ mod tests {
             );
         }
         assert_eq!(limiter.planned(), None);
-        assert_eq!(
-            limiter.admit(SITE, 120),
-            Admission::Admitted { remaining: 99 }
-        );
-        assert_eq!(
-            limiter.admit(SITE, 179),
-            Admission::Admitted { remaining: 98 }
-        );
-        assert_eq!(
-            limiter.admit(Some("site-2"), 179),
-            Admission::Admitted { remaining: 99 }
-        );
-        assert_eq!(
-            limiter.admit(SITE, 180),
-            Admission::Admitted { remaining: 99 }
-        );
-        assert_eq!(
-            limiter.admit(None, 180),
-            Admission::Admitted { remaining: 100 }
-        );
+        // (site, now, remaining after the call): a minute per site; no site, no count.
+        for (site, now, remaining) in [
+            (SITE, 120, 99),
+            (SITE, 179, 98),
+            (Some("site-2"), 179, 99),
+            (SITE, 180, 99),
+            (None, 180, 100),
+        ] {
+            assert_eq!(
+                limiter.admit(site, now),
+                Admission::Admitted { remaining },
+                "{site:?} at {now}"
+            );
+        }
     }
 
     #[test]

@@ -235,9 +235,11 @@ async fn bench_refresh(b: &Bench) {
             .instance
             .database
             .store_rotation(
-                id,
-                &sent,
-                row.lease_fence,
+                engine::db::Fenced {
+                    id,
+                    sent: Some(&sent),
+                    fence: row.lease_fence,
+                },
                 &rotation,
                 &event,
                 None,
@@ -1158,12 +1160,12 @@ async fn bench_search(b: &Bench) {
             let page = b
                 .instance
                 .engine
-                .dashboard_page(engine::db::PageQuery {
+                .dashboard_page(domain::PageQuery {
                     page: 0,
                     page_size: 100,
                     status: None,
                     search: Some(text.to_owned()),
-                    order: engine::db::PageOrder::Oldest,
+                    order: domain::PageOrder::Oldest,
                 })
                 .await
                 .expect("page");

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use app::model::SiteView;
+use domain::views::SiteView;
 use domain::ApiScope;
 use engine::service_api::handout::{DEFAULT_MIN_VALIDITY_SECS, MAX_MIN_VALIDITY_SECS};
 use engine::Engine;
@@ -83,7 +83,7 @@ pub async fn hand_out(
         )));
     }
     let token = engine.hand_out_access_token(id, min_validity, key).await?;
-    let view = app::api::integration_view(&engine, token.integration);
+    let view = engine.integration_view(token.integration);
     let answer = AccessTokenAnswer {
         access_token: token.token.expose().to_owned(),
         token_type: "Bearer",

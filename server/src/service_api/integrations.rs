@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use serde::Serialize;
 
-use app::model::IntegrationView;
+use domain::views::IntegrationView;
 use domain::{ApiScope, IntegrationId};
 use engine::listing::{cursor_after, parse_cursor, parse_limit, DEFAULT_LISTING_LIMIT};
 use engine::Engine;
@@ -101,7 +101,7 @@ pub async fn list(
         items: page
             .items
             .into_iter()
-            .map(|i| app::api::integration_view(&engine, i))
+            .map(|i| engine.integration_view(i))
             .collect(),
         next_cursor: page.next_after.map(cursor_after),
         total: page.total,
@@ -128,7 +128,7 @@ pub async fn one(
 ) -> Result<Json<IntegrationView>, ApiError> {
     caller.require(ApiScope::IntegrationsRead)?;
     let integration = engine.integration(super::integration_id(&id)?).await?;
-    Ok(Json(app::api::integration_view(&engine, integration)))
+    Ok(Json(engine.integration_view(integration)))
 }
 
 #[cfg(test)]

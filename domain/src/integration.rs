@@ -1,8 +1,8 @@
 //! The stored integration, as the engine sees it (tokens stay in the database
 //! and are never part of this type), with the deadlines Atlassian's rules give it.
 
-use domain::time::{CONSENT_LIFETIME_SECS, REFRESH_TOKEN_IDLE_SECS};
-use domain::{IntegrationId, UnixTime};
+use crate::time::{CONSENT_LIFETIME_SECS, REFRESH_TOKEN_IDLE_SECS};
+use crate::{IntegrationId, UnixTime};
 
 /// One Jira Cloud connection: one Atlassian account's grant and the sites it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,114 @@
+//! A webhook message: the [`Notice`] a change announces and the JSON body
+//! ([`Notice::body`]) stored once in the outbox and sent as is on every
+//! attempt. Standard Webhooks' envelope: `{"type", "timestamp", "data":
+//! {"integration", "reason", "message", "daysLeft"}}`, never a token.
+
+use serde_json::json;
+
+use crate::time::rfc3339;
+use crate::views::IntegrationView;
+use crate::{UnixTime, WebhookEvent};
+
+/// How long a message is retried before its delivery gives up.
+pub const DELIVERY_WINDOW_SECS: i64 = 24 * 3600;
+
+/// What a change announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub event: WebhookEvent,
+    /// A stable code for machines (`refresh_token_rejected`), when there is one.
+    pub reason: Option<String>,
+    /// The sentence for people. Never a token.
+    pub message: String,
+    /// For `integration.consent_expiring`: the threshold reached (30, 7 or 1).
+    pub days_left: Option<i64>,
+}
+
+impl Notice {
+    pub fn new(event: WebhookEvent, reason: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            event,
+            reason: reason.map(str::to_owned),
+            message: message.into(),
+            days_left: None,
+        }
+    }
+
+    /// The message's JSON body at `now`, with the integration as the
+    /// dashboard shows it (none for a test event).
+    pub fn body(&self, integration: Option<&IntegrationView>, now: UnixTime) -> String {
+        let mut data = json!({
+            "reason": self.reason,
+            "message": self.message,
+        });
+        if let Some(view) = integration {
+            data["integration"] = json!(view);
+        }
+        if let Some(days) = self.days_left {
+            data["daysLeft"] = json!(days);
+        }
+        json!({
+            "type": self.event.as_str(),
+            "timestamp": rfc3339(now),
+            "data": data,
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::IntegrationView;
+    use crate::{Integration, IntegrationId, RefreshPolicy, StatusRule};
+
+    #[test]
+    fn a_body_has_type_timestamp_and_data() {
+        let notice = Notice {
+            days_left: Some(7),
+            ..Notice::new(
+                WebhookEvent::ConsentExpiring,
+                Some("consent_expires_in_7_days"),
+                "Soon.",
+            )
+        };
+        let now = UnixTime(1_800_000_000);
+        let integration = Integration {
+            id: "3".parse::<IntegrationId>().expect("positive"),
+            account_id: "acc".into(),
+            account_name: "Ada".into(),
+            account_email: None,
+            scopes: vec!["read:jira-work".into()],
+            has_refresh_token: true,
+            expires_at: now + 3600,
+            access_token_lifetime: 3600,
+            is_active: true,
+            refresh_failures: 0,
+            last_refresh_at: None,
+            last_error: None,
+            refresh_token_issued_at: Some(now),
+            consented_at: now,
+            created_at: now,
+            disconnected_at: None,
+            sites: Vec::new(),
+        };
+        let rule = StatusRule {
+            margin_secs: 300,
+            policy: RefreshPolicy::Scheduled,
+        };
+        let view = IntegrationView::at(integration, now, rule);
+        let body: serde_json::Value =
+            serde_json::from_str(&notice.body(Some(&view), now)).expect("json");
+        assert_eq!(body["type"], "integration.consent_expiring");
+        assert_eq!(body["timestamp"], "2027-01-15T08:00:00Z");
+        assert_eq!(body["data"]["integration"]["id"], 3);
+        assert_eq!(body["data"]["integration"]["status"], "active");
+        assert_eq!(body["data"]["reason"], "consent_expires_in_7_days");
+        assert_eq!(body["data"]["message"], "Soon.");
+        assert_eq!(body["data"]["daysLeft"], 7);
+        let bare: serde_json::Value =
+            serde_json::from_str(&Notice::new(WebhookEvent::Test, None, "Hi").body(None, now))
+                .expect("json");
+        assert!(bare["data"].get("integration").is_none(), "{bare}");
+    }
+}

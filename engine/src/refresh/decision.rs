@@ -340,6 +340,19 @@ mod tests {
         })
     }
 
+    /// A first failure's decision: backed off 30 s, tokens kept, `result`.
+    fn first_failure(answer: &Result<TokenSet, ProviderError>, result: RefreshResult) -> Decision {
+        let d = decide(Attempt::Answered(answer), FIRST, NOW);
+        assert_eq!(
+            d.write,
+            Write::Failure {
+                retry_after: NOW + 30
+            }
+        );
+        assert_eq!(d.result, result);
+        d
+    }
+
     fn transient() -> Result<TokenSet, ProviderError> {
         Err(ProviderError::Transient {
             status: Some(502),
@@ -404,15 +417,8 @@ mod tests {
             status: 401,
             code: "access_denied".into(),
         });
-        let d = decide(Attempt::Answered(&answer), FIRST, NOW);
         // Backed off like any failure: a wrong secret must not hammer the provider.
-        assert_eq!(
-            d.write,
-            Write::Failure {
-                retry_after: NOW + 30
-            }
-        );
-        assert_eq!(d.result, RefreshResult::ConfigurationError);
+        let d = first_failure(&answer, RefreshResult::ConfigurationError);
         assert!(d.message.contains("JIRA_CLIENT_SECRET"));
     }
 
@@ -466,14 +472,7 @@ mod tests {
             code: "invalid_request".into(),
             description: "x".into(),
         });
-        let d = decide(Attempt::Answered(&answer), FIRST, NOW);
-        assert_eq!(
-            d.write,
-            Write::Failure {
-                retry_after: NOW + 30
-            }
-        );
-        assert_eq!(d.result, RefreshResult::ProviderError);
+        first_failure(&answer, RefreshResult::ProviderError);
     }
 
     #[test]

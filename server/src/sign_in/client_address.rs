@@ -99,29 +99,30 @@ mod tests {
         text.parse().expect("ip")
     }
 
+    /// Each `(peer, X-Forwarded-For, client)` as `proxies` sees it.
+    fn assert_clients(proxies: &TrustedProxies, cases: &[(&str, &str, &str)]) {
+        for (peer, forwarded_for, client) in cases {
+            assert_eq!(
+                proxies.client(ip(peer), forwarded_for),
+                ip(client),
+                "peer {peer}, X-Forwarded-For {forwarded_for:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_dual_stack_listener_still_knows_its_proxy_and_ports_are_dropped() {
         let proxies = TrustedProxies(Arc::new(vec![ip("127.0.0.1")]));
-        // The peer as a dual-stack socket reports it.
-        assert_eq!(
-            proxies.client(ip("::ffff:127.0.0.1"), "198.51.100.1"),
-            ip("198.51.100.1")
-        );
-        assert_eq!(
-            proxies.client(ip("127.0.0.1"), "198.51.100.1:5123"),
-            ip("198.51.100.1")
-        );
-        assert_eq!(
-            proxies.client(ip("127.0.0.1"), "[2001:db8::1]:443"),
-            ip("2001:db8::1")
-        );
-        assert_eq!(
-            proxies.client(ip("127.0.0.1"), "[2001:db8::2]"),
-            ip("2001:db8::2")
-        );
-        assert_eq!(
-            proxies.client(ip("127.0.0.1"), "::ffff:198.51.100.7"),
-            ip("198.51.100.7")
+        assert_clients(
+            &proxies,
+            &[
+                // The peer as a dual-stack socket reports it.
+                ("::ffff:127.0.0.1", "198.51.100.1", "198.51.100.1"),
+                ("127.0.0.1", "198.51.100.1:5123", "198.51.100.1"),
+                ("127.0.0.1", "[2001:db8::1]:443", "2001:db8::1"),
+                ("127.0.0.1", "[2001:db8::2]", "2001:db8::2"),
+                ("127.0.0.1", "::ffff:198.51.100.7", "198.51.100.7"),
+            ],
         );
     }
 
@@ -146,31 +147,21 @@ mod tests {
     #[test]
     fn only_trusted_proxies_are_looked_through() {
         let proxies = TrustedProxies(Arc::new(vec![ip("10.0.0.1"), ip("10.0.0.2")]));
-        // No proxy in front: the peer, whatever the header claims.
-        assert_eq!(
-            proxies.client(ip("203.0.113.9"), "198.51.100.1"),
-            ip("203.0.113.9")
-        );
-        // One proxy: the address it saw.
-        assert_eq!(
-            proxies.client(ip("10.0.0.1"), "198.51.100.1"),
-            ip("198.51.100.1")
-        );
-        // A client that forges a hop on the left does not choose its address.
-        assert_eq!(
-            proxies.client(ip("10.0.0.1"), "1.2.3.4, 198.51.100.1"),
-            ip("198.51.100.1")
-        );
-        // Two proxies in a row.
-        assert_eq!(
-            proxies.client(ip("10.0.0.1"), "198.51.100.1, 10.0.0.2"),
-            ip("198.51.100.1")
-        );
-        // A proxy that forwarded nothing: the proxy itself.
-        assert_eq!(proxies.client(ip("10.0.0.1"), ""), ip("10.0.0.1"));
-        assert_eq!(
-            proxies.client(ip("10.0.0.1"), "garbage, 10.0.0.2"),
-            ip("10.0.0.2")
+        assert_clients(
+            &proxies,
+            &[
+                // No proxy in front: the peer, whatever the header claims.
+                ("203.0.113.9", "198.51.100.1", "203.0.113.9"),
+                // One proxy: the address it saw.
+                ("10.0.0.1", "198.51.100.1", "198.51.100.1"),
+                // A client that forges a hop on the left does not choose its address.
+                ("10.0.0.1", "1.2.3.4, 198.51.100.1", "198.51.100.1"),
+                // Two proxies in a row.
+                ("10.0.0.1", "198.51.100.1, 10.0.0.2", "198.51.100.1"),
+                // A proxy that forwarded nothing: the proxy itself.
+                ("10.0.0.1", "", "10.0.0.1"),
+                ("10.0.0.1", "garbage, 10.0.0.2", "10.0.0.2"),
+            ],
         );
     }
 }

@@ -4,6 +4,9 @@
 //!
 //! Layout:
 //! - [`shell`] and [`App`] (this file): the HTML document and the page switch.
+//! - [`document`]: the one `<head>` every page carries, and the static
+//!   documents (sign-in, setup, settings, error pages) the server renders
+//!   with no WebAssembly.
 //! - [`address`]: which page the address names, and its query (no
 //!   client-side router: every link is a full page load).
 //! - [`model`]: the views the pages show (`domain::views`, the wire contract,
@@ -28,6 +31,7 @@ pub mod clock;
 pub mod components;
 pub mod countdown;
 pub mod dashboard_query;
+pub mod document;
 pub mod flash;
 pub mod live;
 pub mod model;
@@ -36,22 +40,20 @@ pub mod status;
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 
 use address::Page;
+use document::DocumentHead;
 
-/// The HTML document the server renders around [`App`].
+/// The HTML document the server renders around [`App`]: the product's one
+/// head ([`document::DocumentHead`]) with the hydration scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+            <DocumentHead>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
-                <MetaTags/>
-            </head>
+            </DocumentHead>
             <body>
                 <App/>
             </body>
@@ -66,14 +68,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     let address = address::provide_address();
-    provide_meta_context();
     clock::provide_clock();
     live::provide_live();
     mark_hydrated();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/jira-dashboard.css"/>
-        <Title text="Jira Integrations"/>
         {match address.page {
             Page::Dashboard => EitherOf3::A(view! { <pages::Dashboard/> }),
             Page::Integration(_) => EitherOf3::B(view! { <pages::IntegrationDetail/> }),

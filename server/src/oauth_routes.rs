@@ -176,20 +176,10 @@ pub fn error_page(status: StatusCode, sentence: &str) -> Response {
     error_page_titled(status, "Connection problem", sentence)
 }
 
-/// The product's error page: its stylesheet, `heading`, the sentence and a
-/// link back to the dashboard. Both texts are escaped.
+/// The product's error page (`app::pages::error_document`): `heading`, the
+/// sentence and a link back to the dashboard. Both texts are escaped.
 pub fn error_page_titled(status: StatusCode, heading: &str, sentence: &str) -> Response {
-    let heading = html_escape::encode_text(heading);
-    let escaped = html_escape::encode_text(sentence);
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{heading} - Jira Integrations</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/jira-dashboard.css\"></head>\
-         <body><main class=\"content\"><h1>{heading}</h1>\
-         <p class=\"error\" role=\"alert\">{escaped}</p>\
-         <p><a class=\"button primary\" href=\"/dashboard\">Back to the dashboard</a></p></main></body></html>"
-    );
+    let html = app::pages::error_document(heading, sentence);
     let mut response = (status, Html(html)).into_response();
     // An error is about this request only: never cached.
     response

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::components::AccountMenu;
 use crate::countdown::short_time;
+use crate::document::static_document;
 use crate::model::{
     AccountEventView, ApiKeyView, NewKeyView, NewWebhookView, SettingsView, UserView,
     WebhookEndpointView,
@@ -15,8 +16,7 @@ use domain::{ApiScope, Permission, Role, SettingsNotice, WebhookEvent};
 /// compiled into it (the page carries no hydration script): the settings and
 /// the sign-in pages cost the browser bundle nothing.
 pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>) -> String {
-    let owner = Owner::new();
-    owner.with(move || {
+    static_document("Settings", move || {
         let notice = notice.map(|n| {
             let class = if n.is_error() {
                 "flash failure"
@@ -49,33 +49,21 @@ pub fn settings_document(settings: SettingsView, notice: Option<SettingsNotice>)
             }
         });
         view! {
-            <!DOCTYPE html>
-            <html lang="en">
-                <head>
-                    <meta charset="utf-8"/>
-                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                    <title>"Settings - Jira Integrations"</title>
-                    <link rel="stylesheet" href="/pkg/jira-dashboard.css"/>
-                </head>
-                <body>
-                    <header class="app-header">
-                        <div class="brand">
-                            <a class="back" href="/dashboard">"← Dashboard"</a>
-                            <span class=mode_class data-testid="mode-badge">{mode.label()}</span>
-                        </div>
-                        <div class="header-actions"><AccountMenu viewer/></div>
-                    </header>
-                    <main class="content settings" id="main">
-                        <h1>"Settings"</h1>
-                        {notice}
-                        {created}
-                        {created_hook}
-                        <SettingsSections settings/>
-                    </main>
-                </body>
-            </html>
+            <header class="app-header">
+                <div class="brand">
+                    <a class="back" href="/dashboard">"← Dashboard"</a>
+                    <span class=mode_class data-testid="mode-badge">{mode.label()}</span>
+                </div>
+                <div class="header-actions"><AccountMenu viewer/></div>
+            </header>
+            <main class="content settings" id="main">
+                <h1>"Settings"</h1>
+                {notice}
+                {created}
+                {created_hook}
+                <SettingsSections settings/>
+            </main>
         }
-        .to_html()
     })
 }
 

@@ -1,32 +1,17 @@
-//! The HTML of `/login` and `/setup`: plain forms with the product's
-//! stylesheet, no WebAssembly (they work before it loads, and without it).
-//! Every text from a request is escaped.
+//! The answers of `/login` and `/setup`: their documents come from the `app`
+//! crate (`app::pages::sign_in_document` and the others: plain forms with the
+//! product's head, no WebAssembly), with the status and no caching.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-/// A whole page around `body`, never cached (it may carry a form's answer).
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} - Jira Integrations</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/jira-dashboard.css\"></head>\
-         <body><main class=\"content sign-in\"><h1>Jira Integrations</h1>{body}</main></body></html>",
-        title = text(title),
-    );
+/// A whole page, never cached (it may carry a form's answer).
+fn page(status: StatusCode, html: String) -> Response {
     let mut response = (status, Html(html)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn alert(sentence: Option<&str>) -> String {
-    sentence
-        .map(|s| format!("<p class=\"error\" role=\"alert\">{}</p>", text(s)))
-        .unwrap_or_default()
 }
 
 /// What the sign-in page shows besides its form.
@@ -43,54 +28,24 @@ pub struct SignInPage<'a> {
 
 /// `/login`: email, password, "Sign in".
 pub fn sign_in(p: SignInPage<'_>) -> Response {
-    let note = p
-        .note
-        .map(|n| format!("<p class=\"notice\" role=\"status\">{}</p>", text(n)))
-        .unwrap_or_default();
-    let body = format!(
-        "<h2>Sign in</h2>{note}{error}\
-         <form class=\"stacked-form\" method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
-         <label for=\"email\">Email</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus value=\"{email}\">\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button class=\"button primary\" type=\"submit\">Sign in</button></form>",
-        error = alert(p.error),
-        next = attr(p.next),
-        email = attr(p.email),
-    );
-    page(p.status, "Sign in", &body)
+    let html = app::pages::sign_in_document(app::pages::SignInView {
+        next: p.next,
+        email: p.email,
+        error: p.error,
+        note: p.note,
+    });
+    page(p.status, html)
 }
 
 /// `/setup?token=...`: the first administrator's email and password.
 pub fn setup(status: StatusCode, token: &str, email: &str, error: Option<&str>) -> Response {
-    let body = format!(
-        "<h2>Create the first administrator</h2>\
-         <p>No account exists yet. The account you create here is the dashboard's first \
-         administrator: it can add the other users in Settings.</p>{error}\
-         <form class=\"stacked-form\" method=\"post\" action=\"/setup\">\
-         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <label for=\"email\">Email</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus value=\"{email}\">\
-         <label for=\"password\">Password (at least {min} characters)</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"{min}\">\
-         <label for=\"confirm\">Password again</label>\
-         <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"{min}\">\
-         <button class=\"button primary\" type=\"submit\">Create administrator</button></form>",
-        error = alert(error),
-        token = attr(token),
-        email = attr(email),
-        min = engine::accounts::rules::MIN_PASSWORD_CHARS,
-    );
-    page(status, "Set up", &body)
+    page(status, app::pages::setup_document(token, email, error))
 }
 
 /// A setup link that opens nothing.
 pub fn setup_link_invalid(sentence: &str) -> Response {
-    let body = format!(
-        "<h2>Set up</h2>{}<p><a class=\"button primary\" href=\"/login\">Go to sign in</a></p>",
-        alert(Some(sentence))
-    );
-    page(StatusCode::NOT_FOUND, "Set up", &body)
+    page(
+        StatusCode::NOT_FOUND,
+        app::pages::setup_link_invalid_document(sentence),
+    )
 }

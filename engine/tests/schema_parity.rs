@@ -25,10 +25,6 @@ const BACKEND_SPECIFIC: &[(&str, &str)] = &[
         "sqlx's own bookkeeping: each backend's migration history, not the product's schema",
     ),
     (
-        "table sandbox_*",
-        "SQLite: the built-in sandbox's state, kept in the dashboard's SQLite file in sandbox mode",
-    ),
-    (
         "table integrations_search*",
         "SQLite: the FTS5 trigram table for the search box and its shadow tables \
          (_data, _idx, _content, _docsize, _config); PostgreSQL searches with a pg_trgm index instead",

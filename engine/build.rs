@@ -1,4 +1,6 @@
-// `sqlx::migrate!` embeds ../migrations at compile time: rebuild when it changes.
+// `sqlx::migrate!` embeds ../migrations and ../migrations-postgres at compile
+// time: rebuild when either changes.
 fn main() {
     println!("cargo:rerun-if-changed=../migrations");
+    println!("cargo:rerun-if-changed=../migrations-postgres");
 }

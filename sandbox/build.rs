@@ -1,5 +1,5 @@
-// `sqlx::migrate!` (in `persist::open_database`) embeds ../migrations at
+// `sqlx::migrate!` (in `persist::open_database`) embeds ./migrations at
 // compile time: rebuild when it changes.
 fn main() {
-    println!("cargo:rerun-if-changed=../migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }

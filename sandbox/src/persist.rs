@@ -1,7 +1,8 @@
 //! Optional persistence: the sandbox's grants, token families, refresh and
 //! access tokens (as SHA-256 digests) and clock offset in SQLite tables
-//! prefixed `sandbox_` (migration `*_sandbox_state.sql`). In sandbox mode the
-//! dashboard passes a pool on its own database, so a restart keeps every demo
+//! prefixed `sandbox_`, in a file of the sandbox's own, migrated from
+//! `sandbox/migrations`. In sandbox mode the dashboard opens one beside its
+//! database (`<database>-sandbox.db`), so a restart keeps every demo
 //! integration alive; without a pool the sandbox lives in memory.
 //!
 //! Write-through: the rules record each change in the store's journal; before
@@ -16,18 +17,29 @@
 //! Codes, request counters, pending faults and `/control/settings` switches
 //! are not stored: see the migration for why.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, SqlitePool};
 
 use crate::rules::{Change, Restored, TokenHash};
 
-/// Opens (creating when missing) the SQLite database at `url` for the sandbox
-/// alone (`SANDBOX_DATABASE_URL`) and runs the project's migrations, the
-/// sandbox's tables among them (the dashboard's too, unused: one migration
-/// history, so the same file could later serve the dashboard). Commits are
-/// fsynced (`synchronous = FULL`): no one else's commit makes them durable.
+/// The sandbox's tables, parents first.
+const TABLES: [&str; 6] = [
+    "sandbox_grants",
+    "sandbox_grant_sites",
+    "sandbox_families",
+    "sandbox_refresh_tokens",
+    "sandbox_access_tokens",
+    "sandbox_clock",
+];
+
+/// Opens (creating when missing) the sandbox's SQLite database at `url` and
+/// runs the sandbox's migrations (`sandbox/migrations`). A file made before
+/// the sandbox had migrations of its own recorded the dashboard's too: those
+/// are ignored. Commits are fsynced (`synchronous = FULL`): the dashboard
+/// stores what the sandbox answered, so the sandbox must not forget it.
 pub async fn open_database(url: &str) -> Result<SqlitePool, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -39,27 +51,92 @@ pub async fn open_database(url: &str) -> Result<SqlitePool, sqlx::Error> {
         .max_connections(1)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("../migrations").run(&pool).await?;
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(&pool).await?;
     Ok(pool)
 }
 
-/// A one-connection pool on the same (WAL) database file as `dashboard`, for
-/// the sandbox mounted inside the dashboard. Its commits are not fsynced
-/// (`synchronous = NORMAL`), and need not be: a commit survives a crash of the
-/// process as soon as it is done (it is in the write-ahead log), and the only
-/// client, the dashboard, stores what the sandbox answered with a FULL commit
-/// to the same log, whose fsync makes every earlier frame durable, the
-/// sandbox's first. A power cut can only lose a sandbox commit together with
-/// the dashboard's record of its answer; the dashboard still holds the
-/// previous refresh token, which the sandbox then still knows.
-pub fn sharing_wal_with(dashboard: &SqlitePool) -> SqlitePool {
-    let options = (*dashboard.connect_options())
-        .clone()
-        .synchronous(SqliteSynchronous::Normal);
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .test_before_acquire(false)
-        .connect_lazy_with(options)
+/// The SQLite file a database URL names, if it names one (not PostgreSQL,
+/// not in memory): where the dashboard keeps the sandbox's file beside.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    let name = file.as_os_str();
+    (!name.is_empty() && name != ":memory:").then(|| file.to_path_buf())
+}
+
+/// Moves the sandbox's state out of a dashboard database that still holds it
+/// (its tables were the dashboard's until its migration
+/// `20261210010000_sandbox_moves_out` dropped them): when the SQLite file
+/// `dashboard` has sandbox rows and the sandbox's database at `url` has none,
+/// copies them there, in one transaction. Call it before the dashboard's
+/// migrations run. Answers whether rows were copied; a dashboard file that is
+/// missing, already moved or never used in sandbox mode copies nothing and
+/// creates nothing.
+pub async fn carry_over(dashboard: &Path, url: &str) -> Result<bool, sqlx::Error> {
+    if !dashboard.is_file() {
+        return Ok(false);
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(dashboard)
+        .busy_timeout(std::time::Duration::from_secs(5));
+    let mut old = sqlx::SqliteConnection::connect_with(&options).await?;
+    let held: bool = sqlx::query_scalar(
+        "SELECT count(*) = 2 FROM sqlite_master WHERE type = 'table' AND name IN ('sandbox_grants', 'sandbox_clock')",
+    )
+    .fetch_one(&mut old)
+    .await?;
+    let used = held
+        && sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM sandbox_grants) OR EXISTS (SELECT 1 FROM sandbox_clock)",
+        )
+        .fetch_one(&mut old)
+        .await?;
+    old.close().await?;
+    if !used {
+        return Ok(false);
+    }
+    let pool = open_database(url).await?;
+    let mut conn = pool.acquire().await?;
+    let fresh: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM sandbox_grants) AND NOT EXISTS (SELECT 1 FROM sandbox_clock)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !fresh {
+        // Copied by an earlier start (or the sandbox's file has state of its
+        // own): never overwritten.
+        return Ok(false);
+    }
+    sqlx::query("ATTACH DATABASE ? AS dashboard")
+        .bind(dashboard.to_string_lossy().into_owned())
+        .execute(&mut *conn)
+        .await?;
+    let copied = async {
+        let mut tx = conn.begin().await?;
+        for table in TABLES {
+            // Same migration, same columns in the same order.
+            sqlx::query(&format!(
+                "INSERT INTO main.{table} SELECT * FROM dashboard.{table}"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    let detached = sqlx::query("DETACH DATABASE dashboard")
+        .execute(&mut *conn)
+        .await;
+    copied?;
+    detached?;
+    drop(conn);
+    pool.close().await;
+    Ok(true)
 }
 
 fn id(value: i64, table: &str) -> Result<usize, sqlx::Error> {

@@ -241,3 +241,51 @@ async fn a_rotation_that_cannot_be_stored_answers_500_and_is_stored_with_the_ret
     let (status, _) = restarted.refresh(&s(&body, "refresh_token")).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn state_kept_in_a_dashboard_database_carries_over_to_the_sandbox_file_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A dashboard database from before the sandbox had a file of its own:
+    // the same tables, written by a sandbox running on it.
+    let dashboard = dir.path().join("dashboard.db");
+    let old = persisted(&format!("sqlite://{}", dashboard.display()), T0).await;
+    let ada = old.connect(ALL_SCOPES).await;
+    let (status, refreshed) = old.refresh(&s(&ada, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let res = old
+        .http
+        .post(format!("{}/control/clock/advance", old.base))
+        .json(&json!({"secs": 60}))
+        .send()
+        .await
+        .expect("advance");
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let own = format!(
+        "sqlite://{}",
+        dir.path().join("dashboard-sandbox.db").display()
+    );
+    assert!(sandbox::persist::carry_over(&dashboard, &own)
+        .await
+        .expect("carry over"));
+    // Never twice: the sandbox's file now has state of its own.
+    assert!(!sandbox::persist::carry_over(&dashboard, &own)
+        .await
+        .expect("again"));
+    // Nothing to carry: no file is created.
+    let missing = dir.path().join("missing.db");
+    let elsewhere = format!("sqlite://{}", dir.path().join("elsewhere.db").display());
+    assert!(!sandbox::persist::carry_over(&missing, &elsewhere)
+        .await
+        .expect("missing"));
+    assert!(!dir.path().join("elsewhere.db").exists());
+
+    let moved = persisted(&own, T0).await;
+    assert_eq!(moved.sandbox.now(), T0 + 60, "the clock offset moved");
+    let (status, me) = moved
+        .get_with_token("/me", &s(&refreshed, "access_token"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (status, again) = moved.refresh(&s(&refreshed, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+}

@@ -163,7 +163,7 @@ impl Application {
             metrics: crate::metrics::recorder(),
         };
         let mut router = router(state);
-        // Its state in the same database: demo integrations survive a restart.
+        // Its state in a file of its own: demo integrations survive a restart.
         let sandbox = match config.sandbox_mode() {
             true => Some(sandbox_for(&config, clock, &db).await?),
             false => None,
@@ -283,6 +283,7 @@ async fn open_store(
     config: &Config,
     clock: &dyn Clock,
 ) -> Result<(Database, TokenVault), StartupError> {
+    carry_sandbox_state_over(config).await?;
     let db = Database::open(&config.database_url).await?;
     let vault = token_vault(config, &db)?;
     db.check_token_key(&vault, clock.now()).await?;
@@ -411,11 +412,41 @@ fn local_folder(config: &Config, db: &Database) -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::PathBuf::from("data"))
 }
 
+/// The built-in sandbox's own SQLite file beside the dashboard's:
+/// `data/dashboard.db` keeps it in `data/dashboard-sandbox.db`.
+fn sandbox_file_beside(dashboard: &std::path::Path) -> std::path::PathBuf {
+    let stem = dashboard
+        .file_stem()
+        .map_or_else(|| "dashboard".into(), |s| s.to_string_lossy());
+    dashboard.with_file_name(format!("{stem}-sandbox.db"))
+}
+
+/// Before the dashboard's SQLite database is migrated (which drops the
+/// sandbox's old tables there): any sandbox state it still holds moves to the
+/// sandbox's own file (see `sandbox::persist::carry_over`).
+async fn carry_sandbox_state_over(config: &Config) -> Result<(), StartupError> {
+    let Some(dashboard) = sandbox::persist::sqlite_file(&config.database_url) else {
+        return Ok(());
+    };
+    let into = sandbox_file_beside(&dashboard);
+    let moved = sandbox::persist::carry_over(&dashboard, &format!("sqlite://{}", into.display()))
+        .await
+        .map_err(sandbox::OpenError::Database)?;
+    if moved {
+        tracing::info!(
+            "the built-in sandbox's state moved from {} to {}",
+            dashboard.display(),
+            into.display()
+        );
+    }
+    Ok(())
+}
+
 /// The built-in sandbox: one registered client whose callback is ours; its
-/// state in the dashboard's SQLite database (tables `sandbox_*`), or on
-/// PostgreSQL in a SQLite file of its own (`data/sandbox.db`): the emulated
-/// Atlassian is one process's, not the cluster's (`scripts/cluster` runs it
-/// as its own process).
+/// state in a SQLite file of its own, beside the dashboard's SQLite database
+/// (`<name>-sandbox.db`), or on PostgreSQL in the data folder
+/// (`data/sandbox.db`): the emulated Atlassian is one process's, not the
+/// cluster's (`scripts/cluster` runs it as its own process).
 async fn sandbox_for(
     config: &Config,
     clock: Arc<dyn Clock>,
@@ -432,21 +463,23 @@ async fn sandbox_for(
         withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
         ..sandbox::Settings::default()
     };
-    let pool = match db.sqlite_pool() {
-        Some(dashboard) => sandbox::persist::sharing_wal_with(dashboard),
+    let path = match sandbox::persist::sqlite_file(&config.database_url) {
+        Some(dashboard) => sandbox_file_beside(&dashboard),
         None => {
-            tracing::warn!(
-                "sandbox mode on PostgreSQL: the built-in sandbox keeps its state in this process (DATA_DIR/sandbox.db); several processes sharing the database need a sandbox of their own (JIRA_* pointing at `cargo run -p sandbox`, as scripts/cluster does)"
-            );
+            if db.sqlite_pool().is_none() {
+                tracing::warn!(
+                    "sandbox mode on PostgreSQL: the built-in sandbox keeps its state in this process (DATA_DIR/sandbox.db); several processes sharing the database need a sandbox of their own (JIRA_* pointing at `cargo run -p sandbox`, as scripts/cluster does)"
+                );
+            }
             let folder = local_folder(config, db);
             // A missing folder makes the open below fail with a sentence.
             let _ = std::fs::create_dir_all(&folder);
-            let path = folder.join("sandbox.db");
-            sandbox::persist::open_database(&format!("sqlite://{}", path.display()))
-                .await
-                .map_err(sandbox::OpenError::Database)?
+            folder.join("sandbox.db")
         }
     };
+    let pool = sandbox::persist::open_database(&format!("sqlite://{}", path.display()))
+        .await
+        .map_err(sandbox::OpenError::Database)?;
     sandbox::Sandbox::open(
         vec![client],
         settings,

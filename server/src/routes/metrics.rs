@@ -31,8 +31,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use domain::{ApiScope, Status};
 use engine::Engine;
 
-use crate::service_api::caller::Caller;
-use crate::service_api::errors::ApiError;
+use crate::routes::v1::caller::Caller;
+use crate::routes::v1::errors::ApiError;
 
 /// The buckets of every `*_duration_seconds` histogram, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[

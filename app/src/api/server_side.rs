@@ -10,17 +10,15 @@ use engine::{Engine, EngineError};
 use crate::model::{AppInfo, Mode};
 
 /// The signed-in user the server's guard let through, if their role holds
-/// the permission [`super::PERMISSIONS`] gives the called function (the guard
-/// checked it already, from the same table; this is the second lock, and the
-/// server function's way to learn who acts). A function the table does not
-/// name is an administrator's.
-pub fn signed_in() -> Result<engine::accounts::User, ServerFnError> {
-    let parts = use_context::<http::request::Parts>();
-    let permission = parts
-        .as_ref()
-        .and_then(|parts| super::permission_of(parts.uri.path()))
-        .unwrap_or(domain::Permission::Administer);
-    let user = parts.and_then(|parts| parts.extensions.get::<engine::accounts::User>().cloned());
+/// the permission [`super::PERMISSIONS`] gives the server function at
+/// `function` (its `ServerFn::PATH`; the guard checked it already, from the
+/// same table, when it was called over HTTP; this is the second lock, for a
+/// page's render too, and the server function's way to learn who acts). A
+/// function the table does not name is an administrator's.
+pub fn signed_in(function: &str) -> Result<engine::accounts::User, ServerFnError> {
+    let permission = super::permission_of(function).unwrap_or(domain::Permission::Administer);
+    let user = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<engine::accounts::User>().cloned());
     match user {
         None => Err(client_error(
             http::StatusCode::UNAUTHORIZED,

@@ -9,8 +9,8 @@
 //! - operator (`Operate`): the OAuth connect flow;
 //! - administrator (`Administer`): the settings forms, the sandbox's controls,
 //!   and any address or method not declared here;
-//! - service API: `/v1` and `/metrics` authenticate by API key, not session;
-//!   each handler names the scope its key must hold (`routes::v1::caller`).
+//! - service API: `/v1` and `/metrics` authenticate by API key, not session,
+//!   each route with the scope its key must hold ([`NeedsScope`]).
 
 use app::shell;
 use axum::handler::Handler;
@@ -18,12 +18,14 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Redirect;
 use axum::routing::{any, get, post};
 use axum::Router;
+use domain::ApiScope::{IntegrationsRead, MetricsRead, Proxy, TokensRead};
 use domain::Permission::{Administer, Operate, Read};
 use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes};
 
 use crate::errors::plain_errors_as_pages;
 use crate::guard::access::{self, Needs};
+use crate::routes::v1::caller::NeedsScope;
 use crate::routes::{events, metrics, oauth, probes, settings, sign_in, v1};
 use crate::state::AppState;
 
@@ -36,7 +38,7 @@ pub fn router(state: AppState, sandbox: Option<Router>) -> Router {
         .merge(viewer(&public))
         .merge(operator(&public))
         .merge(administrator(&public))
-        .merge(service_api())
+        .merge(service_api(&state))
         .merge(pages_and_server_functions(&state))
         // Files, or the app's own 404 page (rendered with the same context,
         // so its inline scripts carry a nonce its policy names): the files
@@ -132,25 +134,44 @@ fn administrator(public: &crate::guard::access::PublicOrigin) -> Router<AppState
         ))
 }
 
-/// The programs: an API key, not a session (`routes::v1::caller`), with the
-/// scope each handler names: `integrations:read` for the views, `tokens:read`
-/// for fresh access tokens, `proxy` for the proxy, `metrics:read` for
-/// `/metrics`. The OpenAPI document and unknown `/v1` paths are open.
-fn service_api() -> Router<AppState> {
+/// The programs: an API key, not a session, holding the scope each route
+/// names (`routes::v1::caller`): its views, fresh access tokens, the proxy,
+/// `/metrics`. The scope guards each method router, so a method a path does
+/// not serve is `405` before any key is looked up. The OpenAPI document and
+/// unknown `/v1` paths are open.
+fn service_api(state: &AppState) -> Router<AppState> {
+    let scope = |scope| {
+        from_fn_with_state(
+            NeedsScope {
+                engine: state.engine.clone(),
+                scope,
+            },
+            v1::caller::require,
+        )
+    };
     Router::new()
-        .route("/v1/openapi.json", get(v1::openapi::document))
-        .route("/v1/integrations", get(v1::integrations::list))
-        .route("/v1/integrations/{id}", get(v1::integrations::one))
+        .route(
+            "/v1/integrations",
+            get(v1::integrations::list).route_layer(scope(IntegrationsRead)),
+        )
+        .route(
+            "/v1/integrations/{id}",
+            get(v1::integrations::one).route_layer(scope(IntegrationsRead)),
+        )
         .route(
             "/v1/integrations/{id}/access-token",
-            post(v1::access_token::hand_out),
+            post(v1::access_token::hand_out).route_layer(scope(TokensRead)),
         )
         .route(
             "/v1/integrations/{id}/proxy/{*path}",
-            any(v1::proxy::forward),
+            any(v1::proxy::forward).route_layer(scope(Proxy)),
         )
+        .route(
+            "/metrics",
+            get(metrics::scrape).route_layer(scope(MetricsRead)),
+        )
+        .route("/v1/openapi.json", get(v1::openapi::document))
         .route("/v1/{*rest}", any(v1::unknown))
-        .route("/metrics", get(metrics::scrape))
 }
 
 /// The pages Leptos renders, each whole before it is sent (the app has no

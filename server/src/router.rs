@@ -164,7 +164,8 @@ fn service_api(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/v1/integrations/{id}/proxy/{*path}",
-            any(v1::proxy::forward).route_layer(scope(Proxy)),
+            // `any` serves every method (no 405 to keep): `layer`, not `route_layer`.
+            any(v1::proxy::forward).layer(scope(Proxy)),
         )
         .route(
             "/metrics",

@@ -4,23 +4,21 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::shell;
 use axum::Router;
 use engine::oauth::{AtlassianClient, ProviderSettings};
 use engine::vault::VaultError;
 use engine::{
     Clock, Database, DatabaseError, Engine, EngineSettings, Secret, SystemClock, TokenVault,
 };
-use leptos::config::{Env, LeptosOptions};
-use leptos::prelude::provide_context;
-use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
-use crate::hosts::ServedHosts;
-use crate::live_events::LiveSettings;
-use crate::routes;
-use crate::sign_in::{self, access::PublicOrigin, client_address::TrustedProxies};
+use crate::guard::access::PublicOrigin;
+use crate::guard::hosts::ServedHosts;
+use crate::routes::events::streams::LiveStreams;
+use crate::routes::events::LiveSettings;
+use crate::session::{self, client_address::TrustedProxies};
+use crate::state::{leptos_options, AppState};
 
 /// Why the server could not start: one sentence naming the setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -46,20 +44,6 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// Everything the axum handlers share.
-#[derive(Clone, axum::extract::FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub engine: Engine,
-    pub public: PublicOrigin,
-    pub proxies: TrustedProxies,
-    pub live: LiveSettings,
-    /// The service API's HTTP client towards Jira.
-    pub proxy: crate::service_api::ProxyClient,
-    /// What `/metrics` renders.
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// A server ready to serve: its listener is bound, its database migrated.
@@ -148,41 +132,35 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options(bound),
             engine: engine.clone(),
-            public: public.clone(),
+            public,
             proxies: TrustedProxies(Arc::new(config.trusted_proxies.clone())),
             live: LiveSettings {
                 stopping: stopping.subscribe(),
                 heartbeat: std::time::Duration::from_secs(u64::from(config.live_heartbeat_secs)),
-                streams: crate::live_streams::LiveStreams::new(
+                streams: LiveStreams::new(
                     usize::try_from(config.live_streams_per_user).unwrap_or(usize::MAX),
                     usize::try_from(config.live_streams_max).unwrap_or(usize::MAX),
                 ),
             },
-            proxy: crate::service_api::ProxyClient::new()
+            proxy: crate::routes::v1::ProxyClient::new()
                 .map_err(|e| StartupError::HttpClient(e.to_string()))?,
-            metrics: crate::metrics::recorder(),
+            metrics: crate::routes::metrics::recorder(),
         };
-        let mut router = router(state);
         // Its state in a file of its own: demo integrations survive a restart.
         let sandbox = match config.sandbox_mode() {
             true => Some(sandbox_for(&config, clock, &db).await?),
             false => None,
         };
-        if let Some(sandbox) = &sandbox {
-            // The emulator lives in this process, under /sandbox, on the same
-            // clock, behind the same layers as everything else.
-            router = router.nest_service("/sandbox", sandbox.router());
-        }
-        let sessions = sign_in::session_store(db.backend())
+        let router = crate::router::router(state, sandbox.as_ref().map(sandbox::Sandbox::router));
+        let sessions = session::session_store(db.backend())
             .await
             .map_err(|e| StartupError::Sessions(e.to_string()))?;
         let router = with_layers(
             router,
             Guards {
-                public,
                 hosts: ServedHosts::new(config.served_hosts()),
                 https: config.secure_cookies(),
-                auth: sign_in::auth_layer(engine.clone(), sessions, config.secure_cookies()),
+                auth: session::auth_layer(engine.clone(), sessions, config.secure_cookies()),
                 hop_tickets: engine.hop_tickets(),
             },
         );
@@ -302,28 +280,6 @@ pub async fn clear_sign_in_throttle(config: &Config, email: &str) -> Result<u64,
 pub async fn reseal_tokens(config: &Config) -> Result<u64, StartupError> {
     let (db, vault) = open_store(config, &SystemClock).await?;
     Ok(db.reseal_tokens(&vault).await?)
-}
-
-/// Site options: cargo-leptos passes them as `LEPTOS_*` variables; a server run
-/// by hand (or by tests) falls back to the workspace's values.
-fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let env = match var("LEPTOS_ENV", "PROD").to_ascii_uppercase().as_str() {
-        "DEV" | "DEVELOPMENT" => Env::DEV,
-        _ => Env::PROD,
-    };
-    LeptosOptions::builder()
-        .output_name(var("LEPTOS_OUTPUT_NAME", "jira-dashboard"))
-        .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
-        .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
-        .site_addr(addr)
-        .reload_port(
-            var("LEPTOS_RELOAD_PORT", "3001")
-                .parse::<u32>()
-                .unwrap_or(3001),
-        )
-        .env(env)
-        .build()
 }
 
 /// The token key: `TOKEN_ENCRYPTION_KEY`, or in sandbox mode a key file kept
@@ -505,84 +461,26 @@ async fn first_admin(config: &Config, engine: &Engine) -> Result<Option<String>,
         .map_err(|e| StartupError::Accounts(e.to_string()))
 }
 
-/// The pages Leptos renders, each whole before it is sent (the app has no
-/// client-side router: see `app::address`).
-fn page_routes() -> Vec<AxumRouteListing> {
-    ["/dashboard", "/integrations/{id}"]
-        .into_iter()
-        .map(|path| {
-            AxumRouteListing::new(
-                path.to_owned(),
-                leptos_router::SsrMode::Async,
-                [leptos_router::Method::Get],
-                Vec::new(),
-            )
-        })
-        .collect()
-}
-
-fn router(state: AppState) -> Router {
-    let routes = page_routes();
-    let engine = state.engine.clone();
-    let context = move || {
-        provide_context(engine.clone());
-        page_policy_with_nonce();
-    };
-    Router::new()
-        .merge(routes::plain_routes())
-        .merge(crate::service_api::routes())
-        .merge(sign_in::routes::routes())
-        .merge(crate::settings_routes::routes())
-        .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
-        // Files, or the app's own 404 page (rendered with the same context,
-        // so its inline scripts carry a nonce its policy names).
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
-        .with_state(state)
-}
-
-/// A page Leptos renders carries inline scripts with the render's nonce: its
-/// Content-Security-Policy names that nonce. (Server-function calls have none.)
-fn page_policy_with_nonce() {
-    if let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        if let Ok(value) =
-            axum::http::HeaderValue::from_str(&crate::security_headers::page_policy(&nonce))
-        {
-            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
-        }
-    }
-}
-
-/// What the guards need: where people reach the dashboard, the names it
-/// answers to, and the session layer.
+/// What the guards need: the names it answers to, and the session layer.
 struct Guards {
-    public: PublicOrigin,
     hosts: ServedHosts,
     /// Served over https: browsers are told to keep to it (HSTS).
     https: bool,
-    auth: axum_login::AuthManagerLayer<sign_in::Backend, sign_in::session_store::Sessions>,
+    auth: axum_login::AuthManagerLayer<session::Backend, session::store::Sessions>,
     /// The hop tickets the start handler issues and the cross-site guard spends.
-    hop_tickets: crate::cross_site::HopTickets,
+    hop_tickets: crate::guard::cross_site::HopTickets,
 }
 
 /// The layers around every route, the sandbox's included, innermost first.
 fn with_layers(router: Router, guards: Guards) -> Router {
     let router = router
         .layer(axum::middleware::from_fn(
-            crate::bad_input::bad_arguments_are_400,
+            crate::guard::bad_input::bad_arguments_are_400,
         ))
-        // Who may pass, by session and role (needs the session layer, outside it).
-        .layer(axum::middleware::from_fn_with_state(
-            guards.public,
-            sign_in::access::guard,
+        // Plain paths only; who may pass is declared per group of routes
+        // (`crate::router`), inside the session layer.
+        .layer(axum::middleware::from_fn(
+            crate::guard::access::plain_paths_only,
         ))
         .layer(guards.auth);
     with_outer_layers(router, guards.hosts, guards.https)
@@ -595,23 +493,23 @@ fn with_layers(router: Router, guards: Guards) -> Router {
 fn with_outer_layers(router: Router, hosts: ServedHosts, https: bool) -> Router {
     let router = router
         .layer(axum::middleware::from_fn(
-            crate::cross_site::reject_cross_site,
+            crate::guard::cross_site::reject_cross_site,
         ))
         // Only our own names (DNS rebinding), before anything else looks at the request.
         .layer(axum::middleware::from_fn_with_state(
             hosts,
-            crate::hosts::only_served_hosts,
+            crate::guard::hosts::only_served_hosts,
         ))
         // A panic is logged and answered with a generic page, never its text;
         // inside the header layers (the page carries them too) and the trace
         // layer (it is traced as a 500).
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            crate::oauth_routes::panic_page,
+            crate::errors::panic_page,
         ));
-    crate::security_headers::with_security_headers(router, https)
+    crate::guard::security_headers::with_security_headers(router, https)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         // Every answer counted, refusals by the layers above included.
-        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(crate::routes::metrics::track))
 }
 
 /// The span of one request: its method and path, never its query string (the

@@ -1,49 +1,43 @@
 //! The dashboard's server: reads the configuration, opens the database, wires
 //! the Leptos app and the plain HTTP routes into one axum router, and serves it.
 //!
-//! Layout:
+//! Where things live:
 //! - [`config`]: every setting, a flag and an environment variable (clap), validated.
-//! - [`application`]: [`Application::build`] binds (port 0 in tests) and assembles the router.
-//! - [`routes`]: the plain HTTP routes (`/`, `/healthz`, `/readyz`, `/metrics`).
-//! - [`oauth_routes`]: `/oauth/start` and `/oauth/callback`.
-//! - [`sign_in`]: sessions, `/login`, `/logout`, `/setup`, and the guard that
-//!   checks every request's session and role.
-//! - [`settings_routes`]: the forms of `/settings` (users, roles, own password).
-//! - [`live_events`]: `GET /events`, the server-sent stream of every change;
-//!   [`live_streams`]: how many may be open, per user and per process.
-//! - [`metrics`]: `GET /metrics` (Prometheus text, `metrics:read` keys) and
-//!   the HTTP request counter around every route.
-//! - [`service_api`]: `/v1`, for the programs that call Jira: API keys, views,
-//!   fresh access tokens, the proxy and its OpenAPI document.
-//! - [`hosts`]: only the public host and the loopback names are served (421 otherwise).
-//! - [`security_headers`]: CSP (with the render's nonce on Leptos pages), nosniff, referrer policy.
-//! - [`cross_site`]: the middleware that refuses cross-site state changes.
-//! - [`bad_input`]: the middleware that answers unreadable server-function arguments with 400.
+//! - [`application`]: [`Application::build`] binds (port 0 in tests), builds
+//!   the [`state`] and wraps the [`router`] in the guards' layers.
+//! - [`state`]: [`state::AppState`], what every handler shares.
+//! - [`router`]: every path the server answers, grouped by who may call it;
+//!   each group's permission is declared once, beside its routes. The server
+//!   functions' permissions are `app::api::PERMISSIONS`.
+//! - [`routes`]: the handlers: probes, OAuth, sign-in, settings, live events,
+//!   metrics, and `v1`, the service API for the programs that call Jira.
+//! - [`guard`]: the middleware in front of them: access (session and role),
+//!   hosts, cross-site refusal, security headers, bad server-function input.
+//! - [`session`]: sessions in the database, `axum-login`'s backend, the
+//!   sign-in throttle's client address and known-device cookie.
+//! - [`errors`]: the product's error page and the answer to a panic.
 //! - `local_instance` (feature `local-instance`): a whole dashboard on a free
 //!   port with a throw-away database, for the integration tests and the benchmark.
 //! - `local_cluster` (feature `local-instance`): several `server` processes on
 //!   one PostgreSQL database with a standalone sandbox (cluster tests, `bench replicas`).
 //!
+//! Imports run one way: `application` -> `router` -> `state` -> `routes` ->
+//! `guard` / `session` / `errors`; no route file imports the state or the router.
+//!
 //! `main.rs` stays thin: parse, build, serve; any start-up error is one line.
 
 pub mod application;
-pub mod bad_input;
 pub mod config;
-pub mod cross_site;
-pub mod hosts;
-pub mod live_events;
-pub mod live_streams;
+pub mod errors;
+pub mod guard;
 #[cfg(feature = "local-instance")]
 pub mod local_cluster;
 #[cfg(feature = "local-instance")]
 pub mod local_instance;
-pub mod metrics;
-pub mod oauth_routes;
+pub mod router;
 pub mod routes;
-pub mod security_headers;
-pub mod service_api;
-pub mod settings_routes;
-pub mod sign_in;
+pub mod session;
+pub mod state;
 
 pub use application::{Application, StartupError};
 pub use config::Config;

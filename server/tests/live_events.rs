@@ -128,7 +128,7 @@ async fn the_stream_ends_cleanly_when_the_server_stops() {
 #[tokio::test]
 async fn one_user_holds_a_bounded_number_of_streams() {
     let app = TestApp::spawn().await;
-    let per_user = server::live_streams::STREAMS_PER_USER;
+    let per_user = server::routes::events::streams::STREAMS_PER_USER;
     let mut open = Vec::new();
     for _ in 0..per_user {
         let mut stream = Stream::open(&app.http, app.url("/events")).await;

@@ -432,7 +432,7 @@ async fn a_proxy_key_cannot_reach_a_standalone_sandboxs_open_controls() {
 
 #[test]
 fn only_jiras_rest_paths_are_jira_paths() {
-    use server::service_api::proxy::is_jira_path;
+    use server::routes::v1::proxy::is_jira_path;
     for jira in [
         "ex/jira/11111111-aaaa-4aaa-8aaa-111111111111/rest/api/3/myself",
         "ex/jira/abc/rest/agile/1.0/board",

@@ -817,12 +817,12 @@ async fn paths_that_try_to_leave_the_jira_api_are_refused() {
     );
     // The proxy's own check, whatever reaches it.
     let base = url::Url::parse("https://api.atlassian.com/").expect("url");
-    assert!(server::service_api::proxy::upstream_url(&base, "me", None).is_some());
+    assert!(server::routes::v1::proxy::upstream_url(&base, "me", None).is_some());
     for escape in [
         "", "/x", "a//b", "a/../b", "a:b/c", "x@y", "a%2Fb", "a?b", "a#b",
     ] {
         assert!(
-            server::service_api::proxy::upstream_url(&base, escape, None).is_none(),
+            server::routes::v1::proxy::upstream_url(&base, escape, None).is_none(),
             "{escape}"
         );
     }

@@ -1424,3 +1424,111 @@ async fn a_password_change_keeps_this_browser_known() {
         .expect("user");
     assert!(user.knows_device(&value, app.engine.now()));
 }
+
+/// Who may call what, route by route: the table the guard's `rule_for` unit
+/// test held before each permission was declared beside its routes
+/// (`server::router`), asked over HTTP. `Open` lets a stranger through;
+/// otherwise the least role that holds the permission passes and the one
+/// below it (a stranger for `Read`) is refused by the guard.
+#[tokio::test]
+async fn every_route_has_its_rule() {
+    #[derive(Debug, Clone, Copy)]
+    enum Rule {
+        Open,
+        Needs(Permission),
+    }
+    use domain::Permission::{self, *};
+    use Rule::*;
+    let app = TestApp::spawn().await;
+    let viewer = user(&app, "vera@example.com", "viewer").await;
+    let operator = user(&app, "otto@example.com", "operator").await;
+    let stranger = anonymous();
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    let table = [
+        (&get, "/login", Open),
+        (&post, "/login", Open),
+        (&get, "/setup", Open),
+        (&get, "/healthz", Open),
+        (&get, "/pkg/jira-dashboard.css", Open),
+        (&post, "/sandbox/oauth/token", Open),
+        (&get, "/sandbox/authorize", Open),
+        (&post, "/sandbox/authorize", Open),
+        (&get, "/sandbox/me", Open),
+        (&get, "/sandbox/ex/jira/abc/rest/api/3/myself", Open),
+        (&post, "/sandbox/control/settings", Needs(Administer)),
+        (&post, "/sandbox/control/faults", Needs(Administer)),
+        (&post, "/sandbox/control/clock/advance", Needs(Administer)),
+        (&post, "/sandbox/control/jira-rate-limit", Needs(Administer)),
+        (&post, "/sandbox/control/grants/x/revoke", Needs(Administer)),
+        (&get, "/sandbox/control/stats", Needs(Administer)),
+        (&get, "/sandbox/control", Needs(Administer)),
+        (&get, "/sandbox/controls", Open),
+        (&get, "/", Needs(Read)),
+        (&get, "/dashboard", Needs(Read)),
+        (&get, "/integrations/3", Needs(Read)),
+        (&get, "/settings", Needs(Read)),
+        (&post, "/settings/password", Needs(Read)),
+        (&post, "/api/dashboard_page", Needs(Read)),
+        (&post, "/api/fleet_summary", Needs(Read)),
+        (&get, "/oauth/start", Needs(Operate)),
+        (&get, "/oauth/callback", Needs(Operate)),
+        (&post, "/api/refresh_integration", Needs(Operate)),
+        (&post, "/api/disconnect_integration", Needs(Operate)),
+        (&post, "/api/test_connection", Needs(Operate)),
+        (&post, "/settings/users", Needs(Administer)),
+        (&post, "/settings/users/2/role", Needs(Administer)),
+        // Deny by default: an unknown server function, an unknown POST.
+        (&post, "/api/something_new", Needs(Administer)),
+        (&post, "/dashboard", Needs(Administer)),
+        // Look-alikes are not the open paths.
+        (&get, "/sandboxed", Needs(Read)),
+        (&get, "/v1/integrations", Open),
+        (&get, "/metrics", Open),
+        (&get, "/readyz", Open),
+        (&post, "/v1/integrations/1/access-token", Open),
+        (&get, "/v1x", Needs(Read)),
+        // Last: it ends the viewer's session.
+        (&post, "/logout", Needs(Read)),
+    ];
+    for (method, path, rule) in table {
+        let (below, holder) = match rule {
+            Open => (None, &stranger),
+            Needs(Read) => (Some(&stranger), &viewer),
+            Needs(Operate) => (Some(&viewer), &operator),
+            Needs(Administer) => (Some(&operator), &app.http),
+        };
+        let ask = |client: &reqwest::Client| {
+            client
+                .request(method.clone(), app.url(path))
+                .form(&[("x", "")])
+                .send()
+        };
+        let holder_answer = ask(holder).await.expect("answer");
+        assert!(
+            !refused_by_guard(holder_answer).await,
+            "{method} {path} ({rule:?}) refused the role that holds it"
+        );
+        if let Some(below) = below {
+            let answer = ask(below).await.expect("answer");
+            assert!(
+                refused_by_guard(answer).await,
+                "{method} {path} ({rule:?}) let the role below through"
+            );
+        }
+    }
+}
+
+/// The guard's refusals: to sign in first (a redirect or `401` JSON), or
+/// that the role may not (`403`); not the service API's own `401`.
+async fn refused_by_guard(res: reqwest::Response) -> bool {
+    let status = res.status();
+    let to_login = location(&res).contains("/login?");
+    let body = res.text().await.unwrap_or_default();
+    match status {
+        StatusCode::SEE_OTHER => to_login,
+        StatusCode::UNAUTHORIZED => body.contains("Sign in first"),
+        StatusCode::FORBIDDEN => body.contains("may not"),
+        _ => false,
+    }
+}

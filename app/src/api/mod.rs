@@ -7,12 +7,41 @@ mod server_side;
 #[cfg(feature = "ssr")]
 pub use server_side::app_info;
 
+use domain::Permission;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::model::{
     AppInfo, ConnectionTestView, DashboardPageView, FleetSummaryView, IntegrationDetailView,
     IntegrationView, RefreshOutcomeView,
 };
+
+/// Who may call each server function: the one table the server's guard
+/// checks (`server::router`, before the function runs) and the functions
+/// read back through `server_side::signed_in` (to learn who acts). A server
+/// function missing here is an administrator's alone; a test in the server
+/// walks every registered server function and fails on one missing here.
+pub const PERMISSIONS: &[(&str, Permission)] = &[
+    (<ListIntegrations as ServerFn>::PATH, Permission::Read),
+    (<DashboardPage as ServerFn>::PATH, Permission::Read),
+    (<FleetSummary as ServerFn>::PATH, Permission::Read),
+    (<FetchAppInfo as ServerFn>::PATH, Permission::Read),
+    (<IntegrationDetail as ServerFn>::PATH, Permission::Read),
+    (<RefreshIntegration as ServerFn>::PATH, Permission::Operate),
+    (
+        <DisconnectIntegration as ServerFn>::PATH,
+        Permission::Operate,
+    ),
+    (<TestConnection as ServerFn>::PATH, Permission::Operate),
+];
+
+/// The permission the server function at `path` needs, from [`PERMISSIONS`].
+pub fn permission_of(path: &str) -> Option<Permission> {
+    PERMISSIONS
+        .iter()
+        .find(|(known, _)| *known == path)
+        .map(|(_, permission)| *permission)
+}
 
 /// The connected integrations as views (never a token), oldest first, a
 /// bounded page at a time: `limit` of them (default 100, at most 500) with
@@ -29,7 +58,7 @@ pub async fn list_integrations(
     // Text, read here: a bad number gets this product's sentence, not the
     // form decoder's.
     use engine::listing::{parse_after, parse_limit, DEFAULT_LISTING_LIMIT};
-    server_side::signed_in(domain::Permission::Read)?;
+    server_side::signed_in(ListIntegrations::PATH)?;
     let engine = server_side::engine()?;
     let bad = |e: engine::listing::ListingError| {
         server_side::client_error(http::StatusCode::BAD_REQUEST, e.to_string())
@@ -68,7 +97,7 @@ pub async fn dashboard_page(
     sort: Option<String>,
 ) -> Result<DashboardPageView, ServerFnError> {
     use crate::model::Status;
-    server_side::signed_in(domain::Permission::Read)?;
+    server_side::signed_in(DashboardPage::PATH)?;
     let engine = server_side::engine()?;
     let status = match status.as_deref() {
         None | Some("") | Some("all") => None,
@@ -133,7 +162,7 @@ pub async fn dashboard_page(
 /// summary above the cards).
 #[server(endpoint = "fleet_summary")]
 pub async fn fleet_summary() -> Result<FleetSummaryView, ServerFnError> {
-    server_side::signed_in(domain::Permission::Read)?;
+    server_side::signed_in(FleetSummary::PATH)?;
     let engine = server_side::engine()?;
     let summary = engine
         .fleet_summary()
@@ -148,7 +177,7 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// The mode (sandbox or Atlassian), the refresh margin and the server's clock.
 #[server(endpoint = "app_info")]
 pub async fn fetch_app_info() -> Result<AppInfo, ServerFnError> {
-    server_side::signed_in(domain::Permission::Read)?;
+    server_side::signed_in(FetchAppInfo::PATH)?;
     let engine = server_side::engine()?;
     Ok(server_side::app_info(&engine))
 }
@@ -156,7 +185,7 @@ pub async fn fetch_app_info() -> Result<AppInfo, ServerFnError> {
 /// Disconnects integration `id`: its tokens are deleted, its events kept.
 #[server(endpoint = "disconnect_integration")]
 pub async fn disconnect_integration(id: i64) -> Result<(), ServerFnError> {
-    let user = server_side::signed_in(domain::Permission::Operate)?;
+    let user = server_side::signed_in(DisconnectIntegration::PATH)?;
     let engine = server_side::engine()?;
     engine
         .disconnect(server_side::integration_id(id)?, &user.actor())
@@ -167,7 +196,7 @@ pub async fn disconnect_integration(id: i64) -> Result<(), ServerFnError> {
 /// Refreshes integration `id` now (or joins the refresh already in flight).
 #[server(endpoint = "refresh_integration")]
 pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFnError> {
-    let user = server_side::signed_in(domain::Permission::Operate)?;
+    let user = server_side::signed_in(RefreshIntegration::PATH)?;
     let engine = server_side::engine()?;
     let refreshed = engine
         .refresh_integration(server_side::integration_id(id)?, &user.actor())
@@ -185,7 +214,7 @@ pub async fn refresh_integration(id: i64) -> Result<RefreshOutcomeView, ServerFn
 #[server(endpoint = "test_connection")]
 pub async fn test_connection(id: i64) -> Result<ConnectionTestView, ServerFnError> {
     use engine::connection_test::ConnectionTestError;
-    let user = server_side::signed_in(domain::Permission::Operate)?;
+    let user = server_side::signed_in(TestConnection::PATH)?;
     let engine = server_side::engine()?;
     match engine
         .test_connection(server_side::integration_id(id)?, &user.actor())
@@ -211,7 +240,7 @@ pub async fn test_connection(id: i64) -> Result<ConnectionTestView, ServerFnErro
 /// One integration with its event log (newest first), for `/integrations/{id}`.
 #[server(endpoint = "integration_detail")]
 pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, ServerFnError> {
-    server_side::signed_in(domain::Permission::Read)?;
+    server_side::signed_in(IntegrationDetail::PATH)?;
     let engine = server_side::engine()?;
     let detail = engine
         .integration_detail(server_side::integration_id(id)?)

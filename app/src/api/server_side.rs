@@ -10,9 +10,13 @@ use engine::{Engine, EngineError};
 use crate::model::{AppInfo, Mode};
 
 /// The signed-in user the server's guard let through, if their role holds
-/// `permission` (the guard checked it already; this is the second lock, and
-/// the server function's way to learn who acts).
-pub fn signed_in(permission: domain::Permission) -> Result<engine::accounts::User, ServerFnError> {
+/// the permission [`super::PERMISSIONS`] gives the server function at
+/// `function` (its `ServerFn::PATH`; the guard checked it already, from the
+/// same table, when it was called over HTTP; this is the second lock, for a
+/// page's render too, and the server function's way to learn who acts). A
+/// function the table does not name is an administrator's.
+pub fn signed_in(function: &str) -> Result<engine::accounts::User, ServerFnError> {
+    let permission = super::permission_of(function).unwrap_or(domain::Permission::Administer);
     let user = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<engine::accounts::User>().cloned());
     match user {

@@ -14,34 +14,14 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Html;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use domain::{Role, SettingsNotice};
 use engine::accounts::{AccountError, User};
 use engine::service_api::ApiKeyError;
 use engine::Engine;
 use serde::Deserialize;
 
-use crate::application::AppState;
-use crate::sign_in::{AuthSession, SessionUser};
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/settings", get(settings_page))
-        .route("/settings/users", post(add_user))
-        .route("/settings/users/{id}/role", post(change_role))
-        .route("/settings/users/{id}/remove", post(remove_user))
-        .route("/settings/password", post(change_password))
-        .route("/settings/api-keys", post(create_api_key))
-        .route("/settings/api-keys/{id}/revoke", post(revoke_api_key))
-        .route("/settings/webhooks", post(add_webhook))
-        .route("/settings/webhooks/settings", post(webhook_settings))
-        .route("/settings/webhooks/{id}/{action}", post(webhook_action))
-        .route(
-            "/settings/webhooks/deliveries/{id}/redeliver",
-            post(redeliver_webhook),
-        )
-}
+use crate::session::{AuthSession, SessionUser};
 
 #[derive(Deserialize)]
 pub struct NoticeParam {
@@ -50,7 +30,7 @@ pub struct NoticeParam {
 
 /// `GET /settings`: everyone sees their account; admins also the users and
 /// the account log.
-async fn settings_page(
+pub async fn settings_page(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Query(params): Query<NoticeParam>,
@@ -186,7 +166,7 @@ async fn render(
 }
 
 fn unavailable(why: &str) -> Response {
-    crate::oauth_routes::error_page_titled(
+    crate::errors::error_page_titled(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         "Settings unavailable",
         why,
@@ -226,7 +206,7 @@ pub struct AddUserForm {
     role: String,
 }
 
-async fn add_user(
+pub async fn add_user(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Form(form): Form<AddUserForm>,
@@ -245,7 +225,7 @@ pub struct RoleForm {
     role: String,
 }
 
-async fn change_role(
+pub async fn change_role(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Path(id): Path<i64>,
@@ -260,7 +240,7 @@ async fn change_role(
     )
 }
 
-async fn remove_user(
+pub async fn remove_user(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Path(id): Path<i64>,
@@ -278,9 +258,9 @@ pub struct PasswordForm {
     confirm: String,
 }
 
-async fn change_password(
+pub async fn change_password(
     State(engine): State<Engine>,
-    State(public): State<crate::sign_in::access::PublicOrigin>,
+    State(public): State<crate::guard::access::PublicOrigin>,
     Extension(me): Extension<User>,
     mut auth: AuthSession,
     Form(form): Form<PasswordForm>,
@@ -295,8 +275,8 @@ async fn change_password(
             // The new password forgot every known device: this one is
             // known again.
             let proof_for = updated.clone();
-            match crate::sign_in::routes::start_session(&mut auth, &SessionUser(updated)).await {
-                Ok(()) => crate::sign_in::known_device::remembered(
+            match crate::routes::sign_in::start_session(&mut auth, &SessionUser(updated)).await {
+                Ok(()) => crate::session::known_device::remembered(
                     back(SettingsNotice::PasswordChanged),
                     &proof_for,
                     engine.now(),
@@ -311,7 +291,7 @@ async fn change_password(
 
 /// `POST /settings/api-keys`, form `name` and one checkbox per scope (named
 /// by the scope, e.g. `tokens:read=on`): the page, with the new key shown once.
-async fn create_api_key(
+pub async fn create_api_key(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Form(form): Form<std::collections::HashMap<String, String>>,
@@ -347,7 +327,7 @@ async fn create_api_key(
 }
 
 /// `POST /settings/api-keys/{id}/revoke`: the key's next request is refused.
-async fn revoke_api_key(
+pub async fn revoke_api_key(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Path(id): Path<i64>,
@@ -413,7 +393,7 @@ fn webhook_view(
 /// `POST /settings/webhooks`, form `url` and one checkbox per event type
 /// (named by the type): the page with the secret shown once, or with the
 /// reason the endpoint was refused (400).
-async fn add_webhook(
+pub async fn add_webhook(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Form(form): Form<std::collections::HashMap<String, String>>,
@@ -443,7 +423,7 @@ async fn add_webhook(
 /// `POST /settings/webhooks/{id}/{test|enable|disable|delete|redeliver}`
 /// (`redeliver`: everything the endpoint did not receive); the account log
 /// names `me`.
-async fn webhook_action(
+pub async fn webhook_action(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Path((id, action)): Path<(i64, String)>,
@@ -471,7 +451,7 @@ async fn webhook_action(
             engine.redeliver_undelivered(id, &by).await.map(|_| ()),
             SettingsNotice::WebhookUndeliveredQueued,
         ),
-        _ => return crate::oauth_routes::error_page_titled(
+        _ => return crate::errors::error_page_titled(
             axum::http::StatusCode::NOT_FOUND,
             "No such action",
             "A webhook endpoint can be tested, enabled, disabled, deleted or sent what it missed.",
@@ -489,7 +469,7 @@ async fn webhook_action(
 
 /// `POST /settings/webhooks/deliveries/{id}/redeliver`; the account log
 /// names `me`.
-async fn redeliver_webhook(
+pub async fn redeliver_webhook(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Path(id): Path<i64>,
@@ -509,7 +489,7 @@ pub struct WebhookSettingsForm {
 
 /// `POST /settings/webhooks/settings`: whether endpoints may be private
 /// (the engine logs a change naming `me`).
-async fn webhook_settings(
+pub async fn webhook_settings(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
     Form(form): Form<WebhookSettingsForm>,

@@ -18,32 +18,14 @@ pub mod integrations;
 pub mod openapi;
 pub mod proxy;
 
-use axum::routing::{any, get, post};
-use axum::Router;
-
 use domain::IntegrationId;
 
-use crate::application::AppState;
 use errors::ApiError;
 
 pub use proxy::ProxyClient;
 
-/// The `/v1` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/openapi.json", get(openapi::document))
-        .route("/v1/integrations", get(integrations::list))
-        .route("/v1/integrations/{id}", get(integrations::one))
-        .route(
-            "/v1/integrations/{id}/access-token",
-            post(access_token::hand_out),
-        )
-        .route("/v1/integrations/{id}/proxy/{*path}", any(proxy::forward))
-        .route("/v1/{*rest}", any(unknown))
-}
-
 /// Any other `/v1` path: JSON, as programs expect.
-async fn unknown() -> ApiError {
+pub async fn unknown() -> ApiError {
     ApiError::not_found("No such service API endpoint: see /v1/openapi.json.")
 }
 

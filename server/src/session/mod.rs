@@ -1,31 +1,24 @@
-//! Signing in: sessions in the database (`tower-sessions` with its SQLx
-//! store, through `axum-login`), the pages and routes that open and close
-//! them, and the guard that decides, for every request, who may pass.
+//! Sessions: `tower-sessions` with its SQLx store in the dashboard's
+//! database, through `axum-login`, and what the sign-in throttle reads.
 //!
 //! - [`backend`]: `axum-login`'s view of the engine's accounts.
-//! - [`access`]: the guard: which permission each route needs, and the
-//!   answers to a stranger (303 to `/login`, or `401` JSON) and to a role
-//!   that may not act (`403`).
+//! - [`store`]: sessions in SQLite or PostgreSQL, as the database is.
 //! - [`client_address`]: the address the sign-in throttle counts (`TRUSTED_PROXIES`).
 //! - [`known_device`]: the cookie that tells the throttle a browser signed in before.
-//! - [`routes`]: `/login`, `POST /logout`, `/setup?token=...`.
-//! - [`session_store`]: sessions in SQLite or PostgreSQL, as the database is.
-//! - [`pages`]: the HTML of the sign-in and setup pages (no WebAssembly: they
-//!   work before and without it).
+//!
+//! The pages that open and close a session are `crate::routes::sign_in`; the
+//! guard that reads it is `crate::guard::access`.
 
-pub mod access;
 pub mod backend;
 pub mod client_address;
 pub mod known_device;
-pub mod pages;
-pub mod routes;
-pub mod session_store;
+pub mod store;
 
 use axum_login::tower_sessions::cookie::{time::Duration, SameSite};
 use axum_login::tower_sessions::{Expiry, SessionManagerLayer};
 use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder};
 use engine::Engine;
-use session_store::Sessions;
+use store::Sessions;
 
 pub use backend::{AuthSession, Backend, SessionUser};
 

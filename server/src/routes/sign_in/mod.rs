@@ -9,26 +9,19 @@
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use engine::accounts::{AccountError, SignInError, User};
 use engine::Engine;
 use serde::Deserialize;
 
-use super::access::{login_url, request_host, PublicOrigin};
-use super::client_address::TrustedProxies;
-use super::known_device;
-use super::pages::{self, SignInPage};
-use super::{AuthSession, SessionUser};
-use crate::application::AppState;
+use crate::guard::access::{login_url, request_host, PublicOrigin};
+use crate::session::client_address::TrustedProxies;
+use crate::session::known_device;
+use crate::session::{AuthSession, SessionUser};
 
-/// The sign-in, sign-out and setup routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(sign_in_page).post(sign_in))
-        .route("/logout", post(sign_out))
-        .route("/setup", get(setup_page).post(set_up))
-}
+pub mod pages;
+
+use pages::SignInPage;
 
 /// Where to go after signing in: a local path, or the dashboard.
 pub fn safe_next(next: Option<&str>) -> String {
@@ -54,7 +47,7 @@ pub struct NextParam {
     next: Option<String>,
 }
 
-async fn sign_in_page(
+pub async fn sign_in_page(
     State(engine): State<Engine>,
     State(public): State<PublicOrigin>,
     auth: AuthSession,
@@ -88,7 +81,7 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-async fn sign_in(
+pub async fn sign_in(
     State(proxies): State<TrustedProxies>,
     State(engine): State<Engine>,
     State(public): State<PublicOrigin>,
@@ -166,7 +159,7 @@ pub async fn start_session(auth: &mut AuthSession, user: &SessionUser) -> Result
     };
     signed_in.map_err(|e| {
         tracing::error!(error = %e, "could not store the session");
-        crate::oauth_routes::error_page_titled(
+        crate::errors::error_page_titled(
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-in failed",
             "The session could not be stored; the server logged why. Try again in a moment.",
@@ -174,7 +167,7 @@ pub async fn start_session(auth: &mut AuthSession, user: &SessionUser) -> Result
     })
 }
 
-async fn sign_out(mut auth: AuthSession) -> Response {
+pub async fn sign_out(mut auth: AuthSession) -> Response {
     if let Err(e) = auth.logout().await {
         tracing::error!(error = %e, "could not end the session");
     }
@@ -186,7 +179,10 @@ pub struct TokenParam {
     token: Option<String>,
 }
 
-async fn setup_page(State(engine): State<Engine>, Query(params): Query<TokenParam>) -> Response {
+pub async fn setup_page(
+    State(engine): State<Engine>,
+    Query(params): Query<TokenParam>,
+) -> Response {
     let token = params.token.unwrap_or_default();
     match engine.setup_token_is_live(&token).await {
         Ok(true) => pages::setup(StatusCode::OK, &token, "", None),
@@ -203,7 +199,7 @@ pub struct SetupForm {
     confirm: String,
 }
 
-async fn set_up(
+pub async fn set_up(
     State(engine): State<Engine>,
     State(public): State<PublicOrigin>,
     mut auth: AuthSession,

@@ -68,7 +68,7 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
     };
     if guarded && is_cross_site(&request) && !hop_ticket_ok {
         tracing::warn!(path = %request.uri().path(), "rejected a cross-site request");
-        return crate::oauth_routes::error_page_titled(
+        return crate::errors::error_page_titled(
             StatusCode::FORBIDDEN,
             "Request refused",
             "This request came from another site, so it was refused: connecting, \

@@ -12,8 +12,8 @@
 //! A comment line (`: heartbeat`) every `LIVE_HEARTBEAT_SECS` keeps proxies
 //! from closing an idle stream. The stream ends when the server stops.
 //!
-//! Each user holds at most [`crate::live_streams::STREAMS_PER_USER`] streams
-//! and a process [`crate::live_streams::STREAMS_PER_PROCESS`]; one more gets
+//! Each user holds at most [`streams::STREAMS_PER_USER`] streams
+//! and a process [`streams::STREAMS_PER_PROCESS`]; one more gets
 //! `429` JSON `{"error":"too_many_streams","message"}` with `Retry-After`.
 
 use std::convert::Infallible;
@@ -28,8 +28,10 @@ use engine::accounts::User;
 use engine::changes::Change;
 use engine::Engine;
 
-use crate::live_streams::{LiveStreams, StreamPermit};
+pub mod streams;
+
 use futures_util::stream::{self, Stream};
+use streams::{LiveStreams, StreamPermit};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Serialize;
 
 use domain::views::IntegrationView;
-use domain::{ApiScope, IntegrationId};
+use domain::IntegrationId;
 use engine::listing::{cursor_after, parse_cursor, parse_limit, DEFAULT_LISTING_LIMIT};
 use engine::Engine;
 
@@ -91,10 +91,10 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
 )]
 pub async fn list(
     State(engine): State<Engine>,
-    caller: Caller,
+    // The key that passed its scope (`crate::router`).
+    _caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<IntegrationList>, ApiError> {
-    caller.require(ApiScope::IntegrationsRead)?;
     let asked = list_query(raw.as_deref())?;
     let page = engine.integrations_page(asked.after, asked.limit).await?;
     Ok(Json(IntegrationList {
@@ -123,10 +123,10 @@ pub async fn list(
 )]
 pub async fn one(
     State(engine): State<Engine>,
-    caller: Caller,
+    // The key that passed its scope (`crate::router`).
+    _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationView>, ApiError> {
-    caller.require(ApiScope::IntegrationsRead)?;
     let integration = engine.integration(super::integration_id(&id)?).await?;
     Ok(Json(engine.integration_view(integration)))
 }

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::sign_in::access::request_host;
+use crate::guard::access::request_host;
 
 /// The host names served (lower case, without ports).
 #[derive(Clone)]

@@ -1,0 +1,19 @@
+//! The handlers, one file (or folder) per feature; `crate::router` says
+//! which path reaches which, and who may call it.
+//!
+//! - [`probes`]: `/healthz`, `/readyz`.
+//! - [`oauth`]: `/oauth/start` and `/oauth/callback`.
+//! - [`sign_in`]: `/login`, `/logout`, `/setup`, and their pages.
+//! - [`settings`]: the forms of `/settings` (users, roles, own password, API keys, webhooks).
+//! - [`events`]: `GET /events`, the server-sent stream of every change, and
+//!   how many may be open ([`events::streams`]).
+//! - [`metrics`]: `GET /metrics` and the HTTP request counter around every route.
+//! - [`v1`]: the service API, for the programs that call Jira.
+
+pub mod events;
+pub mod metrics;
+pub mod oauth;
+pub mod probes;
+pub mod settings;
+pub mod sign_in;
+pub mod v1;

@@ -19,10 +19,6 @@
 //! - [`security_headers`]: CSP (with the render's nonce on Leptos pages), nosniff, referrer policy.
 //! - [`cross_site`]: the middleware that refuses cross-site state changes.
 //! - [`bad_input`]: the middleware that answers unreadable server-function arguments with 400.
-//! - `local_instance` (feature `local-instance`): a whole dashboard on a free
-//!   port with a throw-away database, for the integration tests and the benchmark.
-//! - `local_cluster` (feature `local-instance`): several `server` processes on
-//!   one PostgreSQL database with a standalone sandbox (cluster tests, `bench replicas`).
 //!
 //! `main.rs` stays thin: parse, build, serve; any start-up error is one line.
 
@@ -33,10 +29,6 @@ pub mod cross_site;
 pub mod hosts;
 pub mod live_events;
 pub mod live_streams;
-#[cfg(feature = "local-instance")]
-pub mod local_cluster;
-#[cfg(feature = "local-instance")]
-pub mod local_instance;
 pub mod metrics;
 pub mod oauth_routes;
 pub mod routes;
@@ -47,5 +39,3 @@ pub mod sign_in;
 
 pub use application::{Application, StartupError};
 pub use config::Config;
-#[cfg(feature = "local-instance")]
-pub use local_instance::{seed_families, LocalInstance, Seeding, ADMIN_EMAIL, ADMIN_PASSWORD};

@@ -3,10 +3,8 @@
 //! `?error=` branch checks and spends the state like the success branch, and a
 //! re-authentication that comes back as another account changes nothing.
 
-mod common;
-
-use common::*;
 use reqwest::StatusCode;
+use testkit::*;
 
 #[tokio::test]
 async fn absurd_pages_and_sizes_are_clamped_and_an_overlong_search_is_refused() {

@@ -1,13 +1,11 @@
 //! The connect flow end to end over real HTTP: /oauth/start, the sandbox's
 //! consent page, /oauth/callback, encrypted storage, and every failure path.
 
-mod common;
-
-use common::*;
 use domain::IntegrationId;
 use engine::vault::Column;
 use engine::Secret;
 use reqwest::{Method, StatusCode};
+use testkit::*;
 
 #[tokio::test]
 async fn start_redirects_to_the_consent_page_with_every_parameter() {

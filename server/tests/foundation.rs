@@ -1,9 +1,7 @@
 //! The server's first routes, over real HTTP against a real SQLite file.
 
-mod common;
-
-use common::TestApp;
 use reqwest::StatusCode;
+use testkit::TestApp;
 
 #[tokio::test]
 async fn healthz_answers_ok_when_the_database_answers() {

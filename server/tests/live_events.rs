@@ -3,13 +3,11 @@
 //! never a token; it needs a session; heartbeats keep it open; it ends when
 //! the server stops.
 
-mod common;
-
 use std::time::Duration;
 
-use common::live::Stream;
-use common::*;
 use reqwest::StatusCode;
+use testkit::live::Stream;
+use testkit::*;
 
 #[tokio::test]
 async fn the_stream_carries_every_kind_of_change_in_order() {

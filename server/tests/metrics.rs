@@ -2,12 +2,10 @@
 //! per process, so the figures are checked in one test that makes its own
 //! changes and reads them back (other tests of this file only check access).
 
-mod common;
-
-use common::*;
 use domain::{Actor, ApiScope, IntegrationId};
 use prometheus_parse::{Sample, Scrape, Value};
 use reqwest::StatusCode;
+use testkit::*;
 
 async fn key(app: &TestApp, scopes: &[ApiScope]) -> String {
     app.engine

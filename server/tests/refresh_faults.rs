@@ -5,15 +5,13 @@
 //! answers are transient, and a late rejection cannot undo a re-authentication.
 //! The sandbox over real HTTP; both clocks moved by hand.
 
-mod common;
-
-use common::*;
 use domain::IntegrationId;
 use engine::refresh::RefreshResult;
 use engine::scheduler::tick;
 use engine::vault::Column;
 use engine::Secret;
 use sandbox::FaultKind;
+use testkit::*;
 
 const ONE: IntegrationId = IntegrationId(1);
 /// Past Atlassian's 10-minute leeway for a rotated-away refresh token.

@@ -7,12 +7,10 @@
 //! `JIRA_API_URL` serves beside it (this process's `/sandbox`, or a standalone
 //! sandbox as under `scripts/cluster`).
 
-mod common;
-
-use common::*;
 use domain::{Actor, ApiScope};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "a password long enough";

@@ -4,8 +4,6 @@
 //! caller's credentials never forwarded, one refresh on 401, path escapes
 //! refused, answers streamed) against the sandbox and a test upstream.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,12 +12,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use domain::{Actor, ApiScope};
 use engine::vault::Column;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
 use serde_json::{json, Value};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ALL_SCOPES: &[ApiScope] = &[

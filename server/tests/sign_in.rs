@@ -4,14 +4,12 @@
 //! one-time link, the host allowlist, the security headers, and the events
 //! that name who acted.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use reqwest::StatusCode;
-use server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use testkit::*;
+use testkit::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 const PASSWORD: &str = "a password long enough";
 
@@ -513,7 +511,7 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
 #[tokio::test]
 async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
     let clock = engine::ManualClock::new(1_800_000_000);
-    let instance = server::LocalInstance::start(
+    let instance = testkit::LocalInstance::start(
         &[
             "--public-url",
             "https://dash.example.com",
@@ -689,7 +687,7 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
 #[tokio::test]
 async fn the_setup_link_creates_the_first_admin_once() {
     let clock = engine::ManualClock::new(1_800_000_000);
-    let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock))
+    let instance = testkit::LocalInstance::start_without_accounts(&[], Arc::new(clock))
         .await
         .expect("start");
     let link = instance
@@ -961,7 +959,7 @@ async fn a_cross_site_sign_in_or_sign_out_is_refused() {
 
 #[test]
 fn a_first_start_prints_the_one_time_setup_link() {
-    let (found, printed) = open_line(&[]);
+    let (found, printed) = open_line(testkit::server_binary!(), &[]);
     let line = found.unwrap_or_else(|| panic!("an open line; printed: {printed:#?}"));
     let token = line
         .strip_prefix("open http://localhost:45678/setup?token=")
@@ -1049,7 +1047,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
 #[tokio::test]
 async fn a_setup_that_cannot_succeed_costs_no_password_hash_and_links_expire() {
     let clock = engine::ManualClock::new(1_800_000_000);
-    let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock.clone()))
+    let instance = testkit::LocalInstance::start_without_accounts(&[], Arc::new(clock.clone()))
         .await
         .expect("start");
     let link = instance.setup_link.clone().expect("link");

@@ -5,12 +5,10 @@
 //! secret); a refused change logs nothing; the endpoint of `WEBHOOK_URL` is
 //! logged as the environment's, and only when the environment changes it.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::*;
 use reqwest::StatusCode;
-use server::ADMIN_EMAIL;
+use testkit::receiver::Receiver;
+use testkit::ADMIN_EMAIL;
+use testkit::*;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB";

@@ -5,15 +5,13 @@
 //! event, redeliver), consent warnings at 30, 7 and 1 days on a controlled
 //! clock, and a delivery that survives `kill -9` of the real server binary.
 
-mod common;
-
-use common::receiver::{expected_signature, Receiver};
-use common::*;
 use domain::{Actor, IntegrationId};
 use engine::scheduler::tick;
 use engine::Clock as _;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
+use testkit::receiver::{expected_signature, Receiver};
+use testkit::*;
 
 const ONE: IntegrationId = IntegrationId(1);
 /// A valid Standard Webhooks secret (the specification's example).
@@ -728,7 +726,7 @@ async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
         .expect("endpoint");
     for n in 0..6 {
         app.engine
-            .send_test_webhook(endpoint, &Actor::User(server::ADMIN_EMAIL.into()))
+            .send_test_webhook(endpoint, &Actor::User(testkit::ADMIN_EMAIL.into()))
             .await
             .expect("queued");
         let _ = n;

@@ -2,18 +2,13 @@
 //! file, or a fresh PostgreSQL database when `TEST_POSTGRES_URL` is set), the
 //! built-in sandbox mounted at /sandbox, and a clock the test moves by hand.
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
 
+use crate::LocalInstance;
 use engine::ManualClock;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use server::LocalInstance;
 use url::Url;
-
-pub mod live;
-pub mod receiver;
 
 pub const ADA: &str = "557058:ada-lovelace";
 pub const GRACE: &str = "557058:grace-hopper";
@@ -172,7 +167,7 @@ impl TestApp {
     }
 
     async fn on(instance: LocalInstance, clock: ManualClock) -> Self {
-        let session = sign_in(&instance.base, server::ADMIN_EMAIL, server::ADMIN_PASSWORD)
+        let session = sign_in(&instance.base, crate::ADMIN_EMAIL, crate::ADMIN_PASSWORD)
             .await
             .expect("the administrator signs in");
         let http = client_with_session(&session);
@@ -443,14 +438,15 @@ pub async fn integration_ids_taken(tx: &mut engine::db::Tx) {
     }
 }
 
-/// Runs the real server binary (sandbox mode, a fresh database, redirect URI
-/// on `localhost:45678`) with `env` added, and answers the first line it
-/// prints that starts with `open `, and the lines before it.
-pub fn open_line(env: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
+/// Runs the real server binary `server` ([`crate::server_binary!`]) in
+/// sandbox mode, on a fresh database, redirect URI on `localhost:45678`,
+/// with `env` added, and answers the first line it prints that starts with
+/// `open `, and the lines before it.
+pub fn open_line(server: &std::path::Path, env: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
     use std::io::BufRead;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    let mut command = std::process::Command::new(server);
     command
         .current_dir(dir.path())
         .env_remove("JIRA_CLIENT_ID")

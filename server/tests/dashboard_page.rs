@@ -118,7 +118,7 @@ async fn search_matches_site_or_account_case_insensitively() {
 }
 
 async fn render(app: &TestApp, path: &str) -> String {
-    let res = app.http.get(app.url(path)).send().await.expect("get");
+    let res = app.get(path).await;
     assert_eq!(res.status(), StatusCode::OK);
     res.text().await.expect("body")
 }

@@ -316,17 +316,12 @@ async fn unreadable_oauth_query_strings_get_a_page_not_plain_text() {
         "/oauth/start?integration=1&integration=2",
         "/oauth/callback?state=a&state=b",
     ] {
-        let res = app.http.get(app.url(path)).send().await.expect("get");
+        let res = app.get(path).await;
         let page = assert_error_page(res, StatusCode::BAD_REQUEST).await;
         assert!(!page.contains("<script"), "{page}");
     }
     // An unknown integration to re-authenticate was already a page; it stays one.
-    let res = app
-        .http
-        .get(app.url("/oauth/start?integration=99"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/oauth/start?integration=99").await;
     assert_error_page(res, StatusCode::NOT_FOUND).await;
 }
 

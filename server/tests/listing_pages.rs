@@ -96,13 +96,7 @@ async fn fn_list(
     app: &TestApp,
     form: &[(&str, &str)],
 ) -> (StatusCode, Option<i64>, Option<i64>, Value) {
-    let res = app
-        .http
-        .post(app.url("/api/list_integrations"))
-        .form(form)
-        .send()
-        .await
-        .expect("post");
+    let res = app.post("/api/list_integrations", form).await;
     let status = res.status();
     let header = |name: &str| {
         res.headers()

@@ -134,7 +134,7 @@ async fn one_user_holds_a_bounded_number_of_streams() {
         open.push(stream);
     }
     // One more is refused with a sentence, not held open.
-    let res = app.http.get(app.url("/events")).send().await.expect("get");
+    let res = app.get("/events").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
     let body: serde_json::Value = res.json().await.expect("json");
@@ -142,16 +142,15 @@ async fn one_user_holds_a_bounded_number_of_streams() {
     assert!(body["message"].as_str().is_some_and(|m| m.contains("tabs")));
     // Another user is not held up by this one's streams.
     let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[
-            ("email", "viewer@example.com"),
-            ("password", "a viewer's password"),
-            ("role", "viewer"),
-        ])
-        .send()
-        .await
-        .expect("add user");
+        .post(
+            "/settings/users",
+            &[
+                ("email", "viewer@example.com"),
+                ("password", "a viewer's password"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let viewer = sign_in(&app.base, "viewer@example.com", "a viewer's password")
         .await
@@ -162,7 +161,7 @@ async fn one_user_holds_a_bounded_number_of_streams() {
     drop(open.pop());
     let mut reopened = None;
     for _ in 0..50 {
-        let res = app.http.get(app.url("/events")).send().await.expect("get");
+        let res = app.get("/events").await;
         if res.status() == StatusCode::OK {
             reopened = Some(res);
             break;

@@ -59,7 +59,7 @@ async fn metrics_need_a_key_with_metrics_read() {
         .expect("get");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A session is not a key.
-    let res = app.http.get(app.url("/metrics")).send().await.expect("get");
+    let res = app.get("/metrics").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let other = key(&app, &[ApiScope::TokensRead, ApiScope::Proxy]).await;
     let res = anonymous()

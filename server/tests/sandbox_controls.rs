@@ -18,18 +18,7 @@ const PASSWORD: &str = "a password long enough";
 /// Adds a user with `role` through the settings form (as the administrator)
 /// and signs them in: their client.
 async fn user(app: &TestApp, email: &str, role: &str) -> reqwest::Client {
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[("email", email), ("password", PASSWORD), ("role", role)])
-        .send()
-        .await
-        .expect("add user");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "adding {email}");
-    let session = sign_in(&app.base, email, PASSWORD)
-        .await
-        .expect("the new user signs in");
-    client_with_session(&session)
+    app.add_user(email, PASSWORD, role).await
 }
 
 /// Every control, with a body that would change something.

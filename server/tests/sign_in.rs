@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, RETRY_AFTER, SET_COOKIE};
 use reqwest::StatusCode;
 use testkit::*;
 use testkit::{ADMIN_EMAIL, ADMIN_PASSWORD};
@@ -16,23 +16,7 @@ const PASSWORD: &str = "a password long enough";
 /// Adds a user with `role` through the settings form (as the administrator)
 /// and signs them in: their client.
 async fn user(app: &TestApp, email: &str, role: &str) -> reqwest::Client {
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[("email", email), ("password", PASSWORD), ("role", role)])
-        .send()
-        .await
-        .expect("add user");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        res.headers()[LOCATION],
-        "/settings?notice=user_added",
-        "adding {email}"
-    );
-    let session = sign_in(&app.base, email, PASSWORD)
-        .await
-        .expect("the new user signs in");
-    client_with_session(&session)
+    app.add_user(email, PASSWORD, role).await
 }
 
 async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
@@ -41,13 +25,6 @@ async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> r
 
 async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
     client.get(url).send().await.expect("get")
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -550,12 +527,7 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
         .scalar(&app.database)
         .await
         .expect("id");
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{id}/remove")),
-        &[],
-    )
-    .await;
+    let res = app.post(&format!("/settings/users/{id}/remove"), &[]).await;
     assert_eq!(location(&res), "/settings?notice=user_removed");
     let res = post(&viewer, app.url("/api/list_integrations"), &[]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -565,19 +537,16 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
         .scalar(&app.database)
         .await
         .expect("admin");
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{admin_id}/remove")),
-        &[],
-    )
-    .await;
+    let res = app
+        .post(&format!("/settings/users/{admin_id}/remove"), &[])
+        .await;
     assert_eq!(location(&res), "/settings?notice=last_admin");
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{admin_id}/role")),
-        &[("role", "viewer")],
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("/settings/users/{admin_id}/role"),
+            &[("role", "viewer")],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=last_admin");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'")
@@ -586,30 +555,31 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
     );
     // With a second admin, the first may step down.
     user(&app, "ada-admin@example.com", "admin").await;
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{admin_id}/role")),
-        &[("role", "operator")],
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("/settings/users/{admin_id}/role"),
+            &[("role", "operator")],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=role_changed");
-    let res = post(
-        &app.http,
-        app.url("/settings/users"),
-        &[
-            ("email", "x@example.com"),
-            ("password", PASSWORD),
-            ("role", "viewer"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/users",
+            &[
+                ("email", "x@example.com"),
+                ("password", PASSWORD),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
     assert_eq!(
         res.status(),
         StatusCode::FORBIDDEN,
         "the role change applies at once"
     );
     // The page shows the notice's fixed sentence, never text from the address.
-    let html = get(&app.http, app.url("/settings?notice=<script>"))
+    let html = app
+        .get("/settings?notice=<script>")
         .await
         .text()
         .await
@@ -625,38 +595,38 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
             .await
             .expect("second session"),
     );
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", "not it at all"),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/password",
+            &[
+                ("current", "not it at all"),
+                ("new", "a brand new password"),
+                ("confirm", "a brand new password"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=wrong_password");
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "short"),
-            ("confirm", "short"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/password",
+            &[
+                ("current", ADMIN_PASSWORD),
+                ("new", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=bad_password");
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/password",
+            &[
+                ("current", ADMIN_PASSWORD),
+                ("new", "a brand new password"),
+                ("confirm", "a brand new password"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     // This session goes on; the other one has ended.
     let renewed = session_cookie(&res);
@@ -830,8 +800,8 @@ async fn every_answer_carries_the_security_headers() {
     let app = TestApp::spawn().await;
     let stranger = anonymous();
     let answers = vec![
-        ("dashboard", get(&app.http, app.url("/dashboard")).await),
-        ("settings", get(&app.http, app.url("/settings")).await),
+        ("dashboard", app.get("/dashboard").await),
+        ("settings", app.get("/settings").await),
         ("login", get(&stranger, app.url("/login")).await),
         (
             "401",
@@ -845,7 +815,7 @@ async fn every_answer_carries_the_security_headers() {
             "sandbox",
             get(&stranger, app.url("/sandbox/authorize?client_id=x")).await,
         ),
-        ("404", get(&app.http, app.url("/no/such/page")).await),
+        ("404", app.get("/no/such/page").await),
     ];
     for (what, res) in answers {
         let headers = res.headers();
@@ -865,7 +835,7 @@ async fn every_answer_carries_the_security_headers() {
         assert_eq!(headers["x-frame-options"], "DENY", "{what}");
     }
     // A Leptos page's inline scripts carry the nonce its policy names.
-    let res = get(&app.http, app.url("/dashboard")).await;
+    let res = app.get("/dashboard").await;
     let csp = res.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii")
@@ -885,13 +855,13 @@ async fn every_answer_carries_the_security_headers() {
         "every inline script carries the nonce: {html}"
     );
     // The app's 404 page too.
-    let missing = get(&app.http, app.url("/no/such/page")).await;
+    let missing = app.get("/no/such/page").await;
     let policy = missing.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii")
         .to_owned();
     assert!(policy.contains("'nonce-"), "{policy}");
-    let again = get(&app.http, app.url("/dashboard")).await;
+    let again = app.get("/dashboard").await;
     let other = again.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii")
@@ -908,11 +878,7 @@ async fn a_site_url_is_a_link_only_when_it_is_https() {
         .await
         .expect("a hostile provider");
     for page in ["/dashboard", "/integrations/1"] {
-        let html = get(&app.http, app.url(page))
-            .await
-            .text()
-            .await
-            .expect("html");
+        let html = app.get(page).await.text().await.expect("html");
         assert!(
             html.contains("javascript:alert(document.cookie)"),
             "shown as text: {page}"
@@ -923,11 +889,7 @@ async fn a_site_url_is_a_link_only_when_it_is_https() {
         .execute(&app.database)
         .await
         .expect("a normal provider");
-    let html = get(&app.http, app.url("/dashboard"))
-        .await
-        .text()
-        .await
-        .expect("html");
+    let html = app.get("/dashboard").await.text().await.expect("html");
     assert!(
         html.contains("href=\"https://acme.atlassian.net\""),
         "{html}"
@@ -949,9 +911,7 @@ async fn a_cross_site_sign_in_or_sign_out_is_refused() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(
-        post(&app.http, app.url("/api/list_integrations"), &[])
-            .await
-            .status(),
+        app.post("/api/list_integrations", &[]).await.status(),
         StatusCode::OK,
         "still signed in"
     );
@@ -1082,23 +1042,21 @@ async fn a_setup_that_cannot_succeed_costs_no_password_hash_and_links_expire() {
 #[tokio::test]
 async fn a_password_change_renews_this_sessions_id() {
     let app = TestApp::spawn().await;
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/password",
+            &[
+                ("current", ADMIN_PASSWORD),
+                ("new", "a brand new password"),
+                ("confirm", "a brand new password"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     let renewed = session_cookie(&res).expect("a new session id");
     assert_ne!(renewed, app.session);
     assert_eq!(
-        post(&app.http, app.url("/api/list_integrations"), &[])
-            .await
-            .status(),
+        app.post("/api/list_integrations", &[]).await.status(),
         StatusCode::UNAUTHORIZED,
         "a copy of the old cookie is worthless"
     );
@@ -1396,16 +1354,16 @@ async fn the_owners_browser_has_its_own_count_and_an_operator_can_clear_an_email
 #[tokio::test]
 async fn a_password_change_keeps_this_browser_known() {
     let app = TestApp::spawn().await;
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/password",
+            &[
+                ("current", ADMIN_PASSWORD),
+                ("new", "a brand new password"),
+                ("confirm", "a brand new password"),
+            ],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     let device = device_cookie(&res);
     let value = device

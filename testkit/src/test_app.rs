@@ -86,6 +86,14 @@ pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// An answer's `Location` header ("" when it has none).
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default()
+}
+
 /// What one pass through the connect flow produced.
 #[derive(Debug)]
 pub struct Flow {
@@ -216,6 +224,50 @@ impl TestApp {
         seen.push(headers);
         seen.push(body.clone());
         (status, location, cookies, body)
+    }
+
+    /// `POST path` with a form body, as the administrator: the answer.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("post")
+    }
+
+    /// `GET path`, as the administrator: the answer.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("get")
+    }
+
+    /// POSTs one of the settings page's forms as the administrator: it
+    /// answers with a redirect back to the page; its `Location` (with the notice).
+    pub async fn settings_form(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let res = self.post(path, form).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        location(&res)
+    }
+
+    /// Adds a user with `role` and `password` through the settings form (as
+    /// the administrator) and signs them in: their client.
+    pub async fn add_user(&self, email: &str, password: &str, role: &str) -> reqwest::Client {
+        let res = self
+            .post(
+                "/settings/users",
+                &[("email", email), ("password", password), ("role", role)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "adding {email}");
+        assert_eq!(
+            location(&res),
+            "/settings?notice=user_added",
+            "adding {email}"
+        );
+        let session = sign_in(&self.base, email, password)
+            .await
+            .expect("the new user signs in");
+        client_with_session(&session)
     }
 
     /// `GET /oauth/start[?integration=N]`: the authorize URL and the binding cookie.

@@ -141,21 +141,10 @@ async fn one_user_holds_a_bounded_number_of_streams() {
     assert_eq!(body["error"], "too_many_streams");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("tabs")));
     // Another user is not held up by this one's streams.
-    let res = app
-        .post(
-            "/settings/users",
-            &[
-                ("email", "viewer@example.com"),
-                ("password", "a viewer's password"),
-                ("role", "viewer"),
-            ],
-        )
+    let viewer = app
+        .add_user("viewer@example.com", "a viewer's password", "viewer")
         .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let viewer = sign_in(&app.base, "viewer@example.com", "a viewer's password")
-        .await
-        .expect("signs in");
-    let mut theirs = Stream::open(&client_with_session(&viewer), app.url("/events")).await;
+    let mut theirs = Stream::open(&viewer, app.url("/events")).await;
     assert_eq!(theirs.next_event().await.0, "ready");
     // Closing a stream frees its place.
     drop(open.pop());

@@ -233,21 +233,10 @@ async fn an_admin_creates_a_key_in_settings_and_sees_it_once() {
 #[tokio::test]
 async fn a_viewer_may_not_manage_keys() {
     let app = TestApp::spawn().await;
-    let res = app
-        .post(
-            "/settings/users",
-            &[
-                ("email", "viewer@example.com"),
-                ("password", "viewer-password-1"),
-                ("role", "viewer"),
-            ],
-        )
+    let viewer = app
+        .add_user("viewer@example.com", "viewer-password-1", "viewer")
         .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let session = sign_in(&app.base, "viewer@example.com", "viewer-password-1")
-        .await
-        .expect("sign in");
-    let res = client_with_session(&session)
+    let res = viewer
         .post(app.url("/settings/api-keys"))
         .form(&[("name", "sneaky"), ("tokens:read", "on")])
         .send()

@@ -27,6 +27,15 @@ async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
     client.get(url).send().await.expect("get")
 }
 
+/// The administrator's password form: `current`, then `new` twice.
+async fn change_password(app: &TestApp, current: &str, new: &str) -> reqwest::Response {
+    app.post(
+        "/settings/password",
+        &[("current", current), ("new", new), ("confirm", new)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_stranger_is_sent_to_sign_in_and_programs_get_401_json() {
     let app = TestApp::spawn().await;
@@ -595,38 +604,11 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
             .await
             .expect("second session"),
     );
-    let res = app
-        .post(
-            "/settings/password",
-            &[
-                ("current", "not it at all"),
-                ("new", "a brand new password"),
-                ("confirm", "a brand new password"),
-            ],
-        )
-        .await;
+    let res = change_password(&app, "not it at all", "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=wrong_password");
-    let res = app
-        .post(
-            "/settings/password",
-            &[
-                ("current", ADMIN_PASSWORD),
-                ("new", "short"),
-                ("confirm", "short"),
-            ],
-        )
-        .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "short").await;
     assert_eq!(location(&res), "/settings?notice=bad_password");
-    let res = app
-        .post(
-            "/settings/password",
-            &[
-                ("current", ADMIN_PASSWORD),
-                ("new", "a brand new password"),
-                ("confirm", "a brand new password"),
-            ],
-        )
-        .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     // This session goes on; the other one has ended.
     let renewed = session_cookie(&res);
@@ -1042,16 +1024,7 @@ async fn a_setup_that_cannot_succeed_costs_no_password_hash_and_links_expire() {
 #[tokio::test]
 async fn a_password_change_renews_this_sessions_id() {
     let app = TestApp::spawn().await;
-    let res = app
-        .post(
-            "/settings/password",
-            &[
-                ("current", ADMIN_PASSWORD),
-                ("new", "a brand new password"),
-                ("confirm", "a brand new password"),
-            ],
-        )
-        .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     let renewed = session_cookie(&res).expect("a new session id");
     assert_ne!(renewed, app.session);
@@ -1354,16 +1327,7 @@ async fn the_owners_browser_has_its_own_count_and_an_operator_can_clear_an_email
 #[tokio::test]
 async fn a_password_change_keeps_this_browser_known() {
     let app = TestApp::spawn().await;
-    let res = app
-        .post(
-            "/settings/password",
-            &[
-                ("current", ADMIN_PASSWORD),
-                ("new", "a brand new password"),
-                ("confirm", "a brand new password"),
-            ],
-        )
-        .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     let device = device_cookie(&res);
     let value = device

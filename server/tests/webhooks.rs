@@ -551,19 +551,9 @@ async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
 #[tokio::test]
 async fn a_viewer_cannot_manage_webhooks() {
     let app = TestApp::spawn().await;
-    app.settings_form(
-        "/settings/users",
-        &[
-            ("email", "vera@example.com"),
-            ("password", "viewer-password-1"),
-            ("role", "viewer"),
-        ],
-    )
-    .await;
-    let session = sign_in(&app.base, "vera@example.com", "viewer-password-1")
-        .await
-        .expect("signed in");
-    let viewer = client_with_session(&session);
+    let viewer = app
+        .add_user("vera@example.com", "viewer-password-1", "viewer")
+        .await;
     let res = viewer
         .post(app.url("/settings/webhooks"))
         .form(&[("url", "https://hooks.example.com/x")])

@@ -12,19 +12,13 @@
 // Not checked: texts assembled at run time (from a function's arguments, or
 // a list of placeholders as long as a list), raw `sqlx::query*` calls
 // (transaction control, pragmas, advisory locks), `#[cfg(test)]` code, and
-// the benchmark's and test harness's own SQL.
+// the benchmark's and test harness's own SQL (`bench/`, `testkit/`: outside ROOTS).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Product sources, relative to the workspace root.
 const ROOTS: &[&str] = &["engine/src", "server/src"];
-/// Not the product's queries (seeding and benchmarking helpers).
-const SKIPPED: &[&str] = &[
-    "server/src/bin/bench.rs",
-    "server/src/local_instance.rs",
-    "server/src/local_cluster.rs",
-];
 /// Files whose queries only SQLite runs.
 const SQLITE_ONLY: &[&str] = &["engine/src/db/group_commit.rs"];
 
@@ -49,9 +43,6 @@ pub fn generate(backend: &str) {
                 .expect("under the workspace")
                 .to_string_lossy()
                 .replace('\\', "/");
-            if SKIPPED.contains(&relative.as_str()) {
-                continue;
-            }
             let source = std::fs::read_to_string(&file).expect("read a source file");
             let product = source.split("#[cfg(test)]").next().unwrap_or_default().to_owned();
             sources.push((relative, product));

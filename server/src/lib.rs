@@ -16,10 +16,9 @@
 //! - [`session`]: sessions in the database, `axum-login`'s backend, the
 //!   sign-in throttle's client address and known-device cookie.
 //! - [`errors`]: the product's error page and the answer to a panic.
-//! - `local_instance` (feature `local-instance`): a whole dashboard on a free
-//!   port with a throw-away database, for the integration tests and the benchmark.
-//! - `local_cluster` (feature `local-instance`): several `server` processes on
-//!   one PostgreSQL database with a standalone sandbox (cluster tests, `bench replicas`).
+//!
+//! The test harness (a whole dashboard on a free port, several processes on
+//! one PostgreSQL) is the `testkit` crate; the benchmark is the `bench` crate.
 //!
 //! Imports run one way: `application` -> `router` -> `state` -> `routes` ->
 //! `guard` / `session` / `errors`; no route file imports the state or the router.
@@ -30,10 +29,6 @@ pub mod application;
 pub mod config;
 pub mod errors;
 pub mod guard;
-#[cfg(feature = "local-instance")]
-pub mod local_cluster;
-#[cfg(feature = "local-instance")]
-pub mod local_instance;
 pub mod router;
 pub mod routes;
 pub mod session;
@@ -41,5 +36,3 @@ pub mod state;
 
 pub use application::{Application, StartupError};
 pub use config::Config;
-#[cfg(feature = "local-instance")]
-pub use local_instance::{seed_families, LocalInstance, Seeding, ADMIN_EMAIL, ADMIN_PASSWORD};

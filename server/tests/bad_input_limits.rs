@@ -3,10 +3,8 @@
 //! `?error=` branch checks and spends the state like the success branch, and a
 //! re-authentication that comes back as another account changes nothing.
 
-mod common;
-
-use common::*;
 use reqwest::StatusCode;
+use testkit::*;
 
 #[tokio::test]
 async fn absurd_pages_and_sizes_are_clamped_and_an_overlong_search_is_refused() {
@@ -39,7 +37,7 @@ async fn absurd_pages_and_sizes_are_clamped_and_an_overlong_search_is_refused() 
         "/dashboard?size=-1".to_owned(),
         format!("/dashboard?q={long}"),
     ] {
-        let res = app.http.get(app.url(&path)).send().await.expect("get");
+        let res = app.get(&path).await;
         assert!(
             !res.status().is_server_error(),
             "{}: {}",

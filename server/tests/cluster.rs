@@ -8,16 +8,14 @@
 //! throw-away one started here with `scripts/postgres`. Every test name
 //! starts with `cluster_` (scripts/test runs them in its PostgreSQL pass).
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, COOKIE};
 use sandbox::rules::FaultKind;
-use server::local_cluster::Cluster;
 use sha2::{Digest, Sha256};
+use testkit::local_cluster::Cluster;
 
 const ADA: &str = "557058:ada-lovelace";
 
@@ -39,7 +37,7 @@ where
 }
 
 fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_server"))
+    testkit::server_binary!()
 }
 
 async fn start(servers: usize, extra: &[(&str, &str)]) -> Cluster {
@@ -60,10 +58,10 @@ async fn one_integration(
     let cluster = start(servers, extra).await;
     let now = cluster.sandbox.sandbox.now();
     cluster.seed(1..=1, |_| now + 3_600).await;
-    let cookie = common::sign_in(
+    let cookie = testkit::sign_in(
         &cluster.servers[0].base,
-        server::ADMIN_EMAIL,
-        server::ADMIN_PASSWORD,
+        testkit::ADMIN_EMAIL,
+        testkit::ADMIN_PASSWORD,
     )
     .await
     .expect("sign in");

@@ -1,13 +1,11 @@
 //! The connect flow end to end over real HTTP: /oauth/start, the sandbox's
 //! consent page, /oauth/callback, encrypted storage, and every failure path.
 
-mod common;
-
-use common::*;
 use domain::IntegrationId;
 use engine::vault::Column;
 use engine::Secret;
 use reqwest::{Method, StatusCode};
+use testkit::*;
 
 #[tokio::test]
 async fn start_redirects_to_the_consent_page_with_every_parameter() {
@@ -222,19 +220,9 @@ async fn re_authenticating_with_another_accounts_grant_is_refused() {
 #[tokio::test]
 async fn re_authenticating_an_unknown_integration_is_404() {
     let app = TestApp::spawn().await;
-    let res = app
-        .http
-        .get(app.url("/oauth/start?integration=99"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/oauth/start?integration=99").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = app
-        .http
-        .get(app.url("/oauth/start?integration=abc"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/oauth/start?integration=abc").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.count("SELECT COUNT(*) FROM oauth_states").await, 0);
 }
@@ -452,12 +440,8 @@ async fn disconnect_wipes_the_tokens_and_logs_an_event() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     let res = app
-        .http
-        .post(app.url("/api/disconnect_integration"))
-        .form(&[("id", "1")])
-        .send()
-        .await
-        .expect("post");
+        .post("/api/disconnect_integration", &[("id", "1")])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.list().await, serde_json::json!([]));
     assert_eq!(
@@ -473,12 +457,8 @@ async fn disconnect_wipes_the_tokens_and_logs_an_event() {
         1
     );
     let res = app
-        .http
-        .post(app.url("/api/disconnect_integration"))
-        .form(&[("id", "1")])
-        .send()
-        .await
-        .expect("post");
+        .post("/api/disconnect_integration", &[("id", "1")])
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res
         .text()

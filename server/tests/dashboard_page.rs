@@ -1,12 +1,10 @@
 //! The dashboard's paging, status filter and search, against a real database
 //! (SQLite, or PostgreSQL when `TEST_POSTGRES_URL` is set).
 
-mod common;
-
-use common::TestApp;
 use engine::db::query;
 use reqwest::StatusCode;
 use serde_json::Value;
+use testkit::TestApp;
 
 const NOW: i64 = 1_800_000_000;
 
@@ -43,7 +41,7 @@ async fn seed(app: &TestApp, n: i64) {
             .await
             .expect("site");
     }
-    common::integration_ids_taken(&mut tx).await;
+    testkit::integration_ids_taken(&mut tx).await;
     tx.commit().await.expect("commit");
 }
 
@@ -120,7 +118,7 @@ async fn search_matches_site_or_account_case_insensitively() {
 }
 
 async fn render(app: &TestApp, path: &str) -> String {
-    let res = app.http.get(app.url(path)).send().await.expect("get");
+    let res = app.get(path).await;
     assert_eq!(res.status(), StatusCode::OK);
     res.text().await.expect("body")
 }
@@ -207,7 +205,7 @@ async fn filters_and_badges_agree(args: &[&str], filters: &[(&str, &str)], ranks
             }
         }
     }
-    common::integration_ids_taken(&mut tx).await;
+    testkit::integration_ids_taken(&mut tx).await;
     tx.commit().await.expect("commit");
 
     let (_, summary) = app.post_form("/api/fleet_summary", &[]).await;
@@ -376,7 +374,7 @@ async fn the_search_index_follows_every_change_and_takes_any_text() {
     let (_, old_name) = page(&app, &[("search", "person 5@")]).await;
     assert_eq!(old_name["total"], 0);
     // A connect through the real flow lands in the index with its sites.
-    let flow = app.connect(common::ADA, &[common::ACME], None).await;
+    let flow = app.connect(testkit::ADA, &[testkit::ACME], None).await;
     assert_eq!(flow.status, StatusCode::SEE_OTHER);
     let (_, ada) = page(&app, &[("search", "lovelace")]).await;
     assert_eq!(ada["total"], 1);
@@ -481,7 +479,7 @@ async fn every_page_of_every_filter_and_order_matches_a_plain_reading_of_the_row
             .expect("insert");
             rows.push(row);
         }
-        common::integration_ids_taken(&mut tx).await;
+        testkit::integration_ids_taken(&mut tx).await;
         tx.commit().await.expect("commit");
         // A disconnect, a reconnect and a deactivation through the counters' triggers.
         query("UPDATE integrations SET is_active = 0, disconnected_at = $1 WHERE id = 1")

@@ -9,13 +9,11 @@
 //! `127.0.0.1`, exactly as a start on `127.0.0.1` hops to `localhost` in
 //! `scripts/run`'s configuration.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::*;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
+use testkit::*;
 use url::Url;
 
 /// The headers Chromium sends on a top-level navigation that crossed sites
@@ -318,17 +316,12 @@ async fn unreadable_oauth_query_strings_get_a_page_not_plain_text() {
         "/oauth/start?integration=1&integration=2",
         "/oauth/callback?state=a&state=b",
     ] {
-        let res = app.http.get(app.url(path)).send().await.expect("get");
+        let res = app.get(path).await;
         let page = assert_error_page(res, StatusCode::BAD_REQUEST).await;
         assert!(!page.contains("<script"), "{page}");
     }
     // An unknown integration to re-authenticate was already a page; it stays one.
-    let res = app
-        .http
-        .get(app.url("/oauth/start?integration=99"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/oauth/start?integration=99").await;
     assert_error_page(res, StatusCode::NOT_FOUND).await;
 }
 
@@ -395,10 +388,13 @@ async fn request_logs_carry_the_path_but_never_the_code_or_the_state() {
 
 #[test]
 fn the_server_prints_the_address_to_open_on_the_redirect_uris_host() {
-    let (found, printed) = open_line(&[
-        ("ADMIN_EMAIL", "ops@example.com"),
-        ("ADMIN_PASSWORD", "a long enough password"),
-    ]);
+    let (found, printed) = open_line(
+        testkit::server_binary!(),
+        &[
+            ("ADMIN_EMAIL", "ops@example.com"),
+            ("ADMIN_PASSWORD", "a long enough password"),
+        ],
+    );
     assert_eq!(
         found.as_deref(),
         Some(

@@ -1,14 +1,12 @@
 //! The server's first routes, over real HTTP against a real SQLite file.
 
-mod common;
-
-use common::TestApp;
 use reqwest::StatusCode;
+use testkit::TestApp;
 
 #[tokio::test]
 async fn healthz_answers_ok_when_the_database_answers() {
     let app = TestApp::spawn().await;
-    let res = app.http.get(app.url("/healthz")).send().await.expect("get");
+    let res = app.get("/healthz").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.expect("body"), "ok");
 }
@@ -16,7 +14,7 @@ async fn healthz_answers_ok_when_the_database_answers() {
 #[tokio::test]
 async fn root_redirects_to_the_dashboard() {
     let app = TestApp::spawn().await;
-    let res = app.http.get(app.url("/")).send().await.expect("get");
+    let res = app.get("/").await;
     assert!(res.status().is_redirection());
     assert_eq!(res.headers()["location"], "/dashboard");
 }
@@ -24,12 +22,7 @@ async fn root_redirects_to_the_dashboard() {
 #[tokio::test]
 async fn the_dashboard_is_server_rendered_with_its_hydration_scripts() {
     let app = TestApp::spawn().await;
-    let res = app
-        .http
-        .get(app.url("/dashboard"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/dashboard").await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.expect("body");
     assert!(html.contains("<h1>Jira Integrations</h1>"), "{html}");
@@ -59,11 +52,6 @@ async fn list_integrations_answers_a_json_array() {
 #[tokio::test]
 async fn an_unknown_page_is_404() {
     let app = TestApp::spawn().await;
-    let res = app
-        .http
-        .get(app.url("/no/such/page"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -5,13 +5,11 @@
 //! `X-Total-Count` and `X-Next-After`), and the dashboard's answer to a page
 //! number past the end (the last page, which says so).
 
-mod common;
-
-use common::{anonymous, TestApp};
 use domain::{Actor, ApiScope};
 use engine::db::query;
 use reqwest::StatusCode;
 use serde_json::Value;
+use testkit::{anonymous, TestApp};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -60,7 +58,7 @@ async fn seed(app: &TestApp, n: i64) -> Vec<i64> {
             connected.push(i);
         }
     }
-    common::integration_ids_taken(&mut tx).await;
+    testkit::integration_ids_taken(&mut tx).await;
     tx.commit().await.expect("commit");
     connected
 }
@@ -98,13 +96,7 @@ async fn fn_list(
     app: &TestApp,
     form: &[(&str, &str)],
 ) -> (StatusCode, Option<i64>, Option<i64>, Value) {
-    let res = app
-        .http
-        .post(app.url("/api/list_integrations"))
-        .form(form)
-        .send()
-        .await
-        .expect("post");
+    let res = app.post("/api/list_integrations", form).await;
     let status = res.status();
     let header = |name: &str| {
         res.headers()

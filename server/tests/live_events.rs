@@ -3,13 +3,11 @@
 //! never a token; it needs a session; heartbeats keep it open; it ends when
 //! the server stops.
 
-mod common;
-
 use std::time::Duration;
 
-use common::live::Stream;
-use common::*;
 use reqwest::StatusCode;
+use testkit::live::Stream;
+use testkit::*;
 
 #[tokio::test]
 async fn the_stream_carries_every_kind_of_change_in_order() {
@@ -136,35 +134,23 @@ async fn one_user_holds_a_bounded_number_of_streams() {
         open.push(stream);
     }
     // One more is refused with a sentence, not held open.
-    let res = app.http.get(app.url("/events")).send().await.expect("get");
+    let res = app.get("/events").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["error"], "too_many_streams");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("tabs")));
     // Another user is not held up by this one's streams.
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[
-            ("email", "viewer@example.com"),
-            ("password", "a viewer's password"),
-            ("role", "viewer"),
-        ])
-        .send()
-        .await
-        .expect("add user");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let viewer = sign_in(&app.base, "viewer@example.com", "a viewer's password")
-        .await
-        .expect("signs in");
-    let mut theirs = Stream::open(&client_with_session(&viewer), app.url("/events")).await;
+    let viewer = app
+        .add_user("viewer@example.com", "a viewer's password", "viewer")
+        .await;
+    let mut theirs = Stream::open(&viewer, app.url("/events")).await;
     assert_eq!(theirs.next_event().await.0, "ready");
     // Closing a stream frees its place.
     drop(open.pop());
     let mut reopened = None;
     for _ in 0..50 {
-        let res = app.http.get(app.url("/events")).send().await.expect("get");
+        let res = app.get("/events").await;
         if res.status() == StatusCode::OK {
             reopened = Some(res);
             break;

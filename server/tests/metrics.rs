@@ -2,12 +2,10 @@
 //! per process, so the figures are checked in one test that makes its own
 //! changes and reads them back (other tests of this file only check access).
 
-mod common;
-
-use common::*;
 use domain::{Actor, ApiScope, IntegrationId};
 use prometheus_parse::{Sample, Scrape, Value};
 use reqwest::StatusCode;
+use testkit::*;
 
 async fn key(app: &TestApp, scopes: &[ApiScope]) -> String {
     app.engine
@@ -61,7 +59,7 @@ async fn metrics_need_a_key_with_metrics_read() {
         .expect("get");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A session is not a key.
-    let res = app.http.get(app.url("/metrics")).send().await.expect("get");
+    let res = app.get("/metrics").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let other = key(&app, &[ApiScope::TokensRead, ApiScope::Proxy]).await;
     let res = anonymous()

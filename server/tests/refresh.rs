@@ -1,15 +1,13 @@
 //! The refresh engine against the sandbox over real HTTP: rotation,
 //! single-flight, compare-and-swap, failure classification, the scheduler.
 
-mod common;
-
-use common::*;
 use domain::IntegrationId;
 use engine::refresh::RefreshResult;
 use engine::vault::Column;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
 use serde_json::Value;
+use testkit::*;
 
 async fn refresh_api(app: &TestApp, id: &str) -> (StatusCode, Value) {
     app.post_form("/api/refresh_integration", &[("id", id)])

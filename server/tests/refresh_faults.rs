@@ -5,17 +5,23 @@
 //! answers are transient, and a late rejection cannot undo a re-authentication.
 //! The sandbox over real HTTP; both clocks moved by hand.
 
-mod common;
-
-use common::*;
 use domain::IntegrationId;
 use engine::refresh::RefreshResult;
 use engine::scheduler::tick;
 use engine::vault::Column;
 use engine::Secret;
 use sandbox::FaultKind;
+use testkit::*;
 
 const ONE: IntegrationId = IntegrationId(1);
+
+/// Integration 1 refreshed as the scheduler would: the result.
+async fn scheduler_refresh(app: &TestApp) -> RefreshResult {
+    app.engine
+        .refresh(ONE, &domain::Actor::Scheduler)
+        .await
+        .result
+}
 /// Past Atlassian's 10-minute leeway for a rotated-away refresh token.
 const ELEVEN_MINUTES: i64 = 11 * 60;
 
@@ -36,13 +42,7 @@ async fn saved_by_the_scheduler_after(app: &TestApp, secs: i64) {
     app.clock.advance(secs);
     assert_eq!(refreshed_by_tick(app).await, vec![RefreshResult::Refreshed]);
     app.clock.advance(ELEVEN_MINUTES);
-    assert_eq!(
-        app.engine
-            .refresh(ONE, &domain::Actor::Scheduler)
-            .await
-            .result,
-        RefreshResult::Refreshed
-    );
+    assert_eq!(scheduler_refresh(app).await, RefreshResult::Refreshed);
     assert_alive(app).await;
 }
 
@@ -128,13 +128,7 @@ async fn a_rotation_that_could_not_be_stored_is_retried_by_the_scheduler_inside_
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     app.fail_rotations().await;
-    assert_eq!(
-        app.engine
-            .refresh(ONE, &domain::Actor::Scheduler)
-            .await
-            .result,
-        RefreshResult::StoreFailed
-    );
+    assert_eq!(scheduler_refresh(&app).await, RefreshResult::StoreFailed);
     app.heal_rotations().await;
     saved_by_the_scheduler_after(&app, 30).await;
 }
@@ -208,20 +202,8 @@ async fn two_server_processes_on_one_database_send_one_token_request_per_rotatio
     );
     assert_alive(&a).await;
     // And the family is healthy: both processes can still refresh.
-    assert_eq!(
-        b.engine
-            .refresh(ONE, &domain::Actor::Scheduler)
-            .await
-            .result,
-        RefreshResult::Refreshed
-    );
-    assert_eq!(
-        a.engine
-            .refresh(ONE, &domain::Actor::Scheduler)
-            .await
-            .result,
-        RefreshResult::Refreshed
-    );
+    assert_eq!(scheduler_refresh(&b).await, RefreshResult::Refreshed);
+    assert_eq!(scheduler_refresh(&a).await, RefreshResult::Refreshed);
 }
 
 #[tokio::test]
@@ -304,13 +286,7 @@ async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_i
         outcome.message
     );
     assert_alive(&app).await;
-    assert_eq!(
-        app.engine
-            .refresh(ONE, &domain::Actor::Scheduler)
-            .await
-            .result,
-        RefreshResult::Refreshed
-    );
+    assert_eq!(scheduler_refresh(&app).await, RefreshResult::Refreshed);
 }
 
 #[tokio::test]

@@ -5,14 +5,12 @@
 //! filter, summary, metrics, the scheduler's lag); a use (a token hand-out,
 //! a connection test, the button) refreshes it.
 
-mod common;
-
-use common::*;
 use domain::{Actor, ApiScope};
 use engine::scheduler::tick;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
 use serde_json::{json, Value};
+use testkit::*;
 
 const DAY: i64 = 86_400;
 

@@ -6,13 +6,11 @@
 //! 10-minute leeway, and a dashboard open on one process sees the changes
 //! another made. Real refreshes and event streams over HTTP.
 
-mod common;
-
-use common::live::Stream;
-use common::*;
 use domain::IntegrationId;
 use engine::scheduler::{tick, TickReport};
 use engine::Clock;
+use testkit::live::Stream;
+use testkit::*;
 
 /// Runs ticks until one is not full, as the scheduler's loop does.
 async fn drain(engine: &engine::Engine) -> Vec<engine::refresh::RefreshOutcome> {

@@ -2,11 +2,9 @@
 //! state in the dashboard's database, so a second server on the same file (a
 //! restart) still knows every token the dashboard holds.
 
-mod common;
-
-use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
+use testkit::*;
 
 async fn api(app: &TestApp, endpoint: &str, id: &str) -> (StatusCode, Value) {
     app.post_form(&format!("/api/{endpoint}"), &[("id", id)])

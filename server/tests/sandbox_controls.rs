@@ -7,12 +7,10 @@
 //! `JIRA_API_URL` serves beside it (this process's `/sandbox`, or a standalone
 //! sandbox as under `scripts/cluster`).
 
-mod common;
-
-use common::*;
 use domain::{Actor, ApiScope};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "a password long enough";
@@ -20,18 +18,7 @@ const PASSWORD: &str = "a password long enough";
 /// Adds a user with `role` through the settings form (as the administrator)
 /// and signs them in: their client.
 async fn user(app: &TestApp, email: &str, role: &str) -> reqwest::Client {
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[("email", email), ("password", PASSWORD), ("role", role)])
-        .send()
-        .await
-        .expect("add user");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "adding {email}");
-    let session = sign_in(&app.base, email, PASSWORD)
-        .await
-        .expect("the new user signs in");
-    client_with_session(&session)
+    app.add_user(email, PASSWORD, role).await
 }
 
 /// Every control, with a body that would change something.

@@ -4,10 +4,8 @@
 //! a full batch is followed at once by the next. Real refreshes against the
 //! sandbox over HTTP.
 
-mod common;
-
-use common::*;
 use std::time::Duration;
+use testkit::*;
 
 use engine::refresh::RefreshResult;
 use engine::scheduler::{tick, tick_within};

@@ -4,8 +4,6 @@
 //! caller's credentials never forwarded, one refresh on 401, path escapes
 //! refused, answers streamed) against the sandbox and a test upstream.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,12 +12,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use domain::{Actor, ApiScope};
 use engine::vault::Column;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
 use serde_json::{json, Value};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ALL_SCOPES: &[ApiScope] = &[
@@ -64,6 +62,11 @@ async fn call(
     app.seen.lock().expect("lock").push(text.clone());
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, headers, value)
+}
+
+/// `GET path` with `key`.
+async fn v1_get(app: &TestApp, path: &str, key: &str) -> (StatusCode, HeaderMap, Value) {
+    call(app, reqwest::Method::GET, path, Some(key), None).await
 }
 
 async fn hand_out(app: &TestApp, key: &str, body: Option<Value>) -> (StatusCode, HeaderMap, Value) {
@@ -128,12 +131,7 @@ async fn each_endpoint_refuses_a_key_without_its_scope() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
     // A session cookie is not a key: the API is for programs.
-    let res = app
-        .http
-        .get(app.url("/v1/integrations"))
-        .send()
-        .await
-        .expect("get");
+    let res = app.get("/v1/integrations").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // With the scope, each answers.
     let all = new_key(&app, ALL_SCOPES).await;
@@ -148,14 +146,7 @@ async fn a_revoked_key_is_refused_on_its_next_request() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     let key = new_key(&app, &[ApiScope::IntegrationsRead]).await;
-    let (status, _, _) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations",
-        Some(&key),
-        None,
-    )
-    .await;
+    let (status, _, _) = v1_get(&app, "/v1/integrations", &key).await;
     assert_eq!(status, StatusCode::OK);
     let id = app.engine.api_keys().await.expect("keys")[0].id;
     let res = app
@@ -165,14 +156,7 @@ async fn a_revoked_key_is_refused_on_its_next_request() {
         .await
         .expect("revoke");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (status, _, body) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations",
-        Some(&key),
-        None,
-    )
-    .await;
+    let (status, _, body) = v1_get(&app, "/v1/integrations", &key).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // Revoking again says there is no such live key.
     let res = app
@@ -191,16 +175,15 @@ async fn a_revoked_key_is_refused_on_its_next_request() {
 async fn an_admin_creates_a_key_in_settings_and_sees_it_once() {
     let app = TestApp::spawn().await;
     let res = app
-        .http
-        .post(app.url("/settings/api-keys"))
-        .form(&[
-            ("name", "reporting"),
-            ("tokens:read", "on"),
-            ("proxy", "on"),
-        ])
-        .send()
-        .await
-        .expect("create");
+        .post(
+            "/settings/api-keys",
+            &[
+                ("name", "reporting"),
+                ("tokens:read", "on"),
+                ("proxy", "on"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers()
@@ -228,14 +211,7 @@ async fn an_admin_creates_a_key_in_settings_and_sees_it_once() {
         StatusCode::NOT_FOUND,
         "no integration yet, but authorised"
     );
-    let (status, _, _) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations",
-        Some(&shown),
-        None,
-    )
-    .await;
+    let (status, _, _) = v1_get(&app, "/v1/integrations", &shown).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Never shown again; listed by name and prefix; logged.
     let later = app.page_text("/settings").await;
@@ -248,13 +224,7 @@ async fn an_admin_creates_a_key_in_settings_and_sees_it_once() {
     );
     // No name, or no scope: refused with a sentence, nothing created.
     for form in [vec![("name", ""), ("proxy", "on")], vec![("name", "x")]] {
-        let res = app
-            .http
-            .post(app.url("/settings/api-keys"))
-            .form(&form)
-            .send()
-            .await
-            .expect("create");
+        let res = app.post("/settings/api-keys", &form).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM api_keys").await, 1);
@@ -263,22 +233,10 @@ async fn an_admin_creates_a_key_in_settings_and_sees_it_once() {
 #[tokio::test]
 async fn a_viewer_may_not_manage_keys() {
     let app = TestApp::spawn().await;
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[
-            ("email", "viewer@example.com"),
-            ("password", "viewer-password-1"),
-            ("role", "viewer"),
-        ])
-        .send()
-        .await
-        .expect("add a viewer");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let session = sign_in(&app.base, "viewer@example.com", "viewer-password-1")
-        .await
-        .expect("sign in");
-    let res = client_with_session(&session)
+    let viewer = app
+        .add_user("viewer@example.com", "viewer-password-1", "viewer")
+        .await;
+    let res = viewer
         .post(app.url("/settings/api-keys"))
         .form(&[("name", "sneaky"), ("tokens:read", "on")])
         .send()
@@ -293,44 +251,16 @@ async fn views_are_served_without_any_token() {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME], None).await;
     let key = new_key(&app, &[ApiScope::IntegrationsRead]).await;
-    let (status, _, list) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations",
-        Some(&key),
-        None,
-    )
-    .await;
+    let (status, _, list) = v1_get(&app, "/v1/integrations", &key).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"][0]["id"], 1);
     assert_eq!(list["items"][0]["accountName"], "Ada Lovelace");
-    let (status, _, one) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations/1",
-        Some(&key),
-        None,
-    )
-    .await;
+    let (status, _, one) = v1_get(&app, "/v1/integrations/1", &key).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one, list["items"][0]);
-    let (status, _, _) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations/9",
-        Some(&key),
-        None,
-    )
-    .await;
+    let (status, _, _) = v1_get(&app, "/v1/integrations/9", &key).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, body) = call(
-        &app,
-        reqwest::Method::GET,
-        "/v1/integrations/abc",
-        Some(&key),
-        None,
-    )
-    .await;
+    let (status, _, body) = v1_get(&app, "/v1/integrations/abc", &key).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let token = stored_access_token(&app).await;
     assert!(!list.to_string().contains(&token));
@@ -497,12 +427,10 @@ async fn a_transient_failure_hands_out_a_still_valid_token_else_503() {
         &retry.to_string()
     );
     // The integration stays active: a transient failure is no dead token.
-    let (_, _, view) = call(
+    let (_, _, view) = v1_get(
         &app,
-        reqwest::Method::GET,
         "/v1/integrations/1",
-        Some(&new_key(&app, &[ApiScope::IntegrationsRead]).await),
-        None,
+        &new_key(&app, &[ApiScope::IntegrationsRead]).await,
     )
     .await;
     assert_eq!(view["isActive"], true);

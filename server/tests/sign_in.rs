@@ -4,37 +4,19 @@
 //! one-time link, the host allowlist, the security headers, and the events
 //! that name who acted.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, RETRY_AFTER, SET_COOKIE};
 use reqwest::StatusCode;
-use server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use testkit::*;
+use testkit::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 const PASSWORD: &str = "a password long enough";
 
 /// Adds a user with `role` through the settings form (as the administrator)
 /// and signs them in: their client.
 async fn user(app: &TestApp, email: &str, role: &str) -> reqwest::Client {
-    let res = app
-        .http
-        .post(app.url("/settings/users"))
-        .form(&[("email", email), ("password", PASSWORD), ("role", role)])
-        .send()
-        .await
-        .expect("add user");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        res.headers()[LOCATION],
-        "/settings?notice=user_added",
-        "adding {email}"
-    );
-    let session = sign_in(&app.base, email, PASSWORD)
-        .await
-        .expect("the new user signs in");
-    client_with_session(&session)
+    app.add_user(email, PASSWORD, role).await
 }
 
 async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
@@ -45,11 +27,13 @@ async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
     client.get(url).send().await.expect("get")
 }
 
-fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .unwrap_or_default()
+/// The administrator's password form: `current`, then `new` twice.
+async fn change_password(app: &TestApp, current: &str, new: &str) -> reqwest::Response {
+    app.post(
+        "/settings/password",
+        &[("current", current), ("new", new), ("confirm", new)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -513,7 +497,7 @@ async fn signing_in_renews_the_session_id_and_signing_out_ends_it() {
 #[tokio::test]
 async fn an_https_public_url_makes_the_cookie_secure_and_host_bound() {
     let clock = engine::ManualClock::new(1_800_000_000);
-    let instance = server::LocalInstance::start(
+    let instance = testkit::LocalInstance::start(
         &[
             "--public-url",
             "https://dash.example.com",
@@ -552,12 +536,7 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
         .scalar(&app.database)
         .await
         .expect("id");
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{id}/remove")),
-        &[],
-    )
-    .await;
+    let res = app.post(&format!("/settings/users/{id}/remove"), &[]).await;
     assert_eq!(location(&res), "/settings?notice=user_removed");
     let res = post(&viewer, app.url("/api/list_integrations"), &[]).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -567,19 +546,16 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
         .scalar(&app.database)
         .await
         .expect("admin");
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{admin_id}/remove")),
-        &[],
-    )
-    .await;
+    let res = app
+        .post(&format!("/settings/users/{admin_id}/remove"), &[])
+        .await;
     assert_eq!(location(&res), "/settings?notice=last_admin");
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{admin_id}/role")),
-        &[("role", "viewer")],
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("/settings/users/{admin_id}/role"),
+            &[("role", "viewer")],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=last_admin");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'")
@@ -588,30 +564,31 @@ async fn removing_a_user_ends_their_sessions_and_the_last_admin_stays() {
     );
     // With a second admin, the first may step down.
     user(&app, "ada-admin@example.com", "admin").await;
-    let res = post(
-        &app.http,
-        app.url(&format!("/settings/users/{admin_id}/role")),
-        &[("role", "operator")],
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("/settings/users/{admin_id}/role"),
+            &[("role", "operator")],
+        )
+        .await;
     assert_eq!(location(&res), "/settings?notice=role_changed");
-    let res = post(
-        &app.http,
-        app.url("/settings/users"),
-        &[
-            ("email", "x@example.com"),
-            ("password", PASSWORD),
-            ("role", "viewer"),
-        ],
-    )
-    .await;
+    let res = app
+        .post(
+            "/settings/users",
+            &[
+                ("email", "x@example.com"),
+                ("password", PASSWORD),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
     assert_eq!(
         res.status(),
         StatusCode::FORBIDDEN,
         "the role change applies at once"
     );
     // The page shows the notice's fixed sentence, never text from the address.
-    let html = get(&app.http, app.url("/settings?notice=<script>"))
+    let html = app
+        .get("/settings?notice=<script>")
         .await
         .text()
         .await
@@ -627,38 +604,11 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
             .await
             .expect("second session"),
     );
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", "not it at all"),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = change_password(&app, "not it at all", "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=wrong_password");
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "short"),
-            ("confirm", "short"),
-        ],
-    )
-    .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "short").await;
     assert_eq!(location(&res), "/settings?notice=bad_password");
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     // This session goes on; the other one has ended.
     let renewed = session_cookie(&res);
@@ -689,7 +639,7 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
 #[tokio::test]
 async fn the_setup_link_creates_the_first_admin_once() {
     let clock = engine::ManualClock::new(1_800_000_000);
-    let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock))
+    let instance = testkit::LocalInstance::start_without_accounts(&[], Arc::new(clock))
         .await
         .expect("start");
     let link = instance
@@ -832,8 +782,8 @@ async fn every_answer_carries_the_security_headers() {
     let app = TestApp::spawn().await;
     let stranger = anonymous();
     let answers = vec![
-        ("dashboard", get(&app.http, app.url("/dashboard")).await),
-        ("settings", get(&app.http, app.url("/settings")).await),
+        ("dashboard", app.get("/dashboard").await),
+        ("settings", app.get("/settings").await),
         ("login", get(&stranger, app.url("/login")).await),
         (
             "401",
@@ -847,7 +797,7 @@ async fn every_answer_carries_the_security_headers() {
             "sandbox",
             get(&stranger, app.url("/sandbox/authorize?client_id=x")).await,
         ),
-        ("404", get(&app.http, app.url("/no/such/page")).await),
+        ("404", app.get("/no/such/page").await),
     ];
     for (what, res) in answers {
         let headers = res.headers();
@@ -867,7 +817,7 @@ async fn every_answer_carries_the_security_headers() {
         assert_eq!(headers["x-frame-options"], "DENY", "{what}");
     }
     // A Leptos page's inline scripts carry the nonce its policy names.
-    let res = get(&app.http, app.url("/dashboard")).await;
+    let res = app.get("/dashboard").await;
     let csp = res.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii")
@@ -887,13 +837,13 @@ async fn every_answer_carries_the_security_headers() {
         "every inline script carries the nonce: {html}"
     );
     // The app's 404 page too.
-    let missing = get(&app.http, app.url("/no/such/page")).await;
+    let missing = app.get("/no/such/page").await;
     let policy = missing.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii")
         .to_owned();
     assert!(policy.contains("'nonce-"), "{policy}");
-    let again = get(&app.http, app.url("/dashboard")).await;
+    let again = app.get("/dashboard").await;
     let other = again.headers()[CONTENT_SECURITY_POLICY]
         .to_str()
         .expect("ascii")
@@ -910,11 +860,7 @@ async fn a_site_url_is_a_link_only_when_it_is_https() {
         .await
         .expect("a hostile provider");
     for page in ["/dashboard", "/integrations/1"] {
-        let html = get(&app.http, app.url(page))
-            .await
-            .text()
-            .await
-            .expect("html");
+        let html = app.get(page).await.text().await.expect("html");
         assert!(
             html.contains("javascript:alert(document.cookie)"),
             "shown as text: {page}"
@@ -925,11 +871,7 @@ async fn a_site_url_is_a_link_only_when_it_is_https() {
         .execute(&app.database)
         .await
         .expect("a normal provider");
-    let html = get(&app.http, app.url("/dashboard"))
-        .await
-        .text()
-        .await
-        .expect("html");
+    let html = app.get("/dashboard").await.text().await.expect("html");
     assert!(
         html.contains("href=\"https://acme.atlassian.net\""),
         "{html}"
@@ -951,9 +893,7 @@ async fn a_cross_site_sign_in_or_sign_out_is_refused() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(
-        post(&app.http, app.url("/api/list_integrations"), &[])
-            .await
-            .status(),
+        app.post("/api/list_integrations", &[]).await.status(),
         StatusCode::OK,
         "still signed in"
     );
@@ -961,7 +901,7 @@ async fn a_cross_site_sign_in_or_sign_out_is_refused() {
 
 #[test]
 fn a_first_start_prints_the_one_time_setup_link() {
-    let (found, printed) = open_line(&[]);
+    let (found, printed) = open_line(testkit::server_binary!(), &[]);
     let line = found.unwrap_or_else(|| panic!("an open line; printed: {printed:#?}"));
     let token = line
         .strip_prefix("open http://localhost:45678/setup?token=")
@@ -1049,7 +989,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_counted() {
 #[tokio::test]
 async fn a_setup_that_cannot_succeed_costs_no_password_hash_and_links_expire() {
     let clock = engine::ManualClock::new(1_800_000_000);
-    let instance = server::LocalInstance::start_without_accounts(&[], Arc::new(clock.clone()))
+    let instance = testkit::LocalInstance::start_without_accounts(&[], Arc::new(clock.clone()))
         .await
         .expect("start");
     let link = instance.setup_link.clone().expect("link");
@@ -1084,23 +1024,12 @@ async fn a_setup_that_cannot_succeed_costs_no_password_hash_and_links_expire() {
 #[tokio::test]
 async fn a_password_change_renews_this_sessions_id() {
     let app = TestApp::spawn().await;
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     let renewed = session_cookie(&res).expect("a new session id");
     assert_ne!(renewed, app.session);
     assert_eq!(
-        post(&app.http, app.url("/api/list_integrations"), &[])
-            .await
-            .status(),
+        app.post("/api/list_integrations", &[]).await.status(),
         StatusCode::UNAUTHORIZED,
         "a copy of the old cookie is worthless"
     );
@@ -1398,16 +1327,7 @@ async fn the_owners_browser_has_its_own_count_and_an_operator_can_clear_an_email
 #[tokio::test]
 async fn a_password_change_keeps_this_browser_known() {
     let app = TestApp::spawn().await;
-    let res = post(
-        &app.http,
-        app.url("/settings/password"),
-        &[
-            ("current", ADMIN_PASSWORD),
-            ("new", "a brand new password"),
-            ("confirm", "a brand new password"),
-        ],
-    )
-    .await;
+    let res = change_password(&app, ADMIN_PASSWORD, "a brand new password").await;
     assert_eq!(location(&res), "/settings?notice=password_changed");
     let device = device_cookie(&res);
     let value = device

@@ -4,7 +4,7 @@ use std::process::Command;
 
 fn run_server(env: &[(&str, &str)]) -> (i32, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+    let out = Command::new(testkit::server_binary!())
         .current_dir(dir.path())
         .env_remove("JIRA_CLIENT_ID")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")

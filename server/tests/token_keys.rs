@@ -13,7 +13,7 @@ const KEY_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="; // 32 × 'B'
 /// stdout, stderr). `--reseal-tokens` exits by itself; a server that starts is
 /// seen by its "listening" line and stopped.
 fn server(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut child = Command::new(testkit::server_binary!())
         .current_dir(dir)
         .env_remove("JIRA_CLIENT_ID")
         .env_remove("TOKEN_ENCRYPTION_KEY")

@@ -5,12 +5,10 @@
 //! secret); a refused change logs nothing; the endpoint of `WEBHOOK_URL` is
 //! logged as the environment's, and only when the environment changes it.
 
-mod common;
-
-use common::receiver::Receiver;
-use common::*;
 use reqwest::StatusCode;
-use server::ADMIN_EMAIL;
+use testkit::receiver::Receiver;
+use testkit::ADMIN_EMAIL;
+use testkit::*;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB";
@@ -24,22 +22,6 @@ async fn webhook_log(app: &TestApp) -> Vec<(String, String, String)> {
     .fetch_all(&app.database)
     .await
     .expect("account log")
-}
-
-/// POSTs a settings form as the administrator; the redirect's `Location`.
-async fn settings_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
-    let res = app
-        .http
-        .post(app.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("settings form");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
-    res.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned()
 }
 
 fn only(log: &[(String, String, String)], action: &str) -> String {
@@ -70,29 +52,22 @@ async fn every_webhook_change_names_the_admin_in_the_account_log() {
     }
     for action in ["test", "enable", "disable", "delete", "redeliver"] {
         assert!(
-            settings_form(&app, &format!("/settings/webhooks/999/{action}"), &[])
+            app.settings_form(&format!("/settings/webhooks/999/{action}"), &[])
                 .await
                 .contains("no_such_webhook"),
             "{action}"
         );
     }
-    settings_form(&app, "/settings/webhooks/deliveries/999/redeliver", &[]).await;
-    settings_form(&app, "/settings/webhooks/settings", &[]).await;
+    app.settings_form("/settings/webhooks/deliveries/999/redeliver", &[])
+        .await;
+    app.settings_form("/settings/webhooks/settings", &[]).await;
     assert_eq!(webhook_log(&app).await, vec![], "nothing happened");
 
     // Allowing private addresses: the address rule is off, and the log says so.
-    settings_form(
-        &app,
-        "/settings/webhooks/settings",
-        &[("allow_private", "on")],
-    )
-    .await;
-    settings_form(
-        &app,
-        "/settings/webhooks/settings",
-        &[("allow_private", "on")],
-    )
-    .await;
+    app.settings_form("/settings/webhooks/settings", &[("allow_private", "on")])
+        .await;
+    app.settings_form("/settings/webhooks/settings", &[("allow_private", "on")])
+        .await;
     let log = webhook_log(&app).await;
     assert_eq!(log.len(), 1, "saved unchanged, logged once: {log:?}");
     assert!(only(&log, "allow_private_webhooks").contains("address rule is off"));
@@ -124,7 +99,8 @@ async fn every_webhook_change_names_the_admin_in_the_account_log() {
     );
 
     // A test event, and that delivery sent again.
-    settings_form(&app, &format!("/settings/webhooks/{id}/test"), &[]).await;
+    app.settings_form(&format!("/settings/webhooks/{id}/test"), &[])
+        .await;
     app.engine.deliver_webhooks().await;
     assert_eq!(receiver.received().len(), 1);
     let delivery: i64 = engine::db::query("SELECT id FROM webhook_deliveries")
@@ -132,38 +108,42 @@ async fn every_webhook_change_names_the_admin_in_the_account_log() {
         .await
         .expect("the delivery");
     let message_id = receiver.received()[0].id.clone();
-    assert!(settings_form(
-        &app,
-        &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
-        &[],
-    )
-    .await
-    .contains("webhook_redelivered"));
+    assert!(app
+        .settings_form(
+            &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
+            &[],
+        )
+        .await
+        .contains("webhook_redelivered"));
     // Waiting for its attempt already: refused, not logged again.
-    assert!(settings_form(
-        &app,
-        &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
-        &[],
-    )
-    .await
-    .contains("webhook_pending"));
+    assert!(app
+        .settings_form(
+            &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
+            &[],
+        )
+        .await
+        .contains("webhook_pending"));
     app.engine.deliver_webhooks().await;
 
     // Disabled: a connection meanwhile is skipped; a test event is refused.
-    settings_form(&app, &format!("/settings/webhooks/{id}/disable"), &[]).await;
-    assert!(
-        settings_form(&app, &format!("/settings/webhooks/{id}/test"), &[])
-            .await
-            .contains("webhook_cannot_send")
-    );
+    app.settings_form(&format!("/settings/webhooks/{id}/disable"), &[])
+        .await;
+    assert!(app
+        .settings_form(&format!("/settings/webhooks/{id}/test"), &[])
+        .await
+        .contains("webhook_cannot_send"));
     app.connect(ADA, &[ACME], None).await;
     // Enabled again, then sent what it missed.
-    settings_form(&app, &format!("/settings/webhooks/{id}/enable"), &[]).await;
-    settings_form(&app, &format!("/settings/webhooks/{id}/redeliver"), &[]).await;
+    app.settings_form(&format!("/settings/webhooks/{id}/enable"), &[])
+        .await;
+    app.settings_form(&format!("/settings/webhooks/{id}/redeliver"), &[])
+        .await;
     // Nothing left undelivered: nothing to log.
-    settings_form(&app, &format!("/settings/webhooks/{id}/redeliver"), &[]).await;
-    settings_form(&app, &format!("/settings/webhooks/{id}/delete"), &[]).await;
-    settings_form(&app, "/settings/webhooks/settings", &[]).await;
+    app.settings_form(&format!("/settings/webhooks/{id}/redeliver"), &[])
+        .await;
+    app.settings_form(&format!("/settings/webhooks/{id}/delete"), &[])
+        .await;
+    app.settings_form("/settings/webhooks/settings", &[]).await;
 
     let log = webhook_log(&app).await;
     let actions: Vec<(&str, &str)> = log

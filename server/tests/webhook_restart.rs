@@ -4,15 +4,13 @@
 //! the same message, with the same `webhook-id`, once the dead attempt's lease
 //! runs out.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::receiver::{expected_signature, Receiver};
-use common::*;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
+use testkit::receiver::{expected_signature, Receiver};
+use testkit::*;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const KEY: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=";
@@ -27,7 +25,7 @@ fn free_port() -> u16 {
 
 /// The server binary on `port`, database in `dir`, sending webhooks to `hook`.
 fn server(dir: &std::path::Path, port: u16, hook: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_server"))
+    Command::new(testkit::server_binary!())
         .current_dir(dir)
         .env_remove("JIRA_CLIENT_ID")
         .env_remove("TOKEN_ENCRYPTION_KEYS")

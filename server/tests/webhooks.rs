@@ -5,15 +5,13 @@
 //! event, redeliver), consent warnings at 30, 7 and 1 days on a controlled
 //! clock, and a delivery that survives `kill -9` of the real server binary.
 
-mod common;
-
-use common::receiver::{expected_signature, Receiver};
-use common::*;
 use domain::{Actor, IntegrationId};
 use engine::scheduler::tick;
 use engine::Clock as _;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
+use testkit::receiver::{expected_signature, Receiver};
+use testkit::*;
 
 const ONE: IntegrationId = IntegrationId(1);
 /// A valid Standard Webhooks secret (the specification's example).
@@ -36,23 +34,6 @@ async fn delivered_types(app: &TestApp, receiver: &Receiver) -> Vec<String> {
     receiver.clear();
     deliver(app).await;
     receiver.types()
-}
-
-/// POSTs one of the settings page's forms as the administrator: it answers
-/// with a redirect back to the page; its `Location` (with the notice).
-async fn settings_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> String {
-    let res = app
-        .http
-        .post(app.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("settings form");
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
-    res.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned()
 }
 
 fn the_settings_secret(html: &str) -> String {
@@ -92,12 +73,8 @@ async fn the_signature_verifies_with_the_endpoint_secret_and_not_with_another() 
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM webhook_endpoints").await, 0);
     // ...until an administrator allows private addresses.
-    settings_form(
-        &app,
-        "/settings/webhooks/settings",
-        &[("allow_private", "on")],
-    )
-    .await;
+    app.settings_form("/settings/webhooks/settings", &[("allow_private", "on")])
+        .await;
     let (status, page) = app
         .post_form("/settings/webhooks", &[("url", receiver.url.as_str())])
         .await;
@@ -412,7 +389,8 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
         .scalar(&app.database)
         .await
         .expect("id");
-    settings_form(&app, &format!("/settings/webhooks/{id}/enable"), &[]).await;
+    app.settings_form(&format!("/settings/webhooks/{id}/enable"), &[])
+        .await;
     receiver.fail_with(200);
     receiver.clear();
     let deliveries: Vec<i64> = engine::db::query("SELECT id FROM webhook_deliveries ORDER BY id")
@@ -422,8 +400,7 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
     let redeliver = |delivery: i64| {
         let app = &app;
         async move {
-            settings_form(
-                app,
+            app.settings_form(
                 &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
                 &[],
             )
@@ -441,11 +418,10 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
         ["integration.connected", "integration.connected"]
     );
     // "Redeliver undelivered" queues everything not received, in one go.
-    assert!(
-        settings_form(&app, &format!("/settings/webhooks/{id}/redeliver"), &[])
-            .await
-            .contains("webhook_undelivered_queued")
-    );
+    assert!(app
+        .settings_form(&format!("/settings/webhooks/{id}/redeliver"), &[])
+        .await
+        .contains("webhook_undelivered_queued"));
     assert_eq!(
         deliver(&app).await.attempted,
         0,
@@ -461,7 +437,8 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
         .scalar(&app.database)
         .await
         .expect("the environment's endpoint");
-    settings_form(&app, &format!("/settings/webhooks/{id}/test"), &[]).await;
+    app.settings_form(&format!("/settings/webhooks/{id}/test"), &[])
+        .await;
     deliver(&app).await;
     let got = receiver.received();
     assert_eq!(got.len(), 1);
@@ -474,8 +451,7 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
         .scalar(&app.database)
         .await
         .expect("id");
-    settings_form(
-        &app,
+    app.settings_form(
         &format!("/settings/webhooks/deliveries/{delivery}/redeliver"),
         &[],
     )
@@ -485,13 +461,13 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].id, got[1].id);
     // The environment's endpoint cannot be deleted from the page.
-    assert!(
-        settings_form(&app, &format!("/settings/webhooks/{id}/delete"), &[])
-            .await
-            .contains("webhook_from_environment")
-    );
+    assert!(app
+        .settings_form(&format!("/settings/webhooks/{id}/delete"), &[])
+        .await
+        .contains("webhook_from_environment"));
     // An unknown endpoint is named as such.
-    assert!(settings_form(&app, "/settings/webhooks/999/test", &[])
+    assert!(app
+        .settings_form("/settings/webhooks/999/test", &[])
         .await
         .contains("no_such_webhook"));
 }
@@ -575,20 +551,9 @@ async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
 #[tokio::test]
 async fn a_viewer_cannot_manage_webhooks() {
     let app = TestApp::spawn().await;
-    settings_form(
-        &app,
-        "/settings/users",
-        &[
-            ("email", "vera@example.com"),
-            ("password", "viewer-password-1"),
-            ("role", "viewer"),
-        ],
-    )
-    .await;
-    let session = sign_in(&app.base, "vera@example.com", "viewer-password-1")
-        .await
-        .expect("signed in");
-    let viewer = client_with_session(&session);
+    let viewer = app
+        .add_user("vera@example.com", "viewer-password-1", "viewer")
+        .await;
     let res = viewer
         .post(app.url("/settings/webhooks"))
         .form(&[("url", "https://hooks.example.com/x")])
@@ -728,7 +693,7 @@ async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
         .expect("endpoint");
     for n in 0..6 {
         app.engine
-            .send_test_webhook(endpoint, &Actor::User(server::ADMIN_EMAIL.into()))
+            .send_test_webhook(endpoint, &Actor::User(testkit::ADMIN_EMAIL.into()))
             .await
             .expect("queued");
         let _ = n;

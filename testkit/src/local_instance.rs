@@ -11,7 +11,7 @@ use engine::oauth::AtlassianClient;
 use engine::{Clock, Database, Engine, TokenVault};
 use tokio::net::TcpListener;
 
-use crate::{Application, Config};
+use server::{Application, Config};
 
 /// The administrator every [`LocalInstance::start`] creates (`ADMIN_EMAIL`).
 pub const ADMIN_EMAIL: &str = "admin@example.com";

@@ -2,18 +2,13 @@
 //! file, or a fresh PostgreSQL database when `TEST_POSTGRES_URL` is set), the
 //! built-in sandbox mounted at /sandbox, and a clock the test moves by hand.
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
 
+use crate::LocalInstance;
 use engine::ManualClock;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use server::LocalInstance;
 use url::Url;
-
-pub mod live;
-pub mod receiver;
 
 pub const ADA: &str = "557058:ada-lovelace";
 pub const GRACE: &str = "557058:grace-hopper";
@@ -89,6 +84,14 @@ pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("jira_dashboard_session="))
         .and_then(|c| c.split(';').next())
         .map(str::to_owned)
+}
+
+/// An answer's `Location` header ("" when it has none).
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default()
 }
 
 /// What one pass through the connect flow produced.
@@ -172,7 +175,7 @@ impl TestApp {
     }
 
     async fn on(instance: LocalInstance, clock: ManualClock) -> Self {
-        let session = sign_in(&instance.base, server::ADMIN_EMAIL, server::ADMIN_PASSWORD)
+        let session = sign_in(&instance.base, crate::ADMIN_EMAIL, crate::ADMIN_PASSWORD)
             .await
             .expect("the administrator signs in");
         let http = client_with_session(&session);
@@ -221,6 +224,50 @@ impl TestApp {
         seen.push(headers);
         seen.push(body.clone());
         (status, location, cookies, body)
+    }
+
+    /// `POST path` with a form body, as the administrator: the answer.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("post")
+    }
+
+    /// `GET path`, as the administrator: the answer.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("get")
+    }
+
+    /// POSTs one of the settings page's forms as the administrator: it
+    /// answers with a redirect back to the page; its `Location` (with the notice).
+    pub async fn settings_form(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let res = self.post(path, form).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        location(&res)
+    }
+
+    /// Adds a user with `role` and `password` through the settings form (as
+    /// the administrator) and signs them in: their client.
+    pub async fn add_user(&self, email: &str, password: &str, role: &str) -> reqwest::Client {
+        let res = self
+            .post(
+                "/settings/users",
+                &[("email", email), ("password", password), ("role", role)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "adding {email}");
+        assert_eq!(
+            location(&res),
+            "/settings?notice=user_added",
+            "adding {email}"
+        );
+        let session = sign_in(&self.base, email, password)
+            .await
+            .expect("the new user signs in");
+        client_with_session(&session)
     }
 
     /// `GET /oauth/start[?integration=N]`: the authorize URL and the binding cookie.
@@ -443,14 +490,15 @@ pub async fn integration_ids_taken(tx: &mut engine::db::Tx) {
     }
 }
 
-/// Runs the real server binary (sandbox mode, a fresh database, redirect URI
-/// on `localhost:45678`) with `env` added, and answers the first line it
-/// prints that starts with `open `, and the lines before it.
-pub fn open_line(env: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
+/// Runs the real server binary `server` ([`crate::server_binary!`]) in
+/// sandbox mode, on a fresh database, redirect URI on `localhost:45678`,
+/// with `env` added, and answers the first line it prints that starts with
+/// `open `, and the lines before it.
+pub fn open_line(server: &std::path::Path, env: &[(&str, &str)]) -> (Option<String>, Vec<String>) {
     use std::io::BufRead;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    let mut command = std::process::Command::new(server);
     command
         .current_dir(dir.path())
         .env_remove("JIRA_CLIENT_ID")

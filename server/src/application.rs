@@ -152,7 +152,8 @@ impl Application {
             false => None,
         };
         let router = crate::router::router(state, sandbox.as_ref().map(sandbox::Sandbox::router));
-        let sessions = session::session_store(db.backend())
+        let sessions = db
+            .sessions()
             .await
             .map_err(|e| StartupError::Sessions(e.to_string()))?;
         let router = with_layers(
@@ -466,7 +467,7 @@ struct Guards {
     hosts: ServedHosts,
     /// Served over https: browsers are told to keep to it (HSTS).
     https: bool,
-    auth: axum_login::AuthManagerLayer<session::Backend, session::store::Sessions>,
+    auth: axum_login::AuthManagerLayer<session::Backend, engine::db::Sessions>,
     /// The hop tickets the start handler issues and the cross-site guard spends.
     hop_tickets: crate::guard::cross_site::HopTickets,
 }

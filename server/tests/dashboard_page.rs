@@ -379,7 +379,7 @@ async fn the_search_index_follows_every_change_and_takes_any_text() {
     let (_, ada) = page(&app, &[("search", "lovelace")]).await;
     assert_eq!(ada["total"], 1);
     // The plan reads the index, not every row.
-    if app.database.backend().is_postgres() {
+    if app.database.is_postgres() {
         // The search is a LIKE on `search_text`, which its trigram index
         // serves. With a few rows the planner rightly prefers a sequential
         // scan: forbidden here, to see that the index can answer at all.

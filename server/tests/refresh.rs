@@ -327,10 +327,7 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
                         // LOCKED`), this process's too; on SQLite the
                         // ticks' claims run one after the other and each
                         // lists it.
-                        assert!(
-                            app.database.backend().is_postgres(),
-                            "the scheduler refreshed it"
-                        );
+                        assert!(app.database.is_postgres(), "the scheduler refreshed it");
                         return None;
                     };
                     (o.ok(), o.message)

@@ -1108,7 +1108,7 @@ async fn the_session_store_holds_no_cookie_value() {
         .split_once('=')
         .map(|(_, v)| v.to_owned())
         .expect("name=value");
-    let table = if app.database.backend().is_postgres() {
+    let table = if app.database.is_postgres() {
         "tower_sessions.session"
     } else {
         "tower_sessions"
@@ -1398,8 +1398,24 @@ async fn every_route_has_its_rule() {
         (&post, "/api/test_connection", Needs(Operate)),
         (&post, "/settings/users", Needs(Administer)),
         (&post, "/settings/users/2/role", Needs(Administer)),
-        // Deny by default: an unknown server function, an unknown POST.
+        // An id no user has: removing the viewer would end its session.
+        (&post, "/settings/users/999/remove", Needs(Administer)),
+        (&post, "/settings/api-keys", Needs(Administer)),
+        (&post, "/settings/api-keys/1/revoke", Needs(Administer)),
+        (&post, "/settings/webhooks", Needs(Administer)),
+        (&post, "/settings/webhooks/settings", Needs(Administer)),
+        (&post, "/settings/webhooks/1/pause", Needs(Administer)),
+        (
+            &post,
+            "/settings/webhooks/deliveries/1/redeliver",
+            Needs(Administer),
+        ),
+        // Deny by default: an unknown server function, an unknown POST,
+        // and any address under the administrator's prefixes.
         (&post, "/api/something_new", Needs(Administer)),
+        (&get, "/api/something_new", Needs(Administer)),
+        (&get, "/settings/", Needs(Administer)),
+        (&get, "/settings/nothing", Needs(Administer)),
         (&post, "/dashboard", Needs(Administer)),
         // Look-alikes are not the open paths.
         (&get, "/sandboxed", Needs(Read)),

@@ -437,7 +437,7 @@ impl TestApp {
     /// trigger that aborts the UPDATE (on PostgreSQL, a plpgsql function
     /// raising an exception, and its trigger).
     pub async fn fail_rotations(&self) {
-        if self.database.backend().is_postgres() {
+        if self.database.is_postgres() {
             engine::db::query(
                 "CREATE FUNCTION fail_rotation() RETURNS trigger LANGUAGE plpgsql AS $$
                  BEGIN RAISE EXCEPTION 'disk full'; END $$",
@@ -466,7 +466,7 @@ impl TestApp {
         .execute(&self.database)
         .await
         .expect("drop trigger");
-        if self.database.backend().is_postgres() {
+        if self.database.is_postgres() {
             engine::db::query("DROP FUNCTION fail_rotation()")
                 .execute(&self.database)
                 .await

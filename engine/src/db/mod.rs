@@ -27,6 +27,7 @@ mod oauth_states;
 mod provider_pause;
 mod refresh_queries;
 mod refresh_rows;
+mod sessions;
 mod token_keys;
 mod users;
 mod webhook_outbox;
@@ -36,7 +37,8 @@ pub use announce::{Announce, AnnounceIf};
 pub use api_keys::ApiKeyRow;
 pub(crate) use api_keys::KeyUsage;
 pub use api_keys::NewApiKey;
-pub use backend::{query, Backend, On, Query, Rows, Tx, Value};
+pub(crate) use backend::Backend;
+pub use backend::{query, On, Query, Rows, Tx, Value};
 pub(crate) use change_feed::CHANGES_CHANNEL;
 pub use change_feed::{FeedEntry, FeedRead};
 pub use dashboard_page::Page;
@@ -51,6 +53,7 @@ pub(crate) use refresh_queries::SCHEDULER_CLAIM_RENEW_SECS;
 pub use refresh_queries::{Claim, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL, SCHEDULER_CLAIM_SECS};
 pub use refresh_rows::RefreshRow;
 pub use refresh_rows::{Fenced, Rotation};
+pub use sessions::Sessions;
 pub use token_keys::KeyCheckError;
 pub use users::NewAccountEvent;
 pub use users::{AccountChange, AccountEvent, UserRow};
@@ -168,8 +171,30 @@ impl Database {
     }
 
     /// The backend and its pool.
-    pub fn backend(&self) -> &Backend {
+    pub(crate) fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// Whether this is a PostgreSQL database (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.backend.is_postgres()
+    }
+
+    /// The browser sessions' store in this database (its table created when
+    /// missing), with a task that deletes expired sessions hourly.
+    pub async fn sessions(&self) -> Result<Sessions, DatabaseError> {
+        let store = Sessions::open(&self.backend).await?;
+        let sweeper = store.clone();
+        tokio::spawn(async move {
+            use tower_sessions_core::ExpiredDeletion;
+            if let Err(e) = sweeper
+                .continuously_delete_expired(std::time::Duration::from_secs(3600))
+                .await
+            {
+                tracing::error!(error = %e, "the expired-session sweeper stopped");
+            }
+        });
+        Ok(store)
     }
 
     /// The SQLite pool, when the database is SQLite (the embedded sandbox

@@ -126,7 +126,10 @@ pub async fn sandbox_controls(
 }
 
 /// The files and every address no route answers (the 404 page): the
-/// stylesheet, scripts and icon are open; anything else is a page.
+/// stylesheet, scripts and icon are open; an unknown address under the
+/// administrator's prefixes (server functions, the settings forms, the
+/// sandbox's controls) is an administrator's whatever the method, so no
+/// one below learns more there than before; anything else is a page.
 pub async fn files_and_not_found(
     State(needs): State<Needs>,
     auth: AuthSession,
@@ -137,7 +140,15 @@ pub async fn files_and_not_found(
     if path.starts_with("/pkg/") || path == "/favicon.ico" {
         return next.run(request).await;
     }
-    let permission = needs.permission(request.method());
+    let administrators = path.starts_with(SERVER_FUNCTIONS)
+        || path.starts_with("/settings/")
+        || path == "/sandbox/control"
+        || path.starts_with("/sandbox/control/");
+    let permission = if administrators {
+        needs.writes
+    } else {
+        needs.permission(request.method())
+    };
     pass(permission, &needs.public, auth, request, next).await
 }
 

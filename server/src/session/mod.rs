@@ -1,8 +1,8 @@
-//! Sessions: `tower-sessions` with its SQLx store in the dashboard's
-//! database, through `axum-login`, and what the sign-in throttle reads.
+//! Sessions: `tower-sessions` through `axum-login`, stored in the dashboard's
+//! database (`engine::db::Sessions`, from `Database::sessions`), and what the
+//! sign-in throttle reads.
 //!
 //! - [`backend`]: `axum-login`'s view of the engine's accounts.
-//! - [`store`]: sessions in SQLite or PostgreSQL, as the database is.
 //! - [`client_address`]: the address the sign-in throttle counts (`TRUSTED_PROXIES`).
 //! - [`known_device`]: the cookie that tells the throttle a browser signed in before.
 //!
@@ -12,13 +12,12 @@
 pub mod backend;
 pub mod client_address;
 pub mod known_device;
-pub mod store;
 
 use axum_login::tower_sessions::cookie::{time::Duration, SameSite};
 use axum_login::tower_sessions::{Expiry, SessionManagerLayer};
 use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder};
+use engine::db::Sessions;
 use engine::Engine;
-use store::Sessions;
 
 pub use backend::{AuthSession, Backend, SessionUser};
 
@@ -33,25 +32,6 @@ pub fn cookie_name(secure: bool) -> &'static str {
     } else {
         "jira_dashboard_session"
     }
-}
-
-/// The session store in the dashboard's database (created when missing),
-/// with a task that deletes expired sessions hourly.
-pub async fn session_store(
-    backend: &engine::db::Backend,
-) -> Result<Sessions, tower_sessions_sqlx_store::sqlx::Error> {
-    let store = Sessions::open(backend).await?;
-    let sweeper = store.clone();
-    tokio::spawn(async move {
-        use axum_login::tower_sessions::ExpiredDeletion;
-        if let Err(e) = sweeper
-            .continuously_delete_expired(std::time::Duration::from_secs(3600))
-            .await
-        {
-            tracing::error!(error = %e, "the expired-session sweeper stopped");
-        }
-    });
-    Ok(store)
 }
 
 /// The layer that gives every request its session and signed-in user.

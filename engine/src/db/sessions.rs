@@ -9,11 +9,12 @@
 //! id again.
 
 use async_trait::async_trait;
-use axum_login::tower_sessions::session::{Id, Record};
-use axum_login::tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
-use engine::db::Backend;
 use sha2::{Digest, Sha256};
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+use super::Backend;
 
 /// The id a session is stored under: the first 128 bits of the SHA-256 of
 /// the browser's id (itself 128 random bits, so no salt or stretching adds
@@ -45,7 +46,9 @@ pub enum Sessions {
 
 impl Sessions {
     /// The store on `backend`'s pool, its table created when missing.
-    pub async fn open(backend: &Backend) -> Result<Self, tower_sessions_sqlx_store::sqlx::Error> {
+    pub(crate) async fn open(
+        backend: &Backend,
+    ) -> Result<Self, tower_sessions_sqlx_store::sqlx::Error> {
         Ok(match backend {
             Backend::Sqlite(pool) => {
                 let store = SqliteStore::new(pool.clone());

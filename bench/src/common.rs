@@ -39,19 +39,10 @@ pub(crate) async fn start() -> Bench {
     start_with(&[]).await
 }
 
-/// [`start`] with extra server flags.
-pub(crate) async fn start_with(args: &[&str]) -> Bench {
-    let clock = ManualClock::new(NOW);
-    let instance = LocalInstance::start(args, Arc::new(clock.clone()))
-        .await
-        .expect("start the dashboard");
-    // Signed in as the instance's administrator (pages need a session).
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    let signed_in = http
-        .post(format!("{}/login", instance.base))
+/// Signs `client` (with a cookie store) in as the instance's administrator.
+pub(crate) async fn sign_in(client: &reqwest::Client, base: &str) {
+    let signed_in = client
+        .post(format!("{base}/login"))
         .form(&[
             ("email", testkit::ADMIN_EMAIL),
             ("password", testkit::ADMIN_PASSWORD),
@@ -64,6 +55,20 @@ pub(crate) async fn start_with(args: &[&str]) -> Bench {
         "sign in: {}",
         signed_in.status()
     );
+}
+
+/// [`start`] with extra server flags.
+pub(crate) async fn start_with(args: &[&str]) -> Bench {
+    let clock = ManualClock::new(NOW);
+    let instance = LocalInstance::start(args, Arc::new(clock.clone()))
+        .await
+        .expect("start the dashboard");
+    // Signed in as the instance's administrator (pages need a session).
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    sign_in(&http, &instance.base).await;
     Bench {
         clock,
         http,

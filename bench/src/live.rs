@@ -36,20 +36,7 @@ pub(crate) async fn bench_live(b: &Bench) {
         let seeded = engine::Database::open(&url).await.expect("open");
         seed_rows(&seeded, 1, 1).await;
     }
-    let signed_in = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("email", testkit::ADMIN_EMAIL),
-            ("password", testkit::ADMIN_PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("sign in");
-    assert!(
-        signed_in.status().is_success(),
-        "sign in: {}",
-        signed_in.status()
-    );
+    sign_in(&client, &base).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_mb(child.id());
     let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel::<Instant>();

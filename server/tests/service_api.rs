@@ -80,15 +80,39 @@ async fn hand_out(app: &TestApp, key: &str, body: Option<Value>) -> (StatusCode,
     .await
 }
 
+/// `method path` on `app` with `key`, ready for a body or headers.
+fn with_key(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+) -> reqwest::RequestBuilder {
+    anonymous().request(method, app.url(path)).bearer_auth(key)
+}
+
+/// `GET path` on `app` with `key`, sent.
+async fn get_with_key(app: &TestApp, path: &str, key: &str) -> reqwest::Response {
+    with_key(app, reqwest::Method::GET, path, key)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// A dashboard with Ada's ACME connected (integration 1) and a key with `scope`.
+async fn connected_with_key(scope: ApiScope) -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
+    let key = new_key(&app, &[scope]).await;
+    (app, key)
+}
+
 async fn stored_access_token(app: &TestApp) -> String {
     app.stored_token(1, Column::AccessToken).await
 }
 
 #[tokio::test]
 async fn each_endpoint_refuses_a_key_without_its_scope() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let none_of_them = new_key(&app, &[ApiScope::MetricsRead]).await;
+    let (app, none_of_them) = connected_with_key(ApiScope::MetricsRead).await;
     let proxy_path = format!("/v1/integrations/1/proxy/ex/jira/{ACME}/rest/api/3/myself");
     let endpoints = [
         (
@@ -143,28 +167,18 @@ async fn each_endpoint_refuses_a_key_without_its_scope() {
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_on_its_next_request() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::IntegrationsRead]).await;
+    let (app, key) = connected_with_key(ApiScope::IntegrationsRead).await;
     let (status, _, _) = v1_get(&app, "/v1/integrations", &key).await;
     assert_eq!(status, StatusCode::OK);
     let id = app.engine.api_keys().await.expect("keys")[0].id;
-    let res = app
-        .http
-        .post(app.url(&format!("/settings/api-keys/{id}/revoke")))
-        .send()
-        .await
-        .expect("revoke");
+    let revoke_url = app.url(&format!("/settings/api-keys/{id}/revoke"));
+    let revoke = || app.http.post(&revoke_url).send();
+    let res = revoke().await.expect("revoke");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (status, _, body) = v1_get(&app, "/v1/integrations", &key).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // Revoking again says there is no such live key.
-    let res = app
-        .http
-        .post(app.url(&format!("/settings/api-keys/{id}/revoke")))
-        .send()
-        .await
-        .expect("revoke");
+    let res = revoke().await.expect("revoke");
     assert!(res
         .headers()
         .get("location")
@@ -248,9 +262,7 @@ async fn a_viewer_may_not_manage_keys() {
 
 #[tokio::test]
 async fn views_are_served_without_any_token() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::IntegrationsRead]).await;
+    let (app, key) = connected_with_key(ApiScope::IntegrationsRead).await;
     let (status, _, list) = v1_get(&app, "/v1/integrations", &key).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"][0]["id"], 1);
@@ -268,9 +280,7 @@ async fn views_are_served_without_any_token() {
 
 #[tokio::test]
 async fn a_fresh_token_is_handed_out_as_it_is_and_logged_naming_the_key() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::TokensRead]).await;
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
     let before = app.sandbox.token_requests_for(ADA);
     let (status, headers, body) = hand_out(&app, &key, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -309,21 +319,22 @@ async fn a_fresh_token_is_handed_out_as_it_is_and_logged_naming_the_key() {
         let (status, _, body) = hand_out(&app, &key, Some(bad)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
-    let res = anonymous()
-        .post(app.url("/v1/integrations/1/access-token"))
-        .bearer_auth(&key)
-        .body("{not json")
-        .send()
-        .await
-        .expect("post");
+    let res = with_key(
+        &app,
+        reqwest::Method::POST,
+        "/v1/integrations/1/access-token",
+        &key,
+    )
+    .body("{not json")
+    .send()
+    .await
+    .expect("post");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn a_token_expiring_within_the_asked_validity_is_refreshed_first() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::TokensRead]).await;
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
     let old = stored_access_token(&app).await;
     let before = app.sandbox.token_requests_for(ADA);
     app.clock.advance(3_600 - 200);
@@ -339,9 +350,8 @@ async fn a_token_expiring_within_the_asked_validity_is_refreshed_first() {
 
 #[tokio::test]
 async fn fifty_callers_of_an_expiring_integration_share_one_token_request() {
-    let app = Arc::new(TestApp::spawn().await);
-    app.connect(ADA, &[ACME], None).await;
-    let key = Arc::new(new_key(&app, &[ApiScope::TokensRead]).await);
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
+    let (app, key) = (Arc::new(app), Arc::new(key));
     let before = app.sandbox.token_requests_for(ADA);
     app.clock.advance(3_600 - 30);
     // A slow answer keeps the refresh in flight while everyone piles on.
@@ -362,9 +372,7 @@ async fn fifty_callers_of_an_expiring_integration_share_one_token_request() {
 
 #[tokio::test]
 async fn only_a_person_can_repair_a_revoked_grant_409() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::TokensRead]).await;
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
     app.sandbox.revoke_grant(ADA);
     app.clock.advance(3_600 - 30);
     let (status, _, body) = hand_out(&app, &key, None).await;
@@ -403,9 +411,7 @@ async fn without_a_refresh_token_the_rest_of_the_token_then_409() {
 
 #[tokio::test]
 async fn a_transient_failure_hands_out_a_still_valid_token_else_503() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::TokensRead]).await;
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
     let old = stored_access_token(&app).await;
     app.clock.advance(3_600 - 30);
     app.sandbox.inject_fault(FaultKind::ServerError, 1);
@@ -529,30 +535,28 @@ impl Upstream {
 /// Jira's REST API on the site ACME, under `JIRA_API_URL`.
 const JIRA: &str = "ex/jira/11111111-aaaa-4aaa-8aaa-111111111111/rest/api/3";
 
-/// A dashboard (on `app`'s database) whose Jira API base is a test upstream.
-async fn with_upstream(app: &TestApp) -> (TestApp, Upstream) {
+/// Ada's ACME connected (integration 1) on a dashboard, a second dashboard on
+/// its database whose Jira API base is a test upstream, and a proxy key:
+/// `(app, proxied, upstream, key)`.
+async fn proxied_with_key() -> (TestApp, TestApp, Upstream, String) {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME], None).await;
     let upstream = Upstream::default();
     let base = upstream.spawn().await;
-    (app.process_with_jira_api(&base).await, upstream)
+    let proxied = app.process_with_jira_api(&base).await;
+    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
+    (app, proxied, upstream, key)
 }
 
 #[tokio::test]
 async fn the_proxy_passes_methods_bodies_queries_and_content_headers_and_nothing_else() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, _) = with_upstream(&app).await;
-    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
+    let (app, proxied, _, key) = proxied_with_key().await;
     let token = stored_access_token(&app).await;
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let res = anonymous()
-            .request(
-                method.clone(),
-                proxied.url(&format!(
-                    "/v1/integrations/1/proxy/{JIRA}/issue/ACME-1?fields=summary&expand=names"
-                )),
-            )
-            .bearer_auth(&key)
+        let path =
+            format!("/v1/integrations/1/proxy/{JIRA}/issue/ACME-1?fields=summary&expand=names");
+        let res = with_key(&proxied, method.clone(), &path, &key)
             .header("content-type", "application/json")
             .header("accept", "application/json")
             .header("cookie", "jira_dashboard_session=stolen")
@@ -594,17 +598,10 @@ async fn the_proxy_passes_methods_bodies_queries_and_content_headers_and_nothing
 
 #[tokio::test]
 async fn upstream_statuses_and_rate_limit_headers_come_back_as_they_are() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, _) = with_upstream(&app).await;
-    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
+    let (_app, proxied, _, key) = proxied_with_key().await;
     for code in [429_u16, 404, 500, 201] {
-        let res = anonymous()
-            .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/status/{code}")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("proxy");
+        let path = format!("/v1/integrations/1/proxy/{JIRA}/status/{code}");
+        let res = get_with_key(&proxied, &path, &key).await;
         assert_eq!(res.status().as_u16(), code);
         let h = res.headers();
         assert_eq!(h.get("retry-after").expect("retry-after"), "7");
@@ -622,23 +619,13 @@ async fn upstream_statuses_and_rate_limit_headers_come_back_as_they_are() {
 
 #[tokio::test]
 async fn a_401_from_upstream_refreshes_once_and_retries_once() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, upstream) = with_upstream(&app).await;
-    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
+    let (app, proxied, upstream, key) = proxied_with_key().await;
     let before = app.sandbox.token_requests_for(ADA);
     let old = stored_access_token(&app).await;
     // A token issued more than 5 minutes ago: a 401 may mean it died early.
     app.clock.advance(400);
-    let call = || async {
-        anonymous()
-            .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/always-401")))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("proxy")
-            .status()
-    };
+    let path = format!("/v1/integrations/1/proxy/{JIRA}/always-401");
+    let call = || async { get_with_key(&proxied, &path, &key).await.status() };
     assert_eq!(
         call().await,
         StatusCode::UNAUTHORIZED,
@@ -670,16 +657,9 @@ async fn a_401_from_upstream_refreshes_once_and_retries_once() {
 
 #[tokio::test]
 async fn against_the_sandbox_an_early_expired_token_is_refreshed_and_the_call_succeeds() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::Proxy]).await;
+    let (app, key) = connected_with_key(ApiScope::Proxy).await;
     let path = format!("/v1/integrations/1/proxy/ex/jira/{ACME}/rest/api/3/myself");
-    let res = anonymous()
-        .get(app.url(&path))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("proxy");
+    let res = get_with_key(&app, &path, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
     let me: Value = res.json().await.expect("json");
     assert_eq!(me["displayName"], "Ada Lovelace");
@@ -688,12 +668,7 @@ async fn against_the_sandbox_an_early_expired_token_is_refreshed_and_the_call_su
     let before = app.sandbox.token_requests_for(ADA);
     app.clock.advance(400);
     app.sandbox.advance_clock(3_600);
-    let res = anonymous()
-        .get(app.url(&path))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("proxy");
+    let res = get_with_key(&app, &path, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.sandbox.token_requests_for(ADA), before + 1);
 }
@@ -715,10 +690,7 @@ async fn raw_status(app: &TestApp, path: &str, key: &str) -> String {
 
 #[tokio::test]
 async fn paths_that_try_to_leave_the_jira_api_are_refused() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, upstream) = with_upstream(&app).await;
-    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
+    let (_app, proxied, upstream, key) = proxied_with_key().await;
     for escape in [
         "../../v1/integrations",
         "rest/../../secret",
@@ -758,17 +730,10 @@ async fn paths_that_try_to_leave_the_jira_api_are_refused() {
 
 #[tokio::test]
 async fn a_large_answer_is_streamed_as_it_arrives() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, _) = with_upstream(&app).await;
-    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
+    let (_app, proxied, _, key) = proxied_with_key().await;
     let started = Instant::now();
-    let mut res = anonymous()
-        .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/big/50")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("proxy");
+    let path = format!("/v1/integrations/1/proxy/{JIRA}/big/50");
+    let mut res = get_with_key(&proxied, &path, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
     let first = res.chunk().await.expect("chunk").expect("a first chunk");
     let first_at = started.elapsed();
@@ -822,18 +787,12 @@ async fn the_openapi_document_describes_every_endpoint() {
 
 #[tokio::test]
 async fn the_proxy_reaches_the_sandboxes_jira_search_issues_and_rate_limits() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::Proxy]).await;
+    let (app, key) = connected_with_key(ApiScope::Proxy).await;
     let api = format!("/v1/integrations/1/proxy/ex/jira/{ACME}/rest/api/3");
-    let res = anonymous()
-        .get(app.url(&format!(
-            "{api}/search/jql?jql=project%20%3D%20ACME%20ORDER%20BY%20key%20ASC&fields=summary,status&maxResults=5"
-        )))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("search");
+    let search = format!(
+        "{api}/search/jql?jql=project%20%3D%20ACME%20ORDER%20BY%20key%20ASC&fields=summary,status&maxResults=5"
+    );
+    let res = get_with_key(&app, &search, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.headers().get("x-ratelimit-limit").is_some(),
@@ -847,24 +806,15 @@ async fn the_proxy_reaches_the_sandboxes_jira_search_issues_and_rate_limits() {
         .all(|i| i["key"].as_str().expect("key").starts_with("ACME-")));
     assert!(issues[0]["fields"]["summary"].is_string());
     // A body and a method through the proxy: create, then read back.
-    let res = anonymous()
-        .post(app.url(&format!("{api}/issue")))
-        .bearer_auth(&key)
+    let res = with_key(&app, reqwest::Method::POST, &format!("{api}/issue"), &key)
         .json(&json!({"fields": {"project": {"key": "ACME"}, "summary": "Made through the proxy", "issuetype": {"name": "Task"}}}))
         .send()
         .await
         .expect("create");
     assert_eq!(res.status(), StatusCode::CREATED);
     let created: Value = res.json().await.expect("json");
-    let res = anonymous()
-        .get(app.url(&format!(
-            "{api}/issue/{}",
-            created["key"].as_str().expect("key")
-        )))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("read");
+    let read = format!("{api}/issue/{}", created["key"].as_str().expect("key"));
+    let res = get_with_key(&app, &read, &key).await;
     let issue: Value = res.json().await.expect("json");
     assert_eq!(issue["fields"]["summary"], "Made through the proxy");
     // Jira's 429 comes back as it is, with its headers.
@@ -876,12 +826,8 @@ async fn the_proxy_reaches_the_sandboxes_jira_search_issues_and_rate_limits() {
         .await
         .expect("control");
     assert!(res.status().is_success());
-    let res = anonymous()
-        .get(app.url(&format!("{api}/project/search")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("limited");
+    let projects = format!("{api}/project/search");
+    let res = get_with_key(&app, &projects, &key).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers().get("retry-after").expect("retry-after"), "9");
     assert_eq!(
@@ -890,22 +836,14 @@ async fn the_proxy_reaches_the_sandboxes_jira_search_issues_and_rate_limits() {
             .expect("remaining"),
         "0"
     );
-    let res = anonymous()
-        .get(app.url(&format!("{api}/project/search")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("projects");
+    let res = get_with_key(&app, &projects, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn concurrent_401s_share_one_rotation() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, _) = with_upstream(&app).await;
-    let proxied = Arc::new(proxied);
-    let key = Arc::new(new_key(&proxied, &[ApiScope::Proxy]).await);
+    let (app, proxied, _, key) = proxied_with_key().await;
+    let (proxied, key) = (Arc::new(proxied), Arc::new(key));
     let before = app.sandbox.token_requests_for(ADA);
     app.clock.advance(400);
     let mut tasks = tokio::task::JoinSet::new();
@@ -913,13 +851,8 @@ async fn concurrent_401s_share_one_rotation() {
         let (proxied, key) = (proxied.clone(), key.clone());
         tasks.spawn(async move {
             tokio::time::sleep(Duration::from_millis(15 * i)).await;
-            anonymous()
-                .get(proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/always-401")))
-                .bearer_auth(key.as_str())
-                .send()
-                .await
-                .expect("proxy")
-                .status()
+            let path = format!("/v1/integrations/1/proxy/{JIRA}/always-401");
+            get_with_key(&proxied, &path, &key).await.status()
         });
     }
     for status in tasks.join_all().await {
@@ -930,9 +863,7 @@ async fn concurrent_401s_share_one_rotation() {
 
 #[tokio::test]
 async fn hand_outs_respect_the_providers_wait() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::TokensRead]).await;
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
     let old = stored_access_token(&app).await;
     let before = app.sandbox.token_requests_for(ADA);
     app.clock.advance(3_600 - 30);
@@ -972,9 +903,7 @@ async fn hand_outs_respect_the_providers_wait() {
 
 #[tokio::test]
 async fn the_same_token_handed_out_twice_is_logged_once_and_counted_twice() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let key = new_key(&app, &[ApiScope::TokensRead]).await;
+    let (app, key) = connected_with_key(ApiScope::TokensRead).await;
     for _ in 0..3 {
         let (status, _, _) = hand_out(&app, &key, None).await;
         assert_eq!(status, StatusCode::OK);
@@ -993,26 +922,20 @@ async fn the_same_token_handed_out_twice_is_logged_once_and_counted_twice() {
 
 #[tokio::test]
 async fn trace_and_matrix_parameters_are_refused() {
-    let app = TestApp::spawn().await;
-    app.connect(ADA, &[ACME], None).await;
-    let (proxied, upstream) = with_upstream(&app).await;
-    let key = new_key(&proxied, &[ApiScope::Proxy]).await;
-    let res = anonymous()
-        .request(
-            reqwest::Method::from_bytes(b"TRACE").expect("method"),
-            proxied.url(&format!("/v1/integrations/1/proxy/{JIRA}/myself")),
-        )
-        .bearer_auth(&key)
+    let (_app, proxied, upstream, key) = proxied_with_key().await;
+    let trace = reqwest::Method::from_bytes(b"TRACE").expect("method");
+    let path = format!("/v1/integrations/1/proxy/{JIRA}/myself");
+    let res = with_key(&proxied, trace, &path, &key)
         .send()
         .await
         .expect("trace");
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let res = anonymous()
-        .get(proxied.url("/v1/integrations/1/proxy/rest;x=1/..;/admin"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("matrix");
+    let res = get_with_key(
+        &proxied,
+        "/v1/integrations/1/proxy/rest;x=1/..;/admin",
+        &key,
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(upstream.calls.load(Ordering::SeqCst), 0);
     // Unknown service API paths answer JSON; the scheme is case-insensitive.

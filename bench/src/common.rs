@@ -2,6 +2,7 @@
 //! hand-moved clock, signed in), seeding, the real server binary, medians and
 //! verdicts.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,45 @@ pub(crate) const NOW: i64 = 1_800_000_000;
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// Awaits `work`: what it answered, and how long that took in ms.
+pub(crate) async fn timed<T>(work: impl Future<Output = T>) -> (T, f64) {
+    let started = Instant::now();
+    let answer = work.await;
+    (answer, started.elapsed().as_secs_f64() * 1e3)
+}
+
+/// `GET path` on the instance, signed in: the body of its successful answer.
+pub(crate) async fn get_page(b: &Bench, path: &str) -> String {
+    let res = b
+        .http
+        .get(format!("{}{path}", b.instance.base))
+        .send()
+        .await
+        .expect("get");
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.text().await.expect("body")
+}
+
+/// The median time in ms of `runs` GETs of the dashboard page `path` (each
+/// read to its end and checked to be the dashboard).
+pub(crate) async fn median_page_ms(b: &Bench, path: &str, runs: usize) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let (body, ms) = timed(get_page(b, path)).await;
+        times.push(ms);
+        assert!(body.contains("Jira Integrations"));
+    }
+    median(times)
+}
+
+/// The size of the SQLite database behind `pool`, in bytes.
+pub(crate) async fn database_bytes(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+        .fetch_one(pool)
+        .await
+        .expect("size")
 }
 
 pub(crate) fn verdict(ok: bool) -> &'static str {
@@ -218,20 +258,16 @@ pub(crate) async fn time_due_soon(db: &Database, now: UnixTime, margin: i64) -> 
     let mut times = Vec::new();
     let mut due = 0;
     for _ in 0..50 {
-        let started = Instant::now();
-        due = db
-            .claim_due_for_refresh(
-                "bench",
-                now + margin,
-                now - engine::scheduler::IDLE_REFRESH_SECS,
-                now,
-                engine::scheduler::BATCH,
-            )
-            .await
-            .expect("due")
-            .ids
-            .len();
-        times.push(started.elapsed().as_secs_f64() * 1e3);
+        let (claimed, ms) = timed(db.claim_due_for_refresh(
+            "bench",
+            now + margin,
+            now - engine::scheduler::IDLE_REFRESH_SECS,
+            now,
+            engine::scheduler::BATCH,
+        ))
+        .await;
+        times.push(ms);
+        due = claimed.expect("due").ids.len();
     }
     (due, median(times))
 }

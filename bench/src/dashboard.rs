@@ -1,7 +1,5 @@
 //! The dashboard's server-side render at 10,000 integrations (the whole run only).
 
-use std::time::Instant;
-
 use crate::common::*;
 
 pub(crate) async fn bench_dashboard(b: &Bench) {
@@ -17,21 +15,7 @@ pub(crate) async fn bench_dashboard(b: &Bench) {
         "/dashboard?status=expiring",
         "/dashboard?q=site-99",
     ] {
-        let mut times = Vec::new();
-        for _ in 0..30 {
-            let started = Instant::now();
-            let res = b
-                .http
-                .get(format!("{}{path}", b.instance.base))
-                .send()
-                .await
-                .expect("get");
-            assert!(res.status().is_success());
-            let body = res.text().await.expect("body");
-            times.push(started.elapsed().as_secs_f64() * 1e3);
-            assert!(body.contains("Jira Integrations"));
-        }
-        let t = median(times);
+        let t = median_page_ms(b, path, 30).await;
         println!(
             "GET {path}: median {t:.2} ms (budget <= 20): {}",
             verdict(t <= 20.0)

@@ -164,21 +164,7 @@ async fn scale_queries(b: &Bench) {
         ("/dashboard?q=seeded%20person%20876543", 50.0),
         ("/dashboard?q=person12345", 50.0),
     ] {
-        let mut times = Vec::new();
-        for _ in 0..10 {
-            let started = Instant::now();
-            let res = b
-                .http
-                .get(format!("{}{path}", b.instance.base))
-                .send()
-                .await
-                .expect("get");
-            assert!(res.status().is_success(), "{path}: {}", res.status());
-            let body = res.text().await.expect("body");
-            times.push(started.elapsed().as_secs_f64() * 1e3);
-            assert!(body.contains("Jira Integrations"));
-        }
-        let t = median(times);
+        let t = median_page_ms(b, path, 10).await;
         println!(
             "GET {path}: median {t:.1} ms (budget <= {budget}): {}",
             verdict(t <= budget)
@@ -187,30 +173,14 @@ async fn scale_queries(b: &Bench) {
     // The last page: an offset walks the index up to it (time, not memory;
     // the RSS check below serves it too).
     for path in ["/dashboard?sort=expiry&page=9999", "/dashboard?page=9999"] {
-        let started = Instant::now();
-        let res = b
-            .http
-            .get(format!("{}{path}", b.instance.base))
-            .send()
-            .await
-            .expect("get");
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-        let _ = res.text().await.expect("body");
-        println!(
-            "GET {path} (the last page; not budgeted): {:.0} ms",
-            started.elapsed().as_secs_f64() * 1e3
-        );
+        let (_, ms) = timed(get_page(b, path)).await;
+        println!("GET {path} (the last page; not budgeted): {ms:.0} ms");
     }
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(sqlite(db))
         .await
         .expect("checkpoint");
-    let size: i64 = sqlx::query_scalar(
-        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-    )
-    .fetch_one(sqlite(db))
-    .await
-    .expect("size");
+    let size = database_bytes(sqlite(db)).await;
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM integrations")
         .fetch_one(sqlite(db))
         .await
@@ -246,9 +216,8 @@ async fn scale_server(b: &Bench) {
         let mut startups = Vec::new();
         let mut rss = (0.0, 0.0);
         for round in 0..3 {
-            let started = Instant::now();
-            let (base, mut child) = spawn_server(&db, env).await;
-            startups.push(started.elapsed().as_secs_f64() * 1e3);
+            let ((base, mut child), ms) = timed(spawn_server(&db, env)).await;
+            startups.push(ms);
             if round == 0 {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 let idle = rss_mb(child.id());

@@ -14,12 +14,7 @@ pub(crate) async fn bench_search(b: &Bench) {
     let db = &b.instance.database;
     seed_rows(db, 2_000_000, FLEET).await;
     println!("seeded in {:.0} s", started.elapsed().as_secs_f64());
-    let size: i64 = sqlx::query_scalar(
-        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-    )
-    .fetch_one(sqlite(db))
-    .await
-    .expect("size");
+    let size = database_bytes(sqlite(db)).await;
     println!(
         "database: {:.0} MB, {:.0} bytes per integration (with its site, both indexes and the search index)",
         size as f64 / 1e6,
@@ -35,21 +30,16 @@ pub(crate) async fn bench_search(b: &Bench) {
         let mut times = Vec::new();
         let mut total = 0;
         for _ in 0..10 {
-            let started = Instant::now();
-            let page = b
-                .instance
-                .engine
-                .dashboard_page(domain::PageQuery {
-                    page: 0,
-                    page_size: 100,
-                    status: None,
-                    search: Some(text.to_owned()),
-                    order: domain::PageOrder::Oldest,
-                })
-                .await
-                .expect("page");
-            times.push(started.elapsed().as_secs_f64() * 1e3);
-            total = page.total;
+            let (page, ms) = timed(b.instance.engine.dashboard_page(domain::PageQuery {
+                page: 0,
+                page_size: 100,
+                status: None,
+                search: Some(text.to_owned()),
+                order: domain::PageOrder::Oldest,
+            }))
+            .await;
+            times.push(ms);
+            total = page.expect("page").total;
         }
         let t = median(times);
         println!(

@@ -10,15 +10,27 @@ use sandbox::Settings;
 use serde_json::{json, Value};
 
 async fn control(sb: &TestSandbox, path: &str, body: Value) -> (StatusCode, Value) {
+    control_text(sb, path, &body.to_string()).await
+}
+
+/// `POST /control/{path}` with a JSON body as written (it may hold numbers
+/// past what a `Value` holds): the status and the JSON answer (`null` if none).
+async fn control_text(sb: &TestSandbox, path: &str, body: &str) -> (StatusCode, Value) {
     let res = sb
         .http
         .post(format!("{}/control/{path}", sb.base))
-        .json(&body)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
         .send()
         .await
         .expect("control");
     let status = res.status();
     (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The sentence of a refusal (empty if there is none).
+fn refusal(answer: &Value) -> &str {
+    answer["error"].as_str().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -186,10 +198,7 @@ async fn the_provider_answers_after_the_configured_latency_and_the_controls_do_n
     );
     let (status, body) = control(&sb, "settings", json!({"latencyMs": 60_001})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("latencyMs"));
+    assert!(refusal(&body).contains("latencyMs"), "{body}");
 }
 
 /// Every number past its limit (and every i64/u64 extreme), one control at a
@@ -270,17 +279,10 @@ async fn numbers_beyond_their_limits_are_refused_and_change_nothing() {
     let tokens = sb.connect(ALL_SCOPES).await;
     let now = sb.sandbox.now();
     for (path, body, field) in OUT_OF_BOUNDS {
-        let res = sb
-            .http
-            .post(format!("{}/control/{path}", sb.base))
-            .header("content-type", "application/json")
-            .body(*body)
-            .send()
-            .await
-            .expect("control");
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
-        let answer: Value = res.json().await.expect("json");
-        let sentence = answer["error"].as_str().unwrap_or_default();
+        let (status, answer) = control_text(&sb, path, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}");
+        assert!(answer.is_object(), "{path} {body}: a JSON answer");
+        let sentence = refusal(&answer);
         assert!(sentence.contains(field), "{path} {body}: {sentence}");
     }
     // Nothing changed: no fault, no rate limit, the same clock and settings.
@@ -328,23 +330,18 @@ async fn numbers_at_their_limits_are_taken() {
 async fn the_clock_moves_at_most_a_hundred_years_in_all() {
     let sb = TestSandbox::start().await;
     let ten_years = sandbox::clock::MAX_ADVANCE_SECS;
+    let advance = |secs: i64| control(&sb, "clock/advance", json!({ "secs": secs }));
     for _ in 0..9 {
-        let (status, _) = control(&sb, "clock/advance", json!({"secs": ten_years})).await;
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(advance(ten_years).await.0, StatusCode::OK);
     }
-    let (status, _) = control(&sb, "clock/advance", json!({"secs": ten_years - 1})).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(advance(ten_years - 1).await.0, StatusCode::OK);
     let before = sb.sandbox.now();
-    let (status, answer) = control(&sb, "clock/advance", json!({"secs": 2})).await;
+    let (status, answer) = advance(2).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert!(answer["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("a hundred years"));
+    assert!(refusal(&answer).contains("a hundred years"), "{answer}");
     assert_eq!(sb.sandbox.now(), before, "the clock did not move");
     // What is left of the hundred years may still be used; tokens still work.
-    let (status, _) = control(&sb, "clock/advance", json!({"secs": 1})).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(advance(1).await.0, StatusCode::OK);
     assert_eq!(sb.sandbox.clock_offset(), sandbox::clock::MAX_OFFSET_SECS);
     let tokens = sb.connect(ALL_SCOPES).await;
     assert_eq!(

@@ -30,8 +30,7 @@ async fn form_bodies_work_too() {
     let sb = TestSandbox::start().await;
     let code = sb.code(ALL_SCOPES, ADA, &[ACME]).await;
     let res = sb
-        .http
-        .post(format!("{}/oauth/token", sb.base))
+        .token_request()
         .form(&[
             ("grant_type", "authorization_code"),
             ("client_id", CLIENT_ID),
@@ -87,15 +86,9 @@ async fn a_code_expires_after_ten_minutes() {
 async fn the_redirect_uri_must_match_the_authorize_request() {
     let sb = TestSandbox::start().await;
     let code = sb.code(ALL_SCOPES, ADA, &[ACME]).await;
-    let (status, body) = sb
-        .token_json(json!({
-            "grant_type": "authorization_code",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "code": code,
-            "redirect_uri": "http://localhost:9999/other",
-        }))
-        .await;
+    let mut body = code_grant(&code);
+    body["redirect_uri"] = json!("http://localhost:9999/other");
+    let (status, body) = sb.token_json(body).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -104,15 +97,9 @@ async fn the_redirect_uri_must_match_the_authorize_request() {
 async fn a_wrong_client_secret_is_401_access_denied() {
     let sb = TestSandbox::start().await;
     let code = sb.code(ALL_SCOPES, ADA, &[ACME]).await;
-    let (status, body) = sb
-        .token_json(json!({
-            "grant_type": "authorization_code",
-            "client_id": CLIENT_ID,
-            "client_secret": "wrong",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-        }))
-        .await;
+    let mut body = code_grant(&code);
+    body["client_secret"] = json!("wrong");
+    let (status, body) = sb.token_json(body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body,
@@ -120,8 +107,7 @@ async fn a_wrong_client_secret_is_401_access_denied() {
     );
     // Credentials in a Basic header instead of the body are not accepted.
     let res = sb
-        .http
-        .post(format!("{}/oauth/token", sb.base))
+        .token_request()
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
         .json(&json!({"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}))
         .send()
@@ -146,13 +132,7 @@ async fn pkce_s256_is_verified_when_a_challenge_was_sent() {
             .expect("code")
     };
     let exchange = |code: String, verifier: Option<&'static str>| {
-        let mut body = json!({
-            "grant_type": "authorization_code",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-        });
+        let mut body = code_grant(&code);
         if let Some(v) = verifier {
             body["code_verifier"] = json!(v);
         }
@@ -184,8 +164,7 @@ async fn malformed_requests_are_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "unsupported_grant_type");
     let res = sb
-        .http
-        .post(format!("{}/oauth/token", sb.base))
+        .token_request()
         .header("content-type", "text/plain")
         .body("hello")
         .send()

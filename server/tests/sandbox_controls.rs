@@ -67,6 +67,12 @@ async fn send(
     request.send().await.expect("control")
 }
 
+/// `POST /sandbox/control/{path}` with `body`, as the administrator.
+async fn admin_control(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    let path = format!("/sandbox/control/{path}");
+    send(&app.http, app, &Method::POST, &path, &body).await
+}
+
 /// What the controls could change, as the sandbox holds it.
 #[derive(Debug, PartialEq)]
 struct Knobs {
@@ -238,13 +244,7 @@ async fn numbers_beyond_their_limits_are_refused_and_change_nothing() {
             "retryAfterSecs",
         ),
     ] {
-        let res = app
-            .http
-            .post(app.url(&format!("/sandbox/control/{path}")))
-            .json(&body)
-            .send()
-            .await
-            .expect("control");
+        let res = admin_control(&app, path, body.clone()).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
         let answer: Value = res.json().await.expect("json");
         let sentence = answer["error"].as_str().unwrap_or_default();
@@ -252,25 +252,12 @@ async fn numbers_beyond_their_limits_are_refused_and_change_nothing() {
     }
     // Ten years at a time, a hundred in all: the eleventh decade is refused.
     let decade = sandbox::clock::MAX_ADVANCE_SECS;
+    let advance = |secs: i64| admin_control(&app, "clock/advance", json!({ "secs": secs }));
     for _ in 0..10 {
-        let res = app
-            .http
-            .post(app.url("/sandbox/control/clock/advance"))
-            .json(&json!({"secs": decade}))
-            .send()
-            .await
-            .expect("advance");
-        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(advance(decade).await.status(), StatusCode::OK);
     }
     let moved = app.sandbox.now();
-    let res = app
-        .http
-        .post(app.url("/sandbox/control/clock/advance"))
-        .json(&json!({"secs": 1}))
-        .send()
-        .await
-        .expect("advance");
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(advance(1).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.sandbox.now(), moved);
     let after = knobs(&app);
     assert_eq!(

@@ -149,10 +149,14 @@ impl TestSandbox {
             .expect("code in redirect")
     }
 
+    /// `POST /oauth/token`, to give a body.
+    pub fn token_request(&self) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}/oauth/token", self.base))
+    }
+
     pub async fn token_json(&self, body: Value) -> (StatusCode, Value) {
         let res = self
-            .http
-            .post(format!("{}/oauth/token", self.base))
+            .token_request()
             .json(&body)
             .send()
             .await
@@ -166,14 +170,7 @@ impl TestSandbox {
     }
 
     pub async fn exchange(&self, code: &str) -> (StatusCode, Value) {
-        self.token_json(serde_json::json!({
-            "grant_type": "authorization_code",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-        }))
-        .await
+        self.token_json(code_grant(code)).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
@@ -209,6 +206,18 @@ impl TestSandbox {
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
     }
+}
+
+/// The JSON body that exchanges `code` as the test client (a test may change
+/// a field before sending it).
+pub fn code_grant(code: &str) -> Value {
+    serde_json::json!({
+        "grant_type": "authorization_code",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+    })
 }
 
 pub fn s(v: &Value, key: &str) -> String {

@@ -44,7 +44,11 @@ async fn a_refresh_stores_the_rotated_refresh_token_and_the_new_expiry() {
     assert_ne!(after, before, "the NEW refresh token is stored");
     // The next refresh uses the new one, and works.
     assert_eq!(refresh_api(&app, "1").await.1["ok"], true);
-    assert_eq!(app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok' AND http_status = 200").await, 2);
+    assert_eq!(
+        app.count_events("kind = 'refresh' AND outcome = 'ok' AND http_status = 200")
+            .await,
+        2
+    );
     for text in app.seen.lock().expect("lock").iter() {
         assert!(
             !text.contains("sbx_rt_") && !text.contains("sbx_at_"),
@@ -71,11 +75,7 @@ async fn without_a_refresh_token_the_seed_contract_applies() {
     assert_eq!(row(&app).await, (0, 1, Some(1_800_000_060)));
     refresh_api(&app, "1").await;
     assert_eq!(row(&app).await.1, 2, "refresh_failures + 1 each time");
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'deactivate'")
-            .await,
-        2
-    );
+    assert_eq!(app.count_events("kind = 'deactivate'").await, 2);
 }
 
 #[tokio::test]
@@ -92,7 +92,10 @@ async fn a_rejected_refresh_token_deactivates_and_asks_for_reauth() {
     assert_eq!(row(&app).await.0, 0);
     assert_eq!(row(&app).await.1, 1);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'deactivate' AND http_status = 403 AND error_code = 'unauthorized_client'").await,
+        app.count_events(
+            "kind = 'deactivate' AND http_status = 403 AND error_code = 'unauthorized_client'"
+        )
+        .await,
         1
     );
 }
@@ -117,7 +120,11 @@ async fn rejected_client_credentials_are_a_configuration_error() {
         0,
         "not a refresh failure of the integration"
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM token_events WHERE http_status = 401 AND error_code = 'access_denied'").await, 1);
+    assert_eq!(
+        app.count_events("http_status = 401 AND error_code = 'access_denied'")
+            .await,
+        1
+    );
 }
 
 /// The door a test refreshes through.
@@ -368,26 +375,12 @@ async fn fifty_concurrent_refreshes_make_exactly_one_token_request() {
 async fn a_row_changed_during_the_request_is_not_overwritten() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     app.connect(ADA, &[ACME], None).await;
-    app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
-    let refreshing = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            app.engine
-                .refresh(IntegrationId(1), &domain::Actor::Scheduler)
-                .await
-        })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refreshing = app.refresh_in_flight(400, 100).await;
     // The user re-authenticates while the refresh is in flight.
     app.connect(ADA, &[ACME], Some(1)).await;
     let after_reauth = stored_refresh_token(&app).await;
     let outcome = refreshing.await.expect("task");
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Conflict,
-        "{}",
-        outcome.message
-    );
+    assert_refresh_result(&outcome, RefreshResult::Conflict);
     assert_eq!(
         stored_refresh_token(&app).await,
         after_reauth,
@@ -408,13 +401,9 @@ async fn a_rotation_that_cannot_be_stored_is_an_error_naming_the_integration() {
         .expect("message")
         .contains("integration 1"));
     assert_eq!(stored_refresh_token(&app).await, before);
+    assert_eq!(app.count_events("outcome = 'store_failed'").await, 1);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'store_failed'")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'refresh' AND outcome = 'ok'")
+        app.count_events("kind = 'refresh' AND outcome = 'ok'")
             .await,
         0
     );
@@ -524,10 +513,6 @@ async fn the_scheduler_flags_expired_integrations_without_refresh_token_once() {
         .await
         .flagged
         .is_empty());
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE kind = 'expired'")
-            .await,
-        1
-    );
+    assert_eq!(app.count_events("kind = 'expired'").await, 1);
     assert_eq!(app.list().await[0]["status"], "needs_reauth");
 }

@@ -58,11 +58,16 @@ async fn assert_alive(app: &TestApp) {
         active && failures == 0,
         "active {active}, failures {failures}"
     );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'needs_reauth'")
-            .await,
-        0
-    );
+    assert_eq!(app.count_events("outcome = 'needs_reauth'").await, 0);
+}
+
+/// The scheduler's listing of expired integrations without a refresh
+/// token, at the engine's now: ids and fences.
+async fn expired_without_refresh(app: &TestApp) -> Vec<(IntegrationId, i64)> {
+    app.database
+        .expired_without_refresh(app.engine.now())
+        .await
+        .expect("listing")
 }
 
 async fn stored_refresh_token(app: &TestApp) -> Secret {
@@ -138,20 +143,10 @@ async fn a_caller_that_goes_away_mid_flight_causes_no_second_token_request() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     app.connect(ADA, &[ACME], None).await;
     let before = app.sandbox.token_requests_for(ADA);
-    app.sandbox.inject_fault(FaultKind::Delay { ms: 500 }, 1);
-    let first = {
-        let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(ONE, &domain::Actor::Scheduler).await })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let first = app.refresh_in_flight(500, 150).await;
     first.abort(); // the browser tab closed
     let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Refreshed,
-        "{}",
-        outcome.message
-    );
+    assert_refresh_result(&outcome, RefreshResult::Refreshed);
     assert_eq!(
         app.sandbox.token_requests_for(ADA),
         before + 1,
@@ -182,12 +177,7 @@ async fn two_server_processes_on_one_database_send_one_token_request_per_rotatio
     }
     while let Some(done) = tasks.join_next().await {
         let outcome = done.expect("task");
-        assert_eq!(
-            outcome.result,
-            RefreshResult::Refreshed,
-            "{}",
-            outcome.message
-        );
+        assert_refresh_result(&outcome, RefreshResult::Refreshed);
     }
     let requests = a.sandbox.token_requests_for(ADA) - before;
     let rotations = a
@@ -221,12 +211,7 @@ async fn not_now_answers_are_transient_and_a_429_slows_the_whole_scheduler_down(
         1,
     );
     let outcome = app.engine.refresh(ONE, &domain::Actor::Scheduler).await;
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Transient,
-        "{}",
-        outcome.message
-    );
+    assert_refresh_result(&outcome, RefreshResult::Transient);
     assert!(
         outcome.message.contains("retried in 120 s"),
         "{}",
@@ -266,12 +251,7 @@ async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_i
     app.connect(ADA, &[ACME], None).await;
     // The user revoked the app; the refresh in flight will be rejected late.
     app.sandbox.revoke_grant(ADA);
-    app.sandbox.inject_fault(FaultKind::Delay { ms: 400 }, 1);
-    let refreshing = {
-        let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(ONE, &domain::Actor::Scheduler).await })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refreshing = app.refresh_in_flight(400, 100).await;
     // Meanwhile the user re-authenticates the integration.
     let flow = app.connect(ADA, &[ACME], Some(1)).await;
     assert_eq!(
@@ -279,12 +259,7 @@ async fn a_rejection_that_arrives_after_a_reauthentication_does_not_deactivate_i
         Some("/dashboard?flash=reauthenticated&integration=1")
     );
     let outcome = refreshing.await.expect("task");
-    assert_eq!(
-        outcome.result,
-        RefreshResult::Conflict,
-        "{}",
-        outcome.message
-    );
+    assert_refresh_result(&outcome, RefreshResult::Conflict);
     assert_alive(&app).await;
     assert_eq!(scheduler_refresh(&app).await, RefreshResult::Refreshed);
 }
@@ -294,12 +269,7 @@ async fn stopping_waits_for_a_refresh_already_sent_to_store_its_answer() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     app.connect(ADA, &[ACME], None).await;
     let before = stored_refresh_token(&app).await;
-    app.sandbox.inject_fault(FaultKind::Delay { ms: 300 }, 1);
-    let caller = {
-        let app = app.clone();
-        tokio::spawn(async move { app.engine.refresh(ONE, &domain::Actor::Scheduler).await })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let caller = app.refresh_in_flight(300, 50).await;
     caller.abort(); // the request that asked for it is gone, as at shutdown
     assert!(
         app.engine
@@ -321,11 +291,7 @@ async fn an_integration_re_authenticated_after_the_listing_is_not_flagged() {
     app.connect(GRACE, &[GLOBEX], None).await;
     app.clock.advance(3_601);
     // The scheduler lists it (expired, no refresh token) ...
-    let listed = app
-        .database
-        .expired_without_refresh(app.engine.now())
-        .await
-        .expect("listing");
+    let listed = expired_without_refresh(&app).await;
     assert_eq!(listed.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [ONE]);
     // ... a person re-authenticates it before the scheduler writes ...
     app.connect(GRACE, &[GLOBEX], Some(1)).await;
@@ -337,11 +303,7 @@ async fn an_integration_re_authenticated_after_the_listing_is_not_flagged() {
     );
     let view = app.engine.integration(ONE).await.expect("integration");
     assert!(view.is_active, "still active after its re-authentication");
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM token_events WHERE outcome = 'needs_reauth'")
-            .await,
-        0
-    );
+    assert_eq!(app.count_events("outcome = 'needs_reauth'").await, 0);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM webhook_messages WHERE type = 'integration.needs_reauth'")
             .await,
@@ -349,11 +311,7 @@ async fn an_integration_re_authenticated_after_the_listing_is_not_flagged() {
     );
     // Expired again, with the fence read now, it is flagged once.
     app.clock.advance(3_601);
-    let listed = app
-        .database
-        .expired_without_refresh(app.engine.now())
-        .await
-        .expect("listing");
+    let listed = expired_without_refresh(&app).await;
     assert_eq!(tick(&app.engine).await.flagged, [ONE]);
     assert_eq!(listed.len(), 1);
 }

@@ -10,7 +10,7 @@ use engine::scheduler::tick;
 use engine::Clock as _;
 use reqwest::StatusCode;
 use sandbox::FaultKind;
-use testkit::receiver::{expected_signature, Receiver};
+use testkit::receiver::{expected_signature, Received, Receiver};
 use testkit::*;
 
 const ONE: IntegrationId = IntegrationId(1);
@@ -24,16 +24,52 @@ async fn app_sending_to(receiver: &Receiver) -> TestApp {
     TestApp::spawn_with(&["--webhook-url", &receiver.url, "--webhook-secret", SECRET]).await
 }
 
+/// A receiver, and a dashboard sending to it (see [`app_sending_to`]).
+async fn app_with_receiver() -> (Receiver, TestApp) {
+    let receiver = Receiver::start().await;
+    let app = app_sending_to(&receiver).await;
+    (receiver, app)
+}
+
+/// The id of the endpoint WEBHOOK_URL made.
+async fn environment_endpoint(app: &TestApp) -> i64 {
+    engine::db::query("SELECT id FROM webhook_endpoints WHERE from_environment = 1")
+        .scalar(&app.database)
+        .await
+        .expect("the environment's endpoint")
+}
+
+/// A delivery round finds nothing to try, for the reason `why`.
+async fn assert_nothing_to_deliver(app: &TestApp, why: &str) {
+    assert_eq!(deliver(app).await.attempted, 0, "{why}");
+}
+
 /// One delivery round, as the worker runs it.
 async fn deliver(app: &TestApp) -> engine::webhooks::DeliveryReport {
     app.engine.deliver_webhooks().await
 }
 
-/// Delivers what is due and answers the types the receiver got meanwhile.
-async fn delivered_types(app: &TestApp, receiver: &Receiver) -> Vec<String> {
+/// Delivers what is due and answers what the receiver got meanwhile.
+async fn delivered(app: &TestApp, receiver: &Receiver) -> Vec<Received> {
     receiver.clear();
     deliver(app).await;
-    receiver.types()
+    receiver.received()
+}
+
+/// Delivers what is due and answers the types the receiver got meanwhile.
+async fn delivered_types(app: &TestApp, receiver: &Receiver) -> Vec<String> {
+    let got = delivered(app, receiver).await;
+    got.iter().map(Received::event_type).collect()
+}
+
+/// Delivers what is due: one message, `integration.needs_reauth` for
+/// `reason`. Answers it.
+async fn needs_reauth_delivered(app: &TestApp, receiver: &Receiver, reason: &str) -> Received {
+    let mut got = delivered(app, receiver).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event_type(), "integration.needs_reauth");
+    assert_eq!(got[0].json["data"]["reason"], reason);
+    got.remove(0)
 }
 
 fn the_settings_secret(html: &str) -> String {
@@ -133,8 +169,7 @@ async fn the_signature_verifies_with_the_endpoint_secret_and_not_with_another() 
 
 #[tokio::test]
 async fn every_event_type_fires_once_for_its_cause_and_not_for_others() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
+    let (receiver, app) = app_with_receiver().await;
     let admin = Actor::User("admin@example.com".into());
 
     app.connect(ADA, &[ACME], None).await;
@@ -180,15 +215,8 @@ async fn every_event_type_fires_once_for_its_cause_and_not_for_others() {
     // The grant revoked: needs_reauth with its reason, once.
     app.sandbox.revoke_grant(ADA);
     assert!(app.engine.refresh(ONE, &admin).await.requires_reauth());
-    let got = {
-        receiver.clear();
-        deliver(&app).await;
-        receiver.received()
-    };
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].event_type(), "integration.needs_reauth");
-    assert_eq!(got[0].json["data"]["reason"], "refresh_token_rejected");
-    assert_eq!(got[0].json["data"]["integration"]["status"], "needs_reauth");
+    let got = needs_reauth_delivered(&app, &receiver, "refresh_token_rejected").await;
+    assert_eq!(got.json["data"]["integration"]["status"], "needs_reauth");
     assert!(app.engine.refresh(ONE, &admin).await.requires_reauth());
     assert!(delivered_types(&app, &receiver).await.is_empty());
 
@@ -235,22 +263,14 @@ async fn an_expired_grant_without_offline_access_fires_needs_reauth_once() {
     );
     app.clock.advance(3_601);
     assert_eq!(tick(&app.engine).await.flagged, [ONE]);
-    let got = {
-        receiver.clear();
-        deliver(&app).await;
-        receiver.received()
-    };
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].event_type(), "integration.needs_reauth");
-    assert_eq!(got[0].json["data"]["reason"], "no_offline_access");
+    needs_reauth_delivered(&app, &receiver, "no_offline_access").await;
     tick(&app.engine).await;
     assert!(delivered_types(&app, &receiver).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_receiver_failing_twice_gets_the_same_webhook_id_three_times() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
+    let (receiver, app) = app_with_receiver().await;
     let metrics_key = app
         .engine
         .create_api_key(
@@ -267,15 +287,14 @@ async fn a_receiver_failing_twice_gets_the_same_webhook_id_three_times() {
     receiver.answer_next(&[500, 500]);
     app.connect(ADA, &[ACME], None).await;
     assert_eq!(deliver(&app).await.failed, 1);
-    // Not before its backoff...
-    assert_eq!(deliver(&app).await.attempted, 0);
+    assert_nothing_to_deliver(&app, "not before its backoff...").await;
     // ...then again, and again.
     app.clock.advance(60);
     assert_eq!(deliver(&app).await.failed, 1);
     app.clock.advance(60);
     assert_eq!(deliver(&app).await.delivered, 1);
     app.clock.advance(3_600);
-    assert_eq!(deliver(&app).await.attempted, 0, "delivered once is done");
+    assert_nothing_to_deliver(&app, "delivered once is done").await;
 
     let got = receiver.received();
     assert_eq!(got.len(), 3);
@@ -342,8 +361,7 @@ async fn deliveries_metric(app: &TestApp, key: &str, result: &str) -> f64 {
 
 #[tokio::test]
 async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
+    let (receiver, app) = app_with_receiver().await;
     receiver.fail_with(503);
     app.connect(ADA, &[ACME], None).await;
     let mut attempts = 0;
@@ -384,11 +402,8 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
             .await,
         1
     );
-    assert_eq!(deliver(&app).await.attempted, 0);
-    let id: i64 = engine::db::query("SELECT id FROM webhook_endpoints")
-        .scalar(&app.database)
-        .await
-        .expect("id");
+    assert_nothing_to_deliver(&app, "skipped while disabled").await;
+    let id = environment_endpoint(&app).await;
     app.settings_form(&format!("/settings/webhooks/{id}/enable"), &[])
         .await;
     receiver.fail_with(200);
@@ -422,21 +437,13 @@ async fn an_endpoint_failing_for_a_day_is_disabled_and_shown_as_such() {
         .settings_form(&format!("/settings/webhooks/{id}/redeliver"), &[])
         .await
         .contains("webhook_undelivered_queued"));
-    assert_eq!(
-        deliver(&app).await.attempted,
-        0,
-        "nothing was left undelivered"
-    );
+    assert_nothing_to_deliver(&app, "nothing was left undelivered").await;
 }
 
 #[tokio::test]
 async fn send_test_event_and_redeliver_from_the_settings_page() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
-    let id: i64 = engine::db::query("SELECT id FROM webhook_endpoints WHERE from_environment = 1")
-        .scalar(&app.database)
-        .await
-        .expect("the environment's endpoint");
+    let (receiver, app) = app_with_receiver().await;
+    let id = environment_endpoint(&app).await;
     app.settings_form(&format!("/settings/webhooks/{id}/test"), &[])
         .await;
     deliver(&app).await;
@@ -474,8 +481,7 @@ async fn send_test_event_and_redeliver_from_the_settings_page() {
 
 #[tokio::test]
 async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
+    let (receiver, app) = app_with_receiver().await;
     app.connect(ADA, &[ACME], None).await;
     let consented = app.clock.now();
     let ends = consented + 365 * DAY;
@@ -664,8 +670,7 @@ async fn consent_warnings_reach_every_due_integration_however_many() {
 
 #[tokio::test]
 async fn finished_deliveries_are_pruned_after_30_days_and_pending_ones_kept() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
+    let (receiver, app) = app_with_receiver().await;
     app.connect(ADA, &[ACME], None).await;
     deliver(&app).await;
     receiver.fail_with(500);
@@ -685,12 +690,8 @@ async fn finished_deliveries_are_pruned_after_30_days_and_pending_ones_kept() {
 
 #[tokio::test]
 async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
-    let receiver = Receiver::start().await;
-    let app = app_sending_to(&receiver).await;
-    let endpoint: i64 = engine::db::query("SELECT id FROM webhook_endpoints")
-        .scalar(&app.database)
-        .await
-        .expect("endpoint");
+    let (receiver, app) = app_with_receiver().await;
+    let endpoint = environment_endpoint(&app).await;
     for n in 0..6 {
         app.engine
             .send_test_webhook(endpoint, &Actor::User(testkit::ADMIN_EMAIL.into()))
@@ -719,11 +720,7 @@ async fn a_claim_keeps_each_endpoint_within_its_attempts_in_flight() {
     app.clock.advance(16);
     let report = deliver(&app).await;
     assert_eq!(report.attempted, 4, "the per-endpoint cap holds in a round");
-    assert_eq!(
-        deliver(&app).await.attempted,
-        0,
-        "the rest wait with the failed ones"
-    );
+    assert_nothing_to_deliver(&app, "the rest wait with the failed ones").await;
 }
 
 #[tokio::test]

@@ -33,6 +33,15 @@ pub struct TestApp {
     _instance: LocalInstance,
 }
 
+/// `outcome` ended in `expected` (else its message says why not).
+#[track_caller]
+pub fn assert_refresh_result(
+    outcome: &engine::refresh::RefreshOutcome,
+    expected: engine::refresh::RefreshResult,
+) {
+    assert_eq!(outcome.result, expected, "{}", outcome.message);
+}
+
 /// A client that sends no cookie and follows no redirect (a stranger).
 pub fn anonymous() -> reqwest::Client {
     reqwest::Client::builder()
@@ -366,6 +375,14 @@ impl TestApp {
             .expect("count")
     }
 
+    /// How many token events match `condition` (an SQL `WHERE` condition).
+    pub async fn count_events(&self, condition: &str) -> i64 {
+        self.count(&format!(
+            "SELECT COUNT(*) FROM token_events WHERE {condition}"
+        ))
+        .await
+    }
+
     pub async fn list(&self) -> serde_json::Value {
         let res = self
             .http
@@ -399,6 +416,26 @@ impl TestApp {
         self.seen.lock().expect("lock").push(text.clone());
         let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         (status, value)
+    }
+
+    /// A scheduler refresh of integration 1 whose token request the sandbox
+    /// holds for `delay_ms`, started on its own task; answered `wait_ms`
+    /// later (the request in flight, if `wait_ms < delay_ms`) with that task.
+    pub async fn refresh_in_flight(
+        self: &Arc<Self>,
+        delay_ms: u64,
+        wait_ms: u64,
+    ) -> tokio::task::JoinHandle<engine::refresh::RefreshOutcome> {
+        self.sandbox
+            .inject_fault(sandbox::FaultKind::Delay { ms: delay_ms }, 1);
+        let app = self.clone();
+        let task = tokio::spawn(async move {
+            app.engine
+                .refresh(domain::IntegrationId(1), &domain::Actor::Scheduler)
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        task
     }
 
     /// The stored token of integration `id` in `column`, decrypted.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -12,10 +12,9 @@ use serde_json::{json, Value};
 
 use crate::jira::error::JiraError;
 use crate::jira::params::QueryParams;
-use crate::jira::shapes::{self, ApiBase, FieldSelection};
-use crate::jira::tracker::{IssueType, NewIssue, Project, Status};
-use crate::resources::JiraCaller;
-use crate::Sandbox;
+use crate::jira::shapes::{self, FieldSelection};
+use crate::jira::tracker::{IssueFields, IssueType, Project, Status};
+use crate::jira::JiraRequest;
 
 /// Jira's limit on a summary's length.
 const MAX_SUMMARY_CHARS: usize = 254;
@@ -23,18 +22,18 @@ const MAX_SUMMARY_CHARS: usize = 254;
 /// `GET .../issue/{issueIdOrKey}[?fields=...]`: every field unless `fields`
 /// says otherwise.
 pub async fn get_issue(
-    State(sandbox): State<Sandbox>,
-    caller: JiraCaller,
-    base: ApiBase,
+    req: JiraRequest,
     Path((_cloud_id, id_or_key)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+    params: QueryParams,
 ) -> Result<Json<Value>, JiraError> {
-    let fields = QueryParams::parse(query.as_deref()).all("fields");
+    let fields = params.all("fields");
     let selection = FieldSelection::parse(&fields, FieldSelection::all());
-    let jira = sandbox.jira();
-    let site = jira.site(&caller.cloud_id).ok_or(JiraError::SiteNotFound)?;
+    let jira = req.sandbox.jira();
+    let site = jira
+        .site(&req.caller.cloud_id)
+        .ok_or(JiraError::SiteNotFound)?;
     let issue = site.issue(&id_or_key).ok_or(JiraError::IssueNotFound)?;
-    Ok(Json(shapes::issue(issue, &base, &selection)))
+    Ok(Json(shapes::issue(issue, &req.base, &selection)))
 }
 
 /// `{"fields": {"project": {"key"|"id"}, "summary", "issuetype": {"name"|"id"}}}`.
@@ -61,9 +60,7 @@ struct Reference {
 /// `POST .../issue`: creates a `To Do` issue, unassigned, now; answers
 /// `201 {"id", "key", "self"}`.
 pub async fn create_issue(
-    State(sandbox): State<Sandbox>,
-    caller: JiraCaller,
-    base: ApiBase,
+    req: JiraRequest,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), JiraError> {
     let body: CreateBody = serde_json::from_slice(&body).map_err(|e| {
@@ -71,10 +68,10 @@ pub async fn create_issue(
             "The request body must be JSON such as {{\"fields\": {{\"project\": {{\"key\": \"KEY\"}}, \"summary\": \"...\", \"issuetype\": {{\"name\": \"Task\"}}}}}}: {e}"
         ))
     })?;
-    let now = sandbox.now();
-    let mut jira = sandbox.jira();
+    let now = req.sandbox.now();
+    let mut jira = req.sandbox.jira();
     let site = jira
-        .site_mut(&caller.cloud_id)
+        .site_mut(&req.caller.cloud_id)
         .ok_or(JiraError::SiteNotFound)?;
     let project = body
         .fields
@@ -84,7 +81,7 @@ pub async fn create_issue(
         .and_then(|key_or_id| site.project(key_or_id))
         .cloned();
     let (project, summary, issue_type) = validate(project, &body.fields)?;
-    let issue = site.add(NewIssue {
+    let issue = site.add(IssueFields {
         project,
         summary,
         status: Status::ToDo,
@@ -98,7 +95,7 @@ pub async fn create_issue(
         Json(json!({
             "id": issue.id.to_string(),
             "key": issue.key,
-            "self": format!("{}/rest/api/3/issue/{}", base.0, issue.id),
+            "self": format!("{}/rest/api/3/issue/{}", req.base.0, issue.id),
         })),
     ))
 }

@@ -32,9 +32,40 @@ pub mod tracker;
 
 use std::collections::BTreeMap;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::resources::{JiraAccessDenied, JiraCaller};
 use crate::settings::SITES;
+use crate::Sandbox;
 use rate_limit::RateLimiter;
+use shapes::ApiBase;
 use tracker::SiteTracker;
+
+/// What every Jira route starts from: the sandbox, the caller that passed
+/// the access check, and the base of the links it answers.
+pub struct JiraRequest {
+    pub sandbox: Sandbox,
+    pub caller: JiraCaller,
+    pub base: ApiBase,
+}
+
+impl FromRequestParts<Sandbox> for JiraRequest {
+    type Rejection = JiraAccessDenied;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        sandbox: &Sandbox,
+    ) -> Result<Self, JiraAccessDenied> {
+        let caller = JiraCaller::from_request_parts(parts, sandbox).await?;
+        let Ok(base) = ApiBase::from_request_parts(parts, sandbox).await;
+        Ok(Self {
+            sandbox: sandbox.clone(),
+            caller,
+            base,
+        })
+    }
+}
 
 /// The Jira data of every site, and the rate limiter in front of them.
 pub struct JiraStore {

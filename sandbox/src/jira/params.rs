@@ -1,6 +1,11 @@
 //! Reading a Jira route's query string and page sizes, with Atlassian-shaped
 //! refusals instead of axum's plain-text ones.
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use crate::jira::error::JiraError;
 
 /// The most results one page holds (`maxResults` above it is lowered to it).
@@ -46,6 +51,15 @@ impl QueryParams {
                 })
             })
             .transpose()
+    }
+}
+
+/// The request's query string, as an extractor.
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Self::parse(parts.uri.query()))
     }
 }
 

@@ -1,43 +1,40 @@
 //! `GET /ex/jira/{cloudId}/rest/api/3/project/search`: the site's projects,
 //! a page at a time (`startAt`, `maxResults`).
 
-use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::jira::error::JiraError;
 use crate::jira::params::{page_size, QueryParams};
-use crate::jira::shapes::{self, ApiBase};
-use crate::resources::JiraCaller;
-use crate::Sandbox;
+use crate::jira::shapes;
+use crate::jira::JiraRequest;
 
 /// `{"self", "nextPage"?, "maxResults", "startAt", "total", "isLast", "values"}`.
 pub async fn search_projects(
-    State(sandbox): State<Sandbox>,
-    caller: JiraCaller,
-    base: ApiBase,
-    RawQuery(query): RawQuery,
+    req: JiraRequest,
+    params: QueryParams,
 ) -> Result<Json<Value>, JiraError> {
-    let params = QueryParams::parse(query.as_deref());
     let page_size = page_size(params.number("maxResults")?)?;
     let start_at = match params.number("startAt")? {
         None => 0,
         Some(n) => usize::try_from(n)
             .map_err(|_| JiraError::BadRequest(format!("startAt must be 0 or more, not {n}.")))?,
     };
-    let jira = sandbox.jira();
-    let site = jira.site(&caller.cloud_id).ok_or(JiraError::SiteNotFound)?;
+    let jira = req.sandbox.jira();
+    let site = jira
+        .site(&req.caller.cloud_id)
+        .ok_or(JiraError::SiteNotFound)?;
     let projects = site.projects();
     let values: Vec<Value> = projects
         .iter()
         .skip(start_at)
         .take(page_size)
-        .map(|project| shapes::project(project, &base))
+        .map(|project| shapes::project(project, &req.base))
         .collect();
     let page = |start: usize| {
         format!(
             "{}/rest/api/3/project/search?maxResults={page_size}&startAt={start}",
-            base.0
+            req.base.0
         )
     };
     let next = start_at.saturating_add(page_size);

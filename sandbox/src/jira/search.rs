@@ -7,7 +7,6 @@
 //! site): Atlassian refuses unbounded queries on this endpoint.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -17,9 +16,8 @@ use serde_json::{json, Value};
 use crate::jira::error::JiraError;
 use crate::jira::jql;
 use crate::jira::params::{page_size, QueryParams};
-use crate::jira::shapes::{self, ApiBase, FieldSelection};
-use crate::resources::JiraCaller;
-use crate::Sandbox;
+use crate::jira::shapes::{self, FieldSelection};
+use crate::jira::JiraRequest;
 
 /// A search, as either method asks for it.
 #[derive(Debug, Default)]
@@ -51,28 +49,20 @@ enum FieldNames {
 
 /// `GET .../search/jql?jql=...&maxResults=...&nextPageToken=...&fields=...`.
 pub async fn search_by_query(
-    State(sandbox): State<Sandbox>,
-    caller: JiraCaller,
-    base: ApiBase,
-    RawQuery(query): RawQuery,
+    req: JiraRequest,
+    params: QueryParams,
 ) -> Result<Json<Value>, JiraError> {
-    let params = QueryParams::parse(query.as_deref());
     let request = SearchRequest {
         jql: params.first("jql").unwrap_or_default().to_owned(),
         max_results: params.number("maxResults")?,
         next_page_token: params.first("nextPageToken").map(str::to_owned),
         fields: params.all("fields"),
     };
-    search(&sandbox, &caller, &base, request)
+    search(&req, request)
 }
 
 /// `POST .../search/jql` with the same parameters as a JSON body.
-pub async fn search_by_body(
-    State(sandbox): State<Sandbox>,
-    caller: JiraCaller,
-    base: ApiBase,
-    body: Bytes,
-) -> Result<Json<Value>, JiraError> {
+pub async fn search_by_body(req: JiraRequest, body: Bytes) -> Result<Json<Value>, JiraError> {
     let body: SearchBody = serde_json::from_slice(&body).map_err(|e| {
         JiraError::BadRequest(format!(
             "The request body must be a JSON object such as {{\"jql\": \"project = KEY\", \"maxResults\": 50, \"fields\": [\"summary\"]}}: {e}"
@@ -88,15 +78,11 @@ pub async fn search_by_body(
             None => Vec::new(),
         },
     };
-    search(&sandbox, &caller, &base, request)
+    search(&req, request)
 }
 
-fn search(
-    sandbox: &Sandbox,
-    caller: &JiraCaller,
-    base: &ApiBase,
-    request: SearchRequest,
-) -> Result<Json<Value>, JiraError> {
+fn search(req: &JiraRequest, request: SearchRequest) -> Result<Json<Value>, JiraError> {
+    let (caller, base) = (&req.caller, &req.base);
     let query = jql::parse(&request.jql)?;
     let page_size = page_size(request.max_results)?;
     let offset = match request.next_page_token.as_deref() {
@@ -104,7 +90,7 @@ fn search(
         None => 0,
     };
     let selection = FieldSelection::parse(&request.fields, FieldSelection::none());
-    let jira = sandbox.jira();
+    let jira = req.sandbox.jira();
     let site = jira.site(&caller.cloud_id).ok_or(JiraError::SiteNotFound)?;
     let found = site.search(&query, caller.account.account_id)?;
     let issues: Vec<Value> = found

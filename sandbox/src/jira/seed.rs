@@ -4,7 +4,7 @@
 
 use crate::jira::tracker::IssueType::{Bug, Story, Task};
 use crate::jira::tracker::Status::{Done, InProgress, ToDo};
-use crate::jira::tracker::{IssueType, NewIssue, Project, SiteTracker, Status};
+use crate::jira::tracker::{IssueFields, IssueType, Project, SiteTracker, Status};
 use crate::settings::{Account, Site, ACCOUNTS};
 
 const ADA: Option<&Account> = Some(&ACCOUNTS[0]);
@@ -159,13 +159,13 @@ pub fn site_tracker(site: &Site, now: i64) -> SiteTracker {
             name: p.name.to_owned(),
         })
         .collect();
-    let mut issues: Vec<NewIssue> = projects
+    let mut issues: Vec<IssueFields> = projects
         .iter()
         .zip(seeds)
         .flat_map(|(project, seed)| {
             (0..).zip(seed.issues).map(move |(n, issue)| {
                 let created = start_of_day - issue.days_ago * DAY + issue.hour * HOUR + n * 7 * 60;
-                NewIssue {
+                IssueFields {
                     project: project.clone(),
                     summary: issue.summary.to_owned(),
                     status: issue.status,
@@ -203,13 +203,16 @@ mod tests {
                 let issues = tracker.search(&query, "nobody").expect("search");
                 assert!((12..=15).contains(&issues.len()), "{}", project.key);
                 for status in Status::ALL {
-                    assert!(issues.iter().any(|i| i.status == status), "{status:?}");
+                    assert!(
+                        issues.iter().any(|i| i.fields.status == status),
+                        "{status:?}"
+                    );
                 }
                 for issue_type in IssueType::ALL {
-                    assert!(issues.iter().any(|i| i.issue_type == issue_type));
+                    assert!(issues.iter().any(|i| i.fields.issue_type == issue_type));
                 }
-                assert!(issues.iter().any(|i| i.assignee.is_none()));
-                assert!(issues.iter().any(|i| i.assignee.is_some()));
+                assert!(issues.iter().any(|i| i.fields.assignee.is_none()));
+                assert!(issues.iter().any(|i| i.fields.assignee.is_some()));
             }
         }
     }
@@ -225,17 +228,17 @@ mod tests {
             for (n, issue) in (10_001..).zip(&everything) {
                 assert_eq!(issue.id, n, "ids follow creation order");
                 assert!(
-                    issue.created > previous,
+                    issue.fields.created > previous,
                     "{} created after the one before",
                     issue.key
                 );
                 assert!(
-                    issue.updated >= issue.created && issue.updated <= NOW,
+                    issue.fields.updated >= issue.fields.created && issue.fields.updated <= NOW,
                     "{}",
                     issue.key
                 );
-                assert!(issue.created >= NOW - 50 * DAY);
-                previous = issue.created;
+                assert!(issue.fields.created >= NOW - 50 * DAY);
+                previous = issue.fields.created;
             }
         }
     }
@@ -246,7 +249,7 @@ mod tests {
         let first = tracker.issue("10001").expect("seeded");
         assert_eq!(first.key, "ACME-1");
         assert_eq!(
-            first.summary,
+            first.fields.summary,
             "Set up single sign-on with the corporate identity provider"
         );
     }

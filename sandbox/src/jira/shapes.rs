@@ -117,21 +117,21 @@ pub fn issue(issue: &Issue, base: &ApiBase, selection: &FieldSelection) -> Value
 
 fn field(issue: &Issue, name: &str, base: &ApiBase) -> Value {
     match name {
-        "summary" => json!(issue.summary),
+        "summary" => json!(issue.fields.summary),
         "status" => json!({
-            "id": issue.status.id(),
-            "name": issue.status.name(),
-            "statusCategory": {"key": issue.status.category_key(), "name": issue.status.name()},
+            "id": issue.fields.status.id(),
+            "name": issue.fields.status.name(),
+            "statusCategory": {"key": issue.fields.status.category_key(), "name": issue.fields.status.name()},
         }),
         "issuetype" => json!({
-            "id": issue.issue_type.id(),
-            "name": issue.issue_type.name(),
+            "id": issue.fields.issue_type.id(),
+            "name": issue.fields.issue_type.name(),
             "subtask": false,
         }),
-        "project" => project(&issue.project, base),
-        "created" => json!(timestamp(issue.created)),
-        "updated" => json!(timestamp(issue.updated)),
-        "assignee" => issue.assignee.map_or(Value::Null, |a| {
+        "project" => project(&issue.fields.project, base),
+        "created" => json!(timestamp(issue.fields.created)),
+        "updated" => json!(timestamp(issue.fields.updated)),
+        "assignee" => issue.fields.assignee.map_or(Value::Null, |a| {
             json!({
                 "accountId": a.account_id,
                 "accountType": "atlassian",

@@ -102,25 +102,20 @@ pub struct Issue {
     pub key: String,
     /// The number in the key, counted per project from 1.
     pub number: u64,
-    pub project: Project,
-    pub summary: String,
-    pub status: Status,
-    pub issue_type: IssueType,
-    /// UNIX seconds.
-    pub created: i64,
-    /// UNIX seconds.
-    pub updated: i64,
-    pub assignee: Option<&'static Account>,
+    pub fields: IssueFields,
 }
 
-/// What makes an issue, before the site gives it an id and a key.
+/// An issue's fields (Jira's `fields`): what makes an issue, before the site
+/// gives it an id and a key.
 #[derive(Debug, Clone)]
-pub struct NewIssue {
+pub struct IssueFields {
     pub project: Project,
     pub summary: String,
     pub status: Status,
     pub issue_type: IssueType,
+    /// UNIX seconds.
     pub created: i64,
+    /// UNIX seconds.
     pub updated: i64,
     pub assignee: Option<&'static Account>,
 }
@@ -145,13 +140,14 @@ enum Filter {
 
 impl Filter {
     fn admits(&self, issue: &Issue) -> bool {
+        let fields = &issue.fields;
         match self {
-            Filter::Projects(ids) => ids.contains(&issue.project.id),
-            Filter::Statuses(statuses) => statuses.contains(&issue.status),
+            Filter::Projects(ids) => ids.contains(&fields.project.id),
+            Filter::Statuses(statuses) => statuses.contains(&fields.status),
             Filter::Assignee(account_id) => {
-                issue.assignee.map(|a| a.account_id) == account_id.as_deref()
+                fields.assignee.map(|a| a.account_id) == account_id.as_deref()
             }
-            Filter::SummaryContains(word) => issue.summary.to_lowercase().contains(word),
+            Filter::SummaryContains(word) => fields.summary.to_lowercase().contains(word),
         }
     }
 }
@@ -183,24 +179,18 @@ impl SiteTracker {
     }
 
     /// Adds an issue: the next id of the site, the next number of its project.
-    pub fn add(&mut self, new: NewIssue) -> &Issue {
+    pub fn add(&mut self, fields: IssueFields) -> &Issue {
         let id = FIRST_ISSUE_ID + self.issues.len() as u64;
         let number = 1 + self
             .issues
             .iter()
-            .filter(|i| i.project.id == new.project.id)
+            .filter(|i| i.fields.project.id == fields.project.id)
             .count() as u64;
         let issue = Issue {
             id,
-            key: format!("{}-{number}", new.project.key),
+            key: format!("{}-{number}", fields.project.key),
             number,
-            project: new.project,
-            summary: new.summary,
-            status: new.status,
-            issue_type: new.issue_type,
-            created: new.created,
-            updated: new.updated,
-            assignee: new.assignee,
+            fields,
         };
         self.issues.push(issue);
         &self.issues[self.issues.len() - 1]
@@ -258,10 +248,11 @@ fn no_such_value(value: &str, field: &str) -> JqlError {
 /// Orders by the field, then by id, so that pages never overlap; descending
 /// is the exact reverse of ascending.
 fn compare(a: &Issue, b: &Issue, field: SortField, order: SortOrder) -> Ordering {
+    let (x, y) = (&a.fields, &b.fields);
     let by_field = match field {
-        SortField::Created => a.created.cmp(&b.created),
-        SortField::Updated => a.updated.cmp(&b.updated),
-        SortField::Key => (&a.project.key, a.number).cmp(&(&b.project.key, b.number)),
+        SortField::Created => x.created.cmp(&y.created),
+        SortField::Updated => x.updated.cmp(&y.updated),
+        SortField::Key => (&x.project.key, a.number).cmp(&(&y.project.key, b.number)),
     };
     let ascending = by_field.then(a.id.cmp(&b.id));
     match order {
@@ -306,7 +297,7 @@ mod tests {
             ),
         ];
         for (project, summary, status, assignee, created) in issues {
-            site.add(NewIssue {
+            site.add(IssueFields {
                 project: project.clone(),
                 summary: summary.into(),
                 status,

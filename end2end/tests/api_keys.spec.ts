@@ -1,11 +1,10 @@
 // The service API's keys: an administrator creates one in Settings, sees it
 // once, uses it, and revokes it.
 import { expect, test } from '@playwright/test';
-import { connect, resetIntegrations, sandboxSettings } from './helpers';
+import { connect, resetSandboxAndIntegrations } from './helpers';
 
 test.beforeEach(async ({ request }) => {
-  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
-  await resetIntegrations(request);
+  await resetSandboxAndIntegrations(request);
 });
 
 test('an admin creates an API key, sees it once, and revokes it', async ({ page, playwright, baseURL }) => {

@@ -1,5 +1,5 @@
 import { expect, request as api, test as base } from '@playwright/test';
-import { acceptConsent, fillSignIn, openHydrated, resetIntegrations, sandboxSettings } from './helpers';
+import { connectFromHere, fillSignIn, openHydrated, resetSandboxAndIntegrations } from './helpers';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_STATE } from './accounts';
 
 // Issues 12 and 13: a new user opens the address cargo-leptos prints,
@@ -15,8 +15,7 @@ const test = base.extend({
 test.beforeEach(async () => {
   // The administrator's session lives on localhost.
   const request = await api.newContext({ baseURL: base.info().project.use.baseURL, storageState: ADMIN_STATE });
-  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
-  await resetIntegrations(request);
+  await resetSandboxAndIntegrations(request);
   await request.dispose();
 });
 
@@ -29,8 +28,7 @@ test('opening 127.0.0.1, signing in and connecting works', async ({ browser, bas
   await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/login\?next=%2Fdashboard$/);
   await fillSignIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
   await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/dashboard$/);
-  await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
-  await acceptConsent(page, 'Ada Lovelace');
+  await connectFromHere(page, 'Ada Lovelace');
   await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/dashboard\?flash=(connected|reconnected)&integration=\d+$/);
   await expect(page.getByTestId('flash')).toContainText(/Connected|Reconnected/);
   const card = page.locator('li.integration');
@@ -48,8 +46,7 @@ test('a session on 127.0.0.1 too: the first click hops to localhost and connects
   const page = await context.newPage();
   await openHydrated(page, '/dashboard');
   await expect(page).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\/dashboard/);
-  await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
-  await acceptConsent(page, 'Ada Lovelace');
+  await connectFromHere(page, 'Ada Lovelace');
   await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/dashboard\?flash=(connected|reconnected)&integration=\d+$/);
   await expect(page.locator('li.integration')).toHaveCount(1);
   await context.close();

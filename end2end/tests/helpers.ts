@@ -41,9 +41,24 @@ export async function sandboxSettings(
   expect(res.ok(), `sandbox settings: ${res.status()} ${await res.text()}`).toBeTruthy();
 }
 
+/**
+ * Each test's start: the sandbox's usual tokens (refresh tokens, an hour's
+ * access tokens) and no integration. `request` must carry the administrator's
+ * session (see {@link sandboxSettings}).
+ */
+export async function resetSandboxAndIntegrations(request: APIRequestContext) {
+  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
+  await resetIntegrations(request);
+}
+
 /** From the dashboard: Start OAuth Flow, pick the account, Accept; back on the dashboard. */
 export async function connect(page: Page, account = 'Ada Lovelace') {
   await openHydrated(page, '/dashboard');
+  await connectFromHere(page, account);
+}
+
+/** From the dashboard already shown (on any server): Start OAuth Flow, pick the account, Accept. */
+export async function connectFromHere(page: Page, account = 'Ada Lovelace') {
   await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
   await acceptConsent(page, account);
 }

@@ -3,7 +3,7 @@ import {
   acceptConsent,
   connect,
   openHydrated,
-  resetIntegrations,
+  resetSandboxAndIntegrations,
   sandboxSettings,
   secondsLeft,
   waitForHydration,
@@ -11,8 +11,7 @@ import {
 import { ADMIN_STATE } from './accounts';
 
 test.beforeEach(async ({ request }) => {
-  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
-  await resetIntegrations(request);
+  await resetSandboxAndIntegrations(request);
 });
 
 test('connect, then watch the countdown tick', async ({ page }) => {

@@ -2,12 +2,12 @@
 import { Browser, expect, Page, test } from '@playwright/test';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from './accounts';
 import {
-  acceptConsent,
   connect,
+  connectFromHere,
   fillSignIn,
   openHydrated,
   OwnServer,
-  resetIntegrations,
+  resetSandboxAndIntegrations,
   sandboxSettings,
   secondsLeft,
   startOwnServer,
@@ -15,8 +15,7 @@ import {
 } from './helpers';
 
 test.beforeEach(async ({ request }) => {
-  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
-  await resetIntegrations(request);
+  await resetSandboxAndIntegrations(request);
 });
 
 /** Marks the page, so a test can tell that it was never reloaded. */
@@ -26,6 +25,15 @@ async function mark(page: Page) {
 
 async function stillMarked(page: Page) {
   expect(await page.evaluate(() => (window as unknown as { liveMark?: number }).liveMark)).toBe(42);
+}
+
+/** A signed-in page on a server of our own, Ada connected, live, and marked. */
+async function connectedLivePage(browser: Browser, server: OwnServer): Promise<Page> {
+  const page = await signedInPage(browser, server);
+  await connectFromHere(page);
+  await expect(page.getByTestId('live')).toHaveText('Live');
+  await mark(page);
+  return page;
 }
 
 /** A signed-in page on a server of our own. */
@@ -50,11 +58,7 @@ test('a dashboard left open never shows Expired for an integration the scheduler
     SCHEDULER_INTERVAL_SECS: '1',
   });
   try {
-    const page = await signedInPage(browser, server);
-    await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
-    await acceptConsent(page);
-    await expect(page.getByTestId('live')).toHaveText('Live');
-    await mark(page);
+    const page = await connectedLivePage(browser, server);
     const card = page.locator('li.integration');
     const countdown = card.getByTestId('countdown');
     // For 30 seconds (more than a token's whole life): never expired, and the
@@ -133,11 +137,7 @@ test('the indicator says Reconnecting... while the server is down, and Live afte
   const env = { ADMIN_EMAIL, ADMIN_PASSWORD };
   let server = await startOwnServer(env);
   try {
-    const page = await signedInPage(browser, server);
-    await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
-    await acceptConsent(page);
-    await expect(page.getByTestId('live')).toHaveText('Live');
-    await mark(page);
+    const page = await connectedLivePage(browser, server);
 
     await server.stop();
     await expect(page.getByTestId('live')).toHaveText('Reconnecting...');
@@ -149,8 +149,7 @@ test('the indicator says Reconnecting... while the server is down, and Live afte
     const otherPage = await other.newPage();
     await otherPage.goto('/dashboard');
     await fillSignIn(otherPage, ADMIN_EMAIL, ADMIN_PASSWORD);
-    await otherPage.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
-    await acceptConsent(otherPage, 'Grace Hopper');
+    await connectFromHere(otherPage, 'Grace Hopper');
     await other.close();
 
     await expect(page.getByTestId('live')).toHaveText('Live', { timeout: 15_000 });

@@ -1,18 +1,16 @@
 import { expect, test } from '@playwright/test';
 import {
-  acceptConsent,
   connect,
+  connectFromHere,
   fillSignIn,
-  resetIntegrations,
-  sandboxSettings,
+  resetSandboxAndIntegrations,
   startOwnServer,
   waitForHydration,
 } from './helpers';
 import { ADMIN_EMAIL } from './accounts';
 
 test.beforeEach(async ({ request }) => {
-  await sandboxSettings(request, { withholdRefreshTokens: false, accessTokenLifetimeSecs: 3600 });
-  await resetIntegrations(request);
+  await resetSandboxAndIntegrations(request);
 });
 
 test('first start: the setup link, sign in, connect, sign out', async ({ browser }) => {
@@ -51,8 +49,7 @@ test('first start: the setup link, sign in, connect, sign out', async ({ browser
     await waitForHydration(page);
 
     // Connect a site.
-    await page.getByRole('link', { name: 'Start OAuth Flow' }).first().click();
-    await acceptConsent(page, 'Ada Lovelace');
+    await connectFromHere(page, 'Ada Lovelace');
     await expect(page.getByTestId('flash')).toContainText('Connected');
     await expect(page.locator('li.integration')).toHaveCount(1);
 

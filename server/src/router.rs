@@ -49,8 +49,8 @@ pub fn router(state: AppState, sandbox: Option<Router>) -> Router {
                 shell,
             )
             .layer(from_fn_with_state(
-                Needs::page(&public),
-                access::files_and_not_found,
+                Needs::files_and_not_found(&public),
+                access::guard,
             )),
         )
         .with_state(state);
@@ -59,7 +59,7 @@ pub fn router(state: AppState, sandbox: Option<Router>) -> Router {
         // clock, behind the same layers as everything else; its controls are
         // an administrator's.
         router = router.merge(Router::new().nest_service("/sandbox", sandbox).route_layer(
-            from_fn_with_state(Needs::to(&public, Administer), access::sandbox_controls),
+            from_fn_with_state(Needs::sandbox_controls(&public), access::guard),
         ));
     }
     router
@@ -81,12 +81,12 @@ fn viewer(public: &crate::guard::access::PublicOrigin) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/settings", get(settings::settings_page))
-        .route_layer(from_fn_with_state(Needs::page(public), access::require));
+        .route_layer(from_fn_with_state(Needs::page(public), access::guard));
     Router::new()
         .route("/logout", post(sign_in::sign_out))
         .route("/events", get(events::events))
         .route("/settings/password", post(settings::change_password))
-        .route_layer(from_fn_with_state(Needs::to(public, Read), access::require))
+        .route_layer(from_fn_with_state(Needs::to(public, Read), access::guard))
         .merge(pages)
 }
 
@@ -100,7 +100,7 @@ fn operator(public: &crate::guard::access::PublicOrigin) -> Router<AppState> {
         .route_layer(from_fn(plain_errors_as_pages))
         .route_layer(from_fn_with_state(
             Needs::to(public, Operate),
-            access::require,
+            access::guard,
         ))
 }
 
@@ -130,7 +130,7 @@ fn administrator(public: &crate::guard::access::PublicOrigin) -> Router<AppState
         )
         .route_layer(from_fn_with_state(
             Needs::to(public, Administer),
-            access::require,
+            access::guard,
         ))
 }
 
@@ -186,8 +186,8 @@ fn pages_and_server_functions(state: &AppState) -> Router<AppState> {
             shell(options.clone())
         })
         .route_layer(from_fn_with_state(
-            Needs::page(&state.public),
-            access::server_functions_and_pages,
+            Needs::server_functions_and_pages(&state.public),
+            access::guard,
         ))
 }
 

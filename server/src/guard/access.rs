@@ -28,13 +28,36 @@ pub struct PublicOrigin {
 }
 
 /// What a group of routes needs: a session whose role holds `reads` for a
-/// `GET`/`HEAD`, `writes` for any other method. `crate::router` declares one
-/// per group of routes, beside them (`route_layer`).
+/// `GET`/`HEAD`, `writes` for any other method, unless its [`Rule`] says
+/// otherwise for some paths. `crate::router` declares one per group of
+/// routes, beside them (`route_layer`), with [`guard`].
 #[derive(Clone)]
 pub struct Needs {
     public: PublicOrigin,
     reads: Permission,
     writes: Permission,
+    rule: Rule,
+}
+
+/// Which paths of a group need something other than `reads`/`writes` by
+/// method.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// None: every path by its method.
+    Group,
+    /// The server functions (under [`SERVER_FUNCTIONS`]) each need what
+    /// [`app::api::PERMISSIONS`] says (an administrator's when it is not
+    /// there); the pages beside them are by their method.
+    ServerFunctions,
+    /// The sandbox's knobs (revoke, faults, clock, settings) need `writes`;
+    /// the rest of the emulator is open.
+    SandboxControls,
+    /// The files and every address no route answers (the 404 page): the
+    /// stylesheet, scripts and icon are open; an unknown address under the
+    /// administrator's prefixes (server functions, the settings forms, the
+    /// sandbox's controls) needs `writes` whatever the method, so no one
+    /// below learns more there than before; anything else by its method.
+    FilesAndNotFound,
 }
 
 impl Needs {
@@ -44,6 +67,7 @@ impl Needs {
             public: public.clone(),
             reads: permission,
             writes: permission,
+            rule: Rule::Group,
         }
     }
 
@@ -54,6 +78,57 @@ impl Needs {
             public: public.clone(),
             reads: Permission::Read,
             writes: Permission::Administer,
+            rule: Rule::Group,
+        }
+    }
+
+    /// The pages ([`Needs::page`]) and the server functions beside them
+    /// ([`Rule::ServerFunctions`]).
+    pub fn server_functions_and_pages(public: &PublicOrigin) -> Self {
+        Self {
+            rule: Rule::ServerFunctions,
+            ..Self::page(public)
+        }
+    }
+
+    /// The built-in sandbox: its controls are an administrator's, the rest
+    /// is open ([`Rule::SandboxControls`]).
+    pub fn sandbox_controls(public: &PublicOrigin) -> Self {
+        Self {
+            rule: Rule::SandboxControls,
+            ..Self::to(public, Permission::Administer)
+        }
+    }
+
+    /// The files and the 404 page ([`Rule::FilesAndNotFound`]).
+    pub fn files_and_not_found(public: &PublicOrigin) -> Self {
+        Self {
+            rule: Rule::FilesAndNotFound,
+            ..Self::page(public)
+        }
+    }
+
+    /// What `request` needs, `None` if it is open.
+    fn permission_for(&self, request: &Request) -> Option<Permission> {
+        let path = request.uri().path();
+        let by_method = self.permission(request.method());
+        match self.rule {
+            Rule::Group => Some(by_method),
+            Rule::ServerFunctions if path.starts_with(SERVER_FUNCTIONS) => {
+                Some(app::api::permission_of(path).unwrap_or(Permission::Administer))
+            }
+            Rule::ServerFunctions => Some(by_method),
+            Rule::SandboxControls if is_sandbox_control(path) => Some(self.writes),
+            Rule::SandboxControls => None,
+            Rule::FilesAndNotFound if path.starts_with("/pkg/") || path == "/favicon.ico" => None,
+            Rule::FilesAndNotFound
+                if path.starts_with(SERVER_FUNCTIONS)
+                    || path.starts_with("/settings/")
+                    || is_sandbox_control(path) =>
+            {
+                Some(self.writes)
+            }
+            Rule::FilesAndNotFound => Some(by_method),
         }
     }
 
@@ -80,80 +155,28 @@ pub async fn plain_paths_only(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The guard of a group of routes: lets a session whose role holds what the
-/// group [`Needs`] through, with its [`User`](engine::accounts::User) in the
-/// request's extensions.
-pub async fn require(
+/// The guard of a group of routes: lets a request the group's [`Needs`]
+/// leave open through, and a session whose role holds what it needs, with
+/// its [`User`](engine::accounts::User) in the request's extensions.
+pub async fn guard(
     State(needs): State<Needs>,
     auth: AuthSession,
     request: Request,
     next: Next,
 ) -> Response {
-    let permission = needs.permission(request.method());
-    pass(permission, &needs.public, auth, request, next).await
-}
-
-/// The guard of the server functions: each needs what
-/// [`app::api::PERMISSIONS`] says (an administrator's when it is not there);
-/// the pages beside them are pages ([`Needs::page`]).
-pub async fn server_functions_and_pages(
-    State(needs): State<Needs>,
-    auth: AuthSession,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    let permission = match path.starts_with(SERVER_FUNCTIONS) {
-        true => app::api::permission_of(path).unwrap_or(Permission::Administer),
-        false => needs.permission(request.method()),
-    };
-    pass(permission, &needs.public, auth, request, next).await
-}
-
-/// The sandbox's knobs (revoke, faults, clock, settings) are an
-/// administrator's; the rest of the emulator is open.
-pub async fn sandbox_controls(
-    State(needs): State<Needs>,
-    auth: AuthSession,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if path == "/sandbox/control" || path.starts_with("/sandbox/control/") {
-        return pass(needs.writes, &needs.public, auth, request, next).await;
+    match needs.permission_for(&request) {
+        None => next.run(request).await,
+        Some(permission) => pass(permission, &needs.public, auth, request, next).await,
     }
-    next.run(request).await
-}
-
-/// The files and every address no route answers (the 404 page): the
-/// stylesheet, scripts and icon are open; an unknown address under the
-/// administrator's prefixes (server functions, the settings forms, the
-/// sandbox's controls) is an administrator's whatever the method, so no
-/// one below learns more there than before; anything else is a page.
-pub async fn files_and_not_found(
-    State(needs): State<Needs>,
-    auth: AuthSession,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if path.starts_with("/pkg/") || path == "/favicon.ico" {
-        return next.run(request).await;
-    }
-    let administrators = path.starts_with(SERVER_FUNCTIONS)
-        || path.starts_with("/settings/")
-        || path == "/sandbox/control"
-        || path.starts_with("/sandbox/control/");
-    let permission = if administrators {
-        needs.writes
-    } else {
-        needs.permission(request.method())
-    };
-    pass(permission, &needs.public, auth, request, next).await
 }
 
 /// Where the server functions are served (`#[server]`'s default prefix).
 const SERVER_FUNCTIONS: &str = "/api/";
+
+/// Whether `path` is the sandbox's controls or under them.
+fn is_sandbox_control(path: &str) -> bool {
+    path == "/sandbox/control" || path.starts_with("/sandbox/control/")
+}
 
 async fn pass(
     permission: Permission,

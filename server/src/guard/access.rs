@@ -110,6 +110,30 @@ pub async fn server_functions_and_pages(
     pass(permission, &needs.public, auth, request, next).await
 }
 
+/// The OAuth callback: a flow a connect link started (its state says so,
+/// and the engine checks the stored row agrees) needs no session, since its
+/// visitor has no account here; any other is an operator's, as its start was.
+pub async fn oauth_callback(
+    State(needs): State<Needs>,
+    auth: AuthSession,
+    request: Request,
+    next: Next,
+) -> Response {
+    let link_flow = request
+        .uri()
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(name, _)| name == "state")
+                .map(|(_, value)| engine::connect::links::is_link_state(&value))
+        })
+        .unwrap_or(false);
+    if link_flow {
+        return next.run(request).await;
+    }
+    pass(needs.writes, &needs.public, auth, request, next).await
+}
+
 /// The sandbox's knobs (revoke, faults, clock, settings) are an
 /// administrator's; the rest of the emulator is open.
 pub async fn sandbox_controls(

@@ -57,7 +57,7 @@ pub(crate) async fn bench_policy() {
                 for &id in &ids {
                     b.instance
                         .engine
-                        .fresh_access_token(id, 60, &service)
+                        .fresh_access_token(id, 60, &service, &domain::Tags::default())
                         .await
                         .expect("a token");
                 }

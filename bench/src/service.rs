@@ -82,7 +82,7 @@ pub(crate) async fn bench_service(b: &Bench) {
     let token = b
         .instance
         .engine
-        .fresh_access_token(id, 0, &admin)
+        .fresh_access_token(id, 0, &admin, &domain::Tags::default())
         .await
         .expect("token");
     let cloud = "11111111-aaaa-4aaa-8aaa-111111111111";

@@ -87,15 +87,19 @@ pub enum Actor {
     Scheduler,
     /// A program of the service API, by its key's id and name.
     ApiKey { id: i64, name: String },
+    /// A calling product's customer, through a connect link, by their id there.
+    EndUser(String),
 }
 
 impl Actor {
-    /// The stored text: `user:<email>`, `scheduler` or `key:<id>:<name>`.
+    /// The stored text: `user:<email>`, `scheduler`, `key:<id>:<name>` or
+    /// `end-user:<id>`.
     pub fn stored(&self) -> String {
         match self {
             Actor::User(email) => format!("user:{email}"),
             Actor::Scheduler => "scheduler".to_owned(),
             Actor::ApiKey { id, name } => format!("key:{id}:{name}"),
+            Actor::EndUser(id) => format!("end-user:{id}"),
         }
     }
 
@@ -105,6 +109,7 @@ impl Actor {
             Actor::User(email) => email.clone(),
             Actor::Scheduler => "scheduler".to_owned(),
             Actor::ApiKey { name, .. } => format!("API key \"{name}\""),
+            Actor::EndUser(id) => format!("end user \"{id}\" (connect link)"),
         }
     }
 
@@ -112,6 +117,7 @@ impl Actor {
     pub fn parse(stored: &str) -> Option<Self> {
         match stored.split_once(':') {
             Some(("user", email)) => Some(Actor::User(email.to_owned())),
+            Some(("end-user", id)) => Some(Actor::EndUser(id.to_owned())),
             Some(("key", rest)) => {
                 let (id, name) = rest.split_once(':')?;
                 Some(Actor::ApiKey {
@@ -163,6 +169,7 @@ mod tests {
             Actor::User("ann@example.com".into()),
             Actor::Scheduler,
             key.clone(),
+            Actor::EndUser("customer: 42".into()),
         ] {
             assert_eq!(Actor::parse(&actor.stored()), Some(actor.clone()));
         }

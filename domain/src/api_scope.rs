@@ -17,6 +17,9 @@ pub enum ApiScope {
     /// `GET /metrics`.
     #[serde(rename = "metrics:read")]
     MetricsRead,
+    /// `POST /v1/connect-sessions`: connect links for the calling product's customers.
+    #[serde(rename = "connect")]
+    Connect,
 }
 
 names!(ApiScope {
@@ -24,6 +27,7 @@ names!(ApiScope {
     TokensRead => "tokens:read",
     Proxy => "proxy",
     MetricsRead => "metrics:read",
+    Connect => "connect",
 });
 
 impl ApiScope {
@@ -34,6 +38,7 @@ impl ApiScope {
             ApiScope::TokensRead => "get a fresh access token",
             ApiScope::Proxy => "call Jira through this product",
             ApiScope::MetricsRead => "read the Prometheus metrics",
+            ApiScope::Connect => "create connect links for its customers",
         }
     }
 
@@ -43,7 +48,7 @@ impl ApiScope {
         for name in text.split_whitespace() {
             let scope = ApiScope::parse(name).ok_or_else(|| {
                 format!(
-                    "Unknown scope \"{}\": use integrations:read, tokens:read, proxy or metrics:read.",
+                    "Unknown scope \"{}\": use integrations:read, tokens:read, proxy, metrics:read or connect.",
                     name.chars().take(40).collect::<String>()
                 )
             })?;

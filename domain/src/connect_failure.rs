@@ -26,12 +26,15 @@ pub enum ConnectFailure {
     /// The consent came back for an account other than the one the
     /// re-authenticated integration belongs to.
     OtherAccount,
+    /// Through a connect link, the consent came back for an Atlassian account
+    /// that already has an integration belonging to someone else.
+    OtherOwner,
     /// The connection could not be stored.
     Storage,
 }
 
 impl ConnectFailure {
-    pub const ALL: [ConnectFailure; 9] = [
+    pub const ALL: [ConnectFailure; 10] = [
         ConnectFailure::ProviderRefused,
         ConnectFailure::NoCode,
         ConnectFailure::Exchange,
@@ -40,6 +43,7 @@ impl ConnectFailure {
         ConnectFailure::Account,
         ConnectFailure::UnknownIntegration,
         ConnectFailure::OtherAccount,
+        ConnectFailure::OtherOwner,
         ConnectFailure::Storage,
     ];
 
@@ -54,6 +58,7 @@ impl ConnectFailure {
             ConnectFailure::Account => "account",
             ConnectFailure::UnknownIntegration => "unknown_integration",
             ConnectFailure::OtherAccount => "other_account",
+            ConnectFailure::OtherOwner => "other_owner",
             ConnectFailure::Storage => "storage",
         }
     }
@@ -74,6 +79,7 @@ impl ConnectFailure {
             ConnectFailure::Account => "The Atlassian account could not be read, so nothing was connected.",
             ConnectFailure::UnknownIntegration => "The integration to re-authenticate no longer exists.",
             ConnectFailure::OtherAccount => "You signed in with an account that does not own this integration, so nothing changed. Re-authenticate with the integration's own Atlassian account.",
+            ConnectFailure::OtherOwner => "This Atlassian account is already connected here for someone else, so nothing changed. Connect with another Atlassian account, or ask the product that sent you the link.",
             ConnectFailure::Storage => "The connection could not be completed, so nothing was connected.",
         }
     }

@@ -2,7 +2,7 @@
 //! and are never part of this type), with the deadlines Atlassian's rules give it.
 
 use crate::time::{CONSENT_LIFETIME_SECS, REFRESH_TOKEN_IDLE_SECS};
-use crate::{IntegrationId, UnixTime};
+use crate::{EndUser, IntegrationId, Tags, UnixTime};
 
 /// One Jira Cloud connection: one Atlassian account's grant and the sites it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,10 @@ pub struct Integration {
     pub created_at: UnixTime,
     pub disconnected_at: Option<UnixTime>,
     pub sites: Vec<Site>,
+    /// Who it belongs to in the calling product (connected through a
+    /// connect link); `None` for a connection made on the dashboard.
+    pub end_user: Option<EndUser>,
+    pub tags: Tags,
 }
 
 impl Integration {

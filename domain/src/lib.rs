@@ -23,6 +23,8 @@
 //! - [`views`]: the wire contract, the JSON views of server functions, `/v1`
 //!   and webhook messages; [`IntegrationView::at`] builds the integration's.
 //! - [`webhook_message`]: [`Notice`], what a change announces, and its body.
+//! - [`end_user`]: [`EndUser`] and [`Tags`], who an integration belongs to in
+//!   the calling product and the tags that filter listings and confine keys.
 //! - [`connect_failure`]: [`ConnectFailure`] and [`Flash`], what the OAuth
 //!   callback tells the dashboard through `/dashboard?flash=..&reason=..`.
 
@@ -32,6 +34,7 @@ mod names;
 pub mod access;
 pub mod api_scope;
 pub mod connect_failure;
+pub mod end_user;
 pub mod event;
 pub mod ids;
 pub mod integration;
@@ -47,6 +50,7 @@ pub mod webhook_message;
 pub use access::{Actor, Permission, Role};
 pub use api_scope::ApiScope;
 pub use connect_failure::{ConnectFailure, Flash, Tone};
+pub use end_user::{EndUser, Tags};
 pub use event::{EventKind, EventOutcome};
 pub use ids::IntegrationId;
 pub use integration::{Integration, Site};

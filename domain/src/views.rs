@@ -44,6 +44,13 @@ pub struct IntegrationView {
     pub created_at: String,
     pub refresh_token_idle_expires_at: Option<String>,
     pub consent_expires_at: Option<String>,
+    /// The customer of the calling product it was connected for (a connect
+    /// link); `None` for a connection made on the dashboard.
+    pub end_user_id: Option<String>,
+    pub display_name: Option<String>,
+    /// Its tags (`{}` without any).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
+    pub tags: crate::Tags,
 }
 
 /// Which authorization server the dashboard talks to.
@@ -210,6 +217,8 @@ pub struct ApiKeyView {
     pub revoked_at: Option<String>,
     pub token_handouts: i64,
     pub proxied_calls: i64,
+    /// The tags it is confined to, written `key=value, ...` (empty: none).
+    pub tags: String,
 }
 
 /// A key just created, with the key itself (shown once).
@@ -324,6 +333,9 @@ impl IntegrationView {
                 .collect(),
             scopes: i.scopes,
             created_at: rfc3339(i.created_at),
+            end_user_id: i.end_user.as_ref().map(|u| u.id.clone()),
+            display_name: i.end_user.and_then(|u| u.display_name),
+            tags: i.tags,
         }
     }
 }

@@ -91,6 +91,11 @@ mod tests {
             created_at: now,
             disconnected_at: None,
             sites: Vec::new(),
+            end_user: Some(crate::EndUser {
+                id: "customer-42".into(),
+                display_name: Some("Acme Corp".into()),
+            }),
+            tags: crate::Tags([("tenant".to_owned(), "acme".to_owned())].into()),
         };
         let rule = StatusRule {
             margin_secs: 300,
@@ -103,6 +108,9 @@ mod tests {
         assert_eq!(body["timestamp"], "2027-01-15T08:00:00Z");
         assert_eq!(body["data"]["integration"]["id"], 3);
         assert_eq!(body["data"]["integration"]["status"], "active");
+        assert_eq!(body["data"]["integration"]["endUserId"], "customer-42");
+        assert_eq!(body["data"]["integration"]["displayName"], "Acme Corp");
+        assert_eq!(body["data"]["integration"]["tags"]["tenant"], "acme");
         assert_eq!(body["data"]["reason"], "consent_expires_in_7_days");
         assert_eq!(body["data"]["message"], "Soon.");
         assert_eq!(body["data"]["daysLeft"], 7);

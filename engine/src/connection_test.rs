@@ -71,7 +71,7 @@ impl Engine {
             // The hand-out's path: it honours a refresh in flight, a
             // provider's pause and a row's retry time, and rotates once
             // however many tests ask at the same moment.
-            self.fresh_access_token(id, TEST_MIN_VALIDITY_SECS, actor)
+            self.fresh_access_token(id, TEST_MIN_VALIDITY_SECS, actor, &domain::Tags::default())
                 .await
                 .map_err(|e| match e {
                     HandoutError::NotFound(id) => ConnectionTestError::NotFound(id),

@@ -49,6 +49,8 @@ pub struct Engine {
     pub(crate) webhooks: Arc<crate::webhooks::Webhooks>,
     /// How many scheduled token requests may be in flight (adaptive).
     pub(crate) pace: Arc<crate::provider_pace::ProviderPace>,
+    /// Where connect links point and may return to.
+    links: Arc<crate::connect::links::LinkSettings>,
 }
 
 /// How the engine was configured.
@@ -103,7 +105,6 @@ impl Engine {
             db,
             clock,
             vault,
-            atlassian,
             settings,
             flights: Arc::default(),
             owner: lease_owner().into(),
@@ -115,7 +116,29 @@ impl Engine {
             pace: Arc::new(crate::provider_pace::ProviderPace::new(
                 settings.max_concurrency,
             )),
+            links: Arc::new(crate::connect::links::LinkSettings {
+                public_url: atlassian
+                    .settings()
+                    .redirect_uri
+                    .join("/")
+                    .unwrap_or_else(|_| atlassian.settings().redirect_uri.clone()),
+                return_origins: Vec::new(),
+            }),
+            atlassian,
         }
+    }
+
+    /// The same engine with connect links pointing at `links.public_url`
+    /// and returning only to `links.return_origins` (by default: the
+    /// redirect URI's origin, and nowhere).
+    pub fn with_connect_links(mut self, links: crate::connect::links::LinkSettings) -> Self {
+        self.links = Arc::new(links);
+        self
+    }
+
+    /// Where connect links point and may return to.
+    pub fn link_settings(&self) -> &crate::connect::links::LinkSettings {
+        &self.links
     }
 
     /// The provider rejected the app's credentials, or asked to wait: no
@@ -201,6 +224,16 @@ impl Engine {
 
     pub fn settings(&self) -> EngineSettings {
         self.settings
+    }
+
+    /// The origin of the provider's consent page (a form that starts a flow
+    /// is redirected there: its page's policy must allow it).
+    pub fn consent_origin(&self) -> String {
+        self.atlassian
+            .settings()
+            .auth_url
+            .origin()
+            .ascii_serialization()
     }
 
     /// The callback URL registered with the provider.

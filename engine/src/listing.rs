@@ -18,7 +18,7 @@ use base64::Engine as _;
 
 use domain::IntegrationId;
 
-use crate::db::{IntegrationsPage, MAX_PAGE_SIZE};
+use crate::db::{IntegrationsPage, ListingFilter, MAX_PAGE_SIZE};
 use crate::engine_handle::storage;
 use crate::{Engine, EngineError};
 
@@ -109,8 +109,21 @@ impl Engine {
         after: Option<IntegrationId>,
         limit: i64,
     ) -> Result<IntegrationsPage, EngineError> {
+        self.integrations_page_filtered(after, limit, &ListingFilter::default())
+            .await
+    }
+
+    /// The same, of the integrations `filter` lets through (the total counts
+    /// those).
+    #[tracing::instrument(skip(self))]
+    pub async fn integrations_page_filtered(
+        &self,
+        after: Option<IntegrationId>,
+        limit: i64,
+        filter: &ListingFilter,
+    ) -> Result<IntegrationsPage, EngineError> {
         self.db
-            .integrations_after(after, limit.clamp(1, MAX_LISTING_LIMIT))
+            .integrations_filtered_after(after, limit.clamp(1, MAX_LISTING_LIMIT), filter)
             .await
             .map_err(storage("list the integrations"))
     }

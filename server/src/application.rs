@@ -108,6 +108,12 @@ impl Application {
                 refresh_policy: config.refresh_policy,
             },
         );
+        let public_url = url::Url::parse(&config.public_origin())
+            .unwrap_or_else(|_| config.jira_redirect_uri.clone());
+        let engine = engine.with_connect_links(engine::connect::links::LinkSettings {
+            public_url: public_url.clone(),
+            return_origins: config.return_origins(),
+        });
         let webhook = match (&config.webhook_url, &config.webhook_secret) {
             (Some(url), Some(secret)) => Some((url, Secret::new(secret.clone()))),
             _ => None,
@@ -120,8 +126,6 @@ impl Application {
         let (stopping, _) = tokio::sync::watch::channel(false);
         // The decoy hash an unknown email is checked against, made now.
         engine::accounts::hashing::warm_up().await;
-        let public_url = url::Url::parse(&config.public_origin())
-            .unwrap_or_else(|_| config.jira_redirect_uri.clone());
         let public = PublicOrigin {
             origin: config.public_origin(),
             host: public_url
@@ -145,6 +149,7 @@ impl Application {
             proxy: crate::routes::v1::ProxyClient::new()
                 .map_err(|e| StartupError::HttpClient(e.to_string()))?,
             metrics: crate::routes::metrics::recorder(),
+            product: crate::state::ProductName(config.product_name.trim().into()),
         };
         // Its state in a file of its own: demo integrations survive a restart.
         let sandbox = match config.sandbox_mode() {

@@ -171,6 +171,17 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_URL")]
     pub webhook_url: Option<Url>,
 
+    /// The name of the company's product, on the pages a connect link's
+    /// visitor sees ("Connect Jira to <name>").
+    #[arg(long, env = "PRODUCT_NAME", default_value = "Jira Integrations")]
+    pub product_name: String,
+
+    /// The origins a connect link's `returnUrl` may be on (comma-separated,
+    /// like https://app.example.com); none: links end on this product's own
+    /// result page.
+    #[arg(long, env = "CONNECT_RETURN_ORIGINS", value_delimiter = ',')]
+    pub connect_return_origins: Vec<Url>,
+
     /// The signing secret of WEBHOOK_URL, in the Standard Webhooks format:
     /// `whsec_` followed by the base64 of at least 16 random bytes.
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
@@ -205,6 +216,10 @@ pub enum ConfigError {
     WebhookSecret(&'static str),
     #[error("PUBLIC_URL must be an http or https address with a host, like https://jira-dash.example.com")]
     PublicUrl,
+    #[error("CONNECT_RETURN_ORIGINS must list origins only (http or https, a host, an optional port, no path), like https://app.example.com: {0} is not one")]
+    ReturnOrigin(String),
+    #[error("PRODUCT_NAME must be 1 to 80 characters without control characters")]
+    ProductName,
     #[error("PUBLIC_URL ({public}) and JIRA_REDIRECT_URI ({redirect}) must share their origin: the OAuth flow ends where people sign in")]
     PublicUrlElsewhere { public: String, redirect: String },
 }
@@ -277,6 +292,22 @@ impl Config {
             }
             _ => return Err(ConfigError::WebhookHalfSet),
         }
+        for origin in &self.connect_return_origins {
+            let bare = matches!(origin.scheme(), "http" | "https")
+                && origin.host_str().is_some()
+                && origin.username().is_empty()
+                && origin.password().is_none()
+                && origin.path() == "/"
+                && origin.query().is_none()
+                && origin.fragment().is_none();
+            if !bare {
+                return Err(ConfigError::ReturnOrigin(origin.to_string()));
+            }
+        }
+        let name = self.product_name.trim();
+        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            return Err(ConfigError::ProductName);
+        }
         if let Some(url) = &self.public_url {
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
                 return Err(ConfigError::PublicUrl);
@@ -322,6 +353,14 @@ impl Config {
     /// The page a user should open: the public origin + `/dashboard`.
     pub fn dashboard_url(&self) -> String {
         format!("{}/dashboard", self.public_origin())
+    }
+
+    /// The origins a connect link may return to, as `Url::origin` writes them.
+    pub fn return_origins(&self) -> Vec<String> {
+        self.connect_return_origins
+            .iter()
+            .map(|u| u.origin().ascii_serialization())
+            .collect()
     }
 
     /// Sandbox mode: no client id configured, the built-in emulator stands in.
@@ -371,6 +410,8 @@ impl std::fmt::Debug for Config {
             .field("admin_email", &self.admin_email)
             .field("admin_password", &redacted(&self.admin_password))
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("product_name", &self.product_name)
+            .field("connect_return_origins", &self.return_origins())
             .field("live_heartbeat_secs", &self.live_heartbeat_secs)
             .field("live_streams_per_user", &self.live_streams_per_user)
             .field("live_streams_max", &self.live_streams_max)
@@ -481,6 +522,36 @@ mod tests {
             config.dashboard_url(),
             "https://jira-dash.example.com/dashboard"
         );
+    }
+
+    #[test]
+    fn connect_settings_are_checked() {
+        let config = Config::from_args([
+            "server",
+            "--connect-return-origins",
+            "https://app.example.com,http://localhost:8080",
+        ])
+        .expect("valid")
+        .expect("not help");
+        assert_eq!(
+            config.return_origins(),
+            ["https://app.example.com", "http://localhost:8080"]
+        );
+        assert_eq!(config.product_name, "Jira Integrations");
+        for bad in [
+            "https://app.example.com/return",
+            "ftp://app.example.com",
+            "https://u:p@app.example.com",
+        ] {
+            let e = Config::from_args(["server", "--connect-return-origins", bad])
+                .expect_err("must fail")
+                .to_string();
+            assert!(e.starts_with("CONNECT_RETURN_ORIGINS"), "{e}");
+        }
+        let e = Config::from_args(["server", "--product-name", " "])
+            .expect_err("must fail")
+            .to_string();
+        assert!(e.starts_with("PRODUCT_NAME"), "{e}");
     }
 
     #[test]

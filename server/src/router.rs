@@ -3,10 +3,11 @@
 //! [`Needs`]); the server functions need what `app::api::PERMISSIONS` says.
 //! No other file declares a path.
 //!
-//! - open: the probes, the sign-in and setup pages, the files, the sandbox
-//!   (its controls excepted);
+//! - open: the probes, the sign-in and setup pages, a connect link's pages,
+//!   the files, the sandbox (its controls excepted);
 //! - viewer (`Read`): the pages, `/logout`, `/events`, one's own password;
-//! - operator (`Operate`): the OAuth connect flow;
+//! - operator (`Operate`): the OAuth connect flow (the callback of a flow a
+//!   connect link started excepted: its visitor has no account);
 //! - administrator (`Administer`): the settings forms, the sandbox's controls,
 //!   and any address or method not declared here;
 //! - service API: `/v1` and `/metrics` authenticate by API key, not session,
@@ -18,7 +19,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Redirect;
 use axum::routing::{any, get, post};
 use axum::Router;
-use domain::ApiScope::{IntegrationsRead, MetricsRead, Proxy, TokensRead};
+use domain::ApiScope::{Connect, IntegrationsRead, MetricsRead, Proxy, TokensRead};
 use domain::Permission::{Administer, Operate, Read};
 use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes};
@@ -26,7 +27,7 @@ use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use crate::errors::plain_errors_as_pages;
 use crate::guard::access::{self, Needs};
 use crate::routes::v1::caller::NeedsScope;
-use crate::routes::{events, metrics, oauth, probes, settings, sign_in, v1};
+use crate::routes::{connect_links, events, metrics, oauth, probes, settings, sign_in, v1};
 use crate::state::AppState;
 
 /// The whole router: every group below, the Leptos pages and server
@@ -72,6 +73,12 @@ fn open() -> Router<AppState> {
         .route("/readyz", get(probes::readyz))
         .route("/login", get(sign_in::sign_in_page).post(sign_in::sign_in))
         .route("/setup", get(sign_in::setup_page).post(sign_in::set_up))
+        .route(
+            "/connect/{token}",
+            get(connect_links::page)
+                .post(connect_links::start)
+                .route_layer(from_fn(plain_errors_as_pages)),
+        )
 }
 
 /// A signed-in viewer (every role): the front door, signing out, the live
@@ -94,14 +101,21 @@ fn viewer(public: &crate::guard::access::PublicOrigin) -> Router<AppState> {
 /// visits these, so their every error is the product's error page (axum's
 /// own rejections included).
 fn operator(public: &crate::guard::access::PublicOrigin) -> Router<AppState> {
+    let callback = Router::new()
+        .route("/oauth/callback", get(oauth::callback))
+        .route_layer(from_fn(plain_errors_as_pages))
+        .route_layer(from_fn_with_state(
+            Needs::oauth_callback(public),
+            access::guard,
+        ));
     Router::new()
         .route("/oauth/start", get(oauth::start))
-        .route("/oauth/callback", get(oauth::callback))
         .route_layer(from_fn(plain_errors_as_pages))
         .route_layer(from_fn_with_state(
             Needs::to(public, Operate),
             access::guard,
         ))
+        .merge(callback)
 }
 
 /// An administrator: the settings forms (users, API keys, webhooks).
@@ -166,6 +180,10 @@ fn service_api(state: &AppState) -> Router<AppState> {
             "/v1/integrations/{id}/proxy/{*path}",
             // `any` serves every method (no 405 to keep): `layer`, not `route_layer`.
             any(v1::proxy::forward).layer(scope(Proxy)),
+        )
+        .route(
+            "/v1/connect-sessions",
+            post(v1::connect_sessions::create).route_layer(scope(Connect)),
         )
         .route(
             "/metrics",

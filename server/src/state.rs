@@ -24,7 +24,13 @@ pub struct AppState {
     pub proxy: ProxyClient,
     /// What `/metrics` renders.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// `PRODUCT_NAME`: the company's product, on a connect link's pages.
+    pub product: ProductName,
 }
+
+/// `PRODUCT_NAME`.
+#[derive(Clone)]
+pub struct ProductName(pub std::sync::Arc<str>);
 
 /// Site options: cargo-leptos passes them as `LEPTOS_*` variables; a server run
 /// by hand (or by tests) falls back to the workspace's values.

@@ -267,6 +267,7 @@ async fn metrics_key(cluster: &Cluster) -> String {
                 prefix: &key[..8],
                 key_hash: &hash,
                 scopes: "metrics:read",
+                tags: "{}",
                 created_by: "user:admin@example.com",
             },
             &engine::db::NewAccountEvent {

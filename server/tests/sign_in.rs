@@ -1393,6 +1393,11 @@ async fn every_route_has_its_rule() {
         (&post, "/api/fleet_summary", Needs(Read)),
         (&get, "/oauth/start", Needs(Operate)),
         (&get, "/oauth/callback", Needs(Operate)),
+        // A connect link's visitor has no account: its pages, and the
+        // callback of a flow a link started, are open.
+        (&get, "/connect/some-token", Open),
+        (&post, "/connect/some-token", Open),
+        (&get, "/oauth/callback?state=link.forged", Open),
         (&post, "/api/refresh_integration", Needs(Operate)),
         (&post, "/api/disconnect_integration", Needs(Operate)),
         (&post, "/api/test_connection", Needs(Operate)),
@@ -1423,6 +1428,7 @@ async fn every_route_has_its_rule() {
         (&get, "/metrics", Open),
         (&get, "/readyz", Open),
         (&post, "/v1/integrations/1/access-token", Open),
+        (&post, "/v1/connect-sessions", Open),
         (&get, "/v1x", Needs(Read)),
         // Last: it ends the viewer's session.
         (&post, "/logout", Needs(Read)),

@@ -1,5 +1,7 @@
 //! One module per route.
 
+#[cfg(feature = "ssr")]
+mod connect_link;
 mod dashboard;
 #[cfg(feature = "ssr")]
 mod error_page;
@@ -10,6 +12,8 @@ mod settings;
 #[cfg(feature = "ssr")]
 mod sign_in;
 
+#[cfg(feature = "ssr")]
+pub use connect_link::{connect_link_document, link_outcome_document, LinkPageView};
 pub use dashboard::Dashboard;
 #[cfg(feature = "ssr")]
 pub use error_page::error_document;

@@ -126,7 +126,10 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
             view! {
                 <tr data-testid="api-key" data-key-id=k.id>
                     <td><strong>{k.name}</strong><br/><code>{format!("{}…", k.prefix)}</code></td>
-                    <td>{k.scopes.join(" ")}</td>
+                    <td>
+                        {k.scopes.join(" ")}
+                        {(!k.tags.is_empty()).then(|| view! { <br/><span class="muted" data-testid="key-tags">{format!("only {}", k.tags)}</span> })}
+                    </td>
                     <td>{short_time(&k.created_at)}<br/><span class="muted">{k.created_by}</span></td>
                     <td>{used}</td>
                     <td class="num">{k.token_handouts}</td>
@@ -166,6 +169,8 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
                     <legend>"Scopes"</legend>
                     {scopes}
                 </fieldset>
+                <label for="key-tags">"Confine to tags (optional, e.g. tenant=acme): the key then sees and acts on only the integrations carrying all of them"</label>
+                <input id="key-tags" name="tags" maxlength="2000" placeholder="tenant=acme"/>
                 <button class="button primary" type="submit">"Create key"</button>
             </form>
         </section>

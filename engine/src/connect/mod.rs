@@ -9,10 +9,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+pub mod links;
 mod placement;
 
-pub(crate) use placement::Placement;
 pub(crate) use placement::{connection_event, connection_notices, place_grant};
+pub(crate) use placement::{LinkOwner, Placement};
 
 use domain::{Actor, ConnectFailure, EventKind, EventOutcome, Flash, IntegrationId, UnixTime};
 
@@ -117,7 +118,7 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    fn failed(failure: ConnectFailure) -> Self {
+    pub(crate) fn failed(failure: ConnectFailure) -> Self {
         ConnectError::Failed {
             failure,
             cause: None,
@@ -200,6 +201,7 @@ impl Engine {
                     browser_binding: &binding_of(&cookie),
                     pkce_verifier: &verifier,
                     integration_id: reauth_of,
+                    connect_session_id: None,
                     expires_at: now + STATE_LIFETIME_SECS,
                 },
                 now,
@@ -222,9 +224,25 @@ impl Engine {
         cookie: Option<&str>,
         actor: &Actor,
     ) -> Result<Connected, ConnectError> {
-        let actor = actor.stored();
         let stored = self.spend_state(params.state.as_deref(), cookie).await?;
-        let result = self.complete(params, stored, &actor).await;
+        // A link's flow finishes through `finish_link_connect` only.
+        if stored.connect_session_id.is_some() {
+            return Err(StateProblem::Unknown.into());
+        }
+        self.finish_trusted(params, stored, actor, None).await
+    }
+
+    /// After a trusted state: completes the flow, publishes the change, and
+    /// logs a failure as an event.
+    async fn finish_trusted(
+        &self,
+        params: &CallbackParams,
+        stored: StoredState,
+        actor: &Actor,
+        link: Option<&links::LinkGrant<'_>>,
+    ) -> Result<Connected, ConnectError> {
+        let actor = actor.stored();
+        let result = self.complete(params, stored, &actor, link).await;
         if let Ok(connected) = &result {
             self.publish(connected.id()).await;
         }
@@ -289,6 +307,10 @@ impl Engine {
         if binding_of(cookie) != stored.browser_binding {
             return Err(StateProblem::CookieMismatch);
         }
+        // A state's spelling says which flow made it; the row must agree.
+        if links::is_link_state(state) != stored.connect_session_id.is_some() {
+            return Err(StateProblem::Unknown);
+        }
         if !self
             .db
             .consume_oauth_state(state, now)
@@ -307,6 +329,7 @@ impl Engine {
         params: &CallbackParams,
         stored: StoredState,
         actor: &str,
+        link: Option<&links::LinkGrant<'_>>,
     ) -> Result<Connected, ConnectError> {
         if let Some(error) = &params.error {
             if error == "access_denied" {
@@ -369,8 +392,14 @@ impl Engine {
                 })
                 .collect(),
         };
-        self.store_consent(&consent, stored.integration_id, self.clock.now(), actor)
-            .await
+        self.store_consent(
+            &consent,
+            stored.integration_id,
+            link,
+            self.clock.now(),
+            actor,
+        )
+        .await
     }
 
     /// Writes a consent where [`place_grant`] says, with its event, in one
@@ -379,6 +408,7 @@ impl Engine {
         &self,
         c: &Consent,
         reauth_of: Option<IntegrationId>,
+        link: Option<&links::LinkGrant<'_>>,
         now: UnixTime,
         actor: &str,
     ) -> Result<Connected, ConnectError> {
@@ -387,8 +417,8 @@ impl Engine {
             .lookup(&c.account_id, reauth_of)
             .await
             .map_err(storage_error)?;
-        let placement = place_grant(&c.account_id, reauth_of, &rows).map_err(|failure| {
-            ConnectError::Failed {
+        let placement = place_grant(&c.account_id, reauth_of, &rows, link.map(|l| l.owner))
+            .map_err(|failure| ConnectError::Failed {
                 failure,
                 cause: Some(format!(
                     "the consent came back for account {}",
@@ -396,8 +426,7 @@ impl Engine {
                 )),
                 http_status: None,
                 error_code: None,
-            }
-        })?;
+            })?;
         let id = match placement {
             Placement::New => write
                 .create(&c.account_id, &c.account_name, now)
@@ -436,6 +465,12 @@ impl Engine {
             .store(id, &columns, now)
             .await
             .map_err(storage_error)?;
+        if let Some(link) = link {
+            write
+                .set_owner(id, link.end_user, link.tags)
+                .await
+                .map_err(storage_error)?;
+        }
         let (kind, message) = connection_event(
             placement,
             &c.account_name,

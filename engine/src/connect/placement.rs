@@ -2,7 +2,7 @@
 //! flow's rules as pure functions (the storage layer only runs the queries),
 //! and which webhook messages it sends.
 
-use domain::{ConnectFailure, EventKind, IntegrationId, WebhookEvent};
+use domain::{ConnectFailure, EventKind, IntegrationId, Tags, WebhookEvent};
 
 use crate::db::{GrantLookup, PriorState};
 use domain::Notice;
@@ -18,22 +18,44 @@ pub(crate) enum Placement {
     Reauthenticate(IntegrationId),
 }
 
+/// Who a connect link's consent is for: the end user it was made for, and
+/// the tags of the key that made it (the key sees only integrations carrying
+/// them all).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkOwner<'a> {
+    pub end_user_id: &'a str,
+    pub confined_to: &'a Tags,
+}
+
 /// One integration per Atlassian account (one grant per app and account), and
 /// a re-authentication must come back with the integration's own account:
 /// anything else would silently move integration N to another account.
+/// Through a connect link (`link`), an account that already has an
+/// integration lands on it only when it belongs to the same end user and the
+/// link's key may see it: a customer never takes over another's integration,
+/// nor one made on the dashboard.
 pub(crate) fn place_grant(
     account_id: &str,
     reauth_of: Option<IntegrationId>,
     rows: &GrantLookup,
+    link: Option<LinkOwner<'_>>,
 ) -> Result<Placement, ConnectFailure> {
     match (reauth_of, &rows.reauth_account) {
         (Some(_), None | Some(None)) => Err(ConnectFailure::UnknownIntegration),
         (Some(id), Some(Some(owner))) if owner == account_id => Ok(Placement::Reauthenticate(id)),
         (Some(_), Some(Some(_))) => Err(ConnectFailure::OtherAccount),
-        (None, _) => Ok(match rows.by_account {
-            Some(id) => Placement::Reconnect(id),
-            None => Placement::New,
-        }),
+        (None, _) => match (rows.by_account, link) {
+            (None, _) => Ok(Placement::New),
+            (Some(id), None) => Ok(Placement::Reconnect(id)),
+            (Some(id), Some(link)) => match &rows.account_owner {
+                Some((Some(end_user), tags))
+                    if end_user == link.end_user_id && tags.includes(link.confined_to) =>
+                {
+                    Ok(Placement::Reconnect(id))
+                }
+                _ => Err(ConnectFailure::OtherOwner),
+            },
+        },
     }
 }
 
@@ -103,6 +125,7 @@ mod tests {
     fn rows(by_account: Option<i64>, reauth_account: Option<Option<&str>>) -> GrantLookup {
         GrantLookup {
             by_account: by_account.map(IntegrationId),
+            account_owner: by_account.map(|_| (None, Tags::default())),
             reauth_account: reauth_account.map(|a| a.map(str::to_owned)),
         }
     }
@@ -110,11 +133,11 @@ mod tests {
     #[test]
     fn a_new_account_gets_a_new_integration_and_a_known_one_its_own() {
         assert_eq!(
-            place_grant("ada", None, &rows(None, None)),
+            place_grant("ada", None, &rows(None, None), None),
             Ok(Placement::New)
         );
         assert_eq!(
-            place_grant("ada", None, &rows(Some(4), None)),
+            place_grant("ada", None, &rows(Some(4), None), None),
             Ok(Placement::Reconnect(IntegrationId(4)))
         );
     }
@@ -125,7 +148,8 @@ mod tests {
             place_grant(
                 "ada",
                 Some(IntegrationId(4)),
-                &rows(Some(4), Some(Some("ada")))
+                &rows(Some(4), Some(Some("ada"))),
+                None
             ),
             Ok(Placement::Reauthenticate(IntegrationId(4)))
         );
@@ -138,7 +162,8 @@ mod tests {
             place_grant(
                 "grace",
                 Some(IntegrationId(4)),
-                &rows(None, Some(Some("ada")))
+                &rows(None, Some(Some("ada"))),
+                None
             ),
             Err(ConnectFailure::OtherAccount)
         );
@@ -147,7 +172,8 @@ mod tests {
             place_grant(
                 "grace",
                 Some(IntegrationId(4)),
-                &rows(Some(5), Some(Some("ada")))
+                &rows(Some(5), Some(Some("ada"))),
+                None
             ),
             Err(ConnectFailure::OtherAccount)
         );
@@ -156,8 +182,49 @@ mod tests {
     #[test]
     fn a_reauthentication_of_a_vanished_integration_is_refused() {
         assert_eq!(
-            place_grant("ada", Some(IntegrationId(4)), &rows(None, Some(None))),
+            place_grant("ada", Some(IntegrationId(4)), &rows(None, Some(None)), None),
             Err(ConnectFailure::UnknownIntegration)
+        );
+    }
+
+    #[test]
+    fn a_link_lands_only_on_its_own_end_user_s_integration() {
+        let acme = Tags([("tenant".to_owned(), "acme".to_owned())].into());
+        let link = |end_user_id| LinkOwner {
+            end_user_id,
+            confined_to: &acme,
+        };
+        let owned = |end_user: Option<&str>, tags: &Tags| GrantLookup {
+            by_account: Some(IntegrationId(4)),
+            account_owner: Some((end_user.map(str::to_owned), tags.clone())),
+            reauth_account: None,
+        };
+        // A new account: a new integration.
+        assert_eq!(
+            place_grant("ada", None, &rows(None, None), Some(link("c-1"))),
+            Ok(Placement::New)
+        );
+        // The same customer, under the same key's tags: the same integration.
+        assert_eq!(
+            place_grant("ada", None, &owned(Some("c-1"), &acme), Some(link("c-1"))),
+            Ok(Placement::Reconnect(IntegrationId(4)))
+        );
+        // Another customer's, one made on the dashboard, or one outside the
+        // key's tags: refused.
+        for rows in [
+            owned(Some("c-2"), &acme),
+            owned(None, &acme),
+            owned(Some("c-1"), &Tags::default()),
+        ] {
+            assert_eq!(
+                place_grant("ada", None, &rows, Some(link("c-1"))),
+                Err(ConnectFailure::OtherOwner)
+            );
+        }
+        // The dashboard's own flow reconnects whoever owns it.
+        assert_eq!(
+            place_grant("ada", None, &owned(Some("c-2"), &acme), None),
+            Ok(Placement::Reconnect(IntegrationId(4)))
         );
     }
 

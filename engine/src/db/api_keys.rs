@@ -22,9 +22,16 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<UnixTime>,
     pub token_handouts: i64,
     pub proxied_calls: i64,
+    /// The tags it is confined to, as stored (a JSON object; `{}`: none).
+    pub tags: String,
 }
 
 impl ApiKeyRow {
+    /// The tags it is confined to.
+    pub fn confined_to(&self) -> domain::Tags {
+        domain::Tags::from_json(&self.tags)
+    }
+
     /// The scopes it holds (a stored name no release knows is left out).
     pub fn scope_list(&self) -> Vec<ApiScope> {
         self.scopes
@@ -40,6 +47,8 @@ pub struct NewApiKey<'a> {
     pub prefix: &'a str,
     pub key_hash: &'a [u8],
     pub scopes: &'a str,
+    /// A JSON object of strings: the tags it is confined to.
+    pub tags: &'a str,
     pub created_by: &'a str,
 }
 
@@ -54,7 +63,7 @@ pub(crate) struct KeyUsage {
 }
 
 const SELECT_KEY: &str = "SELECT id, name, prefix, scopes, created_at, created_by, last_used_at,
-    revoked_at, token_handouts, proxied_calls FROM api_keys";
+    revoked_at, token_handouts, proxied_calls, tags FROM api_keys";
 
 impl Database {
     /// Stores a new key and its account-log entry; answers its id.
@@ -66,13 +75,14 @@ impl Database {
     ) -> Result<i64, DatabaseError> {
         let mut tx = self.begin().await?;
         let id = query(
-            "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO api_keys (name, prefix, key_hash, scopes, tags, created_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(key.name)
         .bind(key.prefix)
         .bind(key.key_hash)
         .bind(key.scopes)
+        .bind(key.tags)
         .bind(now)
         .bind(key.created_by)
         .scalar::<i64>(&mut tx)
@@ -87,6 +97,28 @@ impl Database {
         Ok(query(format!("{SELECT_KEY} ORDER BY id DESC"))
             .fetch_all::<ApiKeyRow>(self)
             .await?)
+    }
+
+    /// Whether key `id` exists and is not revoked.
+    pub(crate) async fn api_key_is_live(&self, id: i64) -> Result<bool, DatabaseError> {
+        let live: Option<i64> =
+            query("SELECT id FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .scalar_optional(self)
+                .await?;
+        Ok(live.is_some())
+    }
+
+    /// The tags key `id` is confined to (`None`: no such key).
+    pub(crate) async fn api_key_tags(
+        &self,
+        id: i64,
+    ) -> Result<Option<domain::Tags>, DatabaseError> {
+        let tags: Option<String> = query("SELECT tags FROM api_keys WHERE id = $1")
+            .bind(id)
+            .scalar_optional(self)
+            .await?;
+        Ok(tags.map(|t| domain::Tags::from_json(&t)))
     }
 
     /// The live (not revoked) key whose SHA-256 is `hash`.

@@ -13,89 +13,11 @@ use std::collections::HashMap;
 
 use domain::{FleetSummary, PageOrder, PageQuery, RefreshPolicy, Status, StatusRule, UnixTime};
 
+use super::assembled::Sql;
 use super::integration_rows::{with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION};
 use super::integrations::MAX_PAGE_SIZE;
-use super::{query, Database, DatabaseError, Query, Tx, Value};
+use super::{query, Database, DatabaseError, Query, Tx};
 use domain::Integration;
-
-/// A query built piece by piece: its SQLite and PostgreSQL texts side by
-/// side and the values bound, placeholders numbered `$1`, `$2`, ... in the
-/// order they are pushed.
-#[derive(Debug, Default)]
-struct Sql {
-    sqlite: String,
-    postgres: String,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    /// Starts with `text`, the same on both backends.
-    fn new(text: &str) -> Self {
-        Sql {
-            sqlite: text.to_owned(),
-            postgres: text.to_owned(),
-            values: Vec::new(),
-        }
-    }
-
-    /// Appends `text` to both texts.
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.sqlite.push_str(text);
-        self.postgres.push_str(text);
-        self
-    }
-
-    /// Appends one text to each backend's.
-    fn push_dialect(&mut self, sqlite: &str, postgres: &str) -> &mut Self {
-        self.sqlite.push_str(sqlite);
-        self.postgres.push_str(postgres);
-        self
-    }
-
-    /// Appends a placeholder bound to `value`.
-    fn push_bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        let placeholder = format!("${}", self.values.len());
-        self.push(&placeholder)
-    }
-
-    /// Appends a placeholder bound to a different value on each backend:
-    /// both values are bound, each text names its own (neither backend
-    /// minds a bound value its text does not use: SQLite binds by the
-    /// number in the name, PostgreSQL is told every parameter's type).
-    fn push_bind_dialect(
-        &mut self,
-        sqlite: impl Into<Value>,
-        postgres: impl Into<Value>,
-    ) -> &mut Self {
-        self.values.push(sqlite.into());
-        let sqlite = format!("${}", self.values.len());
-        self.values.push(postgres.into());
-        let postgres = format!("${}", self.values.len());
-        self.push_dialect(&sqlite, &postgres)
-    }
-
-    /// Appends `values` as placeholders separated by commas.
-    fn push_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
-        for (n, value) in values.into_iter().enumerate() {
-            if n > 0 {
-                self.push(", ");
-            }
-            self.push_bind(value);
-        }
-        self
-    }
-
-    /// The query, with its values bound.
-    fn build(self) -> Query {
-        let q = if self.sqlite == self.postgres {
-            query(self.sqlite)
-        } else {
-            Query::dialect(self.sqlite, self.postgres)
-        };
-        self.values.into_iter().fold(q, Query::bind)
-    }
-}
 
 /// Appends the condition of a status filter: the same rules as
 /// [`domain::status_at`] (a test holds the two together at every boundary).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::FromRow;
 
-use domain::{Integration, IntegrationId, Site, UnixTime};
+use domain::{EndUser, Integration, IntegrationId, Site, Tags, UnixTime};
 
 use super::{query, DatabaseError, On};
 
@@ -29,6 +29,9 @@ pub(super) struct IntegrationRow {
     consented_at: UnixTime,
     created_at: UnixTime,
     disconnected_at: Option<UnixTime>,
+    end_user_id: Option<String>,
+    end_user_name: Option<String>,
+    tags: String,
 }
 
 #[derive(FromRow)]
@@ -44,7 +47,7 @@ pub(super) const SELECT_INTEGRATION: &str =
     "SELECT id, account_id, account_name, account_email, scopes,
         refresh_token IS NOT NULL AS has_refresh_token, expires_at, access_token_lifetime,
         (is_active = 1) AS is_active, refresh_failures, last_refresh_at, last_error, refresh_token_issued_at,
-        consented_at, created_at, disconnected_at
+        consented_at, created_at, disconnected_at, end_user_id, end_user_name, tags
      FROM integrations";
 
 /// The sites of each integration, by integration id, in the rows' order.
@@ -93,6 +96,11 @@ fn into_integration(r: IntegrationRow, sites: Vec<Site>) -> Integration {
         created_at: r.created_at,
         disconnected_at: r.disconnected_at,
         sites,
+        end_user: r.end_user_id.map(|id| EndUser {
+            id,
+            display_name: r.end_user_name,
+        }),
+        tags: Tags::from_json(&r.tags),
     }
 }
 

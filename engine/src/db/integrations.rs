@@ -2,9 +2,10 @@
 
 use sqlx::FromRow;
 
-use domain::{Integration, IntegrationId, Notice, Site, StatusRule, UnixTime};
+use domain::{EndUser, Integration, IntegrationId, Notice, Site, StatusRule, Tags, UnixTime};
 
 use super::announce::{self, Announce};
+use super::assembled::Sql;
 use super::events::{insert_event, NewEvent};
 use super::integration_rows::{
     find_integration_on, with_sites, IntegrationRow, SiteRow, SELECT_INTEGRATION,
@@ -27,7 +28,91 @@ pub struct IntegrationsPage {
     pub total: i64,
 }
 
+/// Which integrations a listing holds: one end user's (if named), carrying
+/// all these tags (`GET /v1/integrations?endUserId=..&tag=key:value`, and a
+/// key's own confinement).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingFilter {
+    pub end_user_id: Option<String>,
+    /// Each `(key, value)` must be carried; a key named twice with two values
+    /// matches nothing.
+    pub tags: Vec<(String, String)>,
+}
+
+impl ListingFilter {
+    pub fn is_empty(&self) -> bool {
+        self.end_user_id.is_none() && self.tags.is_empty()
+    }
+
+    /// Appends its conditions (`AND ...`) to `sql`.
+    fn push_conditions(&self, sql: &mut Sql) {
+        if let Some(end_user) = &self.end_user_id {
+            sql.push(" AND end_user_id = ").push_bind(end_user.clone());
+        }
+        for (key, value) in &self.tags {
+            sql.push(" AND id IN (SELECT integration_id FROM integration_tags WHERE key = ")
+                .push_bind(key.clone())
+                .push(" AND value = ")
+                .push_bind(value.clone())
+                .push(")");
+        }
+    }
+}
+
 impl Database {
+    /// One page of the connected integrations `filter` lets through, as
+    /// [`Database::integrations_after`] does for the whole fleet; the total
+    /// counts the ones it lets through. An end user's integrations are an
+    /// index range (`integrations_end_user`), each tag an index lookup
+    /// (`integration_tags_by_value`).
+    pub(crate) async fn integrations_filtered_after(
+        &self,
+        after: Option<IntegrationId>,
+        limit: i64,
+        filter: &ListingFilter,
+    ) -> Result<IntegrationsPage, DatabaseError> {
+        if filter.is_empty() {
+            return self.integrations_after(after, limit).await;
+        }
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let after = after.map_or(0, IntegrationId::get);
+        let mut tx = self.begin_snapshot().await?;
+        let mut count = Sql::new("SELECT COUNT(*) FROM integrations WHERE disconnected_at IS NULL");
+        filter.push_conditions(&mut count);
+        let total = count.build().scalar::<i64>(&mut tx).await?;
+        let mut select = Sql::new(SELECT_INTEGRATION);
+        select
+            .push(" WHERE disconnected_at IS NULL AND id > ")
+            .push_bind(after);
+        filter.push_conditions(&mut select);
+        select
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(limit.saturating_add(1));
+        let mut rows: Vec<IntegrationRow> = select.build().fetch_all(&mut tx).await?;
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let sites: Vec<SiteRow> = if rows.is_empty() {
+            Vec::new()
+        } else {
+            let mut sites = Sql::new(
+                "SELECT integration_id, cloud_id, name, url FROM integration_sites
+                 WHERE integration_id IN (",
+            );
+            sites.push_list(rows.iter().map(|r| r.id)).push_dialect(
+                ") ORDER BY name, cloud_id",
+                ") ORDER BY name, cloud_id COLLATE \"C\"",
+            );
+            sites.build().fetch_all(&mut tx).await?
+        };
+        tx.commit().await?;
+        let next_after = rows.last().filter(|_| more).map(|r| r.id);
+        Ok(IntegrationsPage {
+            items: with_sites(rows, sites),
+            next_after,
+            total,
+        })
+    }
+
     /// Up to `limit` connected integrations (clamped to 1..=[`MAX_PAGE_SIZE`],
     /// the dashboard's bound) with ids
     /// above `after` (from the first without it), oldest first, with their
@@ -110,6 +195,9 @@ pub(crate) struct PriorState {
 pub(crate) struct GrantLookup {
     /// The integration that already holds this Atlassian account, if any.
     pub by_account: Option<IntegrationId>,
+    /// Who that integration belongs to: its end user (`None`: made on the
+    /// dashboard) and its tags.
+    pub account_owner: Option<(Option<String>, Tags)>,
     /// The account of the integration being re-authenticated: `None` when the
     /// flow re-authenticates nothing, `Some(None)` when that integration is gone.
     pub reauth_account: Option<Option<String>>,
@@ -140,10 +228,13 @@ impl ConnectionWrite {
         account_id: &str,
         reauth_of: Option<IntegrationId>,
     ) -> Result<GrantLookup, DatabaseError> {
-        let by_account = query("SELECT id FROM integrations WHERE account_id = $1")
-            .bind(account_id)
-            .scalar_optional(&mut self.tx)
-            .await?;
+        let holder: Option<(IntegrationId, Option<String>, String)> =
+            query("SELECT id, end_user_id, tags FROM integrations WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&mut self.tx)
+                .await?;
+        let by_account = holder.as_ref().map(|h| h.0);
+        let account_owner = holder.map(|(_, end_user, tags)| (end_user, Tags::from_json(&tags)));
         let reauth_account = match reauth_of {
             None => None,
             Some(id) => Some(
@@ -155,6 +246,7 @@ impl ConnectionWrite {
         };
         Ok(GrantLookup {
             by_account,
+            account_owner,
             reauth_account,
         })
     }
@@ -227,6 +319,47 @@ impl ConnectionWrite {
             .bind(&site.url)
             .execute(&mut self.tx)
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Row `id` belongs to `end_user` (its display name kept when this one
+    /// gives none) and carries `tags` besides the ones it has (a key in both
+    /// takes the new value), in its column and one row each in
+    /// `integration_tags` (what the filters look up).
+    pub async fn set_owner(
+        &mut self,
+        id: IntegrationId,
+        end_user: &EndUser,
+        tags: &Tags,
+    ) -> Result<(), DatabaseError> {
+        let had: Option<String> = query("SELECT tags FROM integrations WHERE id = $1")
+            .bind(id)
+            .scalar_optional(&mut self.tx)
+            .await?;
+        let tags = Tags::from_json(had.as_deref().unwrap_or("{}")).merged(tags);
+        query(
+            "UPDATE integrations SET end_user_id = $1,
+                end_user_name = coalesce($2, end_user_name), tags = $3
+             WHERE id = $4",
+        )
+        .bind(&end_user.id)
+        .bind(end_user.display_name.as_deref())
+        .bind(tags.to_json())
+        .bind(id)
+        .execute(&mut self.tx)
+        .await?;
+        query("DELETE FROM integration_tags WHERE integration_id = $1")
+            .bind(id)
+            .execute(&mut self.tx)
+            .await?;
+        for (key, value) in &tags.0 {
+            query("INSERT INTO integration_tags (integration_id, key, value) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut self.tx)
+                .await?;
         }
         Ok(())
     }

@@ -14,8 +14,10 @@
 
 mod announce;
 mod api_keys;
+mod assembled;
 mod backend;
 mod change_feed;
+mod connect_sessions;
 mod consent_warnings;
 mod dashboard_page;
 mod events;
@@ -41,10 +43,11 @@ pub(crate) use backend::Backend;
 pub use backend::{query, On, Query, Rows, Tx, Value};
 pub(crate) use change_feed::CHANGES_CHANNEL;
 pub use change_feed::{FeedEntry, FeedRead};
+pub use connect_sessions::{ConnectSessionRow, NewConnectSession};
 pub use dashboard_page::Page;
 pub use events::{NewEvent, TokenEvent};
 pub use integrations::{ConnectionColumns, MAX_PAGE_SIZE};
-pub use integrations::{ConnectionWrite, IntegrationsPage};
+pub use integrations::{ConnectionWrite, IntegrationsPage, ListingFilter};
 pub(crate) use integrations::{GrantLookup, PriorState};
 pub(crate) use oauth_states::{NewOAuthState, StoredState};
 pub use refresh_queries::DueBatch;

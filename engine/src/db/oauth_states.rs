@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use domain::{IntegrationId, UnixTime};
 
-use super::{query, Database, DatabaseError};
+use super::{query, Database, DatabaseError, On};
 use crate::secret::Secret;
 
 /// A state about to be stored by `/oauth/start`.
@@ -16,6 +16,8 @@ pub(crate) struct NewOAuthState<'a> {
     pub pkce_verifier: &'a Secret,
     /// The integration being re-authenticated, if any.
     pub integration_id: Option<IntegrationId>,
+    /// The connect link that started the flow, if one did.
+    pub connect_session_id: Option<i64>,
     pub expires_at: UnixTime,
 }
 
@@ -25,8 +27,33 @@ pub(crate) struct StoredState {
     pub browser_binding: String,
     pub pkce_verifier: String,
     pub integration_id: Option<IntegrationId>,
+    pub connect_session_id: Option<i64>,
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
+}
+
+/// Stores a new state on `on` (the connect link's flow stores it in the
+/// transaction that spends the link).
+pub(super) async fn insert_oauth_state(
+    on: impl Into<On<'_>>,
+    new: &NewOAuthState<'_>,
+    now: UnixTime,
+) -> Result<(), DatabaseError> {
+    query(
+        "INSERT INTO oauth_states (state, browser_binding, pkce_verifier, integration_id,
+            connect_session_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new.state)
+    .bind(new.browser_binding)
+    .bind(new.pkce_verifier.expose())
+    .bind(new.integration_id)
+    .bind(new.connect_session_id)
+    .bind(now)
+    .bind(new.expires_at)
+    .execute(on)
+    .await?;
+    Ok(())
 }
 
 impl Database {
@@ -41,19 +68,7 @@ impl Database {
             .bind(now - 86_400)
             .execute(self)
             .await?;
-        query(
-            "INSERT INTO oauth_states (state, browser_binding, pkce_verifier, integration_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(new.state)
-        .bind(new.browser_binding)
-        .bind(new.pkce_verifier.expose())
-        .bind(new.integration_id)
-        .bind(now)
-        .bind(new.expires_at)
-        .execute(self)
-        .await?;
-        Ok(())
+        insert_oauth_state(self, new, now).await
     }
 
     /// The stored state, if any.
@@ -62,7 +77,8 @@ impl Database {
         state: &str,
     ) -> Result<Option<StoredState>, DatabaseError> {
         Ok(query(
-            "SELECT browser_binding, pkce_verifier, integration_id, expires_at, used_at
+            "SELECT browser_binding, pkce_verifier, integration_id, connect_session_id,
+                expires_at, used_at
              FROM oauth_states WHERE state = $1",
         )
         .bind(state)

@@ -5,7 +5,7 @@
 //! re-authentication; a transient provider failure hands out the current
 //! token while it is still valid.
 
-use domain::{Actor, IntegrationId, UnixTime};
+use domain::{Actor, IntegrationId, Tags, UnixTime};
 
 use super::ApiKey;
 use crate::refresh::{RefreshOutcome, RefreshResult};
@@ -63,7 +63,7 @@ impl Engine {
         key: &ApiKey,
     ) -> Result<AccessToken, HandoutError> {
         let token = self
-            .fresh_access_token(id, min_validity_secs, &key.actor())
+            .fresh_access_token(id, min_validity_secs, &key.actor(), &key.tags)
             .await?;
         self.record_handout(key, id, &token).await;
         Ok(token)
@@ -73,13 +73,16 @@ impl Engine {
     /// its lifetime: asking for more would refresh on every call); otherwise
     /// a refresh first (or the refresh in flight, joined), unless the
     /// provider asked to wait.
+    /// An integration that does not carry all of `confined_to` (a confined
+    /// key's tags) is not found, as if it did not exist.
     pub async fn fresh_access_token(
         &self,
         id: IntegrationId,
         min_validity_secs: i64,
         actor: &Actor,
+        confined_to: &Tags,
     ) -> Result<AccessToken, HandoutError> {
-        let current = self.stored_access_token(id).await?;
+        let current = self.stored_access_token(id, confined_to).await?;
         let wanted = min_validity_secs.min(current.integration.access_token_lifetime / 2);
         if current.expires_at - self.now() >= wanted {
             return Ok(current);
@@ -110,8 +113,9 @@ impl Engine {
         id: IntegrationId,
         rejected: &AccessToken,
         actor: &Actor,
+        confined_to: &Tags,
     ) -> Result<Option<AccessToken>, HandoutError> {
-        let current = self.stored_access_token(id).await?;
+        let current = self.stored_access_token(id, confined_to).await?;
         if current.token != rejected.token {
             // Replaced meanwhile (another call's refresh): try that one.
             return Ok(Some(current));
@@ -172,16 +176,18 @@ impl Engine {
         })
     }
 
+    /// (The caller may see `id`: it was checked before the refresh.)
     async fn after_refresh(
         &self,
         id: IntegrationId,
         outcome: RefreshOutcome,
         current_if_valid: bool,
     ) -> Result<AccessToken, HandoutError> {
+        let seen = Tags::default();
         match outcome.result {
             // Conflict: re-authenticated or changed meanwhile; read what stands.
             RefreshResult::Refreshed | RefreshResult::Conflict => {
-                self.stored_access_token(id).await
+                self.stored_access_token(id, &seen).await
             }
             RefreshResult::NeedsReauth(_) => Err(HandoutError::RequiresReauth(outcome.message)),
             RefreshResult::NotFound => Err(HandoutError::NotFound(id)),
@@ -189,7 +195,7 @@ impl Engine {
             | RefreshResult::Transient
             | RefreshResult::StoreFailed
             | RefreshResult::ProviderError => {
-                let current = self.stored_access_token(id).await?;
+                let current = self.stored_access_token(id, &seen).await?;
                 let until = self.refresh_held_until(id).await?.unwrap_or(self.now() + 1);
                 if current_if_valid {
                     return self.current_or_wait(current, until, Some(outcome.message));
@@ -203,11 +209,18 @@ impl Engine {
     }
     /// The stored token of a connected integration that does not need
     /// re-authentication.
-    async fn stored_access_token(&self, id: IntegrationId) -> Result<AccessToken, HandoutError> {
+    async fn stored_access_token(
+        &self,
+        id: IntegrationId,
+        confined_to: &Tags,
+    ) -> Result<AccessToken, HandoutError> {
         let integration = self.integration(id).await.map_err(|e| match e {
             EngineError::NotFound(id) => HandoutError::NotFound(id),
             other => HandoutError::Engine(other),
         })?;
+        if !integration.tags.includes(confined_to) {
+            return Err(HandoutError::NotFound(id));
+        }
         if !integration.is_active {
             return Err(HandoutError::RequiresReauth(
                 integration.last_error.clone().unwrap_or_else(|| {

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use domain::{Actor, ApiScope};
+use domain::{Actor, ApiScope, Tags};
 
 use crate::db::{ApiKeyRow, NewAccountEvent, NewApiKey};
 use crate::engine_handle::storage;
@@ -26,6 +26,9 @@ pub struct ApiKey {
     pub id: i64,
     pub name: String,
     pub scopes: Vec<ApiScope>,
+    /// The tags it is confined to: it sees and acts on only the integrations
+    /// carrying all of them (none: the whole fleet).
+    pub tags: Tags,
 }
 
 impl ApiKey {
@@ -57,6 +60,11 @@ pub enum ApiKeyError {
     BadName,
     #[error("Choose at least one scope.")]
     NoScope,
+    /// The tags it would be confined to break a rule (the sentence says which).
+    #[error("{0}")]
+    BadTags(String),
+    #[error("A key confined to tags cannot read the metrics: they count the whole fleet.")]
+    ConfinedMetrics,
     #[error("No live API key has id {0}: it was revoked already, or never existed.")]
     NotFound(i64),
     #[error(transparent)]
@@ -76,6 +84,24 @@ impl Engine {
         scopes: &[ApiScope],
         by: &Actor,
     ) -> Result<CreatedKey, ApiKeyError> {
+        self.create_confined_api_key(name, scopes, &Tags::default(), by)
+            .await
+    }
+
+    /// Creates a key confined to `tags` (none: the whole fleet): it sees,
+    /// refreshes, proxies for and makes connect links for only the
+    /// integrations carrying all of them.
+    pub async fn create_confined_api_key(
+        &self,
+        name: &str,
+        scopes: &[ApiScope],
+        tags: &Tags,
+        by: &Actor,
+    ) -> Result<CreatedKey, ApiKeyError> {
+        let tags = Tags::checked(tags.0.clone()).map_err(ApiKeyError::BadTags)?;
+        if !tags.is_empty() && scopes.contains(&ApiScope::MetricsRead) {
+            return Err(ApiKeyError::ConfinedMetrics);
+        }
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_KEY_NAME_CHARS
@@ -92,7 +118,13 @@ impl Engine {
         let prefix: String = key.chars().take(SHOWN_PREFIX_CHARS).collect();
         let scopes = ApiScope::join(scopes);
         let actor = by.stored();
-        let message = format!("Created API key \"{name}\" ({prefix}…) with scopes {scopes}");
+        let confined = match tags.is_empty() {
+            true => String::new(),
+            false => format!(", confined to {}", tags.written()),
+        };
+        let message =
+            format!("Created API key \"{name}\" ({prefix}…) with scopes {scopes}{confined}");
+        let tags_json = tags.to_json();
         let id = self
             .db
             .insert_api_key(
@@ -101,6 +133,7 @@ impl Engine {
                     prefix: &prefix,
                     key_hash: &key_hash(&key),
                     scopes: &scopes,
+                    tags: &tags_json,
                     created_by: &actor,
                 },
                 &NewAccountEvent {
@@ -160,6 +193,7 @@ impl Engine {
             .map_err(storage("check the API key"))?;
         Ok(row.map(|row| ApiKey {
             scopes: row.scope_list(),
+            tags: row.confined_to(),
             id: row.id,
             name: row.name,
         }))

@@ -58,6 +58,10 @@ enum Rule {
     /// sandbox's controls) needs `writes` whatever the method, so no one
     /// below learns more there than before; anything else by its method.
     FilesAndNotFound,
+    /// The OAuth callback: a flow a connect link started (its `state` says
+    /// so, and the engine checks the stored row agrees) is open, since its
+    /// visitor has no account here; any other by its method, as its start.
+    OAuthCallback,
 }
 
 impl Needs {
@@ -100,6 +104,15 @@ impl Needs {
         }
     }
 
+    /// The OAuth callback: an operator's, a connect link's flow excepted
+    /// ([`Rule::OAuthCallback`]).
+    pub fn oauth_callback(public: &PublicOrigin) -> Self {
+        Self {
+            rule: Rule::OAuthCallback,
+            ..Self::to(public, Permission::Operate)
+        }
+    }
+
     /// The files and the 404 page ([`Rule::FilesAndNotFound`]).
     pub fn files_and_not_found(public: &PublicOrigin) -> Self {
         Self {
@@ -129,6 +142,8 @@ impl Needs {
                 Some(self.writes)
             }
             Rule::FilesAndNotFound => Some(by_method),
+            Rule::OAuthCallback if is_link_flow(request) => None,
+            Rule::OAuthCallback => Some(by_method),
         }
     }
 
@@ -139,6 +154,19 @@ impl Needs {
             self.writes
         }
     }
+}
+
+/// Whether a callback's `state` names a flow a connect link started.
+fn is_link_flow(request: &Request) -> bool {
+    request
+        .uri()
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(name, _)| name == "state")
+                .map(|(_, value)| engine::connect::links::is_link_state(&value))
+        })
+        .unwrap_or(false)
 }
 
 /// Refuses a path that is not plain (a middleware around every route, inside

@@ -3,6 +3,8 @@
 //!
 //! - [`probes`]: `/healthz`, `/readyz`.
 //! - [`oauth`]: `/oauth/start` and `/oauth/callback`.
+//! - [`connect_links`]: `/connect/{token}`, a connect link's pages for a
+//!   visitor with no account here (its flow ends at `/oauth/callback` too).
 //! - [`sign_in`]: `/login`, `/logout`, `/setup`, and their pages.
 //! - [`settings`]: the forms of `/settings` (users, roles, own password, API keys, webhooks).
 //! - [`events`]: `GET /events`, the server-sent stream of every change, and
@@ -10,6 +12,7 @@
 //! - [`metrics`]: `GET /metrics` and the HTTP request counter around every route.
 //! - [`v1`]: the service API, for the programs that call Jira.
 
+pub mod connect_links;
 pub mod events;
 pub mod metrics;
 pub mod oauth;

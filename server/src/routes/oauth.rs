@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use cookie::{Cookie, SameSite};
 use domain::{ConnectFailure, Flash, IntegrationId};
+use engine::connect::links::is_link_state;
 use engine::connect::{CallbackParams, ConnectError, STATE_LIFETIME_SECS};
 use engine::Engine;
 use serde::Deserialize;
 
 use crate::errors::error_page;
 use crate::guard::cross_site::{HopTickets, HOP_PARAM};
+use crate::state::ProductName;
 
 /// The cookie that binds a state to the browser that started the flow.
 pub const BINDING_COOKIE: &str = "jira_oauth_binding";
@@ -75,17 +77,9 @@ pub async fn start(
     };
     match engine.start_connect(reauth_of).await {
         Ok(flow) => {
-            let cookie = Cookie::build((BINDING_COOKIE, flow.browser_cookie))
-                .http_only(true)
-                // Lax, not Strict: the callback is a top-level redirect from the
-                // provider's site, and a Strict cookie would not be sent on it.
-                .same_site(SameSite::Lax)
-                .secure(redirect_uri.scheme() == "https")
-                .path("/oauth")
-                .max_age(cookie::time::Duration::seconds(STATE_LIFETIME_SECS))
-                .build();
+            let cookie = binding_cookie_for(&engine, flow.browser_cookie);
             let mut response = Redirect::to(flow.authorize_url.as_str()).into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
             response
@@ -104,27 +98,40 @@ pub async fn start(
     }
 }
 
-/// `GET /oauth/callback?code=..&state=..` (or `?error=..`).
+/// The `Set-Cookie` value that binds a flow's state to this browser.
+pub(super) fn binding_cookie_for(engine: &Engine, value: String) -> String {
+    Cookie::build((BINDING_COOKIE, value))
+        .http_only(true)
+        // Lax, not Strict: the callback is a top-level redirect from the
+        // provider's site, and a Strict cookie would not be sent on it.
+        .same_site(SameSite::Lax)
+        .secure(engine.redirect_uri().scheme() == "https")
+        .path("/oauth")
+        .max_age(cookie::time::Duration::seconds(STATE_LIFETIME_SECS))
+        .build()
+        .to_string()
+}
+
+/// `GET /oauth/callback?code=..&state=..` (or `?error=..`): a flow started
+/// on the dashboard (its guard let a signed-in operator through), or one a
+/// connect link started (no session needed: `crate::guard::access::oauth_callback`).
 pub async fn callback(
     State(engine): State<Engine>,
-    Extension(user): Extension<engine::accounts::User>,
+    State(product): State<ProductName>,
+    user: Option<Extension<engine::accounts::User>>,
     headers: HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let cookie = binding_cookie(&headers);
-    let result = engine
-        .finish_connect(&params, cookie.as_deref(), &user.actor())
-        .await;
-    let mut response = match result {
-        Ok(connected) => flash_redirect(connected.flash(), Some(connected.id())),
-        Err(ConnectError::State(problem)) => {
-            tracing::warn!(reason = %problem, "OAuth callback rejected");
-            error_page(StatusCode::BAD_REQUEST, &problem.to_string())
+    let link_flow = params.state.as_deref().is_some_and(is_link_state);
+    let mut response = match (link_flow, user) {
+        (true, _) => {
+            super::connect_links::finish(&engine, &product, &params, cookie.as_deref()).await
         }
-        // The engine logged the failure as an event.
-        Err(e) => flash_redirect(
-            e.flash().unwrap_or(Flash::Failed(ConnectFailure::Storage)),
-            None,
+        (false, Some(Extension(user))) => dashboard_finish(&engine, &params, cookie, &user).await,
+        (false, None) => error_page(
+            StatusCode::UNAUTHORIZED,
+            "Sign in to the dashboard, then start the connection again.",
         ),
     };
     // The state is spent either way: drop the binding cookie.
@@ -136,6 +143,30 @@ pub async fn callback(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The end of a dashboard flow: back to the dashboard with its flash.
+async fn dashboard_finish(
+    engine: &Engine,
+    params: &CallbackParams,
+    cookie: Option<String>,
+    user: &engine::accounts::User,
+) -> Response {
+    let result = engine
+        .finish_connect(params, cookie.as_deref(), &user.actor())
+        .await;
+    match result {
+        Ok(connected) => flash_redirect(connected.flash(), Some(connected.id())),
+        Err(ConnectError::State(problem)) => {
+            tracing::warn!(reason = %problem, "OAuth callback rejected");
+            error_page(StatusCode::BAD_REQUEST, &problem.to_string())
+        }
+        // The engine logged the failure as an event.
+        Err(e) => flash_redirect(
+            e.flash().unwrap_or(Flash::Failed(ConnectFailure::Storage)),
+            None,
+        ),
+    }
 }
 
 /// `303` to the dashboard with the flash (and the integration it is about).
@@ -158,7 +189,7 @@ fn binding_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-fn host_and_port(url: &url::Url) -> Option<String> {
+pub(super) fn host_and_port(url: &url::Url) -> Option<String> {
     let host = url.host_str()?;
     Some(match url.port() {
         Some(port) => format!("{host}:{port}"),

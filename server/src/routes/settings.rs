@@ -121,6 +121,7 @@ async fn render(
         api_keys: keys
             .into_iter()
             .map(|k| ApiKeyView {
+                tags: k.confined_to().written(),
                 scopes: k
                     .scope_list()
                     .iter()
@@ -289,8 +290,9 @@ pub async fn change_password(
     }
 }
 
-/// `POST /settings/api-keys`, form `name` and one checkbox per scope (named
-/// by the scope, e.g. `tokens:read=on`): the page, with the new key shown once.
+/// `POST /settings/api-keys`, form `name`, one checkbox per scope (named
+/// by the scope, e.g. `tokens:read=on`) and optional `tags` (`tenant=acme,
+/// region=eu`: the key is confined to them): the page, with the new key shown once.
 pub async fn create_api_key(
     State(engine): State<Engine>,
     Extension(me): Extension<User>,
@@ -302,7 +304,15 @@ pub async fn create_api_key(
         .copied()
         .filter(|s| form.get(s.as_str()).is_some_and(|v| v == "on"))
         .collect();
-    match engine.create_api_key(name, &scopes, &me.actor()).await {
+    let tags =
+        match domain::Tags::parse_list(form.get("tags").map(String::as_str).unwrap_or_default()) {
+            Ok(tags) => tags,
+            Err(_) => return back(SettingsNotice::KeyBadTags),
+        };
+    match engine
+        .create_confined_api_key(name, &scopes, &tags, &me.actor())
+        .await
+    {
         Ok(created) => {
             let shown = domain::views::NewKeyView {
                 name: created.row.name.clone(),
@@ -321,6 +331,8 @@ pub async fn create_api_key(
         }
         Err(ApiKeyError::BadName) => back(SettingsNotice::KeyNeedsName),
         Err(ApiKeyError::NoScope) => back(SettingsNotice::KeyNeedsScope),
+        Err(ApiKeyError::BadTags(_)) => back(SettingsNotice::KeyBadTags),
+        Err(ApiKeyError::ConfinedMetrics) => back(SettingsNotice::KeyConfinedMetrics),
         Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
         Err(ApiKeyError::Engine(_)) => back(SettingsNotice::Failed),
     }

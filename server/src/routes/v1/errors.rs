@@ -42,6 +42,18 @@ impl ApiError {
         )
     }
 
+    /// The proxied path names a site the integration does not reach.
+    pub fn wrong_site(cloud_id: &str, id: domain::IntegrationId) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "wrong_site",
+            format!(
+                "Site {} is not one of integration {id}'s sites: use a cloudId from its sites.",
+                cloud_id.chars().take(64).collect::<String>()
+            ),
+        )
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -60,6 +72,14 @@ impl ApiError {
             "method_not_allowed",
             message,
         )
+    }
+
+    /// `429` with `Retry-After`.
+    pub fn too_many(message: impl Into<String>, retry_after_secs: i64) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        error.body["retryAfterSecs"] = json!(retry_after_secs);
+        error.retry_after_secs = Some(retry_after_secs);
+        error
     }
 
     pub fn busy(message: impl Into<String>) -> Self {

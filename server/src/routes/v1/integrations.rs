@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use domain::views::IntegrationView;
 use domain::IntegrationId;
+use domain::Tags;
+use engine::db::ListingFilter;
 use engine::listing::{cursor_after, parse_cursor, parse_limit, DEFAULT_LISTING_LIMIT};
 use engine::Engine;
 
@@ -23,7 +25,8 @@ pub struct IntegrationList {
     pub items: Vec<IntegrationView>,
     /// Pass it back as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-    /// Every connected integration, on every page.
+    /// Every connected integration the filters (and the key's tags) let
+    /// through, on every page.
     pub total: i64,
 }
 
@@ -32,20 +35,37 @@ pub struct IntegrationList {
 struct ListQuery {
     after: Option<IntegrationId>,
     limit: i64,
+    filter: ListingFilter,
 }
 
-/// Reads `?limit=N&cursor=C`: each at most once, nothing else (a misspelt
-/// parameter would otherwise be ignored without a word).
+/// Reads `?limit=N&cursor=C&endUserId=U&tag=key:value`: each at most once
+/// (`tag` as often as wanted), nothing else (a misspelt parameter would
+/// otherwise be ignored without a word).
 fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut limit = None;
     let mut cursor = None;
+    let mut end_user = None;
+    let mut filter = ListingFilter::default();
     for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let slot = match &*name {
             "limit" => &mut limit,
             "cursor" => &mut cursor,
+            "endUserId" => &mut end_user,
+            "tag" => {
+                if filter.tags.len() >= domain::end_user::MAX_TAGS {
+                    return Err(ApiError::bad_request(format!(
+                        "At most {} tag filters are allowed.",
+                        domain::end_user::MAX_TAGS
+                    )));
+                }
+                filter
+                    .tags
+                    .push(Tags::parse_filter(&value).map_err(ApiError::bad_request)?);
+                continue;
+            }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "Unknown parameter \"{}\": /v1/integrations takes limit and cursor.",
+                    "Unknown parameter \"{}\": /v1/integrations takes limit, cursor, endUserId and tag.",
                     other.chars().take(40).collect::<String>()
                 )))
             }
@@ -56,8 +76,13 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
             )));
         }
     }
+    if let Some(id) = &end_user {
+        domain::end_user::check_end_user_id(id).map_err(ApiError::bad_request)?;
+    }
+    filter.end_user_id = end_user.map(|id| id.into_owned());
     let bad = |e: engine::listing::ListingError| ApiError::bad_request(e.to_string());
     Ok(ListQuery {
+        filter,
         after: cursor
             .as_deref()
             .map(parse_cursor)
@@ -79,11 +104,13 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     path = "/v1/integrations",
     params(
         ("limit" = Option<i64>, Query, description = "Integrations per page: 1 to 500, default 100"),
-        ("cursor" = Option<String>, Query, description = "The previous page's `nextCursor`, as it was given; none for the first page"),
+        ("cursor" = Option<String>, Query, description = "The previous page's `nextCursor`, as it was given (with the same filters); none for the first page"),
+        ("endUserId" = Option<String>, Query, description = "Only this end user's integrations (connected through connect links)"),
+        ("tag" = Option<Vec<String>>, Query, description = "Only integrations carrying this tag, written key:value; repeat it to require several"),
     ),
     security(("api_key" = ["integrations:read"])),
     responses(
-        (status = 200, description = "One page of connected integrations, oldest first, the cursor of the next and the total", body = IntegrationList),
+        (status = 200, description = "One page of the connected integrations the filters and the key's own tags let through, oldest first, the cursor of the next and the total", body = IntegrationList),
         (status = 400, description = "A limit out of 1 to 500, a cursor this API did not give, or another parameter"),
         (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks integrations:read"),
@@ -92,11 +119,18 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
 pub async fn list(
     State(engine): State<Engine>,
     // The key that passed its scope (`crate::router`).
-    _caller: Caller,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<IntegrationList>, ApiError> {
-    let asked = list_query(raw.as_deref())?;
-    let page = engine.integrations_page(asked.after, asked.limit).await?;
+    let mut asked = list_query(raw.as_deref())?;
+    // A confined key lists only what carries its tags.
+    asked
+        .filter
+        .tags
+        .extend(caller.0.tags.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let page = engine
+        .integrations_page_filtered(asked.after, asked.limit, &asked.filter)
+        .await?;
     Ok(Json(IntegrationList {
         items: page
             .items
@@ -118,16 +152,20 @@ pub async fn list(
         (status = 200, description = "The integration", body = IntegrationView),
         (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks integrations:read"),
-        (status = 404, description = "No such connected integration"),
+        (status = 404, description = "No such connected integration (or one outside the key's tags)"),
     )
 )]
 pub async fn one(
     State(engine): State<Engine>,
     // The key that passed its scope (`crate::router`).
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationView>, ApiError> {
-    let integration = engine.integration(super::integration_id(&id)?).await?;
+    let id = super::integration_id(&id)?;
+    let integration = engine.integration(id).await?;
+    if !integration.tags.includes(&caller.0.tags) {
+        return Err(engine::EngineError::NotFound(id).into());
+    }
     Ok(Json(engine.integration_view(integration)))
 }
 
@@ -142,7 +180,8 @@ mod tests {
             list_query(Some(&format!("limit=5&cursor={cursor}"))).expect("ok"),
             ListQuery {
                 after: Some(IntegrationId(7)),
-                limit: 5
+                limit: 5,
+                filter: ListingFilter::default(),
             }
         );
         for raw in [None, Some("")] {
@@ -150,7 +189,8 @@ mod tests {
                 list_query(raw).expect("ok"),
                 ListQuery {
                     after: None,
-                    limit: DEFAULT_LISTING_LIMIT
+                    limit: DEFAULT_LISTING_LIMIT,
+                    filter: ListingFilter::default(),
                 }
             );
         }
@@ -161,8 +201,28 @@ mod tests {
             "cursor=42",
             "page=2",
             "limit=5&limit=6",
+            "endUserId=a&endUserId=b",
+            "endUserId=",
+            "tag=tenant",
+            "tag=ten%20ant:acme",
         ] {
             assert!(list_query(Some(raw)).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn the_address_filters_by_end_user_and_tags() {
+        let asked =
+            list_query(Some("endUserId=customer-42&tag=tenant:acme&tag=region:eu")).expect("ok");
+        assert_eq!(
+            asked.filter,
+            ListingFilter {
+                end_user_id: Some("customer-42".to_owned()),
+                tags: vec![
+                    ("tenant".to_owned(), "acme".to_owned()),
+                    ("region".to_owned(), "eu".to_owned())
+                ],
+            }
+        );
     }
 }

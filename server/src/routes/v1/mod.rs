@@ -8,11 +8,13 @@
 //! - [`integrations`]: `GET /v1/integrations` (a bounded page at a time:
 //!   `limit`, an opaque `cursor`), `GET /v1/integrations/{id}`.
 //! - [`access_token`]: `POST /v1/integrations/{id}/access-token`.
+//! - [`connect_sessions`]: `POST /v1/connect-sessions`, connect links.
 //! - [`proxy`]: `/v1/integrations/{id}/proxy/{path}`, any method, to `JIRA_API_URL`.
 //! - [`openapi`]: `GET /v1/openapi.json`, generated from the handlers (utoipa).
 
 pub mod access_token;
 pub mod caller;
+pub mod connect_sessions;
 pub mod errors;
 pub mod integrations;
 pub mod openapi;

@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access_token, integrations, proxy};
+use super::{access_token, connect_sessions, integrations, proxy};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,11 +21,14 @@ use super::{access_token, integrations, proxy};
         integrations::one,
         access_token::hand_out,
         proxy::forward,
+        connect_sessions::create,
     ),
     components(schemas(
         integrations::IntegrationList,
         access_token::AccessTokenRequest,
         access_token::AccessTokenAnswer,
+        connect_sessions::ConnectSessionRequest,
+        connect_sessions::ConnectSessionAnswer,
     )),
     modifiers(&ApiKeyAuth)
 )]

@@ -174,7 +174,7 @@ pub fn is_jira_path(path: &str) -> bool {
         (status = 200, description = "Jira's answer, as it is (any status). The same for HEAD, POST, PUT, PATCH, DELETE and OPTIONS; other methods get 405."),
         (status = 400, description = "A path that is not Jira's REST API (`ex/jira/{cloudId}/rest/...`) or leaves JIRA_API_URL"),
         (status = 401, description = "No valid API key"),
-        (status = 403, description = "The key lacks proxy"),
+        (status = 403, description = "The key lacks proxy, or the path's cloudId is not one of the integration's sites (`{error: wrong_site}`)"),
         (status = 404, description = "No such connected integration"),
         (status = 409, description = "Only a person can repair it"),
         (status = 405, description = "A method Jira's REST API does not use (e.g. TRACE)"),
@@ -235,19 +235,39 @@ pub async fn forward(
 
     let actor = key.actor();
     let mut token = engine
-        .fresh_access_token(id, DEFAULT_MIN_VALIDITY_SECS, &actor)
+        .fresh_access_token(id, DEFAULT_MIN_VALIDITY_SECS, &actor, &key.tags)
         .await?;
+    // An integration's calls go to its own sites only, whatever the key.
+    if let Some(cloud_id) = cloud_id_of(&path) {
+        if !token
+            .integration
+            .sites
+            .iter()
+            .any(|s| s.cloud_id == cloud_id)
+        {
+            return Err(ApiError::wrong_site(cloud_id, id));
+        }
+    }
     let mut answer = send(&client, &method, &url, &headers, &body, &token).await?;
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
         // Jira refused the token (revoked, or expired early): once, a new one,
         // unless a refresh cannot help (then Jira's answer stands).
-        if let Some(fresh) = engine.replace_rejected_token(id, &token, &actor).await? {
+        if let Some(fresh) = engine
+            .replace_rejected_token(id, &token, &actor, &key.tags)
+            .await?
+        {
             token = fresh;
             answer = send(&client, &method, &url, &headers, &body, &token).await?;
         }
     }
     record(&engine, &key, id).await;
     Ok(into_response(answer))
+}
+
+/// The cloud id of a path under `ex/jira/{cloudId}/` (checked by
+/// [`is_jira_path`]: letters, digits and dashes only).
+fn cloud_id_of(path: &str) -> Option<&str> {
+    path.strip_prefix("ex/jira/")?.split('/').next()
 }
 
 async fn record(engine: &Engine, key: &ApiKey, id: IntegrationId) {

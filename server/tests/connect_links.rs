@@ -1,0 +1,710 @@
+//! Connect links over real HTTP (DESIGN.md, "Connect links"): a service
+//! makes a link (`POST /v1/connect-sessions`), a stranger's browser with no
+//! dashboard session opens it, consents at the sandbox and lands on the
+//! result page or the return URL; the integration carries its end user and
+//! tags; links work once, for 30 minutes; keys confined to tags see only
+//! their integrations; the proxy keeps to an integration's own sites.
+
+use domain::{Actor, ApiScope, Tags};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use testkit::*;
+use url::Url;
+
+const RETURN_ORIGIN: &str = "https://app.example.com";
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(&[
+        "--connect-return-origins",
+        RETURN_ORIGIN,
+        "--product-name",
+        "Acme Reports",
+    ])
+    .await
+}
+
+/// A key with `scopes`, confined to `tags` (`""`: none).
+async fn key(app: &TestApp, scopes: &[ApiScope], tags: &str) -> String {
+    app.engine
+        .create_confined_api_key(
+            "customer-portal",
+            scopes,
+            &Tags::parse_list(tags).expect("tags"),
+            &Actor::User(ADMIN_EMAIL.into()),
+        )
+        .await
+        .expect("create a key")
+        .key
+}
+
+/// `method path` with `key` and a JSON body: status and JSON answer.
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = anonymous().request(method, app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let res = request.send().await.expect("send");
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    app.seen.lock().expect("lock").push(text.clone());
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn make_link(app: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
+    call(
+        app,
+        reqwest::Method::POST,
+        "/v1/connect-sessions",
+        key,
+        Some(body),
+    )
+    .await
+}
+
+async fn v1_get(app: &TestApp, path: &str, key: &str) -> (StatusCode, Value) {
+    call(app, reqwest::Method::GET, path, key, None).await
+}
+
+/// A link's URL made for `body`.
+async fn link(app: &TestApp, key: &str, body: Value) -> String {
+    let (status, answer) = make_link(app, key, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer["url"].as_str().expect("url").to_owned()
+}
+
+/// What a stranger's browser (no dashboard session) got at the end.
+struct Visit {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+/// A stranger opens `url`, presses the button, answers the consent page
+/// with `decision` as `account` on `sites`, and comes back to the callback
+/// with the cookie the button's answer set.
+async fn visit(app: &TestApp, url: &str, decision: &str, account: &str, sites: &[&str]) -> Visit {
+    let browser = anonymous();
+    let page = browser.get(url).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let started = browser.post(url).send().await.expect("button");
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let cookie = started
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .find(|c| c.starts_with("jira_oauth_binding="))
+        .expect("the binding cookie");
+    let authorize = Url::parse(
+        started
+            .headers()
+            .get(LOCATION)
+            .expect("location")
+            .to_str()
+            .expect("ascii"),
+    )
+    .expect("authorize url");
+    let callback = consent(app, &browser, &authorize, decision, account, sites).await;
+    let pair = cookie.split(';').next().expect("pair").to_owned();
+    let res = browser
+        .get(callback)
+        .header(COOKIE, pair)
+        .send()
+        .await
+        .expect("callback");
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let body = res.text().await.expect("body");
+    Visit {
+        status,
+        location,
+        body,
+    }
+}
+
+/// The sandbox's consent page, answered: the callback URL it sends back to.
+async fn consent(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    authorize: &Url,
+    decision: &str,
+    account: &str,
+    sites: &[&str],
+) -> Url {
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("decision".into(), decision.into()));
+    form.push(("account".into(), account.into()));
+    for s in sites {
+        form.push(("site".into(), (*s).into()));
+    }
+    let res = browser
+        .post(app.url("/sandbox/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .expect("decision");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    Url::parse(
+        res.headers()
+            .get(LOCATION)
+            .expect("location")
+            .to_str()
+            .expect("ascii"),
+    )
+    .expect("callback url")
+}
+
+#[tokio::test]
+async fn a_stranger_connects_through_a_link_and_the_integration_carries_its_end_user() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
+    let (status, made) = make_link(
+        &app,
+        &key,
+        json!({"endUserId": "customer-42", "displayName": "Initech", "tags": {"tenant": "acme", "plan": "pro"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let url = made["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&app.url("/connect/")), "{url}");
+    assert!(made["id"].as_i64().is_some());
+    assert_eq!(made["expiresAt"], "2027-01-15T08:30:00Z");
+    // Only the token's hash (32 bytes) is stored.
+    let token = url.rsplit('/').next().expect("token");
+    assert_eq!(token.len(), 43);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM connect_sessions
+             WHERE end_user_id = 'customer-42' AND length(token_hash) = 32"
+        )
+        .await,
+        1
+    );
+    // The page names the product and the access asked for, and starts nothing.
+    let page = anonymous().get(&url).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let text = page.text().await.expect("body");
+    assert!(text.contains("Connect Jira to Acme Reports"), "{text}");
+    assert!(text.contains("For Initech."), "{text}");
+    assert!(text.contains("Read your Jira projects"), "{text}");
+    assert!(text.contains("Continue to Atlassian"), "{text}");
+    assert!(!text.contains("/dashboard"), "{text}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM oauth_states").await, 0);
+
+    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("Jira is connected"), "{}", done.body);
+    assert!(done.body.contains("Acme Reports can now use your Jira."));
+
+    let (status, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["endUserId"], "customer-42");
+    assert_eq!(view["displayName"], "Initech");
+    assert_eq!(view["tags"], json!({"plan": "pro", "tenant": "acme"}));
+    assert_eq!(view["accountId"], ADA);
+    // The dashboard's own views carry them too.
+    let listed = app.list().await;
+    assert_eq!(listed[0]["endUserId"], "customer-42");
+    // The link is spent: a second visit says so and changes nothing.
+    let again = anonymous().get(&url).send().await.expect("again");
+    assert_eq!(again.status(), StatusCode::GONE);
+    assert!(again.text().await.expect("body").contains("already used"));
+    let again = anonymous().post(&url).send().await.expect("again");
+    assert_eq!(again.status(), StatusCode::GONE);
+    // The account log tells who made the link and what became of it.
+    let log = app.page_text("/settings").await;
+    assert!(
+        log.contains("Made a connect link for end user \"customer-42\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("Connect link for end user \"customer-42\": connected integration 1"),
+        "{log}"
+    );
+    // The search box finds the integration by its end user.
+    let (_, page) = app
+        .post_form("/api/dashboard_page", &[("search", "initech")])
+        .await;
+    assert_eq!(page["total"], 1, "{page}");
+    // No link token in any answer but the one that made it.
+    let seen = app.seen.lock().expect("lock").join("\n");
+    assert_eq!(seen.matches(token).count(), 1);
+}
+
+#[tokio::test]
+async fn a_return_url_hears_the_outcome_and_only_allowed_origins_are_accepted() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect], "").await;
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "returnUrl": "https://app.example.com/jira/done?from=link"}),
+    )
+    .await;
+    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        done.location.as_deref(),
+        Some("https://app.example.com/jira/done?from=link&integrationId=1&result=connected")
+    );
+    // Declined: no integration, the return URL hears it.
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-2", "returnUrl": "https://app.example.com/back"}),
+    )
+    .await;
+    let declined = visit(&app, &url, "deny", GRACE, &[GLOBEX]).await;
+    assert_eq!(
+        declined.location.as_deref(),
+        Some("https://app.example.com/back?result=declined")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM connect_sessions WHERE outcome = 'declined'")
+            .await,
+        1
+    );
+    // Any other origin is refused at creation, and nothing is stored.
+    let before = app.count("SELECT COUNT(*) FROM connect_sessions").await;
+    for bad in [
+        "https://evil.example.com/steal",
+        "http://app.example.com/downgraded",
+        "https://app.example.com.evil.example/x",
+        "javascript:alert(1)",
+        "https://user:pass@app.example.com/x",
+        "not a url",
+    ] {
+        let (status, body) =
+            make_link(&app, &key, json!({"endUserId": "c-3", "returnUrl": bad})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .expect("message")
+                .contains("CONNECT_RETURN_ORIGINS"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM connect_sessions").await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn links_expire_unknown_ones_are_refused_and_bad_input_stores_nothing() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect], "").await;
+    let url = link(&app, &key, json!({"endUserId": "c-1"})).await;
+    app.clock.advance(30 * 60);
+    let res = anonymous().get(&url).send().await.expect("expired");
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.expect("body").contains("expired"));
+    let res = anonymous().post(&url).send().await.expect("expired");
+    assert_eq!(res.status(), StatusCode::GONE);
+    for unknown in ["/connect/nope", &format!("/connect/{}", "A".repeat(43))] {
+        let res = anonymous()
+            .get(app.url(unknown))
+            .send()
+            .await
+            .expect("unknown");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{unknown}");
+        assert!(res.text().await.expect("body").contains("not known"));
+    }
+    // A revoked key's links die with it.
+    let url = link(&app, &key, json!({"endUserId": "c-1"})).await;
+    let id = app.engine.api_keys().await.expect("keys")[0].id;
+    app.engine
+        .revoke_api_key(id, &Actor::User(ADMIN_EMAIL.into()))
+        .await
+        .expect("revoke");
+    let res = anonymous().get(&url).send().await.expect("withdrawn");
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.expect("body").contains("withdrawn"));
+
+    let key = self::key(&app, &[ApiScope::Connect], "").await;
+    let before = app.count("SELECT COUNT(*) FROM connect_sessions").await;
+    let many: serde_json::Map<String, Value> =
+        (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+    for (body, says) in [
+        (json!({}), "endUserId"),
+        (json!({"endUserId": ""}), "endUserId"),
+        (json!({"endUserId": "x".repeat(201)}), "endUserId"),
+        (json!({"endUserId": "a\nb"}), "control"),
+        (
+            json!({"endUserId": "c", "displayName": "n".repeat(201)}),
+            "displayName",
+        ),
+        (json!({"endUserId": "c", "tags": many}), "20 tags"),
+        (
+            json!({"endUserId": "c", "tags": {"k": "v".repeat(65)}}),
+            "64",
+        ),
+        (json!({"endUserId": "c", "tags": {"bad key": "v"}}), "key"),
+        (json!({"endUserId": "c", "surprise": 1}), "unknown field"),
+        (
+            json!({"endUserId": "c", "integrationId": 0}),
+            "integration id",
+        ),
+    ] {
+        let (status, answer) = make_link(&app, &key, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(
+            answer["message"].as_str().expect("message").contains(says),
+            "{body}: {answer}"
+        );
+    }
+    let res = anonymous()
+        .post(app.url("/v1/connect-sessions"))
+        .bearer_auth(&key)
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = make_link(&app, &key, json!({"endUserId": "c", "integrationId": 99})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM connect_sessions").await,
+        before
+    );
+    // Without the scope: 403; without a key: 401.
+    let other = self::key(&app, &[ApiScope::IntegrationsRead], "").await;
+    let (status, _) = make_link(&app, &other, json!({"endUserId": "c"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = make_link(&app, "jdk_nothing", json!({"endUserId": "c"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_key_makes_at_most_60_links_a_minute() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect], "").await;
+    for _ in 0..60 {
+        link(&app, &key, json!({"endUserId": "c"})).await;
+    }
+    let res = anonymous()
+        .post(app.url("/v1/connect-sessions"))
+        .bearer_auth(&key)
+        .json(&json!({"endUserId": "c"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "60");
+    // Another key is not held back; this one is again a minute later.
+    let other = self::key(&app, &[ApiScope::Connect], "").await;
+    link(&app, &other, json!({"endUserId": "c"})).await;
+    app.clock.advance(61);
+    link(&app, &key, json!({"endUserId": "c"})).await;
+}
+
+#[tokio::test]
+async fn the_same_customer_lands_on_the_same_integration_and_nobody_takes_another_s() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "tags": {"tenant": "acme"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    // Again, with a display name and one more tag: the same integration.
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "displayName": "Acme", "tags": {"plan": "pro"}}),
+    )
+    .await;
+    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    assert!(done.body.contains("Jira is connected"), "{}", done.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["displayName"], "Acme");
+    assert_eq!(view["tags"], json!({"plan": "pro", "tenant": "acme"}));
+    // Another customer consenting with the same Atlassian account: refused,
+    // nothing changes.
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-2", "returnUrl": "https://app.example.com/r"}),
+    )
+    .await;
+    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("https://app.example.com/r?result=failed")
+    );
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["endUserId"], "c-1");
+    // An integration made on the dashboard is not a customer's to claim.
+    app.connect(GRACE, &[GLOBEX], None).await;
+    let url = link(&app, &key, json!({"endUserId": "c-3"})).await;
+    let done = visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    assert!(
+        done.body
+            .contains("already connected here for someone else"),
+        "{}",
+        done.body
+    );
+    let (_, view) = v1_get(&app, "/v1/integrations/2", &key).await;
+    assert_eq!(view["endUserId"], Value::Null);
+    assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 2);
+}
+
+#[tokio::test]
+async fn a_link_re_authenticates_its_integration_with_the_same_account_only() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
+    let url = link(&app, &key, json!({"endUserId": "c-1"})).await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    // Another end user's name on a repair link: refused at creation.
+    let (status, body) =
+        make_link(&app, &key, json!({"endUserId": "c-2", "integrationId": 1})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "integrationId": 1, "returnUrl": "https://app.example.com/r"}),
+    )
+    .await;
+    let page = anonymous().get(&url).send().await.expect("page");
+    assert!(page
+        .text()
+        .await
+        .expect("body")
+        .contains("Reconnect Jira to Acme Reports"));
+    // Consent with another account: nothing moves.
+    let done = visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("https://app.example.com/r?result=failed")
+    );
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["accountId"], ADA);
+    assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
+    // With its own account: the same integration, repaired.
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "integrationId": 1, "returnUrl": "https://app.example.com/r"}),
+    )
+    .await;
+    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("https://app.example.com/r?integrationId=1&result=reauthenticated")
+    );
+}
+
+#[tokio::test]
+async fn a_flow_is_bound_to_the_browser_that_pressed_the_button() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect], "").await;
+    let url = link(&app, &key, json!({"endUserId": "c-1"})).await;
+    let browser = anonymous();
+    let started = browser.post(&url).send().await.expect("button");
+    let authorize = Url::parse(started.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let callback = consent(&app, &browser, &authorize, "accept", ADA, &[ACME]).await;
+    // Another browser (no cookie) cannot finish it; nothing is stored.
+    let res = anonymous()
+        .get(callback.clone())
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.expect("body").contains("another browser"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 0);
+    // A forged link state is unknown, and a dashboard state without a
+    // session still goes to sign-in.
+    let res = anonymous()
+        .get(app.url("/oauth/callback?state=link.forged&code=x"))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = anonymous()
+        .get(app.url("/oauth/callback?state=plain&code=x"))
+        .send()
+        .await
+        .expect("dashboard state");
+    assert!(location(&res).contains("/login?"), "{}", location(&res));
+}
+
+#[tokio::test]
+async fn a_key_confined_to_tags_sees_and_acts_on_its_integrations_only() {
+    let app = app().await;
+    let all = key(&app, &[ApiScope::Connect], "").await;
+    let acme = key(
+        &app,
+        &[
+            ApiScope::Connect,
+            ApiScope::IntegrationsRead,
+            ApiScope::TokensRead,
+            ApiScope::Proxy,
+        ],
+        "tenant=acme",
+    )
+    .await;
+    // Integration 1 through the confined key (it gets the key's tag), 2
+    // through the other key for another tenant.
+    let url = link(&app, &acme, json!({"endUserId": "c-1"})).await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let url = link(
+        &app,
+        &all,
+        json!({"endUserId": "c-2", "tags": {"tenant": "globex"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    let (status, list) = v1_get(&app, "/v1/integrations", &acme).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["id"], 1);
+    assert_eq!(list["items"][0]["tags"]["tenant"], "acme");
+    // Any other id is as if it did not exist.
+    let (status, _) = v1_get(&app, "/v1/integrations/2", &acme).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        "/v1/integrations/2/access-token",
+        &acme,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = v1_get(
+        &app,
+        &format!("/v1/integrations/2/proxy/ex/jira/{GLOBEX}/rest/api/3/myself"),
+        &acme,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = make_link(&app, &acme, json!({"endUserId": "c-2", "integrationId": 2})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Its own: fine.
+    let (status, body) = call(
+        &app,
+        reqwest::Method::POST,
+        "/v1/integrations/1/access-token",
+        &acme,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Its links cannot set its tag to another value.
+    let (status, body) = make_link(
+        &app,
+        &acme,
+        json!({"endUserId": "c-9", "tags": {"tenant": "globex"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A confined key cannot read the fleet's metrics.
+    let refused = app
+        .engine
+        .create_confined_api_key(
+            "metrics",
+            &[ApiScope::MetricsRead],
+            &Tags::parse_list("tenant=acme").expect("tags"),
+            &Actor::User(ADMIN_EMAIL.into()),
+        )
+        .await;
+    assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn listings_filter_by_end_user_and_tags() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "tags": {"tenant": "acme", "region": "eu"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-2", "tags": {"tenant": "acme"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    let ids = |list: &Value| -> Vec<i64> {
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_i64().expect("id"))
+            .collect()
+    };
+    for (query, expected, total) in [
+        ("", vec![1, 2], 2),
+        ("?endUserId=c-2", vec![2], 1),
+        ("?tag=tenant:acme", vec![1, 2], 2),
+        ("?tag=tenant:acme&tag=region:eu", vec![1], 1),
+        ("?tag=tenant:globex", vec![], 0),
+        ("?tag=tenant:acme&tag=tenant:globex", vec![], 0),
+        ("?endUserId=c-1&tag=region:eu", vec![1], 1),
+        ("?tag=tenant:acme&limit=1", vec![1], 2),
+    ] {
+        let (status, list) = v1_get(&app, &format!("/v1/integrations{query}"), &key).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        assert_eq!(ids(&list), expected, "{query}");
+        assert_eq!(list["total"], total, "{query}");
+    }
+    let (_, first) = v1_get(&app, "/v1/integrations?tag=tenant:acme&limit=1", &key).await;
+    let cursor = first["nextCursor"].as_str().expect("cursor");
+    let (_, second) = v1_get(
+        &app,
+        &format!("/v1/integrations?tag=tenant:acme&limit=1&cursor={cursor}"),
+        &key,
+    )
+    .await;
+    assert_eq!(ids(&second), [2]);
+    assert_eq!(second["nextCursor"], Value::Null);
+    for bad in ["?tag=tenant", "?endUserId=", "?tag=a:b&owner=me"] {
+        let (status, _) = v1_get(&app, &format!("/v1/integrations{bad}"), &key).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_keeps_to_the_integration_s_own_sites() {
+    let app = app().await;
+    app.connect(ADA, &[ACME], None).await;
+    let key = key(&app, &[ApiScope::Proxy], "").await;
+    let (status, body) = v1_get(
+        &app,
+        &format!("/v1/integrations/1/proxy/ex/jira/{GLOBEX}/rest/api/3/myself"),
+        &key,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "wrong_site");
+    let (status, _) = v1_get(
+        &app,
+        &format!("/v1/integrations/1/proxy/ex/jira/{ACME}/rest/api/3/myself"),
+        &key,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

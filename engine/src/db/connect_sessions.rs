@@ -170,7 +170,7 @@ impl Database {
         since: UnixTime,
     ) -> Result<i64, DatabaseError> {
         Ok(query(
-            "SELECT COUNT(*) FROM connect_sessions WHERE api_key_id = $1 AND created_at >= $2",
+            "SELECT COUNT(*) AS made FROM connect_sessions WHERE api_key_id = $1 AND created_at >= $2",
         )
         .bind(api_key_id)
         .bind(since)

@@ -396,7 +396,7 @@ async fn the_openapi_document_describes_the_paging() {
             p["name"].as_str().expect("name")
         })
         .collect();
-    assert_eq!(params, ["limit", "cursor"]);
+    assert_eq!(params, ["limit", "cursor", "endUserId", "tag"]);
     assert!(list["responses"]["400"].is_object(), "{list}");
     let fields = doc["components"]["schemas"]["IntegrationList"]["properties"]
         .as_object()

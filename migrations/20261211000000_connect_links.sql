@@ -33,7 +33,8 @@ ALTER TABLE api_keys ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
 CREATE TABLE connect_sessions (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     token_hash     BLOB    NOT NULL UNIQUE,
-    end_user_id    TEXT    NOT NULL,
+    -- NULL: a webhook's reconnectUrl for an integration made on the dashboard.
+    end_user_id    TEXT,
     end_user_name  TEXT,
     tags           TEXT    NOT NULL DEFAULT '{}',
     integration_id INTEGER REFERENCES integrations (id) ON DELETE CASCADE,

@@ -34,6 +34,17 @@ pub enum WebhookEvent {
     Test,
 }
 
+impl WebhookEvent {
+    /// Whether its message carries `reconnectUrl`: the events that ask for
+    /// a person's consent again.
+    pub fn offers_reconnect(self) -> bool {
+        matches!(
+            self,
+            WebhookEvent::NeedsReauth | WebhookEvent::ConsentExpiring
+        )
+    }
+}
+
 names!(WebhookEvent {
     Connected => "integration.connected",
     Reauthenticated => "integration.reauthenticated",

@@ -12,6 +12,11 @@ use crate::{UnixTime, WebhookEvent};
 /// How long a message is retried before its delivery gives up.
 pub const DELIVERY_WINDOW_SECS: i64 = 24 * 3600;
 
+/// How long a message's `reconnectUrl` (a connect link that repairs the
+/// integration, for `integration.needs_reauth` and
+/// `integration.consent_expiring`) works.
+pub const RECONNECT_LINK_LIFETIME_SECS: i64 = 7 * 86_400;
+
 /// What a change announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -22,6 +27,10 @@ pub struct Notice {
     pub message: String,
     /// For `integration.consent_expiring`: the threshold reached (30, 7 or 1).
     pub days_left: Option<i64>,
+    /// A connect link that repairs the integration without anyone signing
+    /// in here (set by storage as the message is written; see
+    /// [`WebhookEvent::offers_reconnect`]).
+    pub reconnect_url: Option<String>,
 }
 
 impl Notice {
@@ -31,6 +40,7 @@ impl Notice {
             reason: reason.map(str::to_owned),
             message: message.into(),
             days_left: None,
+            reconnect_url: None,
         }
     }
 
@@ -46,6 +56,9 @@ impl Notice {
         }
         if let Some(days) = self.days_left {
             data["daysLeft"] = json!(days);
+        }
+        if let Some(url) = &self.reconnect_url {
+            data["reconnectUrl"] = json!(url);
         }
         json!({
             "type": self.event.as_str(),
@@ -114,6 +127,17 @@ mod tests {
         assert_eq!(body["data"]["reason"], "consent_expires_in_7_days");
         assert_eq!(body["data"]["message"], "Soon.");
         assert_eq!(body["data"]["daysLeft"], 7);
+        assert!(body["data"].get("reconnectUrl").is_none(), "{body}");
+        let with_link = Notice {
+            reconnect_url: Some("https://dash.example.com/connect/t".into()),
+            ..notice.clone()
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&with_link.body(Some(&view), now)).expect("json");
+        assert_eq!(
+            body["data"]["reconnectUrl"],
+            "https://dash.example.com/connect/t"
+        );
         let bare: serde_json::Value =
             serde_json::from_str(&Notice::new(WebhookEvent::Test, None, "Hi").body(None, now))
                 .expect("json");

@@ -101,6 +101,12 @@ impl Engine {
         atlassian: AtlassianClient,
         settings: EngineSettings,
     ) -> Self {
+        let public_url = atlassian
+            .settings()
+            .redirect_uri
+            .join("/")
+            .unwrap_or_else(|_| atlassian.settings().redirect_uri.clone());
+        db.set_link_base(public_url.as_str());
         Self {
             db,
             clock,
@@ -132,6 +138,7 @@ impl Engine {
     /// and returning only to `links.return_origins` (by default: the
     /// redirect URI's origin, and nowhere).
     pub fn with_connect_links(mut self, links: crate::connect::links::LinkSettings) -> Self {
+        self.db.set_link_base(links.public_url.as_str());
         self.links = Arc::new(links);
         self
     }

@@ -1,6 +1,25 @@
-//! [`Secret`]: a token that cannot be printed or serialized by accident.
+//! [`Secret`]: a token that cannot be printed or serialized by accident; and
+//! the bearer tokens this product mints (OAuth states, browser bindings,
+//! connect links): 256 random bits, of which a database keeps the SHA-256.
 
 use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// 256 random bits, URL-safe base64 (43 characters).
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What a database keeps of a bearer token.
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
 
 /// A secret string (an access or refresh token, a client secret). `Debug` and
 /// `Display` print `[redacted]`; there is no `Serialize`. Read it with

@@ -5,10 +5,11 @@
 //! tags; links work once, for 30 minutes; keys confined to tags see only
 //! their integrations; the proxy keeps to an integration's own sites.
 
-use domain::{Actor, ApiScope, Tags};
+use domain::{Actor, ApiScope, IntegrationId, Tags};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::receiver::Receiver;
 use testkit::*;
 use url::Url;
 
@@ -707,4 +708,92 @@ async fn the_proxy_keeps_to_the_integration_s_own_sites() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_needs_reauth_webhook_carries_a_reconnect_link_that_repairs_the_same_integration() {
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(&[
+        "--webhook-url",
+        &receiver.url,
+        "--webhook-secret",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ])
+    .await;
+    let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "displayName": "Initech", "tags": {"tenant": "acme"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    app.engine.deliver_webhooks().await;
+    receiver.clear();
+    // Atlassian rejects the refresh token: the integration needs a person.
+    app.sandbox.revoke_grant(ADA);
+    let admin = Actor::User(ADMIN_EMAIL.into());
+    assert!(app
+        .engine
+        .refresh(IntegrationId(1), &admin)
+        .await
+        .requires_reauth());
+    app.engine.deliver_webhooks().await;
+    let got = receiver.received();
+    let message = got
+        .iter()
+        .find(|m| m.event_type() == "integration.needs_reauth")
+        .expect("needs_reauth delivered");
+    assert_eq!(message.json["data"]["integration"]["endUserId"], "c-1");
+    assert_eq!(
+        message.json["data"]["integration"]["tags"]["tenant"],
+        "acme"
+    );
+    let reconnect = message.json["data"]["reconnectUrl"]
+        .as_str()
+        .expect("reconnectUrl")
+        .to_owned();
+    assert!(reconnect.starts_with(&app.url("/connect/")), "{reconnect}");
+    // It is valid for 7 days, not 30 minutes.
+    app.clock.advance(6 * 86_400);
+    app.sandbox.advance_clock(6 * 86_400);
+    let page = anonymous().get(&reconnect).send().await.expect("page");
+    let text = page.text().await.expect("body");
+    assert!(text.contains("Reconnect Jira"), "{text}");
+    assert!(text.contains("For Initech."), "{text}");
+    // The customer repairs it: the same integration, active, history kept.
+    let done = visit(&app, &reconnect, "accept", ADA, &[ACME]).await;
+    assert!(done.body.contains("Jira is reconnected"), "{}", done.body);
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["status"], "active", "{view}");
+    assert_eq!(view["endUserId"], "c-1");
+    assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
+    assert!(
+        app.count("SELECT COUNT(*) FROM token_events WHERE integration_id = 1")
+            .await
+            >= 3
+    );
+    // An integration made on the dashboard gets a link too; it repairs the
+    // integration and gives it no end user.
+    app.connect(GRACE, &[GLOBEX], None).await;
+    app.engine.deliver_webhooks().await;
+    receiver.clear();
+    app.sandbox.revoke_grant(GRACE);
+    assert!(app
+        .engine
+        .refresh(IntegrationId(2), &admin)
+        .await
+        .requires_reauth());
+    app.engine.deliver_webhooks().await;
+    let got = receiver.received();
+    let reconnect = got
+        .iter()
+        .find(|m| m.event_type() == "integration.needs_reauth")
+        .and_then(|m| m.json["data"]["reconnectUrl"].as_str().map(str::to_owned))
+        .expect("reconnectUrl");
+    let done = visit(&app, &reconnect, "accept", GRACE, &[GLOBEX]).await;
+    assert!(done.body.contains("Jira is reconnected"), "{}", done.body);
+    let (_, view) = v1_get(&app, "/v1/integrations/2", &key).await;
+    assert_eq!(view["status"], "active", "{view}");
+    assert_eq!(view["endUserId"], Value::Null);
 }

@@ -527,6 +527,11 @@ async fn consent_expiring_fires_at_30_7_and_1_days_once_each() {
                 "{:?}",
                 r.json
             );
+            // Each warning carries a link that repairs the integration.
+            let reconnect = r.json["data"]["reconnectUrl"]
+                .as_str()
+                .expect("reconnectUrl");
+            assert!(reconnect.starts_with(&app.url("/connect/")), "{reconnect}");
             warnings.push((
                 ends.secs() - mark.secs(),
                 r.json["data"]["daysLeft"].as_i64().expect("daysLeft"),

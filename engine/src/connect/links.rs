@@ -12,7 +12,6 @@
 //! [`LINKS_PER_KEY_PER_MINUTE`]; a key confined to tags makes links only for
 //! integrations carrying them, and gives new ones its tags.
 
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use domain::{Actor, EndUser, IntegrationId, Tags, UnixTime};
@@ -24,13 +23,14 @@ use super::{
 use crate::connect::CallbackParams;
 use crate::db::{ConnectSessionRow, NewAccountEvent, NewConnectSession, NewOAuthState};
 use crate::engine_handle::storage;
+use crate::secret::token_hash;
 use crate::service_api::ApiKey;
 use crate::{Engine, EngineError};
 
 /// A link made by a service works this long.
 pub const LINK_LIFETIME_SECS: i64 = 30 * 60;
 /// A webhook's `reconnectUrl` works this long.
-pub const RECONNECT_LINK_LIFETIME_SECS: i64 = 7 * 86_400;
+pub use domain::webhook_message::RECONNECT_LINK_LIFETIME_SECS;
 /// The most links one key makes in a minute.
 pub const LINKS_PER_KEY_PER_MINUTE: i64 = 60;
 /// How a flow started by a link names its OAuth state: the callback needs no
@@ -162,11 +162,6 @@ fn new_token() -> String {
     random_text()
 }
 
-/// What the database keeps of a token.
-fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// Whether `token` could be one of ours (43 URL-safe characters); anything
 /// else is unknown without a lookup.
 fn plausible(token: &str) -> bool {
@@ -249,7 +244,7 @@ impl Engine {
             .store_link(
                 &NewConnectSession {
                     token_hash: &[],
-                    end_user_id: &request.end_user_id,
+                    end_user_id: Some(&request.end_user_id),
                     end_user_name: request.display_name.as_deref(),
                     tags: &tags.to_json(),
                     integration_id: request.integration_id,
@@ -445,17 +440,20 @@ impl Engine {
                 .unwrap_or_default(),
             None => Tags::default(),
         };
-        let end_user = EndUser {
-            id: link.end_user_id.clone(),
+        // A webhook's reconnectUrl for an integration made on the dashboard
+        // has no end user: it repairs the integration and gives it none.
+        let end_user = link.end_user_id.clone().map(|id| EndUser {
+            id,
             display_name: link.end_user_name.clone(),
-        };
-        let actor = Actor::EndUser(link.end_user_id.clone());
+        });
+        let who = link.end_user_id.clone().unwrap_or_default();
+        let actor = Actor::EndUser(who.clone());
         let grant = LinkGrant {
             owner: LinkOwner {
-                end_user_id: &link.end_user_id,
+                end_user_id: &who,
                 confined_to: &confined_to,
             },
-            end_user: &end_user,
+            end_user: end_user.as_ref(),
             tags: &Tags::from_json(&link.tags),
         };
         let result = self
@@ -465,14 +463,12 @@ impl Engine {
         let integration = result.as_ref().ok().map(|c| c.id());
         let message = match &result {
             Ok(c) => format!(
-                "Connect link for end user \"{}\": {} integration {}",
-                link.end_user_id,
+                "Connect link for end user \"{who}\": {} integration {}",
                 outcome.as_str(),
                 c.id()
             ),
             Err(e) => format!(
-                "Connect link for end user \"{}\": {} ({e})",
-                link.end_user_id,
+                "Connect link for end user \"{who}\": {} ({e})",
                 outcome.as_str()
             ),
         };
@@ -485,7 +481,7 @@ impl Engine {
                 &NewAccountEvent {
                     actor: &actor.stored(),
                     action: "use_connect_link",
-                    subject: &link.end_user_id,
+                    subject: &who,
                     message: &message,
                 },
                 self.now(),
@@ -517,7 +513,8 @@ impl Engine {
 /// Who a link's consent is stored for.
 pub(crate) struct LinkGrant<'a> {
     pub owner: LinkOwner<'a>,
-    pub end_user: &'a EndUser,
+    /// `None`: a reconnect link for an integration made on the dashboard.
+    pub end_user: Option<&'a EndUser>,
     /// The tags the link gives the integration (the key's among them).
     pub tags: &'a Tags,
 }

@@ -5,7 +5,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -147,9 +146,7 @@ impl ConnectError {
 }
 
 fn random_text() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::secret::random_token()
 }
 
 /// What the database keeps of the browser cookie: its hash, never the value.
@@ -465,9 +462,9 @@ impl Engine {
             .store(id, &columns, now)
             .await
             .map_err(storage_error)?;
-        if let Some(link) = link {
+        if let Some((end_user, tags)) = link.and_then(|l| l.end_user.map(|u| (u, l.tags))) {
             write
-                .set_owner(id, link.end_user, link.tags)
+                .set_owner(id, end_user, tags)
                 .await
                 .map_err(storage_error)?;
         }

@@ -3,11 +3,13 @@
 //! ([`IntegrationView::at`], the wire contract's own rendering), so a change
 //! and its announcement land together or not at all.
 
+use domain::webhook_message::RECONNECT_LINK_LIFETIME_SECS;
 use domain::{IntegrationId, IntegrationView, Notice, StatusRule, UnixTime};
 
 use super::integration_rows::find_integration_on;
 use super::webhook_outbox;
-use super::{DatabaseError, Tx};
+use super::{query, DatabaseError, Tx};
+use crate::secret::{random_token, token_hash};
 
 /// A webhook message a change may announce, and when.
 #[derive(Debug, Clone)]
@@ -31,23 +33,51 @@ pub enum AnnounceIf {
     FailingFor(i64),
 }
 
-/// Enqueues `notice` about `integration_id` on `tx`, rendered from the row as
-/// `tx` sees it now: the message's id, or `None` when no endpoint wants it
-/// (nothing is read or written then).
+/// Enqueues `announce`'s notice about `integration_id` on `tx`, rendered
+/// from the row as `tx` sees it now: the message's id, or `None` when no
+/// endpoint wants it (nothing is read or written then). A notice that asks
+/// for a person's consent again ([`domain::WebhookEvent::offers_reconnect`])
+/// carries `reconnectUrl`, a connect link under `links` (`PUBLIC_URL`) that
+/// repairs this integration, valid [`RECONNECT_LINK_LIFETIME_SECS`], stored
+/// (its hash) in the same transaction.
 pub(super) async fn enqueue(
     tx: &mut Tx,
     integration_id: IntegrationId,
-    notice: &Notice,
-    rule: StatusRule,
+    announce: &Announce,
+    links: Option<&str>,
     now: UnixTime,
 ) -> Result<Option<String>, DatabaseError> {
+    let notice = &announce.notice;
     if !webhook_outbox::wanted(tx, notice.event).await? {
         return Ok(None);
     }
     let Some(integration) = find_integration_on(tx.into(), integration_id).await? else {
         return Ok(None);
     };
-    let view = IntegrationView::at(integration, now, rule);
+    let mut notice = notice.clone();
+    if let (Some(base), true) = (links, notice.event.offers_reconnect()) {
+        let token = random_token();
+        query(
+            "INSERT INTO connect_sessions (token_hash, end_user_id, end_user_name, tags,
+                integration_id, created_by, created_at, expires_at)
+             VALUES ($1, $2, $3, '{}', $4, 'webhook', $5, $6)",
+        )
+        .bind(token_hash(&token).to_vec())
+        .bind(integration.end_user.as_ref().map(|u| u.id.clone()))
+        .bind(
+            integration
+                .end_user
+                .as_ref()
+                .and_then(|u| u.display_name.clone()),
+        )
+        .bind(integration_id)
+        .bind(now)
+        .bind(now + RECONNECT_LINK_LIFETIME_SECS)
+        .execute(&mut *tx)
+        .await?;
+        notice.reconnect_url = Some(format!("{}/connect/{token}", base.trim_end_matches('/')));
+    }
+    let view = IntegrationView::at(integration, now, announce.rule);
     let body = notice.body(Some(&view), now);
     webhook_outbox::insert(tx, Some(integration_id), notice.event, &body, now)
         .await

@@ -14,7 +14,8 @@ use super::{query, Database, DatabaseError};
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ConnectSessionRow {
     pub id: i64,
-    pub end_user_id: String,
+    /// `None`: a webhook's reconnectUrl for an integration made on the dashboard.
+    pub end_user_id: Option<String>,
     pub end_user_name: Option<String>,
     /// The tags it gives the integration, as stored (a JSON object).
     pub tags: String,
@@ -36,7 +37,7 @@ pub struct ConnectSessionRow {
 /// A link about to be stored.
 pub struct NewConnectSession<'a> {
     pub token_hash: &'a [u8],
-    pub end_user_id: &'a str,
+    pub end_user_id: Option<&'a str>,
     pub end_user_name: Option<&'a str>,
     /// A JSON object of strings.
     pub tags: &'a str,

@@ -58,7 +58,13 @@ impl super::Database {
         .await?
             == 1;
         if marked {
-            announce::enqueue(&mut tx, id, notice, rule, now).await?;
+            let links = self.link_base();
+            let announce = announce::Announce {
+                notice: notice.clone(),
+                rule,
+                when: announce::AnnounceIf::Always,
+            };
+            announce::enqueue(&mut tx, id, &announce, links.as_deref(), now).await?;
             tx.commit().await?;
         }
         Ok(marked)

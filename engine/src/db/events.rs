@@ -123,7 +123,8 @@ impl Database {
                 }
             };
             if due {
-                announce::enqueue(&mut tx, id, &announce.notice, announce.rule, now).await?;
+                let links = self.link_base();
+                announce::enqueue(&mut tx, id, announce, links.as_deref(), now).await?;
             }
         }
         tx.commit().await?;

@@ -388,7 +388,13 @@ impl ConnectionWrite {
         rule: StatusRule,
         now: UnixTime,
     ) -> Result<(), DatabaseError> {
-        announce::enqueue(&mut self.tx, id, notice, rule, now).await?;
+        let announce = Announce {
+            notice: notice.clone(),
+            rule,
+            when: announce::AnnounceIf::Always,
+        };
+        // A consent's notices never ask for another consent: no link.
+        announce::enqueue(&mut self.tx, id, &announce, None, now).await?;
         Ok(())
     }
 

@@ -267,7 +267,8 @@ impl Database {
             return Ok(false);
         }
         insert_event(&mut tx, event, now).await?;
-        super::announce::enqueue(&mut tx, at.id, &announce.notice, announce.rule, now).await?;
+        let links = self.link_base();
+        super::announce::enqueue(&mut tx, at.id, announce, links.as_deref(), now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -32,6 +32,10 @@ export function releaseServer(env: Record<string, string> = {}) {
       RUST_LOG: 'warn',
       ADMIN_EMAIL,
       ADMIN_PASSWORD,
+      // Connect links (connect_links.spec.ts): the company's product's name,
+      // and the origin a link may return to (this server under another name).
+      PRODUCT_NAME: 'Acme Reports',
+      CONNECT_RETURN_ORIGINS: `http://127.0.0.1:${port}`,
       ...env,
     },
   };

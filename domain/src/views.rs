@@ -270,10 +270,28 @@ pub struct EventView {
 pub struct IntegrationDetailView {
     pub integration: IntegrationView,
     pub events: Vec<EventView>,
+    /// The connect links made for it (to re-authenticate it, or that
+    /// connected it), newest first.
+    pub links: Vec<ConnectLinkView>,
     pub info: AppInfo,
     /// Where programs reach this dashboard (the service API's base), for the
     /// page's curl examples.
     pub public_origin: String,
+}
+
+/// A connect link, as the integration page lists it (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectLinkView {
+    pub id: i64,
+    pub created_at: String,
+    /// Who made it: an API key's label, or "webhook" for a message's reconnectUrl.
+    pub created_by: String,
+    pub expires_at: String,
+    /// When its one use started the flow.
+    pub opened_at: Option<String>,
+    /// `connected`, `reauthenticated`, `declined` or `failed`, once finished.
+    pub outcome: Option<String>,
 }
 
 /// One page of the dashboard.

@@ -38,7 +38,9 @@
 //! - [`provider_pace`]: how many scheduled token requests may be in flight (adapts
 //!   to the provider's latency, backs off on overload).
 //! - [`connect`]: the connect / re-authenticate flow (state, callback, storage);
-//!   `connect/placement.rs` holds its rules (which row a grant lands on, the event text).
+//!   `connect/placement.rs` holds its rules (which row a grant lands on, the event text);
+//!   `connect/links.rs` the connect links a service makes for its customers
+//!   (`create_connect_link`, `start_connect_link`, `finish_link_connect`).
 //! - [`connection_test`]: "Test connection", one real Jira call.
 //! - [`hop_tickets`]: the single-use tickets of a flow's start that moves
 //!   between host names, kept in the database for every process.

@@ -246,7 +246,15 @@ pub async fn integration_detail(id: i64) -> Result<IntegrationDetailView, Server
         .integration_detail(server_side::integration_id(id)?)
         .await
         .map_err(server_side::engine_error)?;
+    let links = engine
+        .connect_links_of(detail.integration.id, 20)
+        .await
+        .map_err(server_side::engine_error)?
+        .into_iter()
+        .map(engine::views::connect_link_view)
+        .collect();
     Ok(IntegrationDetailView {
+        links,
         integration: engine.integration_view(detail.integration),
         events: detail
             .events

@@ -110,6 +110,7 @@ fn Detail(
         <AccountMenu viewer/>
         <h1>{title}</h1>
         <p class="account">{i.account_name.clone()} " · " {i.account_email.clone().unwrap_or_default()}</p>
+        {owner_line(&i)}
         <section aria-labelledby="tokens-title" class="panel">
             <h2 id="tokens-title">"Tokens"</h2>
             <dl class="facts stacked">
@@ -150,6 +151,7 @@ fn Detail(
             </ul>
         </section>
         <ApiExamples id=id origin=detail.public_origin.clone() cloud_id=i.sites.first().map(|s| s.cloud_id.clone())/>
+        {(!detail.links.is_empty()).then(|| view! { <ConnectLinks links=detail.links.clone()/> })}
         <section aria-labelledby="events-title" class="panel">
             <h2 id="events-title">"Event log"</h2>
             <div class="table-wrap" tabindex="0" role="region" aria-label="Event log table">
@@ -165,6 +167,36 @@ fn Detail(
                                 <td>{e.error_code.unwrap_or_default()}</td>
                                 <td>{e.message}</td>
                                 <td>{e.actor.unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+/// The connect links made for this integration: who made each, until when
+/// it worked, and what became of it.
+#[component]
+fn ConnectLinks(links: Vec<domain::views::ConnectLinkView>) -> impl IntoView {
+    let state = |l: &domain::views::ConnectLinkView| match (&l.outcome, &l.opened_at) {
+        (Some(outcome), _) => outcome.clone(),
+        (None, Some(_)) => "opened".to_owned(),
+        (None, None) => format!("unused, works until {}", short_time(&l.expires_at)),
+    };
+    view! {
+        <section aria-labelledby="links-title" class="panel">
+            <h2 id="links-title">"Connect links"</h2>
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Connect links table">
+                <table class="links">
+                    <thead><tr><th scope="col">"Made"</th><th scope="col">"By"</th><th scope="col">"Outcome"</th></tr></thead>
+                    <tbody>
+                        {links.iter().map(|l| view! {
+                            <tr data-testid="connect-link">
+                                <td>{short_time(&l.created_at)}</td>
+                                <td>{l.created_by.clone()}</td>
+                                <td>{state(l)}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -233,5 +265,29 @@ mod tests {
             assert!(tag.contains(&format!("aria-label=\"{label}\"")), "{tag}");
             assert!(pre.contains("curl"), "{pre}");
         }
+    }
+}
+
+/// Who the integration belongs to in the calling product and its tags
+/// (connected through a connect link), if anyone.
+fn owner_line(i: &domain::views::IntegrationView) -> Option<impl IntoView> {
+    let owner = owner_text(i)?;
+    Some(view! { <p class="end-user" data-testid="end-user">{owner}</p> })
+}
+
+/// "For Initech (customer-42) · tenant=acme", or `None` when it belongs to
+/// no end user and has no tags.
+pub fn owner_text(i: &domain::views::IntegrationView) -> Option<String> {
+    let who = match (&i.end_user_id, &i.display_name) {
+        (Some(id), Some(name)) => Some(format!("For {name} ({id})")),
+        (Some(id), None) => Some(format!("For {id}")),
+        _ => None,
+    };
+    let tags = (!i.tags.is_empty()).then(|| i.tags.written());
+    match (who, tags) {
+        (None, None) => None,
+        (Some(w), None) => Some(w),
+        (None, Some(t)) => Some(format!("Tags: {t}")),
+        (Some(w), Some(t)) => Some(format!("{w} · {t}")),
     }
 }

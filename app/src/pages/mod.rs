@@ -17,7 +17,7 @@ pub use connect_link::{connect_link_document, link_outcome_document, LinkPageVie
 pub use dashboard::Dashboard;
 #[cfg(feature = "ssr")]
 pub use error_page::error_document;
-pub use integration_detail::IntegrationDetail;
+pub use integration_detail::{owner_text, IntegrationDetail};
 pub use not_found::NotFound;
 #[cfg(feature = "ssr")]
 pub use settings::settings_document;

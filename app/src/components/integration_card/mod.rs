@@ -112,6 +112,7 @@ pub fn IntegrationCard(integration: RwSignal<IntegrationView>, info: AppInfo) ->
                     <a class="site-url" href=https_link(&site_url).map(str::to_owned) rel="external noopener">{site_url.clone()}</a>
                     {(more_sites > 0).then(|| view! { <span class="more-sites">{format!(" +{more_sites} more")}</span> })}
                     <p class="account">{account}</p>
+                    {crate::pages::owner_text(&first_view).map(|owner| view! { <p class="end-user" data-testid="end-user">{owner}</p> })}
                 </div>
                 <span class=move || format!("badge status {}", status.get().as_str()) data-testid="status">
                     {move || status.get().label()}

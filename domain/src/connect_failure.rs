@@ -29,12 +29,15 @@ pub enum ConnectFailure {
     /// Through a connect link, the consent came back for an Atlassian account
     /// that already has an integration belonging to someone else.
     OtherOwner,
+    /// The connect link that started the flow was withdrawn meanwhile (its
+    /// API key revoked).
+    LinkWithdrawn,
     /// The connection could not be stored.
     Storage,
 }
 
 impl ConnectFailure {
-    pub const ALL: [ConnectFailure; 10] = [
+    pub const ALL: [ConnectFailure; 11] = [
         ConnectFailure::ProviderRefused,
         ConnectFailure::NoCode,
         ConnectFailure::Exchange,
@@ -44,6 +47,7 @@ impl ConnectFailure {
         ConnectFailure::UnknownIntegration,
         ConnectFailure::OtherAccount,
         ConnectFailure::OtherOwner,
+        ConnectFailure::LinkWithdrawn,
         ConnectFailure::Storage,
     ];
 
@@ -59,6 +63,7 @@ impl ConnectFailure {
             ConnectFailure::UnknownIntegration => "unknown_integration",
             ConnectFailure::OtherAccount => "other_account",
             ConnectFailure::OtherOwner => "other_owner",
+            ConnectFailure::LinkWithdrawn => "link_withdrawn",
             ConnectFailure::Storage => "storage",
         }
     }
@@ -80,6 +85,7 @@ impl ConnectFailure {
             ConnectFailure::UnknownIntegration => "The integration to re-authenticate no longer exists.",
             ConnectFailure::OtherAccount => "You signed in with an account that does not own this integration, so nothing changed. Re-authenticate with the integration's own Atlassian account.",
             ConnectFailure::OtherOwner => "This Atlassian account is already connected here for someone else, so nothing changed. Connect with another Atlassian account, or ask the product that sent you the link.",
+            ConnectFailure::LinkWithdrawn => "The link that started this was withdrawn meanwhile, so nothing was connected. Ask whoever sent it for a new one.",
             ConnectFailure::Storage => "The connection could not be completed, so nothing was connected.",
         }
     }

@@ -73,7 +73,7 @@ test('a customer with no account connects through a link and lands on the return
   await expect(customer.getByText('Read your Jira projects, issues and comments')).toBeVisible();
   await expect(customer.getByRole('link', { name: /dashboard/i })).toHaveCount(0);
   await consentThroughLink(customer, url);
-  await expect(customer).toHaveURL(/\/healthz\?from=portal&integrationId=\d+&result=connected$/);
+  await expect(customer).toHaveURL(/\/healthz\?from=portal&connectSessionId=\d+&integrationId=\d+&result=connected$/);
   const id = new URL(customer.url()).searchParams.get('integrationId');
 
   // The link is spent.

@@ -525,7 +525,7 @@ fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     tracing::debug_span!(
         "request",
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %crate::guard::loggable_path(request.uri().path()),
     )
 }
 

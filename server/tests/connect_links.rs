@@ -83,6 +83,25 @@ async fn link(app: &TestApp, key: &str, body: Value) -> String {
     answer["url"].as_str().expect("url").to_owned()
 }
 
+/// Where the browser was sent back, without the link's `connectSessionId`
+/// (checked to be a number).
+fn returned(location: Option<&str>) -> String {
+    let url = Url::parse(location.expect("a redirect")).expect("url");
+    let mut kept = url.clone();
+    kept.set_query(None);
+    let mut session = None;
+    for (name, value) in url.query_pairs() {
+        match &*name {
+            "connectSessionId" => session = Some(value.parse::<i64>().expect("a link id")),
+            _ => {
+                kept.query_pairs_mut().append_pair(&name, &value);
+            }
+        }
+    }
+    assert!(session.is_some(), "{url}");
+    kept.to_string()
+}
+
 /// What a stranger's browser (no dashboard session) got at the end.
 struct Visit {
     status: StatusCode,
@@ -259,8 +278,8 @@ async fn a_return_url_hears_the_outcome_and_only_allowed_origins_are_accepted() 
     let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        done.location.as_deref(),
-        Some("https://app.example.com/jira/done?from=link&integrationId=1&result=connected")
+        returned(done.location.as_deref()),
+        "https://app.example.com/jira/done?from=link&integrationId=1&result=connected"
     );
     // Declined: no integration, the return URL hears it.
     let url = link(
@@ -271,8 +290,8 @@ async fn a_return_url_hears_the_outcome_and_only_allowed_origins_are_accepted() 
     .await;
     let declined = visit(&app, &url, "deny", GRACE, &[GLOBEX]).await;
     assert_eq!(
-        declined.location.as_deref(),
-        Some("https://app.example.com/back?result=declined")
+        returned(declined.location.as_deref()),
+        "https://app.example.com/back?result=declined"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
     assert_eq!(
@@ -449,8 +468,8 @@ async fn the_same_customer_lands_on_the_same_integration_and_nobody_takes_anothe
     .await;
     let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
     assert_eq!(
-        done.location.as_deref(),
-        Some("https://app.example.com/r?result=failed")
+        returned(done.location.as_deref()),
+        "https://app.example.com/r?result=failed"
     );
     let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
     assert_eq!(view["endUserId"], "c-1");
@@ -494,8 +513,8 @@ async fn a_link_re_authenticates_its_integration_with_the_same_account_only() {
     // Consent with another account: nothing moves.
     let done = visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
     assert_eq!(
-        done.location.as_deref(),
-        Some("https://app.example.com/r?result=failed")
+        returned(done.location.as_deref()),
+        "https://app.example.com/r?result=failed"
     );
     let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
     assert_eq!(view["accountId"], ADA);
@@ -509,8 +528,8 @@ async fn a_link_re_authenticates_its_integration_with_the_same_account_only() {
     .await;
     let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
     assert_eq!(
-        done.location.as_deref(),
-        Some("https://app.example.com/r?integrationId=1&result=reauthenticated")
+        returned(done.location.as_deref()),
+        "https://app.example.com/r?integrationId=1&result=reauthenticated"
     );
 }
 
@@ -796,4 +815,97 @@ async fn a_needs_reauth_webhook_carries_a_reconnect_link_that_repairs_the_same_i
     let (_, view) = v1_get(&app, "/v1/integrations/2", &key).await;
     assert_eq!(view["status"], "active", "{view}");
     assert_eq!(view["endUserId"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_disconnect_or_a_revoked_key_withdraws_links_and_no_link_re_owns_an_integration() {
+    let app = app().await;
+    let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
+    let admin = Actor::User(ADMIN_EMAIL.into());
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-1", "tags": {"tenant": "acme"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    // A repair link made before a disconnect does not undo it.
+    let repair = link(&app, &key, json!({"endUserId": "c-1", "integrationId": 1})).await;
+    app.engine
+        .disconnect(IntegrationId(1), &admin)
+        .await
+        .expect("disconnect");
+    let res = anonymous().get(&repair).send().await.expect("page");
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert!(res.text().await.expect("body").contains("withdrawn"));
+    // The disconnected row is anyone's to take over, afresh: another
+    // customer's link lands on it with its own end user and tags only.
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-2", "tags": {"tenant": "globex"}}),
+    )
+    .await;
+    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    assert!(done.body.contains("Jira is connected"), "{}", done.body);
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["endUserId"], "c-2");
+    assert_eq!(view["tags"], json!({"tenant": "globex"}));
+    // Tags are added, never changed: the same customer's next link cannot
+    // move it to another tenant.
+    let url = link(
+        &app,
+        &key,
+        json!({"endUserId": "c-2", "tags": {"tenant": "acme", "plan": "pro"}}),
+    )
+    .await;
+    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["tags"], json!({"plan": "pro", "tenant": "globex"}));
+    // A link never gives an owner to an integration made on the dashboard.
+    app.connect(GRACE, &[GLOBEX], None).await;
+    let before = app.count("SELECT COUNT(*) FROM connect_sessions").await;
+    let (status, body) =
+        make_link(&app, &key, json!({"endUserId": "c-3", "integrationId": 2})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM connect_sessions").await,
+        before
+    );
+    // returnUrl cannot carry the parameters the return adds.
+    let (status, body) = make_link(
+        &app,
+        &key,
+        json!({"endUserId": "c-4", "returnUrl": "https://app.example.com/r?result=connected"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A key revoked while its link's flow is at the consent page: nothing
+    // is stored.
+    let url = link(&app, &key, json!({"endUserId": "c-5"})).await;
+    let browser = anonymous();
+    let started = browser.post(&url).send().await.expect("button");
+    let cookie = started.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let authorize = Url::parse(started.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let id = app.engine.api_keys().await.expect("keys")[0].id;
+    app.engine.revoke_api_key(id, &admin).await.expect("revoke");
+    let callback = consent(&app, &browser, &authorize, "accept", GRACE, &[GLOBEX]).await;
+    let res = browser
+        .get(callback)
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("callback");
+    assert!(res.text().await.expect("body").contains("withdrawn"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM integrations WHERE end_user_id = 'c-5'")
+            .await,
+        0
+    );
 }

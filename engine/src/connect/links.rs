@@ -36,6 +36,9 @@ pub const LINKS_PER_KEY_PER_MINUTE: i64 = 60;
 /// How a flow started by a link names its OAuth state: the callback needs no
 /// dashboard session for these (and the engine checks the stored row agrees).
 pub const LINK_STATE_PREFIX: &str = "link.";
+/// The parameters added to `returnUrl` when the customer comes back.
+pub const RETURN_PARAMS: [&str; 3] = ["connectSessionId", "integrationId", "result"];
+
 /// The longest `returnUrl` accepted.
 const MAX_RETURN_URL_CHARS: usize = 2_000;
 
@@ -151,6 +154,8 @@ impl LinkOutcome {
 /// A link's flow, finished.
 #[derive(Debug)]
 pub struct LinkFinish {
+    /// The link's id (`connectSessionId`, as its creation answered).
+    pub session_id: i64,
     pub result: Result<Connected, ConnectError>,
     pub outcome: LinkOutcome,
     /// Where to send the browser (`?integrationId=&result=` added by the caller).
@@ -185,6 +190,17 @@ impl Engine {
         key: &ApiKey,
         request: LinkRequest,
     ) -> Result<MadeLink, LinkRefused> {
+        let now = self.now();
+        // The rate limit first: a key over it learns nothing more (the
+        // count is made again, atomically, as the link is stored).
+        let made = self
+            .db
+            .connect_sessions_made_since(key.id, now - 60)
+            .await
+            .map_err(storage("count the key's connect links"))?;
+        if made >= LINKS_PER_KEY_PER_MINUTE {
+            return Err(LinkRefused::TooMany);
+        }
         domain::end_user::check_end_user_id(&request.end_user_id).map_err(LinkRefused::BadInput)?;
         if let Some(name) = &request.display_name {
             domain::end_user::check_display_name(name).map_err(LinkRefused::BadInput)?;
@@ -207,10 +223,16 @@ impl Engine {
                 .map_err(storage("read the integration"))?
                 .filter(|i| i.disconnected_at.is_none() && i.tags.includes(&key.tags))
                 .ok_or(LinkRefused::UnknownIntegration(id))?;
-            if let Some(owner) = integration.end_user.filter(|u| u.id != request.end_user_id) {
+            // A link repairs its own customer's integration; it never gives
+            // one an owner (or tags) it did not have. (The sentence names
+            // no one: a key that may only make links learns nothing here.)
+            if integration
+                .end_user
+                .is_none_or(|u| u.id != request.end_user_id)
+            {
                 return Err(LinkRefused::BadInput(format!(
-                    "Integration {id} belongs to end user \"{}\": a link to re-authenticate it must name the same endUserId.",
-                    owner.id
+                    "Integration {id} was not connected for end user \"{}\": a link re-authenticates only its own end user's integration (one connected on the dashboard is repaired there, or through its webhooks' reconnectUrl).",
+                    request.end_user_id
                 )));
             }
         }
@@ -218,15 +240,6 @@ impl Engine {
             None => None,
             Some(raw) => Some(self.allowed_return_url(raw)?),
         };
-        let now = self.now();
-        let made = self
-            .db
-            .connect_sessions_made_since(key.id, now - 60)
-            .await
-            .map_err(storage("count the key's connect links"))?;
-        if made >= LINKS_PER_KEY_PER_MINUTE {
-            return Err(LinkRefused::TooMany);
-        }
         let actor = key.actor().stored();
         let reauth = request
             .integration_id
@@ -262,16 +275,17 @@ impl Engine {
                 now,
             )
             .await?;
-        Ok(made)
+        made.ok_or(LinkRefused::TooMany)
     }
 
-    /// Stores `new` under a fresh token (its hash); the link.
+    /// Stores `new` under a fresh token (its hash); the link, or `None` when
+    /// its key is over [`LINKS_PER_KEY_PER_MINUTE`].
     async fn store_link(
         &self,
         new: &NewConnectSession<'_>,
         event: &NewAccountEvent<'_>,
         now: UnixTime,
-    ) -> Result<MadeLink, EngineError> {
+    ) -> Result<Option<MadeLink>, EngineError> {
         let token = new_token();
         let hash = token_hash(&token);
         let id = self
@@ -282,15 +296,17 @@ impl Engine {
                     ..*new
                 },
                 event,
+                LINKS_PER_KEY_PER_MINUTE,
                 now,
             )
             .await
             .map_err(storage("store the connect link"))?;
-        Ok(MadeLink {
+        let Some(id) = id else { return Ok(None) };
+        Ok(Some(MadeLink {
             id,
             url: self.link_url(&token),
             expires_at: new.expires_at,
-        })
+        }))
     }
 
     /// `{PUBLIC_URL}/connect/{token}`.
@@ -320,6 +336,15 @@ impl Engine {
             )));
         }
         let url = Url::parse(raw).map_err(|_| refused())?;
+        if url
+            .query_pairs()
+            .any(|(name, _)| RETURN_PARAMS.contains(&name.as_ref()))
+        {
+            return Err(LinkRefused::BadInput(format!(
+                "returnUrl must not carry {} itself: they are added when the customer comes back.",
+                RETURN_PARAMS.join(", ")
+            )));
+        }
         let origin = url.origin().ascii_serialization();
         let allowed = matches!(url.scheme(), "http" | "https")
             && url.username().is_empty()
@@ -349,14 +374,25 @@ impl Engine {
         if row.opened_at.is_some() {
             return Err(LinkProblem::Used);
         }
-        if self.now() >= row.expires_at {
-            return Err(LinkProblem::Expired);
-        }
         if let Some(key) = row.api_key_id {
             let live = self.db.api_key_is_live(key).await.map_err(unavailable)?;
             if !live {
                 return Err(LinkProblem::Withdrawn);
             }
+        }
+        if let Some(id) = row.integration_id {
+            let connected = self
+                .db
+                .find_integration(id)
+                .await
+                .map_err(unavailable)?
+                .is_some_and(|i| i.disconnected_at.is_none());
+            if !connected {
+                return Err(LinkProblem::Withdrawn);
+            }
+        }
+        if self.now() >= row.expires_at {
+            return Err(LinkProblem::Expired);
         }
         Ok(row)
     }
@@ -431,14 +467,17 @@ impl Engine {
             .await
             .map_err(unknown)?
             .ok_or(StateProblem::Unknown)?;
-        let confined_to = match link.api_key_id {
-            Some(key) => self
-                .db
-                .api_key_tags(key)
-                .await
-                .map_err(unknown)?
-                .unwrap_or_default(),
-            None => Tags::default(),
+        // The key that made the link: its tags confine where the consent
+        // may land; revoked (or gone) since, the flow stores nothing.
+        let (confined_to, withdrawn) = match link.api_key_id {
+            Some(key) => {
+                let live = self.db.api_key_is_live(key).await.map_err(unknown)?;
+                match self.db.api_key_tags(key).await.map_err(unknown)? {
+                    Some(tags) => (tags, !live),
+                    None => (Tags::default(), true),
+                }
+            }
+            None => (Tags::default(), false),
         };
         // A webhook's reconnectUrl for an integration made on the dashboard
         // has no end user: it repairs the integration and gives it none.
@@ -456,9 +495,13 @@ impl Engine {
             end_user: end_user.as_ref(),
             tags: &Tags::from_json(&link.tags),
         };
-        let result = self
-            .finish_trusted(params, stored, &actor, Some(&grant))
-            .await;
+        let result = match withdrawn {
+            true => Err(ConnectError::failed(domain::ConnectFailure::LinkWithdrawn)),
+            false => {
+                self.finish_trusted(params, stored, &actor, Some(&grant))
+                    .await
+            }
+        };
         let outcome = LinkOutcome::of(&result);
         let integration = result.as_ref().ok().map(|c| c.id());
         let message = match &result {
@@ -491,6 +534,7 @@ impl Engine {
             tracing::error!(error = %e, "could not record a connect link's outcome");
         }
         Ok(LinkFinish {
+            session_id,
             result,
             outcome,
             return_url: link.return_url.as_deref().and_then(|u| Url::parse(u).ok()),

@@ -463,8 +463,10 @@ impl Engine {
             .await
             .map_err(storage_error)?;
         if let Some((end_user, tags)) = link.and_then(|l| l.end_user.map(|u| (u, l.tags))) {
+            // A disconnected row taken over starts its ownership afresh.
+            let fresh = prior.is_some_and(|p| p.disconnected);
             write
-                .set_owner(id, end_user, tags)
+                .set_owner(id, end_user, tags, fresh)
                 .await
                 .map_err(storage_error)?;
         }

@@ -32,8 +32,11 @@ pub(crate) struct LinkOwner<'a> {
 /// anything else would silently move integration N to another account.
 /// Through a connect link (`link`), an account that already has an
 /// integration lands on it only when it belongs to the same end user and the
-/// link's key may see it: a customer never takes over another's integration,
-/// nor one made on the dashboard.
+/// link's key may see it, or when it was disconnected (then the link's
+/// customer takes it over, as a new connection): a customer never takes over
+/// another's live integration, nor one made on the dashboard. A link never
+/// re-authenticates a disconnected integration (a disconnect is not undone
+/// by a link made before it).
 pub(crate) fn place_grant(
     account_id: &str,
     reauth_of: Option<IntegrationId>,
@@ -42,11 +45,15 @@ pub(crate) fn place_grant(
 ) -> Result<Placement, ConnectFailure> {
     match (reauth_of, &rows.reauth_account) {
         (Some(_), None | Some(None)) => Err(ConnectFailure::UnknownIntegration),
+        (Some(_), _) if link.is_some() && rows.reauth_disconnected => {
+            Err(ConnectFailure::UnknownIntegration)
+        }
         (Some(id), Some(Some(owner))) if owner == account_id => Ok(Placement::Reauthenticate(id)),
         (Some(_), Some(Some(_))) => Err(ConnectFailure::OtherAccount),
         (None, _) => match (rows.by_account, link) {
             (None, _) => Ok(Placement::New),
             (Some(id), None) => Ok(Placement::Reconnect(id)),
+            (Some(id), Some(_)) if rows.account_disconnected => Ok(Placement::Reconnect(id)),
             (Some(id), Some(link)) => match &rows.account_owner {
                 Some((Some(end_user), tags))
                     if end_user == link.end_user_id && tags.includes(link.confined_to) =>
@@ -126,6 +133,8 @@ mod tests {
         GrantLookup {
             by_account: by_account.map(IntegrationId),
             account_owner: by_account.map(|_| (None, Tags::default())),
+            account_disconnected: false,
+            reauth_disconnected: false,
             reauth_account: reauth_account.map(|a| a.map(str::to_owned)),
         }
     }
@@ -197,6 +206,8 @@ mod tests {
         let owned = |end_user: Option<&str>, tags: &Tags| GrantLookup {
             by_account: Some(IntegrationId(4)),
             account_owner: Some((end_user.map(str::to_owned), tags.clone())),
+            account_disconnected: false,
+            reauth_disconnected: false,
             reauth_account: None,
         };
         // A new account: a new integration.
@@ -221,6 +232,34 @@ mod tests {
                 Err(ConnectFailure::OtherOwner)
             );
         }
+        // A disconnected one is anyone's to take over.
+        let gone = GrantLookup {
+            account_disconnected: true,
+            ..owned(Some("c-2"), &Tags::default())
+        };
+        assert_eq!(
+            place_grant("ada", None, &gone, Some(link("c-1"))),
+            Ok(Placement::Reconnect(IntegrationId(4)))
+        );
+        // A link never repairs a disconnected integration; the dashboard may.
+        let disconnected = GrantLookup {
+            reauth_account: Some(Some("ada".to_owned())),
+            reauth_disconnected: true,
+            ..rows(Some(4), None)
+        };
+        assert_eq!(
+            place_grant(
+                "ada",
+                Some(IntegrationId(4)),
+                &disconnected,
+                Some(link("c-1"))
+            ),
+            Err(ConnectFailure::UnknownIntegration)
+        );
+        assert_eq!(
+            place_grant("ada", Some(IntegrationId(4)), &disconnected, None),
+            Ok(Placement::Reauthenticate(IntegrationId(4)))
+        );
         // The dashboard's own flow reconnects whoever owns it.
         assert_eq!(
             place_grant("ada", None, &owned(Some("c-2"), &acme), None),

@@ -53,14 +53,32 @@ const SELECT_SESSION: &str = "SELECT id, end_user_id, end_user_name, tags, integ
     FROM connect_sessions";
 
 impl Database {
-    /// Stores a new link with its account-log entry; answers its id.
+    /// Stores a new link with its account-log entry; answers its id, or
+    /// `None` (nothing stored) when its key made `per_minute` links in the
+    /// last minute already: counted and written in one transaction
+    /// serialised per key, so concurrent requests (any process) cannot all
+    /// pass the count.
     pub async fn insert_connect_session(
         &self,
         new: &NewConnectSession<'_>,
         event: &NewAccountEvent<'_>,
+        per_minute: i64,
         now: UnixTime,
-    ) -> Result<i64, DatabaseError> {
-        let mut tx = self.begin().await?;
+    ) -> Result<Option<i64>, DatabaseError> {
+        let lock = format!("connect-links:{}", new.api_key_id.unwrap_or(0));
+        let mut tx = self.begin_locking(&[&lock]).await?;
+        if let Some(key) = new.api_key_id {
+            let made = query(
+                "SELECT COUNT(*) AS made FROM connect_sessions WHERE api_key_id = $1 AND created_at >= $2",
+            )
+            .bind(key)
+            .bind(now - 60)
+            .scalar::<i64>(&mut tx)
+            .await?;
+            if made >= per_minute {
+                return Ok(None);
+            }
+        }
         // Links are useless a day after they expire; sweep them as new ones
         // arrive (a finished one stays: the integration page lists it).
         query("DELETE FROM connect_sessions WHERE expires_at < $1 AND opened_at IS NULL")
@@ -86,7 +104,7 @@ impl Database {
         .await?;
         log_account_event(&mut tx, event, now).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// The link whose token hashes to `token_hash`, if any.

@@ -198,9 +198,13 @@ pub(crate) struct GrantLookup {
     /// Who that integration belongs to: its end user (`None`: made on the
     /// dashboard) and its tags.
     pub account_owner: Option<(Option<String>, Tags)>,
+    /// That integration was disconnected (anyone's consent may take it over).
+    pub account_disconnected: bool,
     /// The account of the integration being re-authenticated: `None` when the
     /// flow re-authenticates nothing, `Some(None)` when that integration is gone.
     pub reauth_account: Option<Option<String>>,
+    /// The integration being re-authenticated was disconnected.
+    pub reauth_disconnected: bool,
 }
 
 /// One consent being stored: a write transaction taken up front
@@ -228,25 +232,32 @@ impl ConnectionWrite {
         account_id: &str,
         reauth_of: Option<IntegrationId>,
     ) -> Result<GrantLookup, DatabaseError> {
-        let holder: Option<(IntegrationId, Option<String>, String)> =
-            query("SELECT id, end_user_id, tags FROM integrations WHERE account_id = $1")
-                .bind(account_id)
-                .fetch_optional(&mut self.tx)
-                .await?;
+        let holder: Option<(IntegrationId, Option<String>, String, Option<UnixTime>)> = query(
+            "SELECT id, end_user_id, tags, disconnected_at FROM integrations WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_optional(&mut self.tx)
+        .await?;
         let by_account = holder.as_ref().map(|h| h.0);
-        let account_owner = holder.map(|(_, end_user, tags)| (end_user, Tags::from_json(&tags)));
-        let reauth_account = match reauth_of {
-            None => None,
-            Some(id) => Some(
-                query("SELECT account_id FROM integrations WHERE id = $1")
-                    .bind(id)
-                    .scalar_optional(&mut self.tx)
-                    .await?,
-            ),
+        let account_disconnected = holder.as_ref().is_some_and(|h| h.3.is_some());
+        let account_owner = holder.map(|(_, end_user, tags, _)| (end_user, Tags::from_json(&tags)));
+        let (reauth_account, reauth_disconnected) = match reauth_of {
+            None => (None, false),
+            Some(id) => {
+                let row: Option<(String, Option<UnixTime>)> =
+                    query("SELECT account_id, disconnected_at FROM integrations WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut self.tx)
+                        .await?;
+                let disconnected = row.as_ref().is_some_and(|r| r.1.is_some());
+                (Some(row.map(|r| r.0)), disconnected)
+            }
         };
         Ok(GrantLookup {
             by_account,
             account_owner,
+            account_disconnected,
+            reauth_disconnected,
             reauth_account,
         })
     }
@@ -324,26 +335,41 @@ impl ConnectionWrite {
     }
 
     /// Row `id` belongs to `end_user` (its display name kept when this one
-    /// gives none) and carries `tags` besides the ones it has (a key in both
-    /// takes the new value), in its column and one row each in
+    /// gives none) and carries `tags` besides the ones it has: tags are
+    /// added, never changed (a key it has keeps its value), up to
+    /// [`domain::end_user::MAX_TAGS`]; with `fresh` (a disconnected row taken
+    /// over), only `tags`. Written in its column and one row each in
     /// `integration_tags` (what the filters look up).
     pub async fn set_owner(
         &mut self,
         id: IntegrationId,
         end_user: &EndUser,
         tags: &Tags,
+        fresh: bool,
     ) -> Result<(), DatabaseError> {
         let had: Option<String> = query("SELECT tags FROM integrations WHERE id = $1")
             .bind(id)
             .scalar_optional(&mut self.tx)
             .await?;
-        let tags = Tags::from_json(had.as_deref().unwrap_or("{}")).merged(tags);
+        let mut kept = match fresh {
+            true => Tags::default(),
+            false => Tags::from_json(had.as_deref().unwrap_or("{}")),
+        };
+        for (key, value) in &tags.0 {
+            if kept.0.len() >= domain::end_user::MAX_TAGS {
+                break;
+            }
+            kept.0.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        let tags = kept;
         query(
             "UPDATE integrations SET end_user_id = $1,
-                end_user_name = coalesce($2, end_user_name), tags = $3
-             WHERE id = $4",
+                end_user_name = CASE WHEN $2 THEN $3 ELSE coalesce($3, end_user_name) END,
+                tags = $4
+             WHERE id = $5",
         )
         .bind(&end_user.id)
+        .bind(fresh)
         .bind(end_user.display_name.as_deref())
         .bind(tags.to_json())
         .bind(id)
@@ -450,7 +476,21 @@ impl Database {
         )
         .bind(now)
         .bind(id);
-        self.update_and_log(update, event, now, Some(announce))
-            .await
+        let done = self
+            .update_and_log(update, event, now, Some(announce))
+            .await?;
+        if done {
+            // Its unused connect links die with it: a disconnect is not
+            // undone by a link made before it.
+            query(
+                "UPDATE connect_sessions SET expires_at = $1
+                 WHERE integration_id = $2 AND opened_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(self)
+            .await?;
+        }
+        Ok(done)
     }
 }

@@ -67,7 +67,10 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
         _ => false,
     };
     if guarded && is_cross_site(&request) && !hop_ticket_ok {
-        tracing::warn!(path = %request.uri().path(), "rejected a cross-site request");
+        tracing::warn!(
+            path = %super::loggable_path(request.uri().path()),
+            "rejected a cross-site request"
+        );
         return crate::errors::error_page_titled(
             StatusCode::FORBIDDEN,
             "Request refused",

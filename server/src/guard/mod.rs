@@ -10,6 +10,15 @@
 
 pub mod access;
 pub mod bad_input;
+
+/// A request's path as the logs may show it: a connect link's token (a
+/// bearer secret in the path) is left out.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/connect/") {
+        Some(_) => "/connect/{token}".into(),
+        None => path.into(),
+    }
+}
 pub mod cross_site;
 pub mod hosts;
 pub mod security_headers;

@@ -89,6 +89,7 @@ pub async fn finish(
     cookie: Option<&str>,
 ) -> Response {
     let LinkFinish {
+        session_id,
         result,
         outcome,
         return_url,
@@ -108,6 +109,7 @@ pub async fn finish(
     if let Some(mut url) = return_url {
         {
             let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("connectSessionId", &session_id.to_string());
             if let Ok(connected) = &result {
                 pairs.append_pair("integrationId", &connected.id().to_string());
             }

@@ -146,9 +146,27 @@ fn parse(query: &[u8]) -> HashMap<String, String> {
 pub async fn consent_page(State(sandbox): State<Sandbox>, RawQuery(query): RawQuery) -> Response {
     let params = parse(query.unwrap_or_default().as_bytes());
     match check(&sandbox, &params) {
-        Ok(req) => Html(consent_html(&req, &params, None)).into_response(),
+        Ok(req) => consent_response(StatusCode::OK, consent_html(&req, &params, None)),
         Err(rejection) => rejection.into_response(),
     }
+}
+
+/// What the consent page's form may lead to. Its answer redirects to the
+/// app's callback, and the app's answer may redirect further (a connect
+/// link's return URL on the app's own origin): Atlassian's consent page does
+/// not hold those back, so neither does this one (browsers apply
+/// `form-action` to every redirect a form's submission follows).
+const CONSENT_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+    object-src 'none'; base-uri 'none'; form-action 'self' http: https:; frame-ancestors 'none'";
+
+fn consent_response(status: StatusCode, html: String) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(CONSENT_POLICY),
+    );
+    response
 }
 
 /// `POST /authorize`: Accept redirects with a code, Cancel with `access_denied`.
@@ -179,22 +197,16 @@ pub async fn decision(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
         .map(|(_, v)| v.clone())
         .collect();
     let Some(account) = account else {
-        return (
+        return consent_response(
             StatusCode::BAD_REQUEST,
-            Html(consent_html(&req, &params, Some("Choose an account."))),
-        )
-            .into_response();
+            consent_html(&req, &params, Some("Choose an account.")),
+        );
     };
     if cloud_ids.is_empty() {
-        return (
+        return consent_response(
             StatusCode::BAD_REQUEST,
-            Html(consent_html(
-                &req,
-                &params,
-                Some("Choose at least one site."),
-            )),
-        )
-            .into_response();
+            consent_html(&req, &params, Some("Choose at least one site.")),
+        );
     }
     let now = sandbox.now();
     let code = sandbox.store().issue_code(

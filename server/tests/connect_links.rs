@@ -473,6 +473,17 @@ async fn the_same_customer_lands_on_the_same_integration_and_nobody_takes_anothe
     );
     let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
     assert_eq!(view["endUserId"], "c-1");
+    // Disconnected, then connected again on the dashboard: a new connection,
+    // no one's, with no tags.
+    app.engine
+        .disconnect(IntegrationId(1), &Actor::User(ADMIN_EMAIL.into()))
+        .await
+        .expect("disconnect");
+    app.connect(ADA, &[ACME], None).await;
+    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(view["endUserId"], Value::Null);
+    assert_eq!(view["displayName"], Value::Null);
+    assert_eq!(view["tags"], json!({}));
     // An integration made on the dashboard is not a customer's to claim.
     app.connect(GRACE, &[GLOBEX], None).await;
     let url = link(&app, &key, json!({"endUserId": "c-3"})).await;

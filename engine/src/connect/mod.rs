@@ -462,13 +462,17 @@ impl Engine {
             .store(id, &columns, now)
             .await
             .map_err(storage_error)?;
-        if let Some((end_user, tags)) = link.and_then(|l| l.end_user.map(|u| (u, l.tags))) {
-            // A disconnected row taken over starts its ownership afresh.
-            let fresh = prior.is_some_and(|p| p.disconnected);
-            write
+        // A disconnected row taken over starts its ownership afresh: a
+        // dashboard connection belongs to no end user and carries no tags
+        // (a key confined to its old tags must not see it again).
+        let fresh = prior.is_some_and(|p| p.disconnected);
+        match link.and_then(|l| l.end_user.map(|u| (u, l.tags))) {
+            Some((end_user, tags)) => write
                 .set_owner(id, end_user, tags, fresh)
                 .await
-                .map_err(storage_error)?;
+                .map_err(storage_error)?,
+            None if fresh => write.clear_owner(id).await.map_err(storage_error)?,
+            None => {}
         }
         let (kind, message) = connection_event(
             placement,

@@ -390,6 +390,22 @@ impl ConnectionWrite {
         Ok(())
     }
 
+    /// Row `id` belongs to no end user and carries no tags.
+    pub async fn clear_owner(&mut self, id: IntegrationId) -> Result<(), DatabaseError> {
+        query(
+            "UPDATE integrations SET end_user_id = NULL, end_user_name = NULL, tags = '{}'
+             WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut self.tx)
+        .await?;
+        query("DELETE FROM integration_tags WHERE integration_id = $1")
+            .bind(id)
+            .execute(&mut self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// How row `id` stood before this consent: (disconnected, active,
     /// failing). `None` for a row this write created.
     pub(crate) async fn prior_state(

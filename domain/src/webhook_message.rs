@@ -17,6 +17,24 @@ pub const DELIVERY_WINDOW_SECS: i64 = 24 * 3600;
 /// `integration.consent_expiring`) works.
 pub const RECONNECT_LINK_LIFETIME_SECS: i64 = 7 * 86_400;
 
+/// What a stored message holds in place of its `reconnectUrl`: a link is a
+/// bearer secret of which only the hash is stored, so each attempt to send
+/// the message makes a link of its own and puts it here
+/// ([`with_reconnect_url`]).
+pub const RECONNECT_URL_PLACEHOLDER: &str = "{{reconnectUrl}}";
+
+/// `body` (a stored message) with `url` in place of the placeholder (`null`
+/// without one: the integration is gone); `None` when it has no placeholder.
+pub fn with_reconnect_url(body: &str, url: Option<&str>) -> Option<String> {
+    let quoted = format!("\"{RECONNECT_URL_PLACEHOLDER}\"");
+    let value = match url {
+        Some(url) => serde_json::Value::String(url.to_owned()),
+        None => serde_json::Value::Null,
+    };
+    body.contains(&quoted)
+        .then(|| body.replace(&quoted, &value.to_string()))
+}
+
 /// What a change announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -138,6 +156,27 @@ mod tests {
             body["data"]["reconnectUrl"],
             "https://dash.example.com/connect/t"
         );
+        // Stored with the placeholder, sent with a link of its own.
+        let stored = Notice {
+            reconnect_url: Some(RECONNECT_URL_PLACEHOLDER.into()),
+            ..notice.clone()
+        }
+        .body(Some(&view), now);
+        let sent = with_reconnect_url(&stored, Some("https://dash.example.com/connect/x"))
+            .expect("filled");
+        let sent: serde_json::Value = serde_json::from_str(&sent).expect("json");
+        assert_eq!(
+            sent["data"]["reconnectUrl"],
+            "https://dash.example.com/connect/x"
+        );
+        assert_eq!(
+            with_reconnect_url(&notice.body(Some(&view), now), Some("u")),
+            None
+        );
+        let gone: serde_json::Value =
+            serde_json::from_str(&with_reconnect_url(&stored, None).expect("filled"))
+                .expect("json");
+        assert!(gone["data"]["reconnectUrl"].is_null());
         let bare: serde_json::Value =
             serde_json::from_str(&Notice::new(WebhookEvent::Test, None, "Hi").body(None, now))
                 .expect("json");

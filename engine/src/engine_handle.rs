@@ -106,7 +106,6 @@ impl Engine {
             .redirect_uri
             .join("/")
             .unwrap_or_else(|_| atlassian.settings().redirect_uri.clone());
-        db.set_link_base(public_url.as_str());
         Self {
             db,
             clock,
@@ -123,11 +122,7 @@ impl Engine {
                 settings.max_concurrency,
             )),
             links: Arc::new(crate::connect::links::LinkSettings {
-                public_url: atlassian
-                    .settings()
-                    .redirect_uri
-                    .join("/")
-                    .unwrap_or_else(|_| atlassian.settings().redirect_uri.clone()),
+                public_url,
                 return_origins: Vec::new(),
             }),
             atlassian,
@@ -138,7 +133,6 @@ impl Engine {
     /// and returning only to `links.return_origins` (by default: the
     /// redirect URI's origin, and nowhere).
     pub fn with_connect_links(mut self, links: crate::connect::links::LinkSettings) -> Self {
-        self.db.set_link_base(links.public_url.as_str());
         self.links = Arc::new(links);
         self
     }

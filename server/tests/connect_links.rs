@@ -784,6 +784,23 @@ async fn a_needs_reauth_webhook_carries_a_reconnect_link_that_repairs_the_same_i
         .expect("reconnectUrl")
         .to_owned();
     assert!(reconnect.starts_with(&app.url("/connect/")), "{reconnect}");
+    // The stored message holds no link: each attempt to send it made one of
+    // its own, of which only the hash is kept.
+    let token = reconnect.rsplit('/').next().expect("token");
+    let bodies: Vec<String> = engine::db::query("SELECT body FROM webhook_messages")
+        .fetch_all::<(String,)>(&app.database)
+        .await
+        .expect("bodies")
+        .into_iter()
+        .map(|(b,)| b)
+        .collect();
+    assert!(bodies.iter().all(|b| !b.contains(token)));
+    assert!(bodies.iter().any(|b| b.contains("{{reconnectUrl}}")));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM connect_sessions WHERE created_by = 'webhook'")
+            .await,
+        1
+    );
     // It is valid for 7 days, not 30 minutes.
     app.clock.advance(6 * 86_400);
     app.sandbox.advance_clock(6 * 86_400);

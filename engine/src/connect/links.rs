@@ -310,7 +310,7 @@ impl Engine {
     }
 
     /// `{PUBLIC_URL}/connect/{token}`.
-    fn link_url(&self, token: &str) -> String {
+    pub(crate) fn link_url(&self, token: &str) -> String {
         let base = self
             .link_settings()
             .public_url

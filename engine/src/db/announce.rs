@@ -3,13 +3,12 @@
 //! ([`IntegrationView::at`], the wire contract's own rendering), so a change
 //! and its announcement land together or not at all.
 
-use domain::webhook_message::RECONNECT_LINK_LIFETIME_SECS;
+use domain::webhook_message::RECONNECT_URL_PLACEHOLDER;
 use domain::{IntegrationId, IntegrationView, Notice, StatusRule, UnixTime};
 
 use super::integration_rows::find_integration_on;
 use super::webhook_outbox;
-use super::{query, DatabaseError, Tx};
-use crate::secret::{random_token, token_hash};
+use super::{DatabaseError, Tx};
 
 /// A webhook message a change may announce, and when.
 #[derive(Debug, Clone)]
@@ -37,14 +36,13 @@ pub enum AnnounceIf {
 /// from the row as `tx` sees it now: the message's id, or `None` when no
 /// endpoint wants it (nothing is read or written then). A notice that asks
 /// for a person's consent again ([`domain::WebhookEvent::offers_reconnect`])
-/// carries `reconnectUrl`, a connect link under `links` (`PUBLIC_URL`) that
-/// repairs this integration, valid [`RECONNECT_LINK_LIFETIME_SECS`], stored
-/// (its hash) in the same transaction.
+/// carries `reconnectUrl`: stored as [`RECONNECT_URL_PLACEHOLDER`], each
+/// attempt to send it makes a connect link of its own
+/// (`crate::webhooks::delivery`), so no link's token is ever stored.
 pub(super) async fn enqueue(
     tx: &mut Tx,
     integration_id: IntegrationId,
     announce: &Announce,
-    links: Option<&str>,
     now: UnixTime,
 ) -> Result<Option<String>, DatabaseError> {
     let notice = &announce.notice;
@@ -55,27 +53,8 @@ pub(super) async fn enqueue(
         return Ok(None);
     };
     let mut notice = notice.clone();
-    if let (Some(base), true) = (links, notice.event.offers_reconnect()) {
-        let token = random_token();
-        query(
-            "INSERT INTO connect_sessions (token_hash, end_user_id, end_user_name, tags,
-                integration_id, created_by, created_at, expires_at)
-             VALUES ($1, $2, $3, '{}', $4, 'webhook', $5, $6)",
-        )
-        .bind(token_hash(&token).to_vec())
-        .bind(integration.end_user.as_ref().map(|u| u.id.clone()))
-        .bind(
-            integration
-                .end_user
-                .as_ref()
-                .and_then(|u| u.display_name.clone()),
-        )
-        .bind(integration_id)
-        .bind(now)
-        .bind(now + RECONNECT_LINK_LIFETIME_SECS)
-        .execute(&mut *tx)
-        .await?;
-        notice.reconnect_url = Some(format!("{}/connect/{token}", base.trim_end_matches('/')));
+    if notice.event.offers_reconnect() {
+        notice.reconnect_url = Some(RECONNECT_URL_PLACEHOLDER.to_owned());
     }
     let view = IntegrationView::at(integration, now, announce.rule);
     let body = notice.body(Some(&view), now);

@@ -107,6 +107,31 @@ impl Database {
         Ok(Some(id))
     }
 
+    /// Stores a reconnect link for integration `id` (a webhook message's
+    /// `reconnectUrl`): for its end user (none for one made on the
+    /// dashboard), made by `webhook`; false when the integration is gone.
+    pub(crate) async fn insert_reconnect_link(
+        &self,
+        id: IntegrationId,
+        token_hash: &[u8],
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, DatabaseError> {
+        let stored = query(
+            "INSERT INTO connect_sessions (token_hash, end_user_id, end_user_name, tags,
+                integration_id, created_by, created_at, expires_at)
+             SELECT $1, end_user_id, end_user_name, '{}', id, 'webhook', $2, $3
+             FROM integrations WHERE id = $4 AND disconnected_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .bind(id)
+        .execute(self)
+        .await?;
+        Ok(stored == 1)
+    }
+
     /// The link whose token hashes to `token_hash`, if any.
     pub async fn connect_session_by_hash(
         &self,

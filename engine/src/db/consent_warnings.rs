@@ -58,13 +58,12 @@ impl super::Database {
         .await?
             == 1;
         if marked {
-            let links = self.link_base();
             let announce = announce::Announce {
                 notice: notice.clone(),
                 rule,
                 when: announce::AnnounceIf::Always,
             };
-            announce::enqueue(&mut tx, id, &announce, links.as_deref(), now).await?;
+            announce::enqueue(&mut tx, id, &announce, now).await?;
             tx.commit().await?;
         }
         Ok(marked)

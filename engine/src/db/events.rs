@@ -123,8 +123,7 @@ impl Database {
                 }
             };
             if due {
-                let links = self.link_base();
-                announce::enqueue(&mut tx, id, announce, links.as_deref(), now).await?;
+                announce::enqueue(&mut tx, id, announce, now).await?;
             }
         }
         tx.commit().await?;

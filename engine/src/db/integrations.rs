@@ -435,8 +435,7 @@ impl ConnectionWrite {
             rule,
             when: announce::AnnounceIf::Always,
         };
-        // A consent's notices never ask for another consent: no link.
-        announce::enqueue(&mut self.tx, id, &announce, None, now).await?;
+        announce::enqueue(&mut self.tx, id, &announce, now).await?;
         Ok(())
     }
 

@@ -104,9 +104,6 @@ pub struct Database {
     backend: Backend,
     /// The refresh's durable writes, committed in groups (`group_commit.rs`).
     group: group_commit::GroupCommit,
-    /// Where a webhook's `reconnectUrl` points (`PUBLIC_URL`), once the
-    /// engine says (`announce.rs`).
-    link_base: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<str>>>>,
 }
 
 impl Database {
@@ -146,11 +143,7 @@ impl Database {
         sqlx::migrate!("../migrations").run(&pool).await?;
         let backend = Backend::Sqlite(pool);
         let group = group_commit::GroupCommit::start(backend.clone());
-        Ok(Self {
-            backend,
-            group,
-            link_base: Default::default(),
-        })
+        Ok(Self { backend, group })
     }
 
     async fn open_postgres(url: &str) -> Result<Self, DatabaseError> {
@@ -177,24 +170,7 @@ impl Database {
         warn_of_clock_skew(&pool).await;
         let backend = Backend::Postgres(pool);
         let group = group_commit::GroupCommit::start(backend.clone());
-        Ok(Self {
-            backend,
-            group,
-            link_base: Default::default(),
-        })
-    }
-
-    /// Connect links (a webhook's `reconnectUrl`) point under `base`
-    /// (`PUBLIC_URL`).
-    pub(crate) fn set_link_base(&self, base: &str) {
-        if let Ok(mut slot) = self.link_base.write() {
-            *slot = Some(base.trim_end_matches('/').into());
-        }
-    }
-
-    /// Where connect links point, once set.
-    pub(crate) fn link_base(&self) -> Option<std::sync::Arc<str>> {
-        self.link_base.read().ok().and_then(|slot| slot.clone())
+        Ok(Self { backend, group })
     }
 
     /// The backend and its pool.

@@ -267,8 +267,7 @@ impl Database {
             return Ok(false);
         }
         insert_event(&mut tx, event, now).await?;
-        let links = self.link_base();
-        super::announce::enqueue(&mut tx, at.id, announce, links.as_deref(), now).await?;
+        super::announce::enqueue(&mut tx, at.id, announce, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -70,6 +70,8 @@ pub struct DueDelivery {
     /// the delivery still carries this lease.
     pub lease_until: UnixTime,
     pub body: String,
+    /// The integration the message is about, if any.
+    pub integration_id: Option<domain::IntegrationId>,
     pub endpoint_id: i64,
     pub url: String,
     pub secret: Vec<u8>,
@@ -427,7 +429,7 @@ impl Database {
         for id in ids {
             let row = query(
                 "SELECT d.id, d.message_id, d.attempts, d.give_up_at, d.next_attempt_at AS lease_until,
-                    m.body, e.id AS endpoint_id, e.url, e.secret,
+                    m.body, m.integration_id, e.id AS endpoint_id, e.url, e.secret,
                     (e.from_environment = 1) AS from_environment
                  FROM webhook_deliveries d
                  JOIN webhook_messages m ON m.id = d.message_id

@@ -8,6 +8,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use domain::webhook_message::{
+    with_reconnect_url, RECONNECT_LINK_LIFETIME_SECS, RECONNECT_URL_PLACEHOLDER,
+};
 use domain::UnixTime;
 use rand::Rng;
 use tokio::task::JoinSet;
@@ -16,6 +19,7 @@ use super::{
     address_rules, signing, ATTEMPT_TIMEOUT_SECS, DELIVERY_WINDOW_SECS, DISABLE_AFTER_SECS,
 };
 use crate::db::{AttemptResult, DueDelivery};
+use crate::secret::{random_token, token_hash};
 use crate::vault::VaultError;
 use crate::Engine;
 
@@ -117,6 +121,37 @@ impl Engine {
             .collect()
     }
 
+    /// The body to send: a stored message's `reconnectUrl` placeholder
+    /// replaced by a connect link made for this attempt (each attempt its
+    /// own: only links' hashes are stored, never a message's link), or by
+    /// `null` when the integration is gone.
+    async fn body_to_send(&self, delivery: &DueDelivery) -> Result<String, String> {
+        let Some(id) = delivery.integration_id else {
+            return Ok(delivery.body.clone());
+        };
+        if !delivery.body.contains(RECONNECT_URL_PLACEHOLDER) {
+            return Ok(delivery.body.clone());
+        }
+        let now = self.clock.now();
+        let token = random_token();
+        let made = self
+            .db
+            .insert_reconnect_link(
+                id,
+                &token_hash(&token),
+                now + RECONNECT_LINK_LIFETIME_SECS,
+                now,
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not make a webhook's reconnect link");
+                "the message's reconnect link could not be made".to_owned()
+            })?;
+        let url = made.then(|| self.link_url(&token));
+        Ok(with_reconnect_url(&delivery.body, url.as_deref())
+            .unwrap_or_else(|| delivery.body.clone()))
+    }
+
     /// Signs and sends one delivery.
     async fn attempt(&self, delivery: &DueDelivery, allow_private: bool) -> AttemptResult {
         let started = Instant::now();
@@ -150,12 +185,15 @@ impl Engine {
                         .to_owned(),
                 ),
             };
+        let body = match self.body_to_send(delivery).await {
+            Ok(body) => body,
+            Err(e) => return failed(e),
+        };
         let timestamp = self.clock.now().secs();
-        let signature =
-            match signing::sign(&secret, &delivery.message_id, timestamp, &delivery.body) {
-                Ok(signature) => signature,
-                Err(e) => return failed(e.to_string()),
-            };
+        let signature = match signing::sign(&secret, &delivery.message_id, timestamp, &body) {
+            Ok(signature) => signature,
+            Err(e) => return failed(e.to_string()),
+        };
         let client = if guarded {
             &self.webhooks.guarded
         } else {
@@ -167,7 +205,7 @@ impl Engine {
             .header("webhook-id", &delivery.message_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(delivery.body.clone())
+            .body(body)
             .timeout(Duration::from_secs(ATTEMPT_TIMEOUT_SECS))
             .send()
             .await;

@@ -364,7 +364,7 @@ impl ConnectionWrite {
         let tags = kept;
         query(
             "UPDATE integrations SET end_user_id = $1,
-                end_user_name = CASE WHEN $2 THEN $3 ELSE coalesce($3, end_user_name) END,
+                end_user_name = CASE WHEN $2 = 1 THEN $3 ELSE coalesce($3, end_user_name) END,
                 tags = $4
              WHERE id = $5",
         )

@@ -50,7 +50,7 @@ pub struct Engine {
     /// How many scheduled token requests may be in flight (adaptive).
     pub(crate) pace: Arc<crate::provider_pace::ProviderPace>,
     /// Where connect links point and may return to.
-    links: Arc<crate::connect::links::LinkSettings>,
+    links: Arc<crate::connect::link_settings::LinkSettings>,
 }
 
 /// How the engine was configured.
@@ -121,7 +121,7 @@ impl Engine {
             pace: Arc::new(crate::provider_pace::ProviderPace::new(
                 settings.max_concurrency,
             )),
-            links: Arc::new(crate::connect::links::LinkSettings {
+            links: Arc::new(crate::connect::link_settings::LinkSettings {
                 public_url,
                 return_origins: Vec::new(),
             }),
@@ -132,13 +132,16 @@ impl Engine {
     /// The same engine with connect links pointing at `links.public_url`
     /// and returning only to `links.return_origins` (by default: the
     /// redirect URI's origin, and nowhere).
-    pub fn with_connect_links(mut self, links: crate::connect::links::LinkSettings) -> Self {
+    pub fn with_connect_links(
+        mut self,
+        links: crate::connect::link_settings::LinkSettings,
+    ) -> Self {
         self.links = Arc::new(links);
         self
     }
 
     /// Where connect links point and may return to.
-    pub fn link_settings(&self) -> &crate::connect::links::LinkSettings {
+    pub fn link_settings(&self) -> &crate::connect::link_settings::LinkSettings {
         &self.links
     }
 

@@ -14,6 +14,8 @@
 
 use url::Url;
 
+pub use super::link_settings::LinkSettings;
+
 use domain::{Actor, EndUser, IntegrationId, Tags, UnixTime};
 
 use super::{
@@ -41,16 +43,6 @@ pub const RETURN_PARAMS: [&str; 3] = ["connectSessionId", "integrationId", "resu
 
 /// The longest `returnUrl` accepted.
 const MAX_RETURN_URL_CHARS: usize = 2_000;
-
-/// Where links point and where their flows may return.
-#[derive(Debug, Clone)]
-pub struct LinkSettings {
-    /// `PUBLIC_URL`: links are `{public_url}/connect/{token}`.
-    pub public_url: Url,
-    /// `CONNECT_RETURN_ORIGINS`: the origins a `returnUrl` may be on
-    /// (`scheme://host[:port]`, as `Url::origin` writes them).
-    pub return_origins: Vec<String>,
-}
 
 /// What a service asks for (`POST /v1/connect-sessions`).
 #[derive(Debug, Clone, Default)]

@@ -8,9 +8,11 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+pub(crate) mod link_settings;
 pub mod links;
 mod placement;
 
+pub use link_settings::LinkSettings;
 pub(crate) use placement::{connection_event, connection_notices, place_grant};
 pub(crate) use placement::{LinkOwner, Placement};
 

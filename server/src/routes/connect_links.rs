@@ -13,7 +13,7 @@ use engine::connect::links::{LinkFinish, LinkOutcome, LinkProblem};
 use engine::connect::CallbackParams;
 use engine::Engine;
 
-use super::oauth::binding_cookie_for;
+use super::flow_cookie::{binding_cookie_for, host_and_port};
 use crate::guard::security_headers::STATIC_POLICY;
 use crate::state::ProductName;
 
@@ -196,7 +196,7 @@ fn no_store(page: Html<String>) -> Response {
 /// another name.
 fn elsewhere(engine: &Engine, headers: &HeaderMap, token: &str) -> Option<Response> {
     let public = &engine.link_settings().public_url;
-    let expected = super::oauth::host_and_port(public)?;
+    let expected = host_and_port(public)?;
     let actual = headers.get(header::HOST).and_then(|h| h.to_str().ok())?;
     if actual.eq_ignore_ascii_case(&expected) {
         return None;

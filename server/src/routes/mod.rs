@@ -2,7 +2,8 @@
 //! which path reaches which, and who may call it.
 //!
 //! - [`probes`]: `/healthz`, `/readyz`.
-//! - [`oauth`]: `/oauth/start` and `/oauth/callback`.
+//! - [`oauth`]: `/oauth/start` and `/oauth/callback`; [`flow_cookie`]: the
+//!   cookie that binds a flow to its browser, for both flows.
 //! - [`connect_links`]: `/connect/{token}`, a connect link's pages for a
 //!   visitor with no account here (its flow ends at `/oauth/callback` too).
 //! - [`sign_in`]: `/login`, `/logout`, `/setup`, and their pages.
@@ -14,6 +15,7 @@
 
 pub mod connect_links;
 pub mod events;
+pub mod flow_cookie;
 pub mod metrics;
 pub mod oauth;
 pub mod probes;

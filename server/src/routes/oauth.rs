@@ -6,19 +6,17 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use cookie::{Cookie, SameSite};
+use cookie::Cookie;
 use domain::{ConnectFailure, Flash, IntegrationId};
 use engine::connect::links::is_link_state;
-use engine::connect::{CallbackParams, ConnectError, STATE_LIFETIME_SECS};
+use engine::connect::{CallbackParams, ConnectError};
 use engine::Engine;
 use serde::Deserialize;
 
+use super::flow_cookie::{binding_cookie_for, host_and_port, BINDING_COOKIE};
 use crate::errors::error_page;
 use crate::guard::cross_site::{HopTickets, HOP_PARAM};
 use crate::state::ProductName;
-
-/// The cookie that binds a state to the browser that started the flow.
-pub const BINDING_COOKIE: &str = "jira_oauth_binding";
 
 #[derive(Debug, Deserialize)]
 pub struct StartParams {
@@ -98,20 +96,6 @@ pub async fn start(
     }
 }
 
-/// The `Set-Cookie` value that binds a flow's state to this browser.
-pub(super) fn binding_cookie_for(engine: &Engine, value: String) -> String {
-    Cookie::build((BINDING_COOKIE, value))
-        .http_only(true)
-        // Lax, not Strict: the callback is a top-level redirect from the
-        // provider's site, and a Strict cookie would not be sent on it.
-        .same_site(SameSite::Lax)
-        .secure(engine.redirect_uri().scheme() == "https")
-        .path("/oauth")
-        .max_age(cookie::time::Duration::seconds(STATE_LIFETIME_SECS))
-        .build()
-        .to_string()
-}
-
 /// `GET /oauth/callback?code=..&state=..` (or `?error=..`): a flow started
 /// on the dashboard (its guard let a signed-in operator through), or one a
 /// connect link started (no session needed: `crate::guard::access::oauth_callback`).
@@ -187,12 +171,4 @@ fn binding_cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(Result::ok)
         .find(|c| c.name() == BINDING_COOKIE && !c.value().is_empty())
         .map(|c| c.value().to_owned())
-}
-
-pub(super) fn host_and_port(url: &url::Url) -> Option<String> {
-    let host = url.host_str()?;
-    Some(match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    })
 }

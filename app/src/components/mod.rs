@@ -2,6 +2,7 @@
 
 mod account_menu;
 mod dashboard_ctx;
+mod data_table;
 mod dialog;
 mod disconnect_dialog;
 mod empty_state;
@@ -17,6 +18,7 @@ mod view_switch;
 
 pub use account_menu::AccountMenu;
 pub use dashboard_ctx::{error_text, DashboardCtx, Notice, NoticeTone};
+pub use data_table::DataTable;
 pub use dialog::Dialog;
 pub use disconnect_dialog::DisconnectDialog;
 pub use empty_state::EmptyState;

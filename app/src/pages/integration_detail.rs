@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use crate::address::{use_address, Page};
 use crate::api::{integration_detail, test_connection};
 use crate::clock::use_clock;
-use crate::components::{error_text, AccountMenu, LiveIndicator};
+use crate::components::{error_text, AccountMenu, DataTable, LiveIndicator};
 use crate::countdown::{countdown_text, short_time, unix};
 use crate::live::{use_live, LiveChange};
 use crate::model::{https_link, IntegrationDetailView};
@@ -154,24 +154,19 @@ fn Detail(
         {(!detail.links.is_empty()).then(|| view! { <ConnectLinks links=detail.links.clone()/> })}
         <section aria-labelledby="events-title" class="panel">
             <h2 id="events-title">"Event log"</h2>
-            <div class="table-wrap" tabindex="0" role="region" aria-label="Event log table">
-                <table class="events">
-                    <thead><tr><th scope="col">"When"</th><th scope="col">"Event"</th><th scope="col">"Outcome"</th><th scope="col">"HTTP"</th><th scope="col">"Code"</th><th scope="col">"Details"</th><th scope="col">"By"</th></tr></thead>
-                    <tbody>
-                        {detail.events.into_iter().map(|e| view! {
-                            <tr>
-                                <td>{short_time(&e.at)}</td>
-                                <td>{e.kind.as_str()}</td>
-                                <td>{e.outcome.as_str()}</td>
-                                <td>{e.http_status.map(|s| s.to_string()).unwrap_or_default()}</td>
-                                <td>{e.error_code.unwrap_or_default()}</td>
-                                <td>{e.message}</td>
-                                <td>{e.actor.unwrap_or_default()}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable label="Event log table" class="events" columns=&["When", "Event", "Outcome", "HTTP", "Code", "Details", "By"]>
+                {detail.events.into_iter().map(|e| view! {
+                    <tr>
+                        <td>{short_time(&e.at)}</td>
+                        <td>{e.kind.as_str()}</td>
+                        <td>{e.outcome.as_str()}</td>
+                        <td>{e.http_status.map(|s| s.to_string()).unwrap_or_default()}</td>
+                        <td>{e.error_code.unwrap_or_default()}</td>
+                        <td>{e.message}</td>
+                        <td>{e.actor.unwrap_or_default()}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
         </section>
     }
 }
@@ -188,20 +183,15 @@ fn ConnectLinks(links: Vec<domain::views::ConnectLinkView>) -> impl IntoView {
     view! {
         <section aria-labelledby="links-title" class="panel">
             <h2 id="links-title">"Connect links"</h2>
-            <div class="table-wrap" tabindex="0" role="region" aria-label="Connect links table">
-                <table class="links">
-                    <thead><tr><th scope="col">"Made"</th><th scope="col">"By"</th><th scope="col">"Outcome"</th></tr></thead>
-                    <tbody>
-                        {links.iter().map(|l| view! {
-                            <tr data-testid="connect-link">
-                                <td>{short_time(&l.created_at)}</td>
-                                <td>{l.created_by.clone()}</td>
-                                <td>{state(l)}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable label="Connect links table" class="links" columns=&["Made", "By", "Outcome"]>
+                {links.iter().map(|l| view! {
+                    <tr data-testid="connect-link">
+                        <td>{short_time(&l.created_at)}</td>
+                        <td>{l.created_by.clone()}</td>
+                        <td>{state(l)}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
         </section>
     }
 }

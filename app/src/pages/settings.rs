@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::components::AccountMenu;
+use crate::components::{AccountMenu, DataTable};
 use crate::countdown::short_time;
 use crate::document::static_document;
 use crate::model::{
@@ -155,12 +155,9 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
         <section class="panel" aria-labelledby="keys-title">
             <h2 id="keys-title">"API keys"</h2>
             <p class="muted">"Services that call Jira ask this dashboard for a fresh access token, or send their calls through it, with one of these keys (Authorization: Bearer <key>). See docs/SERVICE_API.md and /v1/openapi.json. Revoking a key refuses its next request; access tokens it already received stay valid until they expire (at most an hour)."</p>
-            <div class="table-wrap" tabindex="0" role="region" aria-label="API keys table">
-                <table class="keys">
-                    <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"Tokens"</th><th>"Proxied"</th><th></th></tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DataTable label="API keys table" class="keys" columns=&["Name", "Scopes", "Created", "Last used", "Tokens", "Proxied", ""]>
+                {rows}
+            </DataTable>
             <h3>"Create a key"</h3>
             <form class="stacked-form" method="post" action="/settings/api-keys">
                 <label for="key-name">"Name (the service that will use it)"</label>
@@ -353,12 +350,9 @@ fn WebhookEndpoint(endpoint: WebhookEndpointView) -> impl IntoView {
                 {missed}
                 {delete}
             </div>
-            <div class="table-wrap" tabindex="0" role="region" aria-label="Deliveries table">
-                <table class="deliveries">
-                    <thead><tr><th>"Event"</th><th>"Message"</th><th>"State"</th><th>"Attempts"</th><th></th></tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DataTable label="Deliveries table" class="deliveries" columns=&["Event", "Message", "State", "Attempts", ""]>
+                {rows}
+            </DataTable>
         </article>
     }
     .into_any()
@@ -393,38 +387,33 @@ fn Users(users: Vec<UserView>, me: String) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="users-title">
             <h2 id="users-title">"Users"</h2>
-            <div class="table-wrap" tabindex="0" role="region" aria-label="Users table">
-                <table class="users">
-                    <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Added"</th><th scope="col">"Remove"</th></tr></thead>
-                    <tbody>
-                        {users.into_iter().map(|u| {
-                            let you = (u.email == me).then_some(" (you)");
-                            view! {
-                                <tr data-user=u.email.clone()>
-                                    <td>{u.email.clone()}{you}</td>
-                                    <td>
-                                        <form class="inline-form" method="post" action=format!("/settings/users/{}/role", u.id)>
-                                            <label class="visually-hidden" for=format!("role-{}", u.id)>{format!("Role of {}", u.email)}</label>
-                                            <select id=format!("role-{}", u.id) name="role">{role_options(u.role)}</select>
-                                            <button class="button" type="submit">"Change role"</button>
-                                        </form>
-                                    </td>
-                                    <td>{short_time(&u.created_at)}</td>
-                                    <td>
-                                        <details class="confirm-remove">
-                                            <summary>"Remove…"</summary>
-                                            <form class="inline-form" method="post" action=format!("/settings/users/{}/remove", u.id)>
-                                                <button class="button danger" type="submit">{format!("Remove {}", u.email)}</button>
-                                            </form>
-                                        </details>
-                                    </td>
-                                </tr>
-                            }
-                            .into_any()
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable label="Users table" class="users" columns=&["Email", "Role", "Added", "Remove"]>
+                {users.into_iter().map(|u| {
+                    let you = (u.email == me).then_some(" (you)");
+                    view! {
+                        <tr data-user=u.email.clone()>
+                            <td>{u.email.clone()}{you}</td>
+                            <td>
+                                <form class="inline-form" method="post" action=format!("/settings/users/{}/role", u.id)>
+                                    <label class="visually-hidden" for=format!("role-{}", u.id)>{format!("Role of {}", u.email)}</label>
+                                    <select id=format!("role-{}", u.id) name="role">{role_options(u.role)}</select>
+                                    <button class="button" type="submit">"Change role"</button>
+                                </form>
+                            </td>
+                            <td>{short_time(&u.created_at)}</td>
+                            <td>
+                                <details class="confirm-remove">
+                                    <summary>"Remove…"</summary>
+                                    <form class="inline-form" method="post" action=format!("/settings/users/{}/remove", u.id)>
+                                        <button class="button danger" type="submit">{format!("Remove {}", u.email)}</button>
+                                    </form>
+                                </details>
+                            </td>
+                        </tr>
+                    }
+                    .into_any()
+                }).collect_view()}
+            </DataTable>
             <h3>"Add a user"</h3>
             <form class="stacked-form" method="post" action="/settings/users">
                 <label for="new-email">"Email"</label>

@@ -10,6 +10,7 @@
 //! takes one text per backend.
 
 use std::borrow::Cow;
+use std::convert::identity;
 
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
@@ -253,25 +254,34 @@ value_from!(Blob:
 /// the same code for either backend, each with its own types.
 macro_rules! run_on {
     ($query:expr, $on:expr, $build:expr, $method:ident, $then:expr) => {{
+        // One arm: `$dialect` (`sqlite` or `postgres`) builds the text and
+        // arguments for the executor `$exec`.
+        macro_rules! on {
+            ($dialect:ident, $exec:expr) => {{
+                let (sql, args) = $query.$dialect()?;
+                $build(sql, args).$method($exec).await.map($then)
+            }};
+        }
         match $on.into() {
-            On::SqlitePool(pool) => {
-                let (sql, args) = $query.sqlite()?;
-                $build(sql, args).$method(pool).await.map($then)
-            }
-            On::SqliteConn(conn) => {
-                let (sql, args) = $query.sqlite()?;
-                $build(sql, args).$method(conn).await.map($then)
-            }
-            On::PgPool(pool) => {
-                let (sql, args) = $query.postgres()?;
-                $build(sql, args).$method(pool).await.map($then)
-            }
-            On::PgConn(conn) => {
-                let (sql, args) = $query.postgres()?;
-                $build(sql, args).$method(conn).await.map($then)
-            }
+            On::SqlitePool(pool) => on!(sqlite, pool),
+            On::SqliteConn(conn) => on!(sqlite, conn),
+            On::PgPool(pool) => on!(postgres, pool),
+            On::PgConn(conn) => on!(postgres, conn),
         }
     }};
+}
+
+/// [`run_on!`] for a query whose rows decode as the caller's `T`, as they come.
+macro_rules! fetch_as {
+    ($query:expr, $on:expr, $method:ident) => {
+        run_on!(
+            $query,
+            $on,
+            sqlx::query_as_with::<_, T, _>,
+            $method,
+            identity
+        )
+    };
 }
 
 /// A query: its SQL (one text, or one per backend) and its bound values.
@@ -363,13 +373,7 @@ impl Query {
     where
         T: Rows,
     {
-        run_on!(
-            self,
-            on,
-            sqlx::query_as_with::<_, T, _>,
-            fetch_all,
-            |rows| rows
-        )
+        fetch_as!(self, on, fetch_all)
     }
 
     /// The first row, if any.
@@ -380,13 +384,7 @@ impl Query {
     where
         T: Rows,
     {
-        run_on!(
-            self,
-            on,
-            sqlx::query_as_with::<_, T, _>,
-            fetch_optional,
-            |row| row
-        )
+        fetch_as!(self, on, fetch_optional)
     }
 
     /// The first row; an error when there is none.

@@ -72,21 +72,54 @@ impl OwnedEvent {
 #[derive(Debug)]
 pub(crate) enum Write {
     /// Take the lease and mark the token as sent: the claimed row, if free.
-    Claim {
-        id: IntegrationId,
-        owner: String,
-        until: UnixTime,
-        now: UnixTime,
-    },
+    Claim(ClaimWrite),
     /// Store a rotation and its event if the row still holds `sent`: whether it did.
-    Rotation {
-        id: IntegrationId,
-        sent: Vec<u8>,
-        fence: i64,
-        rotation: Rotation,
-        event: OwnedEvent,
-        now: UnixTime,
-    },
+    Rotation(RotationWrite),
+}
+
+/// [`Write::Claim`]: row `id` leased to `owner` until `until`.
+#[derive(Debug)]
+pub(crate) struct ClaimWrite {
+    pub id: IntegrationId,
+    pub owner: String,
+    pub until: UnixTime,
+    pub now: UnixTime,
+}
+
+impl ClaimWrite {
+    /// `claim` ([`CLAIM_SQL`]) with its binds.
+    fn bind(&self, claim: Query) -> Query {
+        claim
+            .bind(self.owner.as_str())
+            .bind(self.until)
+            .bind(self.now)
+            .bind(self.id)
+    }
+}
+
+/// [`Write::Rotation`]: row `id`'s new tokens, if it still holds `sent`
+/// under `fence`, with the event that tells of them.
+#[derive(Debug)]
+pub(crate) struct RotationWrite {
+    pub id: IntegrationId,
+    pub sent: Vec<u8>,
+    pub fence: i64,
+    pub rotation: Rotation,
+    pub event: OwnedEvent,
+    pub now: UnixTime,
+}
+
+impl RotationWrite {
+    /// `update` ([`ROTATION_UPDATE`] first) with the rotation's binds, `$1`
+    /// to `$8`, against its compare-and-swap target.
+    fn bind(&self, update: Query) -> Query {
+        let target = Fenced {
+            id: self.id,
+            sent: Some(&self.sent),
+            fence: self.fence,
+        };
+        bind_rotation(update, target, &self.rotation, self.now)
+    }
 }
 
 /// What a write came to.
@@ -180,29 +213,15 @@ async fn commit_group(pool: &SqlitePool, jobs: &[Job]) -> Vec<Result<Written, Da
 /// (one hop, not four), the savepoint included.
 async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written, DatabaseError> {
     let done = match write {
-        Write::Claim {
-            id,
-            owner,
-            until,
-            now,
-        } => claim(
-            format!("SAVEPOINT one_write; {CLAIM_SQL}; RELEASE one_write;"),
-            owner,
-            *until,
-            *now,
-            *id,
-        )
-        .fetch_all::<RefreshRow>(On::SqliteConn(&mut *conn))
-        .await
-        .map(|rows| Written::Claimed(rows.into_iter().next())),
-        Write::Rotation {
-            id,
-            sent,
-            fence,
-            rotation,
-            event,
-            now,
-        } => {
+        Write::Claim(claim) => {
+            let sql = format!("SAVEPOINT one_write; {CLAIM_SQL}; RELEASE one_write;");
+            claim
+                .bind(query(sql))
+                .fetch_all::<RefreshRow>(On::SqliteConn(&mut *conn))
+                .await
+                .map(|rows| Written::Claimed(rows.into_iter().next()))
+        }
+        Write::Rotation(rotation) => {
             // The rotation's binds are $1 to $8, the event's follow.
             let sql = format!(
                 "SAVEPOINT one_write;
@@ -211,10 +230,9 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
                     SELECT $9, $10, $11, $12, $13, $14, $15, $16 WHERE changes() = 1 RETURNING id;
                  RELEASE one_write;"
             );
-            let event = event.borrowed();
-            let update = bind_rotation(query(sql), fenced(*id, sent, *fence), rotation, *now);
+            let event = rotation.event.borrowed();
             // The event's id when the update matched; no row when it did not.
-            bind_event(update, &event, *now)
+            bind_event(rotation.bind(query(sql)), &event, rotation.now)
                 .scalars::<i64>(On::SqliteConn(&mut *conn))
                 .await
                 .map(|ids| Written::Rotated(!ids.is_empty()))
@@ -229,53 +247,25 @@ async fn one_write(conn: &mut SqliteConnection, write: &Write) -> Result<Written
     Ok(done?)
 }
 
-/// A queued rotation's compare-and-swap target.
-fn fenced(id: IntegrationId, sent: &[u8], fence: i64) -> Fenced<'_> {
-    Fenced {
-        id,
-        sent: Some(sent),
-        fence,
-    }
-}
-
-/// [`CLAIM_SQL`] (in `sql`) with its binds.
-fn claim(sql: String, owner: &str, until: UnixTime, now: UnixTime, id: IntegrationId) -> Query {
-    query(sql).bind(owner).bind(until).bind(now).bind(id)
-}
-
 /// One write on PostgreSQL, in its own transaction: the claim is one
 /// statement; the rotation and its event commit together.
 async fn direct_write(pool: &PgPool, write: &Write) -> Result<Written, DatabaseError> {
-    let on = || On::PgPool(pool);
     Ok(match write {
-        Write::Claim {
-            id,
-            owner,
-            until,
-            now,
-        } => Written::Claimed(
-            claim(CLAIM_SQL.to_owned(), owner, *until, *now, *id)
-                .fetch_optional::<RefreshRow>(on())
+        Write::Claim(claim) => Written::Claimed(
+            claim
+                .bind(query(CLAIM_SQL))
+                .fetch_optional::<RefreshRow>(On::PgPool(pool))
                 .await?,
         ),
-        Write::Rotation {
-            id,
-            sent,
-            fence,
-            rotation,
-            event,
-            now,
-        } => {
+        Write::Rotation(rotation) => {
             let mut tx = super::Tx::postgres(pool.begin().await?);
-            let update = bind_rotation(
-                query(ROTATION_UPDATE),
-                fenced(*id, sent, *fence),
-                rotation,
-                *now,
-            );
-            let stored = update.execute(&mut tx).await? == 1;
+            let stored = rotation
+                .bind(query(ROTATION_UPDATE))
+                .execute(&mut tx)
+                .await?
+                == 1;
             if stored {
-                insert_event(&mut tx, &event.borrowed(), *now).await?;
+                insert_event(&mut tx, &rotation.event.borrowed(), rotation.now).await?;
             }
             tx.commit().await?;
             Written::Rotated(stored)
@@ -309,7 +299,7 @@ mod tests {
     }
 
     fn rotation_of(id: i64, sent: &[u8]) -> Write {
-        Write::Rotation {
+        Write::Rotation(RotationWrite {
             id: IntegrationId(id),
             sent: sent.to_vec(),
             fence: 0,
@@ -328,7 +318,7 @@ mod tests {
                 actor: Some("scheduler".into()),
             },
             now: UnixTime(100),
-        }
+        })
     }
 
     #[tokio::test]
@@ -347,12 +337,12 @@ mod tests {
             rotation_of(1, &[2]),
             rotation_of(2, &[7]), // not the token the row holds: no match
             rotation_of(3, &[2]),
-            Write::Claim {
+            Write::Claim(ClaimWrite {
                 id: IntegrationId(4),
                 owner: "me".into(),
                 until: UnixTime(200),
                 now: UnixTime(100),
-            },
+            }),
         ]
         .into_iter()
         .map(|write| {

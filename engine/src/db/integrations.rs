@@ -315,11 +315,7 @@ impl ConnectionWrite {
         .bind(id)
         .execute(&mut self.tx)
         .await?;
-        query("DELETE FROM integration_sites WHERE integration_id = $1")
-            .bind(id)
-            .execute(&mut self.tx)
-            .await?;
-        for site in c.sites {
+        let sites = c.sites.iter().map(|site| {
             query(
                 "INSERT INTO integration_sites (integration_id, cloud_id, name, url)
                  VALUES ($1, $2, $3, $4)",
@@ -328,8 +324,24 @@ impl ConnectionWrite {
             .bind(&site.cloud_id)
             .bind(&site.name)
             .bind(&site.url)
-            .execute(&mut self.tx)
-            .await?;
+        });
+        self.replace(
+            query("DELETE FROM integration_sites WHERE integration_id = $1").bind(id),
+            sites,
+        )
+        .await
+    }
+
+    /// Runs `delete`, then each of `inserts`: a row's children (its sites,
+    /// its tags) replaced by a new set.
+    async fn replace(
+        &mut self,
+        delete: Query,
+        inserts: impl Iterator<Item = Query>,
+    ) -> Result<(), DatabaseError> {
+        delete.execute(&mut self.tx).await?;
+        for insert in inserts {
+            insert.execute(&mut self.tx).await?;
         }
         Ok(())
     }
@@ -375,19 +387,17 @@ impl ConnectionWrite {
         .bind(id)
         .execute(&mut self.tx)
         .await?;
-        query("DELETE FROM integration_tags WHERE integration_id = $1")
-            .bind(id)
-            .execute(&mut self.tx)
-            .await?;
-        for (key, value) in &tags.0 {
+        let rows = tags.0.iter().map(|(key, value)| {
             query("INSERT INTO integration_tags (integration_id, key, value) VALUES ($1, $2, $3)")
                 .bind(id)
                 .bind(key)
                 .bind(value)
-                .execute(&mut self.tx)
-                .await?;
-        }
-        Ok(())
+        });
+        self.replace(
+            query("DELETE FROM integration_tags WHERE integration_id = $1").bind(id),
+            rows,
+        )
+        .await
     }
 
     /// Row `id` belongs to no end user and carries no tags.
@@ -399,11 +409,11 @@ impl ConnectionWrite {
         .bind(id)
         .execute(&mut self.tx)
         .await?;
-        query("DELETE FROM integration_tags WHERE integration_id = $1")
-            .bind(id)
-            .execute(&mut self.tx)
-            .await?;
-        Ok(())
+        self.replace(
+            query("DELETE FROM integration_tags WHERE integration_id = $1").bind(id),
+            std::iter::empty(),
+        )
+        .await
     }
 
     /// How row `id` stood before this consent: (disconnected, active,

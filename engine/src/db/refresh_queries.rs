@@ -8,7 +8,7 @@ use domain::{IntegrationId, UnixTime};
 
 use super::announce::Announce;
 use super::events::{insert_event, NewEvent};
-use super::group_commit::{OwnedEvent, Write, Written};
+use super::group_commit::{ClaimWrite, OwnedEvent, RotationWrite, Write, Written};
 use super::refresh_rows::{bind_rotation, Fenced, RefreshRow, Rotation, ROTATION_UPDATE};
 use super::{query, Database, DatabaseError, Query};
 
@@ -63,26 +63,37 @@ pub(crate) const UNRESOLVED_SQL: &str = "SELECT id FROM integrations
        AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
      ORDER BY refresh_sent_at LIMIT $2";
 
+/// An active integration's listing by `$column` (a time), before `$4`,
+/// soonest first: the rows whose refresh token is stored, whose retry time
+/// has come and which no other scheduler holds. Binds: now, limit, this
+/// scheduler, before.
+macro_rules! due_by {
+    ($column:literal) => {
+        concat!(
+            "SELECT id FROM integrations
+     WHERE is_active = 1 AND ",
+            $column,
+            " <= $4
+       AND refresh_token IS NOT NULL AND disconnected_at IS NULL
+       AND (retry_after IS NULL OR retry_after <= $1)
+       AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
+     ORDER BY ",
+            $column,
+            " LIMIT $2"
+        )
+    };
+}
+
 /// The scheduler's "due soon" query, first half: active integrations with a
 /// refresh token expiring before `$4`, soonest first. It walks the
 /// `(is_active, expires_at)` index in order and stops at the limit: no table
 /// scan, no sort. Binds: now, limit, this scheduler, expiring before.
-pub const DUE_FOR_REFRESH_SQL: &str = "SELECT id FROM integrations
-     WHERE is_active = 1 AND expires_at <= $4
-       AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= $1)
-       AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
-     ORDER BY expires_at LIMIT $2";
+pub const DUE_FOR_REFRESH_SQL: &str = due_by!("expires_at");
 
 /// Second half: refresh tokens idle since before `$4` (the 90-day inactivity
 /// expiry), on the `(is_active, refresh_token_issued_at)` index. Binds: now,
 /// limit, this scheduler, idle before.
-pub const IDLE_REFRESH_SQL: &str = "SELECT id FROM integrations
-     WHERE is_active = 1 AND refresh_token_issued_at <= $4
-       AND refresh_token IS NOT NULL AND disconnected_at IS NULL
-       AND (retry_after IS NULL OR retry_after <= $1)
-       AND (scheduled_until IS NULL OR scheduled_until <= $1 OR scheduled_by = $3)
-     ORDER BY refresh_token_issued_at LIMIT $2";
+pub const IDLE_REFRESH_SQL: &str = due_by!("refresh_token_issued_at");
 
 /// Claims the rows a listing above finds for this scheduler: one statement,
 /// which SQLite runs holding the write lock from its first read, so two
@@ -142,12 +153,12 @@ impl Database {
     ) -> Result<Claim, DatabaseError> {
         let claimed = match self
             .group
-            .write(Write::Claim {
+            .write(Write::Claim(ClaimWrite {
                 id,
                 owner: owner.to_owned(),
                 until,
                 now,
-            })
+            }))
             .await?
         {
             Written::Claimed(row) => row,
@@ -234,14 +245,14 @@ impl Database {
         }
         match self
             .group
-            .write(Write::Rotation {
+            .write(Write::Rotation(RotationWrite {
                 id: at.id,
                 sent: sent.to_vec(),
                 fence: at.fence,
                 rotation: rotation.clone(),
                 event: OwnedEvent::of(event),
                 now,
-            })
+            }))
             .await?
         {
             Written::Rotated(stored) => Ok(stored),

@@ -15,6 +15,7 @@ use engine::service_api::handout::{DEFAULT_MIN_VALIDITY_SECS, MAX_MIN_VALIDITY_S
 use engine::Engine;
 
 use super::caller::Caller;
+use super::documented::{IntegrationUnusable, NoValidKey};
 use super::errors::ApiError;
 
 /// What the caller may ask.
@@ -49,11 +50,9 @@ pub struct AccessTokenAnswer {
     responses(
         (status = 200, description = "The token (never cached: `Cache-Control: no-store`)", body = AccessTokenAnswer),
         (status = 400, description = "A malformed body or minValiditySecs out of range"),
-        (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks tokens:read"),
-        (status = 404, description = "No such connected integration"),
-        (status = 409, description = "Only a person can repair it: `{error: requires_reauth, requiresReauth: true, message}`"),
-        (status = 503, description = "A needed refresh failed transiently and the stored token has expired: `{error: provider_unavailable, retryAfterSecs, message}`"),
+        NoValidKey,
+        IntegrationUnusable,
     )
 )]
 pub async fn hand_out(

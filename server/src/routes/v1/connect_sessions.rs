@@ -18,6 +18,7 @@ use engine::connect::links::{LinkRefused, LinkRequest};
 use engine::Engine;
 
 use super::caller::Caller;
+use super::documented::NoValidKey;
 use super::errors::ApiError;
 
 /// What a service asks for.
@@ -57,8 +58,8 @@ pub struct ConnectSessionAnswer {
     responses(
         (status = 201, description = "The link (never cached: `Cache-Control: no-store`)", body = ConnectSessionAnswer),
         (status = 400, description = "A malformed body, an endUserId or tags out of bounds, a returnUrl on an origin not in CONNECT_RETURN_ORIGINS, or tags a confined key may not set"),
-        (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks connect"),
+        NoValidKey,
         (status = 404, description = "integrationId names no connected integration this key may see"),
         (status = 429, description = "This key made 60 links in the last minute: `Retry-After`"),
     )

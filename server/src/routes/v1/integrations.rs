@@ -16,6 +16,7 @@ use engine::listing::{cursor_after, parse_cursor, parse_limit, DEFAULT_LISTING_L
 use engine::Engine;
 
 use super::caller::Caller;
+use super::documented::NoValidKey;
 use super::errors::ApiError;
 
 /// One page of the connected integrations, oldest first.
@@ -112,8 +113,8 @@ fn list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     responses(
         (status = 200, description = "One page of the connected integrations the filters and the key's own tags let through, oldest first, the cursor of the next and the total", body = IntegrationList),
         (status = 400, description = "A limit out of 1 to 500, a cursor this API did not give, or another parameter"),
-        (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks integrations:read"),
+        NoValidKey,
     )
 )]
 pub async fn list(
@@ -150,9 +151,9 @@ pub async fn list(
     security(("api_key" = ["integrations:read"])),
     responses(
         (status = 200, description = "The integration", body = IntegrationView),
-        (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks integrations:read"),
         (status = 404, description = "No such connected integration (or one outside the key's tags)"),
+        NoValidKey,
     )
 )]
 pub async fn one(

@@ -4,7 +4,8 @@
 //! through the proxy. This product stays the one owner of every refresh.
 //!
 //! - [`caller`]: the key of a request, and the scope check.
-//! - [`errors`]: the API's error answers (`{"error", "message"}` JSON).
+//! - [`errors`]: the API's error answers (`{"error", "message"}` JSON);
+//!   [`documented`]: the answers several routes document alike.
 //! - [`integrations`]: `GET /v1/integrations` (a bounded page at a time:
 //!   `limit`, an opaque `cursor`), `GET /v1/integrations/{id}`.
 //! - [`access_token`]: `POST /v1/integrations/{id}/access-token`.
@@ -15,6 +16,7 @@
 pub mod access_token;
 pub mod caller;
 pub mod connect_sessions;
+pub mod documented;
 pub mod errors;
 pub mod integrations;
 pub mod openapi;

@@ -22,6 +22,7 @@ use engine::service_api::{AccessToken, ApiKey};
 use engine::Engine;
 
 use super::caller::Caller;
+use super::documented::{IntegrationUnusable, NoValidKey};
 use super::errors::ApiError;
 
 /// The largest request body passed on.
@@ -173,14 +174,12 @@ pub fn is_jira_path(path: &str) -> bool {
     responses(
         (status = 200, description = "Jira's answer, as it is (any status). The same for HEAD, POST, PUT, PATCH, DELETE and OPTIONS; other methods get 405."),
         (status = 400, description = "A path that is not Jira's REST API (`ex/jira/{cloudId}/rest/...`) or leaves JIRA_API_URL"),
-        (status = 401, description = "No valid API key"),
         (status = 403, description = "The key lacks proxy, or the path's cloudId is not one of the integration's sites (`{error: wrong_site}`)"),
-        (status = 404, description = "No such connected integration"),
-        (status = 409, description = "Only a person can repair it"),
         (status = 405, description = "A method Jira's REST API does not use (e.g. TRACE)"),
         (status = 413, description = "A request body over 10 MB"),
         (status = 502, description = "Jira could not be reached"),
-        (status = 503, description = "A needed refresh failed transiently"),
+        NoValidKey,
+        IntegrationUnusable,
     )
 )]
 pub async fn forward(

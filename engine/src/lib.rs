@@ -22,8 +22,8 @@
 //!   to subscribers (the live event stream); [`change_feed`] carries the
 //!   changes between processes that share the database.
 //! - [`clock`]: the time source, a parameter everywhere so tests move time by hand.
-//! - [`db`]: storage, SQLite or PostgreSQL (`db/backend.rs` runs one query text
-//!   on either; migrations from `migrations/` and `migrations-postgres/`), one
+//! - [`db`]: storage, SQLite or PostgreSQL (`db/backend/` runs one query text
+//!   on either, with what only one of them does in `sqlite.rs` and `postgres.rs`; migrations from `migrations/` and `migrations-postgres/`), one
 //!   file per table. It imports only `domain` and the foundation ([`clock`],
 //!   [`secret`], [`vault`]), never a feature: an announced change is rendered
 //!   by `db/announce.rs` with `domain`'s `IntegrationView::at`, inside the

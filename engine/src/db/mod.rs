@@ -1,7 +1,8 @@
 //! The database: SQLite (the embedded default: opening creates the file and
 //! its folder when missing, WAL mode, migrations from `migrations/`) or
 //! PostgreSQL (`postgres://...`, migrations from `migrations-postgres/`),
-//! chosen from `DATABASE_URL` (`backend.rs` runs one query text on either),
+//! chosen from `DATABASE_URL` (`backend/` runs one query text on either, and
+//! holds what only one of them does: `sqlite.rs`, `postgres.rs`),
 //! and the queries, one file per table
 //! (`webhook_outbox.rs` holds the webhook writes made inside other tables'
 //! transactions; `group_commit.rs` commits the refreshes' lease claims and
@@ -65,11 +66,7 @@ pub(crate) use webhooks::AttemptResult;
 pub use webhooks::NewEndpointRow;
 pub use webhooks::{AttemptRow, DeliveryRow, DueDelivery, EndpointRow};
 
-use std::path::Path;
-use std::str::FromStr;
-
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 /// Why the database could not be opened or queried.
 #[derive(Debug, thiserror::Error)]
@@ -94,10 +91,6 @@ pub enum DatabaseError {
     Query(#[from] sqlx::Error),
 }
 
-/// The PostgreSQL pool's size per process: the refreshes in flight (a
-/// claim, then a rotation, each a short statement) and the dashboard's reads.
-const POSTGRES_CONNECTIONS: u32 = 16;
-
 /// A handle on the dashboard's database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -111,64 +104,7 @@ impl Database {
     /// `postgres://...` (or `postgresql://`), else a SQLite file, created
     /// when missing (e.g. `sqlite://data/dashboard.db`).
     pub async fn open(url: &str) -> Result<Self, DatabaseError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Self::open_postgres(url).await;
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| DatabaseError::BadUrl(e.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5))
-            // FULL, not WAL's usual NORMAL: a rotated refresh token must survive
-            // a power cut. Lost, the old one dies 10 minutes later and the whole
-            // token family with it (measured by `bench refresh`: 0.4–0.7 ms per commit).
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-        if let Some(folder) = options
-            .get_filename()
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            create_folder(folder)?;
-        }
-        owner_only_files(options.get_filename())?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // A local file does not drop connections: skip the ping (a round
-            // trip to SQLite's worker thread) before every query.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(DatabaseError::Open)?;
-        sqlx::migrate!("../migrations").run(&pool).await?;
-        let backend = Backend::Sqlite(pool);
-        let group = group_commit::GroupCommit::start(backend.clone());
-        Ok(Self { backend, group })
-    }
-
-    async fn open_postgres(url: &str) -> Result<Self, DatabaseError> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| DatabaseError::BadUrl(e.to_string()))?
-            .options([
-                // A rotated refresh token must survive a crash, as on SQLite
-                // (FULL): whatever the server's default.
-                ("synchronous_commit", "on"),
-                // A process that stops mid-transaction (a frozen VM) must not
-                // hold its row and advisory locks for the hours TCP takes to
-                // notice; nor may a lock wait or a statement hang a request.
-                ("idle_in_transaction_session_timeout", "30s"),
-                ("lock_timeout", "30s"),
-                ("statement_timeout", "60s"),
-            ]);
-        let pool = PgPoolOptions::new()
-            .max_connections(POSTGRES_CONNECTIONS)
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(DatabaseError::Open)?;
-        sqlx::migrate!("../migrations-postgres").run(&pool).await?;
-        warn_of_clock_skew(&pool).await;
-        let backend = Backend::Postgres(pool);
+        let backend = Backend::open(url).await?;
         let group = group_commit::GroupCommit::start(backend.clone());
         Ok(Self { backend, group })
     }
@@ -280,28 +216,6 @@ impl Database {
     }
 }
 
-/// Leases, scheduler claims and Atlassian's leeway compare times that
-/// different processes wrote: a process whose clock is off by more than a
-/// few seconds is said so at start-up (against the database server's clock).
-async fn warn_of_clock_skew(pool: &sqlx::PgPool) {
-    let database: Result<i64, _> =
-        sqlx::query_scalar("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)")
-            .fetch_one(pool)
-            .await;
-    let here = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    if let Ok(database) = database {
-        let skew = here - database;
-        if skew.abs() > MAX_CLOCK_SKEW_SECS {
-            tracing::warn!(
-                skew_secs = skew,
-                "this machine's clock is {skew} s off the database server's: leases and Atlassian's 10-minute leeway need the processes' clocks within a few seconds (run NTP)"
-            );
-        }
-    }
-}
-
 /// `ids` as a JSON array, the one parameter of an `IN (json_each($n))` list
 /// (SQLite; `json_array_elements_text` on PostgreSQL).
 fn json_id_list(ids: &[domain::IntegrationId]) -> String {
@@ -309,78 +223,10 @@ fn json_id_list(ids: &[domain::IntegrationId]) -> String {
         .unwrap_or_else(|_| "[]".into())
 }
 
-/// The clock difference [`warn_of_clock_skew`] tolerates.
-const MAX_CLOCK_SKEW_SECS: i64 = 5;
-
-/// Creates the database's folder, and any missing parent, readable by this
-/// user alone (a folder that already exists keeps its mode).
-fn create_folder(folder: &Path) -> Result<(), DatabaseError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(folder)
-        .map_err(|source| DatabaseError::CreateFolder {
-            path: folder.display().to_string(),
-            source,
-        })
-}
-
-/// The SQLite file holds every sealed token, the session store and the
-/// account log: it is created readable and writable by this user alone
-/// (SQLite gives its `-wal` and `-shm` files the database file's mode), and
-/// an existing file, or its `-wal` or `-shm`, that others may read is
-/// narrowed to the owner.
-fn owner_only_files(database: &Path) -> Result<(), DatabaseError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let name = database.as_os_str();
-        if name.is_empty() || name == ":memory:" {
-            return Ok(());
-        }
-        let not_created = |source: std::io::Error| DatabaseError::CreateFile {
-            path: database.display().to_string(),
-            source,
-        };
-        if !database.exists() {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(database)
-            {
-                Ok(_) => {}
-                // Another process created it meanwhile: narrowed below.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(not_created(e)),
-            }
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = database.as_os_str().to_owned();
-            file.push(suffix);
-            let file = Path::new(&file);
-            let Ok(metadata) = std::fs::metadata(file) else {
-                continue;
-            };
-            if metadata.permissions().mode() & 0o077 != 0 {
-                if let Err(e) =
-                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
-                {
-                    tracing::warn!(file = %file.display(), error = %e, "could not make the database file readable by its owner alone");
-                } else {
-                    tracing::info!(file = %file.display(), "the database file was readable by others: now by its owner alone");
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[tokio::test]
     async fn open_creates_the_folder_and_file_and_migrates() {

@@ -8,13 +8,22 @@
 //! transaction. Rows decode with each backend's own codecs (`FromRow` is
 //! derived generically). Where the dialects differ, [`Query::dialect`]
 //! takes one text per backend.
+//!
+//! What only one database does lives in its file: [`sqlite`] (opening the
+//! file: its folder, its mode, WAL and durable commits; binding values) and
+//! [`postgres`] (the pool and its session settings, the clock check,
+//! binding values, the advisory locks that serialise writers as SQLite's
+//! one writer does).
+
+mod postgres;
+mod sqlite;
 
 use std::borrow::Cow;
 use std::convert::identity;
 
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Arguments, FromRow, Postgres, Sqlite, Transaction};
+use sqlx::{FromRow, Postgres, Sqlite, Transaction};
 
 use domain::{IntegrationId, UnixTime};
 
@@ -26,6 +35,19 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Opens and migrates the database at `url`: PostgreSQL for
+    /// `postgres://...` (or `postgresql://`), else a SQLite file, created
+    /// when missing (e.g. `sqlite://data/dashboard.db`).
+    pub async fn open(url: &str) -> Result<Self, super::DatabaseError> {
+        Ok(
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                Backend::Postgres(postgres::open(url).await?)
+            } else {
+                Backend::Sqlite(sqlite::open(url).await?)
+            },
+        )
+    }
+
     /// Whether this is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self, Backend::Postgres(_))
@@ -74,42 +96,15 @@ impl Backend {
     /// once, so waiters never take the whole connection pool from the
     /// refreshes.
     pub(crate) async fn begin_locking(&self, keys: &[&str]) -> Result<Tx, sqlx::Error> {
-        let pool = match self {
-            Backend::Sqlite(pool) => {
-                return Ok(Tx::sqlite(pool.begin_with("BEGIN IMMEDIATE").await?))
-            }
-            Backend::Postgres(pool) => pool,
-        };
-        let permit = LOCK_WAITING
-            .acquire()
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        let mut tx = pool
-            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-            .await?;
-        let mut keys = keys.to_vec();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(format!("jira-dashboard:{key}"))
-                .execute(&mut *tx)
-                .await?;
+        match self {
+            Backend::Sqlite(pool) => Ok(Tx::sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+            Backend::Postgres(pool) => postgres::begin_locking(pool, keys).await,
         }
-        Ok(Tx {
-            inner: TxInner::Postgres(tx),
-            _waiting: Some(permit),
-        })
     }
 }
 
 /// The key of [`Backend::begin_immediate`]'s lock.
 const GLOBAL_WRITE_LOCK: &str = "writes";
-
-/// How many of a process's transactions may hold or wait for PostgreSQL
-/// advisory locks at once (of its pool of 16 connections).
-pub(crate) const LOCK_WAITERS: usize = 4;
-static LOCK_WAITING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOCK_WAITERS);
 
 /// An open transaction on either backend; rolled back when dropped
 /// without [`Tx::commit`].
@@ -138,6 +133,17 @@ impl Tx {
         Self {
             inner: TxInner::Postgres(tx),
             _waiting: None,
+        }
+    }
+
+    /// A PostgreSQL transaction holding a place among the lock waiters.
+    fn postgres_waiting(
+        tx: Transaction<'static, Postgres>,
+        waiting: tokio::sync::SemaphorePermit<'static>,
+    ) -> Self {
+        Self {
+            inner: TxInner::Postgres(tx),
+            _waiting: Some(waiting),
         }
     }
 
@@ -329,37 +335,11 @@ impl Query {
     }
 
     fn sqlite(&self) -> Result<(&str, SqliteArguments<'static>), sqlx::Error> {
-        let mut args = SqliteArguments::default();
-        for value in &self.values {
-            match value.clone() {
-                Value::Int(v) => args.add(v),
-                Value::Text(v) => args.add(v),
-                Value::Blob(v) => args.add(v),
-            }
-            .map_err(sqlx::Error::Encode)?;
-        }
-        Ok((&self.sqlite, args))
+        Ok((&self.sqlite, sqlite::arguments(&self.values)?))
     }
 
     fn postgres(&self) -> Result<(&str, PgArguments), sqlx::Error> {
-        let mut args = PgArguments::default();
-        for value in &self.values {
-            match value.clone() {
-                Value::Int(v) => args.add(v),
-                // PostgreSQL's text cannot hold NUL (SQLite's can): dropped,
-                // so a stray one in a form or a provider's answer is not a 500.
-                Value::Text(v) => args.add(v.map(|s| {
-                    if s.contains('\0') {
-                        s.replace('\0', "")
-                    } else {
-                        s
-                    }
-                })),
-                Value::Blob(v) => args.add(v),
-            }
-            .map_err(sqlx::Error::Encode)?;
-        }
-        Ok((&self.postgres, args))
+        Ok((&self.postgres, postgres::arguments(&self.values)?))
     }
 
     /// Runs the query; how many rows it changed.

@@ -39,41 +39,24 @@ async fn key(app: &TestApp, scopes: &[ApiScope], tags: &str) -> String {
         .key
 }
 
-/// `method path` with `key` and a JSON body: status and JSON answer.
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = anonymous().request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let res = request.send().await.expect("send");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    app.seen.lock().expect("lock").push(text.clone());
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
+/// `POST /v1/connect-sessions` with `key` and `body`: the status and the
+/// JSON answer.
 async fn make_link(app: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
-    call(
-        app,
-        reqwest::Method::POST,
-        "/v1/connect-sessions",
-        key,
-        Some(body),
-    )
-    .await
+    let (status, _, answer) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/connect-sessions",
+            Some(key),
+            Some(body),
+        )
+        .await;
+    (status, answer)
 }
 
+/// `GET path` with `key`: the status and the JSON answer.
 async fn v1_get(app: &TestApp, path: &str, key: &str) -> (StatusCode, Value) {
-    call(app, reqwest::Method::GET, path, key, None).await
+    let (status, _, answer) = app.call(reqwest::Method::GET, path, Some(key), None).await;
+    (status, answer)
 }
 
 /// A link's URL made for `body`.
@@ -612,14 +595,14 @@ async fn a_key_confined_to_tags_sees_and_acts_on_its_integrations_only() {
     // Any other id is as if it did not exist.
     let (status, _) = v1_get(&app, "/v1/integrations/2", &acme).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/integrations/2/access-token",
-        &acme,
-        None,
-    )
-    .await;
+    let (status, _, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/integrations/2/access-token",
+            Some(&acme),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = v1_get(
         &app,
@@ -631,14 +614,14 @@ async fn a_key_confined_to_tags_sees_and_acts_on_its_integrations_only() {
     let (status, _) = make_link(&app, &acme, json!({"endUserId": "c-2", "integrationId": 2})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Its own: fine.
-    let (status, body) = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/integrations/1/access-token",
-        &acme,
-        None,
-    )
-    .await;
+    let (status, _, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/integrations/1/access-token",
+            Some(&acme),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Its links cannot set its tag to another value.
     let (status, body) = make_link(

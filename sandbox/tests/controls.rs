@@ -202,74 +202,70 @@ async fn the_provider_answers_after_the_configured_latency_and_the_controls_do_n
 }
 
 /// Every number past its limit (and every i64/u64 extreme), one control at a
-/// time: each answered `400` with a sentence naming the field.
-const OUT_OF_BOUNDS: &[(&str, &str, &str)] = &[
+/// time: each answered `400` with a sentence naming the field. Per control,
+/// its bodies (JSON as written) and the field each must name.
+const OUT_OF_BOUNDS: &[(&str, &[(&str, &str)])] = &[
     (
         "faults",
-        r#"{"kind": "server_error", "count": 1001}"#,
-        "count",
-    ),
-    (
-        "faults",
-        r#"{"kind": "server_error", "count": 4294967295}"#,
-        "count",
-    ),
-    (
-        "faults",
-        r#"{"kind": {"delay": {"ms": 60001}}, "count": 1}"#,
-        "delay.ms",
-    ),
-    (
-        "faults",
-        r#"{"kind": {"delay": {"ms": 18446744073709551615}}, "count": 1}"#,
-        "delay.ms",
-    ),
-    (
-        "faults",
-        r#"{"kind": {"status": {"code": 200, "retry_after_secs": null}}, "count": 1}"#,
-        "status.code",
-    ),
-    (
-        "faults",
-        r#"{"kind": {"status": {"code": 101, "retry_after_secs": null}}, "count": 1}"#,
-        "status.code",
-    ),
-    (
-        "faults",
-        r#"{"kind": {"status": {"code": 429, "retry_after_secs": 86401}}, "count": 1}"#,
-        "retry_after_secs",
+        &[
+            (r#"{"kind": "server_error", "count": 1001}"#, "count"),
+            (r#"{"kind": "server_error", "count": 4294967295}"#, "count"),
+            (
+                r#"{"kind": {"delay": {"ms": 60001}}, "count": 1}"#,
+                "delay.ms",
+            ),
+            (
+                r#"{"kind": {"delay": {"ms": 18446744073709551615}}, "count": 1}"#,
+                "delay.ms",
+            ),
+            (
+                r#"{"kind": {"status": {"code": 200, "retry_after_secs": null}}, "count": 1}"#,
+                "status.code",
+            ),
+            (
+                r#"{"kind": {"status": {"code": 101, "retry_after_secs": null}}, "count": 1}"#,
+                "status.code",
+            ),
+            (
+                r#"{"kind": {"status": {"code": 429, "retry_after_secs": 86401}}, "count": 1}"#,
+                "retry_after_secs",
+            ),
+        ],
     ),
     (
         "settings",
-        r#"{"accessTokenLifetimeSecs": 0}"#,
-        "accessTokenLifetimeSecs",
+        &[
+            (
+                r#"{"accessTokenLifetimeSecs": 0}"#,
+                "accessTokenLifetimeSecs",
+            ),
+            (
+                r#"{"accessTokenLifetimeSecs": 31536001}"#,
+                "accessTokenLifetimeSecs",
+            ),
+            (
+                r#"{"withholdRefreshTokens": true, "accessTokenLifetimeSecs": 9223372036854775807}"#,
+                "accessTokenLifetimeSecs",
+            ),
+            (
+                r#"{"accessTokenLifetimeSecs": 60, "latencyMs": 60001}"#,
+                "latencyMs",
+            ),
+        ],
     ),
     (
-        "settings",
-        r#"{"accessTokenLifetimeSecs": 31536001}"#,
-        "accessTokenLifetimeSecs",
-    ),
-    (
-        "settings",
-        r#"{"withholdRefreshTokens": true, "accessTokenLifetimeSecs": 9223372036854775807}"#,
-        "accessTokenLifetimeSecs",
-    ),
-    (
-        "settings",
-        r#"{"accessTokenLifetimeSecs": 60, "latencyMs": 60001}"#,
-        "latencyMs",
-    ),
-    ("clock/advance", r#"{"secs": 9223372036854775807}"#, "secs"),
-    ("clock/advance", r#"{"secs": 316224001}"#, "secs"),
-    (
-        "jira-rate-limit",
-        r#"{"next": 1001, "retryAfterSecs": 5}"#,
-        "next",
+        "clock/advance",
+        &[
+            (r#"{"secs": 9223372036854775807}"#, "secs"),
+            (r#"{"secs": 316224001}"#, "secs"),
+        ],
     ),
     (
         "jira-rate-limit",
-        r#"{"next": 1, "retryAfterSecs": 86401}"#,
-        "retryAfterSecs",
+        &[
+            (r#"{"next": 1001, "retryAfterSecs": 5}"#, "next"),
+            (r#"{"next": 1, "retryAfterSecs": 86401}"#, "retryAfterSecs"),
+        ],
     ),
 ];
 
@@ -278,12 +274,14 @@ async fn numbers_beyond_their_limits_are_refused_and_change_nothing() {
     let sb = TestSandbox::start().await;
     let tokens = sb.connect(ALL_SCOPES).await;
     let now = sb.sandbox.now();
-    for (path, body, field) in OUT_OF_BOUNDS {
-        let (status, answer) = control_text(&sb, path, body).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}");
-        assert!(answer.is_object(), "{path} {body}: a JSON answer");
-        let sentence = refusal(&answer);
-        assert!(sentence.contains(field), "{path} {body}: {sentence}");
+    for (path, bodies) in OUT_OF_BOUNDS {
+        for (body, field) in *bodies {
+            let (status, answer) = control_text(&sb, path, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}");
+            assert!(answer.is_object(), "{path} {body}: a JSON answer");
+            let sentence = refusal(&answer);
+            assert!(sentence.contains(field), "{path} {body}: {sentence}");
+        }
     }
     // Nothing changed: no fault, no rate limit, the same clock and settings.
     assert_eq!(sb.sandbox.now(), now);

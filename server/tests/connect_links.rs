@@ -7,9 +7,9 @@
 
 use domain::{Actor, ApiScope, IntegrationId, Tags};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use testkit::receiver::Receiver;
+use testkit::receiver::{Received, Receiver};
 use testkit::*;
 use url::Url;
 
@@ -39,41 +39,39 @@ async fn key(app: &TestApp, scopes: &[ApiScope], tags: &str) -> String {
         .key
 }
 
-/// `method path` with `key` and a JSON body: status and JSON answer.
-async fn call(
+/// `method path` on the service API with `key` and a JSON `body` (if
+/// any): the status and the JSON answer.
+async fn v1(
     app: &TestApp,
-    method: reqwest::Method,
+    method: Method,
     path: &str,
     key: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = anonymous().request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let res = request.send().await.expect("send");
-    let status = res.status();
-    let text = res.text().await.expect("body");
-    app.seen.lock().expect("lock").push(text.clone());
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let (status, _, answer) = app.call(method, path, Some(key), body).await;
+    (status, answer)
 }
 
+/// `POST /v1/connect-sessions` with `key` and `body`.
 async fn make_link(app: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
-    call(
-        app,
-        reqwest::Method::POST,
-        "/v1/connect-sessions",
-        key,
-        Some(body),
-    )
-    .await
+    v1(app, Method::POST, "/v1/connect-sessions", key, Some(body)).await
 }
 
+/// `GET path` with `key`.
 async fn v1_get(app: &TestApp, path: &str, key: &str) -> (StatusCode, Value) {
-    call(app, reqwest::Method::GET, path, key, None).await
+    v1(app, Method::GET, path, key, None).await
+}
+
+/// `POST /v1/integrations/{id}/access-token` with `key`.
+async fn hand_out(app: &TestApp, key: &str, id: i64) -> (StatusCode, Value) {
+    let path = format!("/v1/integrations/{id}/access-token");
+    v1(app, Method::POST, &path, key, None).await
+}
+
+/// Jira's `myself` on `site` through integration `id`'s proxy, with `key`.
+async fn proxy_myself(app: &TestApp, key: &str, id: i64, site: &str) -> (StatusCode, Value) {
+    let path = format!("/v1/integrations/{id}/proxy/ex/jira/{site}/rest/api/3/myself");
+    v1_get(app, &path, key).await
 }
 
 /// A link's URL made for `body`.
@@ -83,25 +81,6 @@ async fn link(app: &TestApp, key: &str, body: Value) -> String {
     answer["url"].as_str().expect("url").to_owned()
 }
 
-/// Where the browser was sent back, without the link's `connectSessionId`
-/// (checked to be a number).
-fn returned(location: Option<&str>) -> String {
-    let url = Url::parse(location.expect("a redirect")).expect("url");
-    let mut kept = url.clone();
-    kept.set_query(None);
-    let mut session = None;
-    for (name, value) in url.query_pairs() {
-        match &*name {
-            "connectSessionId" => session = Some(value.parse::<i64>().expect("a link id")),
-            _ => {
-                kept.query_pairs_mut().append_pair(&name, &value);
-            }
-        }
-    }
-    assert!(session.is_some(), "{url}");
-    kept.to_string()
-}
-
 /// What a stranger's browser (no dashboard session) got at the end.
 struct Visit {
     status: StatusCode,
@@ -109,22 +88,46 @@ struct Visit {
     body: String,
 }
 
-/// A stranger opens `url`, presses the button, answers the consent page
-/// with `decision` as `account` on `sites`, and comes back to the callback
-/// with the cookie the button's answer set.
-async fn visit(app: &TestApp, url: &str, decision: &str, account: &str, sites: &[&str]) -> Visit {
-    let browser = anonymous();
-    let page = browser.get(url).send().await.expect("page");
-    assert_eq!(page.status(), StatusCode::OK);
+impl Visit {
+    /// Where the browser was sent back, without the link's
+    /// `connectSessionId` (checked to be a number).
+    fn returned(&self) -> String {
+        let url = Url::parse(self.location.as_deref().expect("a redirect")).expect("url");
+        let mut kept = url.clone();
+        kept.set_query(None);
+        let mut session = None;
+        for (name, value) in url.query_pairs() {
+            match &*name {
+                "connectSessionId" => session = Some(value.parse::<i64>().expect("a link id")),
+                _ => {
+                    kept.query_pairs_mut().append_pair(&name, &value);
+                }
+            }
+        }
+        assert!(session.is_some(), "{url}");
+        kept.to_string()
+    }
+}
+
+/// What pressing a link page's button started: the answer's status, where
+/// it sends the browser (the sandbox's consent page) and the binding cookie
+/// it set (`name=value`), if any.
+struct Started {
+    status: StatusCode,
+    authorize: Url,
+    cookie: Option<String>,
+}
+
+/// `browser` presses the button of the link page at `url`.
+async fn press(browser: &reqwest::Client, url: &str) -> Started {
     let started = browser.post(url).send().await.expect("button");
-    assert_eq!(started.status(), StatusCode::SEE_OTHER);
     let cookie = started
         .headers()
         .get_all(SET_COOKIE)
         .iter()
         .map(|v| v.to_str().expect("ascii").to_owned())
         .find(|c| c.starts_with("jira_oauth_binding="))
-        .expect("the binding cookie");
+        .map(|c| c.split(';').next().expect("pair").to_owned());
     let authorize = Url::parse(
         started
             .headers()
@@ -134,11 +137,18 @@ async fn visit(app: &TestApp, url: &str, decision: &str, account: &str, sites: &
             .expect("ascii"),
     )
     .expect("authorize url");
-    let callback = consent(app, &browser, &authorize, decision, account, sites).await;
-    let pair = cookie.split(';').next().expect("pair").to_owned();
+    Started {
+        status: started.status(),
+        authorize,
+        cookie,
+    }
+}
+
+/// `browser` comes back to `callback` with the binding `cookie`: what it got.
+async fn come_back(browser: &reqwest::Client, callback: Url, cookie: &str) -> Visit {
     let res = browser
         .get(callback)
-        .header(COOKIE, pair)
+        .header(COOKIE, cookie)
         .send()
         .await
         .expect("callback");
@@ -153,6 +163,59 @@ async fn visit(app: &TestApp, url: &str, decision: &str, account: &str, sites: &
         location,
         body,
     }
+}
+
+/// A stranger opens `url`, presses the button, answers the consent page
+/// with `decision` as `account` on `sites`, and comes back to the callback
+/// with the cookie the button's answer set.
+async fn visit(app: &TestApp, url: &str, decision: &str, account: &str, sites: &[&str]) -> Visit {
+    let browser = anonymous();
+    let page = browser.get(url).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let started = press(&browser, url).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    let cookie = started.cookie.expect("the binding cookie");
+    let callback = consent(app, &browser, &started.authorize, decision, account, sites).await;
+    come_back(&browser, callback, &cookie).await
+}
+
+/// A stranger connects through a link made with `key` for `body`,
+/// accepting as `account` on `sites`: what the browser got at the end.
+async fn connect_through_link(
+    app: &TestApp,
+    key: &str,
+    body: Value,
+    account: &str,
+    sites: &[&str],
+) -> Visit {
+    let url = link(app, key, body).await;
+    visit(app, &url, "accept", account, sites).await
+}
+
+/// `GET /v1/integrations/{id}` with `key`: the answer, whatever its status.
+async fn integration(app: &TestApp, key: &str, id: i64) -> Value {
+    v1_get(app, &format!("/v1/integrations/{id}"), key).await.1
+}
+
+/// Once the messages sent so far are delivered and forgotten, `account`
+/// revokes its grant and Atlassian rejects integration `id`'s refresh token:
+/// the refresh says the integration needs a person, and the
+/// `integration.needs_reauth` message is delivered; that message.
+async fn needs_reauth(app: &TestApp, receiver: &Receiver, account: &str, id: i64) -> Received {
+    app.engine.deliver_webhooks().await;
+    receiver.clear();
+    app.sandbox.revoke_grant(account);
+    assert!(app
+        .engine
+        .refresh(IntegrationId(id), &Actor::User(ADMIN_EMAIL.into()))
+        .await
+        .requires_reauth());
+    app.engine.deliver_webhooks().await;
+    receiver
+        .received()
+        .into_iter()
+        .find(|m| m.event_type() == "integration.needs_reauth")
+        .expect("needs_reauth delivered")
 }
 
 /// The sandbox's consent page, answered: the callback URL it sends back to.
@@ -191,12 +254,8 @@ async fn consent(
 async fn a_stranger_connects_through_a_link_and_the_integration_carries_its_end_user() {
     let app = app().await;
     let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
-    let (status, made) = make_link(
-        &app,
-        &key,
-        json!({"endUserId": "customer-42", "displayName": "Initech", "tags": {"tenant": "acme", "plan": "pro"}}),
-    )
-    .await;
+    let request = json!({"endUserId": "customer-42", "displayName": "Initech", "tags": {"tenant": "acme", "plan": "pro"}});
+    let (status, made) = make_link(&app, &key, request).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let url = made["url"].as_str().expect("url").to_owned();
     assert!(url.starts_with(&app.url("/connect/")), "{url}");
@@ -269,28 +328,20 @@ async fn a_stranger_connects_through_a_link_and_the_integration_carries_its_end_
 async fn a_return_url_hears_the_outcome_and_only_allowed_origins_are_accepted() {
     let app = app().await;
     let key = key(&app, &[ApiScope::Connect], "").await;
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "returnUrl": "https://app.example.com/jira/done?from=link"}),
-    )
-    .await;
-    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let request =
+        json!({"endUserId": "c-1", "returnUrl": "https://app.example.com/jira/done?from=link"});
+    let done = connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        returned(done.location.as_deref()),
+        done.returned(),
         "https://app.example.com/jira/done?from=link&integrationId=1&result=connected"
     );
     // Declined: no integration, the return URL hears it.
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-2", "returnUrl": "https://app.example.com/back"}),
-    )
-    .await;
+    let request = json!({"endUserId": "c-2", "returnUrl": "https://app.example.com/back"});
+    let url = link(&app, &key, request).await;
     let declined = visit(&app, &url, "deny", GRACE, &[GLOBEX]).await;
     assert_eq!(
-        returned(declined.location.as_deref()),
+        declined.returned(),
         "https://app.example.com/back?result=declined"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
@@ -438,40 +489,22 @@ async fn a_key_makes_at_most_60_links_a_minute() {
 async fn the_same_customer_lands_on_the_same_integration_and_nobody_takes_another_s() {
     let app = app().await;
     let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "tags": {"tenant": "acme"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let request = json!({"endUserId": "c-1", "tags": {"tenant": "acme"}});
+    connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     // Again, with a display name and one more tag: the same integration.
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "displayName": "Acme", "tags": {"plan": "pro"}}),
-    )
-    .await;
-    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let request = json!({"endUserId": "c-1", "displayName": "Acme", "tags": {"plan": "pro"}});
+    let done = connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     assert!(done.body.contains("Jira is connected"), "{}", done.body);
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["displayName"], "Acme");
     assert_eq!(view["tags"], json!({"plan": "pro", "tenant": "acme"}));
     // Another customer consenting with the same Atlassian account: refused,
     // nothing changes.
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-2", "returnUrl": "https://app.example.com/r"}),
-    )
-    .await;
-    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
-    assert_eq!(
-        returned(done.location.as_deref()),
-        "https://app.example.com/r?result=failed"
-    );
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    let request = json!({"endUserId": "c-2", "returnUrl": "https://app.example.com/r"});
+    let done = connect_through_link(&app, &key, request, ADA, &[ACME]).await;
+    assert_eq!(done.returned(), "https://app.example.com/r?result=failed");
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["endUserId"], "c-1");
     // Disconnected, then connected again on the dashboard: a new connection,
     // no one's, with no tags.
@@ -480,21 +513,21 @@ async fn the_same_customer_lands_on_the_same_integration_and_nobody_takes_anothe
         .await
         .expect("disconnect");
     app.connect(ADA, &[ACME], None).await;
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["endUserId"], Value::Null);
     assert_eq!(view["displayName"], Value::Null);
     assert_eq!(view["tags"], json!({}));
     // An integration made on the dashboard is not a customer's to claim.
     app.connect(GRACE, &[GLOBEX], None).await;
-    let url = link(&app, &key, json!({"endUserId": "c-3"})).await;
-    let done = visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    let done =
+        connect_through_link(&app, &key, json!({"endUserId": "c-3"}), GRACE, &[GLOBEX]).await;
     assert!(
         done.body
             .contains("already connected here for someone else"),
         "{}",
         done.body
     );
-    let (_, view) = v1_get(&app, "/v1/integrations/2", &key).await;
+    let view = integration(&app, &key, 2).await;
     assert_eq!(view["endUserId"], Value::Null);
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 2);
 }
@@ -503,18 +536,14 @@ async fn the_same_customer_lands_on_the_same_integration_and_nobody_takes_anothe
 async fn a_link_re_authenticates_its_integration_with_the_same_account_only() {
     let app = app().await;
     let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
-    let url = link(&app, &key, json!({"endUserId": "c-1"})).await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    connect_through_link(&app, &key, json!({"endUserId": "c-1"}), ADA, &[ACME]).await;
     // Another end user's name on a repair link: refused at creation.
     let (status, body) =
         make_link(&app, &key, json!({"endUserId": "c-2", "integrationId": 1})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "integrationId": 1, "returnUrl": "https://app.example.com/r"}),
-    )
-    .await;
+    let request =
+        json!({"endUserId": "c-1", "integrationId": 1, "returnUrl": "https://app.example.com/r"});
+    let url = link(&app, &key, request).await;
     let page = anonymous().get(&url).send().await.expect("page");
     assert!(page
         .text()
@@ -523,23 +552,16 @@ async fn a_link_re_authenticates_its_integration_with_the_same_account_only() {
         .contains("Reconnect Jira to Acme Reports"));
     // Consent with another account: nothing moves.
     let done = visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
-    assert_eq!(
-        returned(done.location.as_deref()),
-        "https://app.example.com/r?result=failed"
-    );
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    assert_eq!(done.returned(), "https://app.example.com/r?result=failed");
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["accountId"], ADA);
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
     // With its own account: the same integration, repaired.
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "integrationId": 1, "returnUrl": "https://app.example.com/r"}),
-    )
-    .await;
-    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let request =
+        json!({"endUserId": "c-1", "integrationId": 1, "returnUrl": "https://app.example.com/r"});
+    let done = connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     assert_eq!(
-        returned(done.location.as_deref()),
+        done.returned(),
         "https://app.example.com/r?integrationId=1&result=reauthenticated"
     );
 }
@@ -550,8 +572,7 @@ async fn a_flow_is_bound_to_the_browser_that_pressed_the_button() {
     let key = key(&app, &[ApiScope::Connect], "").await;
     let url = link(&app, &key, json!({"endUserId": "c-1"})).await;
     let browser = anonymous();
-    let started = browser.post(&url).send().await.expect("button");
-    let authorize = Url::parse(started.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let authorize = press(&browser, &url).await.authorize;
     let callback = consent(&app, &browser, &authorize, "accept", ADA, &[ACME]).await;
     // Another browser (no cookie) cannot finish it; nothing is stored.
     let res = anonymous()
@@ -595,15 +616,9 @@ async fn a_key_confined_to_tags_sees_and_acts_on_its_integrations_only() {
     .await;
     // Integration 1 through the confined key (it gets the key's tag), 2
     // through the other key for another tenant.
-    let url = link(&app, &acme, json!({"endUserId": "c-1"})).await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
-    let url = link(
-        &app,
-        &all,
-        json!({"endUserId": "c-2", "tags": {"tenant": "globex"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    connect_through_link(&app, &acme, json!({"endUserId": "c-1"}), ADA, &[ACME]).await;
+    let request = json!({"endUserId": "c-2", "tags": {"tenant": "globex"}});
+    connect_through_link(&app, &all, request, GRACE, &[GLOBEX]).await;
     let (status, list) = v1_get(&app, "/v1/integrations", &acme).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["total"], 1, "{list}");
@@ -612,41 +627,18 @@ async fn a_key_confined_to_tags_sees_and_acts_on_its_integrations_only() {
     // Any other id is as if it did not exist.
     let (status, _) = v1_get(&app, "/v1/integrations/2", &acme).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/integrations/2/access-token",
-        &acme,
-        None,
-    )
-    .await;
+    let (status, _) = hand_out(&app, &acme, 2).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = v1_get(
-        &app,
-        &format!("/v1/integrations/2/proxy/ex/jira/{GLOBEX}/rest/api/3/myself"),
-        &acme,
-    )
-    .await;
+    let (status, _) = proxy_myself(&app, &acme, 2, GLOBEX).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = make_link(&app, &acme, json!({"endUserId": "c-2", "integrationId": 2})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Its own: fine.
-    let (status, body) = call(
-        &app,
-        reqwest::Method::POST,
-        "/v1/integrations/1/access-token",
-        &acme,
-        None,
-    )
-    .await;
+    let (status, body) = hand_out(&app, &acme, 1).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Its links cannot set its tag to another value.
-    let (status, body) = make_link(
-        &app,
-        &acme,
-        json!({"endUserId": "c-9", "tags": {"tenant": "globex"}}),
-    )
-    .await;
+    let request = json!({"endUserId": "c-9", "tags": {"tenant": "globex"}});
+    let (status, body) = make_link(&app, &acme, request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // A confined key cannot read the fleet's metrics.
     let refused = app
@@ -665,20 +657,10 @@ async fn a_key_confined_to_tags_sees_and_acts_on_its_integrations_only() {
 async fn listings_filter_by_end_user_and_tags() {
     let app = app().await;
     let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "tags": {"tenant": "acme", "region": "eu"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-2", "tags": {"tenant": "acme"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", GRACE, &[GLOBEX]).await;
+    let request = json!({"endUserId": "c-1", "tags": {"tenant": "acme", "region": "eu"}});
+    connect_through_link(&app, &key, request, ADA, &[ACME]).await;
+    let request = json!({"endUserId": "c-2", "tags": {"tenant": "acme"}});
+    connect_through_link(&app, &key, request, GRACE, &[GLOBEX]).await;
     let ids = |list: &Value| -> Vec<i64> {
         list["items"]
             .as_array()
@@ -723,20 +705,10 @@ async fn the_proxy_keeps_to_the_integration_s_own_sites() {
     let app = app().await;
     app.connect(ADA, &[ACME], None).await;
     let key = key(&app, &[ApiScope::Proxy], "").await;
-    let (status, body) = v1_get(
-        &app,
-        &format!("/v1/integrations/1/proxy/ex/jira/{GLOBEX}/rest/api/3/myself"),
-        &key,
-    )
-    .await;
+    let (status, body) = proxy_myself(&app, &key, 1, GLOBEX).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"], "wrong_site");
-    let (status, _) = v1_get(
-        &app,
-        &format!("/v1/integrations/1/proxy/ex/jira/{ACME}/rest/api/3/myself"),
-        &key,
-    )
-    .await;
+    let (status, _) = proxy_myself(&app, &key, 1, ACME).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -751,29 +723,10 @@ async fn a_needs_reauth_webhook_carries_a_reconnect_link_that_repairs_the_same_i
     ])
     .await;
     let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "displayName": "Initech", "tags": {"tenant": "acme"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
-    app.engine.deliver_webhooks().await;
-    receiver.clear();
+    let request = json!({"endUserId": "c-1", "displayName": "Initech", "tags": {"tenant": "acme"}});
+    connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     // Atlassian rejects the refresh token: the integration needs a person.
-    app.sandbox.revoke_grant(ADA);
-    let admin = Actor::User(ADMIN_EMAIL.into());
-    assert!(app
-        .engine
-        .refresh(IntegrationId(1), &admin)
-        .await
-        .requires_reauth());
-    app.engine.deliver_webhooks().await;
-    let got = receiver.received();
-    let message = got
-        .iter()
-        .find(|m| m.event_type() == "integration.needs_reauth")
-        .expect("needs_reauth delivered");
+    let message = needs_reauth(&app, &receiver, ADA, 1).await;
     assert_eq!(message.json["data"]["integration"]["endUserId"], "c-1");
     assert_eq!(
         message.json["data"]["integration"]["tags"]["tenant"],
@@ -811,7 +764,7 @@ async fn a_needs_reauth_webhook_carries_a_reconnect_link_that_repairs_the_same_i
     // The customer repairs it: the same integration, active, history kept.
     let done = visit(&app, &reconnect, "accept", ADA, &[ACME]).await;
     assert!(done.body.contains("Jira is reconnected"), "{}", done.body);
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["status"], "active", "{view}");
     assert_eq!(view["endUserId"], "c-1");
     assert_eq!(app.count("SELECT COUNT(*) FROM integrations").await, 1);
@@ -823,24 +776,13 @@ async fn a_needs_reauth_webhook_carries_a_reconnect_link_that_repairs_the_same_i
     // An integration made on the dashboard gets a link too; it repairs the
     // integration and gives it no end user.
     app.connect(GRACE, &[GLOBEX], None).await;
-    app.engine.deliver_webhooks().await;
-    receiver.clear();
-    app.sandbox.revoke_grant(GRACE);
-    assert!(app
-        .engine
-        .refresh(IntegrationId(2), &admin)
-        .await
-        .requires_reauth());
-    app.engine.deliver_webhooks().await;
-    let got = receiver.received();
-    let reconnect = got
-        .iter()
-        .find(|m| m.event_type() == "integration.needs_reauth")
-        .and_then(|m| m.json["data"]["reconnectUrl"].as_str().map(str::to_owned))
-        .expect("reconnectUrl");
+    let reconnect = needs_reauth(&app, &receiver, GRACE, 2).await.json["data"]["reconnectUrl"]
+        .as_str()
+        .expect("reconnectUrl")
+        .to_owned();
     let done = visit(&app, &reconnect, "accept", GRACE, &[GLOBEX]).await;
     assert!(done.body.contains("Jira is reconnected"), "{}", done.body);
-    let (_, view) = v1_get(&app, "/v1/integrations/2", &key).await;
+    let view = integration(&app, &key, 2).await;
     assert_eq!(view["status"], "active", "{view}");
     assert_eq!(view["endUserId"], Value::Null);
 }
@@ -850,13 +792,8 @@ async fn a_disconnect_or_a_revoked_key_withdraws_links_and_no_link_re_owns_an_in
     let app = app().await;
     let key = key(&app, &[ApiScope::Connect, ApiScope::IntegrationsRead], "").await;
     let admin = Actor::User(ADMIN_EMAIL.into());
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-1", "tags": {"tenant": "acme"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let request = json!({"endUserId": "c-1", "tags": {"tenant": "acme"}});
+    connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     // A repair link made before a disconnect does not undo it.
     let repair = link(&app, &key, json!({"endUserId": "c-1", "integrationId": 1})).await;
     app.engine
@@ -868,27 +805,17 @@ async fn a_disconnect_or_a_revoked_key_withdraws_links_and_no_link_re_owns_an_in
     assert!(res.text().await.expect("body").contains("withdrawn"));
     // The disconnected row is anyone's to take over, afresh: another
     // customer's link lands on it with its own end user and tags only.
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-2", "tags": {"tenant": "globex"}}),
-    )
-    .await;
-    let done = visit(&app, &url, "accept", ADA, &[ACME]).await;
+    let request = json!({"endUserId": "c-2", "tags": {"tenant": "globex"}});
+    let done = connect_through_link(&app, &key, request, ADA, &[ACME]).await;
     assert!(done.body.contains("Jira is connected"), "{}", done.body);
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["endUserId"], "c-2");
     assert_eq!(view["tags"], json!({"tenant": "globex"}));
     // Tags are added, never changed: the same customer's next link cannot
     // move it to another tenant.
-    let url = link(
-        &app,
-        &key,
-        json!({"endUserId": "c-2", "tags": {"tenant": "acme", "plan": "pro"}}),
-    )
-    .await;
-    visit(&app, &url, "accept", ADA, &[ACME]).await;
-    let (_, view) = v1_get(&app, "/v1/integrations/1", &key).await;
+    let request = json!({"endUserId": "c-2", "tags": {"tenant": "acme", "plan": "pro"}});
+    connect_through_link(&app, &key, request, ADA, &[ACME]).await;
+    let view = integration(&app, &key, 1).await;
     assert_eq!(view["tags"], json!({"plan": "pro", "tenant": "globex"}));
     // A link never gives an owner to an integration made on the dashboard.
     app.connect(GRACE, &[GLOBEX], None).await;
@@ -901,36 +828,23 @@ async fn a_disconnect_or_a_revoked_key_withdraws_links_and_no_link_re_owns_an_in
         before
     );
     // returnUrl cannot carry the parameters the return adds.
-    let (status, body) = make_link(
-        &app,
-        &key,
-        json!({"endUserId": "c-4", "returnUrl": "https://app.example.com/r?result=connected"}),
-    )
-    .await;
+    let request =
+        json!({"endUserId": "c-4", "returnUrl": "https://app.example.com/r?result=connected"});
+    let (status, body) = make_link(&app, &key, request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // A key revoked while its link's flow is at the consent page: nothing
     // is stored.
     let url = link(&app, &key, json!({"endUserId": "c-5"})).await;
     let browser = anonymous();
-    let started = browser.post(&url).send().await.expect("button");
-    let cookie = started.headers()[SET_COOKIE]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    let authorize = Url::parse(started.headers()[LOCATION].to_str().expect("ascii")).expect("url");
+    let Started {
+        authorize, cookie, ..
+    } = press(&browser, &url).await;
+    let cookie = cookie.expect("the binding cookie");
     let id = app.engine.api_keys().await.expect("keys")[0].id;
     app.engine.revoke_api_key(id, &admin).await.expect("revoke");
     let callback = consent(&app, &browser, &authorize, "accept", GRACE, &[GLOBEX]).await;
-    let res = browser
-        .get(callback)
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("callback");
-    assert!(res.text().await.expect("body").contains("withdrawn"));
+    let done = come_back(&browser, callback, &cookie).await;
+    assert!(done.body.contains("withdrawn"));
     assert_eq!(
         app.count("SELECT COUNT(*) FROM integrations WHERE end_user_id = 'c-5'")
             .await,

@@ -40,38 +40,13 @@ async fn new_key(app: &TestApp, scopes: &[ApiScope]) -> String {
         .key
 }
 
-/// `method path` with `key` (if any) and a JSON body (if any).
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, HeaderMap, Value) {
-    let mut request = anonymous().request(method, app.url(path));
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let res = request.send().await.expect("send");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let text = res.text().await.expect("body");
-    app.seen.lock().expect("lock").push(text.clone());
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, headers, value)
-}
-
 /// `GET path` with `key`.
 async fn v1_get(app: &TestApp, path: &str, key: &str) -> (StatusCode, HeaderMap, Value) {
-    call(app, reqwest::Method::GET, path, Some(key), None).await
+    app.call(reqwest::Method::GET, path, Some(key), None).await
 }
 
 async fn hand_out(app: &TestApp, key: &str, body: Option<Value>) -> (StatusCode, HeaderMap, Value) {
-    call(
-        app,
+    app.call(
         reqwest::Method::POST,
         "/v1/integrations/1/access-token",
         Some(key),
@@ -133,7 +108,9 @@ async fn each_endpoint_refuses_a_key_without_its_scope() {
         (reqwest::Method::GET, proxy_path.clone(), "proxy"),
     ];
     for (method, path, scope) in &endpoints {
-        let (status, _, body) = call(&app, method.clone(), path, Some(&none_of_them), None).await;
+        let (status, _, body) = app
+            .call(method.clone(), path, Some(&none_of_them), None)
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
         assert_eq!(body["error"], "forbidden");
         assert!(
@@ -141,17 +118,12 @@ async fn each_endpoint_refuses_a_key_without_its_scope() {
             "{body}"
         );
         // No key, or one that is not ours: 401, the same for every endpoint.
-        let (status, _, body) = call(&app, method.clone(), path, None, None).await;
+        let (status, _, body) = app.call(method.clone(), path, None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(body["error"], "unauthenticated");
-        let (status, _, _) = call(
-            &app,
-            method.clone(),
-            path,
-            Some("jdk_not-a-key-of-ours"),
-            None,
-        )
-        .await;
+        let (status, _, _) = app
+            .call(method.clone(), path, Some("jdk_not-a-key-of-ours"), None)
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
     // A session cookie is not a key: the API is for programs.
@@ -160,7 +132,7 @@ async fn each_endpoint_refuses_a_key_without_its_scope() {
     // With the scope, each answers.
     let all = new_key(&app, ALL_SCOPES).await;
     for (method, path, _) in &endpoints {
-        let (status, _, body) = call(&app, method.clone(), path, Some(&all), None).await;
+        let (status, _, body) = app.call(method.clone(), path, Some(&all), None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
 }
@@ -752,7 +724,9 @@ async fn a_large_answer_is_streamed_as_it_arrives() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_endpoint() {
     let app = TestApp::spawn().await;
-    let (status, _, doc) = call(&app, reqwest::Method::GET, "/v1/openapi.json", None, None).await;
+    let (status, _, doc) = app
+        .call(reqwest::Method::GET, "/v1/openapi.json", None, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     let paths = doc["paths"].as_object().expect("paths");

@@ -418,6 +418,33 @@ impl TestApp {
         (status, value)
     }
 
+    /// `method path` on the service API as a service calls it (no dashboard
+    /// session): with `key` as its bearer token and a JSON `body`, each if
+    /// any. The status, the headers and the JSON answer (a string when it is
+    /// not JSON); the answer is recorded for leak checks.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+        let mut request = anonymous().request(method, self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let res = request.send().await.expect("send");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        self.seen.lock().expect("lock").push(text.clone());
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, headers, value)
+    }
+
     /// A scheduler refresh of integration 1 whose token request the sandbox
     /// holds for `delay_ms`, started on its own task; answered `wait_ms`
     /// later (the request in flight, if `wait_ms < delay_ms`) with that task.

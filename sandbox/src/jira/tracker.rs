@@ -6,8 +6,9 @@ use std::cmp::Ordering;
 use crate::jira::jql::{Clause, JqlError, Query, SortField, SortOrder};
 use crate::settings::Account;
 
-/// An issue's workflow status (the three of Jira's default workflow).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An issue's workflow status (the three of Jira's default workflow);
+/// `seed.json` names it by its variant (`"InProgress"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum Status {
     ToDo,
     InProgress,
@@ -51,8 +52,8 @@ impl Status {
     }
 }
 
-/// An issue's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An issue's type (`seed.json` names it by its variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum IssueType {
     Task,
     Story,

@@ -61,7 +61,7 @@ struct Queue {
 impl Engine {
     /// Queues integration `id`'s change for the feed.
     pub(crate) fn queue_for_feed(&self, id: IntegrationId) {
-        let mut queue = self.unwritten.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.unwritten().0.lock().unwrap_or_else(|p| p.into_inner());
         if queue.queued.contains(&id) {
             return;
         }
@@ -78,7 +78,7 @@ impl Engine {
     /// once more at shutdown, after the last refreshes stored their answers.
     pub async fn flush_feed(&self) {
         let (mut ids, dropped) = {
-            let mut queue = self.unwritten.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut queue = self.unwritten().0.lock().unwrap_or_else(|p| p.into_inner());
             let queue = std::mem::take(&mut *queue);
             (queue.ids, queue.dropped)
         };
@@ -88,9 +88,13 @@ impl Engine {
         if ids.is_empty() {
             return;
         }
-        if let Err(e) = self.db.append_changes(&self.owner, &ids, KEEP).await {
+        if let Err(e) = self
+            .db()
+            .append_changes(self.refreshing().owner(), &ids, KEEP)
+            .await
+        {
             tracing::error!(error = %e, changes = ids.len(), "could not append changes to the feed; the next append tells other processes to re-read");
-            self.unwritten
+            self.unwritten()
                 .0
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -101,21 +105,25 @@ impl Engine {
     /// Tells this process's dashboards about the changes the others
     /// appended after `cursor`; answers the new cursor.
     async fn follow_feed(&self, cursor: i64) -> i64 {
-        let read = match self.db.changes_after(cursor, &self.owner, READ_LIMIT).await {
+        let read = match self
+            .db()
+            .changes_after(cursor, self.refreshing().owner(), READ_LIMIT)
+            .await
+        {
             Ok(read) => read,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the change feed");
                 return cursor;
             }
         };
-        let listening = self.changes.has_subscribers();
+        let listening = self.changes().has_subscribers();
         if read.lost || read.newest < cursor {
             // Fell behind (or the feed is not the one this process knew):
             // what was missed cannot be told one by one. Start again from
             // the newest entry.
             if listening {
                 tracing::warn!("this process fell behind the change feed: its dashboards re-read");
-                self.changes.send(Change::Resync);
+                self.changes().send(Change::Resync);
             }
             return read.newest;
         }
@@ -128,7 +136,7 @@ impl Engine {
                 if entry.integration_id == REREAD_MARKER
                     || !self.publish_here(entry.integration_id).await
                 {
-                    self.changes.send(Change::Resync);
+                    self.changes().send(Change::Resync);
                 }
             }
         }
@@ -150,7 +158,7 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
 /// `None` on SQLite, or if listening failed (the follower's tick still
 /// reads the feed).
 async fn listen(engine: &Engine) -> Option<PgListener> {
-    let Backend::Postgres(pool) = engine.db.backend() else {
+    let Backend::Postgres(pool) = engine.db().backend() else {
         return None;
     };
     let listening = async {
@@ -189,7 +197,7 @@ pub fn spawn(engine: Engine, mut stopping: watch::Receiver<bool>) -> tokio::task
         // Only what is appended from now on: a dashboard that opens reads
         // the current state anyway.
         let mut cursor = loop {
-            match engine.db.newest_change().await {
+            match engine.db().newest_change().await {
                 Ok(newest) => break newest,
                 Err(e) => {
                     tracing::error!(error = %e, "could not read the change feed");

@@ -55,7 +55,7 @@ impl Changes {
 impl Engine {
     /// Every change committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.changes.0.subscribe()
+        self.changes().0.subscribe()
     }
 
     /// Publishes integration `id` as it now stands (gone: published as
@@ -63,17 +63,17 @@ impl Engine {
     pub(crate) async fn publish(&self, id: IntegrationId) {
         self.queue_for_feed(id);
         if !self.publish_here(id).await {
-            self.changes.send(Change::Resync);
+            self.changes().send(Change::Resync);
         }
     }
 
     /// Tells this process's subscribers about integration `id` as it now
     /// stands; false if it could not be read (the cause is logged).
     pub(crate) async fn publish_here(&self, id: IntegrationId) -> bool {
-        if !self.changes.has_subscribers() {
+        if !self.changes().has_subscribers() {
             return true;
         }
-        let change = match self.db.find_integration(id).await {
+        let change = match self.db().find_integration(id).await {
             Ok(Some(integration)) if integration.disconnected_at.is_none() => {
                 Change::Updated(Arc::new(integration))
             }
@@ -83,7 +83,7 @@ impl Engine {
                 return false;
             }
         };
-        self.changes.send(change);
+        self.changes().send(change);
         true
     }
 }

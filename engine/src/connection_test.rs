@@ -56,7 +56,7 @@ impl Engine {
             ConnectionTestError::Storage
         };
         let integration = self
-            .db
+            .db()
             .find_integration(id)
             .await
             .map_err(storage)?
@@ -88,17 +88,17 @@ impl Engine {
                 .token
         } else {
             let blob = self
-                .db
+                .db()
                 .encrypted_tokens(id)
                 .await
                 .map_err(storage)?
                 .and_then(|(access, _)| access)
                 .ok_or(ConnectionTestError::NoToken(id))?;
-            self.vault
+            self.vault()
                 .decrypt(id, Column::AccessToken, &blob)
                 .map_err(|_| ConnectionTestError::Vault)?
         };
-        let result = self.atlassian.myself(&site.cloud_id, &token).await;
+        let result = self.atlassian().myself(&site.cloud_id, &token).await;
         let (outcome, status, code, message) = match &result {
             Ok(me) => (
                 EventOutcome::Ok,

@@ -1,25 +1,25 @@
-//! [`Engine`]: the one door into the dashboard's server-side logic. Its fields
-//! are private; each use case is one method (listing, reading, refreshing,
-//! disconnecting, testing, connecting; see the other modules of this crate for
-//! the methods that have files of their own), and each returns domain types.
-//! Server functions and HTTP handlers only translate between HTTP and these.
+//! [`Engine`]: the one door into the dashboard's server-side logic. Each use
+//! case is one method (listing, reading, refreshing, disconnecting, testing,
+//! connecting; see the other modules of this crate for the methods that have
+//! files of their own), and each returns domain types. Server functions and
+//! HTTP handlers only translate between HTTP and these.
+//!
+//! Its fields are private to this file. The feature files reach the
+//! foundation (the database, the clock, the vault, the provider client)
+//! and the services that own their state (the refreshes' [`Refreshing`],
+//! the live updates, the webhooks, the keys' usage log, the connect links'
+//! settings) through the accessors below, never a field.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-
-use rand::RngCore;
 
 use domain::{Actor, EventKind, EventOutcome, IntegrationId, RefreshPolicy, StatusRule, UnixTime};
 
 use crate::db::{NewEvent, Page, TokenEvent, MAX_PAGE_SIZE};
 use crate::oauth::AtlassianClient;
-use crate::refresh::Flights;
+use crate::refresh::refreshing::{Refreshing, MAX_SLOW_DOWN_SECS};
 use crate::vault::TokenVault;
 use crate::{Clock, Database, DatabaseError, Integration};
 use domain::{FleetSummary, PageQuery};
-
-/// The longest the whole scheduler pauses after a `429`.
-pub const MAX_SLOW_DOWN_SECS: i64 = 120;
 
 /// Events shown on an integration's page, newest first.
 pub(crate) const EVENT_LOG_LENGTH: i64 = 200;
@@ -27,28 +27,21 @@ pub(crate) const EVENT_LOG_LENGTH: i64 = 200;
 /// The dashboard's server-side services.
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) db: Database,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) vault: TokenVault,
-    pub(crate) atlassian: AtlassianClient,
+    db: Database,
+    clock: Arc<dyn Clock>,
+    vault: TokenVault,
+    atlassian: AtlassianClient,
     settings: EngineSettings,
-    /// Refreshes in flight in this process (single-flight per integration).
-    pub(crate) flights: Arc<Flights>,
-    /// This process's name on the refresh leases it takes (random per engine).
-    pub(crate) owner: Arc<str>,
-    /// Until when the provider asked everyone to slow down (a `429`): the
-    /// scheduler starts no refresh before then. UNIX seconds; 0 = never.
-    pub(crate) slow_down_until: Arc<AtomicI64>,
+    /// The refreshes' shared state in this process.
+    refreshing: Arc<Refreshing>,
     /// Where committed changes are published (see [`crate::changes`]).
-    pub(crate) changes: crate::changes::Changes,
+    changes: crate::changes::Changes,
     /// Changes published here, not yet in the database's feed.
-    pub(crate) unwritten: Arc<crate::change_feed::Unwritten>,
+    unwritten: Arc<crate::change_feed::Unwritten>,
     /// The API keys' usage, written in batches (see [`crate::service_api::usage`]).
-    pub(crate) usage: Arc<crate::service_api::usage::UsageLog>,
-    /// Webhooks: the message view, the worker's wake-up, the HTTP clients.
-    pub(crate) webhooks: Arc<crate::webhooks::Webhooks>,
-    /// How many scheduled token requests may be in flight (adaptive).
-    pub(crate) pace: Arc<crate::provider_pace::ProviderPace>,
+    usage: Arc<crate::service_api::usage::UsageLog>,
+    /// Webhooks: the worker's wake-up, the HTTP clients.
+    webhooks: Arc<crate::webhooks::Webhooks>,
     /// Where connect links point and may return to.
     links: Arc<crate::connect::link_settings::LinkSettings>,
 }
@@ -111,16 +104,11 @@ impl Engine {
             clock,
             vault,
             settings,
-            flights: Arc::default(),
-            owner: lease_owner().into(),
-            slow_down_until: Arc::default(),
+            refreshing: Arc::new(Refreshing::new(settings.max_concurrency)),
             usage: Arc::default(),
             changes: Default::default(),
             unwritten: Arc::default(),
             webhooks: Arc::default(),
-            pace: Arc::new(crate::provider_pace::ProviderPace::new(
-                settings.max_concurrency,
-            )),
             links: Arc::new(crate::connect::link_settings::LinkSettings {
                 public_url,
                 return_origins: Vec::new(),
@@ -145,29 +133,57 @@ impl Engine {
         &self.links
     }
 
-    /// The provider rejected the app's credentials, or asked to wait: no
-    /// scheduled refresh of this process starts for `secs` (at most
-    /// [`MAX_SLOW_DOWN_SECS`]; longer waits are each row's own `retry_after`).
-    /// Refreshes whose outcome is unknown are exempt: the leeway does not wait.
-    /// Answers the pause's end if it moved it.
-    pub(crate) fn slow_down(&self, now: UnixTime, secs: i64) -> Option<UnixTime> {
-        let until = now + secs.clamp(0, MAX_SLOW_DOWN_SECS);
-        let before = self
-            .slow_down_until
-            .fetch_max(until.secs(), Ordering::SeqCst);
-        tracing::warn!(
-            until = until.secs(),
-            "the provider asked to slow down: the scheduler pauses"
-        );
-        (until.secs() > before).then_some(until)
+    /// The database.
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The time source.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Seals and opens the stored tokens.
+    pub(crate) fn vault(&self) -> &TokenVault {
+        &self.vault
+    }
+
+    /// Atlassian's endpoints (or the sandbox's).
+    pub(crate) fn atlassian(&self) -> &AtlassianClient {
+        &self.atlassian
+    }
+
+    /// The refreshes' shared state: flights, lease owner, pace, pause.
+    pub(crate) fn refreshing(&self) -> &Refreshing {
+        &self.refreshing
+    }
+
+    /// Where committed changes are published.
+    pub(crate) fn changes(&self) -> &crate::changes::Changes {
+        &self.changes
+    }
+
+    /// Changes published here, not yet in the database's feed.
+    pub(crate) fn unwritten(&self) -> &crate::change_feed::Unwritten {
+        &self.unwritten
+    }
+
+    /// The API keys' usage log.
+    pub(crate) fn usage(&self) -> &crate::service_api::usage::UsageLog {
+        &self.usage
+    }
+
+    /// The webhooks' worker wake-up and HTTP clients.
+    pub(crate) fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.webhooks
     }
 
     /// A `429`: Atlassian limits the app, not one process, so the pause of
-    /// [`Engine::slow_down`] is also stored for every other process sharing
+    /// [`Refreshing::slow_down`] is also stored for every other process sharing
     /// the database, which takes it on at its next look
     /// ([`Engine::learn_fleet_pause`]).
     pub(crate) async fn rate_limited(&self, now: UnixTime, secs: i64) {
-        let Some(until) = self.slow_down(now, secs) else {
+        let Some(until) = self.refreshing.slow_down(now, secs) else {
             // Already paused as long: nothing new to tell the others.
             return;
         };
@@ -194,10 +210,7 @@ impl Engine {
         } else {
             stored
         };
-        let before = self
-            .slow_down_until
-            .fetch_max(until.secs(), Ordering::SeqCst);
-        if until.secs() > before && until > now {
+        if self.refreshing.pause_until(until) && until > now {
             tracing::warn!(
                 until = until.secs(),
                 "another process was asked to slow down: the scheduler pauses"
@@ -206,19 +219,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Until when everyone must hold off (after a `429`), if ever.
-    pub(crate) fn slowed_down_until(&self) -> Option<UnixTime> {
-        Some(UnixTime(self.slow_down_until.load(Ordering::SeqCst))).filter(|t| t.secs() > 0)
-    }
-
-    /// Whether the scheduler must hold off at `now` (after a `429`).
-    pub(crate) fn slowed_down(&self, now: UnixTime) -> bool {
-        now.secs() < self.slow_down_until.load(Ordering::SeqCst)
-    }
-
     /// How many scheduled token requests may be in flight now (the adaptive pace).
     pub fn provider_pace_limit(&self) -> usize {
-        self.pace.limit()
+        self.refreshing.pace().limit()
     }
 
     /// The engine's clock, now.
@@ -369,13 +372,6 @@ impl Engine {
             );
         }
     }
-}
-
-/// A random name for this engine's leases.
-fn lease_owner() -> String {
-    let mut bytes = [0u8; 8];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Logs a database error and names what could not be done.

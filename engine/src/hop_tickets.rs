@@ -83,6 +83,6 @@ impl HopTickets {
 impl crate::Engine {
     /// The hop tickets, on this engine's database and clock.
     pub fn hop_tickets(&self) -> HopTickets {
-        HopTickets::new(self.db.clone(), self.clock.clone())
+        HopTickets::new(self.db().clone(), self.clock().clone())
     }
 }

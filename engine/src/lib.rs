@@ -46,6 +46,8 @@
 //!   between host names, kept in the database for every process.
 //! - [`refresh`]: the one refresh function (single-flight, compare-and-swap);
 //!   `refresh/decision.rs` is its pure part (answer + row -> write, event, message).
+//!   `refresh/refreshing.rs` owns what a process's refreshes share: the
+//!   flights, the lease owner, the pace and the provider's pause.
 //! - [`scheduler`]: the background task that refreshes before expiry and flags the dead.
 //! - [`service_api`]: API keys, token hand-outs and their usage (the programs
 //!   that call Jira: the HTTP side is the server's `service_api`).
@@ -78,9 +80,8 @@ pub mod webhooks;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Database, DatabaseError};
 pub use domain::{Integration, Site};
-pub use engine_handle::{
-    Engine, EngineError, EngineSettings, IntegrationDetail, MAX_SLOW_DOWN_SECS,
-};
+pub use engine_handle::{Engine, EngineError, EngineSettings, IntegrationDetail};
 pub use provider_error::ProviderError;
+pub use refresh::refreshing::MAX_SLOW_DOWN_SECS;
 pub use secret::Secret;
 pub use vault::TokenVault;

@@ -122,7 +122,7 @@ impl Engine {
         limit: i64,
         filter: &ListingFilter,
     ) -> Result<IntegrationsPage, EngineError> {
-        self.db
+        self.db()
             .integrations_filtered_after(after, limit.clamp(1, MAX_LISTING_LIMIT), filter)
             .await
             .map_err(storage("list the integrations"))

@@ -46,7 +46,7 @@ pub(crate) const TICK_BUDGET: Duration = Duration::from_secs(60);
 /// read) stays a small part of it.
 fn batch_size(engine: &Engine) -> i64 {
     BATCH.max(
-        i64::try_from(engine.pace.limit())
+        i64::try_from(engine.refreshing().pace().limit())
             .unwrap_or(BATCH)
             .saturating_mul(4),
     )
@@ -74,7 +74,7 @@ pub async fn tick(engine: &Engine) -> TickReport {
 /// waits for the next tick, which the report's `full` starts at once).
 #[tracing::instrument(skip(engine))]
 pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
-    let now = engine.clock.now();
+    let now = engine.clock().now();
     let mut report = TickReport {
         flagged: flag_the_unrefreshable(engine, now).await,
         consent_warned: engine.warn_expiring_consents(now).await,
@@ -83,7 +83,7 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
     let batch = batch_size(engine);
     // The clock read again: flagging and warning may have taken a while, and
     // a claim must last its full length from when it is made.
-    let Some((due, unresolved)) = due(engine, engine.clock.now(), batch).await else {
+    let Some((due, unresolved)) = due(engine, engine.clock().now(), batch).await else {
         return report;
     };
     report.due = due.len();
@@ -99,8 +99,12 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
         async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(SCHEDULER_CLAIM_RENEW_SECS)).await;
-                let until = engine.clock.now() + SCHEDULER_CLAIM_SECS;
-                if let Err(e) = engine.db.renew_claims(&engine.owner, &claimed, until).await {
+                let until = engine.clock().now() + SCHEDULER_CLAIM_SECS;
+                if let Err(e) = engine
+                    .db()
+                    .renew_claims(engine.refreshing().owner(), &claimed, until)
+                    .await
+                {
                     tracing::warn!(error = %e, "could not renew the tick's claims");
                 }
             }
@@ -111,7 +115,7 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
     let mut queue = due.into_iter();
     let mut tasks = JoinSet::new();
     loop {
-        while tasks.len() < engine.pace.limit() {
+        while tasks.len() < engine.refreshing().pace().limit() {
             if ticking.elapsed() >= budget && !queue.as_slice().is_empty() {
                 if !cut_short {
                     tracing::warn!(
@@ -130,7 +134,7 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
             tasks.spawn(async move {
                 // A 429 from the token endpoint slows the whole fleet down: what
                 // has not started yet waits for the next tick after the pause.
-                if !exempt && engine.slowed_down(engine.now()) {
+                if !exempt && engine.refreshing().slowed_down(engine.now()) {
                     return None;
                 }
                 Some(engine.refresh(id, &domain::Actor::Scheduler).await)
@@ -154,7 +158,11 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
     }
     // What is still due (failed, or not started) goes to whichever
     // scheduler looks next, this one or another.
-    if let Err(e) = engine.db.release_claims(&engine.owner, &claimed).await {
+    if let Err(e) = engine
+        .db()
+        .release_claims(engine.refreshing().owner(), &claimed)
+        .await
+    {
         tracing::warn!(error = %e, "could not give back the tick's claims; they end by themselves");
     }
     report.refreshed.sort_by_key(|o| o.integration_id);
@@ -165,7 +173,7 @@ pub async fn tick_within(engine: &Engine, budget: Duration) -> TickReport {
 /// to revive it: only a person can. Answers the ids flagged now.
 async fn flag_the_unrefreshable(engine: &Engine, now: UnixTime) -> Vec<IntegrationId> {
     let mut flagged = Vec::new();
-    match engine.db.expired_without_refresh(now).await {
+    match engine.db().expired_without_refresh(now).await {
         Ok(listed) => {
             for (id, fence) in listed {
                 if flag_if_still_unrefreshable(engine, id, fence, now).await {
@@ -208,7 +216,7 @@ pub async fn flag_if_still_unrefreshable(
         when: AnnounceIf::Always,
     };
     match engine
-        .db
+        .db()
         .flag_needs_reauth(id, fence, &event, &announce, now)
         .await
     {
@@ -239,12 +247,12 @@ async fn due(
     if let Err(e) = engine.learn_fleet_pause().await {
         tracing::warn!(error = %e, "could not read the provider's pause");
     }
-    let paused = engine.slowed_down(now);
+    let paused = engine.refreshing().slowed_down(now);
     let due = if paused {
         tracing::info!("the provider asked to slow down: only unresolved refreshes run");
         engine
-            .db
-            .claim_unresolved(&engine.owner, now, batch)
+            .db()
+            .claim_unresolved(engine.refreshing().owner(), now, batch)
             .await
             .map(|ids| DueBatch {
                 unresolved: ids.iter().copied().collect(),
@@ -259,9 +267,9 @@ async fn due(
             RefreshPolicy::OnDemand => UnixTime(i64::MIN),
         };
         engine
-            .db
+            .db()
             .claim_due_for_refresh(
-                &engine.owner,
+                engine.refreshing().owner(),
                 expiring_before,
                 now - IDLE_REFRESH_SECS,
                 now,
@@ -288,7 +296,7 @@ pub fn spawn(engine: Engine, interval: Duration) -> tokio::task::JoinHandle<()> 
             // A full batch means a backlog: the next batch starts at once,
             // so the pace, not the interval, bounds the throughput.
             while tick(&engine).await.full {
-                if engine.slowed_down(engine.now()) {
+                if engine.refreshing().slowed_down(engine.now()) {
                     break;
                 }
             }

@@ -152,7 +152,7 @@ impl Engine {
     /// Whether anyone has an account yet.
     pub async fn has_accounts(&self) -> Result<bool, EngineError> {
         Ok(self
-            .db
+            .db()
             .count_users()
             .await
             .map_err(storage("count the accounts"))?
@@ -166,7 +166,7 @@ impl Engine {
             return Ok(None);
         }
         let token = random_token();
-        self.db
+        self.db()
             .store_setup_token(&token_hash(&token), self.now())
             .await
             .map_err(storage("store the setup token"))?;
@@ -175,7 +175,7 @@ impl Engine {
 
     /// Whether `token` opens the setup page now.
     pub async fn setup_token_is_live(&self, token: &str) -> Result<bool, EngineError> {
-        self.db
+        self.db()
             .setup_token_is_live(&token_hash(token), self.now() - SETUP_LINK_LIFETIME_SECS)
             .await
             .map_err(storage("check the setup token"))
@@ -240,7 +240,7 @@ impl Engine {
             message: &message,
         };
         let id = self
-            .db
+            .db()
             .insert_first_admin(&email, &password_hash, setup_token_hash, &event, self.now())
             .await
             .map_err(storage("create the first administrator"))?
@@ -252,7 +252,7 @@ impl Engine {
     /// The account with this id (sessions look their user up on every request).
     pub async fn user(&self, id: i64) -> Result<Option<User>, EngineError> {
         Ok(self
-            .db
+            .db()
             .user_by_id(id)
             .await
             .map_err(storage("read an account"))?
@@ -262,7 +262,7 @@ impl Engine {
     /// Every account, by email.
     pub async fn users(&self) -> Result<Vec<User>, EngineError> {
         Ok(self
-            .db
+            .db()
             .users()
             .await
             .map_err(storage("read the accounts"))?
@@ -298,7 +298,7 @@ impl Engine {
         let device_subject = if devices.is_empty() {
             None
         } else {
-            self.db
+            self.db()
                 .user_by_email(&email)
                 .await
                 .map_err(storage("read an account"))?
@@ -318,7 +318,7 @@ impl Engine {
         ];
         reserving.extend(device_subject.as_deref());
         let reserved = self
-            .db
+            .db()
             .reserve_attempt(
                 &reserving,
                 now - WINDOW_SECS,
@@ -354,7 +354,7 @@ impl Engine {
             Err(e) => {
                 // Not a wrong password (the server was too busy to check,
                 // or the database failed): the attempt is taken back.
-                self.db
+                self.db()
                     .release_attempt(&reserved, None)
                     .await
                     .map_err(storage("clear the sign-in throttle"))?;
@@ -365,7 +365,7 @@ impl Engine {
             Some(row) => {
                 // The right password clears this address's failures for
                 // this email (a typo or two), not the email's from elsewhere.
-                self.db
+                self.db()
                     .release_attempt(&reserved, Some(&subjects.pair))
                     .await
                     .map_err(storage("clear the sign-in throttle"))?;
@@ -386,7 +386,7 @@ impl Engine {
         password: &str,
     ) -> Result<Option<UserRow>, SignInError> {
         let row = self
-            .db
+            .db()
             .user_by_email(email)
             .await
             .map_err(storage("read an account"))?;
@@ -399,7 +399,7 @@ impl Engine {
 
     /// [`clear_sign_in_throttle`] on this engine's database.
     pub async fn clear_sign_in_throttle(&self, email: &str) -> Result<u64, EngineError> {
-        clear_sign_in_throttle(&self.db, email)
+        clear_sign_in_throttle(self.db(), email)
             .await
             .map_err(storage("clear the sign-in throttle"))
     }
@@ -409,7 +409,7 @@ impl Engine {
     /// until it may try again.
     async fn reserve_refusing(&self, subject: &str) -> Result<Result<Vec<i64>, i64>, EngineError> {
         let now = self.now();
-        self.db
+        self.db()
             .reserve_attempt(&[subject], now - WINDOW_SECS, now, |history| {
                 history
                     .first()
@@ -439,7 +439,7 @@ impl Engine {
             message: &message,
         };
         let id = self
-            .db
+            .db()
             .insert_user(&email, &password_hash, role, &event, self.now())
             .await
             .map_err(storage("add an account"))?
@@ -462,7 +462,7 @@ impl Engine {
             message: &message,
         };
         let change = self
-            .db
+            .db()
             .change_role(id, role, &event, self.now())
             .await
             .map_err(storage("change a role"))?;
@@ -482,7 +482,7 @@ impl Engine {
             message: &message,
         };
         let change = self
-            .db
+            .db()
             .remove_user(id, &event, self.now())
             .await
             .map_err(storage("remove an account"))?;
@@ -499,7 +499,7 @@ impl Engine {
         new: &str,
     ) -> Result<User, AccountError> {
         let row = self
-            .db
+            .db()
             .user_by_id(user.id)
             .await
             .map_err(storage("read an account"))?
@@ -516,7 +516,7 @@ impl Engine {
             Ok(verified) => verified,
             Err(e) => {
                 // Too busy to check is not a wrong password.
-                self.db
+                self.db()
                     .release_attempt(&reserved, None)
                     .await
                     .map_err(storage("clear the sign-in throttle"))?;
@@ -526,7 +526,7 @@ impl Engine {
         if !verified {
             return Err(AccountError::WrongPassword);
         }
-        self.db
+        self.db()
             .release_attempt(&reserved, None)
             .await
             .map_err(storage("clear the sign-in throttle"))?;
@@ -538,7 +538,7 @@ impl Engine {
             subject: &user.email,
             message: "Password changed; other sessions ended",
         };
-        self.db
+        self.db()
             .set_password_hash(user.id, &password_hash, &event, self.now())
             .await
             .map_err(storage("change a password"))?;
@@ -547,7 +547,7 @@ impl Engine {
 
     /// The newest entries of the account log.
     pub async fn account_events(&self, limit: i64) -> Result<Vec<AccountEvent>, EngineError> {
-        self.db
+        self.db()
             .account_events(limit.clamp(1, 500))
             .await
             .map_err(storage("read the account log"))

@@ -186,7 +186,7 @@ impl Engine {
         // The rate limit first: a key over it learns nothing more (the
         // count is made again, atomically, as the link is stored).
         let made = self
-            .db
+            .db()
             .connect_sessions_made_since(key.id, now - 60)
             .await
             .map_err(storage("count the key's connect links"))?;
@@ -209,7 +209,7 @@ impl Engine {
         let tags = Tags::checked(asked.merged(&key.tags).0).map_err(LinkRefused::BadInput)?;
         if let Some(id) = request.integration_id {
             let integration = self
-                .db
+                .db()
                 .find_integration(id)
                 .await
                 .map_err(storage("read the integration"))?
@@ -281,7 +281,7 @@ impl Engine {
         let token = new_token();
         let hash = token_hash(&token);
         let id = self
-            .db
+            .db()
             .insert_connect_session(
                 &NewConnectSession {
                     token_hash: &hash,
@@ -358,7 +358,7 @@ impl Engine {
             LinkProblem::Unavailable
         };
         let row = self
-            .db
+            .db()
             .connect_session_by_hash(&token_hash(token))
             .await
             .map_err(unavailable)?
@@ -367,14 +367,14 @@ impl Engine {
             return Err(LinkProblem::Used);
         }
         if let Some(key) = row.api_key_id {
-            let live = self.db.api_key_is_live(key).await.map_err(unavailable)?;
+            let live = self.db().api_key_is_live(key).await.map_err(unavailable)?;
             if !live {
                 return Err(LinkProblem::Withdrawn);
             }
         }
         if let Some(id) = row.integration_id {
             let connected = self
-                .db
+                .db()
                 .find_integration(id)
                 .await
                 .map_err(unavailable)?
@@ -396,7 +396,7 @@ impl Engine {
         Ok(LinkInvitation {
             display_name: row.end_user_name,
             reauthenticates: row.integration_id.is_some(),
-            scopes: self.atlassian.settings().scopes.clone(),
+            scopes: self.atlassian().settings().scopes.clone(),
         })
     }
 
@@ -408,9 +408,9 @@ impl Engine {
         let now = self.now();
         let state = format!("{LINK_STATE_PREFIX}{}", random_text());
         let cookie = random_text();
-        let (authorize_url, verifier) = self.atlassian.authorize_url(&state);
+        let (authorize_url, verifier) = self.atlassian().authorize_url(&state);
         let opened = self
-            .db
+            .db()
             .open_connect_session(
                 row.id,
                 &NewOAuthState {
@@ -454,7 +454,7 @@ impl Engine {
             StateProblem::Unknown
         };
         let link = self
-            .db
+            .db()
             .connect_session(session_id)
             .await
             .map_err(unknown)?
@@ -463,8 +463,8 @@ impl Engine {
         // may land; revoked (or gone) since, the flow stores nothing.
         let (confined_to, withdrawn) = match link.api_key_id {
             Some(key) => {
-                let live = self.db.api_key_is_live(key).await.map_err(unknown)?;
-                match self.db.api_key_tags(key).await.map_err(unknown)? {
+                let live = self.db().api_key_is_live(key).await.map_err(unknown)?;
+                match self.db().api_key_tags(key).await.map_err(unknown)? {
                     Some(tags) => (tags, !live),
                     None => (Tags::default(), true),
                 }
@@ -508,7 +508,7 @@ impl Engine {
             ),
         };
         if let Err(e) = self
-            .db
+            .db()
             .finish_connect_session(
                 session_id,
                 outcome.as_str(),
@@ -539,7 +539,7 @@ impl Engine {
         id: IntegrationId,
         limit: i64,
     ) -> Result<Vec<ConnectSessionRow>, EngineError> {
-        self.db
+        self.db()
             .connect_sessions_of(id, limit)
             .await
             .map_err(storage("list the integration's connect links"))

@@ -180,7 +180,7 @@ impl Engine {
     ) -> Result<StartedFlow, ConnectError> {
         if let Some(id) = reauth_of {
             if self
-                .db
+                .db()
                 .find_integration(id)
                 .await
                 .map_err(storage_error)?
@@ -189,11 +189,11 @@ impl Engine {
                 return Err(ConnectError::failed(ConnectFailure::UnknownIntegration));
             }
         }
-        let now = self.clock.now();
+        let now = self.clock().now();
         let state = random_text();
         let cookie = random_text();
-        let (authorize_url, verifier) = self.atlassian.authorize_url(&state);
-        self.db
+        let (authorize_url, verifier) = self.atlassian().authorize_url(&state);
+        self.db()
             .insert_oauth_state(
                 &NewOAuthState {
                     state: &state,
@@ -285,13 +285,13 @@ impl Engine {
         let state = state
             .filter(|s| !s.is_empty())
             .ok_or(StateProblem::Missing)?;
-        let now = self.clock.now();
+        let now = self.clock().now();
         let unreadable = |e: DatabaseError| {
             tracing::error!(error = %e, "could not read the OAuth state");
             StateProblem::Unknown
         };
         let stored = self
-            .db
+            .db()
             .find_oauth_state(state)
             .await
             .map_err(unreadable)?
@@ -311,7 +311,7 @@ impl Engine {
             return Err(StateProblem::Unknown);
         }
         if !self
-            .db
+            .db()
             .consume_oauth_state(state, now)
             .await
             .map_err(unreadable)?
@@ -354,12 +354,12 @@ impl Engine {
             .ok_or(ConnectError::failed(ConnectFailure::NoCode))?;
         let verifier = Secret::new(stored.pkce_verifier);
         let tokens = self
-            .atlassian
+            .atlassian()
             .exchange_code(code, &verifier)
             .await
             .map_err(ConnectError::provider(ConnectFailure::Exchange))?;
         let resources = self
-            .atlassian
+            .atlassian()
             .accessible_resources(&tokens.access_token)
             .await
             .map_err(ConnectError::provider(ConnectFailure::Resources))?;
@@ -367,12 +367,12 @@ impl Engine {
             return Err(ConnectError::failed(ConnectFailure::NoSites));
         }
         let me = self
-            .atlassian
+            .atlassian()
             .me(&tokens.access_token)
             .await
             .map_err(ConnectError::provider(ConnectFailure::Account))?;
         let scopes = if tokens.scopes.is_empty() {
-            self.atlassian.settings().scopes.clone()
+            self.atlassian().settings().scopes.clone()
         } else {
             tokens.scopes.clone()
         };
@@ -395,7 +395,7 @@ impl Engine {
             &consent,
             stored.integration_id,
             link,
-            self.clock.now(),
+            self.clock().now(),
             actor,
         )
         .await
@@ -411,7 +411,7 @@ impl Engine {
         now: UnixTime,
         actor: &str,
     ) -> Result<Connected, ConnectError> {
-        let mut write = self.db.begin_connection().await.map_err(storage_error)?;
+        let mut write = self.db().begin_connection().await.map_err(storage_error)?;
         let rows = write
             .lookup(&c.account_id, reauth_of)
             .await
@@ -434,14 +434,14 @@ impl Engine {
             Placement::Reconnect(id) | Placement::Reauthenticate(id) => id,
         };
         let access_token = self
-            .vault
+            .vault()
             .encrypt(id, Column::AccessToken, &c.tokens.access_token)
             .map_err(storage_error)?;
         let refresh_token = c
             .tokens
             .refresh_token
             .as_ref()
-            .map(|t| self.vault.encrypt(id, Column::RefreshToken, t))
+            .map(|t| self.vault().encrypt(id, Column::RefreshToken, t))
             .transpose()
             .map_err(storage_error)?;
         let columns = ConnectionColumns {

@@ -14,6 +14,7 @@
 //!   lost, or whose process dies, is found and retried inside the leeway.
 
 pub mod decision;
+pub(crate) mod refreshing;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -167,7 +168,12 @@ impl Engine {
         seen: Option<crate::Secret>,
     ) -> RefreshOutcome {
         let mut receiver = {
-            let mut flights = self.flights.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut flights = self
+                .refreshing()
+                .flights()
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             match flights.get(&id) {
                 Some(receiver) => receiver.clone(),
                 None => {
@@ -206,7 +212,8 @@ impl Engine {
                                 .record(started.elapsed().as_secs_f64());
                         }
                         engine
-                            .flights
+                            .refreshing()
+                            .flights()
                             .0
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -225,7 +232,8 @@ impl Engine {
             // The task ended without an outcome (it panicked): say so; the
             // "sent" mark and the lease's expiry make the scheduler retry.
             _ => {
-                self.flights
+                self.refreshing()
+                    .flights()
                     .0
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -248,7 +256,8 @@ impl Engine {
         let started = Instant::now();
         loop {
             let in_flight = self
-                .flights
+                .refreshing()
+                .flights()
                 .0
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -296,10 +305,10 @@ impl Engine {
         let claimed_at = Instant::now();
         let fence = row.lease_fence;
         let sent = row.refresh_token.as_deref();
-        let now = self.clock.now();
+        let now = self.clock().now();
         let answer = match sent {
             None => None,
-            Some(blob) => match self.vault.decrypt(id, Column::RefreshToken, blob) {
+            Some(blob) => match self.vault().decrypt(id, Column::RefreshToken, blob) {
                 Ok(token) => match self.ask_holding_lease(id, fence, claimed_at, &token).await {
                     Some(answer) => Some(answer),
                     None => {
@@ -324,7 +333,7 @@ impl Engine {
                     let retry = now + backoff_secs(row.transient_failures);
                     let failing = self.failing_announcement(id, &message);
                     if let Err(e) = self
-                        .db
+                        .db()
                         .record_refresh_failure(row.fenced(), retry, &new_event(id, &event, actor), Some(&failing), now)
                         .await
                     {
@@ -335,7 +344,7 @@ impl Engine {
                 }
             },
         };
-        let now = self.clock.now();
+        let now = self.clock().now();
         let attempt = match &answer {
             None => Attempt::NoRefreshToken,
             Some(answer) => Attempt::Answered(answer),
@@ -348,7 +357,8 @@ impl Engine {
                 // The app's credentials are wrong for every integration alike.
                 // Not shared with other processes: one may hold the right
                 // ones (a new secret being rolled out).
-                self.slow_down(now, backoff_secs(row.transient_failures));
+                self.refreshing()
+                    .slow_down(now, backoff_secs(row.transient_failures));
             }
         }
         let before = Before {
@@ -399,10 +409,10 @@ impl Engine {
         let waiting_since = Instant::now();
         let mut seen: Option<Option<Vec<u8>>> = None;
         loop {
-            let now = self.clock.now();
+            let now = self.clock().now();
             let held = match self
-                .db
-                .claim_refresh(id, &self.owner, now + LEASE_SECS, now)
+                .db()
+                .claim_refresh(id, self.refreshing().owner(), now + LEASE_SECS, now)
                 .await
             {
                 Ok(Claim::Claimed(row)) => {
@@ -425,15 +435,16 @@ impl Engine {
             };
             let first = seen.get_or_insert(held).clone();
             loop {
-                if waiting_since.elapsed() > self.atlassian.settings().timeout + LEASE_RENEW_EVERY {
+                if waiting_since.elapsed() > self.atlassian().settings().timeout + LEASE_RENEW_EVERY
+                {
                     return Err(outcome(
                         RefreshResult::Transient,
                         format!("Another server process is refreshing integration {id}; try again in a moment."),
                     ));
                 }
                 tokio::time::sleep(LEASE_POLL_EVERY).await;
-                let now = self.clock.now();
-                match self.db.lease_state(id, now).await {
+                let now = self.clock().now();
+                match self.db().lease_state(id, now).await {
                     Ok(Some(state)) if state.refresh_token != first => return Err(by_another()),
                     Ok(Some(state)) if state.held => {}
                     Ok(Some(state)) => {
@@ -471,35 +482,35 @@ impl Engine {
         token: &crate::Secret,
     ) -> Option<Result<TokenSet, crate::ProviderError>> {
         let lease = Lease {
-            owner: &self.owner,
+            owner: self.refreshing().owner(),
             fence,
         };
         let fresh = claimed_at.elapsed() < Duration::from_secs(LEASE_SECS.unsigned_abs() / 2);
         let asked_to_renew = Instant::now();
-        let until = self.clock.now() + LEASE_SECS;
-        if !fresh || !matches!(self.db.renew_lease(id, lease, until).await, Ok(true)) {
+        let until = self.clock().now() + LEASE_SECS;
+        if !fresh || !matches!(self.db().renew_lease(id, lease, until).await, Ok(true)) {
             tracing::warn!("the refresh lease was lost before the token was sent; nothing sent");
             return None;
         }
         // Held until `until` by the engine's clock, and for at most
         // LEASE_SECS from before the renewal by this process's own.
         let (held_until, mut held) =
-            watch::channel(lease_deadline(asked_to_renew, until, self.clock.now()));
+            watch::channel(lease_deadline(asked_to_renew, until, self.clock().now()));
         let _renewing = AbortOnDrop({
             let engine = self.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(LEASE_RENEW_EVERY).await;
                     let lease = Lease {
-                        owner: &engine.owner,
+                        owner: engine.refreshing().owner(),
                         fence,
                     };
                     let asked = Instant::now();
-                    let until = engine.clock.now() + LEASE_SECS;
-                    match engine.db.renew_lease(id, lease, until).await {
+                    let until = engine.clock().now() + LEASE_SECS;
+                    match engine.db().renew_lease(id, lease, until).await {
                         Ok(true) => {
                             let _ =
-                                held_until.send(lease_deadline(asked, until, engine.clock.now()));
+                                held_until.send(lease_deadline(asked, until, engine.clock().now()));
                         }
                         Ok(false) => {
                             // Lost (taken over after it ran out): the request
@@ -520,14 +531,14 @@ impl Engine {
         let still_held = held
             .borrow()
             .is_some_and(|deadline| deadline > Instant::now())
-            && self.clock.now() + margin < until;
+            && self.clock().now() + margin < until;
         if !still_held {
             tracing::warn!("the refresh lease ran out before the token was sent; nothing sent");
             return None;
         }
         let asked = Instant::now();
         let answer = tokio::select! {
-            answer = self.atlassian.refresh(token) => answer,
+            answer = self.atlassian().refresh(token) => answer,
             () = lease_runs_out(&mut held) => {
                 // Not the provider's slowness (the database could not renew
                 // the lease): the pace learns nothing from it.
@@ -543,17 +554,17 @@ impl Engine {
             Err(crate::ProviderError::Transient { .. }) => Signal::Overloaded,
             _ => Signal::Answered,
         };
-        self.pace.record(signal, asked.elapsed());
+        self.refreshing().pace().record(signal, asked.elapsed());
         Some(answer)
     }
 
     /// Gives the lease back after an attempt that stores no outcome.
     async fn release(&self, id: IntegrationId, fence: i64, unmark: bool) {
         let lease = Lease {
-            owner: &self.owner,
+            owner: self.refreshing().owner(),
             fence,
         };
-        if let Err(e) = self.db.release_lease(id, lease, unmark).await {
+        if let Err(e) = self.db().release_lease(id, lease, unmark).await {
             tracing::warn!(error = %e, "could not release the refresh lease (it expires on its own)");
         }
     }
@@ -570,7 +581,7 @@ impl Engine {
     ) -> Stored {
         let id = at.id;
         let event = new_event(id, &decision.event, actor);
-        let now = self.clock.now();
+        let now = self.clock().now();
         let rule = self.settings().status_rule();
         let written = match (decision.write, tokens) {
             (Write::Rotation, Some(tokens)) => match self.seal(id, tokens) {
@@ -584,7 +595,7 @@ impl Engine {
                         rule,
                         when: AnnounceIf::Always,
                     });
-                    self.db
+                    self.db()
                         .store_rotation(at, &rotation, &event, recovered.as_ref(), now)
                         .await
                         .map_err(|e| e.to_string())
@@ -608,14 +619,14 @@ impl Engine {
                     rule,
                     when: AnnounceIf::WasActive,
                 };
-                self.db
+                self.db()
                     .deactivate(at, &event, &announce, now)
                     .await
                     .map_err(|e| e.to_string())
             }
             (Write::Failure { retry_after }, _) => {
                 let failing = self.failing_announcement(id, &decision.message);
-                self.db
+                self.db()
                     .record_refresh_failure(at, retry_after, &event, Some(&failing), now)
                     .await
                     .map_err(|e| e.to_string())
@@ -658,12 +669,12 @@ impl Engine {
     ) -> Result<Rotation, crate::vault::VaultError> {
         Ok(Rotation {
             access_token: self
-                .vault
+                .vault()
                 .encrypt(id, Column::AccessToken, &tokens.access_token)?,
             refresh_token: tokens
                 .refresh_token
                 .as_ref()
-                .map(|t| self.vault.encrypt(id, Column::RefreshToken, t))
+                .map(|t| self.vault().encrypt(id, Column::RefreshToken, t))
                 .transpose()?,
             expires_in: tokens.expires_in,
         })
@@ -690,10 +701,10 @@ pub(crate) fn new_event<'a>(
 impl Engine {
     /// Whether the stored access token of `id` is no longer `seen`.
     async fn access_token_replaced(&self, id: IntegrationId, seen: &crate::Secret) -> bool {
-        let Ok(Some((Some(blob), _))) = self.db.encrypted_tokens(id).await else {
+        let Ok(Some((Some(blob), _))) = self.db().encrypted_tokens(id).await else {
             return false;
         };
-        self.vault
+        self.vault()
             .decrypt(id, Column::AccessToken, &blob)
             .is_ok_and(|stored| &stored != seen)
     }

@@ -144,12 +144,12 @@ impl Engine {
     ) -> Result<Option<UnixTime>, HandoutError> {
         let now = self.now();
         let row = self
-            .db
+            .db()
             .lease_state(id, now)
             .await
             .map_err(crate::engine_handle::storage("read the refresh's wait"))?;
         let row_wait = row.and_then(|r| r.retry_after).filter(|t| *t > now);
-        let everyone = self.slowed_down_until().filter(|t| *t > now);
+        let everyone = self.refreshing().slowed_down_until().filter(|t| *t > now);
         Ok(row_wait.max(everyone))
     }
 
@@ -231,7 +231,7 @@ impl Engine {
             ));
         }
         let blob = self
-            .db
+            .db()
             .encrypted_tokens(id)
             .await
             .map_err(crate::engine_handle::storage("read the access token"))?
@@ -242,7 +242,7 @@ impl Engine {
                 ))
             })?;
         let token = self
-            .vault
+            .vault()
             .decrypt(id, Column::AccessToken, &blob)
             .map_err(|_| HandoutError::Vault)?;
         Ok(AccessToken {

@@ -126,7 +126,7 @@ impl Engine {
             format!("Created API key \"{name}\" ({prefix}…) with scopes {scopes}{confined}");
         let tags_json = tags.to_json();
         let id = self
-            .db
+            .db()
             .insert_api_key(
                 &NewApiKey {
                     name,
@@ -157,7 +157,7 @@ impl Engine {
 
     /// Every key, newest first (revoked ones too, marked).
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, EngineError> {
-        self.db
+        self.db()
             .list_api_keys()
             .await
             .map_err(storage("list the API keys"))
@@ -165,7 +165,7 @@ impl Engine {
 
     /// Revokes key `id` at once: its next request is refused.
     pub async fn revoke_api_key(&self, id: i64, by: &Actor) -> Result<String, ApiKeyError> {
-        self.db
+        self.db()
             .revoke_api_key(
                 id,
                 |name| (name.to_owned(), format!("Revoked API key \"{name}\"")),
@@ -187,7 +187,7 @@ impl Engine {
             return Ok(None);
         }
         let row = self
-            .db
+            .db()
             .find_live_api_key(&key_hash(presented))
             .await
             .map_err(storage("check the API key"))?;

@@ -86,7 +86,7 @@ impl Engine {
     }
 
     async fn queue_usage(&self, entry: Entry) {
-        let sender = self.usage.0.get_or_init(|| {
+        let sender = self.usage().0.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(write_usage(self.clone(), receiver));
             sender
@@ -139,7 +139,7 @@ async fn write_usage(engine: Engine, mut queue: mpsc::Receiver<Entry>) {
         }
         if !by_key.is_empty() {
             let batch: Vec<(i64, KeyUsage)> = by_key.into_iter().collect();
-            if let Err(e) = engine.db.record_key_usage(&batch).await {
+            if let Err(e) = engine.db().record_key_usage(&batch).await {
                 tracing::error!(error = %e, keys = batch.len(), "could not record the API keys' usage");
             }
         }

@@ -59,7 +59,7 @@ impl Engine {
     pub async fn warn_expiring_consents(&self, now: UnixTime) -> Vec<IntegrationId> {
         let mut warned = Vec::new();
         for _ in 0..MAX_BATCHES {
-            let due = match self.db.consents_to_warn(now, BATCH).await {
+            let due = match self.db().consents_to_warn(now, BATCH).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "could not list the consents that end soon");
@@ -75,7 +75,7 @@ impl Engine {
                 };
                 let notice = consent_notice(&account_name, days, ends_at);
                 match self
-                    .db
+                    .db()
                     .mark_consent_warned(id, days, &notice, self.settings().status_rule(), now)
                     .await
                 {

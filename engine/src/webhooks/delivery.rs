@@ -91,9 +91,9 @@ impl Engine {
         in_flight: &[(i64, i64)],
         attempts: &mut JoinSet<(i64, bool)>,
     ) -> Vec<(tokio::task::Id, i64)> {
-        let now = self.clock.now();
+        let now = self.clock().now();
         let due = match self
-            .db
+            .db()
             .claim_webhook_deliveries(now, now + LEASE_SECS, limit, PER_ENDPOINT, in_flight)
             .await
         {
@@ -106,7 +106,7 @@ impl Engine {
         if due.is_empty() {
             return Vec::new();
         }
-        let allow_private = self.db.webhooks_allow_private().await.unwrap_or(false);
+        let allow_private = self.db().webhooks_allow_private().await.unwrap_or(false);
         due.into_iter()
             .map(|delivery| {
                 let engine = self.clone();
@@ -132,10 +132,10 @@ impl Engine {
         if !delivery.body.contains(RECONNECT_URL_PLACEHOLDER) {
             return Ok(delivery.body.clone());
         }
-        let now = self.clock.now();
+        let now = self.clock().now();
         let token = random_token();
         let made = self
-            .db
+            .db()
             .insert_reconnect_link(
                 id,
                 &token_hash(&token),
@@ -176,7 +176,7 @@ impl Engine {
         }
         let secret =
             match self
-                .vault
+                .vault()
                 .decrypt_webhook_secret(delivery.endpoint_id, &delivery.secret)
             {
                 Ok(secret) => secret,
@@ -189,15 +189,15 @@ impl Engine {
             Ok(body) => body,
             Err(e) => return failed(e),
         };
-        let timestamp = self.clock.now().secs();
+        let timestamp = self.clock().now().secs();
         let signature = match signing::sign(&secret, &delivery.message_id, timestamp, &body) {
             Ok(signature) => signature,
             Err(e) => return failed(e.to_string()),
         };
         let client = if guarded {
-            &self.webhooks.guarded
+            &self.webhooks().guarded
         } else {
-            &self.webhooks.open
+            &self.webhooks().open
         };
         let sent = client
             .post(url)
@@ -227,11 +227,15 @@ impl Engine {
 
     /// Stores an attempt's outcome and schedules what follows.
     async fn record(&self, delivery: &DueDelivery, result: &AttemptResult) {
-        let now = self.clock.now();
+        let now = self.clock().now();
         if result.succeeded() {
             metrics::counter!("jira_dashboard_webhook_deliveries_total", "result" => "delivered")
                 .increment(1);
-            if let Err(e) = self.db.record_webhook_success(delivery, result, now).await {
+            if let Err(e) = self
+                .db()
+                .record_webhook_success(delivery, result, now)
+                .await
+            {
                 tracing::error!(error = %e, delivery = delivery.id, "could not record a webhook delivery (it may be sent again)");
             }
             return;
@@ -247,7 +251,7 @@ impl Engine {
             now - DISABLE_AFTER_SECS
         };
         match self
-            .db
+            .db()
             .record_webhook_failure(
                 delivery,
                 result,
@@ -345,7 +349,7 @@ pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
                         }
                     }
                 }
-                () = engine.webhooks.wake.notified() => {}
+                () = engine.webhooks().wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
@@ -357,8 +361,8 @@ impl Engine {
     /// attempts with them) and the messages no delivery needs any more.
     pub async fn prune_webhook_deliveries(&self) {
         match self
-            .db
-            .prune_webhook_deliveries(self.clock.now() - KEEP_FINISHED_SECS)
+            .db()
+            .prune_webhook_deliveries(self.clock().now() - KEEP_FINISHED_SECS)
             .await
         {
             Ok(0) => {}

@@ -145,7 +145,7 @@ impl Engine {
     ) -> Result<NewEndpoint, WebhookError> {
         let url = parse_endpoint_url(url)?;
         let allow = self
-            .db
+            .db()
             .webhooks_allow_private()
             .await
             .map_err(storage("read the webhook settings"))?;
@@ -174,10 +174,10 @@ impl Engine {
             )
         });
         let secret = signing::new_secret();
-        let vault = self.vault.clone();
+        let vault = self.vault().clone();
         let sealed_secret = secret.clone();
         let id = self
-            .db
+            .db()
             .insert_webhook_endpoint(
                 NewEndpointRow {
                     url: url.as_str(),
@@ -187,7 +187,7 @@ impl Engine {
                 },
                 move |id| vault.encrypt_webhook_secret(id, &sealed_secret),
                 &entry.event(),
-                self.clock.now(),
+                self.clock().now(),
             )
             .await
             .map_err(storage("add the webhook endpoint"))?
@@ -208,20 +208,20 @@ impl Engine {
     /// Every endpoint with its latest deliveries and their attempts.
     pub async fn webhook_endpoints(&self) -> Result<Vec<EndpointSummary>, WebhookError> {
         let rows = self
-            .db
+            .db()
             .webhook_endpoints()
             .await
             .map_err(storage("list the webhook endpoints"))?;
         let mut out = Vec::with_capacity(rows.len());
         for endpoint in rows {
             let deliveries = self
-                .db
+                .db()
                 .webhook_deliveries(endpoint.id, DELIVERIES_SHOWN)
                 .await
                 .map_err(storage("list the webhook deliveries"))?;
             let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
             let mut attempts = self
-                .db
+                .db()
                 .webhook_attempts(&ids)
                 .await
                 .map_err(storage("list the webhook attempts"))?;
@@ -258,7 +258,7 @@ impl Engine {
 
     /// The endpoint `id`, or [`WebhookError::NotFound`].
     async fn endpoint_row(&self, id: i64) -> Result<EndpointRow, WebhookError> {
-        self.db
+        self.db()
             .webhook_endpoint(id)
             .await
             .map_err(storage("read the webhook endpoint"))?
@@ -283,8 +283,8 @@ impl Engine {
             })
         };
         let changed = self
-            .db
-            .set_webhook_endpoint_enabled(id, enabled, &entry.event(), self.clock.now())
+            .db()
+            .set_webhook_endpoint_enabled(id, enabled, &entry.event(), self.clock().now())
             .await
             .map_err(storage("change the webhook endpoint"))?;
         if !changed {
@@ -306,8 +306,8 @@ impl Engine {
             format!("Deleted webhook endpoint {e} with its deliveries")
         });
         let deleted = self
-            .db
-            .delete_webhook_endpoint(id, false, &entry.event(), self.clock.now())
+            .db()
+            .delete_webhook_endpoint(id, false, &entry.event(), self.clock().now())
             .await
             .map_err(storage("delete the webhook endpoint"))?;
         if !deleted {
@@ -332,8 +332,8 @@ impl Engine {
             format!("Sent a test event to webhook endpoint {e}")
         });
         let message = self
-            .db
-            .enqueue_test_webhook(id, &notice, &entry.event(), self.clock.now())
+            .db()
+            .enqueue_test_webhook(id, &notice, &entry.event(), self.clock().now())
             .await
             .map_err(storage("queue the test event"))?;
         self.wake_webhooks();
@@ -344,7 +344,7 @@ impl Engine {
     /// retries, by `by`.
     pub async fn redeliver_webhook(&self, id: i64, by: &Actor) -> Result<(), WebhookError> {
         let target = self
-            .db
+            .db()
             .webhook_delivery_target(id)
             .await
             .map_err(storage("read the delivery"))?;
@@ -355,14 +355,14 @@ impl Engine {
             format!("Sent message {message_id} ({event_type}) again to webhook endpoint {e}")
         });
         let again = self
-            .db
-            .redeliver_webhook(id, self.clock.now(), DELIVERY_WINDOW_SECS, &entry.event())
+            .db()
+            .redeliver_webhook(id, self.clock().now(), DELIVERY_WINDOW_SECS, &entry.event())
             .await
             .map_err(storage("queue the delivery again"))?;
         if !again {
             // Its state now, not before: it may have been sent again meanwhile.
             let state = self
-                .db
+                .db()
                 .webhook_delivery_target(id)
                 .await
                 .map_err(storage("read the delivery"))?
@@ -387,10 +387,10 @@ impl Engine {
             });
         let subject = entry.subject.clone();
         let n = self
-            .db
+            .db()
             .redeliver_undelivered(
                 id,
-                self.clock.now(),
+                self.clock().now(),
                 DELIVERY_WINDOW_SECS,
                 &entry.event(),
                 |n| {
@@ -407,7 +407,7 @@ impl Engine {
     pub async fn webhook_settings(&self) -> Result<WebhookSettings, WebhookError> {
         Ok(WebhookSettings {
             allow_private_addresses: self
-                .db
+                .db()
                 .webhooks_allow_private()
                 .await
                 .map_err(storage("read the webhook settings"))?,
@@ -424,8 +424,8 @@ impl Engine {
         let allow = settings.allow_private_addresses;
         let entry = LogEntry::private_addresses(by.stored(), allow);
         let changed = self
-            .db
-            .set_webhooks_allow_private(allow, &entry.event(), self.clock.now())
+            .db()
+            .set_webhooks_allow_private(allow, &entry.event(), self.clock().now())
             .await
             .map_err(storage("change the webhook settings"))?;
         if changed {
@@ -464,9 +464,9 @@ impl Engine {
         &self,
         endpoint: Option<(&Url, &Secret)>,
     ) -> Result<InStep, WebhookError> {
-        let now: UnixTime = self.clock.now();
+        let now: UnixTime = self.clock().now();
         let existing = self
-            .db
+            .db()
             .environment_endpoint()
             .await
             .map_err(storage("read the WEBHOOK_URL endpoint"))?;
@@ -477,7 +477,7 @@ impl Engine {
                     format!("Removed webhook endpoint {e}: WEBHOOK_URL is no longer set")
                 });
                 // False: another process removed it first (and logged it).
-                self.db
+                self.db()
                     .delete_webhook_endpoint(id, true, &entry.event(), now)
                     .await
                     .map_err(storage("remove the WEBHOOK_URL endpoint"))?;
@@ -487,14 +487,14 @@ impl Engine {
                 let same_url = was_url == url.as_str();
                 // A secret that no longer opens counts as changed.
                 let same_secret = self
-                    .vault
+                    .vault()
                     .decrypt_webhook_secret(id, &was_sealed)
                     .is_ok_and(|was| was.expose() == secret.expose());
                 // Unchanged: nothing to write or log, unless the secret is
                 // sealed with a key that is no longer the newest (a key
                 // rotation): sealed anew, quietly, as every start did.
                 let reseal = same_url && same_secret;
-                if reseal && !self.vault.needs_reseal(&was_sealed) {
+                if reseal && !self.vault().needs_reseal(&was_sealed) {
                     return Ok(InStep::Done);
                 }
                 let was_label = super::audit::endpoint_label(&was_url);
@@ -512,11 +512,11 @@ impl Engine {
                     }
                 });
                 let sealed = self
-                    .vault
+                    .vault()
                     .encrypt_webhook_secret(id, secret)
                     .map_err(|_| WebhookError::Storage("seal WEBHOOK_SECRET"))?;
                 let updated = self
-                    .db
+                    .db()
                     .update_environment_endpoint(
                         id,
                         url.as_str(),
@@ -533,9 +533,9 @@ impl Engine {
                 let entry = LogEntry::endpoint(ENVIRONMENT, action::ADD, url.as_str(), |e| {
                     format!("Added webhook endpoint {e} from WEBHOOK_URL for every event type")
                 });
-                let vault = self.vault.clone();
+                let vault = self.vault().clone();
                 let secret = secret.clone();
-                self.db
+                self.db()
                     .insert_webhook_endpoint(
                         NewEndpointRow {
                             url: url.as_str(),

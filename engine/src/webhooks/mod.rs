@@ -42,11 +42,11 @@ pub(crate) const FAILING_NOTICE_AFTER_SECS: i64 = 600;
 /// The webhooks' share of the engine: the worker's wake-up call and the HTTP clients.
 pub(crate) struct Webhooks {
     /// Rung after a commit that enqueued messages: the worker starts at once.
-    pub(crate) wake: tokio::sync::Notify,
+    wake: tokio::sync::Notify,
     /// For the endpoint from the environment and when private addresses are allowed.
-    pub(crate) open: reqwest::Client,
+    open: reqwest::Client,
     /// For endpoints added in the UI: connects only to public addresses.
-    pub(crate) guarded: reqwest::Client,
+    guarded: reqwest::Client,
 }
 
 impl Default for Webhooks {
@@ -62,6 +62,6 @@ impl Default for Webhooks {
 impl crate::Engine {
     /// Tells the delivery worker that messages are waiting.
     pub(crate) fn wake_webhooks(&self) {
-        self.webhooks.wake.notify_one();
+        self.webhooks().wake.notify_one();
     }
 }

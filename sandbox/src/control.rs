@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::jira::rate_limit::{LimitSettings, QuotaTier, REASONS};
 use crate::rules::{Fault, FaultKind};
 use crate::{AdvanceError, Sandbox};
 
@@ -38,6 +39,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/control/clock/advance", post(advance_clock))
         .route("/control/settings", post(settings))
         .route("/control/jira-rate-limit", post(jira_rate_limit))
+        .route("/control/jira-limits", post(jira_limits))
 }
 
 /// Revokes every token family of the account, as "Connected apps" would.
@@ -112,10 +114,24 @@ fn fault_within_limits(kind: FaultKind, count: u32) -> Result<(), String> {
     }
 }
 
-/// Token requests per grant, and those that named no known grant.
+/// Token requests per grant, and those that named no known grant; Jira's
+/// rate limits in force, and the calls they admitted, the points spent and
+/// the refusals by reason.
 async fn stats(State(sandbox): State<Sandbox>) -> Response {
     let (grants, unattributed) = sandbox.store().stats();
-    Json(json!({"grants": grants, "unattributedTokenRequests": unattributed})).into_response()
+    let jira = {
+        let jira = sandbox.jira();
+        let limits = &jira.rate_limiter.limits;
+        let stats = limits.stats();
+        json!({
+            "limits": limits_json(limits.settings()),
+            "admittedCalls": stats.admitted,
+            "pointsSpent": stats.points_spent,
+            "refused": stats.refused,
+        })
+    };
+    Json(json!({"grants": grants, "unattributedTokenRequests": unattributed, "jira": jira}))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -203,10 +219,12 @@ async fn settings(
 struct JiraRateLimitPlan {
     next: u32,
     retry_after_secs: u32,
+    reason: Option<String>,
 }
 
-/// `{"next": N, "retryAfterSecs": S}`: the next N Jira API calls answer `429`
-/// with `Retry-After: S` (`next: 0` cancels).
+/// `{"next": N, "retryAfterSecs": S, "reason"?: R}`: the next N Jira API
+/// calls answer `429` with `Retry-After: S` and `RateLimit-Reason: R`
+/// (default `jira-burst-based`; `next: 0` cancels).
 async fn jira_rate_limit(
     State(sandbox): State<Sandbox>,
     body: Result<Json<JiraRateLimitPlan>, axum::extract::rejection::JsonRejection>,
@@ -215,12 +233,94 @@ async fn jira_rate_limit(
         Ok(Json(JiraRateLimitPlan {
             next,
             retry_after_secs,
+            reason,
         })) if next <= MAX_PLANNED_FAILURES && retry_after_secs <= MAX_RETRY_AFTER_SECS => {
-            sandbox.plan_jira_rate_limit(next, retry_after_secs);
-            Json(json!({"pending": next, "retryAfterSecs": retry_after_secs})).into_response()
+            let reason = match reason.as_deref() {
+                None => "jira-burst-based",
+                Some(given) => match REASONS.into_iter().find(|r| *r == given) {
+                    Some(reason) => reason,
+                    None => {
+                        return refused(&format!(
+                            "reason must be one of {}.",
+                            REASONS.join(", ")
+                        ))
+                    }
+                },
+            };
+            sandbox.plan_jira_rate_limit(next, retry_after_secs, reason);
+            Json(json!({"pending": next, "retryAfterSecs": retry_after_secs, "reason": reason}))
+                .into_response()
         }
         _ => refused(&format!(
-            "expected {{\"next\": N, \"retryAfterSecs\": S}} with 0 <= N <= {MAX_PLANNED_FAILURES} and 0 <= S <= {MAX_RETRY_AFTER_SECS} (a day)."
+            "expected {{\"next\": N, \"retryAfterSecs\": S, \"reason\"?: R}} with 0 <= N <= {MAX_PLANNED_FAILURES} and 0 <= S <= {MAX_RETRY_AFTER_SECS} (a day)."
         )),
     }
+}
+
+/// The most a pool may hold per hour, and a burst or per-issue limit per second.
+pub const MAX_POINTS_PER_HOUR: u64 = 100_000_000;
+pub const MAX_PER_SEC: u32 = 100_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JiraLimitsPatch {
+    tier: Option<u8>,
+    points_per_hour: Option<u64>,
+    burst_per_sec: Option<u32>,
+    issue_writes_per_sec: Option<u32>,
+}
+
+/// Changes Jira's rate limits at run time (any subset, all checked before
+/// any changes; the counts so far stay): `{"tier": 1|2, "pointsPerHour",
+/// "burstPerSec", "issueWritesPerSec"}`. Answers the limits in force.
+async fn jira_limits(
+    State(sandbox): State<Sandbox>,
+    body: Result<Json<JiraLimitsPatch>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(patch)) = body else {
+        return refused("expected {\"tier\": 1|2, \"pointsPerHour\": N, \"burstPerSec\": N, \"issueWritesPerSec\": N}, any of them.");
+    };
+    let tier = match patch.tier {
+        None => None,
+        Some(1) => Some(QuotaTier::Global),
+        Some(2) => Some(QuotaTier::PerSite),
+        Some(_) => return refused("tier must be 1 (one pool for the app) or 2 (a pool per site)."),
+    };
+    if patch
+        .points_per_hour
+        .is_some_and(|p| !(1..=MAX_POINTS_PER_HOUR).contains(&p))
+    {
+        return refused(&format!(
+            "pointsPerHour must be from 1 to {MAX_POINTS_PER_HOUR}."
+        ));
+    }
+    for (name, value) in [
+        ("burstPerSec", patch.burst_per_sec),
+        ("issueWritesPerSec", patch.issue_writes_per_sec),
+    ] {
+        if value.is_some_and(|v| !(1..=MAX_PER_SEC).contains(&v)) {
+            return refused(&format!("{name} must be from 1 to {MAX_PER_SEC}."));
+        }
+    }
+    let mut jira = sandbox.jira();
+    let limits = &mut jira.rate_limiter.limits;
+    let mut settings = limits.settings();
+    settings.tier = tier.unwrap_or(settings.tier);
+    settings.points_per_hour = patch.points_per_hour.unwrap_or(settings.points_per_hour);
+    settings.burst_per_sec = patch.burst_per_sec.unwrap_or(settings.burst_per_sec);
+    settings.issue_writes_per_sec = patch
+        .issue_writes_per_sec
+        .unwrap_or(settings.issue_writes_per_sec);
+    limits.set_settings(settings);
+    Json(limits_json(settings)).into_response()
+}
+
+/// Jira's rate limits in force, as the controls show them.
+fn limits_json(settings: LimitSettings) -> serde_json::Value {
+    json!({
+        "tier": match settings.tier { QuotaTier::Global => 1, QuotaTier::PerSite => 2 },
+        "pointsPerHour": settings.points_per_hour,
+        "burstPerSec": settings.burst_per_sec,
+        "issueWritesPerSec": settings.issue_writes_per_sec,
+    })
 }

@@ -110,7 +110,7 @@ impl Sandbox {
         Self {
             inner: Arc::new(Inner {
                 clients: RwLock::new(clients),
-                jira: Mutex::new(JiraStore::seeded(clock.now())),
+                jira: Mutex::new(JiraStore::seeded(clock.now(), settings.jira_limits)),
                 clock,
                 store: Mutex::new(Store::new(settings)),
                 persisted: None,
@@ -131,12 +131,13 @@ impl Sandbox {
         let (state, offset) = persist::load(&pool, time())
             .await
             .map_err(OpenError::Database)?;
+        let limits = settings.jira_limits;
         let store = Store::restore(settings, state).map_err(OpenError::Inconsistent)?;
         let clock = SandboxClock::with_offset(time, offset);
         Ok(Self {
             inner: Arc::new(Inner {
                 clients: RwLock::new(clients),
-                jira: Mutex::new(JiraStore::seeded(clock.now())),
+                jira: Mutex::new(JiraStore::seeded(clock.now(), limits)),
                 clock,
                 store: Mutex::new(store),
                 persisted: Some(Persisted {
@@ -231,7 +232,7 @@ impl Sandbox {
             .route(&format!("{API}/issue"), post(jira::issues::create_issue))
             .route(
                 &format!("{API}/issue/{{issue_id_or_key}}"),
-                get(jira::issues::get_issue),
+                get(jira::issues::get_issue).put(jira::issues::edit_issue),
             )
             .route(
                 &format!("{API}/project/search"),
@@ -354,9 +355,16 @@ impl Sandbox {
     }
 
     /// Makes the next `calls` Jira API calls answer `429` with `Retry-After:
-    /// retry_after_secs` (zero cancels).
-    pub fn plan_jira_rate_limit(&self, calls: u32, retry_after_secs: u32) {
-        self.jira().rate_limiter.plan(calls, retry_after_secs);
+    /// retry_after_secs` and `RateLimit-Reason: reason` (zero cancels).
+    pub fn plan_jira_rate_limit(&self, calls: u32, retry_after_secs: u32, reason: &'static str) {
+        self.jira()
+            .rate_limiter
+            .plan(calls, retry_after_secs, reason);
+    }
+
+    /// Resizes Jira's rate limits (the counts so far stay).
+    pub fn set_jira_limits(&self, limits: jira::rate_limit::LimitSettings) {
+        self.jira().rate_limiter.limits.set_settings(limits);
     }
 
     /// Makes the next `count` token requests fail with `kind`.

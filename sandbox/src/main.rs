@@ -53,6 +53,8 @@ struct Args {
     /// created if missing) so it survives a restart; unset = in memory only.
     #[arg(long, env = "SANDBOX_DATABASE_URL")]
     sandbox_database_url: Option<String>,
+    #[command(flatten)]
+    jira_limits: sandbox::jira::rate_limit::limits::LimitArgs,
 }
 
 #[tokio::main]
@@ -87,6 +89,7 @@ async fn main() -> ExitCode {
         access_token_lifetime_secs: args.sandbox_access_token_secs,
         latency_ms: args.sandbox_latency_ms,
         withhold_refresh_tokens: args.sandbox_withhold_refresh_tokens,
+        jira_limits: (&args.jira_limits).into(),
         ..Settings::default()
     };
     let sandbox = match &args.sandbox_database_url {

@@ -157,7 +157,7 @@ fn jira_caller(
 /// `GET /ex/jira/{cloudId}/rest/api/3/myself`.
 pub async fn myself(caller: JiraCaller) -> Response {
     let a = caller.account;
-    Json(json!({
+    let answer = Json(json!({
         "accountId": a.account_id,
         "accountType": "atlassian",
         "emailAddress": a.email,
@@ -165,6 +165,6 @@ pub async fn myself(caller: JiraCaller) -> Response {
         "active": true,
         "timeZone": "Europe/London",
         "locale": "en_GB",
-    }))
-    .into_response()
+    }));
+    (crate::jira::rate_limit::ObjectsReturned(1), answer).into_response()
 }

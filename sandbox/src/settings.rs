@@ -29,6 +29,9 @@ pub struct Settings {
     /// answer, in milliseconds: the real Atlassian answers in tens to
     /// hundreds of milliseconds, not in a fraction of one.
     pub latency_ms: u64,
+    /// Jira's rate limits: the quota's tier and points, the burst and
+    /// per-issue write limits (Atlassian's defaults).
+    pub jira_limits: crate::jira::rate_limit::LimitSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +44,7 @@ impl Default for Settings {
             refresh_absolute_secs: 365 * 86_400,
             withhold_refresh_tokens: false,
             latency_ms: 0,
+            jira_limits: Default::default(),
         }
     }
 }

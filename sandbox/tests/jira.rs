@@ -1,81 +1,16 @@
 //! The Jira REST API on the seeded sites: search with JQL, issues, projects,
-//! the access check shared with `myself`, and the rate limit.
+//! and the access check shared with `myself`.
 
 mod common;
 
 use std::collections::HashSet;
 
 use common::*;
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// Acme's seeded issues: 14 in ACME, 13 in OPS.
 const ACME_ISSUES: usize = 27;
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} header"))
-            .to_str()
-            .expect("ascii header")
-    }
-
-    fn keys(&self) -> Vec<String> {
-        self.body["issues"]
-            .as_array()
-            .unwrap_or_else(|| panic!("issues in {}", self.body))
-            .iter()
-            .map(|issue| s(issue, "key"))
-            .collect()
-    }
-}
-
-fn api(site: &str, rest: &str) -> String {
-    format!("/ex/jira/{site}/rest/api/3{rest}")
-}
-
-async fn call(
-    sb: &TestSandbox,
-    method: Method,
-    path: &str,
-    token: &str,
-    query: &[(&str, &str)],
-    body: Option<Value>,
-) -> Answer {
-    let mut request = sb
-        .http
-        .request(method, format!("{}{path}", sb.base))
-        .bearer_auth(token)
-        .query(query);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let res = request.send().await.expect("request");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let text = res.text().await.expect("body");
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
-}
-
-async fn get(sb: &TestSandbox, token: &str, path: &str, query: &[(&str, &str)]) -> Answer {
-    call(sb, Method::GET, path, token, query, None).await
-}
-
-async fn post(sb: &TestSandbox, token: &str, path: &str, body: Value) -> Answer {
-    call(sb, Method::POST, path, token, &[], Some(body)).await
-}
 
 /// Searches Acme with `jql`, one page of up to 100, with summaries.
 async fn search(sb: &TestSandbox, token: &str, jql: &str) -> Answer {
@@ -83,10 +18,6 @@ async fn search(sb: &TestSandbox, token: &str, jql: &str) -> Answer {
     let answer = get(sb, token, &api(ACME, "/search/jql"), &query).await;
     assert_eq!(answer.status, StatusCode::OK, "{jql}: {}", answer.body);
     answer
-}
-
-async fn ada_on_both_sites(sb: &TestSandbox) -> String {
-    s(&sb.connect(ALL_SCOPES).await, "access_token")
 }
 
 fn field_values(answer: &Answer, field: &str) -> Vec<Value> {
@@ -601,66 +532,4 @@ async fn a_token_for_one_site_cannot_read_the_other_sites_issues() {
     assert_eq!(acme_key_on_globex.status, StatusCode::NOT_FOUND);
     let same_id = get(&sb, &both, &api(GLOBEX, "/issue/10001"), &[]).await;
     assert_eq!(same_id.body["key"], "GLX-1");
-}
-
-#[tokio::test]
-async fn the_rate_limit_control_answers_exactly_n_429s_then_200s() {
-    let sb = TestSandbox::start().await;
-    let token = ada_on_both_sites(&sb).await;
-    let planned = sb
-        .http
-        .post(format!("{}/control/jira-rate-limit", sb.base))
-        .json(&json!({"next": 3, "retryAfterSecs": 30}))
-        .send()
-        .await
-        .expect("control");
-    assert_eq!(planned.status(), StatusCode::OK);
-    let paths = [
-        api(ACME, "/myself"),
-        api(ACME, "/search/jql"),
-        api(GLOBEX, "/issue/GLX-1"),
-    ];
-    for path in &paths {
-        let answer = get(&sb, &token, path, &[]).await;
-        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
-        assert_eq!(
-            answer.body,
-            json!({"errorMessages": ["Rate limit exceeded."], "errors": {}})
-        );
-        assert_eq!(answer.header("retry-after"), "30");
-        assert_eq!(answer.header("x-ratelimit-limit"), "100");
-        assert_eq!(answer.header("x-ratelimit-remaining"), "0");
-        // The test clock reads 2027-01-15T08:00:00Z.
-        assert_eq!(answer.header("x-ratelimit-reset"), "2027-01-15T08:00:30Z");
-    }
-    for (path, remaining) in paths.iter().zip(["99", "98", "99"]) {
-        let answer = get(&sb, &token, path, &[]).await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
-        assert_eq!(answer.header("x-ratelimit-limit"), "100");
-        assert_eq!(answer.header("x-ratelimit-remaining"), remaining, "{path}");
-        assert!(answer.headers.get("retry-after").is_none());
-    }
-    // A new minute starts the count again.
-    sb.advance(60);
-    let answer = get(&sb, &token, &api(ACME, "/project/search"), &[]).await;
-    assert_eq!(answer.header("x-ratelimit-remaining"), "99");
-}
-
-#[tokio::test]
-async fn the_rate_limit_control_refuses_a_bad_plan() {
-    let sb = TestSandbox::start().await;
-    for body in [
-        json!({"next": 1}),
-        json!({"next": -1, "retryAfterSecs": 5}),
-        json!({"next": 1, "retryAfterSecs": 90_000}),
-    ] {
-        let res = sb
-            .http
-            .post(format!("{}/control/jira-rate-limit", sb.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("control");
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
-    }
 }

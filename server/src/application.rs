@@ -423,6 +423,7 @@ async fn sandbox_for(
         access_token_lifetime_secs: config.sandbox_access_token_secs,
         latency_ms: config.sandbox_latency_ms,
         withhold_refresh_tokens: config.sandbox_withhold_refresh_tokens,
+        jira_limits: (&config.sandbox_jira_limits).into(),
         ..sandbox::Settings::default()
     };
     let path = match sandbox::persist::sqlite_file(&config.database_url) {

@@ -129,6 +129,11 @@ pub struct Config {
     #[arg(long, env = "SANDBOX_WITHHOLD_REFRESH_TOKENS", default_value_t = false)]
     pub sandbox_withhold_refresh_tokens: bool,
 
+    /// Sandbox mode only: Jira's rate limits (the quota's points and tier,
+    /// the burst and per-issue write limits).
+    #[command(flatten)]
+    pub sandbox_jira_limits: sandbox::jira::rate_limit::limits::LimitArgs,
+
     /// The address people use to reach the dashboard (default: the redirect
     /// URI's origin). Only its host and the loopback names are served; an
     /// https one makes the session cookie `Secure`.

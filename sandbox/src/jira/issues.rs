@@ -1,4 +1,4 @@
-//! `GET /ex/jira/{cloudId}/rest/api/3/issue/{issueIdOrKey}` and
+//! `GET` and `PUT /ex/jira/{cloudId}/rest/api/3/issue/{issueIdOrKey}`, and
 //! `POST /ex/jira/{cloudId}/rest/api/3/issue`.
 
 use std::collections::BTreeMap;
@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::jira::error::JiraError;
 use crate::jira::params::QueryParams;
+use crate::jira::rate_limit::ObjectsReturned;
 use crate::jira::shapes::{self, FieldSelection};
 use crate::jira::tracker::{IssueFields, IssueType, Project, Status};
 use crate::jira::JiraRequest;
@@ -25,7 +27,7 @@ pub async fn get_issue(
     req: JiraRequest,
     Path((_cloud_id, id_or_key)): Path<(String, String)>,
     params: QueryParams,
-) -> Result<Json<Value>, JiraError> {
+) -> Result<Response, JiraError> {
     let fields = params.all("fields");
     let selection = FieldSelection::parse(&fields, FieldSelection::all());
     let jira = req.sandbox.jira();
@@ -33,7 +35,49 @@ pub async fn get_issue(
         .site(&req.caller.cloud_id)
         .ok_or(JiraError::SiteNotFound)?;
     let issue = site.issue(&id_or_key).ok_or(JiraError::IssueNotFound)?;
-    Ok(Json(shapes::issue(issue, &req.base, &selection)))
+    let answer = Json(shapes::issue(issue, &req.base, &selection));
+    Ok((ObjectsReturned(1), answer).into_response())
+}
+
+/// `{"fields": {"summary"}}`: what an edit may change here.
+#[derive(Debug, Deserialize)]
+struct EditBody {
+    fields: EditFields,
+}
+
+#[derive(Debug, Deserialize)]
+struct EditFields {
+    summary: Option<String>,
+}
+
+/// `PUT .../issue/{issueIdOrKey}`: changes the summary and the time of the
+/// last update; answers `204`. A write: it counts against the issue's
+/// write limit.
+pub async fn edit_issue(
+    req: JiraRequest,
+    Path((_cloud_id, id_or_key)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, JiraError> {
+    let body: EditBody = serde_json::from_slice(&body).map_err(|e| {
+        JiraError::BadRequest(format!(
+            "The request body must be JSON such as {{\"fields\": {{\"summary\": \"...\"}}}}: {e}"
+        ))
+    })?;
+    let now = req.sandbox.now();
+    let mut jira = req.sandbox.jira();
+    let site = jira
+        .site_mut(&req.caller.cloud_id)
+        .ok_or(JiraError::SiteNotFound)?;
+    let issue = site.issue_mut(&id_or_key).ok_or(JiraError::IssueNotFound)?;
+    if let Some(summary) = body.fields.summary.as_deref().map(str::trim) {
+        if let Some(problem) = summary_problem(summary) {
+            let errors = BTreeMap::from([("summary", problem.to_owned())]);
+            return Err(JiraError::InvalidFields(errors));
+        }
+        issue.fields.summary = summary.to_owned();
+    }
+    issue.fields.updated = now;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `{"fields": {"project": {"key"|"id"}, "summary", "issuetype": {"name"|"id"}}}`.

@@ -6,8 +6,11 @@
 //!   ([`search`]) with a small JQL subset ([`jql`]) and `nextPageToken` paging;
 //! - `GET .../issue/{issueIdOrKey}` and `POST .../issue` ([`issues`]);
 //! - `GET .../project/search` ([`projects`]);
-//! - a rate limit on every Jira route, `myself` included ([`rate_limit`]):
-//!   `X-RateLimit-*` headers, and `429`s planned by `/control/jira-rate-limit`.
+//! - `PUT .../issue/{issueIdOrKey}` (an edit: a write to one issue);
+//! - Atlassian's three rate limits on every Jira route, `myself` included
+//!   ([`rate_limit`]): the hourly points quota, the burst limit per site,
+//!   endpoint and method, and the per-issue write limit, with their headers,
+//!   and `429`s planned by `/control/jira-rate-limit`.
 //!
 //! Each site starts from the same deterministic seed ([`seed`]), dated back
 //! from the day the sandbox started. Issues created through `POST .../issue`
@@ -38,7 +41,7 @@ use axum::http::request::Parts;
 use crate::resources::{JiraAccessDenied, JiraCaller};
 use crate::settings::SITES;
 use crate::Sandbox;
-use rate_limit::RateLimiter;
+use rate_limit::{LimitSettings, RateLimiter};
 use shapes::ApiBase;
 use tracker::SiteTracker;
 
@@ -76,13 +79,13 @@ pub struct JiraStore {
 impl JiraStore {
     /// Every seeded site with its seeded projects and issues, dated back from
     /// `now` (UNIX seconds).
-    pub fn seeded(now: i64) -> Self {
+    pub fn seeded(now: i64, limits: LimitSettings) -> Self {
         Self {
             sites: SITES
                 .iter()
                 .map(|site| (site.cloud_id, seed::site_tracker(site, now)))
                 .collect(),
-            rate_limiter: RateLimiter::default(),
+            rate_limiter: RateLimiter::new(limits),
         }
     }
 

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::jira::error::JiraError;
 use crate::jira::params::{page_size, QueryParams};
+use crate::jira::rate_limit::ObjectsReturned;
 use crate::jira::shapes;
 use crate::jira::JiraRequest;
 
@@ -13,7 +14,7 @@ use crate::jira::JiraRequest;
 pub async fn search_projects(
     req: JiraRequest,
     params: QueryParams,
-) -> Result<Json<Value>, JiraError> {
+) -> Result<(ObjectsReturned, Json<Value>), JiraError> {
     let page_size = page_size(params.number("maxResults")?)?;
     let start_at = match params.number("startAt")? {
         None => 0,
@@ -31,6 +32,7 @@ pub async fn search_projects(
         .take(page_size)
         .map(|project| shapes::project(project, &req.base))
         .collect();
+    let values_len = values.len() as u64;
     let page = |start: usize| {
         format!(
             "{}/rest/api/3/project/search?maxResults={page_size}&startAt={start}",
@@ -49,5 +51,5 @@ pub async fn search_projects(
     if next < projects.len() {
         answer["nextPage"] = json!(page(next));
     }
-    Ok(Json(answer))
+    Ok((ObjectsReturned(values_len), Json(answer)))
 }

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::jira::error::JiraError;
 use crate::jira::jql;
 use crate::jira::params::{page_size, QueryParams};
+use crate::jira::rate_limit::ObjectsReturned;
 use crate::jira::shapes::{self, FieldSelection};
 use crate::jira::JiraRequest;
 
@@ -51,7 +52,7 @@ enum FieldNames {
 pub async fn search_by_query(
     req: JiraRequest,
     params: QueryParams,
-) -> Result<Json<Value>, JiraError> {
+) -> Result<(ObjectsReturned, Json<Value>), JiraError> {
     let request = SearchRequest {
         jql: params.first("jql").unwrap_or_default().to_owned(),
         max_results: params.number("maxResults")?,
@@ -62,7 +63,10 @@ pub async fn search_by_query(
 }
 
 /// `POST .../search/jql` with the same parameters as a JSON body.
-pub async fn search_by_body(req: JiraRequest, body: Bytes) -> Result<Json<Value>, JiraError> {
+pub async fn search_by_body(
+    req: JiraRequest,
+    body: Bytes,
+) -> Result<(ObjectsReturned, Json<Value>), JiraError> {
     let body: SearchBody = serde_json::from_slice(&body).map_err(|e| {
         JiraError::BadRequest(format!(
             "The request body must be a JSON object such as {{\"jql\": \"project = KEY\", \"maxResults\": 50, \"fields\": [\"summary\"]}}: {e}"
@@ -81,7 +85,11 @@ pub async fn search_by_body(req: JiraRequest, body: Bytes) -> Result<Json<Value>
     search(&req, request)
 }
 
-fn search(req: &JiraRequest, request: SearchRequest) -> Result<Json<Value>, JiraError> {
+/// The page of issues, and how many it holds (what the call costs).
+fn search(
+    req: &JiraRequest,
+    request: SearchRequest,
+) -> Result<(ObjectsReturned, Json<Value>), JiraError> {
     let (caller, base) = (&req.caller, &req.base);
     let query = jql::parse(&request.jql)?;
     let page_size = page_size(request.max_results)?;
@@ -100,11 +108,12 @@ fn search(req: &JiraRequest, request: SearchRequest) -> Result<Json<Value>, Jira
         .map(|issue| shapes::issue(issue, base, &selection))
         .collect();
     let next = offset.saturating_add(page_size);
+    let objects = ObjectsReturned(issues.len() as u64);
     let mut answer = json!({"issues": issues, "isLast": next >= found.len()});
     if next < found.len() {
         answer["nextPageToken"] = json!(page_token(next));
     }
-    Ok(Json(answer))
+    Ok((objects, Json(answer)))
 }
 
 /// The opaque token of the page starting at `offset`.

@@ -179,6 +179,13 @@ impl SiteTracker {
             .find(|i| i.key.eq_ignore_ascii_case(key_or_id) || i.id.to_string() == key_or_id)
     }
 
+    /// The issue with this key (ignoring case) or id, to change it.
+    pub fn issue_mut(&mut self, key_or_id: &str) -> Option<&mut Issue> {
+        self.issues
+            .iter_mut()
+            .find(|i| i.key.eq_ignore_ascii_case(key_or_id) || i.id.to_string() == key_or_id)
+    }
+
     /// Adds an issue: the next id of the site, the next number of its project.
     pub fn add(&mut self, fields: IssueFields) -> &Issue {
         let id = FIRST_ISSUE_ID + self.issues.len() as u64;

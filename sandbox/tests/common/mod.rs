@@ -12,6 +12,10 @@ use sandbox::{Client, Sandbox, Settings};
 use serde_json::Value;
 use url::Url;
 
+mod jira_calls;
+#[allow(unused_imports)]
+pub use jira_calls::*;
+
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret";
 pub const REDIRECT_URI: &str = "http://localhost:9999/oauth/callback";

@@ -105,13 +105,7 @@ async fn stats_count_token_requests_per_grant() {
     let tokens = sb.connect(ALL_SCOPES).await;
     sb.refresh(&s(&tokens, "refresh_token")).await;
     sb.refresh("sbx_rt_unknown").await;
-    let res = sb
-        .http
-        .get(format!("{}/control/stats", sb.base))
-        .send()
-        .await
-        .expect("stats");
-    let body: Value = res.json().await.expect("json");
+    let body = sb.stats().await;
     assert_eq!(body["grants"][0]["accountId"], ADA);
     assert_eq!(body["grants"][0]["tokenRequests"], 2);
     assert_eq!(body["unattributedTokenRequests"], 1);

@@ -21,13 +21,7 @@ async fn control(sb: &TestSandbox, path: &str, body: Value) -> (StatusCode, Valu
 }
 
 async fn stats(sb: &TestSandbox) -> Value {
-    let res = sb
-        .http
-        .get(format!("{}/control/stats", sb.base))
-        .send()
-        .await
-        .expect("stats");
-    res.json::<Value>().await.expect("json")["jira"].clone()
+    sb.stats().await["jira"].clone()
 }
 
 async fn edit(sb: &TestSandbox, token: &str, site: &str, issue: &str) -> Answer {

@@ -18,6 +18,16 @@ use crate::jira::shapes::{self, FieldSelection};
 use crate::jira::tracker::{IssueFields, IssueType, Project, Status};
 use crate::jira::JiraRequest;
 
+/// `body` read as JSON, or Jira's `400` naming an `example` of what it
+/// should be.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], example: &str) -> Result<T, JiraError> {
+    serde_json::from_slice(body).map_err(|e| {
+        JiraError::BadRequest(format!(
+            "The request body must be JSON such as {example}: {e}"
+        ))
+    })
+}
+
 /// Jira's limit on a summary's length.
 const MAX_SUMMARY_CHARS: usize = 254;
 
@@ -58,16 +68,11 @@ pub async fn edit_issue(
     Path((_cloud_id, id_or_key)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<StatusCode, JiraError> {
-    let body: EditBody = serde_json::from_slice(&body).map_err(|e| {
-        JiraError::BadRequest(format!(
-            "The request body must be JSON such as {{\"fields\": {{\"summary\": \"...\"}}}}: {e}"
-        ))
-    })?;
+    let body: EditBody = json_body(&body, r#"{"fields": {"summary": "..."}}"#)?;
     let now = req.sandbox.now();
     let mut jira = req.sandbox.jira();
-    let site = jira
-        .site_mut(&req.caller.cloud_id)
-        .ok_or(JiraError::SiteNotFound)?;
+    let site = jira.site_mut(&req.caller.cloud_id);
+    let site = site.ok_or(JiraError::SiteNotFound)?;
     let issue = site.issue_mut(&id_or_key).ok_or(JiraError::IssueNotFound)?;
     if let Some(summary) = body.fields.summary.as_deref().map(str::trim) {
         if let Some(problem) = summary_problem(summary) {
@@ -107,11 +112,10 @@ pub async fn create_issue(
     req: JiraRequest,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), JiraError> {
-    let body: CreateBody = serde_json::from_slice(&body).map_err(|e| {
-        JiraError::BadRequest(format!(
-            "The request body must be JSON such as {{\"fields\": {{\"project\": {{\"key\": \"KEY\"}}, \"summary\": \"...\", \"issuetype\": {{\"name\": \"Task\"}}}}}}: {e}"
-        ))
-    })?;
+    let body: CreateBody = json_body(
+        &body,
+        r#"{"fields": {"project": {"key": "KEY"}, "summary": "...", "issuetype": {"name": "Task"}}}"#,
+    )?;
     let now = req.sandbox.now();
     let mut jira = req.sandbox.jira();
     let site = jira

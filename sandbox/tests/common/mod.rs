@@ -79,6 +79,17 @@ impl TestSandbox {
     }
 
     /// Moves the test clock (the sandbox's time source) forward.
+    /// `GET /control/stats`.
+    pub async fn stats(&self) -> Value {
+        let res = self
+            .http
+            .get(format!("{}/control/stats", self.base))
+            .send()
+            .await
+            .expect("stats");
+        res.json().await.expect("json")
+    }
+
     pub fn advance(&self, secs: i64) {
         self.time.fetch_add(secs, Ordering::SeqCst);
     }

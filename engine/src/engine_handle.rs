@@ -44,6 +44,8 @@ pub struct Engine {
     webhooks: Arc<crate::webhooks::Webhooks>,
     /// Where connect links point and may return to.
     links: Arc<crate::connect::link_settings::LinkSettings>,
+    /// Jira's rate limits: holds and pools (see [`crate::jira_limits`]).
+    governor: Arc<crate::jira_limits::Governor>,
 }
 
 /// How the engine was configured.
@@ -109,6 +111,7 @@ impl Engine {
             changes: Default::default(),
             unwritten: Arc::default(),
             webhooks: Arc::default(),
+            governor: Arc::default(),
             links: Arc::new(crate::connect::link_settings::LinkSettings {
                 public_url,
                 return_origins: Vec::new(),
@@ -171,6 +174,11 @@ impl Engine {
     /// The API keys' usage log.
     pub(crate) fn usage(&self) -> &crate::service_api::usage::UsageLog {
         &self.usage
+    }
+
+    /// Jira's rate limits in this process.
+    pub fn governor(&self) -> &crate::jira_limits::Governor {
+        &self.governor
     }
 
     /// The webhooks' worker wake-up and HTTP clients.

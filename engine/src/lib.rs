@@ -28,6 +28,9 @@
 //!   [`secret`], [`vault`]), never a feature: an announced change is rendered
 //!   by `db/announce.rs` with `domain`'s `IntegrationView::at`, inside the
 //!   change's own transaction.
+//! - [`jira_limits`]: Jira's rate limits governed in one place: every call
+//!   the proxy sends asks first and teaches it after; a `429` holds its scope
+//!   (app, tenant, endpoint, issue) for every process (`db/jira_holds.rs`).
 //! - [`listing`]: the fleet listing a bounded page at a time (a keyset on the
 //!   id, the service API's opaque cursor, the size's bounds).
 //! - [`secret`]: [`Secret`], a token that cannot be printed or serialized.
@@ -65,6 +68,7 @@ pub mod connection_test;
 pub mod db;
 mod engine_handle;
 pub mod hop_tickets;
+pub mod jira_limits;
 pub mod listing;
 pub mod oauth;
 pub mod provider_error;

@@ -570,8 +570,11 @@ async fn the_proxy_passes_methods_bodies_queries_and_content_headers_and_nothing
 
 #[tokio::test]
 async fn upstream_statuses_and_rate_limit_headers_come_back_as_they_are() {
-    let (_app, proxied, _, key) = proxied_with_key().await;
+    let (app, proxied, _, key) = proxied_with_key().await;
     for code in [429_u16, 404, 500, 201] {
+        // Each answer says "Retry-After: 7" and no calls left: the rate-limit
+        // governor holds the endpoint (tests/jira_rate_limits.rs) until then.
+        app.clock.advance(7);
         let path = format!("/v1/integrations/1/proxy/{JIRA}/status/{code}");
         let res = get_with_key(&proxied, &path, &key).await;
         assert_eq!(res.status().as_u16(), code);
@@ -823,6 +826,12 @@ async fn the_proxy_reaches_the_sandboxes_jira_search_issues_and_rate_limits() {
             .expect("remaining"),
         "0"
     );
+    // Then the endpoint is held for the 9 s Jira asked: answered here.
+    let res = get_with_key(&app, &projects, &key).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let held: Value = res.json().await.expect("json");
+    assert_eq!(held["error"], "rate_limited");
+    app.clock.advance(9);
     let res = get_with_key(&app, &projects, &key).await;
     assert_eq!(res.status(), StatusCode::OK);
 }

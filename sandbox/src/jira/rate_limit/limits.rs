@@ -192,7 +192,7 @@ impl Window {
 pub struct LimitStats {
     pub admitted: u64,
     pub points_spent: u64,
-    /// Refusals by reason.
+    /// Refusals by reason (planned ones included).
     pub refused: HashMap<&'static str, u64>,
 }
 
@@ -240,6 +240,11 @@ impl Limits {
 
     pub fn stats(&self) -> &LimitStats {
         &self.stats
+    }
+
+    /// Counts a refusal made on top of the limits (a planned one).
+    pub fn count_refusal(&mut self, reason: &'static str) {
+        *self.stats.refused.entry(reason).or_default() += 1;
     }
 
     fn pool_key(&self, site: &str) -> String {

@@ -127,7 +127,14 @@ pub async fn limit(
             .map(|(_, value)| value.to_owned())
     };
     let now = sandbox.now();
-    let planned = sandbox.jira().rate_limiter.take_planned();
+    let planned = {
+        let mut jira = sandbox.jira();
+        let planned = jira.rate_limiter.take_planned();
+        if let Some(planned) = &planned {
+            jira.rate_limiter.limits.count_refusal(planned.reason);
+        }
+        planned
+    };
     if let Some(planned) = planned {
         let refusal = Refusal {
             reason: planned.reason,

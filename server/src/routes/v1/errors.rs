@@ -82,6 +82,31 @@ impl ApiError {
         error
     }
 
+    /// Jira's rate limit holds the call's scope: `429` with `Retry-After`
+    /// and `{"error": "rate_limited", "reason", "scope", "retryAfterSecs"}`,
+    /// answered without calling Jira.
+    pub fn rate_limited(held: &engine::jira_limits::Held) -> Self {
+        let reason = if held.reason.is_empty() {
+            "unspecified"
+        } else {
+            held.reason.as_str()
+        };
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "Jira's rate limit ({reason}) holds this call's {} for {} s more; the call was not sent. Retry after that, or send Prefer: wait=N (N up to 30) to wait in line.",
+                held.scope.as_str(),
+                held.retry_after_secs
+            ),
+        );
+        error.body["reason"] = json!(reason);
+        error.body["scope"] = json!(held.scope.as_str());
+        error.body["retryAfterSecs"] = json!(held.retry_after_secs);
+        error.retry_after_secs = Some(held.retry_after_secs);
+        error
+    }
+
     pub fn busy(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
     }

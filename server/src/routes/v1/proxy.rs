@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::Response;
 
 use domain::IntegrationId;
+use engine::jira_limits::JiraCall;
 use engine::service_api::handout::DEFAULT_MIN_VALIDITY_SECS;
 use engine::service_api::{AccessToken, ApiKey};
 use engine::Engine;
@@ -70,7 +71,11 @@ fn passed_back(name: &HeaderName) -> bool {
             | "location"
             | "retry-after"
             | "x-arequestid"
+            | "ratelimit-reason"
+            | "beta-ratelimit"
+            | "beta-ratelimit-policy"
     ) || name.starts_with("x-ratelimit-")
+        || name.starts_with("x-beta-ratelimit-")
 }
 
 /// The HTTP client the proxy sends with: no redirects followed (a `3xx` goes
@@ -177,6 +182,7 @@ pub fn is_jira_path(path: &str) -> bool {
         (status = 403, description = "The key lacks proxy, or the path's cloudId is not one of the integration's sites (`{error: wrong_site}`)"),
         (status = 405, description = "A method Jira's REST API does not use (e.g. TRACE)"),
         (status = 413, description = "A request body over 10 MB"),
+        (status = 429, description = "Jira's rate limit holds the call's scope and the call was not sent: `Retry-After` and `{error: rate_limited, reason, scope: app|tenant|endpoint|issue, retryAfterSecs, message}`; or Jira's own `429`, as it is, with `RateLimit-Reason`. `Prefer: wait=N` (N up to 30) waits in line for a hold that ends within N seconds."),
         (status = 502, description = "Jira could not be reached"),
         NoValidKey,
         IntegrationUnusable,
@@ -217,6 +223,14 @@ pub async fn forward(
         ));
     }
     let headers = passed_on(request.headers());
+    let request_headers_prefer = request
+        .headers()
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let request_headers_prefer = Some(request_headers_prefer).filter(|p| !p.is_empty());
     let _body_slot = tokio::time::timeout(BODY_READ_TIMEOUT, client.bodies.clone().acquire_owned())
         .await
         .ok()
@@ -247,7 +261,22 @@ pub async fn forward(
             return Err(ApiError::wrong_site(cloud_id, id));
         }
     }
+    // Jira's rate limits: a held scope answers here, without calling Jira
+    // (unless the caller asked to wait in line); every answer teaches them.
+    let call = JiraCall::of(method.as_str(), &path);
+    if let Some(call) = &call {
+        let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
+            Some(wait) => engine.jira_wait(call, wait).await,
+            None => engine.jira_admit(call).await,
+        };
+        admitted.map_err(|held| ApiError::rate_limited(&held))?;
+    }
     let mut answer = send(&client, &method, &url, &headers, &body, &token).await?;
+    if let Some(call) = &call {
+        engine
+            .jira_learn(call, answer.status().as_u16(), answer.headers())
+            .await;
+    }
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
         // Jira refused the token (revoked, or expired early): once, a new one,
         // unless a refresh cannot help (then Jira's answer stands).
@@ -257,10 +286,35 @@ pub async fn forward(
         {
             token = fresh;
             answer = send(&client, &method, &url, &headers, &body, &token).await?;
+            if let Some(call) = &call {
+                engine
+                    .jira_learn(call, answer.status().as_u16(), answer.headers())
+                    .await;
+            }
         }
     }
     record(&engine, &key, id).await;
     Ok(into_response(answer))
+}
+
+/// The longest a caller may wait in line for a rate-limit hold to end.
+pub const MAX_PREFER_WAIT_SECS: u64 = 30;
+
+/// `Prefer: wait=N` (RFC 7240), N seconds capped at
+/// [`MAX_PREFER_WAIT_SECS`]; `None` without a usable one (a malformed or
+/// absurd preference is ignored, as RFC 7240 asks of preferences).
+fn prefer_wait(prefer: Option<&str>) -> Option<Duration> {
+    prefer?
+        .split(',')
+        .filter_map(|p| p.split(';').next())
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("wait"))
+        .map(|(_, n)| n.trim().trim_matches('"'))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        // Digits beyond u64 are a very long wait: capped like any other.
+        .map(|n| n.parse::<u64>().unwrap_or(u64::MAX))
+        .filter(|n| *n > 0)
+        .map(|n| Duration::from_secs(n.min(MAX_PREFER_WAIT_SECS)))
 }
 
 /// The cloud id of a path under `ex/jira/{cloudId}/` (checked by
@@ -330,4 +384,31 @@ fn into_response(answer: reqwest::Response) -> Response {
         header::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_wait_is_read_capped_and_otherwise_ignored() {
+        for (prefer, secs) in [
+            (Some("wait=5"), Some(5)),
+            (Some("respond-async, wait=10"), Some(10)),
+            (Some("Wait = \"7\"; x=y"), Some(7)),
+            (Some("wait=31"), Some(30)),
+            (Some("wait=99999999999999999999999"), Some(30)),
+            (Some("wait=0"), None),
+            (Some("wait=-3"), None),
+            (Some("wait=soon"), None),
+            (Some("return=minimal"), None),
+            (None, None),
+        ] {
+            assert_eq!(
+                prefer_wait(prefer),
+                secs.map(Duration::from_secs),
+                "{prefer:?}"
+            );
+        }
+    }
 }

@@ -1,0 +1,54 @@
+//! Jira's rate-limit holds every process shares (`jira_holds`): a `429` one
+//! process saw holds its scope for all until its wait ends.
+
+use domain::UnixTime;
+
+use super::{query, Database, DatabaseError};
+
+/// A stored hold.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HoldRow {
+    pub scope: String,
+    pub reason: String,
+    pub held_until: i64,
+}
+
+impl Database {
+    /// Holds `scope` until `until` for `reason` (never shortens a hold).
+    pub async fn hold_jira_scope(
+        &self,
+        scope: &str,
+        reason: &str,
+        until: UnixTime,
+    ) -> Result<(), DatabaseError> {
+        query(
+            "INSERT INTO jira_holds (scope, reason, held_until) VALUES ($1, $2, $3)
+             ON CONFLICT (scope) DO UPDATE
+               SET reason = excluded.reason, held_until = excluded.held_until
+             WHERE jira_holds.held_until < excluded.held_until",
+        )
+        .bind(scope)
+        .bind(reason)
+        .bind(until.secs())
+        .execute(self)
+        .await?;
+        Ok(())
+    }
+
+    /// The holds still running at `now`. Ended ones, when there are any,
+    /// are deleted (a read alone most of the time: this runs every second).
+    pub async fn jira_holds(&self, now: UnixTime) -> Result<Vec<HoldRow>, DatabaseError> {
+        let rows: Vec<HoldRow> = query("SELECT scope, reason, held_until FROM jira_holds")
+            .fetch_all(self)
+            .await?;
+        let (running, ended): (Vec<HoldRow>, Vec<HoldRow>) =
+            rows.into_iter().partition(|h| h.held_until > now.secs());
+        if !ended.is_empty() {
+            query("DELETE FROM jira_holds WHERE held_until <= $1")
+                .bind(now.secs())
+                .execute(self)
+                .await?;
+        }
+        Ok(running)
+    }
+}

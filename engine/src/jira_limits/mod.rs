@@ -1,0 +1,276 @@
+//! Jira's rate limits, governed in one place (issue 31; Atlassian's "Rate
+//! limiting" and "Build an app that respects rate limits" pages,
+//! developer.atlassian.com/cloud/jira/platform/rate-limiting/): every call
+//! this product sends to Jira's REST API asks [`Engine::jira_admit`] first
+//! and tells [`Engine::jira_learn`] what came back.
+//!
+//! - [`call`]: a call's tenant, endpoint, method and issue, and the scope a
+//!   `429` holds (the app, a tenant, an endpoint and method, an issue).
+//! - [`reading`]: what an answer's headers say (the quota's points and
+//!   reset, the burst left, a refusal's reason and wait), none trusted alone.
+//! - here: the [`Governor`]'s state (the holds and the pools last seen) and
+//!   the engine's methods. A hold is written to the database
+//!   (`jira_holds`) so that every process sharing it honours it; each
+//!   process reads the running holds at most once a second.
+//!
+//! While a hold runs, a call in its scope is not sent: Atlassian says more
+//! calls into an active limit only extend it. An endpoint whose burst
+//! count is spent for this second is held to the next one before it trips.
+
+pub mod call;
+pub mod reading;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use domain::UnixTime;
+use reqwest::header::HeaderMap;
+
+pub use call::{JiraCall, Scope};
+use reading::Reading;
+
+use crate::Engine;
+
+/// How often a process reads the holds other processes stored.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// How often a caller waiting out a hold looks again.
+const WAIT_STEP: Duration = Duration::from_millis(50);
+
+/// Why a call may not go now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub scope: Scope,
+    /// The `RateLimit-Reason` that started the hold.
+    pub reason: String,
+    /// Seconds until the hold ends (at least 1).
+    pub retry_after_secs: i64,
+}
+
+/// A quota pool as last seen on an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolState {
+    /// `app`, or `tenant <cloudId>` for a pool per tenant.
+    pub key: String,
+    pub remaining: u64,
+    pub resets_at: UnixTime,
+    pub points: Option<u64>,
+    pub near_limit: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Hold {
+    reason: String,
+    until: UnixTime,
+}
+
+/// The rate limits' state in this process.
+#[derive(Debug, Default)]
+pub struct Governor {
+    /// Running holds by scope key ([`JiraCall::key`]).
+    holds: Mutex<HashMap<String, Hold>>,
+    /// Pools by key.
+    pools: Mutex<HashMap<String, PoolState>>,
+    /// When this process last read the stored holds (real time).
+    synced_at: Mutex<Option<Instant>>,
+    /// Callers waiting out a hold, in line per scope key.
+    lines: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Governor {
+    /// The hold that keeps `call` from going at `now`: of those running in
+    /// its scopes, the one that ends last.
+    fn held(&self, call: &JiraCall, now: UnixTime) -> Option<(String, Held)> {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        call.scopes()
+            .into_iter()
+            .filter_map(|scope| {
+                let key = call.key(scope);
+                let hold = holds.get(&key).filter(|h| h.until > now)?;
+                let held = Held {
+                    scope,
+                    reason: hold.reason.clone(),
+                    retry_after_secs: hold.until.secs() - now.secs(),
+                };
+                Some((key, held))
+            })
+            .max_by_key(|(_, held)| held.retry_after_secs)
+    }
+
+    /// Holds `key` until `until` (never shortens a hold): whether it moved.
+    fn hold(&self, key: &str, reason: &str, until: UnixTime) -> bool {
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        match holds.get(key) {
+            Some(hold) if hold.until >= until => false,
+            _ => {
+                holds.insert(
+                    key.to_owned(),
+                    Hold {
+                        reason: reason.to_owned(),
+                        until,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Whether a second has passed since the stored holds were last read
+    /// (and if so, the read is this caller's to make).
+    fn sync_due(&self) -> bool {
+        let mut synced = self.synced_at.lock().unwrap_or_else(|p| p.into_inner());
+        let due = synced.is_none_or(|at| at.elapsed() >= SYNC_EVERY);
+        if due {
+            *synced = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Takes on the holds stored by every process; forgets ended ones.
+    fn take_stored(&self, rows: Vec<crate::db::HoldRow>, now: UnixTime) {
+        for row in rows {
+            if Scope::of_key(&row.scope).is_some() {
+                self.hold(&row.scope, &row.reason, UnixTime(row.held_until));
+            }
+        }
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        holds.retain(|_, hold| hold.until > now);
+    }
+
+    /// Keeps what an answer to `call` said of its pool.
+    fn learn_pool(&self, call: &JiraCall, reading: &Reading, now: UnixTime) {
+        let Some(quota) = &reading.quota else { return };
+        let key = if quota.pool.starts_with("global") {
+            "app".to_owned()
+        } else {
+            call.key(Scope::Tenant)
+        };
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let known_points = pools.get(&key).and_then(|p| p.points);
+        pools.insert(
+            key.clone(),
+            PoolState {
+                key,
+                remaining: quota.remaining,
+                resets_at: now + quota.resets_in_secs,
+                points: quota.points.or(known_points),
+                near_limit: reading.near_limit,
+            },
+        );
+    }
+
+    /// The pools as last seen.
+    pub fn pools(&self) -> Vec<PoolState> {
+        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pools: Vec<PoolState> = pools.values().cloned().collect();
+        pools.sort_by(|a, b| a.key.cmp(&b.key));
+        pools
+    }
+
+    /// The running holds at `now`: (scope key, reason, seconds left).
+    pub fn holds(&self, now: UnixTime) -> Vec<(String, String, i64)> {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running: Vec<_> = holds
+            .iter()
+            .filter(|(_, h)| h.until > now)
+            .map(|(key, h)| (key.clone(), h.reason.clone(), h.until.secs() - now.secs()))
+            .collect();
+        running.sort();
+        running
+    }
+
+    /// The line of callers waiting out the hold on `key`.
+    fn line(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        lines.retain(|_, line| Arc::strong_count(line) > 1);
+        lines.entry(key.to_owned()).or_default().clone()
+    }
+}
+
+impl Engine {
+    /// Whether `call` may be sent now: `Err` names the hold that keeps it.
+    pub async fn jira_admit(&self, call: &JiraCall) -> Result<(), Held> {
+        let now = self.now();
+        self.read_stored_holds(now).await;
+        match self.governor().held(call, now) {
+            Some((_, held)) => Err(held),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Engine::jira_admit`], waiting in line up to `wait` (real time) for
+    /// a hold to end: callers waiting on one hold go in the order they came.
+    /// A hold longer than the wait answers at once.
+    pub async fn jira_wait(&self, call: &JiraCall, wait: Duration) -> Result<(), Held> {
+        let deadline = Instant::now() + wait;
+        let (key, held) = match self.jira_admit(call).await {
+            Ok(()) => return Ok(()),
+            Err(held) => (
+                self.governor().held(call, self.now()).map(|(key, _)| key),
+                held,
+            ),
+        };
+        let Some(key) = key else { return Ok(()) };
+        let wait_secs = u64::try_from(held.retry_after_secs).unwrap_or(u64::MAX);
+        if Duration::from_secs(wait_secs) > wait {
+            return Err(held);
+        }
+        let line = self.governor().line(&key);
+        let Ok(_turn) = tokio::time::timeout_at(deadline.into(), line.lock_owned()).await else {
+            return self.jira_admit(call).await;
+        };
+        loop {
+            let outcome = self.jira_admit(call).await;
+            if outcome.is_ok() || Instant::now() >= deadline {
+                return outcome;
+            }
+            tokio::time::sleep(WAIT_STEP.min(deadline.saturating_duration_since(Instant::now())))
+                .await;
+        }
+    }
+
+    /// Learns from Jira's answer to `call`: the pool's state, and on a `429`
+    /// a hold of the scope its reason names, for every process. An endpoint
+    /// whose burst count this answer spent is held to the next second.
+    pub async fn jira_learn(&self, call: &JiraCall, status: u16, headers: &HeaderMap) {
+        let now = self.now();
+        let reading = reading::read(status, headers);
+        self.governor().learn_pool(call, &reading, now);
+        if let Some(refusal) = &reading.refusal {
+            let scope = call.scope_of(&refusal.reason);
+            tracing::warn!(
+                scope = scope.as_str(),
+                reason = %refusal.reason,
+                wait_secs = refusal.wait_secs,
+                tenant = %call.tenant,
+                "Jira refused a call (429): its scope is held"
+            );
+            self.hold_jira(call, scope, &refusal.reason, now + refusal.wait_secs)
+                .await;
+        } else if reading.burst_remaining == Some(0) {
+            self.hold_jira(call, Scope::Endpoint, "jira-burst-based", now + 1)
+                .await;
+        }
+    }
+
+    async fn hold_jira(&self, call: &JiraCall, scope: Scope, reason: &str, until: UnixTime) {
+        let key = call.key(scope);
+        if self.governor().hold(&key, reason, until) {
+            if let Err(e) = self.db().hold_jira_scope(&key, reason, until).await {
+                tracing::warn!(error = %e, "could not share a Jira rate-limit hold with other processes");
+            }
+        }
+    }
+
+    async fn read_stored_holds(&self, now: UnixTime) {
+        if !self.governor().sync_due() {
+            return;
+        }
+        match self.db().jira_holds(now).await {
+            Ok(rows) => self.governor().take_stored(rows, now),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the Jira rate-limit holds other processes stored")
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! What one of Jira's answers says about its rate limits (pure), read from
+//! the headers Atlassian documents ("Rate limiting", "Build an app that
+//! respects rate limits", developer.atlassian.com/cloud/jira/platform/):
+//! `Beta-RateLimit-Policy: "tenant-app-quota";q=100100;w=3600`,
+//! `Beta-RateLimit: "tenant-app-quota";r=17842;t=2107`,
+//! `X-Beta-RateLimit-NearLimit: true`, `X-RateLimit-Limit`,
+//! `X-RateLimit-Remaining`, and on a `429`, `RateLimit-Reason` and
+//! `Retry-After`.
+//!
+//! No header is trusted alone: a malformed one is ignored, the policy may
+//! be missing once the pool is spent (vendors report it), and a wait is
+//! bounded whatever it says ([`MIN_WAIT_SECS`] to [`MAX_WAIT_SECS`]).
+
+use reqwest::header::HeaderMap;
+
+/// The shortest wait a `429` holds its scope for.
+pub const MIN_WAIT_SECS: i64 = 1;
+/// The longest: a quota's window. A `Retry-After` years ahead is a fault,
+/// not a reason to stop calling Jira for years.
+pub const MAX_WAIT_SECS: i64 = 3_600;
+/// A quota refusal that says neither `Retry-After` nor its reset waits this.
+const UNSAID_QUOTA_WAIT_SECS: i64 = 60;
+
+/// A quota pool's state, as an answer tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaReading {
+    /// The pool's name (`global-app-quota`, `tenant-app-quota`).
+    pub pool: String,
+    /// Points left in the window.
+    pub remaining: u64,
+    /// Seconds until the window resets.
+    pub resets_in_secs: i64,
+    /// The window's points, when the policy header came.
+    pub points: Option<u64>,
+}
+
+/// A refusal: why, and how long its scope is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `RateLimit-Reason` (empty when the answer gave none).
+    pub reason: String,
+    pub wait_secs: i64,
+}
+
+/// Everything one answer says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub quota: Option<QuotaReading>,
+    pub near_limit: bool,
+    /// Calls left this second on the call's endpoint and method.
+    pub burst_remaining: Option<u64>,
+    /// Set on a `429`.
+    pub refusal: Option<Refusal>,
+}
+
+/// Reads an answer's `status` and `headers`.
+pub fn read(status: u16, headers: &HeaderMap) -> Reading {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let policy = text("beta-ratelimit-policy").and_then(structured);
+    let quota = text("beta-ratelimit")
+        .and_then(structured)
+        .and_then(|(pool, params)| {
+            let remaining = param(&params, "r")?;
+            let resets_in_secs = i64::try_from(param(&params, "t")?).ok()?;
+            let points = policy
+                .as_ref()
+                .filter(|(name, _)| *name == pool)
+                .and_then(|(_, params)| param(params, "q"));
+            Some(QuotaReading {
+                pool,
+                remaining,
+                resets_in_secs: resets_in_secs.min(MAX_WAIT_SECS),
+                points,
+            })
+        });
+    let near_limit =
+        text("x-beta-ratelimit-nearlimit").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let burst_remaining = text("x-ratelimit-remaining").and_then(|v| v.trim().parse().ok());
+    let refusal = (status == 429).then(|| {
+        let reason = text("ratelimit-reason")
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let quota_reset = quota.as_ref().map(|q| q.resets_in_secs);
+        let said = text("retry-after").and_then(|v| v.trim().parse::<i64>().ok());
+        let unsaid = if reason.starts_with("jira-quota") {
+            quota_reset.unwrap_or(UNSAID_QUOTA_WAIT_SECS)
+        } else {
+            MIN_WAIT_SECS
+        };
+        Refusal {
+            reason,
+            wait_secs: said.unwrap_or(unsaid).clamp(MIN_WAIT_SECS, MAX_WAIT_SECS),
+        }
+    });
+    Reading {
+        quota,
+        near_limit,
+        burst_remaining,
+        refusal,
+    }
+}
+
+/// `"name";k=v;k=v` (an item with parameters, RFC 8941's shape): the name
+/// and the parameters.
+fn structured(value: &str) -> Option<(String, Vec<(String, String)>)> {
+    let mut parts = value.split(';').map(str::trim);
+    let name = parts.next()?.strip_prefix('"')?.strip_suffix('"')?;
+    if name.is_empty() {
+        return None;
+    }
+    let params = parts
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some((name.to_owned(), params))
+}
+
+fn param(params: &[(String, String)], key: &str) -> Option<u64> {
+    params.iter().find(|(k, _)| k == key)?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).expect("value"));
+        }
+        map
+    }
+
+    #[test]
+    fn a_healthy_answer_tells_the_pool_and_the_burst() {
+        let reading = read(
+            200,
+            &headers(&[
+                (
+                    "beta-ratelimit-policy",
+                    "\"tenant-app-quota\";q=100100;w=3600",
+                ),
+                ("beta-ratelimit", "\"tenant-app-quota\";r=17842;t=2107"),
+                ("x-ratelimit-remaining", "7"),
+            ]),
+        );
+        assert_eq!(
+            reading.quota,
+            Some(QuotaReading {
+                pool: "tenant-app-quota".into(),
+                remaining: 17_842,
+                resets_in_secs: 2_107,
+                points: Some(100_100),
+            })
+        );
+        assert_eq!(reading.burst_remaining, Some(7));
+        assert!(!reading.near_limit);
+        assert_eq!(reading.refusal, None);
+    }
+
+    #[test]
+    fn a_spent_pool_without_its_policy_still_reads() {
+        let reading = read(
+            429,
+            &headers(&[
+                ("beta-ratelimit", "\"global-app-quota\";r=0;t=1200"),
+                ("x-beta-ratelimit-nearlimit", "true"),
+                ("ratelimit-reason", "jira-quota-global-based"),
+            ]),
+        );
+        let quota = reading.quota.expect("quota");
+        assert_eq!((quota.remaining, quota.points), (0, None));
+        assert!(reading.near_limit);
+        // No Retry-After: the pool's reset says how long.
+        assert_eq!(
+            reading.refusal,
+            Some(Refusal {
+                reason: "jira-quota-global-based".into(),
+                wait_secs: 1_200
+            })
+        );
+    }
+
+    #[test]
+    fn absurd_or_malformed_headers_change_nothing_they_should_not() {
+        for (retry_after, wait) in [
+            ("-5", 1),
+            ("0", 1),
+            ("99999999999", 3_600),
+            ("soon", 1),
+            ("30", 30),
+        ] {
+            let reading = read(
+                429,
+                &headers(&[
+                    ("retry-after", retry_after),
+                    ("ratelimit-reason", "jira-burst-based"),
+                ]),
+            );
+            assert_eq!(
+                reading.refusal.expect("refusal").wait_secs,
+                wait,
+                "{retry_after}"
+            );
+        }
+        for broken in [
+            "tenant-app-quota;r=1;t=2",
+            "\"\";r=1;t=2",
+            "\"q\";r=x;t=2",
+            "\"q\";t=2",
+            "\"q\";r=1;t=-4",
+        ] {
+            let reading = read(200, &headers(&[("beta-ratelimit", broken)]));
+            assert_eq!(reading.quota, None, "{broken}");
+        }
+        let reading = read(200, &headers(&[("x-ratelimit-remaining", "lots")]));
+        assert_eq!(reading.burst_remaining, None);
+        // A policy naming another pool says nothing of this one's points.
+        let reading = read(
+            200,
+            &headers(&[
+                ("beta-ratelimit-policy", "\"other\";q=5;w=3600"),
+                ("beta-ratelimit", "\"global-app-quota\";r=3;t=99999999"),
+            ]),
+        );
+        let quota = reading.quota.expect("quota");
+        assert_eq!((quota.points, quota.resets_in_secs), (None, 3_600));
+        assert_eq!(reading.refusal, None, "only a 429 refuses");
+    }
+}

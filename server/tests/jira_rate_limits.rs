@@ -1,0 +1,334 @@
+//! Jira's rate limits through the proxy, over real HTTP against the
+//! sandbox's limits: a `429` holds exactly its scope (the app, a tenant, an
+//! endpoint and method, an issue) and held calls are answered here without
+//! reaching Jira; `Prefer: wait=N` waits in line instead; an endpoint whose
+//! burst is spent is held before it trips; every process on the database
+//! honours a hold one of them learnt.
+
+use std::time::Duration;
+
+use domain::{Actor, ApiScope};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use sandbox::jira::rate_limit::LimitSettings;
+use serde_json::{json, Value};
+use testkit::*;
+
+/// A dashboard with Ada connected on both sites (integration 1) and a proxy key.
+async fn connected() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    app.connect(ADA, &[ACME, GLOBEX], None).await;
+    let key = app
+        .engine
+        .create_api_key(
+            "sync",
+            &[ApiScope::Proxy],
+            &Actor::User("admin@example.com".into()),
+        )
+        .await
+        .expect("key")
+        .key;
+    (app, key)
+}
+
+fn jira(site: &str, rest: &str) -> String {
+    format!("/v1/integrations/1/proxy/ex/jira/{site}/rest/api/3{rest}")
+}
+
+/// `method path` through the proxy with `key`, with `Prefer` when given.
+async fn proxy(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    prefer: Option<&str>,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method.clone(), app.url(path))
+        .bearer_auth(key);
+    if let Some(prefer) = prefer {
+        request = request.header("prefer", prefer);
+    }
+    if method == Method::PUT {
+        request = request.json(&json!({"fields": {"summary": "Edited"}}));
+    }
+    let res = request.send().await.expect("proxy");
+    let (status, headers) = (res.status(), res.headers().clone());
+    let text = res.text().await.expect("body");
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn get(app: &TestApp, path: &str, key: &str) -> (StatusCode, HeaderMap, Value) {
+    proxy(app, Method::GET, path, key, None).await
+}
+
+/// How many calls the sandbox's limits refused, by reason.
+fn refused_by_jira(app: &TestApp, reason: &str) -> u64 {
+    let jira = app.sandbox.jira();
+    let stats = jira.rate_limiter.limits.stats();
+    stats.refused.get(reason).copied().unwrap_or(0)
+}
+
+fn admitted_by_jira(app: &TestApp) -> u64 {
+    app.sandbox.jira().rate_limiter.limits.stats().admitted
+}
+
+fn assert_held(answer: &(StatusCode, HeaderMap, Value), scope: &str, reason: &str, secs: i64) {
+    let (status, headers, body) = answer;
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert_eq!(body["scope"], scope, "{body}");
+    assert_eq!(body["reason"], reason, "{body}");
+    assert_eq!(body["retryAfterSecs"], secs, "{body}");
+    assert!(body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("not sent")));
+    assert_eq!(headers["retry-after"], secs.to_string().as_str());
+}
+
+#[tokio::test]
+async fn a_burst_429_holds_its_endpoint_only_and_held_calls_never_reach_jira() {
+    let (app, key) = connected().await;
+    app.sandbox.plan_jira_rate_limit(1, 3, "jira-burst-based");
+    let myself = jira(ACME, "/myself");
+    // Jira's own 429 comes back as it is.
+    let (status, headers, _) = get(&app, &myself, &key).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["ratelimit-reason"], "jira-burst-based");
+    let sent = admitted_by_jira(&app);
+    // Then the product answers for it, without calling Jira.
+    for _ in 0..5 {
+        assert_held(
+            &get(&app, &myself, &key).await,
+            "endpoint",
+            "jira-burst-based",
+            3,
+        );
+    }
+    assert_eq!(admitted_by_jira(&app), sent, "no held call reached Jira");
+    // Another endpoint, another method or another tenant is not slowed.
+    assert_eq!(
+        get(&app, &jira(ACME, "/project/search"), &key).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, &jira(GLOBEX, "/myself"), &key).await.0,
+        StatusCode::OK
+    );
+    let edit = proxy(&app, Method::PUT, &jira(ACME, "/issue/ACME-1"), &key, None).await;
+    assert_eq!(edit.0, StatusCode::NO_CONTENT, "{}", edit.2);
+    app.clock.advance(2);
+    assert_held(
+        &get(&app, &myself, &key).await,
+        "endpoint",
+        "jira-burst-based",
+        1,
+    );
+    app.clock.advance(1);
+    assert_eq!(get(&app, &myself, &key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_per_issue_hold_does_not_slow_writes_to_other_issues() {
+    let (app, key) = connected().await;
+    app.sandbox.set_jira_limits(LimitSettings {
+        issue_writes_per_sec: 1,
+        ..LimitSettings::default()
+    });
+    let edit = |issue: &'static str| {
+        let (app, key) = (&app, &key);
+        async move {
+            proxy(
+                app,
+                Method::PUT,
+                &jira(ACME, &format!("/issue/{issue}")),
+                key,
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(edit("ACME-1").await.0, StatusCode::NO_CONTENT);
+    let (status, headers, _) = edit("ACME-1").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["ratelimit-reason"], "jira-per-issue-on-write");
+    assert_held(&edit("ACME-1").await, "issue", "jira-per-issue-on-write", 1);
+    assert_eq!(edit("ACME-2").await.0, StatusCode::NO_CONTENT);
+    // Reading the held issue is not a write.
+    assert_eq!(
+        get(&app, &jira(ACME, "/issue/ACME-1"), &key).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(refused_by_jira(&app, "jira-per-issue-on-write"), 1);
+    app.clock.advance(1);
+    assert_eq!(edit("ACME-1").await.0, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_quota_429_holds_the_whole_app_or_one_tenant_as_its_reason_says() {
+    let (app, key) = connected().await;
+    app.sandbox
+        .plan_jira_rate_limit(1, 60, "jira-quota-tenant-based");
+    assert_eq!(
+        get(&app, &jira(ACME, "/myself"), &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_held(
+        &get(&app, &jira(ACME, "/project/search"), &key).await,
+        "tenant",
+        "jira-quota-tenant-based",
+        60,
+    );
+    assert_eq!(
+        get(&app, &jira(GLOBEX, "/myself"), &key).await.0,
+        StatusCode::OK
+    );
+    app.sandbox
+        .plan_jira_rate_limit(1, 120, "jira-quota-global-based");
+    assert_eq!(
+        get(&app, &jira(GLOBEX, "/myself"), &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The app's hold ends later than the tenant's: it is the one named.
+    assert_held(
+        &get(&app, &jira(ACME, "/myself"), &key).await,
+        "app",
+        "jira-quota-global-based",
+        120,
+    );
+    assert_held(
+        &get(&app, &jira(GLOBEX, "/project/search"), &key).await,
+        "app",
+        "jira-quota-global-based",
+        120,
+    );
+    app.clock.advance(120);
+    assert_eq!(
+        get(&app, &jira(ACME, "/myself"), &key).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_whose_burst_is_spent_is_held_before_jira_refuses() {
+    let (app, key) = connected().await;
+    app.sandbox.set_jira_limits(LimitSettings {
+        burst_per_sec: 3,
+        ..LimitSettings::default()
+    });
+    let myself = jira(ACME, "/myself");
+    for _ in 0..3 {
+        assert_eq!(get(&app, &myself, &key).await.0, StatusCode::OK);
+    }
+    // The third answer said none were left this second: held, not sent.
+    assert_held(
+        &get(&app, &myself, &key).await,
+        "endpoint",
+        "jira-burst-based",
+        1,
+    );
+    assert_eq!(
+        refused_by_jira(&app, "jira-burst-based"),
+        0,
+        "Jira never had to refuse"
+    );
+    app.clock.advance(1);
+    assert_eq!(get(&app, &myself, &key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn prefer_wait_waits_in_line_for_a_hold_that_ends_in_time() {
+    let (app, key) = connected().await;
+    let app = std::sync::Arc::new(app);
+    app.sandbox.plan_jira_rate_limit(1, 3, "jira-burst-based");
+    let myself = jira(ACME, "/myself");
+    assert_eq!(
+        get(&app, &myself, &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Without the preference, or with one shorter than the hold, or one
+    // that makes no sense: at once.
+    for prefer in [
+        None,
+        Some("wait=2"),
+        Some("wait=abc"),
+        Some("wait=-4"),
+        Some("respond-async"),
+    ] {
+        assert_held(
+            &proxy(&app, Method::GET, &myself, &key, prefer).await,
+            "endpoint",
+            "jira-burst-based",
+            3,
+        );
+    }
+    // With wait=5 (and an absurd one, capped at 30 s), the calls wait in
+    // line; the hold ends 3 s later on the clock; both are then served.
+    let waiting = {
+        let (app, key, myself) = (app.clone(), key.clone(), myself.clone());
+        tokio::spawn(async move {
+            let first = proxy(&app, Method::GET, &myself, &key, Some("wait=5")).await;
+            let second = proxy(
+                &app,
+                Method::GET,
+                &myself,
+                &key,
+                Some("wait=99999999999999999999999"),
+            )
+            .await;
+            (first.0, second.0)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the call waits out the hold");
+    app.clock.advance(3);
+    let answers = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once the hold ended")
+        .expect("task");
+    assert_eq!(answers, (StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        refused_by_jira(&app, "jira-burst-based"),
+        1,
+        "the one planned refusal only"
+    );
+}
+
+#[tokio::test]
+async fn a_hold_learnt_by_one_process_is_honoured_by_another_on_the_same_database() {
+    let (app, key) = connected().await;
+    let other = app.second_process().await;
+    let myself = jira(ACME, "/myself");
+    // The second process sends its Jira calls to the first one's sandbox.
+    assert_eq!(get(&other, &myself, &key).await.0, StatusCode::OK);
+    app.sandbox
+        .plan_jira_rate_limit(1, 30, "jira-quota-global-based");
+    assert_eq!(
+        get(&app, &myself, &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let sent = admitted_by_jira(&app);
+    // Within a second the other process holds the app too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let answer = get(&other, &jira(GLOBEX, "/project/search"), &key).await;
+        if answer.0 == StatusCode::TOO_MANY_REQUESTS {
+            assert_held(&answer, "app", "jira-quota-global-based", 30);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other process never took the hold on"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let late = admitted_by_jira(&app) - sent;
+    assert!(
+        late <= 10,
+        "{late} calls reached Jira before the hold was shared"
+    );
+}

@@ -332,3 +332,70 @@ async fn a_hold_learnt_by_one_process_is_honoured_by_another_on_the_same_databas
         "{late} calls reached Jira before the hold was shared"
     );
 }
+
+#[tokio::test]
+async fn five_services_at_three_times_the_quota_share_it_without_tripping_it() {
+    let (app, first) = connected().await;
+    // 600 points an hour; each `myself` costs 2 (a call and one object).
+    app.sandbox.set_jira_limits(LimitSettings {
+        points_per_hour: 600,
+        ..LimitSettings::default()
+    });
+    let mut keys = vec![first];
+    for n in 2..=5 {
+        let key = app
+            .engine
+            .create_api_key(
+                &format!("service-{n}"),
+                &[ApiScope::Proxy],
+                &Actor::User("admin@example.com".into()),
+            )
+            .await
+            .expect("key")
+            .key;
+        keys.push(key);
+    }
+    let myself = jira(ACME, "/myself");
+    let mut served = [0u64; 5];
+    let mut held = 0;
+    // A simulated hour in steps of 20 s: service 1 tries four calls a step,
+    // the others one each; 8 calls of 2 points a step is 4.8 times the pool.
+    for step in 0..180 {
+        for turn in 0..5 {
+            // Whose turn comes first changes with each step.
+            let service = (turn + step) % 5;
+            let tries = if service == 0 { 4 } else { 1 };
+            for _ in 0..tries {
+                let (status, _, body) = get(&app, &myself, &keys[service]).await;
+                match status {
+                    StatusCode::OK => served[service] += 1,
+                    StatusCode::TOO_MANY_REQUESTS if body["error"] == "rate_limited" => held += 1,
+                    other => panic!("step {step}: {other} {body}"),
+                }
+            }
+        }
+        app.clock.advance(20);
+    }
+    let refused: u64 = app
+        .sandbox
+        .jira()
+        .rate_limiter
+        .limits
+        .stats()
+        .refused
+        .values()
+        .sum();
+    assert!(refused <= 1, "Jira refused {refused} calls");
+    let spent: u64 = served.iter().sum::<u64>() * 2;
+    assert!(
+        spent >= 570,
+        "{spent} of 600 points spent ({served:?}, {held} held)"
+    );
+    assert!(spent <= 600, "{spent}");
+    // Service 1 asked four times as often as service 2; equal weights, equal shares.
+    let greedy = served[0] as f64 / (served[0] + served[1]) as f64;
+    assert!(
+        (0.4..=0.6).contains(&greedy),
+        "service 1 took {greedy:.2} of the pair ({served:?})"
+    );
+}

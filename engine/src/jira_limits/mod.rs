@@ -8,6 +8,8 @@
 //!   `429` holds (the app, a tenant, an endpoint and method, an issue).
 //! - [`reading`]: what an answer's headers say (the quota's points and
 //!   reset, the burst left, a refusal's reason and wait), none trusted alone.
+//! - [`pacing`]: a pool running low lets its points out over the rest of its
+//!   window, in fair shares per API key.
 //! - here: the [`Governor`]'s state (the holds and the pools last seen) and
 //!   the engine's methods. A hold is written to the database
 //!   (`jira_holds`) so that every process sharing it honours it; each
@@ -18,6 +20,7 @@
 //! count is spent for this second is held to the next one before it trips.
 
 pub mod call;
+pub mod pacing;
 pub mod reading;
 
 use std::collections::HashMap;
@@ -28,7 +31,11 @@ use domain::UnixTime;
 use reqwest::header::HeaderMap;
 
 pub use call::{JiraCall, Scope};
+use pacing::Pacer;
 use reading::Reading;
+
+/// The key the product's own calls are paced under (API keys have ids from 1).
+pub const OWN_CALLS: i64 = 0;
 
 use crate::Engine;
 
@@ -71,6 +78,8 @@ pub struct Governor {
     holds: Mutex<HashMap<String, Hold>>,
     /// Pools by key.
     pools: Mutex<HashMap<String, PoolState>>,
+    /// Each pool's pacing, by pool key.
+    pacers: Mutex<HashMap<String, Pacer>>,
     /// When this process last read the stored holds (real time).
     synced_at: Mutex<Option<Instant>>,
     /// Callers waiting out a hold, in line per scope key.
@@ -137,14 +146,47 @@ impl Governor {
         holds.retain(|_, hold| hold.until > now);
     }
 
-    /// Keeps what an answer to `call` said of its pool.
-    fn learn_pool(&self, call: &JiraCall, reading: &Reading, now: UnixTime) {
+    /// Whether `api_key`'s `call` may go at `now` as far as the pacing of
+    /// the pools it may draw from goes (the app's, its tenant's).
+    fn paced(&self, call: &JiraCall, api_key: i64, now: UnixTime) -> Option<(String, Held)> {
+        let mut pacers = self.pacers.lock().unwrap_or_else(|p| p.into_inner());
+        [
+            (Scope::App, call.key(Scope::App)),
+            (Scope::Tenant, call.key(Scope::Tenant)),
+        ]
+        .into_iter()
+        .find_map(|(scope, pool)| {
+            let paced = pacers.get_mut(&pool)?.admit(api_key, now).err()?;
+            let held = Held {
+                scope,
+                reason: paced.reason().to_owned(),
+                retry_after_secs: paced.retry_after_secs(),
+            };
+            Some((format!("pace {pool}"), held))
+        })
+    }
+
+    /// Keeps what an answer to `api_key`'s `call` said of its pool.
+    fn learn_pool(&self, call: &JiraCall, api_key: i64, reading: &Reading, now: UnixTime) {
         let Some(quota) = &reading.quota else { return };
         let key = if quota.pool.starts_with("global") {
-            "app".to_owned()
+            call.key(Scope::App)
         } else {
             call.key(Scope::Tenant)
         };
+        self.pacers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .observe(
+                api_key,
+                quota.remaining,
+                now + quota.resets_in_secs,
+                quota.points,
+                reading.near_limit,
+                now,
+            );
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         let known_points = pools.get(&key).and_then(|p| p.points);
         pools.insert(
@@ -188,39 +230,47 @@ impl Governor {
 }
 
 impl Engine {
-    /// Whether `call` may be sent now: `Err` names the hold that keeps it.
-    pub async fn jira_admit(&self, call: &JiraCall) -> Result<(), Held> {
+    /// Whether `api_key`'s `call` may be sent now: `Err` names the hold
+    /// (a `429` learnt, or the pacing of a pool running low) that keeps it.
+    pub async fn jira_admit(&self, call: &JiraCall, api_key: i64) -> Result<(), Held> {
+        self.jira_blocker(call, api_key)
+            .await
+            .map_or(Ok(()), |(_, held)| Err(held))
+    }
+
+    /// What keeps `call` from going, with the key of the line to wait in.
+    async fn jira_blocker(&self, call: &JiraCall, api_key: i64) -> Option<(String, Held)> {
         let now = self.now();
         self.read_stored_holds(now).await;
-        match self.governor().held(call, now) {
-            Some((_, held)) => Err(held),
-            None => Ok(()),
-        }
+        let governor = self.governor();
+        governor
+            .held(call, now)
+            .or_else(|| governor.paced(call, api_key, now))
     }
 
     /// [`Engine::jira_admit`], waiting in line up to `wait` (real time) for
     /// a hold to end: callers waiting on one hold go in the order they came.
     /// A hold longer than the wait answers at once.
-    pub async fn jira_wait(&self, call: &JiraCall, wait: Duration) -> Result<(), Held> {
+    pub async fn jira_wait(
+        &self,
+        call: &JiraCall,
+        api_key: i64,
+        wait: Duration,
+    ) -> Result<(), Held> {
         let deadline = Instant::now() + wait;
-        let (key, held) = match self.jira_admit(call).await {
-            Ok(()) => return Ok(()),
-            Err(held) => (
-                self.governor().held(call, self.now()).map(|(key, _)| key),
-                held,
-            ),
+        let Some((key, held)) = self.jira_blocker(call, api_key).await else {
+            return Ok(());
         };
-        let Some(key) = key else { return Ok(()) };
         let wait_secs = u64::try_from(held.retry_after_secs).unwrap_or(u64::MAX);
         if Duration::from_secs(wait_secs) > wait {
             return Err(held);
         }
         let line = self.governor().line(&key);
         let Ok(_turn) = tokio::time::timeout_at(deadline.into(), line.lock_owned()).await else {
-            return self.jira_admit(call).await;
+            return self.jira_admit(call, api_key).await;
         };
         loop {
-            let outcome = self.jira_admit(call).await;
+            let outcome = self.jira_admit(call, api_key).await;
             if outcome.is_ok() || Instant::now() >= deadline {
                 return outcome;
             }
@@ -232,10 +282,16 @@ impl Engine {
     /// Learns from Jira's answer to `call`: the pool's state, and on a `429`
     /// a hold of the scope its reason names, for every process. An endpoint
     /// whose burst count this answer spent is held to the next second.
-    pub async fn jira_learn(&self, call: &JiraCall, status: u16, headers: &HeaderMap) {
+    pub async fn jira_learn(
+        &self,
+        call: &JiraCall,
+        api_key: i64,
+        status: u16,
+        headers: &HeaderMap,
+    ) {
         let now = self.now();
         let reading = reading::read(status, headers);
-        self.governor().learn_pool(call, &reading, now);
+        self.governor().learn_pool(call, api_key, &reading, now);
         if let Some(refusal) = &reading.refusal {
             let scope = call.scope_of(&refusal.reason);
             tracing::warn!(

@@ -266,15 +266,15 @@ pub async fn forward(
     let call = JiraCall::of(method.as_str(), &path);
     if let Some(call) = &call {
         let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
-            Some(wait) => engine.jira_wait(call, wait).await,
-            None => engine.jira_admit(call).await,
+            Some(wait) => engine.jira_wait(call, key.id, wait).await,
+            None => engine.jira_admit(call, key.id).await,
         };
         admitted.map_err(|held| ApiError::rate_limited(&held))?;
     }
     let mut answer = send(&client, &method, &url, &headers, &body, &token).await?;
     if let Some(call) = &call {
         engine
-            .jira_learn(call, answer.status().as_u16(), answer.headers())
+            .jira_learn(call, key.id, answer.status().as_u16(), answer.headers())
             .await;
     }
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
@@ -288,7 +288,7 @@ pub async fn forward(
             answer = send(&client, &method, &url, &headers, &body, &token).await?;
             if let Some(call) = &call {
                 engine
-                    .jira_learn(call, answer.status().as_u16(), answer.headers())
+                    .jira_learn(call, key.id, answer.status().as_u16(), answer.headers())
                     .await;
             }
         }

@@ -33,7 +33,7 @@ pub enum Change {
 
 /// The engine's publisher (cheap to clone; one per engine).
 #[derive(Clone)]
-pub struct Changes(broadcast::Sender<Change>);
+pub(crate) struct Changes(broadcast::Sender<Change>);
 
 impl Default for Changes {
     fn default() -> Self {

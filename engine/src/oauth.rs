@@ -54,7 +54,7 @@ pub struct TokenSet {
 
 /// One site from accessible-resources.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AccessibleResource {
+pub(crate) struct AccessibleResource {
     pub id: String,
     pub url: String,
     pub name: String,
@@ -73,7 +73,7 @@ pub struct Me {
 /// The Jira user from `/rest/api/3/myself`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JiraMyself {
+pub(crate) struct JiraMyself {
     pub account_id: String,
     pub display_name: String,
 }
@@ -124,7 +124,7 @@ impl AtlassianClient {
     /// The consent URL for `state` with a PKCE S256 challenge, carrying every
     /// parameter Atlassian documents (`audience`, `prompt=consent`, the scopes).
     /// Answers the URL and the verifier to keep for the callback.
-    pub fn authorize_url(&self, state: &str) -> (Url, Secret) {
+    pub(crate) fn authorize_url(&self, state: &str) -> (Url, Secret) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = state.to_owned();
         let (url, _) = self
@@ -167,7 +167,7 @@ impl AtlassianClient {
     }
 
     /// Every site the access token reaches.
-    pub async fn accessible_resources(
+    pub(crate) async fn accessible_resources(
         &self,
         access_token: &Secret,
     ) -> Result<Vec<AccessibleResource>, ProviderError> {
@@ -181,7 +181,7 @@ impl AtlassianClient {
     }
 
     /// Jira's `myself` on one site.
-    pub async fn myself(
+    pub(crate) async fn myself(
         &self,
         cloud_id: &str,
         access_token: &Secret,

@@ -36,7 +36,7 @@ pub enum ProviderError {
 
 impl ProviderError {
     /// The HTTP status, when an answer arrived.
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             ProviderError::RefreshTokenRejected { status, .. }
             | ProviderError::ClientRejected { status, .. }
@@ -46,7 +46,7 @@ impl ProviderError {
     }
 
     /// A transient failure without a status or a `Retry-After`.
-    pub fn transient(detail: impl Into<String>) -> Self {
+    pub(crate) fn transient(detail: impl Into<String>) -> Self {
         ProviderError::Transient {
             status: None,
             detail: detail.into(),
@@ -55,7 +55,7 @@ impl ProviderError {
     }
 
     /// How long the provider asked us to wait (`Retry-After`), if it did.
-    pub fn retry_after_secs(&self) -> Option<i64> {
+    pub(crate) fn retry_after_secs(&self) -> Option<i64> {
         match self {
             ProviderError::Transient {
                 retry_after_secs, ..
@@ -70,7 +70,7 @@ impl ProviderError {
     }
 
     /// The OAuth error code, when the provider sent one.
-    pub fn code(&self) -> Option<&str> {
+    pub(crate) fn code(&self) -> Option<&str> {
         match self {
             ProviderError::RefreshTokenRejected { code, .. }
             | ProviderError::ClientRejected { code, .. }

@@ -52,7 +52,7 @@ pub(crate) enum Signal {
 }
 
 impl ProviderPace {
-    pub fn new(ceiling: usize) -> Self {
+    pub(crate) fn new(ceiling: usize) -> Self {
         let ceiling = ceiling.max(1) as f64;
         Self(Mutex::new(State {
             limit: (INITIAL as f64).min(ceiling),
@@ -63,7 +63,7 @@ impl ProviderPace {
     }
 
     /// How many may be in flight now.
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         let state = self
             .0
             .lock()
@@ -75,7 +75,7 @@ impl ProviderPace {
     }
 
     /// Learns from one answer that took `took`.
-    pub fn record(&self, signal: Signal, took: Duration) {
+    pub(crate) fn record(&self, signal: Signal, took: Duration) {
         let mut s = self
             .0
             .lock()

@@ -344,7 +344,7 @@ impl TokenVault {
     /// A value that only the newest key opens, in the current format: stored
     /// once in the database so that start-up can tell whether the configured
     /// keys are the database's.
-    pub fn check_value(&self) -> Result<Vec<u8>, VaultError> {
+    pub(crate) fn check_value(&self) -> Result<Vec<u8>, VaultError> {
         self.seal(self.newest(), KEY_CHECK_TEXT.as_bytes(), b"key-check")
     }
 

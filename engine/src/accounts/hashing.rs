@@ -47,14 +47,14 @@ async fn gated<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// The Argon2id PHC string of `password`.
-pub async fn hash(password: &str) -> Result<String, Busy> {
+pub(crate) async fn hash(password: &str) -> Result<String, Busy> {
     let password = password.to_owned();
     gated(move || password_auth::generate_hash(password)).await
 }
 
 /// Whether `password` matches `hash`; with no hash (an unknown email), it is
 /// checked against a decoy so both answers take as long.
-pub async fn verify(password: &str, hash: Option<String>) -> Result<bool, Busy> {
+pub(crate) async fn verify(password: &str, hash: Option<String>) -> Result<bool, Busy> {
     let password = password.to_owned();
     gated(move || {
         let hash = hash.unwrap_or_else(|| decoy().to_owned());

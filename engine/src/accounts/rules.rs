@@ -30,7 +30,8 @@ pub(crate) const SLOW_DOWN_AFTER: usize = 5;
 pub const CLEAN_ADDRESS_CAP: usize = 10;
 /// The throttle's window: 15 minutes.
 pub(crate) const WINDOW_SECS: i64 = 15 * 60;
-pub use domain::access::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use domain::access::MAX_PASSWORD_CHARS;
+pub use domain::access::MIN_PASSWORD_CHARS;
 /// The longest email accepted (RFC 5321's path limit).
 pub(crate) const MAX_EMAIL_CHARS: usize = 254;
 

@@ -11,6 +11,8 @@
 //! `reconnectUrl` for [`RECONNECT_LINK_LIFETIME_SECS`]); a key makes at most
 //! [`LINKS_PER_KEY_PER_MINUTE`]; a key confined to tags makes links only for
 //! integrations carrying them, and gives new ones its tags.
+//!
+//! [`RECONNECT_LINK_LIFETIME_SECS`]: domain::webhook_message::RECONNECT_LINK_LIFETIME_SECS
 
 use url::Url;
 
@@ -30,16 +32,14 @@ use crate::service_api::ApiKey;
 use crate::{Engine, EngineError};
 
 /// A link made by a service works this long.
-pub const LINK_LIFETIME_SECS: i64 = 30 * 60;
-/// A webhook's `reconnectUrl` works this long.
-pub use domain::webhook_message::RECONNECT_LINK_LIFETIME_SECS;
+const LINK_LIFETIME_SECS: i64 = 30 * 60;
 /// The most links one key makes in a minute.
-pub const LINKS_PER_KEY_PER_MINUTE: i64 = 60;
+const LINKS_PER_KEY_PER_MINUTE: i64 = 60;
 /// How a flow started by a link names its OAuth state: the callback needs no
 /// dashboard session for these (and the engine checks the stored row agrees).
-pub const LINK_STATE_PREFIX: &str = "link.";
+const LINK_STATE_PREFIX: &str = "link.";
 /// The parameters added to `returnUrl` when the customer comes back.
-pub const RETURN_PARAMS: [&str; 3] = ["connectSessionId", "integrationId", "result"];
+const RETURN_PARAMS: [&str; 3] = ["connectSessionId", "integrationId", "result"];
 
 /// The longest `returnUrl` accepted.
 const MAX_RETURN_URL_CHARS: usize = 2_000;

@@ -12,7 +12,6 @@ pub(crate) mod link_settings;
 pub mod links;
 mod placement;
 
-pub use link_settings::LinkSettings;
 pub(crate) use placement::{connection_event, connection_notices, place_grant};
 pub(crate) use placement::{LinkOwner, Placement};
 

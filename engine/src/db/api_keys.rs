@@ -136,7 +136,7 @@ impl Database {
 
     /// Revokes key `id` and logs `event` (built from the key's name); answers
     /// the name, or `None` if no live key has that id.
-    pub async fn revoke_api_key(
+    pub(crate) async fn revoke_api_key(
         &self,
         id: i64,
         event: impl FnOnce(&str) -> (String, String),

@@ -35,7 +35,7 @@ pub struct ConnectSessionRow {
 }
 
 /// A link about to be stored.
-pub struct NewConnectSession<'a> {
+pub(crate) struct NewConnectSession<'a> {
     pub token_hash: &'a [u8],
     pub end_user_id: Option<&'a str>,
     pub end_user_name: Option<&'a str>,
@@ -58,7 +58,7 @@ impl Database {
     /// last minute already: counted and written in one transaction
     /// serialised per key, so concurrent requests (any process) cannot all
     /// pass the count.
-    pub async fn insert_connect_session(
+    pub(crate) async fn insert_connect_session(
         &self,
         new: &NewConnectSession<'_>,
         event: &NewAccountEvent<'_>,
@@ -133,7 +133,7 @@ impl Database {
     }
 
     /// The link whose token hashes to `token_hash`, if any.
-    pub async fn connect_session_by_hash(
+    pub(crate) async fn connect_session_by_hash(
         &self,
         token_hash: &[u8],
     ) -> Result<Option<ConnectSessionRow>, DatabaseError> {
@@ -144,7 +144,7 @@ impl Database {
     }
 
     /// Link `id`.
-    pub async fn connect_session(
+    pub(crate) async fn connect_session(
         &self,
         id: i64,
     ) -> Result<Option<ConnectSessionRow>, DatabaseError> {
@@ -182,7 +182,7 @@ impl Database {
 
     /// Records what became of link `id`'s flow (and the integration it
     /// reached, if any), with its account-log entry.
-    pub async fn finish_connect_session(
+    pub(crate) async fn finish_connect_session(
         &self,
         id: i64,
         outcome: &str,
@@ -208,7 +208,7 @@ impl Database {
     }
 
     /// How many links key `api_key_id` made at or after `since` (its rate limit).
-    pub async fn connect_sessions_made_since(
+    pub(crate) async fn connect_sessions_made_since(
         &self,
         api_key_id: i64,
         since: UnixTime,
@@ -224,7 +224,7 @@ impl Database {
 
     /// The latest `limit` links made for integration `id` (to re-authenticate
     /// it, or that connected it), newest first.
-    pub async fn connect_sessions_of(
+    pub(crate) async fn connect_sessions_of(
         &self,
         id: IntegrationId,
         limit: i64,

@@ -235,7 +235,7 @@ impl Database {
     /// active and inactive totals are kept by triggers, and the statuses that
     /// depend on the clock are ranges of the `(is_active, expires_at)` index
     /// (the range that is usually small is counted, the other derived).
-    pub async fn fleet_summary(
+    pub(crate) async fn fleet_summary(
         &self,
         now: UnixTime,
         rule: StatusRule,
@@ -299,7 +299,7 @@ impl Database {
 
     /// A page of connected integrations, filtered at `now`, with the
     /// number that match and the fleet's counts by status.
-    pub async fn dashboard_page(
+    pub(crate) async fn dashboard_page(
         &self,
         query: &PageQuery,
         now: UnixTime,

@@ -14,7 +14,7 @@ use super::{query, Database, DatabaseError, Query, Tx};
 
 /// The largest page of integrations served at once: the dashboard's
 /// (`?size=500`) and the service API's listing alike.
-pub const MAX_PAGE_SIZE: i64 = 500;
+pub(crate) const MAX_PAGE_SIZE: i64 = 500;
 
 /// One page of the connected integrations in id order (the fleet listing of
 /// `GET /v1/integrations` and `POST /api/list_integrations`): never the whole
@@ -40,7 +40,7 @@ pub struct ListingFilter {
 }
 
 impl ListingFilter {
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.end_user_id.is_none() && self.tags.is_empty()
     }
 
@@ -352,7 +352,7 @@ impl ConnectionWrite {
     /// [`domain::end_user::MAX_TAGS`]; with `fresh` (a disconnected row taken
     /// over), only `tags`. Written in its column and one row each in
     /// `integration_tags` (what the filters look up).
-    pub async fn set_owner(
+    pub(crate) async fn set_owner(
         &mut self,
         id: IntegrationId,
         end_user: &EndUser,
@@ -401,7 +401,7 @@ impl ConnectionWrite {
     }
 
     /// Row `id` belongs to no end user and carries no tags.
-    pub async fn clear_owner(&mut self, id: IntegrationId) -> Result<(), DatabaseError> {
+    pub(crate) async fn clear_owner(&mut self, id: IntegrationId) -> Result<(), DatabaseError> {
         query(
             "UPDATE integrations SET end_user_id = NULL, end_user_name = NULL, tags = '{}'
              WHERE id = $1",
@@ -488,7 +488,7 @@ impl Database {
 
     /// Wipes the tokens of an integration and hides it from the dashboard; its
     /// events stay. False if there was no such connected integration.
-    pub async fn disconnect(
+    pub(crate) async fn disconnect(
         &self,
         id: IntegrationId,
         event: &NewEvent<'_>,

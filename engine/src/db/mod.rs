@@ -37,36 +37,39 @@ mod users;
 mod webhook_outbox;
 mod webhooks;
 
-pub use announce::{Announce, AnnounceIf};
-pub use api_keys::ApiKeyRow;
+pub(crate) use announce::{Announce, AnnounceIf};
+pub(crate) use api_keys::ApiKeyRow;
 pub(crate) use api_keys::KeyUsage;
 pub use api_keys::NewApiKey;
 pub(crate) use backend::Backend;
-pub use backend::{query, On, Query, Rows, Tx, Value};
+pub use backend::{query, Query, Tx};
+use backend::{On, Value};
 pub(crate) use change_feed::CHANGES_CHANNEL;
-pub use change_feed::{FeedEntry, FeedRead};
-pub use connect_sessions::{ConnectSessionRow, NewConnectSession};
-pub use dashboard_page::Page;
-pub use events::{NewEvent, TokenEvent};
-pub use integrations::{ConnectionColumns, MAX_PAGE_SIZE};
-pub use integrations::{ConnectionWrite, IntegrationsPage, ListingFilter};
+pub(crate) use connect_sessions::{ConnectSessionRow, NewConnectSession};
+pub(crate) use dashboard_page::Page;
+pub use events::NewEvent;
+pub(crate) use events::TokenEvent;
+pub use integrations::ConnectionColumns;
+pub(crate) use integrations::IntegrationsPage;
+pub use integrations::ListingFilter;
+pub(crate) use integrations::MAX_PAGE_SIZE;
 pub(crate) use integrations::{GrantLookup, PriorState};
 pub use jira_holds::HoldRow;
 pub(crate) use oauth_states::{NewOAuthState, StoredState};
-pub use refresh_queries::DueBatch;
+pub(crate) use refresh_queries::DueBatch;
 pub(crate) use refresh_queries::Lease;
 pub(crate) use refresh_queries::SCHEDULER_CLAIM_RENEW_SECS;
 pub use refresh_queries::{Claim, DUE_FOR_REFRESH_SQL, IDLE_REFRESH_SQL, SCHEDULER_CLAIM_SECS};
-pub use refresh_rows::RefreshRow;
+pub(crate) use refresh_rows::RefreshRow;
 pub use refresh_rows::{Fenced, Rotation};
 pub use sessions::Sessions;
 pub use token_keys::KeyCheckError;
 pub use users::NewAccountEvent;
-pub use users::{AccountChange, AccountEvent, UserRow};
+pub(crate) use users::{AccountChange, AccountEvent, UserRow};
 pub(crate) use webhook_outbox::filter_admits;
 pub(crate) use webhooks::AttemptResult;
 pub use webhooks::NewEndpointRow;
-pub use webhooks::{AttemptRow, DeliveryRow, DueDelivery, EndpointRow};
+pub(crate) use webhooks::{AttemptRow, DeliveryRow, DueDelivery, EndpointRow};
 
 use sqlx::sqlite::SqlitePool;
 
@@ -168,7 +171,7 @@ impl Database {
     }
 
     /// Whether the database answers a trivial query.
-    pub async fn is_healthy(&self) -> bool {
+    pub(crate) async fn is_healthy(&self) -> bool {
         query("SELECT CAST(1 AS BIGINT) AS alive")
             .scalar::<i64>(self)
             .await
@@ -192,7 +195,7 @@ impl Database {
     /// oldest `expires_at - margin` when access tokens are kept fresh, and
     /// the oldest refresh token's idle deadline (issued + 30 days) under
     /// either policy.
-    pub async fn scheduler_lag_secs(
+    pub(crate) async fn scheduler_lag_secs(
         &self,
         now: domain::UnixTime,
         rule: domain::StatusRule,

@@ -289,7 +289,7 @@ impl Database {
     /// refresh token that was judged (`sent`, `None` for "no refresh token"), so
     /// a rejection that arrives after a re-authentication cannot deactivate the
     /// repaired row. False when the row had changed (nothing written).
-    pub async fn deactivate(
+    pub(crate) async fn deactivate(
         &self,
         at: Fenced<'_>,
         event: &NewEvent<'_>,

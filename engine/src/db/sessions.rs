@@ -19,7 +19,7 @@ use super::Backend;
 /// The id a session is stored under: the first 128 bits of the SHA-256 of
 /// the browser's id (itself 128 random bits, so no salt or stretching adds
 /// anything).
-pub fn stored_id(id: &Id) -> Id {
+fn stored_id(id: &Id) -> Id {
     let digest = Sha256::new()
         .chain_update(b"jira-dashboard session id\0")
         .chain_update(id.0.to_le_bytes())

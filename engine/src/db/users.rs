@@ -9,7 +9,7 @@ use super::{query, Database, DatabaseError, On, Query, Tx};
 
 /// A stored account. (No `Debug`: it holds the password hash.)
 #[derive(Clone, FromRow)]
-pub struct UserRow {
+pub(crate) struct UserRow {
     pub id: i64,
     pub email: String,
     pub password_hash: String,
@@ -39,7 +39,7 @@ pub struct NewAccountEvent<'a> {
 
 /// What a guarded change to an account did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountChange {
+pub(crate) enum AccountChange {
     Done,
     /// No account has that id.
     NotFound,
@@ -118,7 +118,7 @@ impl Database {
     }
 
     /// Every account, by email.
-    pub async fn users(&self) -> Result<Vec<UserRow>, DatabaseError> {
+    pub(crate) async fn users(&self) -> Result<Vec<UserRow>, DatabaseError> {
         Ok(
             query(format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
                 .fetch_all::<UserRow>(self)
@@ -217,7 +217,7 @@ impl Database {
 
     /// Whether `token_hash` is the live setup token (issued after
     /// `issued_after`, and no account exists).
-    pub async fn setup_token_is_live(
+    pub(crate) async fn setup_token_is_live(
         &self,
         token_hash: &str,
         issued_after: UnixTime,
@@ -233,7 +233,7 @@ impl Database {
     }
 
     /// Changes an account's role, unless that leaves no administrator.
-    pub async fn change_role(
+    pub(crate) async fn change_role(
         &self,
         id: i64,
         role: Role,
@@ -256,7 +256,7 @@ impl Database {
     }
 
     /// Removes an account, unless it is the last administrator.
-    pub async fn remove_user(
+    pub(crate) async fn remove_user(
         &self,
         id: i64,
         event: &NewAccountEvent<'_>,
@@ -319,7 +319,10 @@ impl Database {
     }
 
     /// The newest account-log entries.
-    pub async fn account_events(&self, limit: i64) -> Result<Vec<AccountEvent>, DatabaseError> {
+    pub(crate) async fn account_events(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<AccountEvent>, DatabaseError> {
         Ok(query(
             "SELECT id, at, actor, action, subject, message FROM account_events
              ORDER BY at DESC, id DESC LIMIT $1",

@@ -89,7 +89,7 @@ pub(crate) struct AttemptResult {
 }
 
 impl AttemptResult {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
 
@@ -130,7 +130,7 @@ pub struct NewEndpointRow<'a> {
 
 impl Database {
     /// Every endpoint, the environment's first, then oldest first.
-    pub async fn webhook_endpoints(&self) -> Result<Vec<EndpointRow>, DatabaseError> {
+    pub(crate) async fn webhook_endpoints(&self) -> Result<Vec<EndpointRow>, DatabaseError> {
         Ok(query(format!(
             "{SELECT_ENDPOINT} ORDER BY e.from_environment DESC, e.id"
         ))
@@ -231,7 +231,7 @@ impl Database {
 
     /// Enables or disables an endpoint by hand (enabling forgets the
     /// failures) and logs `event`; false (nothing logged) for an unknown id.
-    pub async fn set_webhook_endpoint_enabled(
+    pub(crate) async fn set_webhook_endpoint_enabled(
         &self,
         id: i64,
         enabled: bool,
@@ -253,7 +253,7 @@ impl Database {
     /// for the other endpoints) and logs `event`. `from_environment` rows are
     /// the environment's to remove (`any`): false for them and for unknown
     /// ids, and nothing logged.
-    pub async fn delete_webhook_endpoint(
+    pub(crate) async fn delete_webhook_endpoint(
         &self,
         id: i64,
         any: bool,
@@ -313,7 +313,7 @@ impl Database {
     }
 
     /// An endpoint's latest deliveries, newest first.
-    pub async fn webhook_deliveries(
+    pub(crate) async fn webhook_deliveries(
         &self,
         endpoint_id: i64,
         limit: i64,
@@ -331,7 +331,10 @@ impl Database {
     }
 
     /// The attempts of deliveries `ids`, newest first.
-    pub async fn webhook_attempts(&self, ids: &[i64]) -> Result<Vec<AttemptRow>, DatabaseError> {
+    pub(crate) async fn webhook_attempts(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<AttemptRow>, DatabaseError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -353,7 +356,7 @@ impl Database {
     /// now, with a new day and a new backoff; logs `event`. False (nothing
     /// logged) when there is no such finished delivery (a pending one is
     /// being tried already) or its endpoint is disabled.
-    pub async fn redeliver_webhook(
+    pub(crate) async fn redeliver_webhook(
         &self,
         id: i64,
         now: UnixTime,
@@ -563,7 +566,10 @@ impl Database {
     /// Deletes deliveries finished before `before` (and their attempts), a
     /// thousand per transaction so that no refresh waits long for the write
     /// lock, then every message no delivery refers to. How many deliveries went.
-    pub async fn prune_webhook_deliveries(&self, before: UnixTime) -> Result<u64, DatabaseError> {
+    pub(crate) async fn prune_webhook_deliveries(
+        &self,
+        before: UnixTime,
+    ) -> Result<u64, DatabaseError> {
         let mut gone = 0;
         loop {
             let batch = query(
@@ -595,7 +601,7 @@ impl Database {
     /// Sends again every delivery of endpoint `id` that did not arrive
     /// (failed or skipped); how many. When there were some, logs `event`
     /// with the message `message` words from that number.
-    pub async fn redeliver_undelivered(
+    pub(crate) async fn redeliver_undelivered(
         &self,
         id: i64,
         now: UnixTime,

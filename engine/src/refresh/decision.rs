@@ -68,7 +68,7 @@ pub enum RefreshResult {
 
 impl RefreshResult {
     /// The result's name in metrics (`result="refreshed"`).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             RefreshResult::Refreshed => "refreshed",
             RefreshResult::NeedsReauth(_) => "needs_reauth",
@@ -84,7 +84,7 @@ impl RefreshResult {
 
 /// What the provider was asked, and what it said.
 #[derive(Debug)]
-pub enum Attempt<'a> {
+pub(crate) enum Attempt<'a> {
     /// There was nothing to send: the row holds no refresh token.
     NoRefreshToken,
     /// The token endpoint's answer to the stored refresh token.
@@ -93,7 +93,7 @@ pub enum Attempt<'a> {
 
 /// The write a decision asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
+pub(crate) enum Write {
     /// Store the new tokens (compare-and-swap on the refresh token sent).
     Rotation,
     /// The seed's contract: inactive, one more failure, stamped now.
@@ -106,7 +106,7 @@ pub enum Write {
 
 /// An event to log, before it has an integration and a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedEvent {
+pub(crate) struct PlannedEvent {
     pub kind: EventKind,
     pub outcome: EventOutcome,
     pub http_status: Option<u16>,
@@ -117,7 +117,7 @@ pub struct PlannedEvent {
 
 /// What to do about one refresh attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub write: Write,
     /// Logged with the write, in its transaction.
     pub event: PlannedEvent,
@@ -128,7 +128,7 @@ pub struct Decision {
 
 /// What the row said before the attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Before {
+pub(crate) struct Before {
     /// Transient failures in a row before this attempt (for the backoff).
     pub transient_failures: i64,
     /// When the refresh token now sent was first sent without a known outcome
@@ -137,7 +137,7 @@ pub struct Before {
 }
 
 /// Decides what a refresh attempt means.
-pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
+pub(crate) fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
     let answer = match attempt {
         Attempt::NoRefreshToken => {
             let message =
@@ -217,7 +217,7 @@ pub fn decide(attempt: Attempt<'_>, before: Before, now: UnixTime) -> Decision {
 
 /// How a decided write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
+pub(crate) enum Stored {
     /// Written (with its event).
     Done,
     /// The row no longer held the refresh token that was sent: nothing written.

@@ -13,7 +13,7 @@
 //!   write that marks the refresh token as sent, so a refresh whose answer is
 //!   lost, or whose process dies, is found and retried inside the leeway.
 
-pub mod decision;
+mod decision;
 pub(crate) mod refreshing;
 
 use std::collections::HashMap;
@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tracing::Instrument as _;
 
 pub(crate) use decision::backoff_secs;
-pub use decision::ReauthReason;
+use decision::ReauthReason;
 pub use decision::RefreshResult;
 use decision::{after_write, decide, Attempt, Before, Decision, PlannedEvent, Stored, Write};
 

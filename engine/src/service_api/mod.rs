@@ -10,9 +10,8 @@
 //!   hand-out events), written in batches off the request's path.
 
 pub mod handout;
-pub mod keys;
-pub mod usage;
+mod keys;
+pub(crate) mod usage;
 
 pub use handout::{AccessToken, HandoutError};
-pub use keys::CreatedKey;
 pub use keys::{ApiKey, ApiKeyError};

@@ -17,12 +17,12 @@ use crate::db::NewAccountEvent;
 pub(crate) const ENVIRONMENT: &str = "environment";
 
 /// The account log's `action` of each change.
-pub mod action {
-    pub const ADD: &str = "add_webhook";
+pub(crate) mod action {
+    pub(crate) const ADD: &str = "add_webhook";
     pub(crate) const CHANGE: &str = "change_webhook";
     pub(crate) const ENABLE: &str = "enable_webhook";
     pub(crate) const DISABLE: &str = "disable_webhook";
-    pub const DELETE: &str = "delete_webhook";
+    pub(crate) const DELETE: &str = "delete_webhook";
     pub(crate) const TEST: &str = "test_webhook";
     pub(crate) const REDELIVER: &str = "redeliver_webhook";
     pub(crate) const REDELIVER_UNDELIVERED: &str = "redeliver_webhooks";
@@ -59,7 +59,7 @@ pub(crate) struct LogEntry {
 impl LogEntry {
     /// A change to the endpoint at `url`; `message` words it from the
     /// endpoint's label.
-    pub fn endpoint(
+    pub(crate) fn endpoint(
         actor: impl Into<String>,
         action: &'static str,
         url: &str,
@@ -98,7 +98,7 @@ impl LogEntry {
     }
 
     /// The entry as the account log's writer takes it.
-    pub fn event(&self) -> NewAccountEvent<'_> {
+    pub(crate) fn event(&self) -> NewAccountEvent<'_> {
         NewAccountEvent {
             actor: &self.actor,
             action: self.action,

@@ -20,16 +20,15 @@
 //! - [`signing`]: secrets and signatures (the `standardwebhooks` crate).
 //! - [`consent`]: `integration.consent_expiring`, 30, 7 and 1 days ahead.
 
-pub mod address_rules;
-pub mod audit;
+mod address_rules;
+mod audit;
 mod consent;
 pub mod delivery;
-pub mod endpoints;
+mod endpoints;
 pub mod signing;
 
 pub use delivery::DeliveryReport;
-pub use domain::webhook_message::DELIVERY_WINDOW_SECS;
-pub use endpoints::{DeliveryRecord, NewEndpoint};
+use domain::webhook_message::DELIVERY_WINDOW_SECS;
 pub use endpoints::{EndpointSummary, WebhookError, WebhookSettings};
 
 /// An endpoint whose attempts have all failed for this long is disabled.

@@ -41,10 +41,10 @@ pub fn check_secret(text: &str) -> Result<(), &'static str> {
 /// Why a message could not be signed.
 #[derive(Debug, thiserror::Error)]
 #[error("the endpoint's secret cannot sign: {0}")]
-pub struct SignError(String);
+pub(crate) struct SignError(String);
 
 /// The `webhook-signature` header for one attempt.
-pub fn sign(
+pub(crate) fn sign(
     secret: &Secret,
     message_id: &str,
     timestamp: i64,

@@ -29,7 +29,7 @@ use domain::{IntegrationId, UnixTime};
 
 /// Which database, with its connection pool.
 #[derive(Debug, Clone)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -38,7 +38,7 @@ impl Backend {
     /// Opens and migrates the database at `url`: PostgreSQL for
     /// `postgres://...` (or `postgresql://`), else a SQLite file, created
     /// when missing (e.g. `sqlite://data/dashboard.db`).
-    pub async fn open(url: &str) -> Result<Self, super::DatabaseError> {
+    pub(crate) async fn open(url: &str) -> Result<Self, super::DatabaseError> {
         Ok(
             if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 Backend::Postgres(postgres::open(url).await?)
@@ -49,12 +49,12 @@ impl Backend {
     }
 
     /// Whether this is PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
+    pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, Backend::Postgres(_))
     }
 
     /// Starts a transaction (`BEGIN`).
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+    pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Backend::Sqlite(pool) => Tx::sqlite(pool.begin().await?),
             Backend::Postgres(pool) => Tx::postgres(pool.begin().await?),
@@ -122,14 +122,14 @@ enum TxInner {
 }
 
 impl Tx {
-    pub fn sqlite(tx: Transaction<'static, Sqlite>) -> Self {
+    fn sqlite(tx: Transaction<'static, Sqlite>) -> Self {
         Self {
             inner: TxInner::Sqlite(tx),
             _waiting: None,
         }
     }
 
-    pub fn postgres(tx: Transaction<'static, Postgres>) -> Self {
+    pub(crate) fn postgres(tx: Transaction<'static, Postgres>) -> Self {
         Self {
             inner: TxInner::Postgres(tx),
             _waiting: None,
@@ -324,7 +324,7 @@ impl Query {
 
     /// A statement only PostgreSQL runs (its caller checked the backend):
     /// `query-check/` checks its text against PostgreSQL's schema alone.
-    pub fn postgres_only(sql: impl Into<Cow<'static, str>>) -> Query {
+    pub(crate) fn postgres_only(sql: impl Into<Cow<'static, str>>) -> Query {
         query(sql)
     }
 
@@ -357,7 +357,7 @@ impl Query {
     }
 
     /// The first row, if any.
-    pub async fn fetch_optional<'a, T>(
+    pub(crate) async fn fetch_optional<'a, T>(
         self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<T>, sqlx::Error>

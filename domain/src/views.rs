@@ -357,3 +357,63 @@ impl IntegrationView {
         }
     }
 }
+
+/// Jira's rate limits as this product sees them (`GET /v1/rate-limits`, and
+/// the dashboard's "Jira quota" panel): the quota pools as last seen, the
+/// holds running, and what each API key spent and was held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitsView {
+    pub pools: Vec<QuotaPoolView>,
+    pub holds: Vec<HoldView>,
+    /// Keys by points spent, most first (this process, since it started).
+    pub keys: Vec<KeySpendView>,
+}
+
+/// A quota pool as the last answer told it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaPoolView {
+    /// `app` (one pool for the app), or `tenant <cloudId>`.
+    pub pool: String,
+    pub remaining: u64,
+    /// The window's points, when Jira said.
+    pub points: Option<u64>,
+    /// RFC 3339.
+    pub resets_at: String,
+    pub near_limit: bool,
+    /// Whether calls are being spread over the rest of the window.
+    pub pacing: bool,
+}
+
+/// A running hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HoldView {
+    /// `app`, `tenant`, `endpoint` or `issue`.
+    pub scope: String,
+    /// What it holds: `app`, `tenant <cloudId>`, `endpoint <cloudId>
+    /// <METHOD> <path>`, `issue <cloudId> <issue>`.
+    pub target: String,
+    pub reason: String,
+    pub retry_after_secs: i64,
+}
+
+/// What one API key (or the product's own calls, key 0) spent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct KeySpendView {
+    pub key_id: i64,
+    /// Points its calls cost, as learnt from the pool's drops.
+    pub points_spent: f64,
+    /// Calls sent to Jira.
+    pub calls: u64,
+    /// Calls answered `rate_limited` without reaching Jira.
+    pub held: u64,
+    /// Calls that waited in line (`Prefer: wait`).
+    pub queued: u64,
+}

@@ -186,6 +186,10 @@ fn service_api(state: &AppState) -> Router<AppState> {
             post(v1::connect_sessions::create).route_layer(scope(Connect)),
         )
         .route(
+            "/v1/rate-limits",
+            get(v1::rate_limits::show).route_layer(scope(MetricsRead)),
+        )
+        .route(
             "/metrics",
             get(metrics::scrape).route_layer(scope(MetricsRead)),
         )

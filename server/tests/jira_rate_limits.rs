@@ -399,3 +399,77 @@ async fn five_services_at_three_times_the_quota_share_it_without_tripping_it() {
         "service 1 took {greedy:.2} of the pair ({served:?})"
     );
 }
+
+#[tokio::test]
+async fn the_pools_holds_and_each_keys_spend_are_seen_in_the_api_and_the_metrics() {
+    let (app, key) = connected().await;
+    let reader = app
+        .engine
+        .create_api_key(
+            "prometheus",
+            &[ApiScope::MetricsRead],
+            &Actor::User("admin@example.com".into()),
+        )
+        .await
+        .expect("key")
+        .key;
+    let myself = jira(ACME, "/myself");
+    assert_eq!(get(&app, &myself, &key).await.0, StatusCode::OK);
+    app.sandbox.plan_jira_rate_limit(1, 30, "jira-burst-based");
+    assert_eq!(
+        get(&app, &myself, &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        get(&app, &myself, &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A proxy key may not read them.
+    let (status, _, _) = app
+        .call(Method::GET, "/v1/rate-limits", Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, seen) = app
+        .call(Method::GET, "/v1/rate-limits", Some(&reader), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    let pool = &seen["pools"][0];
+    assert_eq!(pool["pool"], "app");
+    assert_eq!(pool["remaining"], 65_000 - 2, "{seen}");
+    assert_eq!(pool["points"], 65_000);
+    assert_eq!(pool["pacing"], false);
+    assert!(pool["resetsAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let hold = &seen["holds"][0];
+    assert_eq!(hold["scope"], "endpoint");
+    assert_eq!(hold["reason"], "jira-burst-based");
+    assert_eq!(hold["retryAfterSecs"], 30);
+    assert_eq!(
+        hold["target"],
+        format!("endpoint {ACME} GET rest/api/3/myself")
+    );
+    let spend = &seen["keys"][0];
+    assert_eq!(
+        (spend["calls"].as_u64(), spend["held"].as_u64()),
+        (Some(2), Some(1)),
+        "{seen}"
+    );
+    assert_eq!(
+        spend["pointsSpent"], 0.0,
+        "the first answer of a window only shows the pool"
+    );
+    let (status, _, text) = app.call(Method::GET, "/metrics", Some(&reader), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().expect("text").to_owned();
+    assert!(
+        text.contains("jira_dashboard_jira_holds{scope=\"endpoint\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jira_dashboard_jira_calls_held_total{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jira_dashboard_jira_quota_remaining_points{pool=\"app\"}"),
+        "{text}"
+    );
+}

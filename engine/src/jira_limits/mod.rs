@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use domain::views::{HoldView, KeySpendView, QuotaPoolView, RateLimitsView};
 use domain::UnixTime;
 use reqwest::header::HeaderMap;
 
@@ -84,6 +85,23 @@ pub struct Governor {
     synced_at: Mutex<Option<Instant>>,
     /// Callers waiting out a hold, in line per scope key.
     lines: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// What each API key spent and was held, since this process started.
+    spending: Mutex<HashMap<i64, KeySpendView>>,
+}
+
+/// A reason as a metrics label: Atlassian's four, the pacing's three, or
+/// `other` (a label never takes a value an answer chooses).
+fn reason_label(reason: &str) -> &'static str {
+    const KNOWN: [&str; 7] = [
+        "jira-quota-global-based",
+        "jira-quota-tenant-based",
+        "jira-burst-based",
+        "jira-per-issue-on-write",
+        "paced",
+        "fair-share",
+        "quota-spent",
+    ];
+    KNOWN.into_iter().find(|k| *k == reason).unwrap_or("other")
 }
 
 impl Governor {
@@ -174,7 +192,8 @@ impl Governor {
         } else {
             call.key(Scope::Tenant)
         };
-        self.pacers
+        let cost = self
+            .pacers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(key.clone())
@@ -187,6 +206,11 @@ impl Governor {
                 reading.near_limit,
                 now,
             );
+        self.spend_of(api_key, |s| s.points_spent += cost);
+        metrics::counter!("jira_dashboard_jira_points_spent_total", "key" => api_key.to_string())
+            .increment(cost.round() as u64);
+        metrics::gauge!("jira_dashboard_jira_quota_remaining_points", "pool" => key.clone())
+            .set(quota.remaining as f64);
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         let known_points = pools.get(&key).and_then(|p| p.points);
         pools.insert(
@@ -199,6 +223,78 @@ impl Governor {
                 near_limit: reading.near_limit,
             },
         );
+    }
+
+    /// Counts `api_key`'s call that `held` kept from Jira.
+    fn count_held(&self, api_key: i64, held: &Held) {
+        metrics::counter!(
+            "jira_dashboard_jira_calls_held_total",
+            "key" => api_key.to_string(),
+            "scope" => held.scope.as_str(),
+            "reason" => reason_label(&held.reason)
+        )
+        .increment(1);
+        self.spend_of(api_key, |s| s.held += 1);
+    }
+
+    fn spend_of(&self, api_key: i64, change: impl FnOnce(&mut KeySpendView)) {
+        let mut spending = self.spending.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = spending.entry(api_key).or_insert_with(|| KeySpendView {
+            key_id: api_key,
+            points_spent: 0.0,
+            calls: 0,
+            held: 0,
+            queued: 0,
+        });
+        change(entry);
+    }
+
+    /// Everything this process knows of Jira's limits at `now`.
+    pub fn view(&self, now: UnixTime) -> RateLimitsView {
+        let pacing: HashMap<String, bool> = self
+            .pacers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(key, pacer)| (key.clone(), pacer.pacing(now)))
+            .collect();
+        let pools = self
+            .pools()
+            .into_iter()
+            .map(|p| QuotaPoolView {
+                pacing: pacing.get(&p.key).copied().unwrap_or(false),
+                pool: p.key,
+                remaining: p.remaining,
+                points: p.points,
+                resets_at: domain::time::rfc3339(p.resets_at),
+                near_limit: p.near_limit,
+            })
+            .collect();
+        let holds = self
+            .holds(now)
+            .into_iter()
+            .map(|(target, reason, secs)| HoldView {
+                scope: Scope::of_key(&target)
+                    .map_or("other", Scope::as_str)
+                    .to_owned(),
+                target,
+                reason,
+                retry_after_secs: secs,
+            })
+            .collect();
+        let mut keys: Vec<KeySpendView> = self
+            .spending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| {
+            b.points_spent
+                .total_cmp(&a.points_spent)
+                .then(a.key_id.cmp(&b.key_id))
+        });
+        RateLimitsView { pools, holds, keys }
     }
 
     /// The pools as last seen.
@@ -233,9 +329,13 @@ impl Engine {
     /// Whether `api_key`'s `call` may be sent now: `Err` names the hold
     /// (a `429` learnt, or the pacing of a pool running low) that keeps it.
     pub async fn jira_admit(&self, call: &JiraCall, api_key: i64) -> Result<(), Held> {
-        self.jira_blocker(call, api_key)
-            .await
-            .map_or(Ok(()), |(_, held)| Err(held))
+        match self.jira_blocker(call, api_key).await {
+            None => Ok(()),
+            Some((_, held)) => {
+                self.governor().count_held(api_key, &held);
+                Err(held)
+            }
+        }
     }
 
     /// What keeps `call` from going, with the key of the line to wait in.
@@ -263,20 +363,25 @@ impl Engine {
         };
         let wait_secs = u64::try_from(held.retry_after_secs).unwrap_or(u64::MAX);
         if Duration::from_secs(wait_secs) > wait {
+            self.governor().count_held(api_key, &held);
             return Err(held);
         }
+        metrics::counter!("jira_dashboard_jira_calls_queued_total", "key" => api_key.to_string())
+            .increment(1);
+        self.governor().spend_of(api_key, |s| s.queued += 1);
         let line = self.governor().line(&key);
         let Ok(_turn) = tokio::time::timeout_at(deadline.into(), line.lock_owned()).await else {
             return self.jira_admit(call, api_key).await;
         };
-        loop {
-            let outcome = self.jira_admit(call, api_key).await;
-            if outcome.is_ok() || Instant::now() >= deadline {
-                return outcome;
+        // Looking again does not count as another held call; the last look does.
+        while Instant::now() < deadline {
+            if self.jira_blocker(call, api_key).await.is_none() {
+                return Ok(());
             }
             tokio::time::sleep(WAIT_STEP.min(deadline.saturating_duration_since(Instant::now())))
                 .await;
         }
+        self.jira_admit(call, api_key).await
     }
 
     /// Learns from Jira's answer to `call`: the pool's state, and on a `429`
@@ -291,6 +396,7 @@ impl Engine {
     ) {
         let now = self.now();
         let reading = reading::read(status, headers);
+        self.governor().spend_of(api_key, |s| s.calls += 1);
         self.governor().learn_pool(call, api_key, &reading, now);
         if let Some(refusal) = &reading.refusal {
             let scope = call.scope_of(&refusal.reason);
@@ -316,6 +422,23 @@ impl Engine {
                 tracing::warn!(error = %e, "could not share a Jira rate-limit hold with other processes");
             }
         }
+    }
+
+    /// Jira's rate limits as this process sees them now.
+    pub async fn jira_rate_limits(&self) -> RateLimitsView {
+        let now = self.now();
+        self.read_stored_holds(now).await;
+        let view = self.governor().view(now);
+        for scope in [Scope::App, Scope::Tenant, Scope::Endpoint, Scope::Issue] {
+            let running = view
+                .holds
+                .iter()
+                .filter(|h| h.scope == scope.as_str())
+                .count();
+            metrics::gauge!("jira_dashboard_jira_holds", "scope" => scope.as_str())
+                .set(running as f64);
+        }
+        view
     }
 
     async fn read_stored_holds(&self, now: UnixTime) {

@@ -88,7 +88,8 @@ pub struct Pacer {
 
 impl Pacer {
     /// Learns from an answer to `key`'s call: the pool has `remaining`
-    /// points until `resets_at`; `points` in all when the answer said.
+    /// points until `resets_at`; `points` in all when the answer said. What
+    /// the call cost (0 for the answer that first saw this window).
     pub fn observe(
         &mut self,
         key: i64,
@@ -97,7 +98,7 @@ impl Pacer {
         points: Option<u64>,
         near_limit: bool,
         now: UnixTime,
-    ) {
+    ) -> f64 {
         let same_window =
             self.remaining.is_some() && resets_at.secs().abs_diff(self.resets_at.secs()) <= 2;
         if !same_window {
@@ -130,6 +131,11 @@ impl Pacer {
         self.resets_at = resets_at;
         self.points = points.or(self.points);
         self.near_limit = near_limit;
+        if same_window {
+            cost
+        } else {
+            0.0
+        }
     }
 
     fn cost_of(&self, key: i64) -> f64 {

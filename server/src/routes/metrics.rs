@@ -8,6 +8,13 @@
 //! - `jira_dashboard_integrations{status}`: connected integrations by status now
 //! - `jira_dashboard_scheduler_lag_seconds`: how long the most overdue refresh has waited
 //! - `jira_dashboard_token_handouts_total`, `jira_dashboard_proxied_calls_total`
+//! - Jira's rate limits (`engine::jira_limits`):
+//!   `jira_dashboard_jira_quota_remaining_points{pool}`,
+//!   `jira_dashboard_jira_holds{scope}` (running now),
+//!   `jira_dashboard_jira_calls_held_total{key, scope, reason}` (answered
+//!   without reaching Jira), `jira_dashboard_jira_calls_queued_total{key}`,
+//!   `jira_dashboard_jira_points_spent_total{key}` (key: the API key's id;
+//!   0 for the product's own calls)
 //! - `jira_dashboard_webhook_deliveries_total{result}`: webhook attempts by
 //!   result (`delivered`, `failed` and retried, `gave_up`)
 //! - `jira_dashboard_http_requests_total{route, method, status}` (the route's
@@ -135,6 +142,8 @@ pub async fn scrape(
             .set(summary.count(status) as f64);
     }
     metrics::gauge!("jira_dashboard_scheduler_lag_seconds").set(lag as f64);
+    // Sets the holds' gauges (the pools' are set as answers come).
+    engine.jira_rate_limits().await;
     let mut response = handle.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

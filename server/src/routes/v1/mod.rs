@@ -11,6 +11,7 @@
 //! - [`access_token`]: `POST /v1/integrations/{id}/access-token`.
 //! - [`connect_sessions`]: `POST /v1/connect-sessions`, connect links.
 //! - [`proxy`]: `/v1/integrations/{id}/proxy/{path}`, any method, to `JIRA_API_URL`.
+//! - [`rate_limits`]: `GET /v1/rate-limits`, Jira's rate limits as seen here.
 //! - [`openapi`]: `GET /v1/openapi.json`, generated from the handlers (utoipa).
 
 pub mod access_token;
@@ -21,6 +22,7 @@ pub mod errors;
 pub mod integrations;
 pub mod openapi;
 pub mod proxy;
+pub mod rate_limits;
 
 use domain::IntegrationId;
 

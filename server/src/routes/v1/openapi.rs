@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access_token, connect_sessions, integrations, proxy};
+use super::{access_token, connect_sessions, integrations, proxy, rate_limits};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use super::{access_token, connect_sessions, integrations, proxy};
         access_token::hand_out,
         proxy::forward,
         connect_sessions::create,
+        rate_limits::show,
     ),
     components(schemas(
         integrations::IntegrationList,

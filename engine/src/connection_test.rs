@@ -6,6 +6,7 @@
 use domain::{EventKind, EventOutcome, IntegrationId};
 
 use crate::db::NewEvent;
+use crate::jira_limits::{JiraCall, OWN_CALLS};
 use crate::provider_error::ProviderError;
 use crate::service_api::HandoutError;
 use crate::vault::Column;
@@ -30,6 +31,8 @@ pub enum ConnectionTestError {
     Storage,
     #[error("The idle access token could not be refreshed for the test: {0}")]
     Refresh(String),
+    #[error("Jira's rate limit ({}) holds calls to this site for {} s more: the test was not sent. Try again then.", .0.reason, .0.retry_after_secs)]
+    RateLimited(crate::jira_limits::Held),
 }
 
 /// On demand, a test refreshes a token that has less than this left.
@@ -98,7 +101,18 @@ impl Engine {
                 .decrypt(id, Column::AccessToken, &blob)
                 .map_err(|_| ConnectionTestError::Vault)?
         };
-        let result = self.atlassian().myself(&site.cloud_id, &token).await;
+        // The product's own Jira call shares the app's rate limits.
+        let path = format!("ex/jira/{}/rest/api/3/myself", site.cloud_id);
+        let call = JiraCall::of("GET", &path);
+        if let Some(call) = &call {
+            self.jira_admit(call, OWN_CALLS)
+                .await
+                .map_err(ConnectionTestError::RateLimited)?;
+        }
+        let (result, seen) = self.atlassian().myself(&site.cloud_id, &token).await;
+        if let (Some(call), Some((status, headers))) = (&call, &seen) {
+            self.jira_learn(call, OWN_CALLS, *status, headers).await;
+        }
         let (outcome, status, code, message) = match &result {
             Ok(me) => (
                 EventOutcome::Ok,

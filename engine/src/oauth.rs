@@ -180,23 +180,40 @@ impl AtlassianClient {
         self.get_json("me", access_token).await
     }
 
-    /// Jira's `myself` on one site.
+    /// Jira's `myself` on one site, with the answer's status and headers
+    /// (what the rate limits learn from; `None` when nothing came back).
     pub(crate) async fn myself(
         &self,
         cloud_id: &str,
         access_token: &Secret,
-    ) -> Result<JiraMyself, ProviderError> {
-        self.get_json(
-            &format!("ex/jira/{cloud_id}/rest/api/3/myself"),
-            access_token,
-        )
-        .await
+    ) -> (
+        Result<JiraMyself, ProviderError>,
+        Option<(u16, reqwest::header::HeaderMap)>,
+    ) {
+        let mut seen = None;
+        let path = format!("ex/jira/{cloud_id}/rest/api/3/myself");
+        let result = self
+            .get_json_seen(&path, access_token, |status, headers| {
+                seen = Some((status, headers.clone()));
+            })
+            .await;
+        (result, seen)
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         access_token: &Secret,
+    ) -> Result<T, ProviderError> {
+        self.get_json_seen(path, access_token, |_, _| {}).await
+    }
+
+    /// [`Self::get_json`], showing `seen` the answer's status and headers.
+    async fn get_json_seen<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        access_token: &Secret,
+        seen: impl FnOnce(u16, &reqwest::header::HeaderMap),
     ) -> Result<T, ProviderError> {
         let url = api_url(&self.settings.api_url, path);
         let response = self
@@ -208,6 +225,7 @@ impl AtlassianClient {
             .await
             .map_err(transport_error)?;
         let status = response.status().as_u16();
+        seen(status, response.headers());
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -473,3 +473,71 @@ async fn the_pools_holds_and_each_keys_spend_are_seen_in_the_api_and_the_metrics
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_products_own_connection_test_shares_the_limits() {
+    let (app, key) = connected().await;
+    let admin = Actor::User("admin@example.com".into());
+    let id = domain::IntegrationId(1);
+    // The test's own 429 holds its endpoint for the proxy's callers too.
+    app.sandbox.plan_jira_rate_limit(1, 20, "jira-burst-based");
+    assert!(app.engine.test_connection(id, &admin).await.is_err());
+    assert_held(
+        &get(&app, &jira(ACME, "/myself"), &key).await,
+        "endpoint",
+        "jira-burst-based",
+        20,
+    );
+    // And a hold learnt through the proxy keeps the test from being sent.
+    let sent = admitted_by_jira(&app);
+    let refused = app
+        .engine
+        .test_connection(id, &admin)
+        .await
+        .expect_err("held");
+    assert!(
+        matches!(
+            refused,
+            engine::connection_test::ConnectionTestError::RateLimited(_)
+        ),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("was not sent"), "{refused}");
+    assert_eq!(admitted_by_jira(&app), sent);
+    app.clock.advance(20);
+    assert!(app.engine.test_connection(id, &admin).await.is_ok());
+}
+
+#[tokio::test]
+async fn one_key_may_have_only_eight_calls_waiting_in_line() {
+    let (app, key) = connected().await;
+    let app = std::sync::Arc::new(app);
+    app.sandbox.plan_jira_rate_limit(1, 3, "jira-burst-based");
+    let myself = jira(ACME, "/myself");
+    assert_eq!(
+        get(&app, &myself, &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let waiting: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, key, myself) = (app.clone(), key.clone(), myself.clone());
+            tokio::spawn(async move {
+                proxy(&app, Method::GET, &myself, &key, Some("wait=30"))
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The ninth waits nowhere: answered at once.
+    let ninth = proxy(&app, Method::GET, &myself, &key, Some("wait=30")).await;
+    assert_held(&ninth, "endpoint", "jira-burst-based", 3);
+    app.clock.advance(3);
+    for task in waiting {
+        let status = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("served")
+            .expect("task");
+        assert_eq!(status, StatusCode::OK);
+    }
+}

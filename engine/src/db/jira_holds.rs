@@ -38,12 +38,18 @@ impl Database {
     /// The holds still running at `now`. Ended ones, when there are any,
     /// are deleted (a read alone most of the time: this runs every second).
     pub async fn jira_holds(&self, now: UnixTime) -> Result<Vec<HoldRow>, DatabaseError> {
-        let rows: Vec<HoldRow> = query("SELECT scope, reason, held_until FROM jira_holds")
-            .fetch_all(self)
+        let ended: i64 = query("SELECT COUNT(*) AS n FROM jira_holds WHERE held_until <= $1")
+            .bind(now.secs())
+            .scalar(self)
             .await?;
-        let (running, ended): (Vec<HoldRow>, Vec<HoldRow>) =
-            rows.into_iter().partition(|h| h.held_until > now.secs());
-        if !ended.is_empty() {
+        let running: Vec<HoldRow> = query(
+            "SELECT scope, reason, held_until FROM jira_holds WHERE held_until > $1
+             ORDER BY held_until DESC LIMIT 10000",
+        )
+        .bind(now.secs())
+        .fetch_all(self)
+        .await?;
+        if ended > 0 {
             query("DELETE FROM jira_holds WHERE held_until <= $1")
                 .bind(now.secs())
                 .execute(self)

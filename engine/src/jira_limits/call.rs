@@ -22,26 +22,32 @@ impl JiraCall {
     pub fn of(method: &str, path: &str) -> Option<JiraCall> {
         let rest = path.trim_start_matches('/').strip_prefix("ex/jira/")?;
         let (tenant, rest) = rest.split_once('/')?;
-        if tenant.is_empty() {
+        if tenant.is_empty() || tenant.len() > MAX_SEGMENT {
             return None;
         }
         let rest = rest.split(['?', '#']).next().unwrap_or_default();
-        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-        // `rest/{api}/{version}/...`: the API's name and version stay as they are.
-        let literal = if segments.first() == Some(&"rest") {
-            3
-        } else {
-            0
-        };
+        // One spelling per resource: `%69ssue/ACME%2D1` is `issue/ACME-1`.
+        let decoded: Vec<String> = rest
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+        let under_rest = segments.first() == Some(&"rest");
         let endpoint = segments
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                if i >= literal && names_one(s) {
-                    "{id}"
-                } else {
-                    s
-                }
+            .take(MAX_SEGMENTS)
+            .map(|(i, s)| match (i, *s) {
+                // `rest/api/{2,3,latest}/...`: one API, one set of endpoints.
+                (2, "2" | "3" | "latest") if under_rest => "3",
+                // A word names a kind of resource; anything else one record.
+                _ if is_word(s) => s,
+                _ => "{id}",
             })
             .collect::<Vec<_>>()
             .join("/");
@@ -49,7 +55,7 @@ impl JiraCall {
         let writes = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
         let issue = segments
             .windows(2)
-            .find(|pair| pair[0] == "issue" && names_one(pair[1]))
+            .find(|pair| pair[0] == "issue" && names_one(pair[1]) && pair[1].len() <= MAX_SEGMENT)
             .map(|pair| pair[1].to_ascii_uppercase())
             .filter(|_| writes);
         Some(JiraCall {
@@ -102,6 +108,23 @@ impl JiraCall {
             _ => Scope::Endpoint,
         }
     }
+}
+
+/// The most path segments an endpoint's key keeps, and the longest word:
+/// what callers write into the keys stays bounded.
+const MAX_SEGMENTS: usize = 12;
+const MAX_SEGMENT: usize = 64;
+
+/// Whether a path segment is a word of Jira's API (`issue`, `search`,
+/// `createmeta`, `field-configuration`): letters, dashes and underscores,
+/// short, and no issue key.
+fn is_word(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment.len() <= MAX_SEGMENT
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')
+        && !names_one(segment)
 }
 
 /// Whether a path segment names one record (an id or an issue key such as
@@ -196,6 +219,23 @@ mod tests {
         .expect("call");
         assert_eq!(search.endpoint, "rest/api/3/search/jql");
         assert_eq!(search.tenant, CLOUD);
+        // Spellings of one resource are one endpoint and one issue.
+        let spelt = JiraCall::of(
+            "PUT",
+            &format!("ex/jira/{CLOUD}/rest/api/latest/%69ssue/ACME%2D1"),
+        )
+        .expect("call");
+        assert_eq!(spelt.endpoint, "rest/api/3/issue/{id}");
+        assert_eq!(spelt.issue.as_deref(), Some("ACME-1"));
+        let v2 = JiraCall::of("GET", &format!("ex/jira/{CLOUD}/rest/api/2/myself")).expect("call");
+        assert_eq!(v2.endpoint, "rest/api/3/myself");
+        // Anything but a word is one record; keys stay short.
+        let long = "z".repeat(5_000);
+        let odd = format!("ex/jira/{CLOUD}/rest/api/3/issue/ACME-1/properties/x.y.{long}");
+        let odd = JiraCall::of("GET", &odd).expect("call");
+        assert_eq!(odd.endpoint, "rest/api/3/issue/{id}/properties/{id}");
+        let deep = format!("ex/jira/{CLOUD}/rest/{}", "a/".repeat(500));
+        assert!(JiraCall::of("GET", &deep).expect("call").endpoint.len() < 40);
         // Words with a dash are not keys.
         let meta = JiraCall::of(
             "GET",

@@ -87,6 +87,34 @@ pub struct Governor {
     lines: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// What each API key spent and was held, since this process started.
     spending: Mutex<HashMap<i64, KeySpendView>>,
+    /// How many of each key's calls wait in a line now.
+    waiting: Mutex<HashMap<i64, usize>>,
+}
+
+/// The most calls one key may have waiting in lines at once (`Prefer:
+/// wait`): one key cannot tie up the server's requests.
+pub const MAX_WAITING_PER_KEY: usize = 8;
+
+/// A place among a key's waiting calls, given back when dropped.
+struct Waiting<'a> {
+    governor: &'a Governor,
+    api_key: i64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self
+            .governor
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = waiting.get_mut(&self.api_key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                waiting.remove(&self.api_key);
+            }
+        }
+    }
 }
 
 /// A reason as a metrics label: Atlassian's four, the pacing's three, or
@@ -168,20 +196,34 @@ impl Governor {
     /// the pools it may draw from goes (the app's, its tenant's).
     fn paced(&self, call: &JiraCall, api_key: i64, now: UnixTime) -> Option<(String, Held)> {
         let mut pacers = self.pacers.lock().unwrap_or_else(|p| p.into_inner());
-        [
+        let pools = [
             (Scope::App, call.key(Scope::App)),
             (Scope::Tenant, call.key(Scope::Tenant)),
-        ]
-        .into_iter()
-        .find_map(|(scope, pool)| {
-            let paced = pacers.get_mut(&pool)?.admit(api_key, now).err()?;
-            let held = Held {
-                scope,
-                reason: paced.reason().to_owned(),
-                retry_after_secs: paced.retry_after_secs(),
+        ];
+        // Every pool first; the points are taken only when all let it go.
+        let mut needs = Vec::new();
+        for (scope, pool) in pools {
+            let Some(pacer) = pacers.get_mut(&pool) else {
+                continue;
             };
-            Some((format!("pace {pool}"), held))
-        })
+            match pacer.check(api_key, now) {
+                Ok(need) => needs.push((pool, need)),
+                Err(paced) => {
+                    let held = Held {
+                        scope,
+                        reason: paced.reason().to_owned(),
+                        retry_after_secs: paced.retry_after_secs(),
+                    };
+                    return Some((format!("pace {pool}"), held));
+                }
+            }
+        }
+        for (pool, need) in needs {
+            if let Some(pacer) = pacers.get_mut(&pool) {
+                pacer.take(need);
+            }
+        }
+        None
     }
 
     /// Keeps what an answer to `api_key`'s `call` said of its pool.
@@ -317,6 +359,21 @@ impl Governor {
         running
     }
 
+    /// A place for one more of `api_key`'s calls to wait, if it has fewer
+    /// than [`MAX_WAITING_PER_KEY`] waiting.
+    fn wait_place(&self, api_key: i64) -> Option<Waiting<'_>> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let n = waiting.entry(api_key).or_default();
+        if *n >= MAX_WAITING_PER_KEY {
+            return None;
+        }
+        *n += 1;
+        Some(Waiting {
+            governor: self,
+            api_key,
+        })
+    }
+
     /// The line of callers waiting out the hold on `key`.
     fn line(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
@@ -350,7 +407,8 @@ impl Engine {
 
     /// [`Engine::jira_admit`], waiting in line up to `wait` (real time) for
     /// a hold to end: callers waiting on one hold go in the order they came.
-    /// A hold longer than the wait answers at once.
+    /// A hold longer than the wait, or a key with [`MAX_WAITING_PER_KEY`]
+    /// calls waiting already, answers at once.
     pub async fn jira_wait(
         &self,
         call: &JiraCall,
@@ -362,10 +420,13 @@ impl Engine {
             return Ok(());
         };
         let wait_secs = u64::try_from(held.retry_after_secs).unwrap_or(u64::MAX);
-        if Duration::from_secs(wait_secs) > wait {
+        let place = (Duration::from_secs(wait_secs) <= wait)
+            .then(|| self.governor().wait_place(api_key))
+            .flatten();
+        let Some(_place) = place else {
             self.governor().count_held(api_key, &held);
             return Err(held);
-        }
+        };
         metrics::counter!("jira_dashboard_jira_calls_queued_total", "key" => api_key.to_string())
             .increment(1);
         self.governor().spend_of(api_key, |s| s.queued += 1);

@@ -8,7 +8,8 @@
 //! answer, so it converges on spending the whole pool by the reset), and
 //! shares them fairly: a key that spent more than an equal share of this
 //! window, among the keys that called in the last minute, waits while the
-//! others go. A spent pool holds every call until it resets.
+//! others go. A spent pool holds every call until it resets, but for one
+//! call every 30 s that checks it still is (one header is not trusted alone).
 //!
 //! What a call costs is learnt from the answers: the drop in the pool's
 //! remaining points since the answer before (1 at least), kept per key as a
@@ -28,6 +29,8 @@ const NEAR_LIMIT_DIVISOR: u64 = 5;
 const BURST_SECS: f64 = 60.0;
 /// A key may run this far past an equal share before it waits.
 const FAIR_SLACK: f64 = 1.1;
+/// A pool said to be spent lets one call through this often to check.
+const PROBE_AFTER_SECS: i64 = 30;
 /// The longest a paced call is told to wait before asking again.
 const MAX_PACE_WAIT_SECS: i64 = 60;
 
@@ -84,6 +87,8 @@ pub struct Pacer {
     /// (paced spending would otherwise look slow enough to stop pacing, and
     /// the first second unpaced would go to whoever calls most).
     engaged: bool,
+    /// When an answer last told this pool's state (or a probe went out).
+    seen_at: UnixTime,
 }
 
 impl Pacer {
@@ -131,6 +136,7 @@ impl Pacer {
         self.resets_at = resets_at;
         self.points = points.or(self.points);
         self.near_limit = near_limit;
+        self.seen_at = now;
         if same_window {
             cost
         } else {
@@ -165,6 +171,20 @@ impl Pacer {
     /// Whether `key`'s call may go at `now`; when it may, its estimated
     /// points are taken from the allowance.
     pub fn admit(&mut self, key: i64, now: UnixTime) -> Result<(), Paced> {
+        let need = self.check(key, now)?;
+        self.take(need);
+        Ok(())
+    }
+
+    /// Takes `need` points (what [`Pacer::check`] answered) from the allowance.
+    pub fn take(&mut self, need: f64) {
+        self.allowance -= need;
+    }
+
+    /// Whether `key`'s call may go at `now`: the points it is expected to
+    /// cost (0 unless the pool paces), taken only by [`Pacer::take`], so a
+    /// call another pool refuses spends nothing here.
+    pub fn check(&mut self, key: i64, now: UnixTime) -> Result<f64, Paced> {
         self.active.insert(key, now);
         self.active
             .retain(|_, at| now.secs() - at.secs() < RECENT_SECS);
@@ -176,18 +196,24 @@ impl Pacer {
             self.recent.pop_front();
         }
         let Some(remaining) = self.remaining.filter(|_| now < self.resets_at) else {
-            return Ok(());
+            return Ok(0.0);
         };
         let left = self.resets_at.secs() - now.secs();
         if remaining == 0 {
+            // One answer saying so is not trusted for long: a call goes
+            // through now and then to see whether it still is.
+            if now.secs() - self.seen_at.secs() >= PROBE_AFTER_SECS {
+                self.seen_at = now;
+                return Ok(0.0);
+            }
             return Err(Paced::Spent {
-                retry_after_secs: left,
+                retry_after_secs: left.min(PROBE_AFTER_SECS - (now.secs() - self.seen_at.secs())),
             });
         }
         if !self.pacing(now) {
             self.accrued_at = now;
             self.allowance = 0.0;
-            return Ok(());
+            return Ok(0.0);
         }
         self.engaged = true;
         let rate = remaining as f64 / left as f64;
@@ -215,8 +241,7 @@ impl Pacer {
                 retry_after_secs: wait_for(need - self.allowance, rate),
             });
         }
-        self.allowance -= need;
-        Ok(())
+        Ok(need)
     }
 }
 
@@ -271,9 +296,18 @@ mod tests {
         assert_eq!(
             pacer.admit(1, UnixTime(HOUR + 600)),
             Err(Paced::Spent {
-                retry_after_secs: 3_000
+                retry_after_secs: 30
             })
         );
+        assert_eq!(
+            pacer.admit(1, UnixTime(HOUR + 620)),
+            Err(Paced::Spent {
+                retry_after_secs: 10
+            })
+        );
+        // Every 30 s one call goes to see whether the pool is still spent.
+        assert_eq!(pacer.admit(1, UnixTime(HOUR + 630)), Ok(()));
+        assert!(pacer.admit(2, UnixTime(HOUR + 630)).is_err(), "one probe");
         assert_eq!(
             pacer.admit(2, UnixTime(HOUR + 3_600)),
             Ok(()),

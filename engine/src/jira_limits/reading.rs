@@ -20,6 +20,25 @@ pub const MIN_WAIT_SECS: i64 = 1;
 pub const MAX_WAIT_SECS: i64 = 3_600;
 /// A quota refusal that says neither `Retry-After` nor its reset waits this.
 const UNSAID_QUOTA_WAIT_SECS: i64 = 60;
+/// A `Retry-After` that is not a number of seconds waits this.
+const UNREADABLE_WAIT_SECS: i64 = 60;
+
+/// Atlassian's documented reasons, kept as they are; any other becomes
+/// `other` (an answer's words never reach a page, a label or a row).
+fn known_reason(reason: &str) -> String {
+    const KNOWN: [&str; 4] = [
+        "jira-quota-global-based",
+        "jira-quota-tenant-based",
+        "jira-burst-based",
+        "jira-per-issue-on-write",
+    ];
+    let reason = reason.trim();
+    match KNOWN.into_iter().find(|k| *k == reason) {
+        Some(known) => known.to_owned(),
+        None if reason.is_empty() => String::new(),
+        None => "other".to_owned(),
+    }
+}
 
 /// A quota pool's state, as an answer tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +96,13 @@ pub fn read(status: u16, headers: &HeaderMap) -> Reading {
         text("x-beta-ratelimit-nearlimit").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let burst_remaining = text("x-ratelimit-remaining").and_then(|v| v.trim().parse().ok());
     let refusal = (status == 429).then(|| {
-        let reason = text("ratelimit-reason")
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let reason = known_reason(text("ratelimit-reason").unwrap_or_default());
         let quota_reset = quota.as_ref().map(|q| q.resets_in_secs);
-        let said = text("retry-after").and_then(|v| v.trim().parse::<i64>().ok());
+        // Seconds; anything else (an HTTP date, a word) counts as a minute.
+        let said = text("retry-after")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<i64>().unwrap_or(UNREADABLE_WAIT_SECS));
         let unsaid = if reason.starts_with("jira-quota") {
             quota_reset.unwrap_or(UNSAID_QUOTA_WAIT_SECS)
         } else {
@@ -189,7 +209,8 @@ mod tests {
             ("-5", 1),
             ("0", 1),
             ("99999999999", 3_600),
-            ("soon", 1),
+            ("soon", 60),
+            ("Wed, 21 Oct 2026 07:28:00 GMT", 60),
             ("30", 30),
         ] {
             let reading = read(
@@ -215,6 +236,8 @@ mod tests {
             let reading = read(200, &headers(&[("beta-ratelimit", broken)]));
             assert_eq!(reading.quota, None, "{broken}");
         }
+        let reading = read(429, &headers(&[("ratelimit-reason", "<script>x</script>")]));
+        assert_eq!(reading.refusal.expect("refusal").reason, "other");
         let reading = read(200, &headers(&[("x-ratelimit-remaining", "lots")]));
         assert_eq!(reading.burst_remaining, None);
         // A policy naming another pool says nothing of this one's points.

@@ -105,6 +105,8 @@ impl From<&LimitArgs> for LimitSettings {
 pub const WINDOW_SECS: i64 = 3_600;
 /// How long a burst or per-issue hold lasts, and what each call into one adds.
 pub const HOLD_SECS: i64 = 1;
+/// How many burst and issue counts are kept before the past ones go.
+const MAX_TRACKED: usize = 10_000;
 /// Below this share of its points (one in five), a pool is near its limit.
 const NEAR_LIMIT_DIVISOR: u64 = 5;
 
@@ -274,6 +276,13 @@ impl Limits {
     /// quota is spent, or when it trips the burst or per-issue limit;
     /// otherwise counted against both.
     pub fn admit(&mut self, call: &Call, now: i64) -> Result<Admitted, Refusal> {
+        // Seconds gone by are forgotten once many scopes were seen (callers
+        // choose endpoints and issue names).
+        if self.bursts.len() + self.issue_writes.len() > MAX_TRACKED {
+            self.bursts.retain(|_, w| w.index >= now);
+            self.issue_writes.retain(|_, w| w.index >= now);
+            self.holds.retain(|_, until| *until > now);
+        }
         let refusal = self.refusal(call, now);
         if let Some(refusal) = refusal {
             *self.stats.refused.entry(refusal.reason).or_default() += 1;

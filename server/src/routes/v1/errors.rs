@@ -42,6 +42,11 @@ impl ApiError {
         )
     }
 
+    /// The key is confined to tags, and the answer would show more.
+    pub fn confined(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// The proxied path names a site the integration does not reach.
     pub fn wrong_site(cloud_id: &str, id: domain::IntegrationId) -> Self {
         Self::new(

@@ -231,6 +231,17 @@ pub async fn forward(
         .collect::<Vec<_>>()
         .join(",");
     let request_headers_prefer = Some(request_headers_prefer).filter(|p| !p.is_empty());
+    // Jira's rate limits: a held scope answers here, without calling Jira
+    // (unless the caller asked to wait in line), before the call takes one
+    // of the proxy's body slots; every answer teaches them.
+    let call = JiraCall::of(method.as_str(), &path);
+    if let Some(call) = &call {
+        let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
+            Some(wait) => engine.jira_wait(call, key.id, wait).await,
+            None => engine.jira_admit(call, key.id).await,
+        };
+        admitted.map_err(|held| ApiError::rate_limited(&held))?;
+    }
     let _body_slot = tokio::time::timeout(BODY_READ_TIMEOUT, client.bodies.clone().acquire_owned())
         .await
         .ok()
@@ -261,16 +272,6 @@ pub async fn forward(
             return Err(ApiError::wrong_site(cloud_id, id));
         }
     }
-    // Jira's rate limits: a held scope answers here, without calling Jira
-    // (unless the caller asked to wait in line); every answer teaches them.
-    let call = JiraCall::of(method.as_str(), &path);
-    if let Some(call) = &call {
-        let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
-            Some(wait) => engine.jira_wait(call, key.id, wait).await,
-            None => engine.jira_admit(call, key.id).await,
-        };
-        admitted.map_err(|held| ApiError::rate_limited(&held))?;
-    }
     let mut answer = send(&client, &method, &url, &headers, &body, &token).await?;
     if let Some(call) = &call {
         engine
@@ -280,10 +281,20 @@ pub async fn forward(
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
         // Jira refused the token (revoked, or expired early): once, a new one,
         // unless a refresh cannot help (then Jira's answer stands).
-        if let Some(fresh) = engine
-            .replace_rejected_token(id, &token, &actor, &key.tags)
-            .await?
-        {
+        // The retry is a call like any other: not into a hold.
+        let retry_admitted = match &call {
+            Some(call) => engine.jira_admit(call, key.id).await.is_ok(),
+            None => true,
+        };
+        let fresh = match retry_admitted {
+            true => {
+                engine
+                    .replace_rejected_token(id, &token, &actor, &key.tags)
+                    .await?
+            }
+            false => None,
+        };
+        if let Some(fresh) = fresh {
             token = fresh;
             answer = send(&client, &method, &url, &headers, &body, &token).await?;
             if let Some(call) = &call {

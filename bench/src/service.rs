@@ -15,6 +15,21 @@ use crate::common::*;
 pub(crate) async fn bench_service(b: &Bench) {
     println!("\n## 7. Service API");
     let id = connect_many(b, 1).await[0];
+    // The proxy sends an integration's calls to its own sites only: this one
+    // reaches Acme too, the site the sandbox's token works on.
+    let pool = b
+        .instance
+        .database
+        .sqlite_pool()
+        .expect("the bench runs on SQLite");
+    sqlx::query(
+        "INSERT INTO integration_sites (integration_id, cloud_id, name, url)
+         VALUES (?, '11111111-aaaa-4aaa-8aaa-111111111111', 'Acme', 'https://acme.atlassian.net')",
+    )
+    .bind(id.0)
+    .execute(pool)
+    .await
+    .expect("add the Acme site");
     let admin = domain::Actor::User(testkit::ADMIN_EMAIL.into());
     let key = b
         .instance

@@ -14,20 +14,18 @@ use sandbox::jira::rate_limit::LimitSettings;
 use serde_json::{json, Value};
 use testkit::*;
 
+/// A new API key named `name` with `scope`, made by the administrator.
+async fn new_key(app: &TestApp, name: &str, scope: ApiScope) -> String {
+    let admin = Actor::User("admin@example.com".into());
+    let created = app.engine.create_api_key(name, &[scope], &admin).await;
+    created.expect("key").key
+}
+
 /// A dashboard with Ada connected on both sites (integration 1) and a proxy key.
 async fn connected() -> (TestApp, String) {
     let app = TestApp::spawn().await;
     app.connect(ADA, &[ACME, GLOBEX], None).await;
-    let key = app
-        .engine
-        .create_api_key(
-            "sync",
-            &[ApiScope::Proxy],
-            &Actor::User("admin@example.com".into()),
-        )
-        .await
-        .expect("key")
-        .key;
+    let key = new_key(&app, "sync", ApiScope::Proxy).await;
     (app, key)
 }
 
@@ -343,16 +341,7 @@ async fn five_services_at_three_times_the_quota_share_it_without_tripping_it() {
     });
     let mut keys = vec![first];
     for n in 2..=5 {
-        let key = app
-            .engine
-            .create_api_key(
-                &format!("service-{n}"),
-                &[ApiScope::Proxy],
-                &Actor::User("admin@example.com".into()),
-            )
-            .await
-            .expect("key")
-            .key;
+        let key = new_key(&app, &format!("service-{n}"), ApiScope::Proxy).await;
         keys.push(key);
     }
     let myself = jira(ACME, "/myself");
@@ -403,16 +392,7 @@ async fn five_services_at_three_times_the_quota_share_it_without_tripping_it() {
 #[tokio::test]
 async fn the_pools_holds_and_each_keys_spend_are_seen_in_the_api_and_the_metrics() {
     let (app, key) = connected().await;
-    let reader = app
-        .engine
-        .create_api_key(
-            "prometheus",
-            &[ApiScope::MetricsRead],
-            &Actor::User("admin@example.com".into()),
-        )
-        .await
-        .expect("key")
-        .key;
+    let reader = new_key(&app, "prometheus", ApiScope::MetricsRead).await;
     let myself = jira(ACME, "/myself");
     assert_eq!(get(&app, &myself, &key).await.0, StatusCode::OK);
     app.sandbox.plan_jira_rate_limit(1, 30, "jira-burst-based");

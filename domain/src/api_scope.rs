@@ -3,6 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 /// One scope of an API key.
+/// The heaviest weight an API key may have among the keys sharing Jira's
+/// quota (Settings; 1 is an equal share).
+pub const MAX_JIRA_WEIGHT: u32 = 100;
+/// The largest hourly Jira points budget an API key may be given
+/// (Atlassian's largest pools hold millions of points an hour).
+pub const MAX_JIRA_POINTS_PER_HOUR: u64 = 100_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ApiScope {
     /// `GET /v1/integrations` and `/v1/integrations/{id}`: the views, never a token.

@@ -27,6 +27,8 @@ pub enum SettingsNotice {
     KeyBadTags,
     KeyConfinedMetrics,
     NoSuchKey,
+    KeyShareSet,
+    KeyBadShare,
     WebhookDeleted,
     WebhookEnabled,
     WebhookDisabled,
@@ -61,6 +63,8 @@ names!(SettingsNotice {
     KeyBadTags => "key_bad_tags",
     KeyConfinedMetrics => "key_confined_metrics",
     NoSuchKey => "no_such_key",
+    KeyShareSet => "key_share_set",
+    KeyBadShare => "key_bad_share",
     WebhookDeleted => "webhook_deleted",
     WebhookEnabled => "webhook_enabled",
     WebhookDisabled => "webhook_disabled",
@@ -98,6 +102,8 @@ impl SettingsNotice {
             Self::KeyBadTags => "Write the key's tags as key=value, separated by commas: at most 20, each key of letters, digits, _, -, . or /, each value 1 to 64 characters without commas.",
             Self::KeyConfinedMetrics => "A key confined to tags cannot read the metrics (they count the whole fleet): leave metrics:read out, or the tags.",
             Self::NoSuchKey => "There is no such live API key: it was revoked already.",
+            Self::KeyShareSet => "The key's share of Jira's quota is saved. It applies to the key's next call.",
+            Self::KeyBadShare => "A key's Jira weight is a whole number from 1 to 100, and its hourly points budget a whole number from 1 to 100000000, or empty for none.",
             Self::WebhookDeleted => "Webhook endpoint deleted, with its delivery log.",
             Self::WebhookEnabled => "Webhook endpoint enabled. Deliveries that ended while it was disabled can be sent again with Redeliver.",
             Self::WebhookDisabled => "Webhook endpoint disabled: nothing is sent to it until it is enabled.",
@@ -121,6 +127,7 @@ impl SettingsNotice {
                 | Self::UserRemoved
                 | Self::PasswordChanged
                 | Self::KeyRevoked
+                | Self::KeyShareSet
                 | Self::WebhookDeleted
                 | Self::WebhookEnabled
                 | Self::WebhookDisabled
@@ -145,6 +152,17 @@ mod tests {
         );
         assert!(
             text.contains(&crate::access::MAX_PASSWORD_CHARS.to_string()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_jira_share_sentence_states_the_real_limits() {
+        let text = SettingsNotice::KeyBadShare.sentence();
+        use crate::api_scope::{MAX_JIRA_POINTS_PER_HOUR, MAX_JIRA_WEIGHT};
+        assert!(text.contains(&format!("1 to {MAX_JIRA_WEIGHT},")), "{text}");
+        assert!(
+            text.contains(&format!("1 to {MAX_JIRA_POINTS_PER_HOUR},")),
             "{text}"
         );
     }

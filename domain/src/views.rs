@@ -219,6 +219,10 @@ pub struct ApiKeyView {
     pub proxied_calls: i64,
     /// The tags it is confined to, written `key=value, ...` (empty: none).
     pub tags: String,
+    /// Its weight among the keys calling Jira while the quota runs low.
+    pub jira_weight: u32,
+    /// The most Jira points its calls may spend in any hour (`None`: no cap).
+    pub jira_points_per_hour: Option<u64>,
 }
 
 /// A key just created, with the key itself (shown once).
@@ -408,7 +412,16 @@ pub struct HoldView {
 #[serde(rename_all = "camelCase")]
 pub struct KeySpendView {
     pub key_id: i64,
-    /// Points its calls cost, as learnt from the pool's drops.
+    /// The key's name (`this product` for key 0, its own calls).
+    pub name: String,
+    /// Its weight among the keys calling while a pool paces (1: equal shares).
+    pub weight: u32,
+    /// The most points its calls may spend in any hour, if an admin set one.
+    pub points_per_hour: Option<u64>,
+    /// Points its calls cost over the last hour.
+    pub points_last_hour: f64,
+    /// Points its calls cost since this process started, as learnt from
+    /// the pool's drops.
     pub points_spent: f64,
     /// Calls sent to Jira.
     pub calls: u64,

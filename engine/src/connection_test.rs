@@ -6,7 +6,7 @@
 use domain::{EventKind, EventOutcome, IntegrationId};
 
 use crate::db::NewEvent;
-use crate::jira_limits::{JiraCall, OWN_CALLS};
+use crate::jira_limits::{JiraCall, Share};
 use crate::provider_error::ProviderError;
 use crate::service_api::HandoutError;
 use crate::vault::Column;
@@ -104,14 +104,18 @@ impl Engine {
         // The product's own Jira call shares the app's rate limits.
         let path = format!("ex/jira/{}/rest/api/3/myself", site.cloud_id);
         let call = JiraCall::of("GET", &path);
-        if let Some(call) = &call {
-            self.jira_admit(call, OWN_CALLS)
-                .await
-                .map_err(ConnectionTestError::RateLimited)?;
-        }
+        let admitted = match &call {
+            Some(call) => Some(
+                self.jira_admit(call, Share::OWN)
+                    .await
+                    .map_err(ConnectionTestError::RateLimited)?,
+            ),
+            None => None,
+        };
         let (result, seen) = self.atlassian().myself(&site.cloud_id, &token).await;
-        if let (Some(call), Some((status, headers))) = (&call, &seen) {
-            self.jira_learn(call, OWN_CALLS, *status, headers).await;
+        // (No answer at all: the admission gives its points back.)
+        if let (Some(call), Some(admitted), Some((status, headers))) = (&call, admitted, &seen) {
+            self.jira_learn(admitted, call, *status, headers).await;
         }
         let (outcome, status, code, message) = match &result {
             Ok(me) => (

@@ -181,6 +181,11 @@ impl Engine {
         &self.governor
     }
 
+    /// The governor, to keep beyond a borrow (an admitted call holds it).
+    pub(crate) fn governor_handle(&self) -> Arc<crate::jira_limits::Governor> {
+        self.governor.clone()
+    }
+
     /// The webhooks' worker wake-up and HTTP clients.
     pub(crate) fn webhooks(&self) -> &crate::webhooks::Webhooks {
         &self.webhooks

@@ -129,6 +129,10 @@ fn administrator(public: &crate::guard::access::PublicOrigin) -> Router<AppState
             "/settings/api-keys/{id}/revoke",
             post(settings::revoke_api_key),
         )
+        .route(
+            "/settings/api-keys/{id}/jira-share",
+            post(settings::set_jira_share),
+        )
         .route("/settings/webhooks", post(settings::add_webhook))
         .route(
             "/settings/webhooks/settings",

@@ -16,9 +16,29 @@ use testkit::*;
 
 /// A new API key named `name` with `scope`, made by the administrator.
 async fn new_key(app: &TestApp, name: &str, scope: ApiScope) -> String {
+    new_key_with_id(app, name, scope).await.0
+}
+
+/// [`new_key`], with the key's id.
+async fn new_key_with_id(app: &TestApp, name: &str, scope: ApiScope) -> (String, i64) {
     let admin = Actor::User("admin@example.com".into());
     let created = app.engine.create_api_key(name, &[scope], &admin).await;
-    created.expect("key").key
+    let created = created.expect("key");
+    (created.key, created.row.id)
+}
+
+/// Sets key `id`'s share of Jira's quota through the Settings form, as
+/// the administrator: the notice the page is sent back with.
+async fn set_share(app: &TestApp, id: i64, weight: &str, points_per_hour: &str) -> String {
+    let res = app
+        .post(
+            &format!("/settings/api-keys/{id}/jira-share"),
+            &[("weight", weight), ("points_per_hour", points_per_hour)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().expect("location");
+    location.trim_start_matches("/settings?notice=").to_owned()
 }
 
 /// A dashboard with Ada connected on both sites (integration 1) and a proxy key.
@@ -520,4 +540,189 @@ async fn one_key_may_have_only_eight_calls_waiting_in_line() {
             .expect("task");
         assert_eq!(status, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn an_admin_sets_a_keys_share_in_settings_and_bad_input_changes_nothing() {
+    let (app, _) = connected().await;
+    let id = app.engine.api_keys().await.expect("keys")[0].id;
+    assert_eq!(set_share(&app, id, "3", "5000").await, "key_share_set");
+    let row = app.engine.api_keys().await.expect("keys")[0].clone();
+    assert_eq!((row.jira_weight, row.jira_points_per_hour), (3, Some(5000)));
+    let page = app.page_text("/settings").await;
+    assert!(
+        page.contains("Set API key \"sync\"'s Jira share: weight 3, at most 5000 points an hour"),
+        "the account log names it"
+    );
+    // An empty budget is no budget.
+    assert_eq!(set_share(&app, id, "2", "").await, "key_share_set");
+    let row = app.engine.api_keys().await.expect("keys")[0].clone();
+    assert_eq!((row.jira_weight, row.jira_points_per_hour), (2, None));
+    // Out of range, not a number, or no such key: a sentence, nothing changed.
+    for (weight, budget) in [
+        ("0", ""),
+        ("101", ""),
+        ("-1", ""),
+        ("two", ""),
+        ("1", "0"),
+        ("1", "100000001"),
+        ("1", "1e3"),
+        ("1", "99999999999999999999999"),
+    ] {
+        assert_eq!(
+            set_share(&app, id, weight, budget).await,
+            "key_bad_share",
+            "{weight} {budget}"
+        );
+    }
+    assert_eq!(set_share(&app, 999, "1", "").await, "no_such_key");
+    let row = app.engine.api_keys().await.expect("keys")[0].clone();
+    assert_eq!((row.jira_weight, row.jira_points_per_hour), (2, None));
+    // Only an administrator may.
+    let viewer = app
+        .add_user("viewer@example.com", "viewer-password-1", "viewer")
+        .await;
+    let res = viewer
+        .post(app.url(&format!("/settings/api-keys/{id}/jira-share")))
+        .form(&[("weight", "50")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let row = app.engine.api_keys().await.expect("keys")[0].clone();
+    assert_eq!(row.jira_weight, 2);
+}
+
+#[tokio::test]
+async fn a_key_past_its_hourly_budget_is_held_while_other_keys_go() {
+    let (app, _) = connected().await;
+    let (capped, capped_id) = new_key_with_id(&app, "capped", ApiScope::Proxy).await;
+    let free = new_key(&app, "free", ApiScope::Proxy).await;
+    let reader = new_key(&app, "prometheus", ApiScope::MetricsRead).await;
+    assert_eq!(set_share(&app, capped_id, "1", "10").await, "key_share_set");
+    let myself = jira(ACME, "/myself");
+    // The window's first answer only shows the pool; each call after it
+    // costs 2 points (a call and one object): 10 points in six calls.
+    for n in 0..6 {
+        assert_eq!(
+            get(&app, &myself, &capped).await.0,
+            StatusCode::OK,
+            "call {n}"
+        );
+    }
+    let sent = admitted_by_jira(&app);
+    let held = get(&app, &myself, &capped).await;
+    let (status, headers, body) = &held;
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["scope"], "key", "{body}");
+    assert_eq!(body["reason"], "key-budget", "{body}");
+    let wait = body["retryAfterSecs"].as_i64().expect("wait");
+    assert!((3_500..=3_600).contains(&wait), "{body}");
+    assert_eq!(headers["retry-after"], wait.to_string().as_str());
+    assert_eq!(admitted_by_jira(&app), sent, "the held call was not sent");
+    // Another key is not slowed; the budget is the key's, on every tenant.
+    assert_eq!(get(&app, &myself, &free).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&app, &jira(GLOBEX, "/myself"), &capped).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let (_, _, seen) = app
+        .call(Method::GET, "/v1/rate-limits", Some(&reader), None)
+        .await;
+    let spend = seen["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["keyId"] == capped_id)
+        .expect("the capped key")
+        .clone();
+    assert_eq!(spend["name"], "capped", "{seen}");
+    assert_eq!(spend["pointsPerHour"], 10, "{seen}");
+    assert_eq!(spend["pointsLastHour"], 10.0, "{seen}");
+    assert_eq!(spend["held"], 2, "{seen}");
+    // An hour later its spending has aged out.
+    app.clock.advance(wait);
+    assert_eq!(get(&app, &myself, &capped).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_key_weighing_three_gets_three_quarters_of_what_two_keys_share() {
+    let (app, _) = connected().await;
+    app.sandbox.set_jira_limits(LimitSettings {
+        points_per_hour: 600,
+        ..LimitSettings::default()
+    });
+    let (heavy, heavy_id) = new_key_with_id(&app, "heavy", ApiScope::Proxy).await;
+    let light = new_key(&app, "light", ApiScope::Proxy).await;
+    assert_eq!(set_share(&app, heavy_id, "3", "").await, "key_share_set");
+    let myself = jira(ACME, "/myself");
+    let mut served = [0u64; 2];
+    // A simulated hour in steps of 20 s; each key tries three calls a
+    // step: 6 calls of 2 points a step is 3.6 times the pool.
+    for step in 0..180 {
+        for turn in 0..2 {
+            let service = (turn + step) % 2;
+            let key = [&heavy, &light][service];
+            for _ in 0..3 {
+                let (status, _, body) = get(&app, &myself, key).await;
+                match status {
+                    StatusCode::OK => served[service] += 1,
+                    StatusCode::TOO_MANY_REQUESTS if body["error"] == "rate_limited" => {}
+                    other => panic!("step {step}: {other} {body}"),
+                }
+            }
+        }
+        app.clock.advance(20);
+    }
+    let refused: u64 = app
+        .sandbox
+        .jira()
+        .rate_limiter
+        .limits
+        .stats()
+        .refused
+        .values()
+        .sum();
+    assert!(refused <= 1, "Jira refused {refused} calls");
+    let spent = (served[0] + served[1]) * 2;
+    assert!(spent >= 570, "{spent} of 600 points spent ({served:?})");
+    let heavy_share = served[0] as f64 / (served[0] + served[1]) as f64;
+    assert!(
+        (0.65..=0.85).contains(&heavy_share),
+        "the key weighing 3 took {heavy_share:.2} ({served:?})"
+    );
+}
+
+#[tokio::test]
+async fn a_call_the_key_may_not_make_is_refused_before_it_touches_the_limits() {
+    let (app, key) = connected().await;
+    let reader = new_key(&app, "prometheus", ApiScope::MetricsRead).await;
+    app.sandbox
+        .plan_jira_rate_limit(1, 60, "jira-quota-global-based");
+    assert_eq!(
+        get(&app, &jira(ACME, "/myself"), &key).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The whole app is held, yet an integration the key cannot see is
+    // "not found" and a site that is not the integration's is "wrong
+    // site": neither is a call to Jira, so neither is held or counted.
+    let elsewhere = format!("/v1/integrations/999/proxy/ex/jira/{ACME}/rest/api/3/myself");
+    let (status, _, body) = get(&app, &elsewhere, &key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let stranger = "99999999-9999-4999-8999-999999999999";
+    let (status, _, body) = get(&app, &jira(stranger, "/myself"), &key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "wrong_site");
+    let (_, _, seen) = app
+        .call(Method::GET, "/v1/rate-limits", Some(&reader), None)
+        .await;
+    assert_eq!(seen["keys"][0]["held"], 0, "{seen}");
+    assert_eq!(seen["keys"][0]["calls"], 1, "{seen}");
+    // A call it may make is held.
+    assert_held(
+        &get(&app, &jira(GLOBEX, "/myself"), &key).await,
+        "app",
+        "jira-quota-global-based",
+        60,
+    );
 }

@@ -13,7 +13,7 @@ use leptos::server_fn::ServerFn;
 
 use crate::model::{
     AppInfo, ConnectionTestView, DashboardPageView, FleetSummaryView, IntegrationDetailView,
-    IntegrationView, RefreshOutcomeView,
+    IntegrationView, RateLimitsView, RefreshOutcomeView,
 };
 
 /// Who may call each server function: the one table the server's guard
@@ -25,6 +25,7 @@ pub const PERMISSIONS: &[(&str, Permission)] = &[
     (<ListIntegrations as ServerFn>::PATH, Permission::Read),
     (<DashboardPage as ServerFn>::PATH, Permission::Read),
     (<FleetSummary as ServerFn>::PATH, Permission::Read),
+    (<JiraQuota as ServerFn>::PATH, Permission::Read),
     (<FetchAppInfo as ServerFn>::PATH, Permission::Read),
     (<IntegrationDetail as ServerFn>::PATH, Permission::Read),
     (<RefreshIntegration as ServerFn>::PATH, Permission::Operate),
@@ -169,6 +170,24 @@ pub async fn fleet_summary() -> Result<FleetSummaryView, ServerFnError> {
         .await
         .map_err(server_side::engine_error)?;
     Ok(summary)
+}
+
+/// Jira's rate limits as this server sees them (the dashboard's "Jira
+/// quota" panel; the same as `GET /v1/rate-limits`): the quota pools, the
+/// API keys by points spent, and the holds running. API keys are named for
+/// administrators only (Settings lists them to no one else); others see
+/// "API key <id>".
+#[server(endpoint = "jira_quota")]
+pub async fn jira_quota() -> Result<RateLimitsView, ServerFnError> {
+    let me = server_side::signed_in(JiraQuota::PATH)?;
+    let engine = server_side::engine()?;
+    let mut figures = engine.jira_rate_limits().await;
+    if !me.role.may(Permission::Administer) {
+        for key in figures.keys.iter_mut().filter(|k| k.key_id != 0) {
+            key.name = format!("API key {}", key.key_id);
+        }
+    }
+    Ok(figures)
 }
 
 /// The longest search the dashboard accepts (site names and emails are short).

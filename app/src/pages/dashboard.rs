@@ -5,7 +5,7 @@ use crate::api::{dashboard_page, fetch_app_info, fleet_summary};
 use crate::clock::use_clock;
 use crate::components::{
     DashboardCtx, DisconnectDialog, EmptyState, Filters, FleetSummary, Header, IntegrationCard,
-    Pager, ReauthDialog, TableHead, ViewSwitch,
+    JiraQuotaPanel, Pager, ReauthDialog, TableHead, ViewSwitch,
 };
 use crate::dashboard_query::DashboardQuery;
 use crate::flash::flash_message;
@@ -95,7 +95,8 @@ fn apply_live(
 }
 
 /// `/dashboard`: every integration with its live countdown, 100 per page, as
-/// cards or as a compact table, under the fleet's counts by status.
+/// cards or as a compact table, under the fleet's counts by status; below
+/// them, the Jira quota the services share.
 #[component]
 pub fn Dashboard() -> impl IntoView {
     // Every link and form leads to a new page load: the address is fixed.
@@ -171,6 +172,7 @@ pub fn Dashboard() -> impl IntoView {
                     .into_any()
                 })}}
             </Transition>
+            <JiraQuotaPanel/>
             <ReauthDialog/>
             <DisconnectDialog/>
         </main>

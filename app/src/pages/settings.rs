@@ -118,6 +118,23 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
                 }
                 .into_any(),
             };
+            // Its share of Jira's quota: editable while the key lives.
+            let share = match &k.revoked_at {
+                Some(_) => view! { <span class="muted">{share_text(k.jira_weight, k.jira_points_per_hour)}</span> }.into_any(),
+                None => {
+                    let id = k.id;
+                    view! {
+                        <form method="post" action=format!("/settings/api-keys/{id}/jira-share") class="share-form" data-testid="jira-share-form">
+                            <label for=format!("weight-{id}")>"Weight"</label>
+                            <input id=format!("weight-{id}") name="weight" type="number" min="1" max=domain::api_scope::MAX_JIRA_WEIGHT.to_string() required value=k.jira_weight.to_string()/>
+                            <label for=format!("budget-{id}")>"Points an hour"</label>
+                            <input id=format!("budget-{id}") name="points_per_hour" type="number" min="1" max=domain::api_scope::MAX_JIRA_POINTS_PER_HOUR.to_string() placeholder="no cap" value=k.jira_points_per_hour.map(|p| p.to_string()).unwrap_or_default()/>
+                            <button class="button" type="submit">"Save"</button>
+                        </form>
+                    }
+                    .into_any()
+                }
+            };
             let used = k
                 .last_used_at
                 .as_deref()
@@ -134,6 +151,7 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
                     <td>{used}</td>
                     <td class="num">{k.token_handouts}</td>
                     <td class="num">{k.proxied_calls}</td>
+                    <td>{share}</td>
                     <td>{state}</td>
                 </tr>
             }
@@ -155,7 +173,8 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
         <section class="panel" aria-labelledby="keys-title">
             <h2 id="keys-title">"API keys"</h2>
             <p class="muted">"Services that call Jira ask this dashboard for a fresh access token, or send their calls through it, with one of these keys (Authorization: Bearer <key>). See docs/SERVICE_API.md and /v1/openapi.json. Revoking a key refuses its next request; access tokens it already received stay valid until they expire (at most an hour)."</p>
-            <DataTable label="API keys table" class="keys" columns=&["Name", "Scopes", "Created", "Last used", "Tokens", "Proxied", ""]>
+            <p class="muted">"Jira share: every proxied call spends the app's one Jira quota. While it runs low, keys take turns by weight (a key of weight 2 gets twice the points of a key of weight 1); a key given points an hour is held once its calls cost that much in the last hour, whatever the quota."</p>
+            <DataTable label="API keys table" class="keys" columns=&["Name", "Scopes", "Created", "Last used", "Tokens", "Proxied", "Jira share", ""]>
                 {rows}
             </DataTable>
             <h3>"Create a key"</h3>
@@ -173,6 +192,14 @@ fn ApiKeys(keys: Vec<ApiKeyView>) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// A key's share of Jira's quota, in words.
+fn share_text(weight: u32, points_per_hour: Option<u64>) -> String {
+    match points_per_hour {
+        Some(points) => format!("weight {weight}, {points} points an hour"),
+        None => format!("weight {weight}"),
+    }
 }
 
 /// Webhook endpoints: each with its filter, its state, "Send test event",

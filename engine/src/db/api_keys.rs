@@ -24,12 +24,29 @@ pub struct ApiKeyRow {
     pub proxied_calls: i64,
     /// The tags it is confined to, as stored (a JSON object; `{}`: none).
     pub tags: String,
+    /// Its weight among the keys calling Jira while a pool paces.
+    pub jira_weight: i64,
+    /// The most Jira points its calls may spend in any hour.
+    pub jira_points_per_hour: Option<i64>,
 }
 
 impl ApiKeyRow {
     /// The tags it is confined to.
     pub fn confined_to(&self) -> domain::Tags {
         domain::Tags::from_json(&self.tags)
+    }
+
+    /// Its share of Jira's quota (a stored weight below 1 counts as 1, a
+    /// budget below 1 as none: the form never stores either).
+    pub fn jira_share(&self) -> crate::jira_limits::Share {
+        crate::jira_limits::Share {
+            key: self.id,
+            weight: u32::try_from(self.jira_weight.max(1)).unwrap_or(u32::MAX),
+            points_per_hour: self
+                .jira_points_per_hour
+                .and_then(|p| u64::try_from(p).ok())
+                .filter(|p| *p > 0),
+        }
     }
 
     /// The scopes it holds (a stored name no release knows is left out).
@@ -63,7 +80,8 @@ pub(crate) struct KeyUsage {
 }
 
 const SELECT_KEY: &str = "SELECT id, name, prefix, scopes, created_at, created_by, last_used_at,
-    revoked_at, token_handouts, proxied_calls, tags FROM api_keys";
+    revoked_at, token_handouts, proxied_calls, tags, jira_weight, jira_points_per_hour
+    FROM api_keys";
 
 impl Database {
     /// Stores a new key and its account-log entry; answers its id.
@@ -134,6 +152,28 @@ impl Database {
         .await?)
     }
 
+    /// Sets live key `id`'s share of Jira's quota (weight, hourly points)
+    /// and logs `event` (built from the key's name); answers the name, or
+    /// `None` if no live key has that id.
+    pub(crate) async fn set_api_key_jira_share(
+        &self,
+        id: i64,
+        share: (i64, Option<i64>),
+        event: impl FnOnce(&str) -> (String, String),
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<Option<String>, DatabaseError> {
+        let update = query(
+            "UPDATE api_keys SET jira_weight = $1, jira_points_per_hour = $2
+             WHERE id = $3 AND revoked_at IS NULL RETURNING name",
+        )
+        .bind(share.0)
+        .bind(share.1)
+        .bind(id);
+        self.change_live_key(update, "set_api_key_jira_share", event, actor, now)
+            .await
+    }
+
     /// Revokes key `id` and logs `event` (built from the key's name); answers
     /// the name, or `None` if no live key has that id.
     pub(crate) async fn revoke_api_key(
@@ -143,15 +183,28 @@ impl Database {
         actor: &str,
         now: UnixTime,
     ) -> Result<Option<String>, DatabaseError> {
-        let mut tx = self.begin().await?;
-        let name = query(
+        let update = query(
             "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name",
         )
         .bind(now)
-        .bind(id)
-        .scalar_optional::<String>(&mut tx)
-        .await?;
-        let Some(name) = name else {
+        .bind(id);
+        self.change_live_key(update, "revoke_api_key", event, actor, now)
+            .await
+    }
+
+    /// Runs `update` (which answers the changed key's name) and logs
+    /// `action` with `event` in the same transaction; `None` (and nothing
+    /// logged) when it changed no key.
+    async fn change_live_key(
+        &self,
+        update: Query,
+        action: &str,
+        event: impl FnOnce(&str) -> (String, String),
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<Option<String>, DatabaseError> {
+        let mut tx = self.begin().await?;
+        let Some(name) = update.scalar_optional::<String>(&mut tx).await? else {
             return Ok(None);
         };
         let (subject, message) = event(&name);
@@ -159,7 +212,7 @@ impl Database {
             &mut tx,
             &NewAccountEvent {
                 actor,
-                action: "revoke_api_key",
+                action,
                 subject: &subject,
                 message: &message,
             },

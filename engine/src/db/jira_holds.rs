@@ -35,8 +35,10 @@ impl Database {
         Ok(())
     }
 
-    /// The holds still running at `now`. Ended ones, when there are any,
-    /// are deleted (a read alone most of the time: this runs every second).
+    /// The holds still running at `now` (the app's and the tenants' first,
+    /// so no number of narrower ones crowds them out). Ended ones, when
+    /// there are any, are deleted (a read alone most of the time: this runs
+    /// every second).
     pub async fn jira_holds(&self, now: UnixTime) -> Result<Vec<HoldRow>, DatabaseError> {
         let ended: i64 = query("SELECT COUNT(*) AS n FROM jira_holds WHERE held_until <= $1")
             .bind(now.secs())
@@ -44,7 +46,9 @@ impl Database {
             .await?;
         let running: Vec<HoldRow> = query(
             "SELECT scope, reason, held_until FROM jira_holds WHERE held_until > $1
-             ORDER BY held_until DESC LIMIT 10000",
+             ORDER BY CASE WHEN scope = 'app' OR scope LIKE 'tenant %' THEN 0 ELSE 1 END,
+                 held_until DESC
+             LIMIT 10000",
         )
         .bind(now.secs())
         .fetch_all(self)

@@ -84,6 +84,8 @@ impl JiraCall {
                 self.tenant,
                 self.issue.as_deref().unwrap_or_default()
             ),
+            // A budget belongs to a key, not to a call: no call names it.
+            Scope::Key => "key".to_owned(),
         }
     }
 
@@ -161,6 +163,9 @@ pub enum Scope {
     Endpoint,
     /// Writes to one issue.
     Issue,
+    /// One API key's calls, while it has spent its hourly points budget
+    /// (this product's own limit, never Jira's).
+    Key,
 }
 
 impl Scope {
@@ -171,6 +176,7 @@ impl Scope {
             Scope::Tenant => "tenant",
             Scope::Endpoint => "endpoint",
             Scope::Issue => "issue",
+            Scope::Key => "key",
         }
     }
 
@@ -181,6 +187,7 @@ impl Scope {
             "tenant" => Some(Scope::Tenant),
             "endpoint" => Some(Scope::Endpoint),
             "issue" => Some(Scope::Issue),
+            "key" => Some(Scope::Key),
             _ => None,
         }
     }

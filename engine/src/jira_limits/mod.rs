@@ -9,9 +9,11 @@
 //! - [`reading`]: what an answer's headers say (the quota's points and
 //!   reset, the burst left, a refusal's reason and wait), none trusted alone.
 //! - [`pacing`]: a pool running low lets its points out over the rest of its
-//!   window, in fair shares per API key.
-//! - here: the [`Governor`]'s state (the holds and the pools last seen) and
-//!   the engine's methods. A hold is written to the database
+//!   window, in fair shares per API key (weighed by each key's [`Share`]).
+//! - [`budget`]: each key's points over the last hour, against the hourly
+//!   budget an admin may give it.
+//! - here: the [`Governor`]'s state (the holds, the pools' pacers, what each
+//!   key spent) and the engine's methods. A hold is written to the database
 //!   (`jira_holds`) so that every process sharing it honours it; each
 //!   process reads the running holds at most once a second.
 //!
@@ -19,6 +21,7 @@
 //! calls into an active limit only extend it. An endpoint whose burst
 //! count is spent for this second is held to the next one before it trips.
 
+pub mod budget;
 pub mod call;
 pub mod pacing;
 pub mod reading;
@@ -31,12 +34,41 @@ use domain::views::{HoldView, KeySpendView, QuotaPoolView, RateLimitsView};
 use domain::UnixTime;
 use reqwest::header::HeaderMap;
 
+use budget::Budget;
 pub use call::{JiraCall, Scope};
-use pacing::Pacer;
+use pacing::{Charge, Pacer, PoolSeen};
 use reading::Reading;
 
 /// The key the product's own calls are paced under (API keys have ids from 1).
 pub const OWN_CALLS: i64 = 0;
+
+/// Whose call it is, and that key's share of Jira's quota (set by an admin
+/// in Settings, see `api_keys.jira_weight` and `jira_points_per_hour`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// The API key's id ([`OWN_CALLS`] for the product's own calls).
+    pub key: i64,
+    /// Its weight among the keys calling while a pool paces: a key of
+    /// weight 2 gets twice the points of a key of weight 1.
+    pub weight: u32,
+    /// The most points its calls may spend in any hour (`None`: no cap).
+    pub points_per_hour: Option<u64>,
+}
+
+impl Share {
+    /// The product's own calls (connection tests and the like): an equal
+    /// share, no budget.
+    pub const OWN: Share = Share::equal(OWN_CALLS);
+
+    /// Key `key` with an equal share and no budget.
+    pub const fn equal(key: i64) -> Share {
+        Share {
+            key,
+            weight: 1,
+            points_per_hour: None,
+        }
+    }
+}
 
 use crate::Engine;
 
@@ -77,10 +109,10 @@ struct Hold {
 pub struct Governor {
     /// Running holds by scope key ([`JiraCall::key`]).
     holds: Mutex<HashMap<String, Hold>>,
-    /// Pools by key.
-    pools: Mutex<HashMap<String, PoolState>>,
-    /// Each pool's pacing, by pool key.
+    /// Each pool's pacing (and its state as last seen), by pool key.
     pacers: Mutex<HashMap<String, Pacer>>,
+    /// Each key's points over the last hour.
+    budgets: Mutex<HashMap<i64, Budget>>,
     /// When this process last read the stored holds (real time).
     synced_at: Mutex<Option<Instant>>,
     /// Callers waiting out a hold, in line per scope key.
@@ -90,6 +122,9 @@ pub struct Governor {
     /// How many of each key's calls wait in a line now.
     waiting: Mutex<HashMap<i64, usize>>,
 }
+
+/// The most holds the view lists (the widest and longest first).
+pub const MAX_HOLDS_SHOWN: usize = 50;
 
 /// The most calls one key may have waiting in lines at once (`Prefer:
 /// wait`): one key cannot tie up the server's requests.
@@ -117,10 +152,32 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// A reason as a metrics label: Atlassian's four, the pacing's three, or
+/// A call admitted to Jira, holding what it reserved: the points taken
+/// from its pools' allowances and against its key's hourly budget. Hand it
+/// to [`Engine::jira_learn`] with Jira's answer; dropped without an answer
+/// (the call was never sent), it gives them back.
+#[must_use = "an admitted call tells the governor what Jira answered, or gives its points back"]
+pub struct Admission {
+    governor: Arc<Governor>,
+    key: i64,
+    reserved: Vec<(String, f64)>,
+    budgeted: f64,
+    learnt: bool,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if !self.learnt {
+            self.governor
+                .give_back(self.key, &self.reserved, self.budgeted);
+        }
+    }
+}
+
+/// A reason as a metrics label: Atlassian's four, the governor's four, or
 /// `other` (a label never takes a value an answer chooses).
 fn reason_label(reason: &str) -> &'static str {
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 8] = [
         "jira-quota-global-based",
         "jira-quota-tenant-based",
         "jira-burst-based",
@@ -128,6 +185,7 @@ fn reason_label(reason: &str) -> &'static str {
         "paced",
         "fair-share",
         "quota-spent",
+        "key-budget",
     ];
     KNOWN.into_iter().find(|k| *k == reason).unwrap_or("other")
 }
@@ -184,7 +242,7 @@ impl Governor {
     /// Takes on the holds stored by every process; forgets ended ones.
     fn take_stored(&self, rows: Vec<crate::db::HoldRow>, now: UnixTime) {
         for row in rows {
-            if Scope::of_key(&row.scope).is_some() {
+            if Scope::of_key(&row.scope).is_some_and(|s| s != Scope::Key) {
                 self.hold(&row.scope, &row.reason, UnixTime(row.held_until));
             }
         }
@@ -192,9 +250,15 @@ impl Governor {
         holds.retain(|_, hold| hold.until > now);
     }
 
-    /// Whether `api_key`'s `call` may go at `now` as far as the pacing of
-    /// the pools it may draw from goes (the app's, its tenant's).
-    fn paced(&self, call: &JiraCall, api_key: i64, now: UnixTime) -> Option<(String, Held)> {
+    /// Whether `share`'s `call` may go at `now` as far as the pacing of the
+    /// pools it may draw from goes (the app's, its tenant's): the points it
+    /// took from each pool's allowance, or the hold with its line's key.
+    fn paced(
+        &self,
+        call: &JiraCall,
+        share: Share,
+        now: UnixTime,
+    ) -> Result<Vec<(String, f64)>, (String, Held)> {
         let mut pacers = self.pacers.lock().unwrap_or_else(|p| p.into_inner());
         let pools = [
             (Scope::App, call.key(Scope::App)),
@@ -206,7 +270,7 @@ impl Governor {
             let Some(pacer) = pacers.get_mut(&pool) else {
                 continue;
             };
-            match pacer.check(api_key, now) {
+            match pacer.check(share.key, share.weight, now) {
                 Ok(need) => needs.push((pool, need)),
                 Err(paced) => {
                     let held = Held {
@@ -214,25 +278,94 @@ impl Governor {
                         reason: paced.reason().to_owned(),
                         retry_after_secs: paced.retry_after_secs(),
                     };
-                    return Some((format!("pace {pool}"), held));
+                    // A key waiting for its share waits in a line of its
+                    // own: it cannot stand in front of other keys' calls.
+                    let line = match paced {
+                        pacing::Paced::OverShare { .. } => format!("pace {pool} {}", share.key),
+                        _ => format!("pace {pool}"),
+                    };
+                    return Err((line, held));
                 }
             }
         }
-        for (pool, need) in needs {
-            if let Some(pacer) = pacers.get_mut(&pool) {
-                pacer.take(need);
+        for (pool, need) in &needs {
+            if let Some(pacer) = pacers.get_mut(pool) {
+                pacer.take(*need);
             }
         }
-        None
+        Ok(needs)
     }
 
-    /// Keeps what an answer to `api_key`'s `call` said of its pool.
-    fn learn_pool(&self, call: &JiraCall, api_key: i64, reading: &Reading, now: UnixTime) {
-        let Some(quota) = &reading.quota else { return };
+    /// Gives back what an admitted call that was never sent reserved.
+    fn give_back(&self, api_key: i64, reserved: &[(String, f64)], budgeted: f64) {
+        let mut pacers = self.pacers.lock().unwrap_or_else(|p| p.into_inner());
+        for (pool, points) in reserved {
+            if let Some(pacer) = pacers.get_mut(pool) {
+                pacer.give_back(*points);
+            }
+        }
+        drop(pacers);
+        if let Some(budget) = self
+            .budgets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&api_key)
+        {
+            budget.release(budgeted);
+        }
+    }
+
+    /// Reserves `api_key`'s expected cost against its hourly budget.
+    fn reserve_budget(&self, api_key: i64) -> f64 {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        budgets.entry(api_key).or_default().reserve()
+    }
+
+    /// Whether `share`'s key has spent its hourly budget at `now`.
+    fn over_budget(&self, share: Share, now: UnixTime) -> Option<(String, Held)> {
+        let budget = share.points_per_hour?;
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        let retry_after_secs = budgets.get_mut(&share.key)?.over(budget, now)?;
+        let held = Held {
+            scope: Scope::Key,
+            reason: "key-budget".to_owned(),
+            retry_after_secs,
+        };
+        Some((format!("key {}", share.key), held))
+    }
+
+    /// Keeps what the answer to `admitted`'s call said of its pool, and
+    /// what the call cost: the points it reserved in a pool the answer did
+    /// not speak of are given back.
+    fn learn_pool(&self, call: &JiraCall, admitted: &Admission, reading: &Reading, now: UnixTime) {
+        let api_key = admitted.key;
+        let Some(quota) = &reading.quota else {
+            // No word of the pool: what was reserved stays spent; the
+            // budget is charged nothing it cannot know.
+            self.give_back(api_key, &[], admitted.budgeted);
+            return;
+        };
         let key = if quota.pool.starts_with("global") {
             call.key(Scope::App)
         } else {
             call.key(Scope::Tenant)
+        };
+        let (here, elsewhere): (Vec<_>, Vec<_>) = admitted
+            .reserved
+            .iter()
+            .cloned()
+            .partition(|(pool, _)| *pool == key);
+        let reserved: f64 = here.iter().map(|(_, points)| points).sum();
+        let charge = match (reading.refusal.is_some(), call.writes()) {
+            (true, _) => Charge::Refused,
+            (false, true) => Charge::Write,
+            (false, false) => Charge::Read,
+        };
+        let seen = PoolSeen {
+            remaining: quota.remaining,
+            resets_at: now + quota.resets_in_secs,
+            points: quota.points,
+            near_limit: reading.near_limit,
         };
         let cost = self
             .pacers
@@ -240,31 +373,19 @@ impl Governor {
             .unwrap_or_else(|p| p.into_inner())
             .entry(key.clone())
             .or_default()
-            .observe(
-                api_key,
-                quota.remaining,
-                now + quota.resets_in_secs,
-                quota.points,
-                reading.near_limit,
-                now,
-            );
+            .observe(api_key, seen, charge, reserved, now);
+        self.give_back(api_key, &elsewhere, admitted.budgeted);
         self.spend_of(api_key, |s| s.points_spent += cost);
+        self.budgets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(api_key)
+            .or_default()
+            .spend(cost, now);
         metrics::counter!("jira_dashboard_jira_points_spent_total", "key" => api_key.to_string())
             .increment(cost.round() as u64);
-        metrics::gauge!("jira_dashboard_jira_quota_remaining_points", "pool" => key.clone())
+        metrics::gauge!("jira_dashboard_jira_quota_remaining_points", "pool" => key)
             .set(quota.remaining as f64);
-        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let known_points = pools.get(&key).and_then(|p| p.points);
-        pools.insert(
-            key.clone(),
-            PoolState {
-                key,
-                remaining: quota.remaining,
-                resets_at: now + quota.resets_in_secs,
-                points: quota.points.or(known_points),
-                near_limit: reading.near_limit,
-            },
-        );
     }
 
     /// Counts `api_key`'s call that `held` kept from Jira.
@@ -283,6 +404,10 @@ impl Governor {
         let mut spending = self.spending.lock().unwrap_or_else(|p| p.into_inner());
         let entry = spending.entry(api_key).or_insert_with(|| KeySpendView {
             key_id: api_key,
+            name: String::new(),
+            weight: 1,
+            points_per_hour: None,
+            points_last_hour: 0.0,
             points_spent: 0.0,
             calls: 0,
             held: 0,
@@ -312,9 +437,15 @@ impl Governor {
                 near_limit: p.near_limit,
             })
             .collect();
-        let holds = self
-            .holds(now)
+        let mut holds = self.holds(now);
+        // The widest first, then the longest: what holds most calls.
+        holds.sort_by_key(|(target, _, secs)| {
+            let width = Scope::of_key(target).map_or(9, |scope| scope as u8);
+            (width, -secs)
+        });
+        let holds = holds
             .into_iter()
+            .take(MAX_HOLDS_SHOWN)
             .map(|(target, reason, secs)| HoldView {
                 scope: Scope::of_key(&target)
                     .map_or("other", Scope::as_str)
@@ -324,12 +455,17 @@ impl Governor {
                 retry_after_secs: secs,
             })
             .collect();
+        let budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         let mut keys: Vec<KeySpendView> = self
             .spending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .cloned()
+            .map(|mut k| {
+                k.points_last_hour = budgets.get(&k.key_id).map_or(0.0, |b| b.last_hour(now));
+                k
+            })
             .collect();
         keys.sort_by(|a, b| {
             b.points_spent
@@ -341,8 +477,20 @@ impl Governor {
 
     /// The pools as last seen.
     pub fn pools(&self) -> Vec<PoolState> {
-        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let mut pools: Vec<PoolState> = pools.values().cloned().collect();
+        let pacers = self.pacers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pools: Vec<PoolState> = pacers
+            .iter()
+            .filter_map(|(key, pacer)| {
+                let seen = pacer.seen()?;
+                Some(PoolState {
+                    key: key.clone(),
+                    remaining: seen.remaining,
+                    resets_at: seen.resets_at,
+                    points: seen.points,
+                    near_limit: seen.near_limit,
+                })
+            })
+            .collect();
         pools.sort_by(|a, b| a.key.cmp(&b.key));
         pools
     }
@@ -383,26 +531,37 @@ impl Governor {
 }
 
 impl Engine {
-    /// Whether `api_key`'s `call` may be sent now: `Err` names the hold
-    /// (a `429` learnt, or the pacing of a pool running low) that keeps it.
-    pub async fn jira_admit(&self, call: &JiraCall, api_key: i64) -> Result<(), Held> {
-        match self.jira_blocker(call, api_key).await {
-            None => Ok(()),
-            Some((_, held)) => {
-                self.governor().count_held(api_key, &held);
-                Err(held)
-            }
-        }
+    /// Whether `share`'s `call` may be sent now: the [`Admission`] to hand
+    /// to [`Engine::jira_learn`] with Jira's answer, or the hold (a `429`
+    /// learnt, the key's hourly budget spent, or the pacing of a pool
+    /// running low) that keeps it.
+    pub async fn jira_admit(&self, call: &JiraCall, share: Share) -> Result<Admission, Held> {
+        self.try_admit(call, share).await.map_err(|(_, held)| {
+            self.governor().count_held(share.key, &held);
+            held
+        })
     }
 
-    /// What keeps `call` from going, with the key of the line to wait in.
-    async fn jira_blocker(&self, call: &JiraCall, api_key: i64) -> Option<(String, Held)> {
+    /// Admits `call`, or says what keeps it, with the key of the line to
+    /// wait in.
+    async fn try_admit(&self, call: &JiraCall, share: Share) -> Result<Admission, (String, Held)> {
         let now = self.now();
         self.read_stored_holds(now).await;
         let governor = self.governor();
-        governor
+        if let Some(blocker) = governor
             .held(call, now)
-            .or_else(|| governor.paced(call, api_key, now))
+            .or_else(|| governor.over_budget(share, now))
+        {
+            return Err(blocker);
+        }
+        let reserved = governor.paced(call, share, now)?;
+        Ok(Admission {
+            governor: self.governor_handle(),
+            key: share.key,
+            reserved,
+            budgeted: governor.reserve_budget(share.key),
+            learnt: false,
+        })
     }
 
     /// [`Engine::jira_admit`], waiting in line up to `wait` (real time) for
@@ -412,12 +571,14 @@ impl Engine {
     pub async fn jira_wait(
         &self,
         call: &JiraCall,
-        api_key: i64,
+        share: Share,
         wait: Duration,
-    ) -> Result<(), Held> {
+    ) -> Result<Admission, Held> {
         let deadline = Instant::now() + wait;
-        let Some((key, held)) = self.jira_blocker(call, api_key).await else {
-            return Ok(());
+        let api_key = share.key;
+        let (key, held) = match self.try_admit(call, share).await {
+            Ok(admitted) => return Ok(admitted),
+            Err(blocked) => blocked,
         };
         let wait_secs = u64::try_from(held.retry_after_secs).unwrap_or(u64::MAX);
         let place = (Duration::from_secs(wait_secs) <= wait)
@@ -432,33 +593,35 @@ impl Engine {
         self.governor().spend_of(api_key, |s| s.queued += 1);
         let line = self.governor().line(&key);
         let Ok(_turn) = tokio::time::timeout_at(deadline.into(), line.lock_owned()).await else {
-            return self.jira_admit(call, api_key).await;
+            return self.jira_admit(call, share).await;
         };
         // Looking again does not count as another held call; the last look does.
         while Instant::now() < deadline {
-            if self.jira_blocker(call, api_key).await.is_none() {
-                return Ok(());
+            if let Ok(admitted) = self.try_admit(call, share).await {
+                return Ok(admitted);
             }
             tokio::time::sleep(WAIT_STEP.min(deadline.saturating_duration_since(Instant::now())))
                 .await;
         }
-        self.jira_admit(call, api_key).await
+        self.jira_admit(call, share).await
     }
 
-    /// Learns from Jira's answer to `call`: the pool's state, and on a `429`
-    /// a hold of the scope its reason names, for every process. An endpoint
-    /// whose burst count this answer spent is held to the next second.
+    /// Learns from Jira's answer to the `admitted` `call`: the pool's state
+    /// and what the call cost, and on a `429` a hold of the scope its
+    /// reason names, for every process. An endpoint whose burst count this
+    /// answer spent is held to the next second.
     pub async fn jira_learn(
         &self,
+        mut admitted: Admission,
         call: &JiraCall,
-        api_key: i64,
         status: u16,
         headers: &HeaderMap,
     ) {
+        admitted.learnt = true;
         let now = self.now();
-        let reading = reading::read(status, headers);
-        self.governor().spend_of(api_key, |s| s.calls += 1);
-        self.governor().learn_pool(call, api_key, &reading, now);
+        let reading = reading::read(status, headers, now);
+        self.governor().spend_of(admitted.key, |s| s.calls += 1);
+        self.governor().learn_pool(call, &admitted, &reading, now);
         if let Some(refusal) = &reading.refusal {
             let scope = call.scope_of(&refusal.reason);
             tracing::warn!(
@@ -489,17 +652,43 @@ impl Engine {
     pub async fn jira_rate_limits(&self) -> RateLimitsView {
         let now = self.now();
         self.read_stored_holds(now).await;
-        let view = self.governor().view(now);
+        let mut view = self.governor().view(now);
+        self.name_keys(&mut view.keys).await;
+        // Counted from every hold, not only those the view lists.
+        let all = self.governor().holds(now);
         for scope in [Scope::App, Scope::Tenant, Scope::Endpoint, Scope::Issue] {
-            let running = view
-                .holds
+            let running = all
                 .iter()
-                .filter(|h| h.scope == scope.as_str())
+                .filter(|(target, _, _)| Scope::of_key(target) == Some(scope))
                 .count();
             metrics::gauge!("jira_dashboard_jira_holds", "scope" => scope.as_str())
                 .set(running as f64);
         }
         view
+    }
+
+    /// Gives each key its name and share as stored (the product's own calls
+    /// are "this product"; a key no longer stored keeps its id).
+    async fn name_keys(&self, keys: &mut [KeySpendView]) {
+        let rows = match self.db().list_api_keys().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the API keys' names for the rate limits");
+                Vec::new()
+            }
+        };
+        for spend in keys {
+            match rows.iter().find(|row| row.id == spend.key_id) {
+                Some(row) => {
+                    let share = row.jira_share();
+                    spend.name = row.name.clone();
+                    spend.weight = share.weight;
+                    spend.points_per_hour = share.points_per_hour;
+                }
+                None if spend.key_id == OWN_CALLS => spend.name = "this product".to_owned(),
+                None => spend.name = format!("key {}", spend.key_id),
+            }
+        }
     }
 
     async fn read_stored_holds(&self, now: UnixTime) {

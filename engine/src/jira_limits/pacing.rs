@@ -6,20 +6,26 @@
 //! spending, kept up, would empty it before it resets. Pacing lets points
 //! out at what is left divided by the seconds left (recomputed from every
 //! answer, so it converges on spending the whole pool by the reset), and
-//! shares them fairly: a key that spent more than an equal share of this
-//! window, among the keys that called in the last minute, waits while the
-//! others go. A spent pool holds every call until it resets, but for one
-//! call every 30 s that checks it still is (one header is not trusted alone).
+//! shares them fairly: a key that has spent more of this window than a key
+//! waiting for points (told to wait within the last half minute or so)
+//! lets that key go first. Spending is compared per unit of weight, so a
+//! key an admin weighed 2 gets twice the points of a key weighing 1; a key
+//! nobody waits behind is never slowed for its share. A spent pool holds
+//! every call until it resets, but for one call every 30 s that checks it
+//! still is (one header is not trusted alone).
 //!
-//! What a call costs is learnt from the answers: the drop in the pool's
-//! remaining points since the answer before (1 at least), kept per key as a
-//! running average.
+//! What a call costs is learnt from the answers: a write costs one point, a
+//! refused call none, a read the drop in the pool's remaining points since
+//! the answer before (1 at least), kept per key as a running average. A
+//! pool's remaining points never rise within a window (one odd answer does
+//! not refill it); a new window starts when the old one's reset has passed,
+//! or the pool refills by a tenth of its size.
 
 use std::collections::{HashMap, VecDeque};
 
 use domain::UnixTime;
 
-/// How far back spending and activity count.
+/// How far back spending counts towards deciding to pace.
 const RECENT_SECS: i64 = 60;
 /// Below this share of its points (one in five) a pool is near its limit.
 const NEAR_LIMIT_DIVISOR: u64 = 5;
@@ -27,12 +33,22 @@ const NEAR_LIMIT_DIVISOR: u64 = 5;
 /// rate: callers that come in bursts still spend the pool, and no burst
 /// takes more than a minute's points.
 const BURST_SECS: f64 = 60.0;
-/// A key may run this far past an equal share before it waits.
+/// A key may run this far past a waiting key (per unit of weight) before
+/// it lets that key go first.
 const FAIR_SLACK: f64 = 1.1;
+/// A key told to wait counts as waiting for its wait and this much more,
+/// within [`MIN_WAITING_SECS`, `MAX_WAITING_SECS`]: long enough for a
+/// caller that comes back when told, short enough that one that never
+/// comes back holds nobody for longer than the pool saves up.
+const WAITING_GRACE_SECS: i64 = 5;
+const MIN_WAITING_SECS: i64 = 30;
+const MAX_WAITING_SECS: i64 = 45;
 /// A pool said to be spent lets one call through this often to check.
 const PROBE_AFTER_SECS: i64 = 30;
 /// The longest a paced call is told to wait before asking again.
 const MAX_PACE_WAIT_SECS: i64 = 60;
+/// A refill by this share of the pool's size (one tenth) starts a new window.
+const REFILL_DIVISOR: u64 = 10;
 
 /// Why a call must wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +57,7 @@ pub enum Paced {
     Spent { retry_after_secs: i64 },
     /// The pool is paced and this call's points are not due yet.
     NotYet { retry_after_secs: i64 },
-    /// This key took more than its share while others call.
+    /// This key took more than a key waiting behind it.
     OverShare { retry_after_secs: i64 },
 }
 
@@ -64,6 +80,27 @@ impl Paced {
     }
 }
 
+/// What an answer said of its pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSeen {
+    pub remaining: u64,
+    pub resets_at: UnixTime,
+    /// The window's points, when the answer said.
+    pub points: Option<u64>,
+    pub near_limit: bool,
+}
+
+/// What the call an answer answers may be charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charge {
+    /// A read: what the pool dropped since the answer before (1 at least).
+    Read,
+    /// A write: Atlassian charges the base point only.
+    Write,
+    /// Refused (`429`): nothing.
+    Refused,
+}
+
 /// One pool's pacing state.
 #[derive(Debug, Clone, Default)]
 pub struct Pacer {
@@ -77,8 +114,10 @@ pub struct Pacer {
     accrued_at: UnixTime,
     /// Points each key spent this window.
     spent: HashMap<i64, f64>,
-    /// When each key last called.
-    active: HashMap<i64, UnixTime>,
+    /// Each key's weight, as its last call said (1 at least).
+    weights: HashMap<i64, f64>,
+    /// Keys told to wait, and until when they count as waiting.
+    waiting: HashMap<i64, UnixTime>,
     /// What a call of each key costs, on average.
     cost: HashMap<i64, f64>,
     /// Points spent, by second, over the last minute.
@@ -92,60 +131,90 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Learns from an answer to `key`'s call: the pool has `remaining`
-    /// points until `resets_at`; `points` in all when the answer said. What
-    /// the call cost (0 for the answer that first saw this window).
+    /// Learns from an answer to `key`'s call (`charge` says what kind)
+    /// that reserved `reserved` points of this pool's allowance when it was
+    /// admitted: what the call cost (0 for the answer that first saw this
+    /// window).
     pub fn observe(
         &mut self,
         key: i64,
-        remaining: u64,
-        resets_at: UnixTime,
-        points: Option<u64>,
-        near_limit: bool,
+        seen: PoolSeen,
+        charge: Charge,
+        reserved: f64,
         now: UnixTime,
     ) -> f64 {
-        let same_window =
-            self.remaining.is_some() && resets_at.secs().abs_diff(self.resets_at.secs()) <= 2;
-        if !same_window {
+        let new_window = match self.remaining {
+            None => true,
+            Some(before) => {
+                let size = seen.points.or(self.points).unwrap_or(0);
+                let refill = (size / REFILL_DIVISOR).max(1);
+                now >= self.resets_at || seen.remaining >= before.saturating_add(refill)
+            }
+        };
+        if new_window {
             self.spent.clear();
             self.recent.clear();
+            self.waiting.clear();
             self.allowance = 0.0;
             self.accrued_at = now;
             self.engaged = false;
         }
-        let cost = match self.remaining {
-            Some(before) if same_window => before.saturating_sub(remaining).max(1) as f64,
-            _ => 1.0,
+        // Within a window the pool only drains.
+        let remaining = match self.remaining {
+            Some(before) if !new_window => seen.remaining.min(before),
+            _ => seen.remaining,
         };
-        // The estimate admitted this call at; the answer says what it cost.
-        let estimated = self.cost_of(key);
+        let cost = match (self.remaining, charge) {
+            (_, _) if new_window => 0.0,
+            (_, Charge::Refused) => 0.0,
+            (_, Charge::Write) => 1.0,
+            (Some(before), Charge::Read) => before.saturating_sub(remaining).max(1) as f64,
+            (None, Charge::Read) => 1.0,
+        };
+        // The call was admitted at `reserved`; the answer says what it cost.
         if self.pacing(now) {
-            self.allowance -= cost - estimated;
+            self.allowance -= cost - reserved;
         }
-        // (The answer that first saw the pool is no key's spending.)
-        if same_window {
+        if cost > 0.0 {
             *self.spent.entry(key).or_default() += cost;
-        }
-        let average = self.cost.entry(key).or_insert(cost);
-        *average = 0.8 * *average + 0.2 * cost;
-        match self.recent.back_mut() {
-            Some((at, points)) if *at == now => *points += cost,
-            _ => self.recent.push_back((now, cost)),
+            let average = self.cost.entry(key).or_insert(cost);
+            *average = 0.8 * *average + 0.2 * cost;
+            match self.recent.back_mut() {
+                Some((at, points)) if *at == now => *points += cost,
+                _ => self.recent.push_back((now, cost)),
+            }
         }
         self.remaining = Some(remaining);
-        self.resets_at = resets_at;
-        self.points = points.or(self.points);
-        self.near_limit = near_limit;
+        self.resets_at = seen.resets_at;
+        self.points = seen.points.or(self.points);
+        self.near_limit = seen.near_limit;
         self.seen_at = now;
-        if same_window {
-            cost
-        } else {
-            0.0
-        }
+        cost
+    }
+
+    /// Gives back `points` a call reserved but never sent.
+    pub fn give_back(&mut self, points: f64) {
+        self.allowance += points;
+    }
+
+    /// The pool as last seen (`None` before any answer).
+    pub fn seen(&self) -> Option<PoolSeen> {
+        Some(PoolSeen {
+            remaining: self.remaining?,
+            resets_at: self.resets_at,
+            points: self.points,
+            near_limit: self.near_limit,
+        })
     }
 
     fn cost_of(&self, key: i64) -> f64 {
         self.cost.get(&key).copied().unwrap_or(1.0)
+    }
+
+    /// Points `key` spent this window, per unit of its weight.
+    fn spent_per_weight(&self, key: i64) -> f64 {
+        let spent = self.spent.get(&key).copied().unwrap_or(0.0);
+        spent / self.weights.get(&key).copied().unwrap_or(1.0)
     }
 
     /// Whether the pool paces at `now`.
@@ -168,10 +237,10 @@ impl Pacer {
         self.engaged || low || would_need > remaining as f64
     }
 
-    /// Whether `key`'s call may go at `now`; when it may, its estimated
-    /// points are taken from the allowance.
+    /// Whether `key`'s call may go at `now` (with an equal share); when it
+    /// may, its estimated points are taken from the allowance.
     pub fn admit(&mut self, key: i64, now: UnixTime) -> Result<(), Paced> {
-        let need = self.check(key, now)?;
+        let need = self.check(key, 1, now)?;
         self.take(need);
         Ok(())
     }
@@ -181,13 +250,29 @@ impl Pacer {
         self.allowance -= need;
     }
 
-    /// Whether `key`'s call may go at `now`: the points it is expected to
-    /// cost (0 unless the pool paces), taken only by [`Pacer::take`], so a
-    /// call another pool refuses spends nothing here.
-    pub fn check(&mut self, key: i64, now: UnixTime) -> Result<f64, Paced> {
-        self.active.insert(key, now);
-        self.active
-            .retain(|_, at| now.secs() - at.secs() < RECENT_SECS);
+    /// Whether `key`'s call (the key weighs `weight`, 1 at least) may go at
+    /// `now`: the points it is expected to cost (0 unless the pool paces),
+    /// taken only by [`Pacer::take`], so a call another pool refuses spends
+    /// nothing here.
+    pub fn check(&mut self, key: i64, weight: u32, now: UnixTime) -> Result<f64, Paced> {
+        let answer = self.decide(key, weight, now);
+        match answer {
+            Ok(_) => {
+                self.waiting.remove(&key);
+            }
+            Err(Paced::NotYet { retry_after_secs } | Paced::OverShare { retry_after_secs }) => {
+                let counts = (retry_after_secs + WAITING_GRACE_SECS)
+                    .clamp(MIN_WAITING_SECS, MAX_WAITING_SECS);
+                self.waiting.insert(key, now + counts);
+            }
+            Err(Paced::Spent { .. }) => {}
+        }
+        answer
+    }
+
+    fn decide(&mut self, key: i64, weight: u32, now: UnixTime) -> Result<f64, Paced> {
+        self.weights.insert(key, f64::from(weight.max(1)));
+        self.waiting.retain(|_, until| *until > now);
         while self
             .recent
             .front()
@@ -223,18 +308,19 @@ impl Pacer {
             .max(-(remaining as f64));
         self.accrued_at = now;
         let need = self.cost_of(key);
-        // Fair shares: past an equal share of this window, among the keys
-        // calling now, a key waits while others go.
-        let callers = self.active.len();
-        if callers > 1 {
-            let total: f64 = self.spent.values().sum();
-            let mine = self.spent.get(&key).copied().unwrap_or(0.0);
-            let share = total / callers as f64;
-            if mine > share * FAIR_SLACK + need {
-                return Err(Paced::OverShare {
-                    retry_after_secs: wait_for(need, rate),
-                });
-            }
+        // Fair shares: a key that spent more (per unit of weight) than a
+        // key waiting for points lets that key go first.
+        let mine = self.spent_per_weight(key);
+        let slack = need / f64::from(weight.max(1));
+        let behind_me = self
+            .waiting
+            .keys()
+            .filter(|other| **other != key)
+            .any(|other| mine > self.spent_per_weight(*other) * FAIR_SLACK + slack);
+        if behind_me {
+            return Err(Paced::OverShare {
+                retry_after_secs: wait_for(need, rate),
+            });
         }
         if self.allowance + 1e-9 < need {
             return Err(Paced::NotYet {
@@ -259,17 +345,21 @@ mod tests {
 
     const HOUR: i64 = 1_800_000_000;
 
+    /// An answer's view of a pool resetting at the hour's end.
+    fn seen(remaining: u64, points: Option<u64>, near_limit: bool) -> PoolSeen {
+        PoolSeen {
+            remaining,
+            resets_at: UnixTime(HOUR + 3_600),
+            points,
+            near_limit,
+        }
+    }
+
     /// A pool of `points` an hour, seen by one answer at the hour's start.
     fn pool(points: u64) -> Pacer {
         let mut pacer = Pacer::default();
-        pacer.observe(
-            0,
-            points,
-            UnixTime(HOUR + 3_600),
-            Some(points),
-            false,
-            UnixTime(HOUR),
-        );
+        let first = seen(points, Some(points), false);
+        pacer.observe(0, first, Charge::Read, 0.0, UnixTime(HOUR));
         pacer
     }
 
@@ -287,10 +377,9 @@ mod tests {
         let mut pacer = pool(100);
         pacer.observe(
             1,
-            0,
-            UnixTime(HOUR + 3_600),
-            None,
-            true,
+            seen(0, None, true),
+            Charge::Read,
+            0.0,
             UnixTime(HOUR + 600),
         );
         assert_eq!(
@@ -316,9 +405,10 @@ mod tests {
     }
 
     /// Three times the pool's demand, one call a second from each of
-    /// `keys` (key 1 calls `greed` times as often): what each key spent
-    /// and the total, each call costing 2 points.
-    fn an_hour(points: u64, keys: i64, greed: usize) -> (HashMap<i64, u64>, u64, u64) {
+    /// `keys` (key 1 calls `greed` times as often and weighs `weight`, the
+    /// others 1): what each key spent and the total, each call costing 2
+    /// points, and the calls refused for want of points.
+    fn an_hour(points: u64, keys: i64, greed: usize, weight: u32) -> (HashMap<i64, u64>, u64, u64) {
         let mut pacer = pool(points);
         let mut remaining = points;
         let mut spent: HashMap<i64, u64> = HashMap::new();
@@ -326,18 +416,28 @@ mod tests {
         for second in 0..3_600 {
             let now = UnixTime(HOUR + second);
             for key in 1..=keys {
-                let tries = if key == 1 { greed } else { 1 };
+                let (tries, weight) = if key == 1 { (greed, weight) } else { (1, 1) };
                 for _ in 0..tries {
-                    if pacer.admit(key, now).is_err() {
-                        continue;
-                    }
+                    let reserved = match pacer.check(key, weight, now) {
+                        Ok(need) => {
+                            pacer.take(need);
+                            need
+                        }
+                        Err(_) => continue,
+                    };
                     if remaining == 0 {
                         refused += 1;
                         continue;
                     }
                     remaining = remaining.saturating_sub(2);
                     *spent.entry(key).or_default() += 2;
-                    pacer.observe(key, remaining, UnixTime(HOUR + 3_600), None, false, now);
+                    pacer.observe(
+                        key,
+                        seen(remaining, None, false),
+                        Charge::Read,
+                        reserved,
+                        now,
+                    );
                 }
             }
         }
@@ -346,14 +446,14 @@ mod tests {
 
     #[test]
     fn at_three_times_the_demand_the_pool_lasts_the_hour_and_is_nearly_all_spent() {
-        let (_, spent, refused) = an_hour(3_600, 3, 1);
+        let (_, spent, refused) = an_hour(3_600, 3, 1, 1);
         assert_eq!(refused, 0, "never spent before the reset");
         assert!(spent >= 3_420, "{spent} of 3600 spent");
     }
 
     #[test]
     fn a_greedy_key_gets_no_more_than_its_share() {
-        let (by_key, spent, refused) = an_hour(3_600, 2, 10);
+        let (by_key, spent, refused) = an_hour(3_600, 2, 10, 1);
         assert_eq!(refused, 0);
         assert!(spent >= 3_420, "{spent}");
         let greedy = by_key[&1] as f64 / spent as f64;
@@ -361,5 +461,71 @@ mod tests {
             (0.4..=0.6).contains(&greedy),
             "the greedy key took {greedy:.2}"
         );
+    }
+
+    #[test]
+    fn a_key_weighing_three_gets_three_times_the_share_of_a_key_weighing_one() {
+        // Both keys want far more than the pool gives (the other key calls
+        // once a second at 2 points, three times what its share allows).
+        let (by_key, spent, refused) = an_hour(1_200, 2, 10, 3);
+        assert_eq!(refused, 0);
+        assert!(spent >= 1_140, "{spent}");
+        let heavy = by_key[&1] as f64 / spent as f64;
+        assert!(
+            (0.68..=0.82).contains(&heavy),
+            "the key weighing 3 took {heavy:.2} (3/4 expected)"
+        );
+    }
+
+    #[test]
+    fn a_key_nobody_waits_behind_is_never_slowed_for_its_share() {
+        // Key 1 calls once a second all hour; key 2 calls once, at 10 min,
+        // is told to wait, and never comes back: key 1 still spends the pool.
+        let mut pacer = pool(3_600);
+        let mut remaining = 3_600u64;
+        for second in 0..3_600 {
+            let now = UnixTime(HOUR + second);
+            if second == 600 {
+                let _ = pacer.check(2, 1, now);
+            }
+            for _ in 0..3 {
+                let Ok(need) = pacer.check(1, 1, now) else {
+                    continue;
+                };
+                pacer.take(need);
+                remaining = remaining.saturating_sub(2);
+                pacer.observe(1, seen(remaining, None, false), Charge::Read, need, now);
+            }
+        }
+        assert!(remaining <= 180, "{remaining} of 3600 left at the reset");
+    }
+
+    #[test]
+    fn writes_cost_a_point_refusals_none_and_one_odd_answer_refills_nothing() {
+        let mut pacer = pool(1_000);
+        let now = UnixTime(HOUR + 5);
+        let write = pacer.observe(1, seen(990, None, false), Charge::Write, 0.0, now);
+        assert_eq!(
+            write, 1.0,
+            "a write costs the base point, whatever the drop"
+        );
+        let refused = pacer.observe(1, seen(985, None, false), Charge::Refused, 0.0, now);
+        assert_eq!(refused, 0.0);
+        // An answer that says more is left than before, by less than a
+        // tenth of the pool: the pool does not refill within its window.
+        pacer.observe(1, seen(1_050, Some(1_000), false), Charge::Read, 0.0, now);
+        assert_eq!(pacer.seen().map(|s| s.remaining), Some(985));
+        let read = pacer.observe(1, seen(975, None, false), Charge::Read, 0.0, now);
+        assert_eq!(read, 10.0);
+        // A wrong reset time alone does not start a new window; a refill does.
+        let odd = PoolSeen {
+            resets_at: UnixTime(HOUR + 1_000),
+            ..seen(970, None, false)
+        };
+        assert_eq!(pacer.observe(1, odd, Charge::Read, 0.0, now), 5.0);
+        let big = pacer.observe(1, seen(500, None, false), Charge::Read, 0.0, now);
+        assert_eq!(big, 470.0);
+        let refilled = pacer.observe(1, seen(1_000, None, false), Charge::Read, 0.0, now);
+        assert_eq!(refilled, 0.0, "a new window's first answer costs nothing");
     }
 }

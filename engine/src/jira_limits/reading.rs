@@ -11,6 +11,7 @@
 //! be missing once the pool is spent (vendors report it), and a wait is
 //! bounded whatever it says ([`MIN_WAIT_SECS`] to [`MAX_WAIT_SECS`]).
 
+use domain::UnixTime;
 use reqwest::header::HeaderMap;
 
 /// The shortest wait a `429` holds its scope for.
@@ -20,7 +21,7 @@ pub const MIN_WAIT_SECS: i64 = 1;
 pub const MAX_WAIT_SECS: i64 = 3_600;
 /// A quota refusal that says neither `Retry-After` nor its reset waits this.
 const UNSAID_QUOTA_WAIT_SECS: i64 = 60;
-/// A `Retry-After` that is not a number of seconds waits this.
+/// A `Retry-After` that is neither seconds nor an HTTP date waits this.
 const UNREADABLE_WAIT_SECS: i64 = 60;
 
 /// Atlassian's documented reasons, kept as they are; any other becomes
@@ -72,18 +73,30 @@ pub struct Reading {
     pub refusal: Option<Refusal>,
 }
 
-/// Reads an answer's `status` and `headers`.
-pub fn read(status: u16, headers: &HeaderMap) -> Reading {
+/// Reads an answer's `status` and `headers`, received at `now` (what an
+/// HTTP-date `Retry-After` is counted from).
+pub fn read(status: u16, headers: &HeaderMap, now: UnixTime) -> Reading {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let policy = text("beta-ratelimit-policy").and_then(structured);
-    let quota = text("beta-ratelimit")
-        .and_then(structured)
-        .and_then(|(pool, params)| {
+    // A list header may come as several lines, each a list of pools.
+    let list = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|line| line.split(','))
+            .filter_map(structured)
+            .collect::<Vec<_>>()
+    };
+    let policies = list("beta-ratelimit-policy");
+    // Of the pools an answer names, the one with the fewest points left binds.
+    let quota = list("beta-ratelimit")
+        .into_iter()
+        .filter_map(|(pool, params)| {
             let remaining = param(&params, "r")?;
             let resets_in_secs = i64::try_from(param(&params, "t")?).ok()?;
-            let points = policy
-                .as_ref()
-                .filter(|(name, _)| *name == pool)
+            let points = policies
+                .iter()
+                .find(|(name, _)| *name == pool)
                 .and_then(|(_, params)| param(params, "q"));
             Some(QuotaReading {
                 pool,
@@ -91,18 +104,24 @@ pub fn read(status: u16, headers: &HeaderMap) -> Reading {
                 resets_in_secs: resets_in_secs.min(MAX_WAIT_SECS),
                 points,
             })
-        });
+        })
+        .min_by_key(|q| q.remaining);
     let near_limit =
         text("x-beta-ratelimit-nearlimit").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let burst_remaining = text("x-ratelimit-remaining").and_then(|v| v.trim().parse().ok());
     let refusal = (status == 429).then(|| {
         let reason = known_reason(text("ratelimit-reason").unwrap_or_default());
         let quota_reset = quota.as_ref().map(|q| q.resets_in_secs);
-        // Seconds; anything else (an HTTP date, a word) counts as a minute.
+        // Seconds, or an HTTP date; anything else counts as a minute.
         let said = text("retry-after")
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse::<i64>().unwrap_or(UNREADABLE_WAIT_SECS));
+            .map(|v| match v.parse::<i64>() {
+                Ok(secs) => secs,
+                Err(_) => chrono::DateTime::parse_from_rfc2822(v)
+                    .map(|at| at.timestamp().saturating_sub(now.secs()))
+                    .unwrap_or(UNREADABLE_WAIT_SECS),
+            });
         let unsaid = if reason.starts_with("jira-quota") {
             quota_reset.unwrap_or(UNSAID_QUOTA_WAIT_SECS)
         } else {
@@ -145,6 +164,33 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// Tue, 08 Dec 2026 12:00:00 GMT.
+    const NOW: UnixTime = UnixTime(1_796_731_200);
+
+    fn read(status: u16, headers: &HeaderMap) -> Reading {
+        super::read(status, headers, NOW)
+    }
+
+    #[test]
+    fn a_retry_after_date_counts_from_now_and_is_bounded() {
+        let wait = |date: &'static str| {
+            let map = headers(&[("retry-after", date)]);
+            read(429, &map).refusal.expect("refusal").wait_secs
+        };
+        assert_eq!(wait("Tue, 08 Dec 2026 12:00:30 GMT"), 30);
+        assert_eq!(
+            wait("Tue, 08 Dec 2026 11:00:00 GMT"),
+            MIN_WAIT_SECS,
+            "in the past"
+        );
+        assert_eq!(
+            wait("Fri, 08 Dec 2034 12:00:00 GMT"),
+            MAX_WAIT_SECS,
+            "years ahead"
+        );
+        assert_eq!(wait("soon"), UNREADABLE_WAIT_SECS);
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
@@ -181,6 +227,26 @@ mod tests {
     }
 
     #[test]
+    fn of_several_pools_on_one_answer_the_one_with_fewest_points_binds() {
+        let mut map = headers(&[(
+            "beta-ratelimit-policy",
+            "\"global-app-quota\";q=65000;w=3600, \"tenant-app-quota\";q=100100;w=3600",
+        )]);
+        map.append(
+            "beta-ratelimit",
+            HeaderValue::from_static("\"global-app-quota\";r=30000;t=900"),
+        );
+        map.append(
+            "beta-ratelimit",
+            HeaderValue::from_static("\"tenant-app-quota\";r=17842;t=2107, \"junk\""),
+        );
+        let quota = read(200, &map).quota.expect("a pool");
+        assert_eq!(quota.pool, "tenant-app-quota");
+        assert_eq!(quota.remaining, 17_842);
+        assert_eq!(quota.points, Some(100_100));
+    }
+
+    #[test]
     fn a_spent_pool_without_its_policy_still_reads() {
         let reading = read(
             429,
@@ -210,7 +276,7 @@ mod tests {
             ("0", 1),
             ("99999999999", 3_600),
             ("soon", 60),
-            ("Wed, 21 Oct 2026 07:28:00 GMT", 60),
+            ("Wed, 21 Oct 2026 07:28:00 GMT", 1),
             ("30", 30),
         ] {
             let reading = read(

@@ -7,10 +7,12 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use domain::api_scope::{MAX_JIRA_POINTS_PER_HOUR, MAX_JIRA_WEIGHT};
 use domain::{Actor, ApiScope, Tags};
 
 use crate::db::{ApiKeyRow, NewAccountEvent, NewApiKey};
 use crate::engine_handle::storage;
+use crate::jira_limits::Share;
 use crate::{Engine, EngineError};
 
 /// What every key starts with (so secret scanners can spot a leaked one).
@@ -29,6 +31,8 @@ pub struct ApiKey {
     /// The tags it is confined to: it sees and acts on only the integrations
     /// carrying all of them (none: the whole fleet).
     pub tags: Tags,
+    /// Its share of Jira's quota (weight and hourly points budget).
+    pub jira_share: Share,
 }
 
 impl ApiKey {
@@ -65,6 +69,8 @@ pub enum ApiKeyError {
     BadTags(String),
     #[error("A key confined to tags cannot read the metrics: they count the whole fleet.")]
     ConfinedMetrics,
+    #[error("A key's Jira weight is a whole number from 1 to {MAX_JIRA_WEIGHT}, and its hourly points budget a whole number from 1 to {MAX_JIRA_POINTS_PER_HOUR} (or empty for none).")]
+    BadShare,
     #[error("No live API key has id {0}: it was revoked already, or never existed.")]
     NotFound(i64),
     #[error(transparent)]
@@ -177,6 +183,47 @@ impl Engine {
             .ok_or(ApiKeyError::NotFound(id))
     }
 
+    /// Sets key `id`'s share of Jira's quota: its `weight` among the keys
+    /// calling while a pool paces, and the most points its calls may spend
+    /// in any hour (`None`: no cap). Logged in the account log.
+    pub async fn set_api_key_jira_share(
+        &self,
+        id: i64,
+        weight: u32,
+        points_per_hour: Option<u64>,
+        by: &Actor,
+    ) -> Result<String, ApiKeyError> {
+        if !(1..=MAX_JIRA_WEIGHT).contains(&weight)
+            || points_per_hour.is_some_and(|p| !(1..=MAX_JIRA_POINTS_PER_HOUR).contains(&p))
+        {
+            return Err(ApiKeyError::BadShare);
+        }
+        let budget = match points_per_hour {
+            Some(points) => format!("at most {points} points an hour"),
+            None => "no hourly budget".to_owned(),
+        };
+        let stored = (
+            i64::from(weight),
+            points_per_hour.and_then(|p| i64::try_from(p).ok()),
+        );
+        self.db()
+            .set_api_key_jira_share(
+                id,
+                stored,
+                |name| {
+                    (
+                        name.to_owned(),
+                        format!("Set API key \"{name}\"'s Jira share: weight {weight}, {budget}"),
+                    )
+                },
+                &by.stored(),
+                self.now(),
+            )
+            .await
+            .map_err(storage("set the API key's Jira share"))?
+            .ok_or(ApiKeyError::NotFound(id))
+    }
+
     /// The live key `presented` is, if any. Anything that is not a key of
     /// ours (wrong form, unknown, revoked) is `None`.
     pub async fn authenticate_api_key(
@@ -192,6 +239,7 @@ impl Engine {
             .await
             .map_err(storage("check the API key"))?;
         Ok(row.map(|row| ApiKey {
+            jira_share: row.jira_share(),
             scopes: row.scope_list(),
             tags: row.confined_to(),
             id: row.id,

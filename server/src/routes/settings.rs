@@ -121,6 +121,8 @@ async fn render(
         api_keys: keys
             .into_iter()
             .map(|k| ApiKeyView {
+                jira_weight: k.jira_share().weight,
+                jira_points_per_hour: k.jira_share().points_per_hour,
                 tags: k.confined_to().written(),
                 scopes: k
                     .scope_list()
@@ -333,6 +335,7 @@ pub async fn create_api_key(
         Err(ApiKeyError::NoScope) => back(SettingsNotice::KeyNeedsScope),
         Err(ApiKeyError::BadTags(_)) => back(SettingsNotice::KeyBadTags),
         Err(ApiKeyError::ConfinedMetrics) => back(SettingsNotice::KeyConfinedMetrics),
+        Err(ApiKeyError::BadShare) => back(SettingsNotice::KeyBadShare),
         Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
         Err(ApiKeyError::Engine(_)) => back(SettingsNotice::Failed),
     }
@@ -346,6 +349,40 @@ pub async fn revoke_api_key(
 ) -> Response {
     match engine.revoke_api_key(id, &me.actor()).await {
         Ok(_) => back(SettingsNotice::KeyRevoked),
+        Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
+        Err(_) => back(SettingsNotice::Failed),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct JiraShareForm {
+    weight: String,
+    #[serde(default)]
+    points_per_hour: String,
+}
+
+/// `POST /settings/api-keys/{id}/jira-share`, form `weight` (1 to 100) and
+/// `points_per_hour` (empty: no budget): the key's share of Jira's quota.
+pub async fn set_jira_share(
+    State(engine): State<Engine>,
+    Extension(me): Extension<User>,
+    Path(id): Path<i64>,
+    Form(form): Form<JiraShareForm>,
+) -> Response {
+    let weight = form.weight.trim().parse::<u32>();
+    let budget = match form.points_per_hour.trim() {
+        "" => Ok(None),
+        points => points.parse::<u64>().map(Some),
+    };
+    let (Ok(weight), Ok(budget)) = (weight, budget) else {
+        return back(SettingsNotice::KeyBadShare);
+    };
+    match engine
+        .set_api_key_jira_share(id, weight, budget, &me.actor())
+        .await
+    {
+        Ok(_) => back(SettingsNotice::KeyShareSet),
+        Err(ApiKeyError::BadShare) => back(SettingsNotice::KeyBadShare),
         Err(ApiKeyError::NotFound(_)) => back(SettingsNotice::NoSuchKey),
         Err(_) => back(SettingsNotice::Failed),
     }

@@ -182,7 +182,7 @@ pub fn is_jira_path(path: &str) -> bool {
         (status = 403, description = "The key lacks proxy, or the path's cloudId is not one of the integration's sites (`{error: wrong_site}`)"),
         (status = 405, description = "A method Jira's REST API does not use (e.g. TRACE)"),
         (status = 413, description = "A request body over 10 MB"),
-        (status = 429, description = "Jira's rate limit holds the call's scope and the call was not sent: `Retry-After` and `{error: rate_limited, reason, scope: app|tenant|endpoint|issue, retryAfterSecs, message}`; or Jira's own `429`, as it is, with `RateLimit-Reason`. `Prefer: wait=N` (N up to 30) waits in line for a hold that ends within N seconds."),
+        (status = 429, description = "Jira's rate limit holds the call's scope and the call was not sent: `Retry-After` and `{error: rate_limited, reason, scope: app|tenant|endpoint|issue|key, retryAfterSecs, message}` (`key`: the key spent the hourly points budget an admin gave it); or Jira's own `429`, as it is, with `RateLimit-Reason`. `Prefer: wait=N` (N up to 30) waits in line for a hold that ends within N seconds."),
         (status = 502, description = "Jira could not be reached"),
         NoValidKey,
         IntegrationUnusable,
@@ -231,32 +231,8 @@ pub async fn forward(
         .collect::<Vec<_>>()
         .join(",");
     let request_headers_prefer = Some(request_headers_prefer).filter(|p| !p.is_empty());
-    // Jira's rate limits: a held scope answers here, without calling Jira
-    // (unless the caller asked to wait in line), before the call takes one
-    // of the proxy's body slots; every answer teaches them.
-    let call = JiraCall::of(method.as_str(), &path);
-    if let Some(call) = &call {
-        let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
-            Some(wait) => engine.jira_wait(call, key.id, wait).await,
-            None => engine.jira_admit(call, key.id).await,
-        };
-        admitted.map_err(|held| ApiError::rate_limited(&held))?;
-    }
-    let _body_slot = tokio::time::timeout(BODY_READ_TIMEOUT, client.bodies.clone().acquire_owned())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
-            ApiError::busy("The proxy is busy with other uploads: try again shortly.")
-        })?;
-    let body = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES),
-    )
-    .await
-    .map_err(|_| ApiError::bad_request("The request body took over 30 s to arrive."))?
-    .map_err(|_| ApiError::too_large("The request body is over 10 MB (or could not be read)."))?;
-
+    // The key must see the integration, and the call go to one of its
+    // sites, before the call may spend anything of the shared quota.
     let actor = key.actor();
     let mut token = engine
         .fresh_access_token(id, DEFAULT_MIN_VALIDITY_SECS, &actor, &key.tags)
@@ -272,35 +248,62 @@ pub async fn forward(
             return Err(ApiError::wrong_site(cloud_id, id));
         }
     }
+    // Jira's rate limits: a held scope answers here, without calling Jira
+    // (unless the caller asked to wait in line), before the call takes one
+    // of the proxy's body slots; every answer teaches them. A call admitted
+    // and then not sent (its body too large, say) gives its points back.
+    let call = JiraCall::of(method.as_str(), &path);
+    let admitted = match &call {
+        Some(call) => {
+            let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
+                Some(wait) => engine.jira_wait(call, key.jira_share, wait).await,
+                None => engine.jira_admit(call, key.jira_share).await,
+            };
+            Some(admitted.map_err(|held| ApiError::rate_limited(&held))?)
+        }
+        None => None,
+    };
+    let _body_slot = tokio::time::timeout(BODY_READ_TIMEOUT, client.bodies.clone().acquire_owned())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            ApiError::busy("The proxy is busy with other uploads: try again shortly.")
+        })?;
+    let body = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES),
+    )
+    .await
+    .map_err(|_| ApiError::bad_request("The request body took over 30 s to arrive."))?
+    .map_err(|_| ApiError::too_large("The request body is over 10 MB (or could not be read)."))?;
+
     let mut answer = send(&client, &method, &url, &headers, &body, &token).await?;
-    if let Some(call) = &call {
+    if let (Some(call), Some(admitted)) = (&call, admitted) {
         engine
-            .jira_learn(call, key.id, answer.status().as_u16(), answer.headers())
+            .jira_learn(admitted, call, answer.status().as_u16(), answer.headers())
             .await;
     }
     if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
         // Jira refused the token (revoked, or expired early): once, a new one,
         // unless a refresh cannot help (then Jira's answer stands).
         // The retry is a call like any other: not into a hold.
-        let retry_admitted = match &call {
-            Some(call) => engine.jira_admit(call, key.id).await.is_ok(),
-            None => true,
+        let retry = match &call {
+            Some(call) => engine.jira_admit(call, key.jira_share).await.map(Some),
+            None => Ok(None),
         };
-        let fresh = match retry_admitted {
-            true => {
-                engine
-                    .replace_rejected_token(id, &token, &actor, &key.tags)
-                    .await?
-            }
-            false => None,
-        };
-        if let Some(fresh) = fresh {
-            token = fresh;
-            answer = send(&client, &method, &url, &headers, &body, &token).await?;
-            if let Some(call) = &call {
-                engine
-                    .jira_learn(call, key.id, answer.status().as_u16(), answer.headers())
-                    .await;
+        if let Ok(retry) = retry {
+            let fresh = engine
+                .replace_rejected_token(id, &token, &actor, &key.tags)
+                .await?;
+            if let Some(fresh) = fresh {
+                token = fresh;
+                answer = send(&client, &method, &url, &headers, &body, &token).await?;
+                if let (Some(call), Some(admitted)) = (&call, retry) {
+                    engine
+                        .jira_learn(admitted, call, answer.status().as_u16(), answer.headers())
+                        .await;
+                }
             }
         }
     }

@@ -20,6 +20,8 @@
 //! - [`webhook_event`]: [`WebhookEvent`], what a webhook reports, by its wire name.
 //! - [`integration`]: [`Integration`] and [`Site`], the stored connection as
 //!   every layer reads it (never a token), with Atlassian's deadlines.
+//! - [`jira_webhook_filter`]: what a Jira webhook's JQL filter may say (the
+//!   subset Jira takes), checked before anything is sent to Jira.
 //! - [`views`]: the wire contract, the JSON views of server functions, `/v1`
 //!   and webhook messages; [`IntegrationView::at`] builds the integration's.
 //! - [`webhook_message`]: [`Notice`], what a change announces, and its body.
@@ -38,6 +40,7 @@ pub mod end_user;
 pub mod event;
 pub mod ids;
 pub mod integration;
+pub mod jira_webhook_filter;
 pub mod page_query;
 pub mod refresh_policy;
 pub mod settings_notice;

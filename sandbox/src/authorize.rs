@@ -230,6 +230,7 @@ fn scope_description(scope: &str) -> &'static str {
         "read:me" => "View your Atlassian profile",
         "offline_access" => "Keep access when you are not using the app (refresh tokens)",
         "write:jira-work" => "Create and edit Jira issues",
+        "manage:jira-webhook" => "Manage Jira webhooks",
         _ => "",
     }
 }

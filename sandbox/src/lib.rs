@@ -41,7 +41,7 @@ pub mod token;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{middleware, Router};
 use sqlx::SqlitePool;
 
@@ -237,6 +237,16 @@ impl Sandbox {
             .route(
                 &format!("{API}/project/search"),
                 get(jira::projects::search_projects),
+            )
+            .route(
+                &format!("{API}/webhook"),
+                get(jira::webhooks::list)
+                    .post(jira::webhooks::register)
+                    .delete(jira::webhooks::delete),
+            )
+            .route(
+                &format!("{API}/webhook/refresh"),
+                put(jira::webhooks::refresh),
             )
             .route_layer(middleware::from_fn_with_state(
                 self.clone(),

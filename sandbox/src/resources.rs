@@ -93,6 +93,9 @@ pub async fn me(State(sandbox): State<Sandbox>, headers: HeaderMap) -> Response 
 pub struct JiraCaller {
     pub account: &'static Account,
     pub cloud_id: String,
+    /// The app (OAuth client) whose token it is, and the token's scopes.
+    pub client_id: String,
+    pub scopes: Vec<String>,
 }
 
 /// Why a Jira route turns a caller away.
@@ -151,7 +154,12 @@ fn jira_caller(
         return Err(JiraAccessDenied::SiteNotReachable);
     }
     let account = account(&grant.account_id).ok_or(JiraAccessDenied::Unauthorized)?;
-    Ok(JiraCaller { account, cloud_id })
+    Ok(JiraCaller {
+        account,
+        cloud_id,
+        client_id: grant.client_id,
+        scopes: grant.scopes,
+    })
 }
 
 /// `GET /ex/jira/{cloudId}/rest/api/3/myself`.

@@ -234,6 +234,8 @@ struct AccessRecord {
 /// What an access token gives access to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessGrant {
+    /// The app (OAuth client) the token was issued to.
+    pub client_id: String,
     pub account_id: String,
     pub cloud_ids: Vec<String>,
     pub scopes: Vec<String>,
@@ -623,6 +625,7 @@ impl Store {
         }
         let grant = &self.grants[family.grant];
         Some(AccessGrant {
+            client_id: grant.client_id.clone(),
             account_id: grant.account_id.clone(),
             cloud_ids: grant.cloud_ids.iter().cloned().collect(),
             scopes: family.scopes.clone(),

@@ -20,7 +20,10 @@ use crate::jira::JiraRequest;
 
 /// `body` read as JSON, or Jira's `400` naming an `example` of what it
 /// should be.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], example: &str) -> Result<T, JiraError> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    example: &str,
+) -> Result<T, JiraError> {
     serde_json::from_slice(body).map_err(|e| {
         JiraError::BadRequest(format!(
             "The request body must be JSON such as {example}: {e}"

@@ -7,6 +7,8 @@
 //! - `GET .../issue/{issueIdOrKey}` and `POST .../issue` ([`issues`]);
 //! - `GET .../project/search` ([`projects`]);
 //! - `PUT .../issue/{issueIdOrKey}` (an edit: a write to one issue);
+//! - `POST|GET|DELETE .../webhook` and `PUT .../webhook/refresh`: dynamic
+//!   webhooks with their 30-day life on the sandbox's clock ([`webhooks`]);
 //! - Atlassian's three rate limits on every Jira route, `myself` included
 //!   ([`rate_limit`]): the hourly points quota, the burst limit per site,
 //!   endpoint and method, and the per-issue write limit, with their headers,
@@ -32,6 +34,7 @@ pub mod search;
 pub mod seed;
 pub mod shapes;
 pub mod tracker;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -74,6 +77,8 @@ impl FromRequestParts<Sandbox> for JiraRequest {
 pub struct JiraStore {
     sites: BTreeMap<&'static str, SiteTracker>,
     pub rate_limiter: RateLimiter,
+    /// Every app's dynamic webhooks.
+    pub webhooks: webhooks::WebhookRegistry,
 }
 
 impl JiraStore {
@@ -86,6 +91,7 @@ impl JiraStore {
                 .map(|site| (site.cloud_id, seed::site_tracker(site, now)))
                 .collect(),
             rate_limiter: RateLimiter::new(limits),
+            webhooks: webhooks::WebhookRegistry::default(),
         }
     }
 

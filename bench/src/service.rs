@@ -298,7 +298,8 @@ async fn bench_governor(engine: &engine::Engine) {
             points_per_hour: (key == 2).then_some(100_000_000),
         };
         let started = Instant::now();
-        if let Ok(admitted) = engine.jira_admit(&call, share).await {
+        if let Ok(mut admitted) = engine.jira_admit(&call, share).await {
+            admitted.sending();
             engine.jira_learn(admitted, &call, 200, &headers).await;
         }
         times.push(started.elapsed().as_secs_f64() * 1000.0);

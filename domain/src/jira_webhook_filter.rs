@@ -11,6 +11,8 @@
 
 /// The longest filter accepted.
 pub const MAX_FILTER_CHARS: usize = 2_000;
+/// The deepest parentheses may nest.
+pub const MAX_DEPTH: usize = 16;
 
 /// The fields a webhook's filter may name (compared without case).
 const FIELDS: [&str; 6] = [
@@ -40,7 +42,11 @@ pub fn check_filter(jql: &str) -> Result<(), String> {
         ));
     }
     let tokens = tokens(jql)?;
-    let mut parser = Parser { tokens, at: 0 };
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     parser.or()?;
     match parser.peek() {
         None => Ok(()),
@@ -175,6 +181,8 @@ fn tokens(jql: &str) -> Result<Vec<Token>, String> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Parentheses open now.
+    depth: usize,
 }
 
 impl Parser {
@@ -210,7 +218,14 @@ impl Parser {
         match self.next() {
             None => Err("The JQL filter ends where a clause should follow.".to_owned()),
             Some(Token::Open) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!(
+                        "The JQL filter nests parentheses more than {MAX_DEPTH} deep."
+                    ));
+                }
                 self.or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Token::Close) => Ok(()),
                     _ => Err("The JQL filter opens a parenthesis it never closes.".to_owned()),
@@ -373,5 +388,9 @@ mod tests {
         refused("project =", "ends before a value");
         refused("cf[abc] = 1", "`cf[abc]` cannot filter");
         refused(&"project = A OR ".repeat(200), "over 2000 characters");
+        refused(
+            &format!("{}project = A", "(".repeat(1_500)),
+            "more than 16 deep",
+        );
     }
 }

@@ -112,8 +112,12 @@ impl Engine {
             ),
             None => None,
         };
+        let mut admitted = admitted;
+        if let Some(admitted) = admitted.as_mut() {
+            admitted.sending();
+        }
         let (result, seen) = self.atlassian().myself(&site.cloud_id, &token).await;
-        // (No answer at all: the admission gives its points back.)
+        // (No answer at all: the admission charges what it reserved.)
         if let (Some(call), Some(admitted), Some((status, headers))) = (&call, admitted, &seen) {
             self.jira_learn(admitted, call, *status, headers).await;
         }

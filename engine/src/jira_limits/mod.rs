@@ -162,14 +162,32 @@ pub struct Admission {
     key: i64,
     reserved: Vec<(String, f64)>,
     budgeted: f64,
+    admitted_at: UnixTime,
+    /// Whether the call has gone out to Jira ([`Admission::sending`]).
+    sent: bool,
     learnt: bool,
+}
+
+impl Admission {
+    /// Says the call is going out now: from here on Jira may have counted
+    /// it, so an admission dropped without an answer charges its points
+    /// instead of giving them back.
+    pub fn sending(&mut self) {
+        self.sent = true;
+    }
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if !self.learnt {
-            self.governor
-                .give_back(self.key, &self.reserved, self.budgeted);
+        match (self.learnt, self.sent) {
+            (true, _) => {}
+            (false, true) => {
+                self.governor
+                    .charge_unanswered(self.key, self.budgeted, self.admitted_at)
+            }
+            (false, false) => self
+                .governor
+                .give_back(self.key, &self.reserved, self.budgeted),
         }
     }
 }
@@ -315,23 +333,31 @@ impl Governor {
         }
     }
 
-    /// Reserves `api_key`'s expected cost against its hourly budget.
-    fn reserve_budget(&self, api_key: i64) -> f64 {
+    /// Charges a call that was sent but never answered (its answer lost to
+    /// a timeout or a caller gone): Jira counted it, so its key's budget
+    /// does too, at the points reserved for it.
+    fn charge_unanswered(&self, api_key: i64, budgeted: f64, at: UnixTime) {
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
-        budgets.entry(api_key).or_default().reserve()
+        let budget = budgets.entry(api_key).or_default();
+        budget.release(budgeted);
+        budget.spend(budgeted.max(1.0), at);
     }
 
-    /// Whether `share`'s key has spent its hourly budget at `now`.
-    fn over_budget(&self, share: Share, now: UnixTime) -> Option<(String, Held)> {
-        let budget = share.points_per_hour?;
+    /// Reserves a call's expected points against `share`'s hourly budget,
+    /// in one step with the check (calls in parallel cannot both slip under
+    /// it): the points reserved, or the hold of a key that spent its budget.
+    fn budget_for(&self, share: Share, now: UnixTime) -> Result<f64, (String, Held)> {
         let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
-        let retry_after_secs = budgets.get_mut(&share.key)?.over(budget, now)?;
-        let held = Held {
-            scope: Scope::Key,
-            reason: "key-budget".to_owned(),
-            retry_after_secs,
-        };
-        Some((format!("key {}", share.key), held))
+        let budget = budgets.entry(share.key).or_default();
+        if let Some(retry_after_secs) = share.points_per_hour.and_then(|b| budget.over(b, now)) {
+            let held = Held {
+                scope: Scope::Key,
+                reason: "key-budget".to_owned(),
+                retry_after_secs,
+            };
+            return Err((format!("key {}", share.key), held));
+        }
+        Ok(budget.reserve())
     }
 
     /// Keeps what the answer to `admitted`'s call said of its pool, and
@@ -340,9 +366,9 @@ impl Governor {
     fn learn_pool(&self, call: &JiraCall, admitted: &Admission, reading: &Reading, now: UnixTime) {
         let api_key = admitted.key;
         let Some(quota) = &reading.quota else {
-            // No word of the pool: what was reserved stays spent; the
-            // budget is charged nothing it cannot know.
-            self.give_back(api_key, &[], admitted.budgeted);
+            // No word of the pool: what was reserved stays spent, and the
+            // budget is charged what was reserved (a call is never free).
+            self.charge_unanswered(api_key, admitted.budgeted, now);
             return;
         };
         let key = if quota.pool.starts_with("global") {
@@ -548,18 +574,24 @@ impl Engine {
         let now = self.now();
         self.read_stored_holds(now).await;
         let governor = self.governor();
-        if let Some(blocker) = governor
-            .held(call, now)
-            .or_else(|| governor.over_budget(share, now))
-        {
+        if let Some(blocker) = governor.held(call, now) {
             return Err(blocker);
         }
-        let reserved = governor.paced(call, share, now)?;
+        let budgeted = governor.budget_for(share, now)?;
+        let reserved = match governor.paced(call, share, now) {
+            Ok(reserved) => reserved,
+            Err(blocker) => {
+                governor.give_back(share.key, &[], budgeted);
+                return Err(blocker);
+            }
+        };
         Ok(Admission {
             governor: self.governor_handle(),
             key: share.key,
             reserved,
-            budgeted: governor.reserve_budget(share.key),
+            budgeted,
+            admitted_at: now,
+            sent: false,
             learnt: false,
         })
     }

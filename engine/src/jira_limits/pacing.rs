@@ -146,9 +146,12 @@ impl Pacer {
         let new_window = match self.remaining {
             None => true,
             Some(before) => {
+                // A refill counts only against a known size (answers that
+                // arrive out of order differ by a point or two).
                 let size = seen.points.or(self.points).unwrap_or(0);
-                let refill = (size / REFILL_DIVISOR).max(1);
-                now >= self.resets_at || seen.remaining >= before.saturating_add(refill)
+                let refilled = size >= REFILL_DIVISOR
+                    && seen.remaining >= before.saturating_add(size / REFILL_DIVISOR);
+                now >= self.resets_at || refilled
             }
         };
         if new_window {
@@ -172,7 +175,9 @@ impl Pacer {
             (None, Charge::Read) => 1.0,
         };
         // The call was admitted at `reserved`; the answer says what it cost.
-        if self.pacing(now) {
+        // (A call admitted before pacing began reserved nothing: its points
+        // are in what pacing divides, not a debt.)
+        if !new_window && reserved > 0.0 && self.pacing(now) {
             self.allowance -= cost - reserved;
         }
         if cost > 0.0 {
@@ -185,7 +190,12 @@ impl Pacer {
             }
         }
         self.remaining = Some(remaining);
-        self.resets_at = seen.resets_at;
+        // Within a window the reset only moves later: one answer with a
+        // reset too soon does not end pacing early.
+        self.resets_at = match new_window {
+            true => seen.resets_at,
+            false => seen.resets_at.max(self.resets_at),
+        };
         self.points = seen.points.or(self.points);
         self.near_limit = seen.near_limit;
         self.seen_at = now;
@@ -307,7 +317,9 @@ impl Pacer {
             .min(rate * BURST_SECS)
             .max(-(remaining as f64));
         self.accrued_at = now;
-        let need = self.cost_of(key);
+        // A call dearer than the most the pool saves up goes when the
+        // allowance is full (it would never be due otherwise).
+        let need = self.cost_of(key).min(rate * BURST_SECS);
         // Fair shares: a key that spent more (per unit of weight) than a
         // key waiting for points lets that key go first.
         let mine = self.spent_per_weight(key);
@@ -527,5 +539,20 @@ mod tests {
         assert_eq!(big, 470.0);
         let refilled = pacer.observe(1, seen(1_000, None, false), Charge::Read, 0.0, now);
         assert_eq!(refilled, 0.0, "a new window's first answer costs nothing");
+    }
+
+    #[test]
+    fn a_call_dearer_than_the_pool_saves_up_still_goes_when_the_allowance_is_full() {
+        let mut pacer = pool(3_600);
+        let mut remaining = 3_600;
+        for second in 1..=3 {
+            remaining -= 300;
+            let answer = seen(remaining, None, false);
+            pacer.observe(1, answer, Charge::Read, 0.0, UnixTime(HOUR + second));
+        }
+        // 2,700 points over the hour's rest: 45 points saved up at most, a
+        // call costs 300. It waits for a full allowance, not for ever.
+        assert!(pacer.check(1, 1, UnixTime(HOUR + 4)).is_err());
+        assert!(pacer.check(1, 1, UnixTime(HOUR + 64)).is_ok());
     }
 }

@@ -104,6 +104,11 @@ impl WebhookRegistry {
         now: i64,
     ) -> Result<Vec<Result<u64, Vec<String>>>, String> {
         self.expire(now);
+        if request.webhooks.len() > MAX_PER_APP_AND_SITE {
+            return Err(format!(
+                "At most {MAX_PER_APP_AND_SITE} webhooks can be registered at once."
+            ));
+        }
         let url = request.url.trim();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err("The webhook URL must be an absolute http(s) URL.".to_owned());
@@ -330,17 +335,27 @@ struct WebhookIds {
     webhook_ids: Vec<u64>,
 }
 
+/// The ids a delete or refresh names: at most [`MAX_PER_APP_AND_SITE`].
+fn webhook_ids(body: &[u8]) -> Result<Vec<u64>, JiraError> {
+    let ids: WebhookIds = json_body(body, r#"{"webhookIds": [10001]}"#)?;
+    if ids.webhook_ids.len() > MAX_PER_APP_AND_SITE {
+        return Err(JiraError::BadRequest(format!(
+            "At most {MAX_PER_APP_AND_SITE} webhook ids at once."
+        )));
+    }
+    Ok(ids.webhook_ids)
+}
+
 /// `DELETE .../webhook`.
 pub async fn delete(req: JiraRequest, body: Bytes) -> Result<Response, JiraError> {
     if let Some(refused) = lacks_scope(&req) {
         return Ok(refused);
     }
-    let ids: WebhookIds = json_body(&body, r#"{"webhookIds": [10001]}"#)?;
-    req.sandbox.jira().webhooks.delete(
-        &req.caller.client_id,
-        &req.caller.cloud_id,
-        &ids.webhook_ids,
-    );
+    let ids = webhook_ids(&body)?;
+    req.sandbox
+        .jira()
+        .webhooks
+        .delete(&req.caller.client_id, &req.caller.cloud_id, &ids);
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -349,14 +364,13 @@ pub async fn refresh(req: JiraRequest, body: Bytes) -> Result<Response, JiraErro
     if let Some(refused) = lacks_scope(&req) {
         return Ok(refused);
     }
-    let ids: WebhookIds = json_body(&body, r#"{"webhookIds": [10001]}"#)?;
+    let ids = webhook_ids(&body)?;
     let now = req.sandbox.now();
-    let until = req.sandbox.jira().webhooks.refresh(
-        &req.caller.client_id,
-        &req.caller.cloud_id,
-        &ids.webhook_ids,
-        now,
-    );
+    let until =
+        req.sandbox
+            .jira()
+            .webhooks
+            .refresh(&req.caller.client_id, &req.caller.cloud_id, &ids, now);
     Ok(Json(json!({"expirationDate": jira_date(until)})).into_response())
 }
 

@@ -96,15 +96,18 @@ impl ApiError {
         } else {
             held.reason.as_str()
         };
-        let mut error = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
+        let message = match held.scope {
+            engine::jira_limits::Scope::Key => format!(
+                "This key's calls cost its hourly Jira points budget (set by an admin in Settings) over the last hour; the call was not sent. Retry after {} s, when enough of that spending is an hour old.",
+                held.retry_after_secs
+            ),
+            _ => format!(
                 "Jira's rate limit ({reason}) holds this call's {} for {} s more; the call was not sent. Retry after that, or send Prefer: wait=N (N up to 30) to wait in line.",
                 held.scope.as_str(),
                 held.retry_after_secs
             ),
-        );
+        };
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
         error.body["reason"] = json!(reason);
         error.body["scope"] = json!(held.scope.as_str());
         error.body["retryAfterSecs"] = json!(held.retry_after_secs);

@@ -248,12 +248,32 @@ pub async fn forward(
             return Err(ApiError::wrong_site(cloud_id, id));
         }
     }
+    // The body is read (under one of the proxy's body slots, given back
+    // once it is read) before the call asks for any of the shared quota:
+    // points are never held for a caller still sending its body.
+    let body = {
+        let _body_slot =
+            tokio::time::timeout(BODY_READ_TIMEOUT, client.bodies.clone().acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    ApiError::busy("The proxy is busy with other uploads: try again shortly.")
+                })?;
+        tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES),
+        )
+        .await
+        .map_err(|_| ApiError::bad_request("The request body took over 30 s to arrive."))?
+        .map_err(|_| {
+            ApiError::too_large("The request body is over 10 MB (or could not be read).")
+        })?
+    };
     // Jira's rate limits: a held scope answers here, without calling Jira
-    // (unless the caller asked to wait in line), before the call takes one
-    // of the proxy's body slots; every answer teaches them. A call admitted
-    // and then not sent (its body too large, say) gives its points back.
+    // (unless the caller asked to wait in line); every answer teaches them.
     let call = JiraCall::of(method.as_str(), &path);
-    let admitted = match &call {
+    let mut admitted = match &call {
         Some(call) => {
             let admitted = match prefer_wait(request_headers_prefer.as_deref()) {
                 Some(wait) => engine.jira_wait(call, key.jira_share, wait).await,
@@ -263,21 +283,9 @@ pub async fn forward(
         }
         None => None,
     };
-    let _body_slot = tokio::time::timeout(BODY_READ_TIMEOUT, client.bodies.clone().acquire_owned())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
-            ApiError::busy("The proxy is busy with other uploads: try again shortly.")
-        })?;
-    let body = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES),
-    )
-    .await
-    .map_err(|_| ApiError::bad_request("The request body took over 30 s to arrive."))?
-    .map_err(|_| ApiError::too_large("The request body is over 10 MB (or could not be read)."))?;
-
+    if let Some(admitted) = admitted.as_mut() {
+        admitted.sending();
+    }
     let mut answer = send(&client, &method, &url, &headers, &body, &token).await?;
     if let (Some(call), Some(admitted)) = (&call, admitted) {
         engine
@@ -292,12 +300,15 @@ pub async fn forward(
             Some(call) => engine.jira_admit(call, key.jira_share).await.map(Some),
             None => Ok(None),
         };
-        if let Ok(retry) = retry {
+        if let Ok(mut retry) = retry {
             let fresh = engine
                 .replace_rejected_token(id, &token, &actor, &key.tags)
                 .await?;
             if let Some(fresh) = fresh {
                 token = fresh;
+                if let Some(retry) = retry.as_mut() {
+                    retry.sending();
+                }
                 answer = send(&client, &method, &url, &headers, &body, &token).await?;
                 if let (Some(call), Some(admitted)) = (&call, retry) {
                     engine

@@ -95,6 +95,38 @@ fn admitted_by_jira(app: &TestApp) -> u64 {
     app.sandbox.jira().rate_limiter.limits.stats().admitted
 }
 
+/// How many calls the sandbox's limits refused, whatever the reason.
+fn refused_by_jira_in_all(app: &TestApp) -> u64 {
+    let jira = app.sandbox.jira();
+    let stats = jira.rate_limiter.limits.stats();
+    stats.refused.values().sum()
+}
+
+/// A simulated hour in 180 steps of 20 s: in each step every key (in a
+/// turn that moves round with the steps) tries `myself` as many times as
+/// `tries` says for it. The calls each key had served, and how many the
+/// product held.
+async fn simulated_hour(app: &TestApp, keys: &[&str], tries: &[usize]) -> (Vec<u64>, u64) {
+    let myself = jira(ACME, "/myself");
+    let mut served = vec![0u64; keys.len()];
+    let mut held = 0;
+    for step in 0..180 {
+        for turn in 0..keys.len() {
+            let service = (turn + step) % keys.len();
+            for _ in 0..tries[service] {
+                let (status, _, body) = get(app, &myself, keys[service]).await;
+                match status {
+                    StatusCode::OK => served[service] += 1,
+                    StatusCode::TOO_MANY_REQUESTS if body["error"] == "rate_limited" => held += 1,
+                    other => panic!("step {step}: {other} {body}"),
+                }
+            }
+        }
+        app.clock.advance(20);
+    }
+    (served, held)
+}
+
 fn assert_held(answer: &(StatusCode, HeaderMap, Value), scope: &str, reason: &str, secs: i64) {
     let (status, headers, body) = answer;
     assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
@@ -364,36 +396,11 @@ async fn five_services_at_three_times_the_quota_share_it_without_tripping_it() {
         let key = new_key(&app, &format!("service-{n}"), ApiScope::Proxy).await;
         keys.push(key);
     }
-    let myself = jira(ACME, "/myself");
-    let mut served = [0u64; 5];
-    let mut held = 0;
     // A simulated hour in steps of 20 s: service 1 tries four calls a step,
     // the others one each; 8 calls of 2 points a step is 4.8 times the pool.
-    for step in 0..180 {
-        for turn in 0..5 {
-            // Whose turn comes first changes with each step.
-            let service = (turn + step) % 5;
-            let tries = if service == 0 { 4 } else { 1 };
-            for _ in 0..tries {
-                let (status, _, body) = get(&app, &myself, &keys[service]).await;
-                match status {
-                    StatusCode::OK => served[service] += 1,
-                    StatusCode::TOO_MANY_REQUESTS if body["error"] == "rate_limited" => held += 1,
-                    other => panic!("step {step}: {other} {body}"),
-                }
-            }
-        }
-        app.clock.advance(20);
-    }
-    let refused: u64 = app
-        .sandbox
-        .jira()
-        .rate_limiter
-        .limits
-        .stats()
-        .refused
-        .values()
-        .sum();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let (served, held) = simulated_hour(&app, &keys, &[4, 1, 1, 1, 1]).await;
+    let refused = refused_by_jira_in_all(&app);
     assert!(refused <= 1, "Jira refused {refused} calls");
     let spent: u64 = served.iter().sum::<u64>() * 2;
     assert!(
@@ -655,34 +662,10 @@ async fn a_key_weighing_three_gets_three_quarters_of_what_two_keys_share() {
     let (heavy, heavy_id) = new_key_with_id(&app, "heavy", ApiScope::Proxy).await;
     let light = new_key(&app, "light", ApiScope::Proxy).await;
     assert_eq!(set_share(&app, heavy_id, "3", "").await, "key_share_set");
-    let myself = jira(ACME, "/myself");
-    let mut served = [0u64; 2];
     // A simulated hour in steps of 20 s; each key tries three calls a
     // step: 6 calls of 2 points a step is 3.6 times the pool.
-    for step in 0..180 {
-        for turn in 0..2 {
-            let service = (turn + step) % 2;
-            let key = [&heavy, &light][service];
-            for _ in 0..3 {
-                let (status, _, body) = get(&app, &myself, key).await;
-                match status {
-                    StatusCode::OK => served[service] += 1,
-                    StatusCode::TOO_MANY_REQUESTS if body["error"] == "rate_limited" => {}
-                    other => panic!("step {step}: {other} {body}"),
-                }
-            }
-        }
-        app.clock.advance(20);
-    }
-    let refused: u64 = app
-        .sandbox
-        .jira()
-        .rate_limiter
-        .limits
-        .stats()
-        .refused
-        .values()
-        .sum();
+    let (served, _) = simulated_hour(&app, &[&heavy, &light], &[3, 3]).await;
+    let refused = refused_by_jira_in_all(&app);
     assert!(refused <= 1, "Jira refused {refused} calls");
     let spent = (served[0] + served[1]) * 2;
     assert!(spent >= 570, "{spent} of 600 points spent ({served:?})");

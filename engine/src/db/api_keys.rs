@@ -36,19 +36,6 @@ impl ApiKeyRow {
         domain::Tags::from_json(&self.tags)
     }
 
-    /// Its share of Jira's quota (a stored weight below 1 counts as 1, a
-    /// budget below 1 as none: the form never stores either).
-    pub fn jira_share(&self) -> crate::jira_limits::Share {
-        crate::jira_limits::Share {
-            key: self.id,
-            weight: u32::try_from(self.jira_weight.max(1)).unwrap_or(u32::MAX),
-            points_per_hour: self
-                .jira_points_per_hour
-                .and_then(|p| u64::try_from(p).ok())
-                .filter(|p| *p > 0),
-        }
-    }
-
     /// The scopes it holds (a stored name no release knows is left out).
     pub fn scope_list(&self) -> Vec<ApiScope> {
         self.scopes

@@ -60,6 +60,19 @@ impl Share {
     /// share, no budget.
     pub const OWN: Share = Share::equal(OWN_CALLS);
 
+    /// Stored key `row`'s share (a stored weight below 1 counts as 1, a
+    /// budget below 1 as none: the form never stores either).
+    pub fn of(row: &crate::db::ApiKeyRow) -> Share {
+        Share {
+            key: row.id,
+            weight: u32::try_from(row.jira_weight.max(1)).unwrap_or(u32::MAX),
+            points_per_hour: row
+                .jira_points_per_hour
+                .and_then(|p| u64::try_from(p).ok())
+                .filter(|p| *p > 0),
+        }
+    }
+
     /// Key `key` with an equal share and no budget.
     pub const fn equal(key: i64) -> Share {
         Share {
@@ -712,7 +725,7 @@ impl Engine {
         for spend in keys {
             match rows.iter().find(|row| row.id == spend.key_id) {
                 Some(row) => {
-                    let share = row.jira_share();
+                    let share = Share::of(row);
                     spend.name = row.name.clone();
                     spend.weight = share.weight;
                     spend.points_per_hour = share.points_per_hour;

@@ -239,7 +239,7 @@ impl Engine {
             .await
             .map_err(storage("check the API key"))?;
         Ok(row.map(|row| ApiKey {
-            jira_share: row.jira_share(),
+            jira_share: Share::of(&row),
             scopes: row.scope_list(),
             tags: row.confined_to(),
             id: row.id,

@@ -120,9 +120,13 @@ async fn render(
             .collect(),
         api_keys: keys
             .into_iter()
-            .map(|k| ApiKeyView {
-                jira_weight: k.jira_share().weight,
-                jira_points_per_hour: k.jira_share().points_per_hour,
+            .map(|k| {
+                let share = engine::jira_limits::Share::of(&k);
+                (k, share)
+            })
+            .map(|(k, share)| ApiKeyView {
+                jira_weight: share.weight,
+                jira_points_per_hour: share.points_per_hour,
                 tags: k.confined_to().written(),
                 scopes: k
                     .scope_list()
